@@ -1,0 +1,101 @@
+/**
+ * The `fovea` command: the same core as the desktop app, no Electron.
+ * Exit codes: 0 success, 1 completed with per-item failures, 2 bad usage or
+ * an unusable library.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { FoveaException } from '../contract/result';
+import { createCliContext, EXIT_USAGE, UsageError, type CliContext } from './cli-context';
+import { datasetsHelp, runDatasets } from './commands/datasets';
+import { infoHelp, runInfo } from './commands/info';
+
+type Command = (ctx: CliContext, positionals: string[], values: Record<string, unknown>) => Promise<number> | number;
+
+interface CommandSpec {
+  help: string;
+  run: Command;
+  options?: ParseArgsConfig['options'];
+}
+
+const COMMANDS: Record<string, CommandSpec> = {
+  info: { help: infoHelp, run: (ctx) => runInfo(ctx) },
+  datasets: { help: datasetsHelp, run: (ctx) => runDatasets(ctx) },
+};
+
+const GLOBAL_OPTIONS = {
+  library: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export function usage(): string {
+  return [
+    'Usage: fovea <command> [options]',
+    '',
+    'Commands:',
+    ...Object.values(COMMANDS).map((c) => `  ${c.help}`),
+    '',
+    'Global options:',
+    '  --library DIR   the library folder (default: $FOVEA_LIBRARY, else the per-user application-data folder)',
+    '  --json          machine-readable output (JSON, or JSON lines for long-running commands)',
+    '',
+    'Exit codes: 0 success, 1 completed with per-item failures, 2 bad usage or unusable library.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name ? 0 : EXIT_USAGE;
+  }
+  const spec = COMMANDS[name];
+  if (!spec) {
+    process.stderr.write(`fovea: unknown command "${name}"\n\n${usage()}\n`);
+    return EXIT_USAGE;
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...spec.options }, allowPositionals: true, strict: true });
+  } catch (e) {
+    process.stderr.write(`fovea ${name}: ${(e as Error).message}\n  ${spec.help}\n`);
+    return EXIT_USAGE;
+  }
+  const values = parsed.values as Record<string, unknown>;
+  if (values['help']) {
+    process.stdout.write(`${spec.help}\n`);
+    return 0;
+  }
+  const ctx = createCliContext({ json: Boolean(values['json']), library: values['library'] as string | undefined });
+  try {
+    return await spec.run(ctx, parsed.positionals, values);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      ctx.err(`fovea ${name}: ${e.message}\n  ${spec.help}`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof FoveaException) {
+      if (ctx.json) ctx.jsonLine({ error: { code: e.code, message: e.message } });
+      ctx.err(`fovea ${name}: ${e.message}`);
+      return e.code === 'LIBRARY_UNUSABLE' || e.code === 'VALIDATION' || e.code === 'NOT_FOUND' ? EXIT_USAGE : 1;
+    }
+    ctx.err(`fovea ${name}: internal error: ${(e as Error).stack ?? String(e)}`);
+    return 1;
+  } finally {
+    ctx.close();
+  }
+}
+
+// Run when executed directly (tsx electron/cli/main.ts, or the bundled dist/cli.mjs).
+const invokedDirectly = process.argv[1] && /(?:^|[\\/])(?:main\.ts|fovea\.mjs|cli\.mjs)$/.test(process.argv[1]);
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`fovea: ${(e as Error).stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

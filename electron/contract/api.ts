@@ -1,0 +1,111 @@
+/**
+ * The one contract between the UI and the backend.
+ *
+ * Every request has a runtime schema for its payload (the renderer is
+ * untrusted: main validates everything it receives) and a response type.
+ * Every event has a payload type. main's IPC handlers, the preload, the
+ * browser-harness bridge and the renderer's api.ts are all typed by this
+ * file, so changing it breaks each of them at compile time.
+ *
+ * PURE TypeScript: no node:, no 'electron'. Imports nothing of ours but
+ * the contract folder.
+ */
+import * as v from 'valibot';
+import type { AppInfo, Dataset } from './domain';
+import type { Result } from './result';
+
+/** IPC channels are prefixed; the preload refuses anything else. */
+export const CHANNEL_PREFIX = 'fovea:';
+export const EVENT_CHANNEL = 'fovea:event';
+
+const DatasetName = v.pipe(
+  v.string(),
+  v.trim(),
+  v.minLength(1, 'A dataset needs a name.'),
+  v.maxLength(120, 'Dataset names are at most 120 characters.'),
+  // No control or bidi-override characters: names end up in paths and on screen.
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  v.regex(/^[^\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]+$/u, 'Dataset names cannot contain control characters.'),
+);
+const Id = v.pipe(v.number(), v.integer(), v.minValue(1));
+
+/** Runtime schemas for every request payload, keyed by request name. */
+export const requestSchemas = {
+  /** Versions, library status and the ML backend preflight. */
+  'app.info': v.strictObject({}),
+  /** All datasets in the library with their counts. */
+  'datasets.list': v.strictObject({}),
+  /** Create an empty dataset. */
+  'datasets.create': v.strictObject({
+    name: DatasetName,
+    description: v.optional(v.pipe(v.string(), v.maxLength(2000)), ''),
+  }),
+  /** One dataset by id. */
+  'datasets.get': v.strictObject({ id: Id }),
+} as const;
+
+export type RequestName = keyof typeof requestSchemas;
+export type RequestInput<K extends RequestName> = v.InferInput<(typeof requestSchemas)[K]>;
+export type RequestPayload<K extends RequestName> = v.InferOutput<(typeof requestSchemas)[K]>;
+
+/** The response type of every request. */
+export interface Responses {
+  'app.info': AppInfo;
+  'datasets.list': Dataset[];
+  'datasets.create': Dataset;
+  'datasets.get': Dataset;
+}
+
+/** Events pushed from the backend to the UI. */
+export interface Events {
+  /** A dataset was created, changed or its contents changed. */
+  'datasets.changed': { datasetId: number };
+}
+export type EventName = keyof Events;
+
+/** The names of every event, for allow-listing in the preload. */
+export const EVENT_NAMES = ['datasets.changed'] as const satisfies readonly EventName[];
+// Compile-time check that EVENT_NAMES lists every event.
+type _MissingEvents = Exclude<EventName, (typeof EVENT_NAMES)[number]>;
+const _eventsComplete: _MissingEvents extends never ? true : false = true;
+void _eventsComplete;
+
+export const REQUEST_NAMES = Object.keys(requestSchemas) as RequestName[];
+
+export function isRequestName(value: unknown): value is RequestName {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(requestSchemas, value);
+}
+
+export function isEventName(value: unknown): value is EventName {
+  return typeof value === 'string' && (EVENT_NAMES as readonly string[]).includes(value);
+}
+
+export interface EventEnvelope<E extends EventName = EventName> {
+  name: E;
+  payload: Events[E];
+}
+
+/**
+ * What the preload exposes as `window.fovea`, and what the browser harness
+ * bridge implements: exactly the contract, nothing else.
+ */
+export interface FoveaApi {
+  invoke<K extends RequestName>(name: K, input: RequestInput<K>): Promise<Result<Responses[K]>>;
+  /** Subscribe to an event; returns the unsubscribe function. */
+  on<E extends EventName>(name: E, listener: (payload: Events[E]) => void): () => void;
+}
+
+/** Validate a request payload. Never throws. */
+export function parseRequest<K extends RequestName>(
+  name: K,
+  input: unknown,
+): { ok: true; value: RequestPayload<K> } | { ok: false; message: string; issues: string[] } {
+  const schema = requestSchemas[name];
+  const parsed = v.safeParse(schema, input);
+  if (parsed.success) return { ok: true, value: parsed.output as RequestPayload<K> };
+  const issues = parsed.issues.map((issue) => {
+    const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+    return path ? `${path}: ${issue.message}` : issue.message;
+  });
+  return { ok: false, message: `Invalid request ${name}: ${issues.join('; ')}`, issues };
+}

@@ -1,0 +1,87 @@
+/**
+ * Domain types shared by the backend, the CLI and the UI. Plain data only:
+ * everything here must survive structured clone (IPC) and JSON (CLI, bridge).
+ */
+
+export type BackendName = 'tensorflow-gpu' | 'tensorflow-cpu' | 'wasm' | 'cpu';
+
+export interface GpuInfo {
+  name: string;
+  /** Total memory in MiB when the driver reports it. */
+  memoryMiB: number | null;
+  driverVersion: string | null;
+}
+
+export interface BackendStatus {
+  name: BackendName;
+  /** The npm package that provides it. */
+  package: string;
+  /** Whether it loaded in this process. */
+  available: boolean;
+  /** Whether Fovea trains on it (cpu is inference-only: far too slow to train). */
+  canTrain: boolean;
+  /** A few words: 'loaded', 'not installed', 'missing libcudnn.so.8', ... */
+  summary: string;
+  /** Why it is or is not available, and what would fix it. */
+  reason: string;
+  /** Package version when installed. */
+  version: string | null;
+}
+
+export interface MlPreflight {
+  backends: BackendStatus[];
+  /** The backend Fovea uses for training and inference, or null if none can run. */
+  chosen: BackendName | null;
+  /** Why that one: which faster ones were skipped and why. Never silent. */
+  why: string;
+  gpus: GpuInfo[];
+}
+
+export interface AppVersions {
+  fovea: string;
+  node: string;
+  /** Null when not running inside Electron (CLI, browser harness). */
+  electron: string | null;
+  chromium: string | null;
+  sqlite: string;
+  tfjs: string | null;
+}
+
+export interface LibraryStatus {
+  path: string;
+  /** True when the library was written by a newer Fovea (or is on read-only media). */
+  readOnly: boolean;
+  /** Why it is read-only, for a person. */
+  readOnlyReason: string | null;
+  schemaVersion: number;
+}
+
+export interface AppInfo {
+  versions: AppVersions;
+  platform: string;
+  arch: string;
+  library: LibraryStatus;
+  ml: MlPreflight;
+}
+
+export interface DatasetCounts {
+  items: number;
+  dicomItems: number;
+  imageItems: number;
+  patients: number;
+  studies: number;
+  series: number;
+  annotations: number;
+  /** Items with status other than 'unlabeled'. */
+  labeledItems: number;
+}
+
+export interface Dataset {
+  id: number;
+  name: string;
+  description: string;
+  /** ISO 8601 UTC. */
+  createdAt: string;
+  updatedAt: string;
+  counts: DatasetCounts;
+}

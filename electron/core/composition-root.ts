@@ -1,0 +1,131 @@
+/**
+ * The composition root: the one place that creates the backend's services
+ * and wires them together. The Electron main process, the `fovea` CLI and
+ * the browser-test bridge all call `createCore` and talk to the result, so
+ * all three run the same code. No 'electron' import anywhere under core/.
+ */
+import type { EventName, Events, RequestName, RequestPayload, Responses } from '../contract/api';
+import { parseRequest, isRequestName } from '../contract/api';
+import type { AppInfo, MlPreflight } from '../contract/domain';
+import { err, FoveaException, ok, type Result } from '../contract/result';
+import { runPreflight } from '../../native-models/backends/preflight';
+import { collectVersions } from './app/versions';
+import { EventHub } from './events';
+import { AuditLog } from './store/audit-log';
+import { DatasetStore } from './store/dataset-store';
+import { openLibraryDb, sqliteVersion, type Db } from './store/library-db';
+import type { LibraryStatus } from '../contract/domain';
+
+export interface CoreOptions {
+  libraryDir: string;
+  /** Path to an Electron-ABI build of better-sqlite3 (Electron main only). */
+  nativeBinding?: string;
+  /** Allow a library on a network file system (tests only). */
+  allowNetworkFs?: boolean;
+  /** Replace the ML preflight (tests that must not load TF.js). */
+  preflight?: () => Promise<MlPreflight>;
+}
+
+type Handlers = { [K in RequestName]: (payload: RequestPayload<K>) => Promise<Responses[K]> | Responses[K] };
+
+/** Requests that write to the library: refused on a read-only library. */
+const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create']);
+
+export class Core {
+  readonly db: Db;
+  readonly library: LibraryStatus;
+  readonly events = new EventHub();
+  readonly audit: AuditLog;
+  readonly datasets: DatasetStore;
+  readonly #preflight: () => Promise<MlPreflight>;
+  #preflightResult: Promise<MlPreflight> | null = null;
+  readonly #handlers: Handlers;
+  #closed = false;
+
+  constructor(options: CoreOptions) {
+    const opened = openLibraryDb(options.libraryDir, {
+      ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
+      ...(options.allowNetworkFs ? { allowNetworkFs: true } : {}),
+    });
+    this.db = opened.db;
+    this.library = opened.status;
+    this.audit = new AuditLog(this.db);
+    this.datasets = new DatasetStore(this.db);
+    this.#preflight = options.preflight ?? (() => runPreflight());
+
+    this.#handlers = {
+      'app.info': () => this.info(),
+      'datasets.list': () => this.datasets.list(),
+      'datasets.get': ({ id }) => this.datasets.get(id),
+      'datasets.create': ({ name, description }) => {
+        const ds = this.datasets.create(name, description);
+        this.audit.append({ action: 'dataset.create', objectType: 'dataset', objectId: ds.id });
+        this.events.emit('datasets.changed', { datasetId: ds.id });
+        return ds;
+      },
+    };
+  }
+
+  /** The ML preflight runs once per process (loading backends is not free). */
+  mlPreflight(): Promise<MlPreflight> {
+    this.#preflightResult ??= this.#preflight();
+    return this.#preflightResult;
+  }
+
+  async info(): Promise<AppInfo> {
+    return {
+      versions: collectVersions(sqliteVersion(this.db)),
+      platform: process.platform,
+      arch: process.arch,
+      library: this.library,
+      ml: await this.mlPreflight(),
+    };
+  }
+
+  on<E extends EventName>(name: E, listener: (payload: Events[E]) => void): () => void {
+    return this.events.on(name, listener);
+  }
+
+  /**
+   * The one entry point for requests from any transport. Validates the
+   * payload against the contract's schema, runs the handler, and returns
+   * errors as data. Never throws.
+   */
+  async dispatch(name: unknown, input: unknown): Promise<Result<unknown>> {
+    if (!isRequestName(name)) return err('UNKNOWN_REQUEST', `Unknown request: ${String(name).slice(0, 80)}`);
+    if (this.#closed) return err('LIBRARY_UNUSABLE', 'The library is closed.');
+    const parsed = parseRequest(name, input);
+    if (!parsed.ok) return err('VALIDATION', parsed.message, { issues: parsed.issues });
+    if (this.library.readOnly && WRITES.has(name)) {
+      return err('LIBRARY_READ_ONLY', this.library.readOnlyReason ?? 'The library is open read-only.');
+    }
+    try {
+      const handler = this.#handlers[name] as (p: unknown) => unknown;
+      return ok(await handler(parsed.value));
+    } catch (e) {
+      return toErrorResult(e);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.db.close();
+  }
+}
+
+export function toErrorResult(e: unknown): Result<never> {
+  if (e instanceof FoveaException) return err(e.code, e.message, e.details);
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (code === 'SQLITE_READONLY') return err('LIBRARY_READ_ONLY', 'The library cannot be written (read-only folder or file).');
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC') return err('IO', 'The disk is full: free some space and try again. Nothing already saved was lost.');
+  if (code === 'EACCES' || code === 'EPERM') return err('IO', `Permission denied: ${(e as Error).message}`);
+  // A bug: keep the stack on the backend, send a short message.
+  console.error('[fovea] internal error:', e);
+  return err('INTERNAL', `Internal error: ${(e as Error)?.message ?? String(e)}`);
+}
+
+/** Create the backend. Throws FoveaException('LIBRARY_UNUSABLE') if the library cannot be opened. */
+export function createCore(options: CoreOptions): Core {
+  return new Core(options);
+}

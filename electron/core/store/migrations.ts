@@ -1,0 +1,218 @@
+/**
+ * Versioned schema migrations. Each migration runs in one transaction
+ * together with its `PRAGMA user_version` bump, after a VACUUM INTO backup
+ * of the previous version (see library-db.ts). Never edit a migration that
+ * has shipped: add a new one.
+ */
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'datasets, DICOM hierarchy, plain images, blobs, label schema, annotations, splits, audit log, imports',
+    sql: /* sql */ `
+CREATE TABLE blobs (
+  sha256      TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+  size        INTEGER NOT NULL,
+  media_type  TEXT NOT NULL,
+  created_at  TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE datasets (
+  id          INTEGER PRIMARY KEY,
+  name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  description TEXT NOT NULL DEFAULT '',
+  -- JSON array of 'classification' | 'detection' | 'segmentation'
+  task_kinds  TEXT NOT NULL DEFAULT '[]',
+  multi_label INTEGER NOT NULL DEFAULT 0,
+  created_at  TEXT NOT NULL,
+  updated_at  TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE patients (
+  id           INTEGER PRIMARY KEY,
+  dataset_id   INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+  -- PatientID, or a stand-in derived from the study when a file has none
+  patient_key  TEXT NOT NULL,
+  patient_name TEXT,
+  birth_date   TEXT,
+  sex          TEXT,
+  UNIQUE (dataset_id, patient_key)
+) STRICT;
+
+CREATE TABLE studies (
+  id               INTEGER PRIMARY KEY,
+  patient_id       INTEGER NOT NULL REFERENCES patients(id) ON DELETE CASCADE,
+  study_uid        TEXT NOT NULL,
+  study_date       TEXT,
+  study_time       TEXT,
+  description      TEXT,
+  accession_number TEXT,
+  UNIQUE (patient_id, study_uid)
+) STRICT;
+
+CREATE TABLE series (
+  id             INTEGER PRIMARY KEY,
+  dataset_id     INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+  study_id       INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+  series_uid     TEXT NOT NULL,
+  modality       TEXT,
+  body_part      TEXT,
+  description    TEXT,
+  series_number  INTEGER,
+  status         TEXT NOT NULL DEFAULT 'unlabeled'
+                 CHECK (status IN ('unlabeled','in_progress','done','needs_review','approved','rejected')),
+  status_comment TEXT,
+  status_by      TEXT,
+  status_at      TEXT,
+  UNIQUE (study_id, series_uid)
+) STRICT;
+CREATE INDEX series_dataset ON series(dataset_id, modality);
+
+-- One row per imported file: a DICOM instance or a plain image.
+CREATE TABLE items (
+  id                INTEGER PRIMARY KEY,
+  dataset_id        INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+  kind              TEXT NOT NULL CHECK (kind IN ('dicom','image')),
+  blob_sha256       TEXT NOT NULL REFERENCES blobs(sha256),
+  thumb_sha256      TEXT REFERENCES blobs(sha256),
+  series_id         INTEGER REFERENCES series(id) ON DELETE CASCADE,
+  sop_instance_uid  TEXT,
+  sop_class_uid     TEXT,
+  -- original file name relative to what the user imported; used to match label files
+  source_name       TEXT NOT NULL,
+  modality          TEXT,
+  rows              INTEGER NOT NULL,
+  columns           INTEGER NOT NULL,
+  frames            INTEGER NOT NULL DEFAULT 1,
+  samples_per_pixel INTEGER NOT NULL DEFAULT 1,
+  photometric       TEXT,
+  transfer_syntax   TEXT,
+  pixel_spacing_row REAL,
+  pixel_spacing_col REAL,
+  instance_number   INTEGER,
+  slice_position    REAL,
+  status            TEXT NOT NULL DEFAULT 'unlabeled'
+                    CHECK (status IN ('unlabeled','in_progress','done','needs_review','approved','rejected')),
+  status_comment    TEXT,
+  status_by         TEXT,
+  status_at         TEXT,
+  imported_at       TEXT NOT NULL,
+  UNIQUE (dataset_id, blob_sha256)
+) STRICT;
+CREATE INDEX items_dataset_status ON items(dataset_id, status, id);
+CREATE INDEX items_dataset_modality ON items(dataset_id, modality, id);
+CREATE INDEX items_dataset_source ON items(dataset_id, source_name);
+CREATE INDEX items_series_order ON items(series_id, instance_number, slice_position);
+CREATE INDEX items_blob ON items(blob_sha256);
+CREATE INDEX items_thumb ON items(thumb_sha256);
+
+-- Per-frame data of multi-frame instances (slice position for ordering).
+CREATE TABLE frames (
+  item_id        INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+  frame_index    INTEGER NOT NULL,
+  slice_position REAL,
+  PRIMARY KEY (item_id, frame_index)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE label_classes (
+  id         INTEGER PRIMARY KEY,
+  dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+  name       TEXT NOT NULL,
+  color      TEXT NOT NULL,
+  hotkey     TEXT,
+  position   INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (dataset_id, name)
+) STRICT;
+
+CREATE TABLE annotations (
+  id          INTEGER PRIMARY KEY,
+  dataset_id  INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+  item_id     INTEGER REFERENCES items(id) ON DELETE CASCADE,
+  series_id   INTEGER REFERENCES series(id) ON DELETE CASCADE,
+  -- NULL: the whole image / instance
+  frame_index INTEGER,
+  class_id    INTEGER NOT NULL REFERENCES label_classes(id),
+  kind        TEXT NOT NULL CHECK (kind IN ('class','box','polygon','mask')),
+  -- JSON: box {x,y,width,height}; polygon {points:[[x,y],...]}; mask {rle:{size,counts}} (image pixels)
+  geometry    TEXT,
+  mask_png    BLOB,
+  score       REAL,
+  source      TEXT NOT NULL CHECK (source IN ('human','model','imported')),
+  status      TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active','proposed','rejected','deleted')),
+  author      TEXT NOT NULL,
+  run_id      INTEGER,
+  version     INTEGER NOT NULL DEFAULT 1,
+  created_at  TEXT NOT NULL,
+  updated_at  TEXT NOT NULL,
+  CHECK ((item_id IS NULL) <> (series_id IS NULL))
+) STRICT;
+CREATE INDEX annotations_item ON annotations(item_id, frame_index);
+CREATE INDEX annotations_series ON annotations(series_id);
+CREATE INDEX annotations_dataset_class ON annotations(dataset_id, class_id, status);
+CREATE INDEX annotations_dataset_source ON annotations(dataset_id, source, status);
+
+CREATE TABLE splits (
+  dataset_id  INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+  item_id     INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+  split       TEXT NOT NULL CHECK (split IN ('train','val','test')),
+  -- 'auto': drawn by Fovea (seeded); 'user': set by a person, never redrawn silently
+  origin      TEXT NOT NULL CHECK (origin IN ('auto','user')),
+  seed        INTEGER,
+  assigned_at TEXT NOT NULL,
+  PRIMARY KEY (dataset_id, item_id)
+) STRICT;
+CREATE INDEX splits_item ON splits(item_id);
+
+-- Append-only: triggers below refuse UPDATE and DELETE. Each row carries the
+-- previous row's hash (tamper evidence). No PHI values, only ids.
+CREATE TABLE audit_log (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  at          TEXT NOT NULL,
+  os_user     TEXT NOT NULL,
+  actor       TEXT,
+  action      TEXT NOT NULL,
+  object_type TEXT,
+  object_id   TEXT,
+  outcome     TEXT NOT NULL,
+  details     TEXT,
+  prev_hash   TEXT NOT NULL,
+  hash        TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+
+CREATE TABLE import_jobs (
+  id          INTEGER PRIMARY KEY,
+  dataset_id  INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+  started_at  TEXT NOT NULL,
+  finished_at TEXT,
+  status      TEXT NOT NULL CHECK (status IN ('running','done','cancelled','failed')),
+  summary     TEXT
+) STRICT;
+
+CREATE TABLE import_files (
+  job_id     INTEGER NOT NULL REFERENCES import_jobs(id) ON DELETE CASCADE,
+  path       TEXT NOT NULL,
+  outcome    TEXT NOT NULL CHECK (outcome IN ('imported','duplicate','skipped','failed')),
+  reason     TEXT,
+  item_id    INTEGER REFERENCES items(id) ON DELETE SET NULL,
+  PRIMARY KEY (job_id, path)
+) STRICT;
+
+CREATE TABLE settings (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+`,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

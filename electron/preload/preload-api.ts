@@ -1,0 +1,48 @@
+/**
+ * The object the preload exposes as `window.fovea`: exactly the contract
+ * (`invoke` for requests, `on` for events) and nothing else. The renderer
+ * never sees ipcRenderer. Kept apart from preload.ts so tests can build it
+ * over a fake ipcRenderer in plain Node.
+ */
+import {
+  CHANNEL_PREFIX,
+  EVENT_CHANNEL,
+  isEventName,
+  isRequestName,
+  type EventEnvelope,
+  type FoveaApi,
+  type RequestInput,
+  type RequestName,
+  type Responses,
+} from '../contract/api';
+import { err, type Result } from '../contract/result';
+
+export interface IpcRendererLike {
+  invoke(channel: string, ...args: unknown[]): Promise<unknown>;
+  on(channel: string, listener: (event: unknown, ...args: unknown[]) => void): unknown;
+  removeListener(channel: string, listener: (event: unknown, ...args: unknown[]) => void): unknown;
+}
+
+export function createPreloadApi(ipc: IpcRendererLike): FoveaApi {
+  const api: FoveaApi = {
+    invoke<K extends RequestName>(name: K, input: RequestInput<K>): Promise<Result<Responses[K]>> {
+      if (!isRequestName(name)) {
+        return Promise.resolve(err('UNKNOWN_REQUEST', `Unknown request: ${String(name).slice(0, 80)}`));
+      }
+      return ipc.invoke(`${CHANNEL_PREFIX}${name}`, input) as Promise<Result<Responses[K]>>;
+    },
+    on(name, listener) {
+      if (!isEventName(name)) throw new TypeError(`Unknown event: ${String(name).slice(0, 80)}`);
+      const handler = (_event: unknown, envelope: unknown): void => {
+        const env = envelope as EventEnvelope | null;
+        if (env && env.name === name) (listener as (p: unknown) => void)(env.payload);
+      };
+      ipc.on(EVENT_CHANNEL, handler);
+      return () => {
+        ipc.removeListener(EVENT_CHANNEL, handler);
+      };
+    },
+  };
+  // Frozen: page scripts cannot swap the methods.
+  return Object.freeze(api);
+}

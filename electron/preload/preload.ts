@@ -1,0 +1,9 @@
+/**
+ * Preload (sandboxed, context-isolated): exposes exactly the contract as
+ * `window.fovea` through contextBridge. Bundled to one CommonJS file because
+ * a sandboxed preload can only require 'electron'.
+ */
+import { contextBridge, ipcRenderer } from 'electron';
+import { createPreloadApi } from './preload-api';
+
+contextBridge.exposeInMainWorld('fovea', createPreloadApi(ipcRenderer));

@@ -1,0 +1,47 @@
+/**
+ * Debian's Chromium driven by playwright-core (Playwright's own browser
+ * downloads cannot run here). Flags keep Chromium from reaching out to the
+ * network in the background.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { TEST_RESULTS } from '../helpers/paths';
+
+export const CHROMIUM = process.env['FOVEA_CHROMIUM'] ?? '/usr/bin/chromium';
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-extensions',
+      '--disable-sync',
+    ],
+  });
+}
+
+/** Save a screenshot under test-results/screenshots/NAME.png and return its path. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  const dir = join(TEST_RESULTS, 'screenshots');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/** Fail the test on any page error or console error (CSP violations show up there). */
+export function collectPageErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  return errors;
+}

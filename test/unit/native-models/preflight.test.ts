@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runPreflight, type PreflightProbes } from '../../../native-models/backends/preflight';
+
+function probes(over: Partial<PreflightProbes>): PreflightProbes {
+  return {
+    packageVersion: (n) => (n.includes('tfjs-node') ? null : '4.22.0'),
+    loadNodeBinding: async () => {
+      throw new Error('should not be called');
+    },
+    loadWasm: async () => {},
+    gpus: () => ({ gpus: [], note: 'no NVIDIA driver found (nvidia-smi is not installed)' }),
+    findLibraries: (names) => Object.fromEntries(names.map((n) => [n, null])),
+    platform: 'linux',
+    ...over,
+  };
+}
+
+test('no tfjs-node: wasm is chosen and the GPU row says what is missing and what it needs', async () => {
+  const r = await runPreflight(probes({}));
+  assert.equal(r.chosen, 'wasm');
+  const gpu = r.backends.find((b) => b.name === 'tensorflow-gpu');
+  assert.equal(gpu?.available, false);
+  assert.match(gpu?.reason ?? '', /not installed/);
+  assert.match(gpu?.reason ?? '', /CUDA 11\.2 and cuDNN 8\.1/);
+  assert.match(gpu?.reason ?? '', /libcudnn\.so\.8/);
+  assert.match(r.why, /^Using wasm because tensorflow-gpu is unavailable .*tensorflow-cpu is unavailable/);
+});
+
+test('tfjs-node-gpu installed but cuDNN missing: named precisely, CPU tfjs-node used when it loads', async () => {
+  const loaded: string[] = [];
+  const r = await runPreflight(
+    probes({
+      packageVersion: () => '4.22.0',
+      loadNodeBinding: async (n) => {
+        loaded.push(n);
+      },
+      gpus: () => ({ gpus: [{ name: 'NVIDIA RTX A4000', memoryMiB: 16376, driverVersion: '535.1' }], note: null }),
+      findLibraries: (names) => Object.fromEntries(names.map((n) => [n, n === 'libcudnn.so.8' ? null : `/usr/lib/${n}`])),
+    }),
+  );
+  const gpu = r.backends.find((b) => b.name === 'tensorflow-gpu');
+  assert.equal(gpu?.available, false);
+  assert.match(gpu?.reason ?? '', /Missing libraries: libcudnn\.so\.8\./);
+  assert.match(gpu?.reason ?? '', /RTX A4000/);
+  assert.equal(r.chosen, 'tensorflow-cpu');
+  assert.deepEqual(loaded, ['@tensorflow/tfjs-node'], 'the GPU binding is not even tried without its libraries');
+  assert.equal(r.gpus[0]?.memoryMiB, 16376);
+});
+
+test('everything fails but cpu: cpu is chosen and the user is told training is disabled', async () => {
+  const r = await runPreflight(
+    probes({
+      loadWasm: async () => {
+        throw new Error('wasm file missing\nstack');
+      },
+    }),
+  );
+  assert.equal(r.chosen, 'cpu');
+  assert.match(r.why, /Training is disabled/);
+  assert.match(r.backends.find((b) => b.name === 'wasm')?.reason ?? '', /failed to initialise: wasm file missing\.$/);
+});
+
+test('the real preflight on this machine chooses wasm and loads it from local files', async () => {
+  const r = await runPreflight();
+  assert.equal(r.chosen, 'wasm', r.why);
+  const wasm = r.backends.find((b) => b.name === 'wasm');
+  assert.equal(wasm?.available, true, wasm?.reason);
+});

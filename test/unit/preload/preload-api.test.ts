@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { EVENT_CHANNEL } from '../../../electron/contract/api';
+import { createPreloadApi, type IpcRendererLike } from '../../../electron/preload/preload-api';
+
+function fakeIpc() {
+  const calls: { channel: string; args: unknown[] }[] = [];
+  const listeners = new Map<string, Set<(e: unknown, ...a: unknown[]) => void>>();
+  const ipc: IpcRendererLike = {
+    invoke: async (channel, ...args) => {
+      calls.push({ channel, args });
+      return { ok: true, value: 'x' };
+    },
+    on: (channel, l) => {
+      if (!listeners.has(channel)) listeners.set(channel, new Set());
+      listeners.get(channel)?.add(l);
+    },
+    removeListener: (channel, l) => listeners.get(channel)?.delete(l),
+  };
+  return { ipc, calls, listeners };
+}
+
+test('the preload exposes exactly invoke and on, frozen', () => {
+  const api = createPreloadApi(fakeIpc().ipc);
+  assert.deepEqual(Object.keys(api).sort(), ['invoke', 'on']);
+  assert.ok(Object.isFrozen(api));
+});
+
+test('invoke maps contract requests to prefixed channels and refuses anything else without touching IPC', async () => {
+  const { ipc, calls } = fakeIpc();
+  const api = createPreloadApi(ipc);
+  await api.invoke('datasets.list', {});
+  assert.deepEqual(calls, [{ channel: 'fovea:datasets.list', args: [{}] }]);
+  const res = await (api.invoke as (n: string, i: unknown) => Promise<{ ok: boolean; error?: { code: string } }>)('shell.openExternal', {});
+  assert.equal(res.ok, false);
+  assert.equal(res.error?.code, 'UNKNOWN_REQUEST');
+  assert.equal(calls.length, 1);
+});
+
+test('on delivers only the named event and returns an unsubscribe function', () => {
+  const { ipc, listeners } = fakeIpc();
+  const api = createPreloadApi(ipc);
+  const got: unknown[] = [];
+  const off = api.on('datasets.changed', (p) => got.push(p));
+  const emit = (env: unknown) => listeners.get(EVENT_CHANNEL)?.forEach((l) => l({}, env));
+  emit({ name: 'datasets.changed', payload: { datasetId: 3 } });
+  emit({ name: 'other', payload: 1 });
+  off();
+  emit({ name: 'datasets.changed', payload: { datasetId: 4 } });
+  assert.deepEqual(got, [{ datasetId: 3 }]);
+  assert.throws(() => (api.on as (n: string, l: () => void) => void)('evil', () => {}), /Unknown event/);
+});
