@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { CHANNEL_PREFIX, EVENT_CHANNEL, REQUEST_NAMES } from '../contract/api';
 import { resolveLibraryDir } from '../core/app/library-location';
 import { createCore, type Core } from '../core/composition-root';
+import { BLOB_DIR } from '../core/store/blob-store';
 import { createIpcDispatcher } from './ipc-guard';
 import { handleProtocolRequest, PRIVILEGED_SCHEME } from './protocol-paths';
 import {
@@ -50,6 +51,7 @@ function libraryFlag(argv: readonly string[]): string | undefined {
 
 applyAppSwitches(app);
 protocol.registerSchemesAsPrivileged([PRIVILEGED_SCHEME]);
+// Hook session and web-contents creation before anything can be created.
 hardenAllSessions(app);
 hardenAllWebContents(app);
 
@@ -65,14 +67,21 @@ function createMainWindow(): BrowserWindow {
 
 async function start(): Promise<void> {
   await app.whenReady();
+  // The default session may exist before 'session-created' fires; hardening twice is harmless.
   hardenSession(session.defaultSession);
 
   const libraryDir = resolveLibraryDir(libraryFlag(process.argv));
   const nativeBinding = electronNativeBinding();
   core = createCore({ libraryDir, ...(nativeBinding ? { nativeBinding } : {}) });
 
+  // fovea://data serves only the content-addressed blob store (thumbnails,
+  // stored images), never the database files next to it.
+  const dataRoot = join(libraryDir, BLOB_DIR);
   protocol.handle(APP_SCHEME, async (request) => {
-    const res = await handleProtocolRequest({ url: request.url, method: request.method }, { app: rendererRoot, data: libraryDir });
+    const res = await handleProtocolRequest(
+      { url: request.url, method: request.method, headers: request.headers },
+      { app: rendererRoot, data: dataRoot },
+    );
     return new Response(res.body ?? null, { status: res.status, headers: res.headers });
   });
 
