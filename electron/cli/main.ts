@@ -7,7 +7,10 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { FoveaException } from '../contract/result';
 import { createCliContext, EXIT_USAGE, UsageError, type CliContext } from './cli-context';
 import { datasetsHelp, runDatasets } from './commands/datasets';
+import { inspectHelp, pixelsHelp, pixelsOptions, runInspect, runPixels } from './commands/dicom-tools';
+import { importHelp, importOptions, runImport } from './commands/import';
 import { infoHelp, runInfo } from './commands/info';
+import { backupHelp, backupOptions, checkHelp, checkOptions, runBackup, runCheck } from './commands/maintenance';
 
 type Command = (ctx: CliContext, positionals: string[], values: Record<string, unknown>) => Promise<number> | number;
 
@@ -20,6 +23,11 @@ interface CommandSpec {
 const COMMANDS: Record<string, CommandSpec> = {
   info: { help: infoHelp, run: (ctx) => runInfo(ctx) },
   datasets: { help: datasetsHelp, run: (ctx) => runDatasets(ctx) },
+  import: { help: importHelp, options: importOptions, run: runImport },
+  backup: { help: backupHelp, options: backupOptions, run: (ctx, _p, values) => runBackup(ctx, values) },
+  check: { help: checkHelp, options: checkOptions, run: (ctx, _p, values) => runCheck(ctx, values) },
+  inspect: { help: inspectHelp, run: (ctx, positionals) => runInspect(ctx, positionals) },
+  pixels: { help: pixelsHelp, options: pixelsOptions, run: runPixels },
 };
 
 const GLOBAL_OPTIONS = {

@@ -11,8 +11,8 @@
  * the contract folder.
  */
 import * as v from 'valibot';
-import type { AppInfo, Dataset } from './domain';
-import type { Result } from './result';
+import type { AppInfo, Dataset, ImportProgress, ImportReport } from './domain';
+import type { FoveaError, Result } from './result';
 
 /** IPC channels are prefixed; the preload refuses anything else. */
 export const CHANNEL_PREFIX = 'fovea:';
@@ -42,6 +42,17 @@ export const requestSchemas = {
   }),
   /** One dataset by id. */
   'datasets.get': v.strictObject({ id: Id }),
+  /**
+   * Start importing files, folders and DICOMDIRs into a dataset (created if
+   * it does not exist). Returns at once; progress and the report come as
+   * 'import.progress' and 'import.finished' events.
+   */
+  'import.start': v.strictObject({
+    datasetName: DatasetName,
+    paths: v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(4096))), v.minLength(1, 'Choose at least one file or folder.'), v.maxLength(10000)),
+  }),
+  /** Cancel a running job (import, ...): it stops after the current file, leaving the library consistent. */
+  'jobs.cancel': v.strictObject({ jobId: v.pipe(v.string(), v.maxLength(200)) }),
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -54,17 +65,23 @@ export interface Responses {
   'datasets.list': Dataset[];
   'datasets.create': Dataset;
   'datasets.get': Dataset;
+  'import.start': { jobId: string; datasetId: number };
+  'jobs.cancel': { cancelled: boolean };
 }
 
 /** Events pushed from the backend to the UI. */
 export interface Events {
   /** A dataset was created, changed or its contents changed. */
   'datasets.changed': { datasetId: number };
+  /** Import progress, at most a few times a second. */
+  'import.progress': { jobId: string } & ImportProgress;
+  /** An import ended (done, cancelled or failed), with its report. */
+  'import.finished': { jobId: string; report: ImportReport | null; error: FoveaError | null };
 }
 export type EventName = keyof Events;
 
 /** The names of every event, for allow-listing in the preload. */
-export const EVENT_NAMES = ['datasets.changed'] as const satisfies readonly EventName[];
+export const EVENT_NAMES = ['datasets.changed', 'import.progress', 'import.finished'] as const satisfies readonly EventName[];
 // Compile-time check that EVENT_NAMES lists every event.
 type _MissingEvents = Exclude<EventName, (typeof EVENT_NAMES)[number]>;
 const _eventsComplete: _MissingEvents extends never ? true : false = true;
@@ -93,6 +110,12 @@ export interface FoveaApi {
   invoke<K extends RequestName>(name: K, input: RequestInput<K>): Promise<Result<Responses[K]>>;
   /** Subscribe to an event; returns the unsubscribe function. */
   on<E extends EventName>(name: E, listener: (payload: Events[E]) => void): () => void;
+  /**
+   * The file-system path of a File the user dropped on the window, or null
+   * where the transport cannot know it (a plain browser). The File stays in
+   * the renderer; only its path crosses, as an import.start argument.
+   */
+  pathForFile(file: unknown): string | null;
 }
 
 /** Validate a request payload. Never throws. */

@@ -85,3 +85,38 @@ export interface Dataset {
   updatedAt: string;
   counts: DatasetCounts;
 }
+
+export type ImportOutcome = 'imported' | 'duplicate' | 'skipped' | 'failed';
+
+export interface ImportProgress {
+  datasetId: number;
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  filesPerSecond: number;
+  megabytesPerSecond: number;
+  etaSeconds: number | null;
+  counts: Record<ImportOutcome, number>;
+}
+
+export interface ImportFileOutcome {
+  path: string;
+  outcome: ImportOutcome;
+  kind?: 'dicom' | 'image';
+  reason?: string;
+  code?: string;
+  itemId?: number;
+  bytes: number;
+}
+
+export interface ImportReport extends ImportProgress {
+  /** The import_jobs row. */
+  importJobId: number;
+  cancelled: boolean;
+  seconds: number;
+  /** Every file that was not imported (skipped, duplicate, failed) with the reason. */
+  notImported: ImportFileOutcome[];
+  /** Paths that could not be read at all. */
+  problems: { path: string; reason: string }[];
+}

@@ -11,10 +11,16 @@ import { err, FoveaException, ok, type Result } from '../contract/result';
 import { runPreflight } from '../../native-models/backends/preflight';
 import { collectVersions } from './app/versions';
 import { EventHub } from './events';
+import { ImportEngine, type ImportRequest } from './import/import-engine';
+import { createDicomSupport } from './import/dicom-support';
+import { JobRegistry } from './jobs/job-registry';
+import { AnnotationStore } from './store/annotation-store';
 import { AuditLog } from './store/audit-log';
+import { BlobStore } from './store/blob-store';
 import { DatasetStore } from './store/dataset-store';
 import { openLibraryDb, sqliteVersion, type Db } from './store/library-db';
-import type { LibraryStatus } from '../contract/domain';
+import { LibraryMaintenance } from './store/maintenance';
+import type { ImportReport, LibraryStatus } from '../contract/domain';
 
 export interface CoreOptions {
   libraryDir: string;
@@ -29,7 +35,7 @@ export interface CoreOptions {
 type Handlers = { [K in RequestName]: (payload: RequestPayload<K>) => Promise<Responses[K]> | Responses[K] };
 
 /** Requests that write to the library: refused on a read-only library. */
-const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create']);
+const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create', 'import.start']);
 
 export class Core {
   readonly db: Db;
@@ -37,6 +43,11 @@ export class Core {
   readonly events = new EventHub();
   readonly audit: AuditLog;
   readonly datasets: DatasetStore;
+  readonly annotations: AnnotationStore;
+  readonly blobs: BlobStore;
+  readonly maintenance: LibraryMaintenance;
+  readonly jobs = new JobRegistry();
+  readonly #importer: ImportEngine;
   readonly #preflight: () => Promise<MlPreflight>;
   #preflightResult: Promise<MlPreflight> | null = null;
   readonly #handlers: Handlers;
@@ -51,6 +62,10 @@ export class Core {
     this.library = opened.status;
     this.audit = new AuditLog(this.db);
     this.datasets = new DatasetStore(this.db);
+    this.annotations = new AnnotationStore(this.db);
+    this.blobs = new BlobStore(options.libraryDir, this.db);
+    this.maintenance = new LibraryMaintenance(this.db, this.blobs, this.audit);
+    this.#importer = new ImportEngine(this.db, this.blobs, this.audit, createDicomSupport());
     this.#preflight = options.preflight ?? (() => runPreflight());
 
     this.#handlers = {
@@ -63,6 +78,8 @@ export class Core {
         this.events.emit('datasets.changed', { datasetId: ds.id });
         return ds;
       },
+      'import.start': ({ datasetName, paths }) => this.startImport(datasetName, paths),
+      'jobs.cancel': ({ jobId }) => ({ cancelled: this.jobs.cancel(jobId) }),
     };
   }
 
@@ -80,6 +97,39 @@ export class Core {
       library: this.library,
       ml: await this.mlPreflight(),
     };
+  }
+
+  /** Run an import to completion (CLI, tests). The dataset must exist. */
+  async importFiles(req: ImportRequest): Promise<ImportReport> {
+    if (this.library.readOnly) throw new FoveaException('LIBRARY_READ_ONLY', this.library.readOnlyReason ?? 'The library is read-only.');
+    const report = await this.#importer.run(req);
+    this.events.emit('datasets.changed', { datasetId: req.datasetId });
+    return report;
+  }
+
+  /** Start an import as a job (UI): returns at once, reports through events. */
+  startImport(datasetName: string, paths: string[]): { jobId: string; datasetId: number } {
+    const dataset = this.datasets.findByName(datasetName) ?? this.datasets.create(datasetName, '');
+    const job = this.jobs.start('import');
+    let lastEmit = 0;
+    void this.importFiles({
+      datasetId: dataset.id,
+      paths,
+      signal: job.controller.signal,
+      onProgress: (p) => {
+        const now = Date.now();
+        if (now - lastEmit < 200 && p.filesDone < p.filesTotal) return;
+        lastEmit = now;
+        this.events.emit('import.progress', { jobId: job.id, ...p });
+      },
+    }).then(
+      (report) => this.events.emit('import.finished', { jobId: job.id, report, error: null }),
+      (e: unknown) => {
+        const res = toErrorResult(e);
+        this.events.emit('import.finished', { jobId: job.id, report: null, error: res.ok ? null : res.error });
+      },
+    ).finally(() => this.jobs.finish(job.id));
+    return { jobId: job.id, datasetId: dataset.id };
   }
 
   on<E extends EventName>(name: E, listener: (payload: Events[E]) => void): () => void {
@@ -110,6 +160,7 @@ export class Core {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.jobs.dispose();
     this.db.close();
   }
 }

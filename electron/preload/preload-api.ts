@@ -23,7 +23,10 @@ export interface IpcRendererLike {
   removeListener(channel: string, listener: (event: unknown, ...args: unknown[]) => void): unknown;
 }
 
-export function createPreloadApi(ipc: IpcRendererLike): FoveaApi {
+/** Electron's webUtils.getPathForFile (File.path was removed in Electron 32). */
+export type PathForFile = (file: never) => string;
+
+export function createPreloadApi(ipc: IpcRendererLike, getPathForFile: PathForFile | null = null): FoveaApi {
   const api: FoveaApi = {
     invoke<K extends RequestName>(name: K, input: RequestInput<K>): Promise<Result<Responses[K]>> {
       if (!isRequestName(name)) {
@@ -41,6 +44,14 @@ export function createPreloadApi(ipc: IpcRendererLike): FoveaApi {
       return () => {
         ipc.removeListener(EVENT_CHANNEL, handler);
       };
+    },
+    pathForFile(file) {
+      if (!getPathForFile) return null;
+      try {
+        return getPathForFile(file as never) || null;
+      } catch {
+        return null;
+      }
     },
   };
   // Frozen: page scripts cannot swap the methods.

@@ -32,6 +32,10 @@
       listeners.get(name).add(listener);
       return () => listeners.get(name)?.delete(listener);
     },
+    // A plain browser cannot know where a dropped file lives; the UI then asks for paths.
+    pathForFile() {
+      return null;
+    },
   };
   Object.defineProperty(window, 'fovea', { value: Object.freeze(api), writable: false, configurable: false });
 })();

@@ -79,7 +79,10 @@ CREATE TABLE items (
   id                INTEGER PRIMARY KEY,
   dataset_id        INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
   kind              TEXT NOT NULL CHECK (kind IN ('dicom','image')),
+  -- the stored file: the DICOM file itself, or a metadata-free PNG of a plain image
   blob_sha256       TEXT NOT NULL REFERENCES blobs(sha256),
+  -- hash of the file as the user had it: re-imports of the same file are duplicates
+  source_sha256     TEXT NOT NULL,
   thumb_sha256      TEXT REFERENCES blobs(sha256),
   series_id         INTEGER REFERENCES series(id) ON DELETE CASCADE,
   sop_instance_uid  TEXT,
@@ -103,8 +106,9 @@ CREATE TABLE items (
   status_by         TEXT,
   status_at         TEXT,
   imported_at       TEXT NOT NULL,
-  UNIQUE (dataset_id, blob_sha256)
+  UNIQUE (dataset_id, source_sha256)
 ) STRICT;
+CREATE UNIQUE INDEX items_dataset_sop ON items(dataset_id, sop_instance_uid) WHERE sop_instance_uid IS NOT NULL;
 CREATE INDEX items_dataset_status ON items(dataset_id, status, id);
 CREATE INDEX items_dataset_modality ON items(dataset_id, modality, id);
 CREATE INDEX items_dataset_source ON items(dataset_id, source_name);

@@ -41,3 +41,8 @@ export function on<E extends EventName>(name: E, listener: (payload: Events[E]) 
   const t = transport();
   return t ? t.on(name, listener) : () => {};
 }
+
+/** The path of a dropped file, or null where the transport cannot know it. */
+export function pathForFile(file: unknown): string | null {
+  return transport()?.pathForFile(file) ?? null;
+}

@@ -20,9 +20,9 @@ function fakeIpc() {
   return { ipc, calls, listeners };
 }
 
-test('the preload exposes exactly invoke and on, frozen', () => {
+test('the preload exposes exactly invoke, on and pathForFile, frozen', () => {
   const api = createPreloadApi(fakeIpc().ipc);
-  assert.deepEqual(Object.keys(api).sort(), ['invoke', 'on']);
+  assert.deepEqual(Object.keys(api).sort(), ['invoke', 'on', 'pathForFile']);
   assert.ok(Object.isFrozen(api));
 });
 
@@ -49,4 +49,11 @@ test('on delivers only the named event and returns an unsubscribe function', () 
   emit({ name: 'datasets.changed', payload: { datasetId: 4 } });
   assert.deepEqual(got, [{ datasetId: 3 }]);
   assert.throws(() => (api.on as (n: string, l: () => void) => void)('evil', () => {}), /Unknown event/);
+});
+
+test('pathForFile asks Electron for a dropped file\'s path and never throws', () => {
+  const api = createPreloadApi(fakeIpc().ipc, (f: never) => (f as { name: string }).name === 'boom' ? (() => { throw new Error('x'); })() : `/data/${(f as { name: string }).name}`);
+  assert.equal(api.pathForFile({ name: 'scan.dcm' }), '/data/scan.dcm');
+  assert.equal(api.pathForFile({ name: 'boom' }), null);
+  assert.equal(createPreloadApi(fakeIpc().ipc).pathForFile({ name: 'x' }), null);
 });

@@ -1,0 +1,87 @@
+/**
+ * What the import engine needs from the DICOM module: recognise a DICOM
+ * file, and turn one into an item (indexed attributes, hierarchy, thumbnail)
+ * after decoding its first frame with the same decoder that serves display
+ * and training, so that a file which cannot be shown is refused at import.
+ */
+import sharp from 'sharp';
+import { FoveaException } from '../../contract/result';
+import { classifyDicom } from '../dicom/classify-dicom';
+import { decodeFrame, decodeFrameSync } from '../dicom/decode-frame';
+import { readDicomDir } from '../dicom/dicomdir';
+import { toDisplay } from '../dicom/display';
+import { readImageInfo } from '../dicom/image-info';
+import { parseDicom, sniffEncoding } from '../dicom/parse-dicom';
+import { checkDeclaredSize } from '../dicom/size-limits';
+import { THUMB_SIZE } from './plain-image';
+import { isPart10, type DicomSupport, type PreparedDicom } from './import-engine';
+
+function looksLikeDicom(bytes: Uint8Array): boolean {
+  if (isPart10(bytes)) return true;
+  // Raw data sets (no preamble, no file meta) start with a group 0x0002..0x0008 element.
+  return bytes.length >= 8 && sniffEncoding(bytes, 0) !== undefined;
+}
+
+async function prepare(bytes: Uint8Array): Promise<PreparedDicom> {
+  const parsed = parseDicom(bytes);
+  const cls = classifyDicom(parsed);
+  if (cls.kind === 'skip') return cls;
+  const info = readImageInfo(parsed);
+  if (!info) return { kind: 'skip', reason: 'no pixel data: not an image' };
+  // The parser recovers what it can from a file that ends early (the viewer can show it);
+  // the library does not take it in: pydicom and dcmtk refuse such files too, and the
+  // missing end may be missing data. The user gets the reason and can re-export the file.
+  const truncation = parsed.warnings.find((w) => /file ends/.test(w));
+  if (truncation) throw new FoveaException('BAD_INPUT', `The DICOM file is truncated (${truncation}); re-export it from its source.`);
+  checkDeclaredSize(info, bytes.length);
+  const frame = await decodeFrame(parsed, 0, { info });
+  // Every frame is decoded once at import: a file with a broken frame is refused now,
+  // with a reason, rather than failing later in the viewer or in training.
+  for (let f = 1; f < info.numberOfFrames; f++) decodeFrameSync(parsed, f, { info });
+  const display = toDisplay(frame, info);
+  const thumbnail = await sharp(display.data, { raw: { width: display.width, height: display.height, channels: display.channels } })
+    .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true })
+    .jpeg({ quality: 85 })
+    .toBuffer();
+  const studyUid = info.studyInstanceUid ?? `no-study-uid:${info.seriesInstanceUid ?? info.sopInstanceUid ?? 'unknown'}`;
+  return {
+    kind: 'image',
+    thumbnail,
+    hierarchy: {
+      // Files without PatientID are grouped per study rather than merged into one anonymous patient.
+      patientKey: info.patientId?.trim() || `(no Patient ID) ${studyUid}`,
+      patientName: info.patientName,
+      birthDate: info.patientBirthDate,
+      sex: info.patientSex,
+      studyUid,
+      studyDate: info.studyDate,
+      studyTime: info.studyTime,
+      studyDescription: info.studyDescription,
+      accessionNumber: info.accessionNumber,
+      seriesUid: info.seriesInstanceUid ?? `no-series-uid:${info.sopInstanceUid ?? studyUid}`,
+      modality: info.modality,
+      bodyPart: info.bodyPartExamined,
+      seriesDescription: info.seriesDescription,
+      seriesNumber: info.seriesNumber,
+    },
+    item: {
+      sopInstanceUid: info.sopInstanceUid,
+      sopClassUid: info.sopClassUid,
+      modality: info.modality,
+      rows: info.rows,
+      columns: info.columns,
+      frames: info.numberOfFrames,
+      samplesPerPixel: info.samplesPerPixel,
+      photometric: info.photometricInterpretation,
+      transferSyntax: info.transferSyntaxUid,
+      pixelSpacingRow: info.pixelSpacing?.[0] ?? null,
+      pixelSpacingCol: info.pixelSpacing?.[1] ?? null,
+      instanceNumber: info.instanceNumber,
+      slicePosition: info.slicePosition,
+    },
+  };
+}
+
+export function createDicomSupport(): DicomSupport {
+  return { looksLikeDicom, prepare, readDicomDir };
+}

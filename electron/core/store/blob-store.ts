@@ -1,0 +1,97 @@
+/**
+ * Content-addressed file store inside the library: every stored file is
+ * named by its SHA-256 (blobs/ab/abcdef...), so identical files are stored
+ * once. A blob file is written and fsynced (temp file, then rename) BEFORE
+ * the database row that references it is committed: a crash can leave an
+ * unreferenced file (reported by `fovea check`, reused by the next import),
+ * never a row pointing at a missing or partial file.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Db } from './library-db';
+
+export const BLOB_DIR = 'blobs';
+const SHA256_RE = /^[0-9a-f]{64}$/;
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export class BlobStore {
+  readonly root: string;
+  readonly #db: Db;
+
+  constructor(libraryDir: string, db: Db) {
+    this.root = join(libraryDir, BLOB_DIR);
+    this.#db = db;
+  }
+
+  pathOf(hash: string): string {
+    if (!SHA256_RE.test(hash)) throw new Error(`not a sha256: ${hash.slice(0, 80)}`);
+    return join(this.root, hash.slice(0, 2), hash);
+  }
+
+  /**
+   * Write the bytes (if not already there) and return their hash. The
+   * `blobs` row is inserted by `register`, inside the caller's transaction.
+   */
+  write(bytes: Uint8Array, hash = sha256(bytes)): string {
+    const target = this.pathOf(hash);
+    if (existsSync(target)) return hash;
+    const dir = join(this.root, hash.slice(0, 2));
+    mkdirSync(dir, { recursive: true });
+    const tmp = join(dir, `.tmp-${hash.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
+    const fd = openSync(tmp, 'w');
+    try {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, target);
+    return hash;
+  }
+
+  /** Record a written blob; call inside the transaction that references it. */
+  register(hash: string, size: number, mediaType: string): void {
+    this.#db
+      .prepare('INSERT OR IGNORE INTO blobs (sha256, size, media_type, created_at) VALUES (?, ?, ?, ?)')
+      .run(hash, size, mediaType, new Date().toISOString());
+  }
+
+  has(hash: string): boolean {
+    return existsSync(this.pathOf(hash));
+  }
+
+  read(hash: string): Buffer {
+    return readFileSync(this.pathOf(hash));
+  }
+
+  /** Every blob file on disk (hash names only; temp files are listed separately). */
+  listFiles(): { hashes: string[]; temp: string[] } {
+    const hashes: string[] = [];
+    const temp: string[] = [];
+    if (!existsSync(this.root)) return { hashes, temp };
+    for (const sub of readdirSync(this.root)) {
+      for (const f of readdirSync(join(this.root, sub))) {
+        if (SHA256_RE.test(f)) hashes.push(f);
+        else if (f.startsWith('.tmp-')) temp.push(join(this.root, sub, f));
+      }
+    }
+    return { hashes, temp };
+  }
+
+  /** Remove leftovers of interrupted writes. */
+  removeTempFiles(): number {
+    const { temp } = this.listFiles();
+    for (const t of temp) rmSync(t, { force: true });
+    return temp.length;
+  }
+
+  /** Delete a blob file that no row references (repair). */
+  removeFile(hash: string): void {
+    rmSync(this.pathOf(hash), { force: true });
+  }
+}
