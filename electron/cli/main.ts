@@ -9,6 +9,7 @@ import { createCliContext, EXIT_USAGE, UsageError, type CliContext } from './cli
 import { datasetsHelp, runDatasets } from './commands/datasets';
 import { inspectHelp, pixelsHelp, pixelsOptions, runInspect, runPixels } from './commands/dicom-tools';
 import { importHelp, importOptions, runImport } from './commands/import';
+import { importLabelsHelp, importLabelsOptions, runImportLabels } from './commands/import-labels';
 import { infoHelp, runInfo } from './commands/info';
 import { backupHelp, backupOptions, checkHelp, checkOptions, runBackup, runCheck } from './commands/maintenance';
 
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   import: { help: importHelp, options: importOptions, run: runImport },
   backup: { help: backupHelp, options: backupOptions, run: (ctx, _p, values) => runBackup(ctx, values) },
   check: { help: checkHelp, options: checkOptions, run: (ctx, _p, values) => runCheck(ctx, values) },
+  'import-labels': { help: importLabelsHelp, options: importLabelsOptions, run: runImportLabels },
   inspect: { help: inspectHelp, run: (ctx, positionals) => runInspect(ctx, positionals) },
   pixels: { help: pixelsHelp, options: pixelsOptions, run: runPixels },
 };

@@ -13,6 +13,8 @@ import { collectVersions } from './app/versions';
 import { EventHub } from './events';
 import { ImportEngine, type ImportRequest } from './import/import-engine';
 import { createDicomSupport } from './import/dicom-support';
+import { applyLabels, type LabelImportReport } from './import/label-importer';
+import { parseLabelFile, type LabelFormat, type ParseLabelOptions } from './labels';
 import { JobRegistry } from './jobs/job-registry';
 import { AnnotationStore } from './store/annotation-store';
 import { AuditLog } from './store/audit-log';
@@ -104,6 +106,16 @@ export class Core {
     if (this.library.readOnly) throw new FoveaException('LIBRARY_READ_ONLY', this.library.readOnlyReason ?? 'The library is read-only.');
     const report = await this.#importer.run(req);
     this.events.emit('datasets.changed', { datasetId: req.datasetId });
+    return report;
+  }
+
+  /** Read a label file or folder made by another tool and apply it to the dataset's images. */
+  async importLabels(datasetId: number, path: string, format: LabelFormat, author: string, options: ParseLabelOptions = {}): Promise<LabelImportReport> {
+    if (this.library.readOnly) throw new FoveaException('LIBRARY_READ_ONLY', this.library.readOnlyReason ?? 'The library is read-only.');
+    this.datasets.get(datasetId);
+    const parsed = await parseLabelFile(path, format, options);
+    const report = applyLabels(this.db, this.annotations, this.audit, datasetId, parsed, author);
+    this.events.emit('datasets.changed', { datasetId });
     return report;
   }
 

@@ -1,0 +1,196 @@
+/**
+ * Applies labels made in other tools (parsed by core/labels into one
+ * intermediate form) to the images of a dataset.
+ *
+ * Matching: label entries name their image by path (COCO file_name, VOC
+ * filename, CSV filename) or by stem (YOLO .txt, mask PNGs); both are
+ * matched against each item's source name as imported. Entries whose image
+ * is not in the dataset, and classes the dataset did not have, are reported
+ * - never silently dropped. Identical imported annotations already present
+ * are skipped, so importing the same file twice adds nothing.
+ */
+import type { ParsedImageLabels, ParsedLabel, ParsedLabelFile } from '../labels';
+import { IMAGE_SUFFIXES, labelStem, MASK_SUFFIXES, scaleNormalizedLabels } from '../labels';
+import type { AnnotationKind, AnnotationStore, NewAnnotation } from '../store/annotation-store';
+import type { AuditLog } from '../store/audit-log';
+import type { Db } from '../store/library-db';
+
+export interface LabelImportReport {
+  format: string;
+  imagesInFile: number;
+  matchedImages: number;
+  /** Label entries whose image is not in the dataset. */
+  unmatchedImages: string[];
+  /** Entries that matched more than one image (ambiguous base names). */
+  ambiguousImages: string[];
+  annotationsCreated: number;
+  /** Identical imported annotations already present. */
+  annotationsSkipped: number;
+  /** Classes the dataset did not have, created by this import. */
+  classesCreated: string[];
+  splitsAssigned: number;
+  /** Parser warnings (per-entry problems), passed through. */
+  warnings: string[];
+}
+
+interface ItemRef {
+  id: number;
+  sourceName: string;
+  rows: number;
+  columns: number;
+}
+
+function lower(s: string): string {
+  return s.replace(/\\/g, '/').toLowerCase();
+}
+
+function baseName(p: string): string {
+  const n = lower(p);
+  return n.slice(n.lastIndexOf('/') + 1);
+}
+
+class ItemIndex {
+  readonly #byPath = new Map<string, ItemRef[]>();
+  readonly #byBase = new Map<string, ItemRef[]>();
+  readonly #byStem = new Map<string, ItemRef[]>();
+
+  constructor(items: ItemRef[]) {
+    const add = (m: Map<string, ItemRef[]>, k: string, it: ItemRef) => {
+      const l = m.get(k);
+      if (l) l.push(it);
+      else m.set(k, [it]);
+    };
+    for (const it of items) {
+      add(this.#byPath, lower(it.sourceName), it);
+      add(this.#byBase, baseName(it.sourceName), it);
+      const stems = new Set([labelStem(it.sourceName, IMAGE_SUFFIXES).toLowerCase(), labelStem(it.sourceName, MASK_SUFFIXES).toLowerCase()]);
+      for (const s of stems) add(this.#byStem, s, it);
+    }
+  }
+
+  find(entry: ParsedImageLabels): ItemRef[] {
+    if (entry.match === 'stem') {
+      const key = labelStem(entry.fileName, MASK_SUFFIXES).toLowerCase();
+      return this.#byStem.get(key) ?? this.#byStem.get(labelStem(entry.fileName, IMAGE_SUFFIXES).toLowerCase()) ?? [];
+    }
+    const name = lower(entry.fileName).replace(/^\.\//, '');
+    const exact = this.#byPath.get(name);
+    if (exact) return exact;
+    // Trailing path components: "images/train/a.png" matches an item imported as "train/a.png" or "a.png".
+    const candidates = this.#byBase.get(baseName(name)) ?? [];
+    if (candidates.length <= 1) return candidates;
+    const suffixMatches = candidates.filter((c) => name.endsWith(`/${lower(c.sourceName)}`) || lower(c.sourceName).endsWith(`/${name}`));
+    return suffixMatches.length ? suffixMatches : candidates;
+  }
+}
+
+function geometryOf(label: ParsedLabel): { kind: AnnotationKind; geometry: unknown } {
+  const g = label.geometry;
+  const flags = { ...(label.crowd ? { crowd: true } : {}), ...(label.difficult ? { difficult: true } : {}) };
+  switch (g.kind) {
+    case 'class':
+      return { kind: 'class', geometry: Object.keys(flags).length ? flags : null };
+    case 'box':
+      return { kind: 'box', geometry: { x: g.x, y: g.y, width: g.width, height: g.height, ...flags } };
+    case 'polygon':
+      return { kind: 'polygon', geometry: { points: g.points, ...flags } };
+    case 'mask':
+      return { kind: 'mask', geometry: { rle: g.rle, ...flags } };
+  }
+}
+
+export function applyLabels(
+  db: Db,
+  annotations: AnnotationStore,
+  audit: AuditLog,
+  datasetId: number,
+  parsed: ParsedLabelFile,
+  author: string,
+): LabelImportReport {
+  const items = (db.prepare('SELECT id, source_name AS sourceName, rows, columns FROM items WHERE dataset_id = ?').all(datasetId) as ItemRef[]);
+  const index = new ItemIndex(items);
+  const existingClasses = new Set(annotations.listClasses(datasetId).map((c) => c.name));
+  const report: LabelImportReport = {
+    format: parsed.format,
+    imagesInFile: parsed.images.length,
+    matchedImages: 0,
+    unmatchedImages: [],
+    ambiguousImages: [],
+    annotationsCreated: 0,
+    annotationsSkipped: 0,
+    classesCreated: [],
+    splitsAssigned: 0,
+    warnings: parsed.warnings,
+  };
+  const existingKey = db.prepare(
+    "SELECT 1 FROM annotations WHERE item_id = ? AND class_id = ? AND kind = ? AND coalesce(geometry, '') = ? AND source = 'imported' AND status <> 'deleted' LIMIT 1",
+  );
+  const setStatus = db.prepare("UPDATE items SET status = 'done', status_by = ?, status_at = ? WHERE id = ? AND status = 'unlabeled'");
+  const setSplit = db.prepare(
+    `INSERT INTO splits (dataset_id, item_id, split, origin, seed, assigned_at) VALUES (?, ?, ?, 'user', NULL, ?)
+     ON CONFLICT (dataset_id, item_id) DO UPDATE SET split = excluded.split, origin = 'user', assigned_at = excluded.assigned_at`,
+  );
+
+  db.transaction(() => {
+    // Classes first, in the file's order, so hotkeys follow it.
+    for (const name of parsed.classes) {
+      if (!existingClasses.has(name) && parsed.images.some((im) => im.labels.some((l) => l.className === name))) {
+        annotations.ensureClass(datasetId, name);
+        existingClasses.add(name);
+        report.classesCreated.push(name);
+      }
+    }
+    const now = new Date().toISOString();
+    for (const entry of parsed.images) {
+      const matches = index.find(entry);
+      if (matches.length === 0) {
+        report.unmatchedImages.push(entry.fileName);
+        continue;
+      }
+      if (matches.length > 1) {
+        report.ambiguousImages.push(`${entry.fileName} (${matches.length} images: ${matches.slice(0, 3).map((m) => m.sourceName).join(', ')})`);
+        continue;
+      }
+      const item = matches[0] as ItemRef;
+      report.matchedImages++;
+      const labels = entry.normalized ? scaleNormalizedLabels(entry.labels, item.columns, item.rows) : entry.labels;
+      const toCreate: NewAnnotation[] = [];
+      for (const label of labels) {
+        if (!existingClasses.has(label.className)) {
+          annotations.ensureClass(datasetId, label.className);
+          existingClasses.add(label.className);
+          report.classesCreated.push(label.className);
+        }
+        const classId = annotations.ensureClass(datasetId, label.className);
+        const { kind, geometry } = geometryOf(label);
+        const geometryJson = geometry == null ? '' : JSON.stringify(geometry);
+        if (existingKey.get(item.id, classId, kind, geometryJson)) {
+          report.annotationsSkipped++;
+          continue;
+        }
+        toCreate.push({ datasetId, itemId: item.id, classId, kind, geometry, score: label.score ?? null, source: 'imported', author });
+      }
+      for (const a of toCreate) annotations.create(a);
+      report.annotationsCreated += toCreate.length;
+      if (labels.length > 0) setStatus.run(author, now, item.id);
+      if (entry.split) {
+        setSplit.run(datasetId, item.id, entry.split, now);
+        report.splitsAssigned++;
+      }
+    }
+    audit.append({
+      action: 'labels.import',
+      objectType: 'dataset',
+      objectId: datasetId,
+      actor: author,
+      details: {
+        format: parsed.format,
+        matchedImages: report.matchedImages,
+        unmatchedImages: report.unmatchedImages.length,
+        annotationsCreated: report.annotationsCreated,
+        classesCreated: report.classesCreated.length,
+      },
+    });
+  }).immediate();
+  return report;
+}
