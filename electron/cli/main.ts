@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { FoveaException } from '../contract/result';
 import { createCliContext, EXIT_USAGE, UsageError, type CliContext } from './cli-context';
 import { datasetsHelp, runDatasets } from './commands/datasets';
+import { demoHelp, runDemo } from './commands/demo';
 import { inspectHelp, pixelsHelp, pixelsOptions, runInspect, runPixels } from './commands/dicom-tools';
 import { importHelp, importOptions, runImport } from './commands/import';
 import { importLabelsHelp, importLabelsOptions, runImportLabels } from './commands/import-labels';
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   backup: { help: backupHelp, options: backupOptions, run: (ctx, _p, values) => runBackup(ctx, values) },
   check: { help: checkHelp, options: checkOptions, run: (ctx, _p, values) => runCheck(ctx, values) },
   'import-labels': { help: importLabelsHelp, options: importLabelsOptions, run: runImportLabels },
+  demo: { help: demoHelp, run: (ctx) => runDemo(ctx) },
   inspect: { help: inspectHelp, run: (ctx, positionals) => runInspect(ctx, positionals) },
   pixels: { help: pixelsHelp, options: pixelsOptions, run: runPixels },
 };

@@ -51,6 +51,11 @@ export const requestSchemas = {
     datasetName: DatasetName,
     paths: v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(4096))), v.minLength(1, 'Choose at least one file or folder.'), v.maxLength(10000)),
   }),
+  /**
+   * Create the sample library (synthetic CT series with lesion masks, synthetic road scenes with
+   * boxes) from data Fovea generates itself. Returns at once; reports through 'samples.*' events.
+   */
+  'samples.create': v.strictObject({}),
   /** Cancel a running job (import, ...): it stops after the current file, leaving the library consistent. */
   'jobs.cancel': v.strictObject({ jobId: v.pipe(v.string(), v.maxLength(200)) }),
 } as const;
@@ -67,6 +72,7 @@ export interface Responses {
   'datasets.get': Dataset;
   'import.start': { jobId: string; datasetId: number };
   'jobs.cancel': { cancelled: boolean };
+  'samples.create': { jobId: string };
 }
 
 /** Events pushed from the backend to the UI. */
@@ -77,11 +83,14 @@ export interface Events {
   'import.progress': { jobId: string } & ImportProgress;
   /** An import ended (done, cancelled or failed), with its report. */
   'import.finished': { jobId: string; report: ImportReport | null; error: FoveaError | null };
+  /** The sample library is being made: the phase, and import progress within it. */
+  'samples.progress': { jobId: string; phase: string; progress: ImportProgress | null };
+  'samples.finished': { jobId: string; datasets: { name: string; id: number; items: number; annotations: number }[]; error: FoveaError | null };
 }
 export type EventName = keyof Events;
 
 /** The names of every event, for allow-listing in the preload. */
-export const EVENT_NAMES = ['datasets.changed', 'import.progress', 'import.finished'] as const satisfies readonly EventName[];
+export const EVENT_NAMES = ['datasets.changed', 'import.progress', 'import.finished', 'samples.progress', 'samples.finished'] as const satisfies readonly EventName[];
 // Compile-time check that EVENT_NAMES lists every event.
 type _MissingEvents = Exclude<EventName, (typeof EVENT_NAMES)[number]>;
 const _eventsComplete: _MissingEvents extends never ? true : false = true;

@@ -16,6 +16,7 @@ import { createDicomSupport } from './import/dicom-support';
 import { applyLabels, type LabelImportReport } from './import/label-importer';
 import { parseLabelFile, type LabelFormat, type ParseLabelOptions } from './labels';
 import { JobRegistry } from './jobs/job-registry';
+import { createSampleLibrary } from './samples/sample-library';
 import { AnnotationStore } from './store/annotation-store';
 import { AuditLog } from './store/audit-log';
 import { BlobStore } from './store/blob-store';
@@ -37,7 +38,7 @@ export interface CoreOptions {
 type Handlers = { [K in RequestName]: (payload: RequestPayload<K>) => Promise<Responses[K]> | Responses[K] };
 
 /** Requests that write to the library: refused on a read-only library. */
-const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create', 'import.start']);
+const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create', 'import.start', 'samples.create']);
 
 export class Core {
   readonly db: Db;
@@ -82,6 +83,7 @@ export class Core {
       },
       'import.start': ({ datasetName, paths }) => this.startImport(datasetName, paths),
       'jobs.cancel': ({ jobId }) => ({ cancelled: this.jobs.cancel(jobId) }),
+      'samples.create': () => this.startSampleLibrary(),
     };
   }
 
@@ -142,6 +144,30 @@ export class Core {
       },
     ).finally(() => this.jobs.finish(job.id));
     return { jobId: job.id, datasetId: dataset.id };
+  }
+
+  /** Make the sample library as a job (UI): returns at once, reports through events. */
+  startSampleLibrary(): { jobId: string } {
+    const job = this.jobs.start('samples');
+    let lastEmit = 0;
+    void createSampleLibrary(this, {
+      signal: job.controller.signal,
+      onProgress: (phase, progress) => {
+        const now = Date.now();
+        if (progress && now - lastEmit < 200) return;
+        lastEmit = now;
+        this.events.emit('samples.progress', { jobId: job.id, phase, progress });
+      },
+    })
+      .then(
+        (report) => this.events.emit('samples.finished', { jobId: job.id, datasets: report.datasets, error: null }),
+        (e: unknown) => {
+          const res = toErrorResult(e);
+          this.events.emit('samples.finished', { jobId: job.id, datasets: [], error: res.ok ? null : res.error });
+        },
+      )
+      .finally(() => this.jobs.finish(job.id));
+    return { jobId: job.id };
   }
 
   on<E extends EventName>(name: E, listener: (payload: Events[E]) => void): () => void {

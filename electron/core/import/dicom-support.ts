@@ -31,8 +31,10 @@ async function prepare(bytes: Uint8Array): Promise<PreparedDicom> {
   // The parser recovers what it can from a file that ends early (the viewer can show it);
   // the library does not take it in: pydicom and dcmtk refuse such files too, and the
   // missing end may be missing data. The user gets the reason and can re-export the file.
-  const truncation = parsed.warnings.find((w) => /file ends/.test(w));
-  if (truncation) throw new FoveaException('BAD_INPUT', `The DICOM file is truncated (${truncation}); re-export it from its source.`);
+  if (parsed.truncated) {
+    const why = parsed.warnings.join('; ') || 'the file ends early';
+    throw new FoveaException('BAD_INPUT', `The DICOM file is truncated (${why}); re-export it from its source.`);
+  }
   checkDeclaredSize(info, bytes.length);
   const frame = await decodeFrame(parsed, 0, { info });
   // Every frame is decoded once at import: a file with a broken frame is refused now,

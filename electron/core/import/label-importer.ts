@@ -71,7 +71,8 @@ class ItemIndex {
   find(entry: ParsedImageLabels): ItemRef[] {
     if (entry.match === 'stem') {
       const key = labelStem(entry.fileName, MASK_SUFFIXES).toLowerCase();
-      return this.#byStem.get(key) ?? this.#byStem.get(labelStem(entry.fileName, IMAGE_SUFFIXES).toLowerCase()) ?? [];
+      const candidates = this.#byStem.get(key) ?? this.#byStem.get(labelStem(entry.fileName, IMAGE_SUFFIXES).toLowerCase()) ?? [];
+      return candidates.length > 1 && entry.source ? closestByFolder(candidates, entry.source) : candidates;
     }
     const name = lower(entry.fileName).replace(/^\.\//, '');
     const exact = this.#byPath.get(name);
@@ -82,6 +83,18 @@ class ItemIndex {
     const suffixMatches = candidates.filter((c) => name.endsWith(`/${lower(c.sourceName)}`) || lower(c.sourceName).endsWith(`/${name}`));
     return suffixMatches.length ? suffixMatches : candidates;
   }
+}
+
+/**
+ * Among images with the same stem (IM0001 in every series), keep those whose
+ * folders the label file's path shares most: masks in "P1/CT/masks/IM0001.png"
+ * belong to "P1/CT/IM0001.dcm".
+ */
+function closestByFolder(candidates: ItemRef[], labelPath: string): ItemRef[] {
+  const labelDirs = new Set(lower(labelPath).split('/').slice(0, -1));
+  const score = (c: ItemRef) => lower(c.sourceName).split('/').slice(0, -1).filter((d) => labelDirs.has(d)).length;
+  const best = Math.max(...candidates.map(score));
+  return candidates.filter((c) => score(c) === best);
 }
 
 function geometryOf(label: ParsedLabel): { kind: AnnotationKind; geometry: unknown } {

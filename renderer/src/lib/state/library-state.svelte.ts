@@ -12,6 +12,12 @@ export class LibraryState {
   loading = $state(true);
   error = $state<FoveaError | null>(null);
   infoLoading = $state(true);
+  /** The sample-library job, while it runs. */
+  sampleJob = $state<string | null>(null);
+  samplePhase = $state('');
+  sampleFraction = $state(0);
+  sampleStarting = $state(false);
+  readonly sampleRunning = $derived(this.sampleStarting || this.sampleJob !== null);
 
   readonly totalItems = $derived(this.datasets.reduce((n, d) => n + d.counts.items, 0));
   readonly readOnly = $derived(this.info?.library.readOnly ?? false);
@@ -19,7 +25,22 @@ export class LibraryState {
   #unsubscribe: (() => void) | null = null;
 
   start(): void {
-    this.#unsubscribe = on('datasets.changed', () => void this.refreshDatasets());
+    const offs = [
+      on('datasets.changed', () => void this.refreshDatasets()),
+      on('samples.progress', (e) => {
+        // Events can arrive before the request that started the job has returned its id.
+        if (this.sampleJob !== null && e.jobId !== this.sampleJob) return;
+        this.samplePhase = e.phase;
+        this.sampleFraction = e.progress && e.progress.filesTotal ? e.progress.filesDone / e.progress.filesTotal : 0;
+      }),
+      on('samples.finished', (e) => {
+        if (this.sampleJob !== null && e.jobId !== this.sampleJob) return;
+        this.sampleJob = null;
+        if (e.error) this.error = e.error;
+        void this.refreshDatasets();
+      }),
+    ];
+    this.#unsubscribe = () => offs.forEach((off) => off());
     void this.refreshDatasets();
     void this.refreshInfo();
   }
@@ -49,6 +70,16 @@ export class LibraryState {
     if (!res.ok) return res.error.message;
     await this.refreshDatasets();
     return null;
+  }
+
+  async createSampleLibrary(): Promise<void> {
+    this.samplePhase = 'Starting';
+    this.sampleFraction = 0;
+    this.sampleStarting = true;
+    const res = await request('samples.create', {});
+    this.sampleStarting = false;
+    if (res.ok) this.sampleJob = res.value.jobId;
+    else this.error = res.error;
   }
 
   dispose(): void {

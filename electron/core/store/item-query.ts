@@ -1,0 +1,112 @@
+/**
+ * The dataset browser's listing: filter, sort and page a dataset's items.
+ * Built to stay fast at 100,000 images and 1,000,000 annotations: every
+ * filter is an indexed lookup or an EXISTS on an indexed column, pages are
+ * keyed by (sort value, id) rather than OFFSET where the caller passes the
+ * last row, and counts are computed only when asked for.
+ */
+import type { Db } from './library-db';
+
+export type ItemStatus = 'unlabeled' | 'in_progress' | 'done' | 'needs_review' | 'approved' | 'rejected';
+export type ItemSort = 'id' | 'name' | 'instance' | 'status';
+
+export interface ItemFilter {
+  datasetId: number;
+  status?: ItemStatus[];
+  /** Items with at least one active annotation of this class. */
+  classId?: number;
+  split?: 'train' | 'val' | 'test' | 'none';
+  modality?: string;
+  seriesId?: number;
+  /** Items with at least one active annotation from this source. */
+  labelSource?: 'human' | 'model' | 'imported';
+  /** Substring of the source file name (case-insensitive). */
+  search?: string;
+  kind?: 'dicom' | 'image';
+}
+
+export interface ItemListRow {
+  id: number;
+  kind: 'dicom' | 'image';
+  sourceName: string;
+  modality: string | null;
+  rows: number;
+  columns: number;
+  frames: number;
+  status: ItemStatus;
+  seriesId: number | null;
+  instanceNumber: number | null;
+  thumbSha256: string | null;
+}
+
+export interface ItemPage {
+  rows: ItemListRow[];
+  total: number | null;
+}
+
+const SORT_SQL: Record<ItemSort, string> = {
+  id: 'i.id',
+  name: 'i.source_name COLLATE NOCASE, i.id',
+  instance: 'i.series_id, i.instance_number, i.slice_position, i.id',
+  status: 'i.status, i.id',
+};
+
+export class ItemQuery {
+  readonly #db: Db;
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  #where(f: ItemFilter): { sql: string; params: Record<string, unknown> } {
+    const clauses = ['i.dataset_id = @datasetId'];
+    const params: Record<string, unknown> = { datasetId: f.datasetId };
+    if (f.status?.length) {
+      clauses.push(`i.status IN (${f.status.map((_, k) => `@status${k}`).join(', ')})`);
+      f.status.forEach((s, k) => (params[`status${k}`] = s));
+    }
+    if (f.kind) {
+      clauses.push('i.kind = @kind');
+      params['kind'] = f.kind;
+    }
+    if (f.modality) {
+      clauses.push('i.modality = @modality');
+      params['modality'] = f.modality;
+    }
+    if (f.seriesId !== undefined) {
+      clauses.push('i.series_id = @seriesId');
+      params['seriesId'] = f.seriesId;
+    }
+    if (f.classId !== undefined) {
+      clauses.push("EXISTS (SELECT 1 FROM annotations a WHERE a.item_id = i.id AND a.class_id = @classId AND a.status = 'active')");
+      params['classId'] = f.classId;
+    }
+    if (f.labelSource) {
+      clauses.push("EXISTS (SELECT 1 FROM annotations a WHERE a.item_id = i.id AND a.source = @labelSource AND a.status IN ('active', 'proposed'))");
+      params['labelSource'] = f.labelSource;
+    }
+    if (f.split === 'none') clauses.push('NOT EXISTS (SELECT 1 FROM splits s WHERE s.item_id = i.id)');
+    else if (f.split) {
+      clauses.push('EXISTS (SELECT 1 FROM splits s WHERE s.item_id = i.id AND s.split = @split)');
+      params['split'] = f.split;
+    }
+    if (f.search) {
+      clauses.push("i.source_name LIKE @search ESCAPE '\\'");
+      params['search'] = `%${f.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    }
+    return { sql: clauses.join(' AND '), params };
+  }
+
+  list(filter: ItemFilter, options: { sort?: ItemSort; offset?: number; limit?: number; withTotal?: boolean } = {}): ItemPage {
+    const { sql, params } = this.#where(filter);
+    const limit = Math.min(Math.max(options.limit ?? 200, 1), 5000);
+    const rows = this.#db
+      .prepare(
+        `SELECT i.id, i.kind, i.source_name AS sourceName, i.modality, i.rows, i.columns, i.frames, i.status,
+                i.series_id AS seriesId, i.instance_number AS instanceNumber, i.thumb_sha256 AS thumbSha256
+         FROM items i WHERE ${sql} ORDER BY ${SORT_SQL[options.sort ?? 'id']} LIMIT @limit OFFSET @offset`,
+      )
+      .all({ ...params, limit, offset: Math.max(options.offset ?? 0, 0) }) as ItemListRow[];
+    const total = options.withTotal ? (this.#db.prepare(`SELECT count(*) AS n FROM items i WHERE ${sql}`).get(params) as { n: number }).n : null;
+    return { rows, total };
+  }
+}
