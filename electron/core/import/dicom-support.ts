@@ -7,7 +7,7 @@
 import sharp from 'sharp';
 import { FoveaException } from '../../contract/result';
 import { classifyDicom } from '../dicom/classify-dicom';
-import { decodeFrame, decodeFrameSync } from '../dicom/decode-frame';
+import { decodeFrame, decodeFrameSync, type DecodedFrame } from '../dicom/decode-frame';
 import { readDicomDir } from '../dicom/dicomdir';
 import { toDisplay } from '../dicom/display';
 import { readImageInfo } from '../dicom/image-info';
@@ -20,6 +20,30 @@ function looksLikeDicom(bytes: Uint8Array): boolean {
   if (isPart10(bytes)) return true;
   // Raw data sets (no preamble, no file meta) start with a group 0x0002..0x0008 element.
   return bytes.length >= 8 && sniffEncoding(bytes, 0) !== undefined;
+}
+
+/**
+ * The frame, subsampled by an integer step so that it is still at least the thumbnail
+ * size: the display pipeline (LUTs, palette, YBR) then runs on a quarter or less of the
+ * pixels of a 512x512 slice. Subsampling before a per-pixel LUT equals subsampling after it.
+ */
+function thumbnailSource(frame: DecodedFrame): DecodedFrame {
+  const step = Math.floor(Math.min(frame.rows, frame.columns) / THUMB_SIZE);
+  if (step < 2) return frame;
+  const rows = Math.floor(frame.rows / step);
+  const columns = Math.floor(frame.columns / step);
+  const spp = frame.samplesPerPixel;
+  const Ctor = frame.data.constructor as new (n: number) => typeof frame.data;
+  const out = new Ctor(rows * columns * spp);
+  for (let r = 0; r < rows; r++) {
+    const src = r * step * frame.columns;
+    for (let c = 0; c < columns; c++) {
+      const si = (src + c * step) * spp;
+      const di = (r * columns + c) * spp;
+      for (let k = 0; k < spp; k++) out[di + k] = frame.data[si + k] as number;
+    }
+  }
+  return { ...frame, rows, columns, data: out };
 }
 
 async function prepare(bytes: Uint8Array): Promise<PreparedDicom> {
@@ -40,7 +64,7 @@ async function prepare(bytes: Uint8Array): Promise<PreparedDicom> {
   // Every frame is decoded once at import: a file with a broken frame is refused now,
   // with a reason, rather than failing later in the viewer or in training.
   for (let f = 1; f < info.numberOfFrames; f++) decodeFrameSync(parsed, f, { info });
-  const display = toDisplay(frame, info);
+  const display = toDisplay(thumbnailSource(frame), info);
   const thumbnail = await sharp(display.data, { raw: { width: display.width, height: display.height, channels: display.channels } })
     .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true })
     .jpeg({ quality: 85 })

@@ -49,6 +49,8 @@ export interface ImportRequest {
   onFile?: (f: FileOutcome) => void;
   /** Commit every this many files (default 16) or every 250 ms. */
   batchSize?: number;
+  /** Files prepared at once (default 4). */
+  concurrency?: number;
 }
 
 /**
@@ -62,7 +64,8 @@ export function isPart10(bytes: Uint8Array): boolean {
 /** Largest single file read into memory. */
 export const MAX_FILE_BYTES = 4 * 1024 ** 3 - 1;
 
-type Staged = { outcome: FileOutcome; commit?: () => number };
+/** A prepared file; `reserved` are the hashes/UIDs it holds in the in-run duplicate sets until committed. */
+type Staged = { outcome: FileOutcome; commit?: () => number; reserved?: { sourceSha: string; sop: string | null } };
 
 export class ImportEngine {
   readonly #db: Db;
@@ -125,34 +128,61 @@ export class ImportEngine {
       if (staged.length === 0) return;
       const batch = staged;
       staged = [];
-      stagedSop.clear();
-      stagedSource.clear();
       const insertOutcome = this.#db.prepare('INSERT OR REPLACE INTO import_files (job_id, path, outcome, reason, item_id) VALUES (?, ?, ?, ?, ?)');
-      this.#db.transaction(() => {
-        for (const s of batch) {
-          if (s.commit) s.outcome.itemId = s.commit();
-          insertOutcome.run(jobId, s.outcome.path, s.outcome.outcome, s.outcome.reason ?? null, s.outcome.itemId ?? null);
+      const commitOne = (st: Staged): void => {
+        if (st.commit) st.outcome.itemId = st.commit();
+        insertOutcome.run(jobId, st.outcome.path, st.outcome.outcome, st.outcome.reason ?? null, st.outcome.itemId ?? null);
+      };
+      try {
+        this.#db.transaction(() => batch.forEach(commitOne)).immediate();
+      } catch {
+        // One row the database refuses must not take the batch with it: commit one by one,
+        // and report the file that fails with the database's reason.
+        for (const st of batch) {
+          try {
+            this.#db.transaction(() => commitOne(st)).immediate();
+          } catch (e) {
+            st.outcome = { path: st.outcome.path, bytes: st.outcome.bytes, outcome: 'failed', code: 'INTERNAL', reason: `could not be saved: ${(e as Error).message}` };
+          }
         }
-      }).immediate();
-      for (const s of batch) record(s.outcome);
+      }
+      for (const s of batch) {
+        // Committed rows now answer duplicate checks from the database.
+        if (s.reserved) {
+          stagedSource.delete(s.reserved.sourceSha);
+          if (s.reserved.sop) stagedSop.delete(s.reserved.sop);
+        }
+        record(s.outcome);
+      }
       lastCommit = performance.now();
     };
 
+    // Up to `concurrency` files are prepared at once: while one file's thumbnail is encoded on
+    // libvips' threads, the next is hashed and decoded here. Results are staged in file order.
+    const concurrency = Math.max(1, req.concurrency ?? 4);
+    const inFlight: { promise: Promise<Staged>; size: number }[] = [];
+    let next = 0;
     let cancelled = false;
-    for (const file of files) {
-      if (req.signal?.aborted) {
-        cancelled = true;
-        break;
+    while (next < files.length || inFlight.length > 0) {
+      while (!cancelled && next < files.length && inFlight.length < concurrency) {
+        if (req.signal?.aborted) {
+          cancelled = true;
+          break;
+        }
+        const file = files[next++] as (typeof files)[number];
+        inFlight.push({ promise: this.#prepareFile(req.datasetId, file.path, file.relativeName, file.size, stagedSop, stagedSource), size: file.size });
       }
-      const stagedItem = await this.#prepareFile(req.datasetId, file.path, file.relativeName, file.size, stagedSop, stagedSource);
-      staged.push(stagedItem);
-      bytesDone += file.size;
+      const head = inFlight.shift();
+      if (!head) break;
+      staged.push(await head.promise);
+      bytesDone += head.size;
       filesDone++;
       if (staged.length >= batchSize || performance.now() - lastCommit > 250) {
         flush();
         req.onProgress?.(progress());
       }
     }
+    if (req.signal?.aborted && filesDone < files.length) cancelled = true;
     flush();
     const final = progress();
     const summary = { ...final.counts, problems: problems.length };
@@ -187,21 +217,28 @@ export class ImportEngine {
       }
       return { outcome: { ...base, outcome: 'failed', code: 'INTERNAL', reason: `unexpected error: ${(e as Error)?.message ?? String(e)}` } };
     };
+    let sourceSha: string | null = null;
+    const release = (): void => {
+      if (sourceSha) stagedSource.delete(sourceSha);
+    };
     try {
       if (size > MAX_FILE_BYTES) throw new FoveaException('TOO_LARGE', `The file is ${(size / 1024 ** 3).toFixed(1)} GiB; Fovea imports files up to 4 GiB.`);
       const bytes = readFileSync(path);
-      const sourceSha = sha256(bytes);
-      const existing = this.#items.findBySource(datasetId, sourceSha);
-      if (existing !== null || stagedSource.has(sourceSha)) {
+      const hash = sha256(bytes);
+      const existing = this.#items.findBySource(datasetId, hash);
+      if (existing !== null || stagedSource.has(hash)) {
         return { outcome: { ...base, outcome: 'duplicate', reason: 'this file is already in the dataset', ...(existing !== null ? { itemId: existing } : {}) } };
       }
+      // Reserve the hash before any await: files are prepared concurrently.
+      stagedSource.add(hash);
+      sourceSha = hash;
       if (!isPart10(bytes) && sniffPlainImage(bytes.subarray(0, 32))) {
         const img = await readPlainImage(bytes);
-        stagedSource.add(sourceSha);
         const blob = this.#blobs.write(img.png);
         const thumb = this.#blobs.write(img.thumbnail);
         return {
           outcome: { ...base, outcome: 'imported', kind: 'image' },
+          reserved: { sourceSha: hash, sop: null },
           commit: () => {
             this.#blobs.register(blob, img.png.length, 'image/png');
             this.#blobs.register(thumb, img.thumbnail.length, 'image/jpeg');
@@ -209,7 +246,7 @@ export class ImportEngine {
               datasetId,
               kind: 'image',
               blobSha256: blob,
-              sourceSha256: sourceSha,
+              sourceSha256: hash,
               thumbSha256: thumb,
               seriesId: null,
               sopInstanceUid: null,
@@ -231,14 +268,19 @@ export class ImportEngine {
         };
       }
       if (!this.#dicom.looksLikeDicom(bytes)) {
+        release();
         return { outcome: { ...base, outcome: 'skipped', reason: 'not DICOM and not an image Fovea reads (PNG, JPEG, TIFF, BMP, GIF, WebP)' } };
       }
       const prepared = await this.#dicom.prepare(bytes);
-      if (prepared.kind === 'skip') return { outcome: { ...base, outcome: 'skipped', kind: 'dicom', reason: prepared.reason } };
+      if (prepared.kind === 'skip') {
+        release();
+        return { outcome: { ...base, outcome: 'skipped', kind: 'dicom', reason: prepared.reason } };
+      }
       const sop = prepared.item.sopInstanceUid;
       if (sop) {
         const dup = this.#items.findBySopInstance(datasetId, sop);
         if (dup !== null || stagedSop.has(sop)) {
+          release();
           return {
             outcome: {
               ...base,
@@ -251,11 +293,11 @@ export class ImportEngine {
         }
         stagedSop.add(sop);
       }
-      stagedSource.add(sourceSha);
-      const blob = this.#blobs.write(bytes, sourceSha);
+      const blob = this.#blobs.write(bytes, hash);
       const thumb = this.#blobs.write(prepared.thumbnail);
       return {
         outcome: { ...base, outcome: 'imported', kind: 'dicom' },
+        reserved: { sourceSha: hash, sop },
         commit: () => {
           this.#blobs.register(blob, bytes.length, 'application/dicom');
           this.#blobs.register(thumb, prepared.thumbnail.length, 'image/jpeg');
@@ -265,7 +307,7 @@ export class ImportEngine {
             datasetId,
             kind: 'dicom',
             blobSha256: blob,
-            sourceSha256: sourceSha,
+            sourceSha256: hash,
             thumbSha256: thumb,
             seriesId,
             sourceName: relativeName,
@@ -273,6 +315,7 @@ export class ImportEngine {
         },
       };
     } catch (e) {
+      release();
       return failed(e);
     }
   }

@@ -21,6 +21,8 @@ export function sha256(bytes: Uint8Array): string {
 export class BlobStore {
   readonly root: string;
   readonly #db: Db;
+  /** Fan-out folders known to exist (mkdir per write was a measurable share of import time). */
+  readonly #dirs = new Set<string>();
 
   constructor(libraryDir: string, db: Db) {
     this.root = join(libraryDir, BLOB_DIR);
@@ -40,7 +42,10 @@ export class BlobStore {
     const target = this.pathOf(hash);
     if (existsSync(target)) return hash;
     const dir = join(this.root, hash.slice(0, 2));
-    mkdirSync(dir, { recursive: true });
+    if (!this.#dirs.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      this.#dirs.add(dir);
+    }
     const tmp = join(dir, `.tmp-${hash.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
     const fd = openSync(tmp, 'w');
     try {

@@ -109,6 +109,7 @@ CREATE TABLE items (
   UNIQUE (dataset_id, source_sha256)
 ) STRICT;
 CREATE UNIQUE INDEX items_dataset_sop ON items(dataset_id, sop_instance_uid) WHERE sop_instance_uid IS NOT NULL;
+CREATE INDEX items_dataset ON items(dataset_id);
 CREATE INDEX items_dataset_status ON items(dataset_id, status, id);
 CREATE INDEX items_dataset_modality ON items(dataset_id, modality, id);
 CREATE INDEX items_dataset_source ON items(dataset_id, source_name);
@@ -158,8 +159,9 @@ CREATE TABLE annotations (
 ) STRICT;
 CREATE INDEX annotations_item ON annotations(item_id, frame_index);
 CREATE INDEX annotations_series ON annotations(series_id);
-CREATE INDEX annotations_dataset_class ON annotations(dataset_id, class_id, status);
-CREATE INDEX annotations_dataset_source ON annotations(dataset_id, source, status);
+-- covering indexes for the browser's class and label-source filters (item-query.ts)
+CREATE INDEX annotations_dataset_class ON annotations(dataset_id, class_id, status, item_id);
+CREATE INDEX annotations_dataset_source ON annotations(dataset_id, source, status, item_id);
 
 CREATE TABLE splits (
   dataset_id  INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
@@ -172,6 +174,7 @@ CREATE TABLE splits (
   PRIMARY KEY (dataset_id, item_id)
 ) STRICT;
 CREATE INDEX splits_item ON splits(item_id);
+CREATE INDEX splits_dataset_split ON splits(dataset_id, split, item_id);
 
 -- Append-only: triggers below refuse UPDATE and DELETE. Each row carries the
 -- previous row's hash (tamper evidence). No PHI values, only ids.

@@ -1,0 +1,23 @@
+/**
+ * `npm run bench [-- NAME...]`: the benchmarks, each measured against its
+ * reference in the same run where the issue names one. Prints a table and
+ * one "BENCH {json}" line per figure.
+ */
+import { runImportBench } from './import.bench';
+import { runStoreBench } from './store.bench';
+
+const benches: Record<string, () => Promise<void>> = {
+  store: () => runStoreBench(),
+  import: () => runImportBench(),
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = wanted.length ? wanted : Object.keys(benches);
+for (const name of names) {
+  const bench = benches[name];
+  if (!bench) {
+    process.stderr.write(`unknown bench "${name}"; known: ${Object.keys(benches).join(', ')}\n`);
+    process.exit(2);
+  }
+  await bench();
+}
