@@ -3,12 +3,14 @@
  * reference in the same run where the issue names one. Prints a table and
  * one "BENCH {json}" line per figure.
  */
+import { runFuzzBench } from './fuzz.bench';
 import { runImportBench } from './import.bench';
 import { runStoreBench } from './store.bench';
 
 const benches: Record<string, () => Promise<void>> = {
   store: () => runStoreBench(),
   import: () => runImportBench(),
+  fuzz: () => runFuzzBench(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -220,6 +220,58 @@ CREATE TABLE settings (
 ) STRICT;
 `,
   },
+  {
+    version: 2,
+    description: 'training runs: config, seed, data snapshot, backend, per-epoch and per-batch curves, metrics',
+    sql: /* sql */ `
+CREATE TABLE runs (
+  id               INTEGER PRIMARY KEY,
+  dataset_id       INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+  task             TEXT NOT NULL CHECK (task IN ('classification','detection','segmentation')),
+  status           TEXT NOT NULL CHECK (status IN ('running','done','cancelled','stopped-early','failed','interrupted')),
+  -- TrainConfig as JSON (contract/ml.ts), seed included
+  config           TEXT NOT NULL,
+  seed             INTEGER NOT NULL,
+  -- the backend the run actually used
+  backend          TEXT,
+  -- which items and which label versions the run trained on, and the split summary (JSON)
+  snapshot         TEXT NOT NULL,
+  epochs_completed INTEGER NOT NULL DEFAULT 0,
+  best_epoch       INTEGER,
+  -- best validation metrics (JSON)
+  metrics          TEXT,
+  error            TEXT,
+  -- set by 'fovea runs cancel' or the UI; the training process polls it
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  pid              INTEGER,
+  heartbeat_at     TEXT,
+  created_at       TEXT NOT NULL,
+  finished_at      TEXT
+) STRICT;
+CREATE INDEX runs_dataset ON runs(dataset_id, id);
+
+CREATE TABLE run_epochs (
+  run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  epoch         INTEGER NOT NULL,
+  train_loss    REAL,
+  val_loss      REAL,
+  train_metrics TEXT,
+  val_metrics   TEXT,
+  best          INTEGER NOT NULL DEFAULT 0,
+  seconds       REAL,
+  PRIMARY KEY (run_id, epoch)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE run_batches (
+  run_id            INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  epoch             INTEGER NOT NULL,
+  batch             INTEGER NOT NULL,
+  loss              REAL NOT NULL,
+  images_per_second REAL,
+  PRIMARY KEY (run_id, epoch, batch)
+) STRICT, WITHOUT ROWID;
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

@@ -12,12 +12,11 @@ import { fileURLToPath } from 'node:url';
 import dicomParser from 'dicom-parser';
 import { deflateSync } from 'fflate';
 import { FoveaException } from '../../../../electron/contract/result';
-import { classifyDicom } from '../../../../electron/core/dicom/classify-dicom';
 import { decodeFrame, decodeFrameSync } from '../../../../electron/core/dicom/decode-frame';
-import { modalityValues, toDisplay } from '../../../../electron/core/dicom/display';
 import { readImageInfo } from '../../../../electron/core/dicom/image-info';
 import { inspectDicom } from '../../../../electron/core/dicom/inspect-dicom';
 import { parseDicom } from '../../../../electron/core/dicom/parse-dicom';
+import { exercise, FUZZ_FILES, mutate, random } from '../../../helpers/dicom-fuzz';
 import { checkDeclaredSize } from '../../../../electron/core/dicom/size-limits';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
@@ -280,53 +279,7 @@ describe('deeply nested sequences', () => {
   });
 });
 
-// ------------------------------------------------------------ fuzzing
-
-/** mulberry32: a small seeded generator, so failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Everything a file goes through on import and display. */
-async function exercise(bytes: Uint8Array): Promise<void> {
-  const parsed = parseDicom(bytes);
-  inspectDicom(parsed);
-  if (classifyDicom(parsed).kind !== 'image') return;
-  const info = readImageInfo(parsed);
-  if (info === null) return;
-  checkDeclaredSize(info, bytes.length);
-  for (let f = 0; f < Math.min(2, info.numberOfFrames); f++) {
-    const frame = await decodeFrame(parsed, f, { info });
-    toDisplay(frame, info);
-    modalityValues(frame, info);
-  }
-}
-
-const FUZZ_FILES = [
-  'pydicom/CT_small.dcm',
-  'pydicom/MR_small_implicit.dcm',
-  'pydicom/MR_small_bigendian.dcm',
-  'pydicom/MR_small_RLE.dcm',
-  'pydicom/SC_rgb_rle.dcm',
-  'pydicom/JPGExtended.dcm',
-  'pydicom/SC_rgb_jpeg_dcmtk.dcm',
-  'pydicom/MR_small_jpeg_ls_lossless.dcm',
-  'pydicom/MR_small_jp2klossless.dcm',
-  'pydicom/examples_palette.dcm',
-  'pydicom/image_dfl.dcm',
-  'pydicom/test-SR.dcm',
-  'pydicom/rtdose.dcm',
-  'pydicom/dicomdirtests/DICOMDIR-implicit',
-  'pydicom-data/JPEG-LL.dcm',
-  'pydicom-data/HTJ2K_08_RGB.dcm',
-];
+// ------------------------------------------------------------ fuzzing (shared with test/bench/fuzz.bench.ts)
 
 describe('mutated real files', () => {
   it('200 seeded truncations and byte flips raise only FoveaException, each within 2 s', async () => {
@@ -336,17 +289,7 @@ describe('mutated real files', () => {
     for (let i = 0; i < 200; i++) {
       const source = originals[i % originals.length];
       assert.ok(source !== undefined);
-      let bytes = source.bytes.slice();
-      const mode = rnd();
-      if (mode < 0.35) {
-        bytes = bytes.slice(0, Math.floor(rnd() * bytes.length));
-      } else {
-        // Flip a few bytes; half the time aim at the header, where lengths and VRs live.
-        const flips = 1 + Math.floor(rnd() * 8);
-        const span = rnd() < 0.5 ? Math.min(bytes.length, 1500) : bytes.length;
-        for (let k = 0; k < flips; k++) bytes[Math.floor(rnd() * span)] = Math.floor(rnd() * 256);
-        if (mode > 0.85) bytes = bytes.slice(0, Math.floor(bytes.length * (0.5 + rnd() / 2)));
-      }
+      const bytes = mutate(source.bytes, rnd);
       const start = performance.now();
       try {
         await exercise(bytes);

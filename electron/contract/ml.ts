@@ -1,0 +1,138 @@
+/**
+ * The contract between the core (library, data pipeline, runs) and
+ * native-models (TensorFlow.js: models, training, inference). Neither
+ * imports the other: main, the CLI and the tests wire a native-models
+ * MlEngine into the core. Plain data only (batches cross to a worker thread
+ * as transferable buffers).
+ *
+ * Tensor layout everywhere: NHWC, float32, pixel values already normalised
+ * by the data pipeline (see TrainConfig.normalization).
+ */
+import type { BackendName, MlPreflight } from './domain';
+
+export type TaskKind = 'classification' | 'detection' | 'segmentation';
+export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export type SplitName = 'train' | 'val' | 'test';
+
+export interface AugmentConfig {
+  /** Horizontal flip with probability 0.5. */
+  flipHorizontal: boolean;
+  /** Vertical flip with probability 0.5 (off for most medical and road images). */
+  flipVertical: boolean;
+  /** Uniform random rotation in [-deg, +deg]. */
+  rotateDegrees: number;
+  /** Uniform random scale in [1 - s, 1 + s]. */
+  scale: number;
+  /** Random brightness/contrast change of up to this fraction. */
+  intensity: number;
+}
+
+export interface TrainConfig {
+  task: TaskKind;
+  /** Square model input side in pixels (images are letterboxed to it). */
+  inputSize: number;
+  /** 1 for greyscale (DICOM, grey images), 3 for colour. */
+  channels: 1 | 3;
+  /** Class names in output order. Segmentation: index 0 is background. */
+  classNames: string[];
+  /** Classification only: independent sigmoids instead of one softmax. */
+  multiLabel: boolean;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  seed: number;
+  backend: BackendPreference;
+  /** Stop when the validation monitor has not improved for this many epochs (0: never). */
+  earlyStoppingPatience: number;
+  augment: AugmentConfig;
+  /** Per-class loss weights (classification and segmentation), or null for none. */
+  classWeights: number[] | null;
+  /** How the data pipeline turned pixels into numbers (recorded with the model). */
+  normalization: { kind: 'window'; center: number; width: number } | { kind: 'file-window' } | { kind: 'per-image' } | { kind: 'unit' };
+}
+
+/** Targets of one batch, by task. */
+export type BatchTargets =
+  /** [n, numClasses]: one-hot (single label) or multi-hot. */
+  | { task: 'classification'; labels: Float32Array }
+  /**
+   * Per image, boxes in input-pixel coordinates after letterbox/augmentation:
+   * [x, y, width, height, classIndex] each.
+   */
+  | { task: 'detection'; boxes: number[][][] }
+  /** [n, h, w] class indices; 255 = ignore (outside the letterbox, unlabelled). */
+  | { task: 'segmentation'; masks: Uint8Array };
+
+export interface Batch {
+  /** [n, inputSize, inputSize, channels] */
+  x: Float32Array;
+  n: number;
+  targets: BatchTargets;
+  /** Library item ids of the images, in batch order (for per-image metrics). */
+  itemIds: number[];
+}
+
+/** Supplies batches; implemented by the core over the library (decoding happens there). */
+export interface BatchProvider {
+  batchesPerEpoch(split: 'train' | 'val'): number;
+  /** Batch `index` of `epoch` (train batches are shuffled and augmented per epoch, from the seed). */
+  batch(split: 'train' | 'val', epoch: number, index: number): Promise<Batch>;
+}
+
+export interface BatchProgress {
+  epoch: number;
+  batch: number;
+  batchesPerEpoch: number;
+  loss: number;
+  /** Running training metrics of this epoch (e.g. accuracy). */
+  metrics: Record<string, number>;
+  imagesPerSecond: number;
+  etaSeconds: number;
+}
+
+export interface EpochResult {
+  epoch: number;
+  trainLoss: number;
+  trainMetrics: Record<string, number>;
+  valLoss: number;
+  /** accuracy (classification), dice and iou (segmentation), ap50 (detection) ... */
+  valMetrics: Record<string, number>;
+  /** Whether this epoch's weights became the best checkpoint. */
+  best: boolean;
+  seconds: number;
+}
+
+export interface TrainOutcome {
+  status: 'done' | 'cancelled' | 'stopped-early' | 'failed';
+  epochsCompleted: number;
+  bestEpoch: number | null;
+  bestValMetrics: Record<string, number> | null;
+  backend: BackendName;
+  /** For failed runs: a message for a person, with a suggestion (OOM: smaller batch or input). */
+  error: { code: 'OUT_OF_MEMORY' | 'BACKEND_UNAVAILABLE' | 'INTERNAL'; message: string } | null;
+}
+
+export interface TrainOptions {
+  /** Folder for this run's checkpoints (epoch-N/, best/, last/). */
+  checkpointDir: string;
+  /** Continue after this completed epoch (its checkpoint must be in checkpointDir). */
+  resumeAfterEpoch?: number;
+  signal?: AbortSignal;
+  onBatch?: (p: BatchProgress) => void;
+  onEpoch?: (r: EpochResult) => void;
+}
+
+/** Model outputs for one batch of images, decoded, in input-pixel coordinates. */
+export type Prediction =
+  | { task: 'classification'; probabilities: number[] }
+  | { task: 'detection'; boxes: { x: number; y: number; width: number; height: number; classIndex: number; score: number }[] }
+  /** [h, w] class indices and the per-pixel max probability. */
+  | { task: 'segmentation'; classes: Uint8Array; confidence: Float32Array };
+
+export interface MlEngine {
+  preflight(): Promise<MlPreflight>;
+  /** Train to completion (or cancel/early stop/failure). Never throws for training failures: see outcome.error. */
+  train(config: TrainConfig, provider: BatchProvider, options: TrainOptions): Promise<TrainOutcome>;
+  /** Predict with a checkpoint (e.g. checkpointDir/best). */
+  predict(checkpoint: string, config: TrainConfig, batch: Batch): Promise<Prediction[]>;
+}
