@@ -5,12 +5,14 @@
  */
 import { runFuzzBench } from './fuzz.bench';
 import { runImportBench } from './import.bench';
+import { runKernelBench } from './wasm-kernels.bench';
 import { runStoreBench } from './store.bench';
 
 const benches: Record<string, () => Promise<void>> = {
   store: () => runStoreBench(),
   import: () => runImportBench(),
   fuzz: () => runFuzzBench(),
+  kernels: () => runKernelBench(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -367,7 +367,8 @@ async function benchModel(name: string, create: () => tf.LayersModel, batch: num
   model.dispose();
 }
 
-async function main(): Promise<void> {
+/** Per-kernel timings shipped vs ours, and model img/s on wasm. */
+export async function runKernelBench(): Promise<void> {
   await initWasmBackend();
   const info = await wasmBackendInfo();
   const env = { kind: 'env', node: process.version, tfjs: tf.version.tfjs, binary: info.binary, simd: info.simd, threads: info.threads };
@@ -381,4 +382,5 @@ async function main(): Promise<void> {
   for (const r of results) console.log(JSON.stringify(r));
 }
 
-await main();
+// Run directly: npx tsx test/bench/wasm-kernels.bench.ts
+if (process.argv[1] && /wasm-kernels\.bench\.ts$/.test(process.argv[1])) await runKernelBench();
