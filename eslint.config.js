@@ -4,7 +4,8 @@
 //   modules (http, https, net, tls, dns, dgram, http2) nor Electron's `net`;
 // - electron/contract imports nothing of ours and no node: modules;
 // - the renderer reaches the backend only through the contract's types;
-// - native-models imports only the contract from electron/.
+// - native-models imports only the contract from electron/; the core never imports
+//   native-models (the ML engine is injected by main, the CLI and the tests).
 import js from '@eslint/js';
 import svelte from 'eslint-plugin-svelte';
 import globals from 'globals';
@@ -40,6 +41,8 @@ export const layeringRules = {
   core: restrict([...networkPaths, electronPath], [
     { regex: '(^|/)(main|preload|cli)(/|$)', message: 'core/ must not import the Electron shell or the CLI.' },
     { regex: '(^|/)renderer/', message: 'core/ must not import the renderer.' },
+    { regex: '(^|/)native-models(/|$)', message: 'core/ gets the ML engine injected (contract/ml.ts MlEngine); it never imports native-models.' },
+    { regex: '^@tensorflow/', message: 'core/ never imports TensorFlow.js; that is native-models\' job.' },
   ]),
   renderer: restrict([...networkPaths, electronPath], [
     { regex: '^node:', message: 'The renderer runs in a sandboxed page: no node: modules.' },

@@ -3,6 +3,8 @@
 //   dist/electron/preload.cjs  sandboxed preload (one CommonJS file: a sandboxed
 //                              preload can only require 'electron')
 //   dist/cli/fovea.mjs         the `fovea` command
+//   fovea-train-worker.mjs     the training worker, beside each bundle that starts it
+//                              (native-models/engine.ts resolves it next to itself)
 // Dependencies stay in node_modules (native modules and wasm codecs must load
 // from their own folders); only our code is bundled.
 import { build } from 'esbuild';
@@ -35,5 +37,14 @@ await Promise.all([
     packages: 'external',
     banner: { js: '#!/usr/bin/env node' },
   }),
+  ...['dist/electron', 'dist/cli'].map((dir) =>
+    build({
+      ...common,
+      entryPoints: ['native-models/train/worker.ts'],
+      outfile: `${dir}/fovea-train-worker.mjs`,
+      format: 'esm',
+      packages: 'external',
+    }),
+  ),
 ]);
-console.log('bundled dist/electron/main.mjs, dist/electron/preload.cjs, dist/cli/fovea.mjs');
+console.log('bundled dist/electron/main.mjs, dist/electron/preload.cjs, dist/cli/fovea.mjs and the training workers');

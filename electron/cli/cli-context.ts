@@ -1,4 +1,5 @@
 /** What every CLI command gets: parsed global flags, output helpers, and a lazily opened core. */
+import { createMlEngine } from '../../native-models/engine';
 import { createCore, type Core } from '../core/composition-root';
 import { resolveLibraryDir } from '../core/app/library-location';
 
@@ -31,7 +32,7 @@ export function createCliContext(flags: { json: boolean; library: string | undef
     json: flags.json,
     libraryDir,
     core() {
-      core ??= createCore({ libraryDir });
+      core ??= createCore({ libraryDir, ml: createMlEngine() });
       return core;
     },
     out: (text) => process.stdout.write(`${text}\n`),

@@ -12,6 +12,7 @@ import { inspectHelp, pixelsHelp, pixelsOptions, runInspect, runPixels } from '.
 import { importHelp, importOptions, runImport } from './commands/import';
 import { importLabelsHelp, importLabelsOptions, runImportLabels } from './commands/import-labels';
 import { infoHelp, runInfo } from './commands/info';
+import { runRuns, runsHelp, runTrain, trainHelp, trainOptions } from './commands/train';
 import { backupHelp, backupOptions, checkHelp, checkOptions, runBackup, runCheck } from './commands/maintenance';
 
 type Command = (ctx: CliContext, positionals: string[], values: Record<string, unknown>) => Promise<number> | number;
@@ -30,6 +31,8 @@ const COMMANDS: Record<string, CommandSpec> = {
   check: { help: checkHelp, options: checkOptions, run: (ctx, _p, values) => runCheck(ctx, values) },
   'import-labels': { help: importLabelsHelp, options: importLabelsOptions, run: runImportLabels },
   demo: { help: demoHelp, run: (ctx) => runDemo(ctx) },
+  train: { help: trainHelp, options: trainOptions, run: runTrain },
+  runs: { help: runsHelp, run: (ctx, positionals) => runRuns(ctx, positionals) },
   inspect: { help: inspectHelp, run: (ctx, positionals) => runInspect(ctx, positionals) },
   pixels: { help: pixelsHelp, options: pixelsOptions, run: runPixels },
 };

@@ -131,6 +131,8 @@ export type Prediction =
 
 export interface MlEngine {
   preflight(): Promise<MlPreflight>;
+  /** Sensible defaults per task, so that picking a dataset and a task gives a good model. */
+  defaultConfig(task: TaskKind, classNames: string[], channels: 1 | 3): TrainConfig;
   /** Train to completion (or cancel/early stop/failure). Never throws for training failures: see outcome.error. */
   train(config: TrainConfig, provider: BatchProvider, options: TrainOptions): Promise<TrainOutcome>;
   /** Predict with a checkpoint (e.g. checkpointDir/best). */

@@ -7,8 +7,8 @@
 import type { EventName, Events, RequestName, RequestPayload, Responses } from '../contract/api';
 import { parseRequest, isRequestName } from '../contract/api';
 import type { AppInfo, MlPreflight } from '../contract/domain';
+import type { MlEngine } from '../contract/ml';
 import { err, FoveaException, ok, type Result } from '../contract/result';
-import { runPreflight } from '../../native-models/backends/preflight';
 import { collectVersions } from './app/versions';
 import { EventHub } from './events';
 import { ImportEngine, type ImportRequest } from './import/import-engine';
@@ -23,6 +23,9 @@ import { BlobStore } from './store/blob-store';
 import { DatasetStore } from './store/dataset-store';
 import { openLibraryDb, sqliteVersion, type Db } from './store/library-db';
 import { LibraryMaintenance } from './store/maintenance';
+import { RunStore } from './store/run-store';
+import { SplitService } from './training/splits';
+import { TrainingService } from './training/training-service';
 import type { ImportReport, LibraryStatus } from '../contract/domain';
 
 export interface CoreOptions {
@@ -31,8 +34,11 @@ export interface CoreOptions {
   nativeBinding?: string;
   /** Allow a library on a network file system (tests only). */
   allowNetworkFs?: boolean;
-  /** Replace the ML preflight (tests that must not load TF.js). */
-  preflight?: () => Promise<MlPreflight>;
+  /**
+   * The ML engine (native-models' createMlEngine()), injected by the Electron main process, the
+   * CLI and the tests: the core never imports TensorFlow.js.
+   */
+  ml: MlEngine;
 }
 
 type Handlers = { [K in RequestName]: (payload: RequestPayload<K>) => Promise<Responses[K]> | Responses[K] };
@@ -51,7 +57,10 @@ export class Core {
   readonly maintenance: LibraryMaintenance;
   readonly jobs = new JobRegistry();
   readonly #importer: ImportEngine;
-  readonly #preflight: () => Promise<MlPreflight>;
+  readonly ml: MlEngine;
+  readonly runs: RunStore;
+  readonly splits: SplitService;
+  readonly training: TrainingService;
   #preflightResult: Promise<MlPreflight> | null = null;
   readonly #handlers: Handlers;
   #closed = false;
@@ -69,7 +78,18 @@ export class Core {
     this.blobs = new BlobStore(options.libraryDir, this.db);
     this.maintenance = new LibraryMaintenance(this.db, this.blobs, this.audit);
     this.#importer = new ImportEngine(this.db, this.blobs, this.audit, createDicomSupport());
-    this.#preflight = options.preflight ?? (() => runPreflight());
+    this.ml = options.ml;
+    this.runs = new RunStore(this.db);
+    this.splits = new SplitService(this.db, this.audit);
+    this.training = new TrainingService({
+      db: this.db,
+      blobs: this.blobs,
+      audit: this.audit,
+      runs: this.runs,
+      splits: this.splits,
+      ml: this.ml,
+      libraryDir: options.libraryDir,
+    });
 
     this.#handlers = {
       'app.info': () => this.info(),
@@ -89,7 +109,7 @@ export class Core {
 
   /** The ML preflight runs once per process (loading backends is not free). */
   mlPreflight(): Promise<MlPreflight> {
-    this.#preflightResult ??= this.#preflight();
+    this.#preflightResult ??= this.ml.preflight();
     return this.#preflightResult;
   }
 

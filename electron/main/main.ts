@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHANNEL_PREFIX, EVENT_CHANNEL, REQUEST_NAMES } from '../contract/api';
 import { resolveLibraryDir } from '../core/app/library-location';
+import { createMlEngine } from '../../native-models/engine';
 import { createCore, type Core } from '../core/composition-root';
 import { BLOB_DIR } from '../core/store/blob-store';
 import { createIpcDispatcher } from './ipc-guard';
@@ -72,7 +73,7 @@ async function start(): Promise<void> {
 
   const libraryDir = resolveLibraryDir(libraryFlag(process.argv));
   const nativeBinding = electronNativeBinding();
-  core = createCore({ libraryDir, ...(nativeBinding ? { nativeBinding } : {}) });
+  core = createCore({ libraryDir, ml: createMlEngine(), ...(nativeBinding ? { nativeBinding } : {}) });
 
   // fovea://data serves only the content-addressed blob store (thumbnails,
   // stored images), never the database files next to it.

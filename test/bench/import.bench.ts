@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCore } from '../../electron/core/composition-root';
+import { createMlEngine } from '../../native-models/engine';
 import { makeDicomSet } from '../helpers/dicom-set';
 import { tempDir } from '../helpers/temp-library';
 import { report } from './bench-util';
@@ -19,7 +20,7 @@ export async function runImportBench(files = Number(process.env['FOVEA_BENCH_FIL
     const list = join(tmp.dir, 'files.txt');
     writeFileSync(list, set.paths.join('\n'));
 
-    const core = createCore({ libraryDir: join(tmp.dir, 'lib') });
+    const core = createCore({ libraryDir: join(tmp.dir, 'lib'), ml: createMlEngine() });
     const ds = core.datasets.create('bench', '');
     const t0 = performance.now();
     const r = await core.importFiles({ datasetId: ds.id, paths: [join(tmp.dir, 'set')] });

@@ -5,6 +5,7 @@
  */
 import { runFuzzBench } from './fuzz.bench';
 import { runImportBench } from './import.bench';
+import { runTrainingBench } from './training.bench';
 import { runKernelBench } from './wasm-kernels.bench';
 import { runStoreBench } from './store.bench';
 
@@ -13,6 +14,7 @@ const benches: Record<string, () => Promise<void>> = {
   import: () => runImportBench(),
   fuzz: () => runFuzzBench(),
   kernels: () => runKernelBench(),
+  training: () => runTrainingBench(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -5,13 +5,14 @@
  */
 import { join } from 'node:path';
 import { createCore } from '../../electron/core/composition-root';
+import { createMlEngine } from '../../native-models/engine';
 import { ItemQuery, type ItemFilter } from '../../electron/core/store/item-query';
 import { tempDir } from '../helpers/temp-library';
 import { report, summarize } from './bench-util';
 
 export async function runStoreBench(items = 100_000, annotations = 1_000_000): Promise<void> {
   const tmp = tempDir('fovea-bench-');
-  const core = createCore({ libraryDir: join(tmp.dir, 'lib'), preflight: async () => ({ backends: [], chosen: null, why: '', gpus: [] }) });
+  const core = createCore({ libraryDir: join(tmp.dir, 'lib'), ml: createMlEngine() });
   try {
     const db = core.db;
     const ds = core.datasets.create('big', '');

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createCore } from '../../electron/core/composition-root';
+import { createMlEngine } from '../../native-models/engine';
 import { makeDicomSet } from '../helpers/dicom-set';
 import { REPO_ROOT, SHARED_TESTDATA } from '../helpers/paths';
 import { tempDir } from '../helpers/temp-library';
@@ -54,7 +55,7 @@ test(`kill -9 during an import of ${FILES} files while labels are written, ${KIL
   const set = makeDicomSet(importDir, FILES);
 
   // A dataset with a few images to label, and the dataset the import goes into.
-  const setup = createCore({ libraryDir, preflight: async () => ({ backends: [], chosen: null, why: '', gpus: [] }) });
+  const setup = createCore({ libraryDir, ml: createMlEngine() });
   const labels = setup.datasets.create('labels', '');
   setup.datasets.create('crash', '');
   await setup.importFiles({ datasetId: labels.id, paths: [join(SHARED_TESTDATA, 'road/udacity-lanelines')] });
@@ -69,7 +70,7 @@ test(`kill -9 during an import of ${FILES} files while labels are written, ${KIL
     assert.ok(acked.length > 0, 'labels were written before the kill');
     allAcked.push(...acked);
 
-    const core = createCore({ libraryDir, preflight: async () => ({ backends: [], chosen: null, why: '', gpus: [] }) });
+    const core = createCore({ libraryDir, ml: createMlEngine() });
     try {
       assert.equal(core.db.pragma('integrity_check', { simple: true }), 'ok');
       assert.deepEqual(core.db.pragma('foreign_key_check'), []);
@@ -87,7 +88,7 @@ test(`kill -9 during an import of ${FILES} files while labels are written, ${KIL
   }
 
   // Re-running the import completes: every file is in, orphaned blob files are reused.
-  const core = createCore({ libraryDir, preflight: async () => ({ backends: [], chosen: null, why: '', gpus: [] }) });
+  const core = createCore({ libraryDir, ml: createMlEngine() });
   try {
     const ds = core.datasets.findByName('crash');
     assert.ok(ds);

@@ -2,10 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tempCore } from '../../helpers/temp-library';
 
-const preflight = async () => ({ backends: [], chosen: null, why: 'test', gpus: [] });
-
 test('dispatch validates every payload against the contract and returns errors as data', async (t) => {
-  const { core, cleanup } = tempCore({ preflight });
+  const { core, cleanup } = tempCore();
   t.after(cleanup);
 
   const bad = await core.dispatch('datasets.create', { name: '' });
@@ -31,7 +29,7 @@ test('dispatch validates every payload against the contract and returns errors a
 });
 
 test('datasets: create, list with counts, get, duplicate names refused case-insensitively, audited, events emitted', async (t) => {
-  const { core, cleanup } = tempCore({ preflight });
+  const { core, cleanup } = tempCore();
   t.after(cleanup);
   const events: number[] = [];
   const off = core.on('datasets.changed', (e) => events.push(e.datasetId));
@@ -59,12 +57,14 @@ test('datasets: create, list with counts, get, duplicate names refused case-inse
 });
 
 test('an unexpected exception becomes an INTERNAL error result, never a throw', async (t) => {
-  const { core, cleanup } = tempCore({ preflight: () => Promise.reject(new Error('boom')) });
+  const { core, cleanup } = tempCore();
   t.after(cleanup);
   const origError = console.error;
   console.error = () => {};
+  // Close the database under the core: better-sqlite3 then throws a TypeError, a bug-class error.
+  core.db.close();
   try {
-    const res = await core.dispatch('app.info', {});
+    const res = await core.dispatch('datasets.list', {});
     assert.equal(res.ok, false);
     if (!res.ok) assert.equal(res.error.code, 'INTERNAL');
   } finally {

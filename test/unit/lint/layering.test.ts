@@ -49,4 +49,7 @@ test('the contract is pure, and the renderer reaches the backend only through th
   assert.ok((await restrictedImportErrors('renderer/src/lib/x.ts', "import { createCore } from '../../../electron/core/composition-root';\nexport const a = createCore;\n")).length > 0);
   assert.deepEqual(await restrictedImportErrors('renderer/src/lib/x.ts', "import type { Dataset } from '../../../electron/contract/domain';\nexport type A = Dataset;\n"), []);
   assert.ok((await restrictedImportErrors('native-models/x.ts', "import { createCore } from '../electron/core/composition-root';\nexport const a = createCore;\n")).length > 0);
+  // The core gets the ML engine injected; it never imports native-models or TensorFlow.js.
+  assert.ok((await restrictedImportErrors('electron/core/x.ts', "import { createMlEngine } from '../../native-models/engine';\nexport const a = createMlEngine;\n")).length > 0);
+  assert.ok((await restrictedImportErrors('electron/core/x.ts', "import * as tf from '@tensorflow/tfjs';\nexport const a = tf;\n")).length > 0);
 });

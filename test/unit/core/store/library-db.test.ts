@@ -5,11 +5,11 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { FoveaException } from '../../../../electron/contract/result';
 import { createCore } from '../../../../electron/core/composition-root';
+import { createMlEngine } from '../../../../native-models/engine';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../../../electron/core/store/migrations';
 import { BACKUP_DIR, DB_FILE, openLibraryDb } from '../../../../electron/core/store/library-db';
 import { tempDir } from '../../../helpers/temp-library';
 
-const noPreflight = () => Promise.reject(new Error('not needed'));
 
 test('a new library gets WAL, foreign keys, synchronous FULL and the latest schema', (t) => {
   const tmp = tempDir();
@@ -80,7 +80,7 @@ test('a library from a newer Fovea opens read-only with a clear message, and wri
   raw.pragma(`user_version = ${LATEST_SCHEMA_VERSION + 5}`);
   raw.close();
 
-  const core = createCore({ libraryDir: dir, preflight: noPreflight });
+  const core = createCore({ libraryDir: dir, ml: createMlEngine() });
   t.after(() => core.close());
   assert.equal(core.library.readOnly, true);
   assert.match(core.library.readOnlyReason ?? '', /newer version of Fovea/);

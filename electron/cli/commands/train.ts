@@ -1,0 +1,150 @@
+/**
+ * `fovea train --dataset NAME --task classify|detect|segment [--epochs N] [--batch N]
+ *  [--size N] [--backend auto|tensorflow|wasm|cpu] [--resume RUN] [--json]`
+ * A progress bar on a terminal; with --json, JSON lines (batch, epoch, ...), the last of
+ * which carries "runId". Ctrl-C cancels after the current batch; `--resume RUN` continues
+ * an interrupted or cancelled run from its last completed epoch.
+ *
+ * `fovea runs [--json]` lists runs; `fovea runs cancel ID` asks a running run to stop.
+ */
+import type { BackendPreference, TaskKind } from '../../contract/ml';
+import type { CliContext } from '../cli-context';
+import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
+import { formatDuration, ProgressBar } from '../progress-bar';
+
+export const trainHelp =
+  'fovea train --dataset NAME --task classify|detect|segment [--epochs N] [--batch N] [--size N] [--backend auto|tensorflow|wasm|cpu] [--resume RUN] [--json]';
+export const trainOptions = {
+  dataset: { type: 'string' },
+  task: { type: 'string' },
+  epochs: { type: 'string' },
+  batch: { type: 'string' },
+  size: { type: 'string' },
+  backend: { type: 'string' },
+  resume: { type: 'string' },
+  seed: { type: 'string' },
+} as const;
+export const runsHelp = 'fovea runs [--json] | fovea runs cancel ID   training runs with their status and metrics';
+
+const TASKS: Record<string, TaskKind> = { classify: 'classification', detect: 'detection', segment: 'segmentation' };
+const BACKENDS: readonly BackendPreference[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+
+function positiveInt(values: Record<string, unknown>, key: string, max: number): number | undefined {
+  const v = values[key];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`--${key} must be a whole number from 1 to ${max}`);
+  return n;
+}
+
+function fmtMetrics(m: Record<string, number>): string {
+  return Object.entries(m)
+    .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+    .join('  ');
+}
+
+export async function runTrain(ctx: CliContext, _positionals: string[], values: Record<string, unknown>): Promise<number> {
+  const core = ctx.core();
+  const training = core.training;
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    controller.abort();
+    ctx.err('\nCancelling after the current batch (Ctrl-C again to quit at once)...');
+  };
+  process.on('SIGINT', onSigint);
+  const bar = !ctx.json && ctx.isTty ? new ProgressBar() : null;
+  let totalEpochs = 0;
+  const callbacks = {
+    signal: controller.signal,
+    onStart: (info: { runId: number; config: { epochs: number; task: string; inputSize: number; batchSize: number }; samples: number; warnings: string[]; splits: { counts: Record<string, number>; patients: Record<string, number> } }) => {
+      totalEpochs = info.config.epochs;
+      if (ctx.json) ctx.jsonLine({ type: 'start', runId: info.runId, config: info.config, samples: info.samples, splits: info.splits.counts, patients: info.splits.patients, warnings: info.warnings });
+      else {
+        ctx.err(`Run ${info.runId}: ${info.config.task}, ${info.samples} images, ${info.config.epochs} epochs, input ${info.config.inputSize} px, batch ${info.config.batchSize}`);
+        ctx.err(`Splits: train ${info.splits.counts['train']}, val ${info.splits.counts['val']}, test ${info.splits.counts['test']} (patients ${JSON.stringify(info.splits.patients)})`);
+        for (const w of info.warnings) ctx.err(`  note: ${w}`);
+      }
+    },
+    onBatch: (runId: number, p: { epoch: number; batch: number; batchesPerEpoch: number; loss: number; metrics: Record<string, number>; imagesPerSecond: number; etaSeconds: number }) => {
+      if (ctx.json) ctx.jsonLine({ type: 'batch', runId, ...p });
+      else
+        bar?.update(
+          ((p.epoch - 1) * p.batchesPerEpoch + p.batch) / Math.max(1, totalEpochs * p.batchesPerEpoch),
+          `epoch ${p.epoch}/${totalEpochs} batch ${p.batch}/${p.batchesPerEpoch}  loss ${p.loss.toFixed(4)}  ${fmtMetrics(p.metrics)}  ${p.imagesPerSecond.toFixed(0)} img/s  ETA ${formatDuration(p.etaSeconds)}`,
+        );
+    },
+    onEpoch: (runId: number, r: { epoch: number; trainLoss: number; valLoss: number; valMetrics: Record<string, number>; best: boolean; seconds: number }) => {
+      if (ctx.json) ctx.jsonLine({ type: 'epoch', runId, ...r });
+      else {
+        bar?.done();
+        ctx.err(`epoch ${r.epoch}/${totalEpochs}: train loss ${r.trainLoss.toFixed(4)}  val loss ${r.valLoss.toFixed(4)}  ${fmtMetrics(r.valMetrics)}${r.best ? '  (best)' : ''}  ${r.seconds.toFixed(1)} s`);
+      }
+    },
+  };
+  try {
+    let result;
+    const resume = values['resume'] as string | undefined;
+    if (resume) {
+      const id = Number(resume);
+      if (!Number.isInteger(id) || id < 1) throw new UsageError('--resume takes a run id');
+      result = await training.resume(id, callbacks);
+    } else {
+      const name = values['dataset'] as string | undefined;
+      if (!name) throw new UsageError('--dataset NAME is required');
+      const task = TASKS[String(values['task'] ?? '')];
+      if (!task) throw new UsageError('--task must be classify, detect or segment');
+      const backend = (values['backend'] as string | undefined) ?? 'auto';
+      if (!(BACKENDS as readonly string[]).includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
+      const dataset = core.datasets.findByName(name);
+      if (!dataset) throw new UsageError(`there is no dataset named "${name}"`);
+      const seed = values['seed'] === undefined ? undefined : Number(values['seed']);
+      result = await training.train(dataset.id, task, {
+        epochs: positiveInt(values, 'epochs', 10_000),
+        batchSize: positiveInt(values, 'batch', 4096),
+        inputSize: positiveInt(values, 'size', 4096),
+        backend: backend as BackendPreference,
+        ...(seed !== undefined && Number.isInteger(seed) ? { seed } : {}),
+      }, callbacks);
+    }
+    bar?.done();
+    const o = result.outcome;
+    const final = { type: 'done', runId: result.runId, status: o.status, epochsCompleted: o.epochsCompleted, bestEpoch: o.bestEpoch, metrics: o.bestValMetrics, backend: o.backend, error: o.error };
+    if (ctx.json) ctx.jsonLine(final);
+    else {
+      ctx.out(`Run ${result.runId} ${o.status} after ${o.epochsCompleted} epoch(s) on ${o.backend}. Best epoch ${o.bestEpoch ?? '-'}: ${fmtMetrics(o.bestValMetrics ?? {})}`);
+      if (o.error) ctx.out(`${o.error.code}: ${o.error.message}`);
+      if (o.status === 'cancelled') ctx.out(`Resume with: fovea train --resume ${result.runId}`);
+    }
+    return o.status === 'failed' ? EXIT_PARTIAL : EXIT_OK;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+export function runRuns(ctx: CliContext, positionals: string[]): number {
+  const runs = ctx.core().runs;
+  runs.markInterrupted();
+  if (positionals[0] === 'cancel') {
+    const id = Number(positionals[1]);
+    if (!Number.isInteger(id) || id < 1) throw new UsageError('fovea runs cancel ID');
+    runs.get(id);
+    const ok = runs.requestCancel(id);
+    if (ctx.json) ctx.jsonLine({ runId: id, cancelRequested: ok });
+    else ctx.out(ok ? `Asked run ${id} to stop after its current batch.` : `Run ${id} is not running.`);
+    return ok ? EXIT_OK : EXIT_PARTIAL;
+  }
+  if (positionals.length) throw new UsageError(`unknown runs subcommand "${positionals[0]}"`);
+  const list = runs.list();
+  if (ctx.json) {
+    ctx.jsonLine(list);
+    return EXIT_OK;
+  }
+  if (!list.length) ctx.out('No training runs yet. Start one with `fovea train --dataset NAME --task classify`.');
+  for (const r of list) {
+    ctx.out(`${String(r.id).padStart(4)}  ${r.status.padEnd(13)} ${r.task.padEnd(14)} ${r.datasetName.slice(0, 24).padEnd(24)} epochs ${r.epochsCompleted}/${r.config.epochs}  ${r.backend ?? ''}  ${fmtMetrics(r.metrics ?? {})}`);
+  }
+  return EXIT_OK;
+}

@@ -1,0 +1,177 @@
+/**
+ * Training runs end to end: which labelled images (and which label
+ * versions) train the model, the patient-grouped split, the run's record,
+ * its checkpoints under <library>/runs/<id>/, progress, cancel (from this
+ * process or another: `fovea runs cancel`) and resume after a crash.
+ * The model side is the injected MlEngine (native-models): the core never
+ * imports TensorFlow.js.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BatchProgress, EpochResult, MlEngine, TaskKind, TrainConfig, TrainOutcome } from '../../contract/ml';
+import { FoveaException } from '../../contract/result';
+import type { AuditLog } from '../store/audit-log';
+import type { BlobStore } from '../store/blob-store';
+import type { Db } from '../store/library-db';
+import type { RunStore } from '../store/run-store';
+import { createLibraryBatchProvider } from './library-batch-provider';
+import { labelStratifier, type SplitService, type SplitSummary } from './splits';
+import { collectSamples, type SampleSnapshot } from './training-samples';
+
+export const RUNS_DIR = 'runs';
+
+/** What a user may set; everything else comes from the task's defaults. */
+export type TrainOverrides = Partial<Pick<TrainConfig, 'epochs' | 'batchSize' | 'inputSize' | 'backend' | 'learningRate' | 'seed' | 'earlyStoppingPatience'>>;
+
+export interface TrainCallbacks {
+  signal?: AbortSignal;
+  /** Called once the run exists (its id is known). */
+  onStart?: (info: { runId: number; config: TrainConfig; splits: SplitSummary; samples: number; warnings: string[] }) => void;
+  onBatch?: (runId: number, p: BatchProgress) => void;
+  onEpoch?: (runId: number, r: EpochResult) => void;
+}
+
+export interface RunSnapshot {
+  samples: SampleSnapshot;
+  splits: SplitSummary;
+}
+
+export interface TrainingServiceDeps {
+  db: Db;
+  blobs: BlobStore;
+  audit: AuditLog;
+  runs: RunStore;
+  splits: SplitService;
+  ml: MlEngine;
+  libraryDir: string;
+}
+
+/** How often a running run writes its heartbeat and looks for a cancel request from another process. */
+const HEARTBEAT_MS = 1000;
+
+export class TrainingService {
+  readonly #d: TrainingServiceDeps;
+  constructor(deps: TrainingServiceDeps) {
+    this.#d = deps;
+  }
+
+  checkpointDir(runId: number): string {
+    return join(this.#d.libraryDir, RUNS_DIR, String(runId));
+  }
+
+  /** Train a new model on a dataset. Resolves when the run ends (done, cancelled, stopped early or failed). */
+  async train(datasetId: number, task: TaskKind, overrides: TrainOverrides, cb: TrainCallbacks = {}): Promise<{ runId: number; outcome: TrainOutcome }> {
+    const { db, ml, splits } = this.#d;
+    const collected = collectSamples(db, datasetId, task);
+    if (collected.samples.length === 0) {
+      throw new FoveaException(
+        'BAD_INPUT',
+        `The dataset has no images labelled for ${task}. ${collected.warnings.join(' ')} Label some images (or import labels) first.`,
+      );
+    }
+    const defaults = ml.defaultConfig(task, collected.classNames, collected.channels);
+    const config: TrainConfig = { ...defaults, ...definedOnly(overrides), multiLabel: collected.multiLabel };
+    const split = splits.ensureSplits(datasetId, { seed: config.seed, stratifyBy: labelStratifier(db, datasetId) });
+    const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: collected.samples, splits: splits.splitMap(datasetId), config });
+    if (provider.sampleCounts.train === 0 || provider.sampleCounts.val === 0) {
+      provider.dispose();
+      throw new FoveaException(
+        'BAD_INPUT',
+        `Training needs labelled images in both the train and the validation split (now ${provider.sampleCounts.train} and ${provider.sampleCounts.val}). ` +
+          'Label more images, or assign some to the validation split.',
+      );
+    }
+    if (task !== 'detection' && config.classWeights === null) config.classWeights = provider.classWeights();
+    const snapshot: RunSnapshot = { samples: collected.snapshot, splits: split };
+    const runId = this.#d.runs.create(datasetId, config, snapshot);
+    this.#d.audit.append({ action: 'train.start', objectType: 'run', objectId: runId, details: { datasetId, task, samples: collected.samples.length } });
+    cb.onStart?.({ runId, config, splits: split, samples: collected.samples.length, warnings: collected.warnings });
+    try {
+      return { runId, outcome: await this.#run(runId, config, provider, undefined, cb) };
+    } finally {
+      provider.dispose();
+    }
+  }
+
+  /** Continue an interrupted or cancelled run from its last completed epoch, on the same data. */
+  async resume(runId: number, cb: TrainCallbacks = {}): Promise<{ runId: number; outcome: TrainOutcome }> {
+    const { db, runs, splits } = this.#d;
+    runs.markInterrupted();
+    const record = runs.get(runId);
+    if (record.status === 'running') throw new FoveaException('CONFLICT', `Run ${runId} is still running (process alive); cancel it first.`);
+    if (record.status === 'done' || record.status === 'stopped-early') {
+      throw new FoveaException('CONFLICT', `Run ${runId} already finished (${record.status}); start a new run to train more.`);
+    }
+    const after = record.epochsCompleted;
+    if (after > 0 && !existsSync(join(this.checkpointDir(runId), `epoch-${after}`))) {
+      throw new FoveaException('NOT_FOUND', `The checkpoint of epoch ${after} of run ${runId} is missing from ${this.checkpointDir(runId)}; the run cannot be resumed.`);
+    }
+    const snapshot = runs.snapshot(runId) as RunSnapshot;
+    const config = record.config;
+    const classNames = config.task === 'segmentation' ? snapshot.samples.classNames.slice(1) : snapshot.samples.classNames;
+    const collected = collectSamples(db, record.datasetId, config.task, {
+      itemIds: [...new Set(snapshot.samples.samples.map((s) => s.itemId))],
+      classNames,
+      channels: config.channels,
+      multiLabel: config.multiLabel,
+    });
+    const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: collected.samples, splits: splits.splitMap(record.datasetId), config });
+    runs.reopen(runId);
+    this.#d.audit.append({ action: 'train.resume', objectType: 'run', objectId: runId, details: { afterEpoch: after } });
+    cb.onStart?.({ runId, config, splits: snapshot.splits, samples: collected.samples.length, warnings: collected.warnings });
+    try {
+      return { runId, outcome: await this.#run(runId, config, provider, after > 0 ? after : undefined, cb) };
+    } finally {
+      provider.dispose();
+    }
+  }
+
+  async #run(
+    runId: number,
+    config: TrainConfig,
+    provider: ReturnType<typeof createLibraryBatchProvider>,
+    resumeAfterEpoch: number | undefined,
+    cb: TrainCallbacks,
+  ): Promise<TrainOutcome> {
+    const { runs, ml, audit } = this.#d;
+    const dir = this.checkpointDir(runId);
+    mkdirSync(dir, { recursive: true });
+    const controller = new AbortController();
+    const onAbort = () => controller.abort();
+    cb.signal?.addEventListener('abort', onAbort);
+    let lastBeat = 0;
+    const beat = (): void => {
+      const now = Date.now();
+      if (now - lastBeat < HEARTBEAT_MS) return;
+      lastBeat = now;
+      if (runs.heartbeat(runId)) controller.abort();
+    };
+    const timer = setInterval(beat, HEARTBEAT_MS);
+    try {
+      const outcome = await ml.train(config, provider, {
+        checkpointDir: dir,
+        ...(resumeAfterEpoch !== undefined ? { resumeAfterEpoch } : {}),
+        signal: controller.signal,
+        onBatch: (p) => {
+          runs.recordBatch(runId, p);
+          beat();
+          cb.onBatch?.(runId, p);
+        },
+        onEpoch: (r) => {
+          runs.recordEpoch(runId, r);
+          cb.onEpoch?.(runId, r);
+        },
+      });
+      runs.finish(runId, outcome);
+      audit.append({ action: 'train.finish', objectType: 'run', objectId: runId, outcome: outcome.status === 'failed' ? 'failed' : outcome.status === 'cancelled' ? 'cancelled' : 'ok', details: { status: outcome.status, epochs: outcome.epochsCompleted, backend: outcome.backend } });
+      return outcome;
+    } finally {
+      clearInterval(timer);
+      cb.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

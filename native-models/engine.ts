@@ -1,0 +1,305 @@
+/**
+ * Fovea's MlEngine over TensorFlow.js: `createMlEngine()`.
+ *
+ * train() runs the training loop in a worker_threads Worker, so the calling
+ * thread (Electron's main process, the CLI) stays responsive; the
+ * BatchProvider stays on the calling thread (it decodes images from the
+ * library) and answers the worker's batch requests. A batch's typed arrays
+ * are TRANSFERRED to the worker: a provider must not reuse a Batch's
+ * buffers after returning it (views into a larger buffer are copied first).
+ *
+ * `workerless: true` runs the same loop in this thread (tests, debugging).
+ *
+ * predict() runs in the calling thread on preflight's backend (cpu allowed),
+ * with the last two loaded checkpoints cached.
+ *
+ * The worker entry is resolved next to this module: `train/worker.ts` when
+ * running from source under tsx, and `fovea-train-worker.mjs` beside the
+ * bundle otherwise (the build must emit native-models/train/worker.ts under
+ * that name next to each bundle that includes this engine), or `workerUrl`.
+ */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type * as tfTypes from '@tensorflow/tfjs';
+import type { BackendName, MlPreflight } from '../electron/contract/domain';
+import type { Batch, BatchProvider, MlEngine, Prediction, TrainConfig, TrainOptions, TrainOutcome } from '../electron/contract/ml';
+import { defaultTrainConfig } from './models/defaults';
+import { chooseBackend, threadPreflight } from './train/backend';
+import { isOutOfMemory, outOfMemoryMessage } from './train/errors';
+import { assertNever, transferableBatch, type FromWorker, type ToWorker } from './train/protocol';
+
+/**
+ * TensorFlow.js and the trainer load on first use: creating the engine (the
+ * app, the CLI and every core test do) costs nothing, and in worker mode the
+ * calling thread never loads tfjs unless it predicts.
+ */
+const loadTrainer = () => import('./train/trainer');
+const loadInference = async () => {
+  const [tf, models, io, trainer] = await Promise.all([import('@tensorflow/tfjs'), import('./models/index'), import('./train/checkpoint-io'), loadTrainer()]);
+  return {
+    tf,
+    taskHooks: models.taskHooks,
+    loadCheckpointModel: io.loadCheckpointModel,
+    MODEL_JSON: io.MODEL_JSON,
+    resolveCheckpointDir: io.resolveCheckpointDir,
+    activateBackend: trainer.activateBackend,
+    backendGeneration: trainer.backendGeneration,
+  };
+};
+
+/** File name of the bundled worker entry, beside the bundle that contains this engine. */
+export const TRAIN_WORKER_BUNDLE = 'fovea-train-worker.mjs';
+
+export interface MlEngineOptions {
+  /** Train in this thread instead of a worker (tests, debugging). */
+  workerless?: boolean;
+  /** Override the worker entry (a bundler that names it differently). */
+  workerUrl?: URL;
+  /** This thread's preflight (injectable for tests); default runPreflight(), run once. */
+  preflight?: () => Promise<MlPreflight>;
+}
+
+/** The engine, plus dispose() for the models predict() keeps loaded. */
+export interface FoveaMlEngine extends MlEngine {
+  dispose(): void;
+}
+
+/** Where the worker entry is for this module's location. */
+export function defaultWorkerUrl(moduleUrl: string = import.meta.url): URL {
+  return new URL(moduleUrl).pathname.endsWith('.ts') ? new URL('./train/worker.ts', moduleUrl) : new URL(`./${TRAIN_WORKER_BUNDLE}`, moduleUrl);
+}
+
+/**
+ * Starts the worker. From source (a .ts entry), Node 20 workers do not apply
+ * the parent's `--import tsx` hooks to a worker's entry, and
+ * `execArgv: ['--import', 'tsx']` does not either (measured with Node 20.20,
+ * tsx 4.23: "Unknown file extension .ts"); registering tsx's ESM hooks from
+ * inside the worker before importing the entry does work.
+ */
+function spawnWorker(url: URL): Worker {
+  if (url.pathname.endsWith('.ts')) {
+    const tsxApi = import.meta.resolve('tsx/esm/api');
+    const code = `import(${JSON.stringify(tsxApi)}).then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`;
+    return new Worker(code, { eval: true, execArgv: [] });
+  }
+  return new Worker(url);
+}
+
+/** A callback that throws must not take the run (or the process) down. */
+function safe<A extends unknown[]>(fn: ((...a: A) => void) | undefined): ((...a: A) => void) | undefined {
+  if (!fn) return undefined;
+  return (...a: A) => {
+    try {
+      fn(...a);
+    } catch (e) {
+      console.error('training callback threw:', e);
+    }
+  };
+}
+
+function failed(backend: BackendName, code: 'OUT_OF_MEMORY' | 'BACKEND_UNAVAILABLE' | 'INTERNAL', message: string, progress: { epochsCompleted: number; bestEpoch: number | null; bestValMetrics: Record<string, number> | null }): TrainOutcome {
+  return { status: 'failed', ...progress, backend, error: { code, message } };
+}
+
+function trainInWorker(url: URL, config: TrainConfig, provider: BatchProvider, options: TrainOptions, fallbackBackend: () => Promise<BackendName>): Promise<TrainOutcome> {
+  return new Promise<TrainOutcome>((resolve) => {
+    const progress = { epochsCompleted: options.resumeAfterEpoch ?? 0, bestEpoch: null as number | null, bestValMetrics: null as Record<string, number> | null };
+    let backend: BackendName | null = null;
+    let settled = false;
+    let worker: Worker;
+    const onBatch = safe(options.onBatch);
+    const onEpoch = safe(options.onEpoch);
+
+    const finish = (o: TrainOutcome): void => {
+      if (settled) return;
+      settled = true;
+      options.signal?.removeEventListener('abort', onAbort);
+      void worker?.terminate();
+      resolve(o);
+    };
+    const fail = (code: 'OUT_OF_MEMORY' | 'INTERNAL', message: string): void => {
+      if (settled) return;
+      void (backend ? Promise.resolve(backend) : fallbackBackend().catch((): BackendName => 'wasm')).then((b) => finish(failed(b, code, message, progress)));
+    };
+    const send = (m: ToWorker, transfer?: ArrayBuffer[]): void => {
+      if (!settled) worker.postMessage(m, transfer);
+    };
+    function onAbort(): void {
+      send({ type: 'cancel' });
+    }
+
+    let batchesPerEpoch: { train: number; val: number };
+    try {
+      batchesPerEpoch = { train: provider.batchesPerEpoch('train'), val: provider.batchesPerEpoch('val') };
+      worker = spawnWorker(url);
+    } catch (e) {
+      settled = true;
+      void fallbackBackend()
+        .catch((): BackendName => 'wasm')
+        .then((b) => resolve(failed(b, 'INTERNAL', `Could not start training: ${(e as Error).message}`, progress)));
+      return;
+    }
+
+    worker.on('message', (m: FromWorker) => {
+      if (settled) return;
+      switch (m.type) {
+        case 'started':
+          backend = m.backend;
+          break;
+        case 'need-batch':
+          // Through a promise: a provider that throws synchronously must not throw in this handler.
+          Promise.resolve()
+            .then(() => provider.batch(m.split, m.epoch, m.index))
+            .then(
+              (b) => {
+                const t = transferableBatch(b);
+                send({ type: 'batch', requestId: m.requestId, batch: t.batch }, t.transfer);
+              },
+              (e: unknown) => send({ type: 'batch-error', requestId: m.requestId, message: e instanceof Error ? e.message : String(e) }),
+            );
+          break;
+        case 'progress': {
+          const { type: _type, ...p } = m;
+          onBatch?.(p);
+          break;
+        }
+        case 'epoch': {
+          const { type: _type, ...r } = m;
+          progress.epochsCompleted = r.epoch;
+          if (r.best) {
+            progress.bestEpoch = r.epoch;
+            progress.bestValMetrics = r.valMetrics;
+          }
+          onEpoch?.(r);
+          break;
+        }
+        case 'checkpoint':
+          // Informational: the contract has no checkpoint callback (epoch results follow each save).
+          break;
+        case 'done':
+          finish(m.outcome);
+          break;
+        case 'error':
+          fail('INTERNAL', `Training failed in the worker: ${m.message}`);
+          break;
+        default:
+          assertNever(m);
+      }
+    });
+    // V8 heap exhaustion in the worker (ERR_WORKER_OUT_OF_MEMORY) or an error
+    // that escaped it; the process itself is unaffected.
+    worker.on('error', (e) => {
+      if (isOutOfMemory(e, backend ?? undefined)) fail('OUT_OF_MEMORY', outOfMemoryMessage(config, e.message));
+      else fail('INTERNAL', `The training worker failed: ${e.message}`);
+    });
+    worker.on('exit', (code) => fail('INTERNAL', `The training worker exited unexpectedly (code ${code}).`));
+
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    send({ type: 'start', config, options: { checkpointDir: options.checkpointDir, ...(options.resumeAfterEpoch != null ? { resumeAfterEpoch: options.resumeAfterEpoch } : {}) }, batchesPerEpoch });
+    if (options.signal?.aborted) onAbort();
+  });
+}
+
+async function trainInProcess(config: TrainConfig, provider: BatchProvider, options: TrainOptions, preflight: () => Promise<MlPreflight>): Promise<TrainOutcome> {
+  let batchesPerEpoch: { train: number; val: number };
+  try {
+    batchesPerEpoch = { train: provider.batchesPerEpoch('train'), val: provider.batchesPerEpoch('val') };
+  } catch (e) {
+    const pf = await preflight().catch(() => null);
+    return failed(pf?.chosen ?? 'wasm', 'INTERNAL', `Could not start training: ${(e as Error).message}`, { epochsCompleted: options.resumeAfterEpoch ?? 0, bestEpoch: null, bestValMetrics: null });
+  }
+  const onBatch = safe(options.onBatch);
+  const onEpoch = safe(options.onEpoch);
+  const { runTraining } = await loadTrainer();
+  return runTraining(
+    config,
+    { batchesPerEpoch, batch: (split, epoch, index) => provider.batch(split, epoch, index) },
+    { checkpointDir: options.checkpointDir, ...(options.resumeAfterEpoch != null ? { resumeAfterEpoch: options.resumeAfterEpoch } : {}) },
+    {
+      isCancelled: () => options.signal?.aborted === true,
+      ...(onBatch ? { onBatch } : {}),
+      ...(onEpoch ? { onEpoch } : {}),
+    },
+    { preflight, recoverWasmAfterAbort: true },
+  );
+}
+
+interface CachedModel {
+  model: tfTypes.LayersModel;
+  mtimeMs: number;
+  /** The backend generation it was loaded on (a wasm reset after an out-of-memory kills it). */
+  generation: number;
+}
+
+/** Frees a model; one whose backend was replaced cannot be freed, and need not be. */
+function disposeQuietly(model: tfTypes.LayersModel): void {
+  try {
+    model.dispose();
+  } catch {
+    /* its backend is gone */
+  }
+}
+
+export function createMlEngine(options: MlEngineOptions = {}): FoveaMlEngine {
+  const preflight = options.preflight ?? threadPreflight;
+  // Keyed by the checkpoint folder; re-read when model.json changed (best/ is rewritten while training).
+  const models = new Map<string, CachedModel>();
+  const MAX_MODELS = 2;
+
+  async function modelFor(checkpoint: string): Promise<tfTypes.LayersModel> {
+    const { resolveCheckpointDir, MODEL_JSON, loadCheckpointModel, backendGeneration } = await loadInference();
+    const dir = resolveCheckpointDir(checkpoint);
+    const mtimeMs = statSync(join(dir, MODEL_JSON)).mtimeMs;
+    const generation = backendGeneration();
+    const hit = models.get(checkpoint);
+    if (hit && hit.mtimeMs === mtimeMs && hit.generation === generation) {
+      models.delete(checkpoint);
+      models.set(checkpoint, hit); // most recently used last
+      return hit.model;
+    }
+    if (hit) disposeQuietly(hit.model);
+    models.delete(checkpoint);
+    const model = await loadCheckpointModel(checkpoint);
+    models.set(checkpoint, { model, mtimeMs, generation });
+    while (models.size > MAX_MODELS) {
+      const [oldest, entry] = models.entries().next().value as [string, CachedModel];
+      disposeQuietly(entry.model);
+      models.delete(oldest);
+    }
+    return model;
+  }
+
+  return {
+    preflight,
+    defaultConfig: defaultTrainConfig,
+    async train(config: TrainConfig, provider: BatchProvider, trainOptions: TrainOptions): Promise<TrainOutcome> {
+      if (options.workerless) return trainInProcess(config, provider, trainOptions, preflight);
+      return trainInWorker(options.workerUrl ?? defaultWorkerUrl(), config, provider, trainOptions, async () => {
+        const pf = await preflight();
+        const c = chooseBackend(config.backend, pf, 'train');
+        return c.backend;
+      });
+    },
+    async predict(checkpoint: string, config: TrainConfig, batch: Batch): Promise<Prediction[]> {
+      const pf = await preflight();
+      const choice = chooseBackend(config.backend, pf, 'predict');
+      if (!choice.ok) throw new Error(choice.message);
+      const { tf, taskHooks, activateBackend } = await loadInference();
+      await activateBackend(choice.backend);
+      const model = await modelFor(checkpoint);
+      const hooks = taskHooks(config);
+      const want = batch.n * config.inputSize * config.inputSize * config.channels;
+      if (batch.x.length !== want) throw new Error(`batch of ${batch.n} images has ${batch.x.length} values; expected ${want}`);
+      return tf.tidy(() => {
+        const x = tf.tensor4d(batch.x, [batch.n, config.inputSize, config.inputSize, config.channels]);
+        const out = model.apply(x, { training: false }) as tfTypes.Tensor | tfTypes.Tensor[];
+        return hooks.decode(Array.isArray(out) ? out : [out], batch);
+      });
+    },
+    dispose(): void {
+      for (const { model } of models.values()) disposeQuietly(model);
+      models.clear();
+    },
+  };
+}

@@ -1,0 +1,465 @@
+/**
+ * The training loop, shared by the worker and the workerless engine.
+ *
+ * A custom loop (tf.variableGrads + optimizer.applyGradients per batch), not
+ * model.fit: detection needs its own loss, batches stream from a provider on
+ * another thread, and checkpoints must hold the optimizer state to resume.
+ *
+ * Epochs are numbered from 1; the provider is asked for batch `index` of
+ * `epoch` with those numbers. After epoch N:
+ *   checkpointDir/epoch-N   model + optimizer + state.json (for resume); only
+ *                           the last two are kept, to bound disk use
+ *   checkpointDir/best      model + state.json of the best epoch so far
+ *   checkpointDir/last      (when train returns) the last completed epoch's model
+ *
+ * Monitor: the validation loss (lower is better) for every task. It is
+ * defined for every task and smooth from the first epoch, where accuracy,
+ * Dice or AP50 on a small validation set move in steps. Without validation
+ * batches the training loss is monitored instead (and reported as valLoss).
+ *
+ * Backends: 'auto' takes preflight's choice; an explicit backend that is not
+ * available fails with BACKEND_UNAVAILABLE and preflight's reason (never a
+ * silent fallback); the cpu backend refuses to train.
+ */
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { BackendName, MlPreflight } from '../../electron/contract/domain';
+import type { Batch, BatchProgress, EpochResult, TrainConfig, TrainOutcome } from '../../electron/contract/ml';
+import { initWasmBackend } from '../backends/wasm-setup';
+import { createModel, taskHooks, validateConfig, type TaskHooks } from '../models/index';
+import { checkpointExists, copyCheckpoint, loadCheckpointModel, loadOptimizerState, readCheckpointState, saveCheckpoint } from './checkpoint-io';
+import type { WorkerTrainOptions } from './protocol';
+import { chooseBackend, threadPreflight } from './backend';
+import { isOutOfMemory, outOfMemoryMessage } from './errors';
+
+const require = createRequire(import.meta.url);
+
+// ---------------------------------------------------------------------------
+// Backends
+
+/** Makes `name` the active tfjs backend of this thread. */
+export async function activateBackend(name: BackendName): Promise<void> {
+  switch (name) {
+    case 'tensorflow-gpu':
+    case 'tensorflow-cpu':
+      // Preflight loaded the binding in this thread (registering 'tensorflow');
+      // requiring it again is a no-op then, and loads it if preflight was injected.
+      if (tf.findBackend('tensorflow') == null) require(name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node');
+      if (!(await tf.setBackend('tensorflow'))) throw new Error(`the ${name} backend failed to initialise`);
+      break;
+    case 'wasm':
+      await initWasmBackend();
+      break;
+    case 'cpu':
+      if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend failed to initialise');
+      break;
+  }
+  await tf.ready();
+}
+
+/**
+ * After the wasm module aborted (its heap exhausted), every later call into
+ * it aborts too. Registers a fresh instance so this thread can go on; the
+ * dead module's memory is freed once nothing references it. (In a worker,
+ * the worker is simply discarded instead.)
+ */
+let backendResets = 0;
+
+/** How many times this thread replaced its wasm backend: tensors and models from before a reset are dead. */
+export function backendGeneration(): number {
+  return backendResets;
+}
+
+export async function resetWasmBackendAfterAbort(): Promise<void> {
+  backendResets++;
+  const engine = tf.engine() as unknown as {
+    registryFactory: Record<string, { factory: () => tf.KernelBackend | Promise<tf.KernelBackend>; priority: number } | undefined>;
+    registry: Record<string, tf.KernelBackend | undefined>;
+    backendName: string | null;
+    backendInstance: tf.KernelBackend | null;
+    pendingBackendInit: Promise<boolean> | null;
+  };
+  const entry = engine.registryFactory['wasm'];
+  if (!entry) return;
+  try {
+    tf.removeBackend('wasm');
+  } catch {
+    // Disposing the dead module aborts again: drop it by hand.
+    delete engine.registry['wasm'];
+    delete engine.registryFactory['wasm'];
+    if (engine.backendName === 'wasm') {
+      engine.backendName = null;
+      engine.backendInstance = null;
+      engine.pendingBackendInit = null;
+    }
+  }
+  tf.registerBackend('wasm', entry.factory, entry.priority);
+  await tf.setBackend('wasm');
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/** The wasm backend's heap: 32-bit addresses, grown up to 4 GiB. */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+
+/**
+ * A lower bound of the memory one training step needs: every layer's output
+ * for the batch (kept for the backward pass), the largest one again (its
+ * gradient), and weights, gradients and Adam's two moments.
+ */
+export function estimateTrainingBytes(model: tf.LayersModel, batchSize: number): number {
+  let forward = 0;
+  let largest = 0;
+  for (const layer of model.layers) {
+    if (layer.getClassName() === 'InputLayer') continue;
+    const shapes = (Array.isArray(layer.outputShape[0]) || layer.outputShape.length === 0 ? layer.outputShape : [layer.outputShape]) as (number | null)[][];
+    for (const shape of shapes) {
+      const bytes = shape.slice(1).reduce<number>((a, d) => a * (d ?? 1), 1) * batchSize * 4;
+      forward += bytes;
+      largest = Math.max(largest, bytes);
+    }
+  }
+  return forward + largest + model.countParams() * 4 * 4;
+}
+
+class TrainingError extends Error {
+  constructor(
+    readonly code: 'OUT_OF_MEMORY' | 'BACKEND_UNAVAILABLE' | 'INTERNAL',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Run state kept with every checkpoint (state.json)
+
+/** Early-stopping and best-epoch bookkeeping; restored on resume. */
+export interface RunBookkeeping {
+  bestEpoch: number | null;
+  /** Monitor value of the best epoch (lower is better). */
+  bestMonitor: number | null;
+  bestValMetrics: Record<string, number> | null;
+  epochsSinceBest: number;
+  stoppedEarly: boolean;
+  history: EpochResult[];
+}
+
+export interface CheckpointState {
+  format: 'fovea-checkpoint';
+  version: 1;
+  /** The epoch whose end this checkpoint is. */
+  epoch: number;
+  monitor: 'valLoss';
+  config: TrainConfig;
+  backend: BackendName;
+  tfjs: string;
+  savedAt: string;
+  run: RunBookkeeping;
+}
+
+export const epochDir = (checkpointDir: string, epoch: number): string => join(checkpointDir, `epoch-${epoch}`);
+
+// ---------------------------------------------------------------------------
+// The loop
+
+export interface TrainerProvider {
+  batchesPerEpoch: { train: number; val: number };
+  batch(split: 'train' | 'val', epoch: number, index: number): Promise<Batch>;
+}
+
+export interface TrainerCallbacks {
+  onBatch?: (p: BatchProgress) => void;
+  onEpoch?: (r: EpochResult) => void;
+  onCheckpoint?: (epoch: number, path: string) => void;
+  /** The backend is active (before the first batch). */
+  onStarted?: (backend: BackendName) => void;
+  /** Polled at every batch boundary. */
+  isCancelled: () => boolean;
+}
+
+export interface TrainerDeps {
+  /** This thread's preflight (injectable for tests). */
+  preflight?: () => Promise<MlPreflight>;
+  /** Whether a wasm abort may be recovered in this thread (workerless); a worker is discarded instead. */
+  recoverWasmAfterAbort?: boolean;
+}
+
+const toArray = (t: tf.Tensor | tf.Tensor[]): tf.Tensor[] => (Array.isArray(t) ? t : [t]);
+
+function checkBatch(b: Batch, config: TrainConfig): void {
+  const want = b.n * config.inputSize * config.inputSize * config.channels;
+  if (!(b.n >= 1)) throw new TrainingError('INTERNAL', `the data pipeline produced an empty batch`);
+  if (b.x.length !== want) throw new TrainingError('INTERNAL', `batch of ${b.n} images has ${b.x.length} values; expected ${want} (${config.inputSize}x${config.inputSize}x${config.channels} each)`);
+  if (b.targets.task !== config.task) throw new TrainingError('INTERNAL', `a ${b.targets.task} batch for a ${config.task} run`);
+}
+
+/** Deterministic per-step dropout seeds (see setDropoutSeeds). */
+function stepSeed(seed: number, epoch: number, index: number, layer: number): number {
+  let h = Math.imul(seed | 0, 0x85ebca6b) ^ Math.imul(epoch + 1, 0xc2b2ae35) ^ Math.imul(index + 1, 0x27d4eb2f) ^ Math.imul(layer + 1, 0x165667b1);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 12;
+  return (h >>> 0) % 2147483647;
+}
+
+/**
+ * tfjs's Dropout draws its mask from `layer.seed` when set (the same mask at
+ * every step) or from Math.random. Setting a seed derived from (run seed,
+ * epoch, batch) before each step gives fresh masks every step that a run,
+ * and a resumed run, reproduce exactly.
+ */
+function setDropoutSeeds(model: tf.LayersModel, seed: number, epoch: number, index: number): void {
+  model.layers.forEach((layer, j) => {
+    if (layer.getClassName() === 'Dropout') (layer as unknown as { seed?: number }).seed = stepSeed(seed, epoch, index, j);
+  });
+}
+
+function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, hooks: TaskHooks, varList: tf.Variable[], batch: Batch, config: TrainConfig): { loss: number; stats: Float32Array | null } {
+  const x = tf.tensor4d(batch.x, [batch.n, config.inputSize, config.inputSize, config.channels]);
+  const targets = hooks.targets(batch);
+  let stats: tf.Tensor | null = null;
+  try {
+    const { value, grads } = tf.variableGrads(() => {
+      const outs = toArray(model.apply(x, { training: true }) as tf.Tensor | tf.Tensor[]);
+      const r = hooks.lossAndStats(outs, targets);
+      if (r.stats) stats = tf.keep(r.stats);
+      return r.loss;
+    }, varList);
+    optimizer.applyGradients(grads);
+    tf.dispose(Object.values(grads));
+    const loss = (value.dataSync() as Float32Array)[0] as number;
+    value.dispose();
+    const s = stats as tf.Tensor | null;
+    return { loss, stats: s ? Float32Array.from(s.dataSync() as Float32Array) : null };
+  } finally {
+    tf.dispose([x, ...targets]);
+    (stats as tf.Tensor | null)?.dispose();
+  }
+}
+
+function evalStep(model: tf.LayersModel, hooks: TaskHooks, batch: Batch, config: TrainConfig, acc: ReturnType<TaskHooks['newMetrics']>): number {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(batch.x, [batch.n, config.inputSize, config.inputSize, config.channels]);
+    const targets = hooks.targets(batch);
+    const outs = toArray(model.apply(x, { training: false }) as tf.Tensor | tf.Tensor[]);
+    const r = hooks.lossAndStats(outs, targets);
+    const loss = (r.loss.dataSync() as Float32Array)[0] as number;
+    acc.add(r.stats ? Float32Array.from(r.stats.dataSync() as Float32Array) : null, batch, outs);
+    return loss;
+  });
+}
+
+/** Fetches a batch; a prefetched promise that is never awaited (cancel) must not be an unhandled rejection. */
+function fetchBatch(provider: TrainerProvider, split: 'train' | 'val', epoch: number, index: number): Promise<Batch> {
+  const p = provider.batch(split, epoch, index);
+  p.catch(() => undefined);
+  return p;
+}
+
+function pruneEpochCheckpoints(checkpointDir: string, keep: Set<number>): void {
+  if (!existsSync(checkpointDir)) return;
+  for (const e of readdirSync(checkpointDir)) {
+    const m = /^epoch-(\d+)(\.tmp|\.old)?$/.exec(e);
+    if (m && !keep.has(Number(m[1]))) rmSync(join(checkpointDir, e), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Trains per config. Never throws for training failures: they come back as
+ * the outcome's error (OUT_OF_MEMORY, BACKEND_UNAVAILABLE, INTERNAL).
+ */
+export async function runTraining(config: TrainConfig, provider: TrainerProvider, options: WorkerTrainOptions, cb: TrainerCallbacks, deps: TrainerDeps = {}): Promise<TrainOutcome> {
+  let backend: BackendName = 'wasm';
+  let epochsCompleted = options.resumeAfterEpoch ?? 0;
+  let run: RunBookkeeping = { bestEpoch: null, bestMonitor: null, bestValMetrics: null, epochsSinceBest: 0, stoppedEarly: false, history: [] };
+  const outcome = (status: TrainOutcome['status'], error: TrainOutcome['error'] = null): TrainOutcome => ({
+    status,
+    epochsCompleted,
+    bestEpoch: run.bestEpoch,
+    bestValMetrics: run.bestValMetrics,
+    backend,
+    error,
+  });
+
+  const invalid = validateConfig(config);
+  if (invalid) return outcome('failed', { code: 'INTERNAL', message: `Invalid training settings: ${invalid}` });
+
+  // Backend first: nothing else is worth doing without one.
+  try {
+    const pf = await (deps.preflight ?? threadPreflight)();
+    const choice = chooseBackend(config.backend, pf, 'train');
+    backend = choice.backend;
+    if (!choice.ok) return outcome('failed', { code: 'BACKEND_UNAVAILABLE', message: choice.message });
+    await activateBackend(choice.backend);
+    cb.onStarted?.(choice.backend);
+  } catch (e) {
+    return outcome('failed', { code: 'BACKEND_UNAVAILABLE', message: `The ${backend} backend failed to start: ${(e as Error).message}` });
+  }
+
+  let model: tf.LayersModel | null = null;
+  let optimizer: tf.Optimizer | null = null;
+  try {
+    const hooks = taskHooks(config);
+    const nTrain = provider.batchesPerEpoch.train;
+    const nVal = provider.batchesPerEpoch.val;
+    if (!(nTrain >= 1)) throw new TrainingError('INTERNAL', 'There are no training batches: the training split is empty.');
+
+    optimizer = tf.train.adam(config.learningRate);
+    const start = options.resumeAfterEpoch ?? 0;
+    if (start > 0) {
+      const dir = epochDir(options.checkpointDir, start);
+      if (!checkpointExists(dir)) throw new TrainingError('INTERNAL', `Cannot resume: there is no checkpoint for epoch ${start} in ${options.checkpointDir}.`);
+      const state = readCheckpointState<CheckpointState>(dir);
+      if (!state || state.format !== 'fovea-checkpoint') throw new TrainingError('INTERNAL', `Cannot resume: ${dir} has no Fovea run state.`);
+      const c = state.config;
+      if (c.task !== config.task || c.inputSize !== config.inputSize || c.channels !== config.channels || c.classNames.length !== config.classNames.length || c.multiLabel !== config.multiLabel) {
+        throw new TrainingError('INTERNAL', `Cannot resume: the checkpoint was trained with different settings (${c.task}, ${c.inputSize}px, ${c.channels} channels, ${c.classNames.length} classes).`);
+      }
+      model = await loadCheckpointModel(dir);
+      if (!(await loadOptimizerState(dir, optimizer))) throw new TrainingError('INTERNAL', `Cannot resume: ${dir} has no optimizer state.`);
+      run = state.run;
+      epochsCompleted = start;
+      if (run.stoppedEarly) return outcome('stopped-early');
+    } else {
+      model = createModel(config);
+    }
+    if (backend === 'wasm') {
+      const need = estimateTrainingBytes(model, config.batchSize);
+      if (need > WASM_HEAP_BYTES) {
+        throw new TrainingError('OUT_OF_MEMORY', outOfMemoryMessage(config, `one training step needs at least ${(need / 2 ** 30).toFixed(1)} GiB; the wasm backend's memory is limited to 4 GiB`));
+      }
+    }
+    const varList = model.trainableWeights.map((w) => w.read() as tf.Variable);
+
+    // Timing over this call's training steps (waiting for batches included), for the ETA.
+    let trainSeconds = 0;
+    let trainBatches = 0;
+    let valSecondsPerBatch: number | null = null;
+
+    for (let epoch = start + 1; epoch <= config.epochs; epoch++) {
+      const epochT0 = performance.now();
+      const trainAcc = hooks.newMetrics('train');
+      let lossSum = 0;
+      let lossCount = 0;
+      let epochImages = 0;
+      let epochTrainSeconds = 0;
+      let next = fetchBatch(provider, 'train', epoch, 0);
+      for (let i = 0; i < nTrain; i++) {
+        if (cb.isCancelled()) return outcome('cancelled');
+        const t0 = performance.now();
+        const batch = await next;
+        if (cb.isCancelled()) return outcome('cancelled');
+        if (i + 1 < nTrain) next = fetchBatch(provider, 'train', epoch, i + 1);
+        checkBatch(batch, config);
+        setDropoutSeeds(model, config.seed, epoch, i);
+        const r = trainStep(model, optimizer, hooks, varList, batch, config);
+        if (!Number.isFinite(r.loss)) throw new TrainingError('INTERNAL', `Training diverged (loss ${r.loss} at epoch ${epoch}, batch ${i + 1}). Try a lower learning rate (e.g. ${config.learningRate / 10}).`);
+        trainAcc.add(r.stats, batch, null);
+        lossSum += r.loss * batch.n;
+        lossCount += batch.n;
+        const dt = (performance.now() - t0) / 1000;
+        epochTrainSeconds += dt;
+        trainSeconds += dt;
+        epochImages += batch.n;
+        trainBatches++;
+        const secPerTrainBatch = trainSeconds / trainBatches;
+        const remainingEpochs = config.epochs - epoch;
+        const valPerBatch = valSecondsPerBatch ?? secPerTrainBatch / 3;
+        cb.onBatch?.({
+          epoch,
+          batch: i + 1,
+          batchesPerEpoch: nTrain,
+          loss: lossSum / lossCount,
+          metrics: trainAcc.result(),
+          imagesPerSecond: epochImages / Math.max(1e-9, epochTrainSeconds),
+          etaSeconds: (nTrain - i - 1 + nTrain * remainingEpochs) * secPerTrainBatch + nVal * (remainingEpochs + 1) * valPerBatch,
+        });
+      }
+      const trainLoss = lossSum / lossCount;
+      const trainMetrics = trainAcc.result();
+
+      // Validation over every val batch.
+      const valAcc = hooks.newMetrics('val');
+      let valLossSum = 0;
+      let valCount = 0;
+      const valT0 = performance.now();
+      if (nVal > 0) {
+        let nextVal = fetchBatch(provider, 'val', epoch, 0);
+        for (let i = 0; i < nVal; i++) {
+          if (cb.isCancelled()) return outcome('cancelled');
+          const batch = await nextVal;
+          if (cb.isCancelled()) return outcome('cancelled');
+          if (i + 1 < nVal) nextVal = fetchBatch(provider, 'val', epoch, i + 1);
+          checkBatch(batch, config);
+          valLossSum += evalStep(model, hooks, batch, config, valAcc) * batch.n;
+          valCount += batch.n;
+        }
+        valSecondsPerBatch = (performance.now() - valT0) / 1000 / nVal;
+      }
+      const valLoss = valCount > 0 ? valLossSum / valCount : trainLoss;
+      const valMetrics = valCount > 0 ? valAcc.result() : {};
+      if (!Number.isFinite(valLoss)) throw new TrainingError('INTERNAL', `Validation loss is ${valLoss} at epoch ${epoch}. Try a lower learning rate (e.g. ${config.learningRate / 10}).`);
+
+      const best = run.bestMonitor == null || valLoss < run.bestMonitor;
+      if (best) {
+        run.bestEpoch = epoch;
+        run.bestMonitor = valLoss;
+        run.bestValMetrics = valMetrics;
+        run.epochsSinceBest = 0;
+      } else {
+        run.epochsSinceBest++;
+      }
+      const result: EpochResult = { epoch, trainLoss, trainMetrics, valLoss, valMetrics, best, seconds: (performance.now() - epochT0) / 1000 };
+      run.history.push(result);
+      run.stoppedEarly = config.earlyStoppingPatience > 0 && run.epochsSinceBest >= config.earlyStoppingPatience && epoch < config.epochs;
+
+      const state: CheckpointState = { format: 'fovea-checkpoint', version: 1, epoch, monitor: 'valLoss', config, backend, tfjs: tf.version.tfjs, savedAt: new Date().toISOString(), run };
+      const dir = epochDir(options.checkpointDir, epoch);
+      await saveCheckpoint(dir, model, { optimizer, state });
+      cb.onCheckpoint?.(epoch, dir);
+      if (best) {
+        const bestDir = join(options.checkpointDir, 'best');
+        await saveCheckpoint(bestDir, model, { state });
+        cb.onCheckpoint?.(epoch, bestDir);
+      }
+      pruneEpochCheckpoints(options.checkpointDir, new Set([epoch, epoch - 1]));
+      epochsCompleted = epoch;
+      cb.onEpoch?.(result);
+      if (run.stoppedEarly) return outcome('stopped-early');
+    }
+    return outcome('done');
+  } catch (e) {
+    if (e instanceof TrainingError) return outcome('failed', { code: e.code, message: e.message });
+    if (isOutOfMemory(e, backend)) {
+      const message = outOfMemoryMessage(config, e instanceof Error ? e.message : String(e));
+      // A wasm module that trapped or aborted (its heap exhausted) stays unusable.
+      if (backend === 'wasm' && deps.recoverWasmAfterAbort) {
+        model = null; // its memory died with the module: nothing to dispose
+        optimizer = null;
+        await resetWasmBackendAfterAbort().catch(() => undefined);
+      }
+      return outcome('failed', { code: 'OUT_OF_MEMORY', message });
+    }
+    const err = e as Error;
+    return outcome('failed', { code: 'INTERNAL', message: `Training failed: ${err?.message ?? String(e)}` });
+  } finally {
+    try {
+      optimizer?.dispose();
+      model?.dispose();
+    } catch {
+      /* a dead backend: nothing left to free */
+    }
+    if (epochsCompleted > 0) {
+      try {
+        const src = epochDir(options.checkpointDir, epochsCompleted);
+        if (checkpointExists(src)) copyCheckpoint(src, join(options.checkpointDir, 'last'));
+      } catch {
+        /* last/ is a convenience copy; epoch-N stays */
+      }
+    }
+  }
+}

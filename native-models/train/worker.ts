@@ -1,0 +1,78 @@
+/**
+ * Entry of the training worker thread (see protocol.ts for the messages).
+ * The batches come from the calling thread, one request per batch; the
+ * trainer prefetches the next batch while it computes the current one, so
+ * decoding on the calling thread overlaps training here.
+ */
+import { parentPort } from 'node:worker_threads';
+import type { Batch } from '../../electron/contract/ml';
+import { assertNever, type FromWorker, type ToWorker } from './protocol';
+import { runTraining } from './trainer';
+
+const port = parentPort;
+if (port == null) throw new Error('native-models/train/worker must run in a worker thread');
+
+const post = (m: FromWorker): void => port.postMessage(m);
+const pending = new Map<number, { resolve: (b: Batch) => void; reject: (e: Error) => void }>();
+let nextRequestId = 1;
+let cancelled = false;
+let started = false;
+
+function requestBatch(split: 'train' | 'val', epoch: number, index: number): Promise<Batch> {
+  return new Promise((resolve, reject) => {
+    const requestId = nextRequestId++;
+    pending.set(requestId, { resolve, reject });
+    post({ type: 'need-batch', requestId, split, epoch, index });
+  });
+}
+
+async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<void> {
+  try {
+    const outcome = await runTraining(
+      m.config,
+      { batchesPerEpoch: m.batchesPerEpoch, batch: requestBatch },
+      m.options,
+      {
+        isCancelled: () => cancelled,
+        onStarted: (backend) => post({ type: 'started', backend }),
+        onBatch: (p) => post({ type: 'progress', ...p }),
+        onEpoch: (r) => post({ type: 'epoch', ...r }),
+        onCheckpoint: (epoch, path) => post({ type: 'checkpoint', epoch, path }),
+      },
+      // The calling thread discards this worker after a failure: no recovery needed here.
+      { recoverWasmAfterAbort: false },
+    );
+    post({ type: 'done', outcome });
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    post({ type: 'error', message: err.message, ...(err.stack ? { stack: err.stack } : {}) });
+  }
+}
+
+port.on('message', (m: ToWorker) => {
+  switch (m.type) {
+    case 'start':
+      if (!started) {
+        started = true;
+        void start(m);
+      }
+      break;
+    case 'batch': {
+      const p = pending.get(m.requestId);
+      pending.delete(m.requestId);
+      p?.resolve(m.batch);
+      break;
+    }
+    case 'batch-error': {
+      const p = pending.get(m.requestId);
+      pending.delete(m.requestId);
+      p?.reject(new Error(`the data pipeline failed to produce a batch: ${m.message}`));
+      break;
+    }
+    case 'cancel':
+      cancelled = true;
+      break;
+    default:
+      assertNever(m);
+  }
+});
