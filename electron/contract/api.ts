@@ -11,7 +11,8 @@
  * the contract folder.
  */
 import * as v from 'valibot';
-import type { AppInfo, Dataset, ImportProgress, ImportReport } from './domain';
+import type { AppInfo, Dataset, ImportProgress, ImportReport, RunDetail, RunSummary, TrainingPlan } from './domain';
+import type { BatchProgress, EpochResult, TrainConfig, TrainOutcome } from './ml';
 import type { FoveaError, Result } from './result';
 
 /** IPC channels are prefixed; the preload refuses anything else. */
@@ -28,6 +29,7 @@ const DatasetName = v.pipe(
   v.regex(/^[^\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]+$/u, 'Dataset names cannot contain control characters.'),
 );
 const Id = v.pipe(v.number(), v.integer(), v.minValue(1));
+const TaskSchema = v.picklist(['classification', 'detection', 'segmentation']);
 
 /** Runtime schemas for every request payload, keyed by request name. */
 export const requestSchemas = {
@@ -56,6 +58,25 @@ export const requestSchemas = {
    * boxes) from data Fovea generates itself. Returns at once; reports through 'samples.*' events.
    */
   'samples.create': v.strictObject({}),
+  /** Training runs of a dataset (or all), newest first. */
+  'runs.list': v.strictObject({ datasetId: v.optional(Id) }),
+  /** One run with its per-epoch and per-batch curves. */
+  'runs.get': v.strictObject({ runId: Id }),
+  /** What training this dataset for a task would use: classes, counts, default settings, the split. */
+  'training.plan': v.strictObject({ datasetId: Id, task: TaskSchema }),
+  /** Start training; returns the job at once, the run id arrives with 'training.started'. */
+  'training.start': v.strictObject({
+    datasetId: Id,
+    task: TaskSchema,
+    epochs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10000))),
+    batchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(4096))),
+    inputSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(8), v.maxValue(4096))),
+    backend: v.optional(v.picklist(['auto', 'tensorflow', 'wasm', 'cpu'])),
+  }),
+  /** Continue an interrupted or cancelled run from its last checkpoint. */
+  'training.resume': v.strictObject({ runId: Id }),
+  /** Ask a running run to stop after its current batch (works across processes). */
+  'training.cancel': v.strictObject({ runId: Id }),
   /** Cancel a running job (import, ...): it stops after the current file, leaving the library consistent. */
   'jobs.cancel': v.strictObject({ jobId: v.pipe(v.string(), v.maxLength(200)) }),
 } as const;
@@ -73,6 +94,12 @@ export interface Responses {
   'import.start': { jobId: string; datasetId: number };
   'jobs.cancel': { cancelled: boolean };
   'samples.create': { jobId: string };
+  'runs.list': RunSummary[];
+  'runs.get': RunDetail;
+  'training.plan': TrainingPlan;
+  'training.start': { jobId: string };
+  'training.resume': { jobId: string };
+  'training.cancel': { cancelRequested: boolean };
 }
 
 /** Events pushed from the backend to the UI. */
@@ -86,11 +113,27 @@ export interface Events {
   /** The sample library is being made: the phase, and import progress within it. */
   'samples.progress': { jobId: string; phase: string; progress: ImportProgress | null };
   'samples.finished': { jobId: string; datasets: { name: string; id: number; items: number; annotations: number }[]; error: FoveaError | null };
+  /** A run began (or resumed): its id and settings. */
+  'training.started': { jobId: string; runId: number; config: TrainConfig; samples: number; warnings: string[] };
+  'training.batch': { runId: number } & BatchProgress;
+  'training.epoch': { runId: number } & EpochResult;
+  /** The run ended, or could not start (error set, runId null). */
+  'training.finished': { jobId: string; runId: number | null; outcome: TrainOutcome | null; error: FoveaError | null };
 }
 export type EventName = keyof Events;
 
 /** The names of every event, for allow-listing in the preload. */
-export const EVENT_NAMES = ['datasets.changed', 'import.progress', 'import.finished', 'samples.progress', 'samples.finished'] as const satisfies readonly EventName[];
+export const EVENT_NAMES = [
+  'datasets.changed',
+  'import.progress',
+  'import.finished',
+  'samples.progress',
+  'samples.finished',
+  'training.started',
+  'training.batch',
+  'training.epoch',
+  'training.finished',
+] as const satisfies readonly EventName[];
 // Compile-time check that EVENT_NAMES lists every event.
 type _MissingEvents = Exclude<EventName, (typeof EVENT_NAMES)[number]>;
 const _eventsComplete: _MissingEvents extends never ? true : false = true;

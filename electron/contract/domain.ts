@@ -1,3 +1,5 @@
+import type { TrainConfig } from './ml';
+
 /**
  * Domain types shared by the backend, the CLI and the UI. Plain data only:
  * everything here must survive structured clone (IPC) and JSON (CLI, bridge).
@@ -119,4 +121,42 @@ export interface ImportReport extends ImportProgress {
   notImported: ImportFileOutcome[];
   /** Paths that could not be read at all. */
   problems: { path: string; reason: string }[];
+}
+
+/** A training run as the UI lists it. */
+export interface RunSummary {
+  id: number;
+  datasetId: number;
+  datasetName: string;
+  task: 'classification' | 'detection' | 'segmentation';
+  status: 'running' | 'done' | 'cancelled' | 'stopped-early' | 'failed' | 'interrupted';
+  epochs: number;
+  epochsCompleted: number;
+  bestEpoch: number | null;
+  backend: BackendName | null;
+  /** Best validation metrics. */
+  metrics: Record<string, number> | null;
+  error: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface RunDetail extends RunSummary {
+  config: TrainConfig;
+  epochCurve: { epoch: number; trainLoss: number; valLoss: number; valMetrics: Record<string, number>; best: boolean; seconds: number }[];
+  batchCurve: { epoch: number; batch: number; loss: number; imagesPerSecond: number }[];
+  /** Items per split and patients per split, as the run saw them. */
+  splits: { counts: Record<string, number>; patients: Record<string, number>; patientGrouped: boolean } | null;
+}
+
+/** What training a dataset for a task would use, before starting. */
+export interface TrainingPlan {
+  task: 'classification' | 'detection' | 'segmentation';
+  classNames: string[];
+  samples: number;
+  channels: 1 | 3;
+  warnings: string[];
+  defaults: TrainConfig;
+  /** The current (or to-be-drawn) patient-grouped split. */
+  splits: { counts: Record<string, number>; patients: Record<string, number>; patientGrouped: boolean };
 }

@@ -6,8 +6,8 @@
  */
 import type { EventName, Events, RequestName, RequestPayload, Responses } from '../contract/api';
 import { parseRequest, isRequestName } from '../contract/api';
-import type { AppInfo, MlPreflight } from '../contract/domain';
-import type { MlEngine } from '../contract/ml';
+import type { AppInfo, MlPreflight, RunDetail, RunSummary, TrainingPlan } from '../contract/domain';
+import type { MlEngine, TaskKind, TrainOutcome } from '../contract/ml';
 import { err, FoveaException, ok, type Result } from '../contract/result';
 import { collectVersions } from './app/versions';
 import { EventHub } from './events';
@@ -24,8 +24,10 @@ import { DatasetStore } from './store/dataset-store';
 import { openLibraryDb, sqliteVersion, type Db } from './store/library-db';
 import { LibraryMaintenance } from './store/maintenance';
 import { RunStore } from './store/run-store';
-import { SplitService } from './training/splits';
-import { TrainingService } from './training/training-service';
+import { labelStratifier, SplitService } from './training/splits';
+import { collectSamples } from './training/training-samples';
+import { TrainingService, type RunSnapshot, type TrainCallbacks } from './training/training-service';
+import type { RunRecord } from './store/run-store';
 import type { ImportReport, LibraryStatus } from '../contract/domain';
 
 export interface CoreOptions {
@@ -44,7 +46,7 @@ export interface CoreOptions {
 type Handlers = { [K in RequestName]: (payload: RequestPayload<K>) => Promise<Responses[K]> | Responses[K] };
 
 /** Requests that write to the library: refused on a read-only library. */
-const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create', 'import.start', 'samples.create']);
+const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create', 'import.start', 'samples.create', 'training.plan', 'training.start', 'training.resume', 'training.cancel']);
 
 export class Core {
   readonly db: Db;
@@ -104,6 +106,13 @@ export class Core {
       'import.start': ({ datasetName, paths }) => this.startImport(datasetName, paths),
       'jobs.cancel': ({ jobId }) => ({ cancelled: this.jobs.cancel(jobId) }),
       'samples.create': () => this.startSampleLibrary(),
+      'runs.list': ({ datasetId }) => this.runs.list(datasetId).map(toRunSummary),
+      'runs.get': ({ runId }) => this.runDetail(runId),
+      'training.plan': ({ datasetId, task }) => this.trainingPlan(datasetId, task),
+      'training.start': ({ datasetId, task, epochs, batchSize, inputSize, backend }) =>
+        this.startTrainingJob((cb) => this.training.train(datasetId, task, { epochs, batchSize, inputSize, backend }, cb)),
+      'training.resume': ({ runId }) => this.startTrainingJob((cb) => this.training.resume(runId, cb)),
+      'training.cancel': ({ runId }) => ({ cancelRequested: this.runs.requestCancel(runId) }),
     };
   }
 
@@ -166,6 +175,66 @@ export class Core {
     return { jobId: job.id, datasetId: dataset.id };
   }
 
+  /** Classes, counts, defaults and the patient-grouped split a training run would use. */
+  trainingPlan(datasetId: number, task: TaskKind): TrainingPlan {
+    const collected = collectSamples(this.db, datasetId, task);
+    const defaults = this.ml.defaultConfig(task, collected.classNames, collected.channels);
+    // The split is drawn now (seeded, persisted, never moving what exists) so the user sees what training will use.
+    const split = this.splits.ensureSplits(datasetId, { seed: defaults.seed, stratifyBy: labelStratifier(this.db, datasetId) });
+    return {
+      task,
+      classNames: collected.classNames,
+      samples: collected.samples.length,
+      channels: collected.channels,
+      warnings: collected.warnings,
+      defaults: { ...defaults, multiLabel: collected.multiLabel },
+      splits: { counts: split.counts, patients: split.patients, patientGrouped: split.patientGrouped },
+    };
+  }
+
+  runDetail(runId: number): RunDetail {
+    const r = this.runs.get(runId);
+    const snapshot = this.runs.snapshot(runId) as Partial<RunSnapshot> | null;
+    const s = snapshot?.splits;
+    return {
+      ...toRunSummary(r),
+      config: r.config,
+      epochCurve: this.runs.epochs(runId).map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valLoss: e.valLoss, valMetrics: e.valMetrics, best: e.best, seconds: e.seconds })),
+      batchCurve: this.runs.batches(runId),
+      splits: s ? { counts: s.counts, patients: s.patients, patientGrouped: s.patientGrouped } : null,
+    };
+  }
+
+  /** Run training as a job (UI): returns at once; progress, epochs and the end come as events. */
+  startTrainingJob(run: (cb: TrainCallbacks) => Promise<{ runId: number; outcome: TrainOutcome }>): { jobId: string } {
+    const job = this.jobs.start('training');
+    let runId: number | null = null;
+    let lastBatch = 0;
+    void run({
+      signal: job.controller.signal,
+      onStart: (info) => {
+        runId = info.runId;
+        this.events.emit('training.started', { jobId: job.id, runId: info.runId, config: info.config, samples: info.samples, warnings: info.warnings });
+      },
+      onBatch: (id, p) => {
+        const now = Date.now();
+        if (now - lastBatch < 150 && p.batch < p.batchesPerEpoch) return;
+        lastBatch = now;
+        this.events.emit('training.batch', { runId: id, ...p });
+      },
+      onEpoch: (id, r) => this.events.emit('training.epoch', { runId: id, ...r }),
+    })
+      .then(
+        ({ runId: id, outcome }) => this.events.emit('training.finished', { jobId: job.id, runId: id, outcome, error: null }),
+        (e: unknown) => {
+          const res = toErrorResult(e);
+          this.events.emit('training.finished', { jobId: job.id, runId, outcome: null, error: res.ok ? null : res.error });
+        },
+      )
+      .finally(() => this.jobs.finish(job.id));
+    return { jobId: job.id };
+  }
+
   /** Make the sample library as a job (UI): returns at once, reports through events. */
   startSampleLibrary(): { jobId: string } {
     const job = this.jobs.start('samples');
@@ -221,6 +290,24 @@ export class Core {
     this.jobs.dispose();
     this.db.close();
   }
+}
+
+function toRunSummary(r: RunRecord): RunSummary {
+  return {
+    id: r.id,
+    datasetId: r.datasetId,
+    datasetName: r.datasetName,
+    task: r.task,
+    status: r.status,
+    epochs: r.config.epochs,
+    epochsCompleted: r.epochsCompleted,
+    bestEpoch: r.bestEpoch,
+    backend: r.backend,
+    metrics: r.metrics,
+    error: r.error,
+    createdAt: r.createdAt,
+    finishedAt: r.finishedAt,
+  };
 }
 
 export function toErrorResult(e: unknown): Result<never> {

@@ -155,6 +155,19 @@ export class RunStore {
     return rows.map(toRecord);
   }
 
+  /** Per-batch losses, thinned to at most `max` points (every k-th batch) for charts. */
+  batches(id: number, max = 4000): { epoch: number; batch: number; loss: number; imagesPerSecond: number }[] {
+    const n = (this.#db.prepare('SELECT count(*) AS n FROM run_batches WHERE run_id = ?').get(id) as { n: number }).n;
+    const step = Math.max(1, Math.ceil(n / max));
+    return this.#db
+      .prepare(
+        `SELECT epoch, batch, loss, images_per_second AS imagesPerSecond FROM (
+           SELECT *, row_number() OVER (ORDER BY epoch, batch) AS k FROM run_batches WHERE run_id = ?
+         ) WHERE (k - 1) % ? = 0 ORDER BY epoch, batch`,
+      )
+      .all(id, step) as { epoch: number; batch: number; loss: number; imagesPerSecond: number }[];
+  }
+
   epochs(id: number): RunEpochRecord[] {
     return (this.#db.prepare('SELECT * FROM run_epochs WHERE run_id = ? ORDER BY epoch').all(id) as Record<string, unknown>[]).map((r) => ({
       runId: r['run_id'] as number,

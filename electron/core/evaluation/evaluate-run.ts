@@ -1,0 +1,298 @@
+/**
+ * Evaluation of a trained run: the run's BEST checkpoint predicts every
+ * image of a split (default: the test split of the run's own dataset), or
+ * of another dataset with the same classes, and the predictions are scored
+ * against the library's labels with the metrics of this folder.
+ *
+ * Where the numbers come from:
+ * - Images: the run's task samples of the dataset (collectSamples with the
+ *   run's class order, channel count and multi-label flag: the current
+ *   labels, 'active' only), those of the chosen split, in (item, frame)
+ *   order, through the same batch provider as training (letterbox, the run's
+ *   normalisation, no augmentation).
+ * - Ground truth and predictions are compared in INPUT-PIXEL space, both from
+ *   the same batch: detection boxes and segmentation masks are the batch's
+ *   letterboxed targets (mask padding is 255 = ignored), predictions are the
+ *   model's outputs for that batch. So the numbers are those of the model at
+ *   its input resolution; scoring at the original resolution is what
+ *   evaluate-predictions does for other tools' outputs.
+ * - Detection ground truth has no crowd regions (collectSamples leaves them
+ *   out of detection targets), so a detection on a crowd region counts as a
+ *   false positive here, where COCOeval would ignore it.
+ * - Another dataset: its labels must all be of the run's classes (a label
+ *   of an unknown class would otherwise vanish from the ground truth and
+ *   turn correct detections into false positives): VALIDATION error if not.
+ *   Default split there: 'all' (every labelled image), since that dataset's
+ *   splits did not take part in training.
+ * - The split assignment is today's. If images were moved into the
+ *   evaluated split after the run trained on them, the numbers are
+ *   optimistic; this cannot be checked here, because the run's snapshot
+ *   keeps split counts, not each image's split.
+ *
+ * Stored with the run: a JSON file in the run's folder
+ * (TrainingService.checkpointDir), `evaluation-<split>.json`, or
+ * `evaluation-<split>-dataset<id>.json` for another dataset; written
+ * atomically (temporary file + rename); not written on a read-only library.
+ * `readStoredEvaluation` reads it back.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Prediction, SplitName, TrainConfig } from '../../contract/ml';
+import { FoveaException } from '../../contract/result';
+import type { Core } from '../composition-root';
+import { createLibraryBatchProvider } from '../training/library-batch-provider';
+import { collectSamples, type Sample } from '../training/training-samples';
+import { argmax, classificationMetrics, multiLabelClassificationMetrics, type ClassificationMetrics } from './classification-metrics';
+import { cocoEvaluate, type DetectionImage, type DetectionMetrics } from './detection-metrics';
+import { SegmentationAccumulator, type SegmentationMetrics } from './segmentation-metrics';
+
+export type EvaluationSplit = SplitName | 'all';
+
+export interface EvaluateRunOptions {
+  /** Default: 'test' on the run's own dataset, 'all' on another dataset. */
+  split?: EvaluationSplit;
+  /** Another dataset with the same classes (default: the run's). */
+  datasetId?: number;
+  /** Write the result into the run's folder (default true). */
+  store?: boolean;
+  signal?: AbortSignal;
+  /** After every batch. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Per-image classification outcome (the error gallery's input). */
+export interface ClassificationImageResult {
+  itemId: number;
+  frameIndex: number;
+  /** True class indices (one for single-label). */
+  truth: number[];
+  /** Predicted class index (single-label) or indices >= 0.5 (multi-label). */
+  predicted: number[];
+  probabilities: number[];
+}
+
+export interface EvaluationSource {
+  kind: 'run';
+  runId: number;
+  datasetId: number;
+  datasetName: string;
+  /** The run's own dataset (false: another dataset with the same classes). */
+  ownDataset: boolean;
+  split: EvaluationSplit;
+  checkpoint: string;
+  /** 'input' (letterboxed model input) or 'image' (original image pixels). */
+  coordinates: 'input' | 'image';
+  inputSize: number;
+  classNames: string[];
+  evaluatedAt: string;
+  /** Where the report was written, or null (read-only library, or store: false). */
+  storedAt: string | null;
+  /** Images that could not be read (left out), and other notes for a person. */
+  failures: { itemId: number; frameIndex: number; message: string }[];
+  warnings: string[];
+}
+
+export type RunEvaluation =
+  | (ClassificationMetrics & { images: ClassificationImageResult[]; source: EvaluationSource })
+  | (DetectionMetrics & { source: EvaluationSource })
+  | (SegmentationMetrics & { source: EvaluationSource });
+
+/** What evaluateRun needs of the core. */
+export type EvaluationCore = Pick<Core, 'db' | 'blobs' | 'ml' | 'runs' | 'splits' | 'training' | 'datasets' | 'library'>;
+
+/** `evaluation-<split>.json`, or `evaluation-<split>-dataset<id>.json` for another dataset than the run's. */
+export function evaluationFileName(split: EvaluationSplit, otherDatasetId: number | null = null): string {
+  return `evaluation-${split}${otherDatasetId !== null ? `-dataset${otherDatasetId}` : ''}.json`;
+}
+
+/** The stored evaluation of a run (see evaluationFileName), or null if there is none. */
+export function readStoredEvaluation(core: Pick<Core, 'runs' | 'training'>, runId: number, split: EvaluationSplit = 'test', datasetId?: number): RunEvaluation | null {
+  const run = core.runs.get(runId);
+  const other = datasetId !== undefined && datasetId !== run.datasetId ? datasetId : null;
+  const path = join(core.training.checkpointDir(runId), evaluationFileName(split, other));
+  if (!existsSync(path)) return null;
+  return JSON.parse(readFileSync(path, 'utf8')) as RunEvaluation;
+}
+
+/** Writes JSON atomically (temporary file in the same folder, then rename). */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value)}\n`);
+  renameSync(tmp, path);
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new FoveaException('CANCELLED', 'The evaluation was cancelled.');
+}
+
+/** The run's classes as collectSamples takes them (segmentation: without 'background'). */
+function forcedClassNames(config: TrainConfig): string[] {
+  return config.task === 'segmentation' ? config.classNames.slice(1) : config.classNames.slice();
+}
+
+/**
+ * Evaluates a run's best checkpoint (see the file header) and stores the
+ * result with the run. Throws NOT_FOUND (run, dataset, checkpoint),
+ * VALIDATION (other dataset with other classes), BAD_INPUT (no image to
+ * evaluate), CANCELLED.
+ */
+export async function evaluateRun(core: EvaluationCore, runId: number, options: EvaluateRunOptions = {}): Promise<RunEvaluation> {
+  const run = core.runs.get(runId);
+  const config = run.config;
+  const datasetId = options.datasetId ?? run.datasetId;
+  const dataset = core.datasets.get(datasetId);
+  const own = datasetId === run.datasetId;
+  const split: EvaluationSplit = options.split ?? (own ? 'test' : 'all');
+  const checkpoint = join(core.training.checkpointDir(runId), 'best');
+  if (!existsSync(checkpoint)) {
+    throw new FoveaException('NOT_FOUND', `Run ${runId} has no best checkpoint (${checkpoint}); it has to finish at least one epoch first.`);
+  }
+  const warnings: string[] = [];
+  if (run.status === 'running') warnings.push(`Run ${runId} is still training: this is its best checkpoint so far.`);
+
+  const collected = collectSamples(core.db, datasetId, config.task, {
+    classNames: forcedClassNames(config),
+    channels: config.channels,
+    multiLabel: config.multiLabel,
+  });
+  if (!own && collected.excluded.unknownClass > 0) {
+    const runClasses = new Set(forcedClassNames(config).map((n) => n.toLowerCase()));
+    const names = (core.db.prepare('SELECT name FROM label_classes WHERE dataset_id = ? ORDER BY position, id').all(datasetId) as { name: string }[])
+      .map((r) => r.name)
+      .filter((n) => !runClasses.has(n.toLowerCase()) && !(config.task === 'segmentation' && n.toLowerCase() === 'background'));
+    throw new FoveaException(
+      'VALIDATION',
+      `Dataset "${dataset.name}" has ${collected.excluded.unknownClass} ${config.task} label(s) of classes run ${runId} does not know (${names.slice(0, 5).join(', ')}); ` +
+        `the run's classes are ${forcedClassNames(config).join(', ')}.`,
+    );
+  }
+  warnings.push(...collected.warnings.filter((w) => !w.startsWith('No image')));
+
+  // The chosen split becomes the provider's 'test' split (fixed order, no augmentation).
+  const splitOf = core.splits.splitMap(datasetId);
+  const chosen = new Map<number, SplitName>();
+  for (const s of collected.samples) {
+    if (split === 'all' || splitOf.get(s.itemId) === split) chosen.set(s.itemId, 'test');
+  }
+  const inSplit = collected.samples.filter((s) => chosen.has(s.itemId)).sort((a, b) => a.itemId - b.itemId || a.frameIndex - b.frameIndex);
+  if (inSplit.length === 0) {
+    throw new FoveaException(
+      'BAD_INPUT',
+      `No ${config.task}-labelled image of dataset "${dataset.name}" is in the ${split === 'all' ? 'dataset' : `${split} split`}: nothing to evaluate.`,
+    );
+  }
+  const provider = createLibraryBatchProvider({ blobs: core.blobs, db: core.db }, { samples: inSplit, splits: chosen, config });
+  const total = provider.batchesPerEpoch('test');
+  const K = config.classNames.length;
+
+  // (item, frame) of each image of a batch: the provider keeps (item, frame) order and leaves out unreadable images.
+  let cursor = 0;
+  const sampleOf = (itemId: number): Sample => {
+    const failed = new Set(provider.stats().failures.map((f) => `${f.itemId}:${f.frameIndex}`));
+    while (cursor < inSplit.length) {
+      const s = inSplit[cursor++] as Sample;
+      if (s.itemId === itemId && !failed.has(`${s.itemId}:${s.frameIndex}`)) return s;
+    }
+    throw new FoveaException('INTERNAL', `The batches of item ${itemId} came out of order.`);
+  };
+  const seriesOf = new Map<number, number | null>();
+  if (config.task === 'segmentation') {
+    const rows = core.db.prepare('SELECT id, series_id FROM items WHERE dataset_id = ?').all(datasetId) as { id: number; series_id: number | null }[];
+    for (const r of rows) seriesOf.set(r.id, r.series_id);
+  }
+
+  const clsTruth: number[][] = [];
+  const clsProbs: number[][] = [];
+  const clsImages: ClassificationImageResult[] = [];
+  const detImages: DetectionImage[] = [];
+  const seg = config.task === 'segmentation' ? new SegmentationAccumulator(config.classNames) : null;
+  let done = 0;
+  try {
+    for await (const batch of provider.testBatches()) {
+      throwIfAborted(options.signal);
+      const preds: Prediction[] = await core.ml.predict(checkpoint, config, batch);
+      if (preds.length !== batch.n) throw new FoveaException('INTERNAL', `The model returned ${preds.length} predictions for ${batch.n} images.`);
+      const S = config.inputSize;
+      for (let i = 0; i < batch.n; i++) {
+        const sample = sampleOf(batch.itemIds[i] as number);
+        const p = preds[i] as Prediction;
+        const t = batch.targets;
+        if (t.task === 'classification' && p.task === 'classification') {
+          const truth: number[] = [];
+          for (let k = 0; k < K; k++) if ((t.labels[i * K + k] as number) >= 0.5) truth.push(k);
+          const probs = Array.from(p.probabilities, Number);
+          clsTruth.push(truth);
+          clsProbs.push(probs);
+          const predicted = config.multiLabel ? probs.flatMap((v, k) => (v >= 0.5 ? [k] : [])) : [argmax(probs)];
+          clsImages.push({ itemId: sample.itemId, frameIndex: sample.frameIndex, truth, predicted, probabilities: probs });
+        } else if (t.task === 'detection' && p.task === 'detection') {
+          detImages.push({
+            itemId: sample.itemId,
+            frameIndex: sample.frameIndex,
+            groundTruth: (t.boxes[i] ?? []).map((b) => ({ x: b[0] as number, y: b[1] as number, width: b[2] as number, height: b[3] as number, classIndex: b[4] as number })),
+            detections: p.boxes.map((b) => ({ x: b.x, y: b.y, width: b.width, height: b.height, classIndex: b.classIndex, score: b.score })),
+          });
+        } else if (t.task === 'segmentation' && p.task === 'segmentation' && seg) {
+          seg.add(t.masks.subarray(i * S * S, (i + 1) * S * S), p.classes, {
+            itemId: sample.itemId,
+            frameIndex: sample.frameIndex,
+            seriesId: seriesOf.get(sample.itemId) ?? null,
+          });
+        } else {
+          throw new FoveaException('INTERNAL', `The model returned a ${p.task} prediction for a ${t.task} batch.`);
+        }
+      }
+      done++;
+      options.onProgress?.(done, total);
+    }
+  } finally {
+    provider.dispose();
+  }
+  const failures = provider.stats().failures;
+  if (failures.length) warnings.push(`${failures.length} image(s) could not be read and are left out.`);
+
+  let metrics: ClassificationMetrics | DetectionMetrics | SegmentationMetrics;
+  if (config.task === 'classification') {
+    if (config.multiLabel) {
+      const hot = clsTruth.map((ks) => Array.from({ length: K }, (_, k) => (ks.includes(k) ? 1 : 0)));
+      metrics = multiLabelClassificationMetrics(hot, clsProbs, config.classNames);
+    } else {
+      metrics = classificationMetrics(
+        clsTruth.map((ks) => ks[0] as number),
+        clsProbs,
+        config.classNames,
+      );
+    }
+  } else if (config.task === 'detection') {
+    metrics = cocoEvaluate(detImages, config.classNames);
+  } else {
+    metrics = (seg as SegmentationAccumulator).result();
+  }
+
+  const dir = core.training.checkpointDir(runId);
+  const store = options.store !== false && !core.library.readOnly;
+  const storedAt = store ? join(dir, evaluationFileName(split, own ? null : datasetId)) : null;
+  const source: EvaluationSource = {
+    kind: 'run',
+    runId,
+    datasetId,
+    datasetName: dataset.name,
+    ownDataset: own,
+    split,
+    checkpoint,
+    coordinates: 'input',
+    inputSize: config.inputSize,
+    classNames: config.classNames.slice(),
+    evaluatedAt: new Date().toISOString(),
+    storedAt,
+    failures,
+    warnings,
+  };
+  const report: RunEvaluation =
+    metrics.task === 'classification' ? { ...metrics, images: clsImages, source } : ({ ...metrics, source } as RunEvaluation);
+  if (storedAt) {
+    mkdirSync(dir, { recursive: true });
+    writeJsonAtomic(storedAt, report);
+  }
+  return report;
+}
