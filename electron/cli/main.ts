@@ -9,6 +9,7 @@ import { createCliContext, EXIT_USAGE, UsageError, type CliContext } from './cli
 import { datasetsHelp, runDatasets } from './commands/datasets';
 import { demoHelp, runDemo } from './commands/demo';
 import { inspectHelp, pixelsHelp, pixelsOptions, runInspect, runPixels } from './commands/dicom-tools';
+import { evaluateHelp, evaluateOptions, runEvaluate } from './commands/evaluate';
 import { importHelp, importOptions, runImport } from './commands/import';
 import { importLabelsHelp, importLabelsOptions, runImportLabels } from './commands/import-labels';
 import { infoHelp, runInfo } from './commands/info';
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   'import-labels': { help: importLabelsHelp, options: importLabelsOptions, run: runImportLabels },
   demo: { help: demoHelp, run: (ctx) => runDemo(ctx) },
   train: { help: trainHelp, options: trainOptions, run: runTrain },
+  evaluate: { help: evaluateHelp, options: evaluateOptions, run: runEvaluate },
   runs: { help: runsHelp, run: (ctx, positionals) => runRuns(ctx, positionals) },
   inspect: { help: inspectHelp, run: (ctx, positionals) => runInspect(ctx, positionals) },
   pixels: { help: pixelsHelp, options: pixelsOptions, run: runPixels },

@@ -87,7 +87,8 @@ export function formatEvaluation(report: Report): string {
     if (report.perSeries.length) lines.push(`${report.perSeries.length} series: Dice ${report.perSeries.map((x) => fmt(x.dice, 2)).join(' ')}`);
   }
   if (s.kind === 'predictions') {
-    lines.push(`matched ${s.matched} prediction entr${s.matched === 1 ? 'y' : 'ies'}; ${s.unmatchedCount} unmatched; ${s.missingPredictions} labelled image(s) without a prediction (not scored)`);
+    const missing = report.task === 'detection' ? 'without a detection (scored as misses)' : 'without a prediction (not scored)';
+    lines.push(`matched ${s.matched} prediction entr${s.matched === 1 ? 'y' : 'ies'}; ${s.unmatchedCount} unmatched; ${s.missingPredictions} labelled image(s) ${missing}`);
   }
   if (s.kind === 'run' && s.storedAt) lines.push(`stored: ${s.storedAt}`);
   for (const w of s.warnings) lines.push(`note: ${w}`);

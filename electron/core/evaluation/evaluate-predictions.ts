@@ -49,15 +49,21 @@
  * relative path, else the base name, else (masks) the stem; a name that
  * matches two images is skipped (ambiguous) and reported.
  *
- * Which images are scored: those with ground truth for the task (the
- * training rules: collectSamples, 'active' labels) that the predictions
- * cover, in (item, frame) order; with `split`, only that split's. Images
- * with ground truth but no prediction are NOT scored as misses: they are
- * counted in `source.missingPredictions`. For detection and segmentation,
- * an image the predictions cover that has no shape of the task but is
- * marked done or approved is a negative image (no boxes / all background)
- * and is scored; other unlabelled images are left out (a warning says how
- * many).
+ * Which images are scored (in (item, frame) order; with `split`, only that
+ * split's): the images with ground truth for the task (the training rules:
+ * collectSamples, 'active' labels) and
+ * - classification / segmentation: only those the predictions cover (a row,
+ *   a mask file). An image with ground truth but no prediction cannot be
+ *   scored; it is counted in `source.missingPredictions`.
+ * - detection: ALL of them, as COCOeval evaluates every ground-truth image:
+ *   a results file simply has no entry for an image where nothing was
+ *   detected, so its boxes are misses. `source.missingPredictions` counts
+ *   those images, and a warning suggests `split` when the file seems to
+ *   cover only part of the dataset.
+ * For detection and segmentation, an image the predictions cover that has
+ * no shape of the task but is marked done or approved is a negative image
+ * (no boxes / all background) and is scored; other unlabelled images are
+ * left out (a warning says how many).
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -102,7 +108,11 @@ export interface PredictionsSource {
   unmatchedCount: number;
   /** Names that match several images (skipped). */
   ambiguous: string[];
-  /** Images with ground truth (in the split) that the predictions do not cover: not scored. */
+  /**
+   * Images with ground truth (in the split) that the predictions do not cover:
+   * not scored (classification, segmentation), or scored with no detection
+   * (detection, as COCOeval).
+   */
   missingPredictions: number;
   warnings: string[];
 }
@@ -243,13 +253,19 @@ export async function evaluatePredictions(core: PredictionsCore, datasetId: numb
   let metrics: ClassificationMetrics | DetectionMetrics | SegmentationMetrics;
   let scored: Set<string>;
   if (format === 'csv') {
-    ({ metrics, scored } = await scoreCsv(path, collected.classNames, collected.multiLabel, samples, index, log));
+    ({ metrics, scored } = await scoreCsv(path, collected.classNames, collected.multiLabel, samples, index, log, options.split));
   } else if (format === 'coco') {
     ({ metrics, scored } = await scoreCoco(core, datasetId, path, options, collected.classNames, samples, items.filter((i) => inSplit(i.id)), index, log));
   } else {
     ({ metrics, scored } = await scoreMasks(core, path, collected.classNames, samples, items.filter((i) => inSplit(i.id)), index, log));
   }
   const missing = samples.filter((s) => !scored.has(key(s.itemId, s.frameIndex))).length;
+  if (format === 'coco' && missing > 0) {
+    log.warn(
+      `${missing} of ${samples.length} box-labelled image(s) have no detection in the file: scored as misses, as COCOeval does.` +
+        (missing * 2 > samples.length && !options.split ? ' If the predictions cover only one split, restrict to it (split / --split).' : ''),
+    );
+  }
   if (metrics.n === 0) {
     throw new FoveaException(
       'BAD_INPUT',
@@ -290,6 +306,7 @@ async function scoreCsv(
   samples: readonly Sample[],
   index: NameIndex,
   log: MatchLog,
+  split: SplitName | undefined,
 ): Promise<{ metrics: ClassificationMetrics; scored: Set<string> }> {
   let text = await readTextBounded(path);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -358,7 +375,7 @@ async function scoreCsv(
     log.matched++;
     const k = key(item.id, frame);
     if (!bySample.has(k)) {
-      log.warn(`${name}${frame ? ` frame ${frame}` : ''}: the image has no classification label${samples.length ? ' (in the chosen split)' : ''}; not scored.`);
+      log.warn(`${name}${frame ? ` frame ${frame}` : ''}: the image has no classification label${split ? ` in the ${split} split` : ''}; not scored.`);
       continue;
     }
     if (predictions.has(k)) {
@@ -414,7 +431,7 @@ function detectionGroundTruth(core: PredictionsCore, datasetId: number, classNam
   const crowdByItem = new Map<number, { frame: number | null; box: GroundTruthBox }[]>();
   const classIndex = new Map(classNames.map((n, k) => [n, k]));
   for (const r of rows) {
-    let g: Record<string, unknown> | null = null;
+    let g: Record<string, unknown> | null;
     try {
       const parsed: unknown = r.geometry === null ? null : JSON.parse(r.geometry);
       g = isRecord(parsed) ? parsed : null;
@@ -579,9 +596,9 @@ async function scoreCoco(
       `${unknownCategories} detection(s) of classes the dataset has no ground truth for (${[...unknownNames].slice(0, 5).join(', ')}) are left out: their AP is undefined.`,
     );
   }
-  // Images scored: ground truth covered by the predictions, and covered negative images marked done / approved.
+  // Images scored: every image with ground truth (COCOeval), and covered negative images marked done / approved.
   const keys = new Set<string>();
-  for (const s of samples) if (covered.has(key(s.itemId, s.frameIndex))) keys.add(key(s.itemId, s.frameIndex));
+  for (const s of samples) keys.add(key(s.itemId, s.frameIndex));
   let unlabelled = 0;
   for (const k of covered) {
     if (keys.has(k)) continue;
@@ -599,7 +616,7 @@ async function scoreCoco(
     const [itemId, frameIndex] = k.split(':').map(Number) as [number, number];
     return { itemId, frameIndex, groundTruth: gt.get(k) ?? [], detections: detections.get(k) ?? [] };
   });
-  return { metrics: cocoEvaluate(evalImages, classNames), scored: new Set(ordered) };
+  return { metrics: cocoEvaluate(evalImages, classNames), scored: covered };
 }
 
 // ---------------------------------------------------------------------------

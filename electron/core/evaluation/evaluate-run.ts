@@ -16,9 +16,11 @@
  *   model's outputs for that batch. So the numbers are those of the model at
  *   its input resolution; scoring at the original resolution is what
  *   evaluate-predictions does for other tools' outputs.
- * - Detection ground truth has no crowd regions (collectSamples leaves them
- *   out of detection targets), so a detection on a crowd region counts as a
- *   false positive here, where COCOeval would ignore it.
+ * - Detection ground truth is the training targets: crowd regions are left
+ *   out (collectSamples drops them), so a detection on a crowd region counts
+ *   as a false positive here, where COCOeval would ignore it; VOC
+ *   "difficult" boxes are ordinary boxes (training uses them). For COCO's
+ *   handling of both, score the model's boxes with evaluate-predictions.
  * - Another dataset: its labels must all be of the run's classes (a label
  *   of an unknown class would otherwise vanish from the ground truth and
  *   turn correct detections into false positives): VALIDATION error if not.
@@ -166,7 +168,13 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
         `the run's classes are ${forcedClassNames(config).join(', ')}.`,
     );
   }
-  warnings.push(...collected.warnings.filter((w) => !w.startsWith('No image')));
+  if (own && collected.excluded.unknownClass > 0) {
+    warnings.push(
+      `${collected.excluded.unknownClass} label(s) of classes added after run ${runId} trained are not part of this evaluation` +
+        (config.task === 'classification' ? '.' : ': detections or pixels on those objects count against the model.'),
+    );
+  }
+  warnings.push(...collected.warnings.filter((w) => !w.startsWith('No image') && !w.includes('classes the model does not have')));
 
   // The chosen split becomes the provider's 'test' split (fixed order, no augmentation).
   const splitOf = core.splits.splitMap(datasetId);
