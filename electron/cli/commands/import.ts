@@ -7,6 +7,7 @@
  */
 import type { CliContext } from '../cli-context';
 import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
+import { interruptible } from '../interrupt';
 import { formatDuration, ProgressBar } from '../progress-bar';
 
 export const importHelp = 'fovea import PATH... --dataset NAME [--json]   import DICOM (files, folders, DICOMDIR) and images';
@@ -19,21 +20,13 @@ export async function runImport(ctx: CliContext, paths: string[], values: Record
   const core = ctx.core();
   const dataset = core.datasets.findByName(datasetName) ?? core.datasets.create(datasetName, '');
 
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = (): void => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    controller.abort();
-    ctx.err('\nStopping after the current file (Ctrl-C again to quit at once)...');
-  };
-  process.on('SIGINT', onSigint);
+  const interrupt = interruptible(ctx, 'Stopping after the current file');
   const bar = !ctx.json && ctx.isTty ? new ProgressBar() : null;
   try {
     const report = await core.importFiles({
       datasetId: dataset.id,
       paths,
-      signal: controller.signal,
+      signal: interrupt.signal,
       onFile: (f) => {
         if (ctx.json) ctx.jsonLine({ type: 'file', path: f.path, outcome: f.outcome, kind: f.kind ?? null, reason: f.reason ?? null, code: f.code ?? null, itemId: f.itemId ?? null });
       },
@@ -84,6 +77,6 @@ export async function runImport(ctx: CliContext, paths: string[], values: Record
     }
     return c.failed > 0 || report.problems.length > 0 ? EXIT_PARTIAL : EXIT_OK;
   } finally {
-    process.off('SIGINT', onSigint);
+    interrupt.release();
   }
 }

@@ -10,6 +10,7 @@
 import type { BackendPreference, TaskKind } from '../../contract/ml';
 import type { CliContext } from '../cli-context';
 import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
+import { interruptible } from '../interrupt';
 import { formatDuration, ProgressBar } from '../progress-bar';
 
 export const trainHelp =
@@ -46,19 +47,11 @@ function fmtMetrics(m: Record<string, number>): string {
 export async function runTrain(ctx: CliContext, _positionals: string[], values: Record<string, unknown>): Promise<number> {
   const core = ctx.core();
   const training = core.training;
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = (): void => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    controller.abort();
-    ctx.err('\nCancelling after the current batch (Ctrl-C again to quit at once)...');
-  };
-  process.on('SIGINT', onSigint);
+  const interrupt = interruptible(ctx, 'Cancelling after the current batch');
   const bar = !ctx.json && ctx.isTty ? new ProgressBar() : null;
   let totalEpochs = 0;
   const callbacks = {
-    signal: controller.signal,
+    signal: interrupt.signal,
     onStart: (info: { runId: number; config: { epochs: number; task: string; inputSize: number; batchSize: number }; samples: number; warnings: string[]; splits: { counts: Record<string, number>; patients: Record<string, number> } }) => {
       totalEpochs = info.config.epochs;
       if (ctx.json) ctx.jsonLine({ type: 'start', runId: info.runId, config: info.config, samples: info.samples, splits: info.splits.counts, patients: info.splits.patients, warnings: info.warnings });
@@ -120,7 +113,7 @@ export async function runTrain(ctx: CliContext, _positionals: string[], values: 
     }
     return o.status === 'failed' ? EXIT_PARTIAL : EXIT_OK;
   } finally {
-    process.off('SIGINT', onSigint);
+    interrupt.release();
   }
 }
 
