@@ -2,6 +2,7 @@
 import { createMlEngine } from '../../native-models/engine';
 import { createCore, type Core } from '../core/composition-root';
 import { resolveLibraryDir } from '../core/app/library-location';
+import type { PolicyLoadResult } from '../core/policy/policy';
 
 export const EXIT_OK = 0;
 /** Completed, with per-item failures. */
@@ -25,14 +26,15 @@ export interface CliContext {
   close(): void;
 }
 
-export function createCliContext(flags: { json: boolean; library: string | undefined }): CliContext {
+export function createCliContext(flags: { json: boolean; library: string | undefined }, policy?: PolicyLoadResult): CliContext {
   let core: Core | null = null;
-  const libraryDir = resolveLibraryDir(flags.library);
+  // IT's policy wins over --library and FOVEA_LIBRARY.
+  const libraryDir = policy?.policy.libraryLocation ?? resolveLibraryDir(flags.library);
   return {
     json: flags.json,
     libraryDir,
     core() {
-      core ??= createCore({ libraryDir, ml: createMlEngine() });
+      core ??= createCore({ libraryDir, ml: createMlEngine(), ...(policy ? { policy } : {}) });
       return core;
     },
     out: (text) => process.stdout.write(`${text}\n`),

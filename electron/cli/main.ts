@@ -5,6 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { FoveaException } from '../contract/result';
+import { loadPolicy } from '../core/policy/policy';
 import { createCliContext, EXIT_USAGE, UsageError, type CliContext } from './cli-context';
 import { datasetsHelp, runDatasets } from './commands/datasets';
 import { demoHelp, runDemo } from './commands/demo';
@@ -83,7 +84,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${spec.help}\n`);
     return 0;
   }
-  const ctx = createCliContext({ json: Boolean(values['json']), library: values['library'] as string | undefined });
+  const policy = await loadPolicy();
+  for (const e of policy.errors) process.stderr.write(`fovea: IT policy problem, the safest settings apply: ${e}\n`);
+  if (policy.policy.libraryLocation && values['library']) {
+    process.stderr.write(`fovea: --library is ignored: your IT policy sets the library to ${policy.policy.libraryLocation}\n`);
+  }
+  const ctx = createCliContext({ json: Boolean(values['json']), library: values['library'] as string | undefined }, policy);
   try {
     return await spec.run(ctx, parsed.positionals, values);
   } catch (e) {

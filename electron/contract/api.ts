@@ -11,7 +11,7 @@
  * the contract folder.
  */
 import * as v from 'valibot';
-import type { AppInfo, Dataset, ImportProgress, ImportReport, RunDetail, RunSummary, TrainingPlan } from './domain';
+import type { AppInfo, Dataset, EnterprisePolicyView, ImportProgress, ImportReport, ItemPage, LabelClass, PixelFrame, RunDetail, RunSummary, SeriesStack, TrainingPlan } from './domain';
 import type { BatchProgress, EpochResult, TrainConfig, TrainOutcome } from './ml';
 import type { FoveaError, Result } from './result';
 
@@ -30,11 +30,14 @@ const DatasetName = v.pipe(
 );
 const Id = v.pipe(v.number(), v.integer(), v.minValue(1));
 const TaskSchema = v.picklist(['classification', 'detection', 'segmentation']);
+const ItemStatusSchema = v.picklist(['unlabeled', 'in_progress', 'done', 'needs_review', 'approved', 'rejected']);
 
 /** Runtime schemas for every request payload, keyed by request name. */
 export const requestSchemas = {
   /** Versions, library status and the ML backend preflight. */
   'app.info': v.strictObject({}),
+  /** The enterprise policy in force (read-only). */
+  'policy.get': v.strictObject({}),
   /** All datasets in the library with their counts. */
   'datasets.list': v.strictObject({}),
   /** Create an empty dataset. */
@@ -79,6 +82,32 @@ export const requestSchemas = {
   'training.cancel': v.strictObject({ runId: Id }),
   /** Cancel a running job (import, ...): it stops after the current file, leaving the library consistent. */
   'jobs.cancel': v.strictObject({ jobId: v.pipe(v.string(), v.maxLength(200)) }),
+  /** The dataset browser: filter, sort and page a dataset's items (indexed; fast at 100,000 items). */
+  'items.list': v.strictObject({
+    datasetId: Id,
+    status: v.optional(v.pipe(v.array(ItemStatusSchema), v.maxLength(6))),
+    classId: v.optional(Id),
+    split: v.optional(v.picklist(['train', 'val', 'test', 'none'])),
+    modality: v.optional(v.pipe(v.string(), v.maxLength(16))),
+    seriesId: v.optional(Id),
+    labelSource: v.optional(v.picklist(['human', 'model', 'imported'])),
+    search: v.optional(v.pipe(v.string(), v.maxLength(200))),
+    kind: v.optional(v.picklist(['dicom', 'image'])),
+    sort: v.optional(v.picklist(['id', 'name', 'instance', 'status'])),
+    offset: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+    limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000))),
+    /** Count all matches (default true). */
+    withTotal: v.optional(v.boolean()),
+  }),
+  /**
+   * One frame decoded for display by the backend's one decoder: greyscale as stored values
+   * (typed array) with rescale and windows; colour, palette and YBR as RGBA 8-bit.
+   */
+  'pixels.get': v.strictObject({ itemId: Id, frame: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0) }),
+  /** A series' frames in display order, for stack scrolling. */
+  'series.get': v.strictObject({ seriesId: Id }),
+  /** A dataset's label classes (the browser's class filter). */
+  'classes.list': v.strictObject({ datasetId: Id }),
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -88,6 +117,7 @@ export type RequestPayload<K extends RequestName> = v.InferOutput<(typeof reques
 /** The response type of every request. */
 export interface Responses {
   'app.info': AppInfo;
+  'policy.get': EnterprisePolicyView;
   'datasets.list': Dataset[];
   'datasets.create': Dataset;
   'datasets.get': Dataset;
@@ -100,6 +130,10 @@ export interface Responses {
   'training.start': { jobId: string };
   'training.resume': { jobId: string };
   'training.cancel': { cancelRequested: boolean };
+  'items.list': ItemPage;
+  'pixels.get': PixelFrame;
+  'series.get': SeriesStack;
+  'classes.list': LabelClass[];
 }
 
 /** Events pushed from the backend to the UI. */
@@ -168,7 +202,16 @@ export interface FoveaApi {
    * the renderer; only its path crosses, as an import.start argument.
    */
   pathForFile(file: unknown): string | null;
+  /**
+   * A URL the page can load (an <img src>) for a stored image blob named by its SHA-256:
+   * thumbnails and stored plain images. fovea://data/ab/abcd... in Electron, a loopback URL in
+   * the browser harness. Throws TypeError for anything that is not a lowercase hex SHA-256.
+   */
+  blobUrl(sha256: string): string;
 }
+
+/** A blob name: 64 lowercase hex digits. */
+export const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 
 /** Validate a request payload. Never throws. */
 export function parseRequest<K extends RequestName>(

@@ -160,3 +160,128 @@ export interface TrainingPlan {
   /** The current (or to-be-drawn) patient-grouped split. */
   splits: { counts: Record<string, number>; patients: Record<string, number>; patientGrouped: boolean };
 }
+
+/** Review status of an item (image) or series. */
+export type ItemStatus = 'unlabeled' | 'in_progress' | 'done' | 'needs_review' | 'approved' | 'rejected';
+export type ItemSort = 'id' | 'name' | 'instance' | 'status';
+
+/** One row of the dataset browser. */
+export interface ItemRow {
+  id: number;
+  kind: 'dicom' | 'image';
+  sourceName: string;
+  modality: string | null;
+  rows: number;
+  columns: number;
+  frames: number;
+  status: ItemStatus;
+  seriesId: number | null;
+  instanceNumber: number | null;
+  /** The item's thumbnail blob (JPEG), shown through FoveaApi.blobUrl. */
+  thumbSha256: string | null;
+}
+
+export interface ItemPage {
+  rows: ItemRow[];
+  /** Items matching the filter (all pages); null when not asked for. */
+  total: number | null;
+}
+
+/** Typed arrays a decoded greyscale frame may come in (IPC and the bridge carry them natively). */
+export type StoredPixels = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array;
+
+/** What the viewer's corner overlays show; patient identifiers can be hidden by the UI. */
+export interface FrameOverlay {
+  sourceName: string;
+  patientName: string | null;
+  patientId: string | null;
+  studyDate: string | null;
+  studyDescription: string | null;
+  seriesDescription: string | null;
+  modality: string | null;
+  instanceNumber: number | null;
+  sliceLocation: number | null;
+  sliceThickness: number | null;
+}
+
+interface PixelFrameBase {
+  itemId: number;
+  /** 0-based frame index. */
+  frame: number;
+  frames: number;
+  rows: number;
+  columns: number;
+  /** [row spacing, column spacing] in mm, or null. */
+  pixelSpacing: [number, number] | null;
+  pixelSpacingSource: 'PixelSpacing' | 'ImagerPixelSpacing' | null;
+  photometric: string;
+  /** ms between frames for cine (FrameTime / CineRate), or null. */
+  frameTime: number | null;
+  overlay: FrameOverlay;
+}
+
+/**
+ * A greyscale frame: stored values (after decompression, before any LUT).
+ * Modality values are stored * slope + intercept; when the file uses a Modality LUT
+ * Sequence the backend applies it and sends slope 1, intercept 0.
+ */
+export interface GreyPixelFrame extends PixelFrameBase {
+  kind: 'grey';
+  data: StoredPixels;
+  slope: number;
+  intercept: number;
+  /** Every window in the file (paired); the first is the default. Empty when the file has none. */
+  windowCenter: number[];
+  windowWidth: number[];
+  windowExplanation: string[];
+  voiLutFunction: string;
+  /** MONOCHROME1: low values are bright; display inverted. */
+  monochrome1: boolean;
+  /** Smallest and largest stored value in this frame. */
+  min: number;
+  max: number;
+  /** 'HU' for CT, else the file's Rescale Type or null. */
+  units: string | null;
+}
+
+/** A colour frame (RGB, YBR, palette; plain colour images) converted by the backend to 8-bit RGBA. */
+export interface RgbaPixelFrame extends PixelFrameBase {
+  kind: 'rgba';
+  data: Uint8Array;
+}
+
+export type PixelFrame = GreyPixelFrame | RgbaPixelFrame;
+
+/** A series' frames in display order (instance number, then slice position), for stack scrolling. */
+export interface SeriesStack {
+  seriesId: number;
+  description: string | null;
+  modality: string | null;
+  entries: { itemId: number; frame: number; instanceNumber: number | null; slicePosition: number | null }[];
+}
+
+/** A label class of a dataset. */
+export interface LabelClass {
+  id: number;
+  name: string;
+  color: string;
+  hotkey: string | null;
+  position: number;
+}
+
+/** The enterprise policy IT set, as the app enforces it (read-only in the UI). */
+export interface EnterprisePolicyView {
+  /** 'none': no policy; 'policy': a valid policy; 'safest-defaults': a policy exists but could not be trusted. */
+  source: 'none' | 'policy' | 'safest-defaults';
+  policy: {
+    libraryLocation?: string;
+    allowedExportFormats?: readonly string[];
+    annotatorFromOsUser?: boolean;
+    modelExport?: boolean;
+    sampleData?: boolean;
+  };
+  /** Where each enforced key came from (file or registry key). */
+  origins: Record<string, string>;
+  errors: string[];
+  warnings: string[];
+}

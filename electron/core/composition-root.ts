@@ -23,7 +23,10 @@ import { BlobStore } from './store/blob-store';
 import { DatasetStore } from './store/dataset-store';
 import { openLibraryDb, sqliteVersion, type Db } from './store/library-db';
 import { LibraryMaintenance } from './store/maintenance';
+import { ItemQuery } from './store/item-query';
 import { RunStore } from './store/run-store';
+import { PixelService } from './viewer/pixel-service';
+import type { PolicyLoadResult } from './policy/policy';
 import { labelStratifier, SplitService } from './training/splits';
 import { collectSamples } from './training/training-samples';
 import { TrainingService, type RunSnapshot, type TrainCallbacks } from './training/training-service';
@@ -41,7 +44,11 @@ export interface CoreOptions {
    * CLI and the tests: the core never imports TensorFlow.js.
    */
   ml: MlEngine;
+  /** The enterprise policy loaded by the caller (core/policy loadPolicy()); none when absent. */
+  policy?: PolicyLoadResult;
 }
+
+const NO_POLICY: PolicyLoadResult = { source: 'none', policy: {}, sources: [], origins: {}, errors: [], warnings: [] };
 
 type Handlers = { [K in RequestName]: (payload: RequestPayload<K>) => Promise<Responses[K]> | Responses[K] };
 
@@ -60,9 +67,12 @@ export class Core {
   readonly jobs = new JobRegistry();
   readonly #importer: ImportEngine;
   readonly ml: MlEngine;
+  readonly policy: PolicyLoadResult;
   readonly runs: RunStore;
   readonly splits: SplitService;
   readonly training: TrainingService;
+  readonly items: ItemQuery;
+  readonly pixels: PixelService;
   #preflightResult: Promise<MlPreflight> | null = null;
   readonly #handlers: Handlers;
   #closed = false;
@@ -81,6 +91,7 @@ export class Core {
     this.maintenance = new LibraryMaintenance(this.db, this.blobs, this.audit);
     this.#importer = new ImportEngine(this.db, this.blobs, this.audit, createDicomSupport());
     this.ml = options.ml;
+    this.policy = options.policy ?? NO_POLICY;
     this.runs = new RunStore(this.db);
     this.splits = new SplitService(this.db, this.audit);
     this.training = new TrainingService({
@@ -93,8 +104,18 @@ export class Core {
       libraryDir: options.libraryDir,
     });
 
+    this.items = new ItemQuery(this.db);
+    this.pixels = new PixelService(this.db, this.blobs);
+
     this.#handlers = {
       'app.info': () => this.info(),
+      'policy.get': () => ({
+        source: this.policy.source,
+        policy: { ...this.policy.policy },
+        origins: { ...this.policy.origins },
+        errors: this.policy.errors,
+        warnings: this.policy.warnings,
+      }),
       'datasets.list': () => this.datasets.list(),
       'datasets.get': ({ id }) => this.datasets.get(id),
       'datasets.create': ({ name, description }) => {
@@ -105,7 +126,12 @@ export class Core {
       },
       'import.start': ({ datasetName, paths }) => this.startImport(datasetName, paths),
       'jobs.cancel': ({ jobId }) => ({ cancelled: this.jobs.cancel(jobId) }),
-      'samples.create': () => this.startSampleLibrary(),
+      'samples.create': () => {
+        if (this.policy.policy.sampleData === false) {
+          throw new FoveaException('FORBIDDEN', 'Your IT policy turns the sample library off (policy key sampleData).');
+        }
+        return this.startSampleLibrary();
+      },
       'runs.list': ({ datasetId }) => this.runs.list(datasetId).map(toRunSummary),
       'runs.get': ({ runId }) => this.runDetail(runId),
       'training.plan': ({ datasetId, task }) => this.trainingPlan(datasetId, task),
@@ -113,6 +139,13 @@ export class Core {
         this.startTrainingJob((cb) => this.training.train(datasetId, task, { epochs, batchSize, inputSize, backend }, cb)),
       'training.resume': ({ runId }) => this.startTrainingJob((cb) => this.training.resume(runId, cb)),
       'training.cancel': ({ runId }) => ({ cancelRequested: this.runs.requestCancel(runId) }),
+      'items.list': ({ sort, offset, limit, withTotal, ...filter }) => {
+        this.datasets.get(filter.datasetId);
+        return this.items.list(filter, { sort, offset, limit, withTotal: withTotal ?? true });
+      },
+      'pixels.get': ({ itemId, frame }) => this.pixels.frame(itemId, frame),
+      'series.get': ({ seriesId }) => this.pixels.series(seriesId),
+      'classes.list': ({ datasetId }) => this.annotations.listClasses(datasetId),
     };
   }
 

@@ -15,6 +15,7 @@ import { CHANNEL_PREFIX, EVENT_CHANNEL, REQUEST_NAMES } from '../contract/api';
 import { resolveLibraryDir } from '../core/app/library-location';
 import { createMlEngine } from '../../native-models/engine';
 import { createCore, type Core } from '../core/composition-root';
+import { loadPolicy } from '../core/policy/policy';
 import { BLOB_DIR } from '../core/store/blob-store';
 import { createIpcDispatcher } from './ipc-guard';
 import { handleProtocolRequest, PRIVILEGED_SCHEME } from './protocol-paths';
@@ -71,9 +72,12 @@ async function start(): Promise<void> {
   // The default session may exist before 'session-created' fires; hardening twice is harmless.
   hardenSession(session.defaultSession);
 
-  const libraryDir = resolveLibraryDir(libraryFlag(process.argv));
+  // IT's policy (system location, registry, managed preferences) wins over flags and settings;
+  // a malformed policy applies the safest settings and the UI shows why (policy.get).
+  const policy = await loadPolicy();
+  const libraryDir = policy.policy.libraryLocation ?? resolveLibraryDir(libraryFlag(process.argv));
   const nativeBinding = electronNativeBinding();
-  core = createCore({ libraryDir, ml: createMlEngine(), ...(nativeBinding ? { nativeBinding } : {}) });
+  core = createCore({ libraryDir, ml: createMlEngine(), policy, ...(nativeBinding ? { nativeBinding } : {}) });
 
   // fovea://data serves only the content-addressed blob store (thumbnails,
   // stored images), never the database files next to it.

@@ -9,6 +9,7 @@ import {
   EVENT_CHANNEL,
   isEventName,
   isRequestName,
+  SHA256_PATTERN,
   type EventEnvelope,
   type FoveaApi,
   type RequestInput,
@@ -52,6 +53,11 @@ export function createPreloadApi(ipc: IpcRendererLike, getPathForFile: PathForFi
       } catch {
         return null;
       }
+    },
+    blobUrl(sha256) {
+      // main serves fovea://data/ from the library's content-addressed blob store (blobs/ab/abcd...).
+      if (typeof sha256 !== 'string' || !SHA256_PATTERN.test(sha256)) throw new TypeError('blobUrl needs a lowercase hex SHA-256.');
+      return `fovea://data/${sha256.slice(0, 2)}/${sha256}`;
     },
   };
   // Frozen: page scripts cannot swap the methods.

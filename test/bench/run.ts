@@ -6,6 +6,7 @@
 import { runFuzzBench } from './fuzz.bench';
 import { runImportBench } from './import.bench';
 import { runTrainingBench } from './training.bench';
+import { runViewerBench } from './viewer.bench';
 import { runKernelBench } from './wasm-kernels.bench';
 import { runStoreBench } from './store.bench';
 
@@ -15,6 +16,7 @@ const benches: Record<string, () => Promise<void>> = {
   fuzz: () => runFuzzBench(),
   kernels: () => runKernelBench(),
   training: () => runTrainingBench(),
+  viewer: () => runViewerBench(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

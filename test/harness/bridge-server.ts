@@ -19,6 +19,27 @@ export const REPO_ROOT = join(here, '..', '..');
 export const RENDERER_BUILD = join(REPO_ROOT, 'dist', 'renderer');
 const BRIDGE_SCRIPT = '<script src="/__bridge/bridge.js"></script>';
 const MAX_BODY = 16 * 1024 * 1024;
+/** GET /__bridge/blob/<sha256>: thumbnails and stored images only, never DICOM files or the database. */
+const BLOB_PATH = /^\/__bridge\/blob\/([0-9a-f]{64})$/;
+const SERVABLE_BLOB_TYPES = new Set(['image/jpeg', 'image/png']);
+
+/** The tag bridge-client.js looks for to turn base64 back into a typed array. */
+export const TYPED_ARRAY_TAG = '__foveaTypedArray';
+const TYPED_ARRAY_NAMES = new Set(['Uint8Array', 'Int8Array', 'Uint16Array', 'Int16Array', 'Uint32Array', 'Int32Array', 'Float32Array', 'Float64Array', 'Uint8ClampedArray']);
+
+/**
+ * JSON with typed arrays: IPC's structured clone carries them natively, JSON
+ * does not, so each becomes {__foveaTypedArray: 'Int16Array', base64}. The page
+ * sees the same typed array either way (bridge-client.js decodes it).
+ */
+export function encodeBridgeJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (ArrayBuffer.isView(v) && !(v instanceof DataView) && TYPED_ARRAY_NAMES.has(v.constructor.name)) {
+      return { [TYPED_ARRAY_TAG]: v.constructor.name, base64: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
+    }
+    return v;
+  });
+}
 
 export interface Bridge {
   url: string;
@@ -70,7 +91,7 @@ export async function startBridge(core: Core, options: { port?: number; staticDi
           return send(res, 200, JSON.stringify({ ok: false, error: { code: 'VALIDATION', message: 'Malformed JSON.' } }), 'application/json');
         }
         const result = await core.dispatch(msg?.name, msg?.input);
-        return send(res, 200, JSON.stringify(result), 'application/json');
+        return send(res, 200, encodeBridgeJson(result), 'application/json');
       }
       if (url.pathname === '/__bridge/events' && req.method === 'GET') {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
@@ -83,6 +104,13 @@ export async function startBridge(core: Core, options: { port?: number; staticDi
         return send(res, 200, await readFile(join(here, 'bridge-client.js')), 'text/javascript');
       }
       if (req.method !== 'GET') return send(res, 405, 'method not allowed', 'text/plain');
+      if (url.pathname.startsWith('/__bridge/blob/')) {
+        const m = BLOB_PATH.exec(url.pathname);
+        if (!m?.[1]) return send(res, 400, 'not a blob hash', 'text/plain');
+        const row = core.db.prepare('SELECT media_type AS type FROM blobs WHERE sha256 = ?').get(m[1]) as { type: string } | undefined;
+        if (!row || !SERVABLE_BLOB_TYPES.has(row.type) || !core.blobs.has(m[1])) return send(res, 404, 'not found', 'text/plain');
+        return send(res, 200, core.blobs.read(m[1]), row.type);
+      }
       const path = url.pathname === '/' ? '/index.html' : url.pathname;
       const resolved = await resolveContainedPath(staticDir, path);
       if (!resolved.ok) return send(res, 404, 'not found', 'text/plain');

@@ -46,3 +46,12 @@ export function on<E extends EventName>(name: E, listener: (payload: Events[E]) 
 export function pathForFile(file: unknown): string | null {
   return transport()?.pathForFile(file) ?? null;
 }
+
+/** A loadable URL for a stored image blob (thumbnail), or null without a backend or a valid hash. */
+export function blobUrl(sha256: string): string | null {
+  try {
+    return transport()?.blobUrl(sha256) ?? null;
+  } catch {
+    return null;
+  }
+}

@@ -71,3 +71,21 @@ test('an unexpected exception becomes an INTERNAL error result, never a throw', 
     console.error = origError;
   }
 });
+
+test('the enterprise policy is served read-only and enforced (sample library off)', async (t) => {
+  const policy = {
+    source: 'policy' as const,
+    policy: { sampleData: false, modelExport: false, allowedExportFormats: ['dicom-deid' as const] },
+    sources: [],
+    origins: { sampleData: '/etc/fovea/policy.json', modelExport: '/etc/fovea/policy.json', allowedExportFormats: '/etc/fovea/policy.json' },
+    errors: [],
+    warnings: [],
+  };
+  const { core, cleanup } = tempCore({ policy });
+  t.after(cleanup);
+  const got = await core.dispatch('policy.get', {});
+  assert.ok(got.ok);
+  if (got.ok) assert.deepEqual((got.value as { policy: unknown }).policy, policy.policy);
+  const samples = await core.dispatch('samples.create', {});
+  assert.ok(!samples.ok && samples.error.code === 'FORBIDDEN' && /sampleData/.test(samples.error.message));
+});

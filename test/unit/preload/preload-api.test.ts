@@ -20,9 +20,9 @@ function fakeIpc() {
   return { ipc, calls, listeners };
 }
 
-test('the preload exposes exactly invoke, on and pathForFile, frozen', () => {
+test('the preload exposes exactly invoke, on, pathForFile and blobUrl, frozen', () => {
   const api = createPreloadApi(fakeIpc().ipc);
-  assert.deepEqual(Object.keys(api).sort(), ['invoke', 'on', 'pathForFile']);
+  assert.deepEqual(Object.keys(api).sort(), ['blobUrl', 'invoke', 'on', 'pathForFile']);
   assert.ok(Object.isFrozen(api));
 });
 
@@ -56,4 +56,13 @@ test('pathForFile asks Electron for a dropped file\'s path and never throws', ()
   assert.equal(api.pathForFile({ name: 'scan.dcm' }), '/data/scan.dcm');
   assert.equal(api.pathForFile({ name: 'boom' }), null);
   assert.equal(createPreloadApi(fakeIpc().ipc).pathForFile({ name: 'x' }), null);
+});
+
+test('blobUrl names a blob under fovea://data by its hash and refuses anything else', () => {
+  const api = createPreloadApi(fakeIpc().ipc);
+  const sha = 'ab'.padEnd(64, '0');
+  assert.equal(api.blobUrl(sha), `fovea://data/ab/${sha}`);
+  for (const bad of ['../etc/passwd', sha.toUpperCase(), `${sha}0`, `ab/${sha}`, '', 'x'.repeat(64)]) {
+    assert.throws(() => api.blobUrl(bad), TypeError, bad);
+  }
 });

@@ -2,12 +2,13 @@
  * State of the library home: app info (versions, library, ML backends) and
  * the dataset list. Components read it; only this class talks to the api.
  */
-import type { AppInfo, Dataset } from '../../../../electron/contract/domain';
+import type { AppInfo, Dataset, EnterprisePolicyView } from '../../../../electron/contract/domain';
 import type { FoveaError } from '../../../../electron/contract/result';
 import { on, request } from '../api';
 
 export class LibraryState {
   info = $state.raw<AppInfo | null>(null);
+  policy = $state.raw<EnterprisePolicyView | null>(null);
   datasets = $state.raw<Dataset[]>([]);
   loading = $state(true);
   error = $state<FoveaError | null>(null);
@@ -57,6 +58,8 @@ export class LibraryState {
   }
 
   async refreshInfo(): Promise<void> {
+    const pol = await request('policy.get', {});
+    if (pol.ok) this.policy = pol.value;
     this.infoLoading = true;
     const res = await request('app.info', {});
     this.infoLoading = false;

@@ -1,0 +1,344 @@
+/**
+ * The viewer's state and its cornerstone element: the stack being shown,
+ * the window (in DICOM LINEAR terms), invert, zoom/pan, the active tool,
+ * overlays, probe, length measurements and cine. Components read the
+ * fields and call the methods; only this class (and image-loader.ts) talk to
+ * cornerstone. `dispose()` disables the element (cornerstone's redraw loop
+ * runs until then) and stops cine.
+ */
+import cornerstone, { type Image, type Point, type Viewport } from 'cornerstone-core';
+import { defaultWindow, frameOf, imageIdOf, registerFoveaLoader, toCornerstoneVoi, type DicomWindow, type FrameMeta } from './image-loader';
+
+export interface StackEntry {
+  itemId: number;
+  frame: number;
+}
+
+export type ViewerTool = 'wl' | 'pan' | 'zoom' | 'probe' | 'length';
+
+/** CT presets (center/width, Hounsfield units). */
+export const CT_PRESETS: readonly { id: string; label: string; center: number; width: number }[] = [
+  { id: 'lung', label: 'Lung', center: -600, width: 1500 },
+  { id: 'mediastinum', label: 'Mediastinum', center: 50, width: 350 },
+  { id: 'bone', label: 'Bone', center: 400, width: 1800 },
+  { id: 'brain', label: 'Brain', center: 40, width: 80 },
+  { id: 'abdomen', label: 'Abdomen', center: 40, width: 400 },
+  { id: 'liver', label: 'Liver', center: 60, width: 160 },
+];
+
+export interface ProbeReading {
+  x: number;
+  y: number;
+  /** Stored value (grey) or [r, g, b]. */
+  stored: number | [number, number, number];
+  /** Modality value (HU for CT), grey only. */
+  value: number | null;
+  units: string | null;
+}
+
+export interface LengthMeasurement {
+  imageId: string;
+  a: Point;
+  b: Point;
+  /** mm when the image has a pixel spacing, else pixels. */
+  length: number;
+  unit: 'mm' | 'px';
+}
+
+const PREFETCH = 8;
+
+export class ViewerController {
+  stack = $state.raw<StackEntry[]>([]);
+  index = $state(0);
+  /** The displayed frame's metadata. */
+  frame = $state.raw<FrameMeta | null>(null);
+  /** The window in force, DICOM LINEAR semantics; null until the first image. */
+  window = $state<DicomWindow | null>(null);
+  /** The user changed the window: keep it while scrolling instead of each file's own. */
+  windowTouched = $state(false);
+  userInvert = $state(false);
+  scale = $state(1);
+  tool = $state<ViewerTool>('wl');
+  overlays = $state(true);
+  hideIdentifiers = $state(false);
+  probe = $state.raw<ProbeReading | null>(null);
+  measurements = $state.raw<LengthMeasurement[]>([]);
+  draft = $state.raw<LengthMeasurement | null>(null);
+  cinePlaying = $state(false);
+  error = $state<string | null>(null);
+  loading = $state(false);
+  /** Incremented on every cornerstoneimagerendered: tests and overlays wait on it. */
+  renderCount = $state(0);
+  /** ms from asking for a frame to its rendered event. */
+  lastFrameMs = $state<number | null>(null);
+
+  readonly currentImageId = $derived(this.stack[this.index] ? imageIdOf(this.stack[this.index]!.itemId, this.stack[this.index]!.frame) : null);
+  readonly effectiveInvert = $derived((this.frame?.kind === 'grey' && this.frame.monochrome1) !== this.userInvert);
+
+  #element: HTMLElement | null = null;
+  #image: Image | null = null;
+  #requested = 0;
+  #requestedAt = 0;
+  #cineTimer: ReturnType<typeof setTimeout> | null = null;
+  #fitNext = true;
+  readonly #onRendered = (): void => {
+    this.renderCount++;
+    if (this.#requestedAt) {
+      this.lastFrameMs = performance.now() - this.#requestedAt;
+      this.#requestedAt = 0;
+    }
+  };
+
+  attach(element: HTMLElement): void {
+    registerFoveaLoader();
+    this.#element = element;
+    cornerstone.enable(element);
+    element.addEventListener(cornerstone.EVENTS.IMAGE_RENDERED, this.#onRendered);
+    if (this.stack.length) void this.#show(true);
+  }
+
+  dispose(): void {
+    this.stopCine();
+    const el = this.#element;
+    if (el) {
+      el.removeEventListener(cornerstone.EVENTS.IMAGE_RENDERED, this.#onRendered);
+      cornerstone.disable(el);
+    }
+    this.#element = null;
+    this.#image = null;
+  }
+
+  /** Show a stack (a series, a multi-frame instance or one image) at `index`; resets the view. */
+  open(stack: StackEntry[], index = 0): void {
+    this.stack = stack;
+    this.index = Math.min(Math.max(index, 0), Math.max(stack.length - 1, 0));
+    this.window = null;
+    this.windowTouched = false;
+    this.userInvert = false;
+    this.probe = null;
+    this.#fitNext = true;
+    this.stopCine();
+    void this.#show(true);
+  }
+
+  setIndex(i: number): void {
+    if (!this.stack.length) return;
+    const next = Math.min(Math.max(Math.round(i), 0), this.stack.length - 1);
+    if (next === this.index) return;
+    this.index = next;
+    void this.#show(false);
+  }
+
+  step(delta: number): void {
+    this.setIndex(this.index + delta);
+  }
+
+  async #show(reset: boolean): Promise<void> {
+    const el = this.#element;
+    const imageId = this.currentImageId;
+    if (!el || !imageId) return;
+    const ticket = ++this.#requested;
+    this.#requestedAt = performance.now();
+    this.loading = true;
+    let image: Image;
+    try {
+      image = await cornerstone.loadAndCacheImage(imageId);
+    } catch (e) {
+      if (ticket === this.#requested) {
+        this.error = (e as Error).message;
+        this.loading = false;
+      }
+      return;
+    }
+    if (ticket !== this.#requested || this.#element !== el) return;
+    this.loading = false;
+    this.error = null;
+    const meta = frameOf(imageId) ?? null;
+    this.frame = meta;
+    if (!this.windowTouched && meta) this.window = defaultWindow(meta);
+    const previous = cornerstone.getViewport(el);
+    const fit = reset || this.#fitNext || !previous || this.#image === null;
+    const base: Viewport = fit ? cornerstone.getDefaultViewportForImage(el, image) : previous;
+    this.#fitNext = false;
+    this.#image = image;
+    const viewport: Partial<Viewport> = {
+      ...base,
+      pixelReplication: true,
+      invert: this.effectiveInvert,
+      ...(this.window ? { voi: toCornerstoneVoi(this.window) } : {}),
+    };
+    cornerstone.displayImage(el, image, viewport);
+    this.scale = cornerstone.getViewport(el)?.scale ?? 1;
+    this.#prefetch();
+  }
+
+  #prefetch(): void {
+    for (let d = 1; d <= PREFETCH; d++) {
+      for (const i of [this.index + d, this.index - d]) {
+        const e = this.stack[i];
+        if (e) void cornerstone.loadAndCacheImage(imageIdOf(e.itemId, e.frame)).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Load every frame of the stack into the cache (the bench and small series). */
+  async prefetchAll(): Promise<void> {
+    await Promise.all(this.stack.map((e) => cornerstone.loadAndCacheImage(imageIdOf(e.itemId, e.frame))));
+  }
+
+  #update(change: Partial<Viewport>): void {
+    const el = this.#element;
+    if (!el || !this.#image) return;
+    const vp = cornerstone.getViewport(el);
+    if (!vp) return;
+    this.#requestedAt = performance.now();
+    cornerstone.setViewport(el, { ...vp, ...change });
+    this.scale = cornerstone.getViewport(el)?.scale ?? this.scale;
+  }
+
+  setWindow(w: DicomWindow): void {
+    this.window = { center: w.center, width: Math.max(w.width, 1) };
+    this.windowTouched = true;
+    this.#update({ voi: toCornerstoneVoi(this.window) });
+  }
+
+  preset(id: string): void {
+    const p = CT_PRESETS.find((x) => x.id === id);
+    if (p) this.setWindow({ center: p.center, width: p.width });
+  }
+
+  /** Back to the file's own window. */
+  resetWindow(): void {
+    this.windowTouched = false;
+    if (this.frame) this.window = defaultWindow(this.frame);
+    if (this.window) this.#update({ voi: toCornerstoneVoi(this.window) });
+  }
+
+  /** Window/level by a drag of (dx, dy) screen pixels: right/left changes width, down/up the centre. */
+  dragWindow(dx: number, dy: number): void {
+    const w = this.window ?? { center: 128, width: 256 };
+    const f = this.frame;
+    const range = f?.kind === 'grey' ? Math.max((f.max - f.min) * Math.abs(f.slope), 1) : 256;
+    const k = Math.max(range / 512, 0.25);
+    this.setWindow({ center: w.center + dy * k, width: Math.max(1, w.width + dx * k) });
+  }
+
+  toggleInvert(): void {
+    this.userInvert = !this.userInvert;
+    this.#update({ invert: this.effectiveInvert });
+  }
+
+  fit(): void {
+    const el = this.#element;
+    if (!el || !this.#image) return;
+    const d = cornerstone.getDefaultViewportForImage(el, this.#image);
+    this.#update({ scale: d.scale, translation: { x: 0, y: 0 } });
+  }
+
+  /** 1:1: one image pixel per canvas pixel, on whole canvas pixels (no resampling). */
+  actualSize(): void {
+    const el = this.#element;
+    const img = this.#image;
+    if (!el || !img) return;
+    const canvas = el.querySelector('canvas');
+    const ox = canvas && (canvas.width - img.columns) % 2 !== 0 ? 0.5 : 0;
+    const oy = canvas && (canvas.height - img.rows) % 2 !== 0 ? 0.5 : 0;
+    this.#update({ scale: 1, translation: { x: ox, y: oy } });
+  }
+
+  zoomBy(factor: number): void {
+    this.#update({ scale: Math.min(Math.max(this.scale * factor, 0.05), 40) });
+  }
+
+  panBy(dx: number, dy: number): void {
+    const el = this.#element;
+    const vp = el ? cornerstone.getViewport(el) : undefined;
+    if (!vp) return;
+    this.#update({ translation: { x: vp.translation.x + dx / vp.scale, y: vp.translation.y + dy / vp.scale } });
+  }
+
+  /** Redraw after the element changed size. */
+  resize(): void {
+    if (this.#element && this.#image) cornerstone.resize(this.#element, false);
+  }
+
+  /** Image pixel under a page position, or null outside the image. */
+  pixelAt(pageX: number, pageY: number): Point | null {
+    const el = this.#element;
+    const img = this.#image;
+    if (!el || !img) return null;
+    const p = cornerstone.pageToPixel(el, pageX, pageY);
+    const x = Math.floor(p.x);
+    const y = Math.floor(p.y);
+    if (x < 0 || y < 0 || x >= img.columns || y >= img.rows) return null;
+    return { x, y };
+  }
+
+  probeAt(pageX: number, pageY: number): ProbeReading | null {
+    const img = this.#image;
+    const f = this.frame;
+    const p = this.pixelAt(pageX, pageY);
+    if (!img || !f || !p) return (this.probe = null);
+    const data = img.getPixelData();
+    const i = p.y * img.columns + p.x;
+    if (f.kind === 'rgba') {
+      this.probe = { x: p.x, y: p.y, stored: [data[i * 4] ?? 0, data[i * 4 + 1] ?? 0, data[i * 4 + 2] ?? 0], value: null, units: null };
+    } else {
+      const stored = data[i] ?? 0;
+      this.probe = { x: p.x, y: p.y, stored, value: stored * f.slope + f.intercept, units: f.units };
+    }
+    return this.probe;
+  }
+
+  toCanvas(p: Point): Point | null {
+    return this.#element && this.#image ? cornerstone.pixelToCanvas(this.#element, p) : null;
+  }
+
+  /** Sub-pixel image coordinates of a page position (for measurements). */
+  imagePoint(pageX: number, pageY: number): Point | null {
+    return this.#element && this.#image ? cornerstone.pageToPixel(this.#element, pageX, pageY) : null;
+  }
+
+  measure(a: Point, b: Point): LengthMeasurement | null {
+    const id = this.currentImageId;
+    if (!id) return null;
+    const s = this.frame?.pixelSpacing ?? null;
+    const dx = b.x - a.x;
+    const dy = b.y - a.y;
+    return s
+      ? { imageId: id, a, b, length: Math.hypot(dx * s[1], dy * s[0]), unit: 'mm' }
+      : { imageId: id, a, b, length: Math.hypot(dx, dy), unit: 'px' };
+  }
+
+  addMeasurement(m: LengthMeasurement): void {
+    this.measurements = [...this.measurements, m];
+  }
+
+  clearMeasurements(): void {
+    this.measurements = [];
+  }
+
+  /** Play through the stack at the file's frame time (else 15 fps), looping. */
+  playCine(): void {
+    if (this.cinePlaying || this.stack.length < 2) return;
+    this.cinePlaying = true;
+    const tick = (): void => {
+      if (!this.cinePlaying) return;
+      this.setIndex(this.index + 1 >= this.stack.length ? 0 : this.index + 1);
+      const ms = this.frame?.frameTime && this.frame.frameTime > 0 ? this.frame.frameTime : 1000 / 15;
+      this.#cineTimer = setTimeout(tick, Math.max(ms, 16));
+    };
+    tick();
+  }
+
+  stopCine(): void {
+    this.cinePlaying = false;
+    if (this.#cineTimer !== null) clearTimeout(this.#cineTimer);
+    this.#cineTimer = null;
+  }
+
+  toggleCine(): void {
+    if (this.cinePlaying) this.stopCine();
+    else this.playCine();
+  }
+}
