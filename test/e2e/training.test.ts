@@ -41,7 +41,8 @@ test('train a small classifier on the sample CT from the training screen and wat
   const plan = page.getByTestId('train-plan');
   await plan.filter({ hasText: 'grouped by patient' }).waitFor({ timeout: 30_000 });
   assert.match((await plan.textContent()) ?? '', /lesion present/);
-  assert.match((await page.getByTestId('train-backend-why').textContent()) ?? '', /tfjs-backend-wasm/);
+  // The preflight's explanation appears once app.info has answered.
+  await page.getByTestId('train-backend-why').filter({ hasText: /tfjs-backend-wasm/ }).waitFor({ timeout: 30_000 });
   await page.getByTestId('train-epochs').fill('3');
   await page.getByTestId('train-size').fill('32');
   await page.getByTestId('train-start').click();
