@@ -5,6 +5,7 @@
  */
 import { runFuzzBench } from './fuzz.bench';
 import { runImportBench } from './import.bench';
+import { runLearningBench } from './learning.bench';
 import { runTrainingBench } from './training.bench';
 import { runViewerBench } from './viewer.bench';
 import { runKernelBench } from './wasm-kernels.bench';
@@ -17,6 +18,7 @@ const benches: Record<string, () => Promise<void>> = {
   kernels: () => runKernelBench(),
   training: () => runTrainingBench(),
   viewer: () => runViewerBench(),
+  learning: () => runLearningBench(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
