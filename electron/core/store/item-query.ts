@@ -4,10 +4,10 @@
  * filter is an indexed lookup, or an IN over a covering index of the
  * annotations or splits table, and counts are computed only when asked for.
  */
+import type { ItemPage, ItemRow, ItemSort, ItemStatus } from '../../contract/domain';
 import type { Db } from './library-db';
 
-export type ItemStatus = 'unlabeled' | 'in_progress' | 'done' | 'needs_review' | 'approved' | 'rejected';
-export type ItemSort = 'id' | 'name' | 'instance' | 'status';
+export type { ItemPage, ItemSort, ItemStatus };
 
 export interface ItemFilter {
   datasetId: number;
@@ -24,24 +24,8 @@ export interface ItemFilter {
   kind?: 'dicom' | 'image';
 }
 
-export interface ItemListRow {
-  id: number;
-  kind: 'dicom' | 'image';
-  sourceName: string;
-  modality: string | null;
-  rows: number;
-  columns: number;
-  frames: number;
-  status: ItemStatus;
-  seriesId: number | null;
-  instanceNumber: number | null;
-  thumbSha256: string | null;
-}
-
-export interface ItemPage {
-  rows: ItemListRow[];
-  total: number | null;
-}
+/** The browser's row and page shapes are the contract's (domain.ts). */
+export type ItemListRow = ItemRow;
 
 const SORT_SQL: Record<ItemSort, string> = {
   id: 'i.id',
