@@ -47,6 +47,12 @@ export interface TrainConfig {
   augment: AugmentConfig;
   /** Per-class loss weights (classification and segmentation), or null for none. */
   classWeights: number[] | null;
+  /**
+   * Segmentation: what pixels that no label covers are. 'background' (default) trains them as class 0;
+   * 'ignore' leaves them out of the loss and the metrics, for densely labelled data whose unlabelled
+   * pixels are "void" (CamVid, Cityscapes) rather than background.
+   */
+  unlabeledPixels?: 'background' | 'ignore';
   /** How the data pipeline turned pixels into numbers (recorded with the model). */
   normalization: { kind: 'window'; center: number; width: number } | { kind: 'file-window' } | { kind: 'per-image' } | { kind: 'unit' };
 }

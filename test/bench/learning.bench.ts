@@ -37,7 +37,7 @@ const CASES: { name: LearningSetName; label: string; overrides: TrainOverrides }
   // 12 training images: up to 60 epochs; 192 px keeps the larger vessels a few pixels wide.
   { name: 'drive', label: 'drive@192', overrides: { inputSize: 192, epochs: 60, batchSize: 2 } },
   // The segmentation defaults (128 px, batch 8, 30 epochs).
-  { name: 'camvid', label: 'camvid@128', overrides: { inputSize: 128, epochs: 30, batchSize: 8 } },
+  { name: 'camvid', label: 'camvid@128', overrides: { inputSize: 128, epochs: 30, batchSize: 8, unlabeledPixels: 'ignore' } },
 ];
 
 function settings(run: TrainedRun): string {

@@ -30,9 +30,9 @@
  *   masks with SegNet's class list, value 11 (Unlabelled) ignored on import.
  *   Split: the val/ folder is the test split (26); train/ sorted by name,
  *   every 6th (i % 6 == 3) is val (15), the rest train (77).
- *   Fovea paints pixels that no label covers as background (index 0), so
- *   void pixels TRAIN as a "background" class; the metrics ignore them
- *   (target 0 is skipped, as SegNet's ignore_label 11), and report the
+ *   CamVid is labelled densely: the runs train with unlabeledPixels 'ignore',
+ *   so void pixels (no label) are left out of the loss and the metrics
+ *   (target 255, as SegNet's ignore_label 11), and the metrics report the
  *   11 real classes.
  *
  * Metrics:
@@ -310,8 +310,8 @@ export async function evaluateSegmentation(lib: LearningLibrary, run: TrainedRun
   const pred = new Float64Array(K);
   const truth = new Float64Array(K);
   const sourceOf = new Map(items(lib.core, lib.datasetId).map((r) => [r.id, baseName(r.source_name)]));
-  // CamVid: target 0 is void (unlabelled), SegNet's ignore label.
-  const ignoreBackground = lib.name === 'camvid';
+  // CamVid: void pixels arrive as 255 (trained with unlabeledPixels 'ignore'), like the letterbox padding.
+  const voidIgnored = run.config.unlabeledPixels === 'ignore';
   let images = 0;
   let pixels = 0;
   for await (const { batch, preds } of testPredictions(lib, run)) {
@@ -328,7 +328,7 @@ export async function evaluateSegmentation(lib: LearningLibrary, run: TrainedRun
       const off = i * S * S;
       for (let j = 0; j < S * S; j++) {
         const t = masks[off + j] as number;
-        if (t === 255 || (ignoreBackground && t === 0) || (fov && fov[j] !== 1)) continue;
+        if (t === 255 || (fov && fov[j] !== 1)) continue;
         const c = p.classes[j] as number;
         pixels++;
         truth[t] = (truth[t] as number) + 1;
@@ -370,7 +370,7 @@ export async function evaluateSegmentation(lib: LearningLibrary, run: TrainedRun
     meanDice: m ? sumDice / m : 0,
     constantDice,
     meanIou: m ? sumIou / m : 0,
-    region: lib.name === 'drive' ? 'inside the field of view' : ignoreBackground ? 'labelled pixels (void ignored)' : 'all image pixels',
+    region: lib.name === 'drive' ? 'inside the field of view' : voidIgnored ? 'labelled pixels (void ignored)' : 'all image pixels',
     seconds: (performance.now() - t0) / 1000,
   };
 }

@@ -14,7 +14,7 @@ import { interruptible } from '../interrupt';
 import { formatDuration, ProgressBar } from '../progress-bar';
 
 export const trainHelp =
-  'fovea train --dataset NAME --task classify|detect|segment [--epochs N] [--batch N] [--size N] [--backend auto|tensorflow|wasm|cpu] [--resume RUN] [--json]';
+  'fovea train --dataset NAME --task classify|detect|segment [--epochs N] [--batch N] [--size N] [--backend auto|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--resume RUN] [--json]';
 export const trainOptions = {
   dataset: { type: 'string' },
   task: { type: 'string' },
@@ -24,6 +24,7 @@ export const trainOptions = {
   backend: { type: 'string' },
   resume: { type: 'string' },
   seed: { type: 'string' },
+  'unlabeled-pixels': { type: 'string' },
 } as const;
 export const runsHelp = 'fovea runs [--json] | fovea runs cancel ID   training runs with their status and metrics';
 
@@ -94,12 +95,15 @@ export async function runTrain(ctx: CliContext, _positionals: string[], values: 
       const dataset = core.datasets.findByName(name);
       if (!dataset) throw new UsageError(`there is no dataset named "${name}"`);
       const seed = values['seed'] === undefined ? undefined : Number(values['seed']);
+      const unlabeled = values['unlabeled-pixels'] as string | undefined;
+      if (unlabeled !== undefined && unlabeled !== 'background' && unlabeled !== 'ignore') throw new UsageError('--unlabeled-pixels must be background or ignore');
       result = await training.train(dataset.id, task, {
         epochs: positiveInt(values, 'epochs', 10_000),
         batchSize: positiveInt(values, 'batch', 4096),
         inputSize: positiveInt(values, 'size', 4096),
         backend: backend as BackendPreference,
         ...(seed !== undefined && Number.isInteger(seed) ? { seed } : {}),
+        ...(unlabeled ? { unlabeledPixels: unlabeled } : {}),
       }, callbacks);
     }
     bar?.done();

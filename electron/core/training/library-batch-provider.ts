@@ -172,6 +172,7 @@ export function computeClassWeights(
   classCount: number,
   task: TaskKind,
   readMask?: (annotationId: number, version: number) => CocoRle | null,
+  unlabeledPixels: 'background' | 'ignore' = 'background',
 ): number[] | null {
   if (task === 'detection') return null;
   const counts = new Float64Array(classCount);
@@ -186,7 +187,7 @@ export function computeClassWeights(
         if (shape.classIndex < classCount) counts[shape.classIndex] = (counts[shape.classIndex] as number) + area;
         labelled += area;
       }
-      counts[0] = (counts[0] as number) + Math.max(0, s.width * s.height - labelled);
+      if (unlabeledPixels === 'background') counts[0] = (counts[0] as number) + Math.max(0, s.width * s.height - labelled);
     }
   }
   const present = [...counts].filter((n) => n > 0).length;
@@ -251,7 +252,13 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
   let disposed = false;
   const S = config.inputSize;
   const C = config.channels;
-  const decodeOptions = { normalization: config.normalization, channels: C, inputSize: S, ...(readMask ? { readMask } : {}) };
+  const decodeOptions = {
+    normalization: config.normalization,
+    channels: C,
+    inputSize: S,
+    ...(readMask ? { readMask } : {}),
+    ...(config.unlabeledPixels ? { unlabeledPixels: config.unlabeledPixels } : {}),
+  };
 
   const count = (split: SplitName): number => Math.ceil(bySplit[split].length / config.batchSize);
 
@@ -404,7 +411,7 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
       for (let i = 0; i < count('test'); i++) yield await provider.batch('test', 0, i);
     },
     classWeights() {
-      return computeClassWeights(bySplit.train, K, config.task, readMask);
+      return computeClassWeights(bySplit.train, K, config.task, readMask, config.unlabeledPixels);
     },
     stats() {
       let prefetchedBytes = 0;

@@ -54,7 +54,7 @@ import { decodeFrame, modalityValues, parseDicom, readImageInfo, toDisplay } fro
 import type { DicomImageInfo } from '../dicom';
 import type { CocoRle } from '../labels/label-types';
 import { createRandom } from '../samples/seeded-random';
-import { rasterizeSegmentation, type Sample, type SampleSource } from './training-samples';
+import { IGNORE_INDEX, rasterizeSegmentation, type Sample, type SampleSource } from './training-samples';
 
 export type Normalization = TrainConfig['normalization'];
 
@@ -132,6 +132,8 @@ export interface DecodeOptions {
   inputSize?: number;
   /** Segmentation masks by id and version (see training-samples' maskReader). */
   readMask?: (annotationId: number, version: number) => CocoRle | null;
+  /** Segmentation: pixels no label covers are background (default) or ignored (255). */
+  unlabeledPixels?: 'background' | 'ignore';
 }
 
 // ---------------------------------------------------------------- decoding
@@ -342,7 +344,7 @@ export async function decodeSample(blobs: BlobReader, sample: Sample, options: D
   let missingMasks: number[] = [];
   if (sample.target.task === 'segmentation') {
     const readMask = options.readMask ?? (() => null);
-    const r = rasterizeSegmentation(sample.target.shapes, full.height, full.width, readMask);
+    const r = rasterizeSegmentation(sample.target.shapes, full.height, full.width, readMask, options.unlabeledPixels === 'ignore' ? IGNORE_INDEX : 0);
     classMap = reduceClassMap(r.classMap, full.width, full.height, f);
     missingMasks = r.missing;
   }

@@ -132,6 +132,25 @@ function normaliseFractions(f: SplitFractions | undefined): SplitFractions {
   return { train: fr.train / sum, val: fr.val / sum, test: fr.test / sum };
 }
 
+/**
+ * Stratifying a few patients per stratum can leave a split with a non-zero fraction empty (6
+ * patients in 3 strata: each stratum's cut favours train). When groups drawn now could fill it,
+ * move one: from the split holding the most newly drawn groups (it keeps at least one), its
+ * smallest group, ties broken by a seeded hash. Existing assignments are never moved.
+ */
+function ensureEverySplitHasAGroup(decisions: { g: Group; split: SplitName; u: number }[], fractions: SplitFractions, existing: Map<number, SplitRow>): void {
+  const existingItems = zeroCounts();
+  for (const r of existing.values()) existingItems[r.split]++;
+  for (const s of (['val', 'test', 'train'] as const).filter((sp) => fractions[sp] > 0)) {
+    const groupsIn = (sp: SplitName): typeof decisions => decisions.filter((d) => d.split === sp);
+    if (existingItems[s] > 0 || groupsIn(s).length > 0) continue;
+    const donor = SPLIT_NAMES.filter((sp) => sp !== s && groupsIn(sp).length >= 2).sort((a, b) => groupsIn(b).length - groupsIn(a).length)[0];
+    if (!donor) continue;
+    const pick = groupsIn(donor).sort((a, b) => a.g.items.length - b.g.items.length || a.u - b.u)[0];
+    if (pick) pick.split = s;
+  }
+}
+
 function zeroCounts(): SplitCounts {
   return { train: 0, val: 0, test: 0 };
 }
@@ -285,6 +304,7 @@ export class SplitService {
           assignedPerStratum.set(stratum, counts);
         }
 
+        const decisions: { g: Group; split: SplitName; u: number }[] = [];
         for (const stratum of [...pending.keys()].sort()) {
           const list = pending.get(stratum) as Group[];
           const have = assignedPerStratum.get(stratum) ?? zeroCounts();
@@ -324,10 +344,13 @@ export class SplitService {
             if (best === null || candidate.cost < best.cost - 1e-9) best = candidate;
           }
           ordered.forEach((g, i) => {
-            const split = (best as { splits: SplitName[] }).splits[i] as SplitName;
-            for (const id of g.items) insert.run(datasetId, id, split, options.seed, now);
-            assigned.total += g.items.length;
+            decisions.push({ g, split: (best as { splits: SplitName[] }).splits[i] as SplitName, u: hashUnit(options.seed, `move/${g.key}`) });
           });
+        }
+        ensureEverySplitHasAGroup(decisions, fractions, existing);
+        for (const d of decisions) {
+          for (const id of d.g.items) insert.run(datasetId, id, d.split, options.seed, now);
+          assigned.total += d.g.items.length;
         }
       })
       .immediate();

@@ -104,7 +104,14 @@ export interface ExcludedCounts {
   unknownClass: number;
   /** Crowd regions left out of detection targets. */
   crowd: number;
+  /** Boxes of an ignore class (void, ignore, DontCare...) left out of detection targets. */
+  ignoreRegions: number;
 }
+
+/** Class index of pixels that neither train nor score (padding, void regions). */
+export const IGNORE_INDEX = 255;
+/** Class names that mark regions to ignore rather than a class to learn (segmentation and detection). */
+export const IGNORE_CLASS = /^(void|ignore|ignored|unlabel+ed|don'?t ?care|dontcare)$/iu;
 
 /** What the caller stores with a run: exactly which labels trained it. */
 export interface SampleSnapshot {
@@ -213,7 +220,7 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
   const ds = db.prepare('SELECT multi_label FROM datasets WHERE id = ?').get(datasetId) as { multi_label: number } | undefined;
   if (!ds) throw new FoveaException('NOT_FOUND', `There is no dataset with id ${datasetId}.`);
   const multiLabel = task === 'classification' && (options.multiLabel ?? ds.multi_label === 1);
-  const excluded: ExcludedCounts = { noLabels: 0, conflictingLabels: 0, badGeometry: 0, unknownClass: 0, crowd: 0 };
+  const excluded: ExcludedCounts = { noLabels: 0, conflictingLabels: 0, badGeometry: 0, unknownClass: 0, crowd: 0, ignoreRegions: 0 };
 
   let items = db
     .prepare(
@@ -236,6 +243,9 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
   const classNameOf = new Map(classes.map((c) => [c.id, c.name]));
   const forced = options.classNames ? new Set(options.classNames) : null;
   const isBackground = (name: string): boolean => task === 'segmentation' && name.toLowerCase() === 'background';
+  // "void" / "ignore" / "unlabelled" / "DontCare" classes mark regions to leave out, not a class to
+  // learn: segmentation paints them IGNORE_INDEX (no loss, no metric), detection drops their boxes.
+  const isIgnore = (name: string): boolean => task !== 'classification' && IGNORE_CLASS.test(name.trim());
 
   // Usable annotations per item (and per series, for class labels), in id order.
   const perItem = new Map<number, Usable[]>();
@@ -256,7 +266,11 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
   for (const a of rows) {
     const name = classNameOf.get(a.class_id);
     if (name === undefined) continue;
-    if (forced && !forced.has(name) && !isBackground(name)) {
+    if (task === 'detection' && isIgnore(name)) {
+      excluded.ignoreRegions++;
+      continue;
+    }
+    if (forced && !forced.has(name) && !isBackground(name) && !isIgnore(name)) {
       excluded.unknownClass++;
       continue;
     }
@@ -362,6 +376,7 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
     for (const d of drafts) for (const u of d.used) used.add(u.classId);
     names = classes.filter((c) => used.has(c.id) && !isBackground(c.name)).map((c) => c.name);
   }
+  names = names.filter((n) => !isIgnore(n));
   if (task === 'segmentation') {
     names = ['background', ...names.filter((n) => n.toLowerCase() !== 'background')];
     if (names.length > 255) throw new FoveaException('VALIDATION', `Segmentation takes at most 254 classes besides background (255 marks ignored pixels); this dataset has ${names.length - 1}.`);
@@ -369,6 +384,7 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
   const indexOfName = new Map(names.map((n, i) => [n, i]));
   const indexOf = (classId: number): number => {
     const name = classNameOf.get(classId) ?? '';
+    if (isIgnore(name)) return IGNORE_INDEX;
     return isBackground(name) ? 0 : (indexOfName.get(name) as number);
   };
 
@@ -413,6 +429,7 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
   }
   if (excluded.badGeometry) warnings.push(`${excluded.badGeometry} annotation(s) have empty or invalid geometry (or a frame the image lacks) and are left out.`);
   if (excluded.unknownClass) warnings.push(`${excluded.unknownClass} annotation(s) are of classes the model does not have and are left out.`);
+  if (excluded.ignoreRegions) warnings.push(`${excluded.ignoreRegions} box(es) of an ignore class (void, ignore, DontCare...) are not used as detection targets.`);
   if (excluded.crowd) warnings.push(`${excluded.crowd} crowd region(s) are not used as detection boxes.`);
   if (samples.length === 0) warnings.push(`No image in this dataset has a usable ${task} label.`);
 
@@ -453,7 +470,8 @@ export function maskReader(db: Db): (annotationId: number, version: number) => C
 
 /**
  * The row-major [height, width] class-index map of a segmentation target:
- * 0 background, shapes painted in order (later wins). Returns the shapes
+ * `fill` (0 background, or IGNORE_INDEX) where no shape is, shapes painted in order (later wins;
+ * ignore-class shapes paint IGNORE_INDEX). Returns the shapes
  * that could not be read (changed since collection) in `missing`.
  */
 export function rasterizeSegmentation(
@@ -461,8 +479,10 @@ export function rasterizeSegmentation(
   height: number,
   width: number,
   readMask: (annotationId: number, version: number) => CocoRle | null,
+  fill = 0,
 ): { classMap: Uint8Array; missing: number[] } {
   const out = new Uint8Array(height * width);
+  if (fill !== 0) out.fill(fill);
   const missing: number[] = [];
   for (const s of shapes) {
     let rle: CocoRle | null;

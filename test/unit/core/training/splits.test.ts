@@ -260,3 +260,27 @@ test('image splits are stratified by label, reproducible for a seed, and additio
   assert.equal(b.train + b.val + b.test, 70);
   for (const s of ['train', 'val', 'test'] as const) assert.ok(Math.abs(b[s] - FRACTIONS[s] * 70) <= 2, `b/${s}: ${b[s]} of 70`);
 });
+
+test('few patients per label stratum: every split still gets a patient, for any seed', async (t) => {
+  const { core, dir, cleanup } = tempCore();
+  t.after(cleanup);
+  const ds = core.datasets.create('few', '');
+  writePatientCopies(join(dir, 'six'), [70, 71, 72, 73, 74, 75]);
+  const imported = await core.importFiles({ datasetId: ds.id, paths: [join(dir, 'six')] });
+  assert.equal(imported.counts.imported, 31 * 6);
+  // 12 patients (each copy holds the DICOMDIR's two), each alone in its stratum (say, a rare
+  // finding per patient): a stratum with one group goes to train, the largest fraction.
+  const stratumOfItem = new Map<number, string>();
+  for (const k of [70, 71, 72, 73, 74, 75]) {
+    // The copies keep the DICOMDIR's two patient ids with the last two digits replaced by k.
+    const keys = core.db.prepare("SELECT patient_key FROM patients WHERE patient_key LIKE ?").pluck().all(`%${k}`) as string[];
+    for (const key of keys) for (const id of itemsOfPatient(core, ds.id, key)) stratumOfItem.set(id, `finding-${key}`);
+  }
+  for (let seed = 1; seed <= 8; seed++) {
+    core.db.prepare('DELETE FROM splits WHERE dataset_id = ?').run(ds.id);
+    const s = new SplitService(core.db, core.audit).ensureSplits(ds.id, { seed, stratifyBy: (id) => stratumOfItem.get(id) ?? null });
+    assert.deepEqual(patientsInSeveralSplits(core, ds.id), [], `seed ${seed}: no patient in two splits`);
+    for (const sp of ['train', 'val', 'test'] as const) assert.ok(s.patients[sp] >= 1, `seed ${seed}: ${sp} has a patient (${JSON.stringify(s.patients)})`);
+    assert.ok(s.patients.train >= s.patients.val && s.patients.train >= s.patients.test, `seed ${seed}: train stays the largest (${JSON.stringify(s.patients)})`);
+  }
+});
