@@ -9,7 +9,8 @@
 //                  --skip-build (use the existing dist/)  --no-rebuild (check mode only)
 //
 // What it does, in order:
-// 1. `npm run build`: the renderer (dist/renderer) and the Node bundles (dist/electron).
+// 1. `npm run build`: the renderer (dist/renderer) and the Node bundles (dist/electron); the
+//    icons (build/scripts/make-icons.mjs: PNG set, .ico, .icns from build/icon-src/fovea.svg).
 // 2. Stages the application in out/app-stage/: a package.json with the
 //    production dependencies only, dist/electron, dist/renderer, resources/,
 //    and node_modules holding exactly the production dependency closure from
@@ -351,6 +352,10 @@ export async function dist(argv = process.argv.slice(2)) {
     const r = spawnSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', 'build'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
     if (r.status !== 0) throw new DistError('npm run build failed');
   }
+
+  // Icons for every platform from build/icon-src/fovea.svg (into build/generated/, git-ignored).
+  const { makeIcons } = await import(pathToFileURL(join(root, 'build', 'scripts', 'make-icons.mjs')).href);
+  console.log(`dist: icons in ${await makeIcons()}`);
 
   console.log(`dist: staging the app in ${o.stage}`);
   const { packages } = stageApp(o.stage);

@@ -169,6 +169,9 @@ export function createWindowOptions(preloadPath: string, flags: WindowFlags = {}
       // Checklist #9 and #10: no experimental features, and no Blink features
       // switched on (enableBlinkFeatures is deliberately left unset).
       experimentalFeatures: false,
+      // Middle-click (auxclick) cannot open or follow links: the app has no links to open, and
+      // Electron's checklist (and electronegativity's AUXCLICK_JS_CHECK) ask for it off.
+      disableBlinkFeatures: 'Auxclick',
       // The spellchecker downloads dictionaries from Google's CDN.
       spellcheck: false,
       // Dropping a file or link on the window must not navigate away from the app.

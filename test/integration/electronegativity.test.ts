@@ -22,13 +22,11 @@
  *   `new BrowserWindow(createWindowOptions(...))` only: the tool sees a call,
  *   not the options, and reports them missing. The same checks run on
  *   evaluated/window-options.js, i.e. on the factory's real output.
- * - AUXCLICK_JS_CHECK (MEDIUM): it wants `disableBlinkFeatures: 'Auxclick'`
- *   so that a middle click cannot open a link in a new window. In Fovea every
- *   new window is refused by setWindowOpenHandler (middle-click dispositions
- *   included) and every navigation away from fovea://app is prevented
- *   (security.ts hardenWebContents); the last test checks exactly that.
- *   (Adding disableBlinkFeatures: 'Auxclick' to createWindowOptions would
- *   make this entry unnecessary.)
+ * - AUXCLICK_JS_CHECK: createWindowOptions sets disableBlinkFeatures:
+ *   'Auxclick', so the evaluated options pass it; besides, every new window is
+ *   refused by setWindowOpenHandler (middle-click dispositions included) and
+ *   every navigation away from fovea://app is prevented (security.ts
+ *   hardenWebContents); the last test checks exactly that.
  * - PRELOAD_JS_CHECK (MEDIUM, "manual review"): raised for any `preload`
  *   option at all. Reviewed: electron/preload/preload.ts exposes exactly one
  *   object, `window.fovea`, built by createPreloadApi (frozen; invoke/on for
@@ -90,7 +88,6 @@ const WINDOW_OPTION_CHECKS = new Set([
 ]);
 /** Findings accepted everywhere, with why (see the header). */
 const MITIGATED: Record<string, string> = {
-  AUXCLICK_JS_CHECK: 'setWindowOpenHandler denies every new window and navigation is limited to fovea://app (tested below)',
   PRELOAD_JS_CHECK: 'a manual-review marker on every preload; reviewed: it exposes one frozen contract object through contextBridge, never ipcRenderer (tested below and in test/unit/preload)',
 };
 

@@ -277,4 +277,35 @@ process.exit(0);
     const lastLine = r.stdout.trim().split('\n').pop() ?? '[]';
     assert.deepEqual(JSON.parse(lastLine), [], `modules that do not load from the package (imports: ${external.join(', ')})`);
   });
+  test('icons for every platform were generated at package time, and the configuration names them', async () => {
+    const config = require(join(REPO, 'build', 'electron-builder.config.cjs')) as { icon: string; win: { icon: string }; mac: { icon: string }; linux: { icon: string } };
+    const sharp = (await import('sharp')).default;
+    const png = await sharp(join(REPO, config.icon)).metadata();
+    assert.deepEqual([png.format, png.width, png.height], ['png', 1024, 1024]);
+    for (const size of [16, 32, 48, 128, 256, 512]) {
+      const m = await sharp(join(REPO, config.linux.icon, `${size}x${size}.png`)).metadata();
+      assert.deepEqual([m.width, m.height], [size, size], `linux ${size}x${size}.png`);
+    }
+    // ICO: ICONDIR (reserved 0, type 1, count), then entries; every image a PNG that sharp reads at its size.
+    const ico = readFileSync(join(REPO, config.win.icon));
+    assert.deepEqual([ico.readUInt16LE(0), ico.readUInt16LE(2)], [0, 1]);
+    const count = ico.readUInt16LE(4);
+    assert.ok(count >= 5);
+    for (let i = 0; i < count; i++) {
+      const e = 6 + 16 * i;
+      const size = ico.readUInt8(e) || 256;
+      const data = ico.subarray(ico.readUInt32LE(e + 12), ico.readUInt32LE(e + 12) + ico.readUInt32LE(e + 8));
+      const m = await sharp(data).metadata();
+      assert.deepEqual([m.format, m.width], ['png', size], `ico entry ${i}`);
+    }
+    assert.ok([...Array(count).keys()].some((i) => ico.readUInt8(6 + 16 * i) === 0), 'the .ico has a 256 px image');
+    // ICNS: 'icns' + total length, then typed chunks; ic10 is the 1024 px PNG.
+    const icns = readFileSync(join(REPO, config.mac.icon));
+    assert.equal(icns.toString('latin1', 0, 4), 'icns');
+    assert.equal(icns.readUInt32BE(4), icns.length);
+    const types: string[] = [];
+    for (let o = 8; o < icns.length; o += icns.readUInt32BE(o + 4)) types.push(icns.toString('latin1', o, o + 4));
+    assert.deepEqual(types, ['ic07', 'ic08', 'ic09', 'ic10']);
+    assert.match(distLog, /dist: icons in /);
+  });
 });

@@ -171,6 +171,7 @@ describe('createWindowOptions', () => {
     assert.equal(wp.experimentalFeatures, false);
     assert.equal('enableBlinkFeatures' in wp, false, 'enableBlinkFeatures unset');
     assert.equal(wp.spellcheck, false);
+    assert.equal(wp.disableBlinkFeatures, 'Auxclick');
     assert.equal(wp.navigateOnDragDrop, false);
     assert.equal(wp.safeDialogs, true);
     assert.equal(wp.devTools, false, 'no DevTools unless dev');
