@@ -122,12 +122,201 @@ export class AnnotationStore {
     return (this.#db.prepare("SELECT * FROM annotations WHERE item_id = ? AND status <> 'deleted' ORDER BY id").all(itemId) as Record<string, unknown>[]).map(toRow);
   }
 
+  /**
+   * Visible annotations (active, proposed) of an image: with `frame`, the frame's own and the whole
+   * image's (frame NULL); without, all of them.
+   */
+  listVisibleForItem(itemId: number, frame?: number): AnnotationRow[] {
+    const rows =
+      frame === undefined
+        ? this.#db.prepare("SELECT * FROM annotations WHERE item_id = ? AND status IN ('active','proposed') ORDER BY id").all(itemId)
+        : this.#db
+            .prepare("SELECT * FROM annotations WHERE item_id = ? AND (frame_index IS NULL OR frame_index = ?) AND status IN ('active','proposed') ORDER BY id")
+            .all(itemId, frame);
+    return (rows as Record<string, unknown>[]).map(toRow);
+  }
+
+  /** Visible annotations of a series: its own (series classes) and every one of its images'. */
+  listVisibleForSeries(seriesId: number): AnnotationRow[] {
+    return (
+      this.#db
+        .prepare(
+          `SELECT * FROM annotations WHERE status IN ('active','proposed')
+             AND (series_id = ? OR item_id IN (SELECT id FROM items WHERE series_id = ?)) ORDER BY id`,
+        )
+        .all(seriesId, seriesId) as Record<string, unknown>[]
+    ).map(toRow);
+  }
+
+  /**
+   * Change a row if it is still at `expectedVersion` (optimistic concurrency): bumps the version.
+   * Returns the new row, or null when the row is missing or at another version (nothing changed).
+   */
+  updateVersioned(id: number, expectedVersion: number, change: AnnotationChange): AnnotationRow | null {
+    const sets: string[] = ['version = version + 1', 'updated_at = @now'];
+    const params: Record<string, unknown> = { id, expected: expectedVersion, now: new Date().toISOString() };
+    if (change.classId !== undefined) {
+      sets.push('class_id = @classId');
+      params['classId'] = change.classId;
+    }
+    if (change.geometry !== undefined) {
+      sets.push('geometry = @geometry');
+      params['geometry'] = change.geometry === null ? null : JSON.stringify(change.geometry);
+    }
+    for (const key of ['status', 'source', 'author', 'score'] as const) {
+      if (change[key] !== undefined) {
+        sets.push(`${key} = @${key}`);
+        params[key] = change[key];
+      }
+    }
+    const info = this.#db.prepare(`UPDATE annotations SET ${sets.join(', ')} WHERE id = @id AND version = @expected`).run(params);
+    return info.changes === 1 ? this.get(id) : null;
+  }
+
+  getClass(id: number): ClassRow | null {
+    const r = this.#db.prepare('SELECT id, dataset_id AS datasetId, name, color, hotkey, position FROM label_classes WHERE id = ?').get(id) as ClassRow | undefined;
+    return r ?? null;
+  }
+
+  /** Insert a class; colour and position default to the next ones. Throws CONFLICT on a duplicate name or key. */
+  createClass(datasetId: number, c: { name: string; color?: string | undefined; hotkey?: string | null | undefined }): ClassRow {
+    this.#checkUnique(datasetId, null, c.name, c.hotkey ?? null);
+    const count = (this.#db.prepare('SELECT count(*) AS n, coalesce(max(position) + 1, 0) AS next FROM label_classes WHERE dataset_id = ?').get(datasetId) as { n: number; next: number });
+    const info = this.#db
+      .prepare('INSERT INTO label_classes (dataset_id, name, color, hotkey, position) VALUES (?, ?, ?, ?, ?)')
+      .run(datasetId, c.name, c.color ?? defaultClassColor(count.n), c.hotkey ?? null, count.next);
+    return this.getClass(Number(info.lastInsertRowid)) as ClassRow;
+  }
+
+  updateClass(id: number, c: { name?: string | undefined; color?: string | undefined; hotkey?: string | null | undefined; position?: number | undefined }): ClassRow {
+    const current = this.getClass(id);
+    if (!current) throw new FoveaException('NOT_FOUND', `There is no label class with id ${id}.`);
+    const next = {
+      name: c.name ?? current.name,
+      color: c.color ?? current.color,
+      hotkey: c.hotkey === undefined ? current.hotkey : c.hotkey,
+      position: c.position ?? current.position,
+    };
+    this.#checkUnique(current.datasetId, id, next.name, next.hotkey);
+    this.#db.prepare('UPDATE label_classes SET name = ?, color = ?, hotkey = ?, position = ? WHERE id = ?').run(next.name, next.color, next.hotkey, next.position, id);
+    return this.getClass(id) as ClassRow;
+  }
+
+  #checkUnique(datasetId: number, selfId: number | null, name: string, hotkey: string | null): void {
+    const byName = this.#db.prepare('SELECT id FROM label_classes WHERE dataset_id = ? AND name = ?').get(datasetId, name) as { id: number } | undefined;
+    if (byName && byName.id !== selfId) throw new FoveaException('CONFLICT', `This dataset already has a class named "${name}".`);
+    if (hotkey !== null) {
+      const byKey = this.#db.prepare('SELECT id, name FROM label_classes WHERE dataset_id = ? AND hotkey = ?').get(datasetId, hotkey) as { id: number; name: string } | undefined;
+      if (byKey && byKey.id !== selfId) throw new FoveaException('CONFLICT', `Key ${hotkey} already selects the class "${byKey.name}"; choose another key or clear that one first.`);
+    }
+  }
+
+  /** Annotations that use a class: visible ones (active, proposed) and all rows (deleted, rejected too). */
+  classUsage(id: number): { visible: number; all: number } {
+    return this.#db
+      .prepare("SELECT count(*) FILTER (WHERE status IN ('active','proposed')) AS visible, count(*) AS \"all\" FROM annotations WHERE class_id = ?")
+      .get(id) as { visible: number; all: number };
+  }
+
+  /**
+   * Delete a class in one transaction. With `reassignTo`, every annotation of it moves to that
+   * class first; without, only deleted and rejected rows may use it (they are removed with it).
+   * Returns how many annotations were moved.
+   */
+  deleteClass(id: number, reassignTo?: number): number {
+    return this.#db
+      .transaction(() => {
+        const cls = this.getClass(id);
+        if (!cls) throw new FoveaException('NOT_FOUND', `There is no label class with id ${id}.`);
+        let moved = 0;
+        if (reassignTo !== undefined) {
+          const target = this.getClass(reassignTo);
+          if (!target || target.datasetId !== cls.datasetId || target.id === id) {
+            throw new FoveaException('VALIDATION', 'Annotations can only move to another class of the same dataset.');
+          }
+          moved = this.#db
+            .prepare('UPDATE annotations SET class_id = ?, version = version + 1, updated_at = ? WHERE class_id = ?')
+            .run(reassignTo, new Date().toISOString(), id).changes;
+        } else {
+          const usage = this.classUsage(id);
+          if (usage.visible > 0) {
+            throw new FoveaException(
+              'CONFLICT',
+              `The class "${cls.name}" is used by ${usage.visible} annotation${usage.visible === 1 ? '' : 's'}: move them to another class (reassign) or delete them first.`,
+              { inUse: usage.visible },
+            );
+          }
+          this.#db.prepare("DELETE FROM annotations WHERE class_id = ? AND status IN ('deleted','rejected')").run(id);
+        }
+        this.#db.prepare('DELETE FROM label_classes WHERE id = ?').run(id);
+        return moved;
+      })
+      .immediate();
+  }
+
+  multiLabel(datasetId: number): boolean {
+    const r = this.#db.prepare('SELECT multi_label FROM datasets WHERE id = ?').get(datasetId) as { multi_label: number } | undefined;
+    if (!r) throw new FoveaException('NOT_FOUND', `There is no dataset with id ${datasetId}.`);
+    return r.multi_label === 1;
+  }
+
+  setMultiLabel(datasetId: number, multiLabel: boolean): void {
+    const info = this.#db.prepare('UPDATE datasets SET multi_label = ?, updated_at = ? WHERE id = ?').run(multiLabel ? 1 : 0, new Date().toISOString(), datasetId);
+    if (info.changes !== 1) throw new FoveaException('NOT_FOUND', `There is no dataset with id ${datasetId}.`);
+  }
+
+  itemStatus(itemId: number): StatusRow | null {
+    const r = this.#db.prepare('SELECT status, status_comment AS comment, status_by AS "by", status_at AS at FROM items WHERE id = ?').get(itemId) as StatusRow | undefined;
+    return r ?? null;
+  }
+
+  seriesStatus(seriesId: number): StatusRow | null {
+    const r = this.#db.prepare('SELECT status, status_comment AS comment, status_by AS "by", status_at AS at FROM series WHERE id = ?').get(seriesId) as StatusRow | undefined;
+    return r ?? null;
+  }
+
+  /** Set an item's or a series' status (with who, when and the comment, cleared when not given). */
+  setStatus(target: { itemId: number } | { seriesId: number }, status: string, by: string, comment: string | null): StatusRow {
+    const table = 'itemId' in target ? 'items' : 'series';
+    const id = 'itemId' in target ? target.itemId : target.seriesId;
+    const at = new Date().toISOString();
+    const info = this.#db.prepare(`UPDATE ${table} SET status = ?, status_comment = ?, status_by = ?, status_at = ? WHERE id = ?`).run(status, comment, by, at, id);
+    if (info.changes !== 1) throw new FoveaException('NOT_FOUND', `There is no ${table === 'items' ? 'image' : 'series'} with id ${id}.`);
+    return { status, comment, by, at };
+  }
+
   listForDataset(datasetId: number, source?: AnnotationSource): AnnotationRow[] {
     const rows = source
       ? this.#db.prepare("SELECT * FROM annotations WHERE dataset_id = ? AND source = ? AND status <> 'deleted' ORDER BY id").all(datasetId, source)
       : this.#db.prepare("SELECT * FROM annotations WHERE dataset_id = ? AND status <> 'deleted' ORDER BY id").all(datasetId);
     return (rows as Record<string, unknown>[]).map(toRow);
   }
+}
+
+/** The fields a versioned update may change. */
+export interface AnnotationChange {
+  classId?: number;
+  geometry?: unknown;
+  status?: 'active' | 'proposed' | 'rejected' | 'deleted';
+  source?: AnnotationSource;
+  author?: string;
+  score?: number | null;
+}
+
+export interface ClassRow {
+  id: number;
+  datasetId: number;
+  name: string;
+  color: string;
+  hotkey: string | null;
+  position: number;
+}
+
+export interface StatusRow {
+  status: string;
+  comment: string | null;
+  by: string | null;
+  at: string | null;
 }
 
 function toRow(r: Record<string, unknown>): AnnotationRow {

@@ -58,6 +58,8 @@ export class ViewerController {
   windowTouched = $state(false);
   userInvert = $state(false);
   scale = $state(1);
+  /** The viewport's translation (image pixels), with `scale` what maps image to canvas. */
+  translation = $state.raw<Point>({ x: 0, y: 0 });
   tool = $state<ViewerTool>('wl');
   overlays = $state(true);
   hideIdentifiers = $state(false);
@@ -169,6 +171,7 @@ export class ViewerController {
     };
     cornerstone.displayImage(el, image, viewport);
     this.scale = cornerstone.getViewport(el)?.scale ?? 1;
+    this.translation = { ...(cornerstone.getViewport(el)?.translation ?? { x: 0, y: 0 }) };
     this.#prefetch();
   }
 
@@ -194,6 +197,7 @@ export class ViewerController {
     this.#requestedAt = performance.now();
     cornerstone.setViewport(el, { ...vp, ...change });
     this.scale = cornerstone.getViewport(el)?.scale ?? this.scale;
+    this.translation = { ...(cornerstone.getViewport(el)?.translation ?? this.translation) };
   }
 
   setWindow(w: DicomWindow): void {
@@ -244,6 +248,11 @@ export class ViewerController {
     const ox = canvas && (canvas.width - img.columns) % 2 !== 0 ? 0.5 : 0;
     const oy = canvas && (canvas.height - img.rows) % 2 !== 0 ? 0.5 : 0;
     this.#update({ scale: 1, translation: { x: ox, y: oy } });
+  }
+
+  /** An exact zoom (canvas pixels per image pixel), keeping the pan. */
+  zoomTo(scale: number): void {
+    this.#update({ scale: Math.min(Math.max(scale, 0.05), 40) });
   }
 
   zoomBy(factor: number): void {

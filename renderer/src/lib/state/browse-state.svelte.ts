@@ -112,6 +112,18 @@ export class BrowseState {
     this.pagesVersion++;
   }
 
+  /** Fetch the loaded pages again (statuses changed in the viewer), keeping the selection and scroll. */
+  async refresh(): Promise<void> {
+    if (this.datasetId === null) return;
+    const gen = this.#generation;
+    for (const page of [...this.#pages.keys()]) {
+      const res = await request('items.list', this.#query(page * PAGE_SIZE, false));
+      if (gen !== this.#generation) return;
+      if (res.ok) this.#pages.set(page, res.value.rows);
+    }
+    this.pagesVersion++;
+  }
+
   rowAt(index: number): ItemRow | undefined {
     void this.pagesVersion;
     return this.#pages.get(Math.floor(index / PAGE_SIZE))?.[index % PAGE_SIZE];
