@@ -31,7 +31,8 @@
  *   optimistic; this cannot be checked here, because the run's snapshot
  *   keeps split counts, not each image's split.
  *
- * Stored with the run: a JSON file in the run's folder
+ * Stored with the run: a row of the library's `evaluations` table
+ * (evaluation-store.ts, what the evaluation screen reads) and a JSON file in the run's folder
  * (TrainingService.checkpointDir), `evaluation-<split>.json`, or
  * `evaluation-<split>-dataset<id>.json` for another dataset; written
  * atomically (temporary file + rename); not written on a read-only library.
@@ -47,6 +48,8 @@ import { collectSamples, type Sample } from '../training/training-samples';
 import { argmax, classificationMetrics, multiLabelClassificationMetrics, type ClassificationMetrics } from './classification-metrics';
 import { cocoEvaluate, type DetectionImage, type DetectionMetrics } from './detection-metrics';
 import { SegmentationAccumulator, type SegmentationMetrics } from './segmentation-metrics';
+import type { EvaluationReport } from '../../contract/evaluation';
+import { loadEvaluation, saveEvaluation } from './evaluation-store';
 
 export type EvaluationSplit = SplitName | 'all';
 
@@ -107,9 +110,18 @@ export function evaluationFileName(split: EvaluationSplit, otherDatasetId: numbe
   return `evaluation-${split}${otherDatasetId !== null ? `-dataset${otherDatasetId}` : ''}.json`;
 }
 
-/** The stored evaluation of a run (see evaluationFileName), or null if there is none. */
-export function readStoredEvaluation(core: Pick<Core, 'runs' | 'training'>, runId: number, split: EvaluationSplit = 'test', datasetId?: number): RunEvaluation | null {
+// Compile-time check: every report is what the contract promises the UI.
+const _reportMatchesContract = (r: RunEvaluation): EvaluationReport => r;
+void _reportMatchesContract;
+
+/**
+ * The stored evaluation of a run: the library's copy (table `evaluations`),
+ * else the JSON file in the run's folder (see evaluationFileName), else null.
+ */
+export function readStoredEvaluation(core: Pick<Core, 'runs' | 'training'> & Partial<Pick<Core, 'db'>>, runId: number, split: EvaluationSplit = 'test', datasetId?: number): RunEvaluation | null {
   const run = core.runs.get(runId);
+  const inDb = core.db ? loadEvaluation(core.db, runId, datasetId ?? run.datasetId, split) : null;
+  if (inDb) return inDb as RunEvaluation;
   const other = datasetId !== undefined && datasetId !== run.datasetId ? datasetId : null;
   const path = join(core.training.checkpointDir(runId), evaluationFileName(split, other));
   if (!existsSync(path)) return null;
@@ -301,6 +313,7 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
   if (storedAt) {
     mkdirSync(dir, { recursive: true });
     writeJsonAtomic(storedAt, report);
+    saveEvaluation(core.db, report);
   }
   return report;
 }

@@ -32,6 +32,8 @@ const SORT_SQL: Record<ItemSort, string> = {
   name: 'i.source_name COLLATE NOCASE, i.id',
   instance: 'i.series_id, i.instance_number, i.slice_position, i.id',
   status: 'i.status, i.id',
+  // Most uncertain first (item_uncertainty, written by core/predict); items without a score last.
+  uncertainty: '(SELECT u.score FROM item_uncertainty u WHERE u.item_id = i.id AND u.run_id = @uncertaintyRunId) DESC NULLS LAST, i.id',
 };
 
 export class ItemQuery {
@@ -81,8 +83,9 @@ export class ItemQuery {
     return { sql: clauses.join(' AND '), params };
   }
 
-  list(filter: ItemFilter, options: { sort?: ItemSort; offset?: number; limit?: number; withTotal?: boolean } = {}): ItemPage {
+  list(filter: ItemFilter, options: { sort?: ItemSort; offset?: number; limit?: number; withTotal?: boolean; uncertaintyRunId?: number } = {}): ItemPage {
     const { sql, params } = this.#where(filter);
+    const sortParams = options.sort === 'uncertainty' ? { uncertaintyRunId: options.uncertaintyRunId ?? this.#latestUncertaintyRun(filter.datasetId) } : {};
     const limit = Math.min(Math.max(options.limit ?? 200, 1), 5000);
     const rows = this.#db
       .prepare(
@@ -90,8 +93,14 @@ export class ItemQuery {
                 i.series_id AS seriesId, i.instance_number AS instanceNumber, i.thumb_sha256 AS thumbSha256
          FROM items i WHERE ${sql} ORDER BY ${SORT_SQL[options.sort ?? 'id']} LIMIT @limit OFFSET @offset`,
       )
-      .all({ ...params, limit, offset: Math.max(options.offset ?? 0, 0) }) as ItemListRow[];
+      .all({ ...params, ...sortParams, limit, offset: Math.max(options.offset ?? 0, 0) }) as ItemListRow[];
     const total = options.withTotal ? (this.#db.prepare(`SELECT count(*) AS n FROM items i WHERE ${sql}`).get(params) as { n: number }).n : null;
     return { rows, total };
+  }
+
+  /** The run whose uncertainty scores of this dataset are newest (0: none). */
+  #latestUncertaintyRun(datasetId: number): number {
+    const r = this.#db.prepare('SELECT run_id FROM item_uncertainty WHERE dataset_id = ? ORDER BY computed_at DESC LIMIT 1').get(datasetId) as { run_id: number } | undefined;
+    return r?.run_id ?? 0;
   }
 }

@@ -272,6 +272,41 @@ CREATE TABLE run_batches (
 ) STRICT, WITHOUT ROWID;
 `,
   },
+  {
+    version: 3,
+    description: 'model-assisted labeling and evaluation: per-item uncertainty of a run (active-learning queue), stored evaluations',
+    sql: /* sql */ `
+-- One score per (run, item): how unsure the run's model is about the item (higher: label it first).
+-- Written by predict (core/predict); the browser sorts by it (item-query.ts, sort 'uncertainty').
+CREATE TABLE item_uncertainty (
+  run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  item_id     INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+  dataset_id  INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+  score       REAL NOT NULL,
+  -- 'entropy' | 'margin' | 'box-confidence' | 'uncertain-area'
+  method      TEXT NOT NULL,
+  computed_at TEXT NOT NULL,
+  PRIMARY KEY (run_id, item_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX item_uncertainty_item ON item_uncertainty(item_id, run_id, score);
+CREATE INDEX item_uncertainty_dataset ON item_uncertainty(dataset_id, computed_at);
+
+-- The latest evaluation of a run on a split of a dataset (core/evaluation/evaluate-run.ts).
+CREATE TABLE evaluations (
+  id          INTEGER PRIMARY KEY,
+  run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  dataset_id  INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+  split       TEXT NOT NULL CHECK (split IN ('train','val','test','all')),
+  task        TEXT NOT NULL CHECK (task IN ('classification','detection','segmentation')),
+  created_at  TEXT NOT NULL,
+  -- the report without its per-image lists (JSON)
+  metrics     TEXT NOT NULL,
+  -- the per-image results (JSON array)
+  per_image   TEXT NOT NULL,
+  UNIQUE (run_id, dataset_id, split)
+) STRICT;
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

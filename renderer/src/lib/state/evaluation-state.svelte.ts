@@ -1,0 +1,202 @@
+/**
+ * State of the evaluation screen: which run and split, the stored report,
+ * a running evaluation or predict job and its progress, and the error
+ * gallery. Only this class talks to the api. The per-image lists come from
+ * the report ($state.raw: they can hold thousands of images).
+ */
+import type { RunSummary } from '../../../../electron/contract/domain';
+import type { EvaluationReport, EvaluationSplit, EvaluationSummary, GalleryImage, PredictReport } from '../../../../electron/contract/evaluation';
+import type { FoveaError } from '../../../../electron/contract/result';
+import { on, request } from '../api';
+
+/** An image of the report, with why it is interesting. */
+export interface ImageRef {
+  itemId: number;
+  frameIndex: number;
+}
+
+export const GALLERY_SIZE = 12;
+
+/** The worst images of a report first: the error gallery's and the per-image table's order. */
+export function worstImages(report: EvaluationReport): (ImageRef & { score: number | null; note: string })[] {
+  if (report.task === 'classification') {
+    const names = report.source.classNames;
+    return report.images
+      .filter((i) => i.predicted.join(',') !== i.truth.join(','))
+      .map((i) => {
+        const t = i.truth[0];
+        const pTrue = t === undefined ? 0 : (i.probabilities[t] ?? 0);
+        return {
+          itemId: i.itemId,
+          frameIndex: i.frameIndex,
+          score: pTrue,
+          note: `true ${i.truth.map((k) => names[k]).join(', ') || '—'} · predicted ${i.predicted.map((k) => names[k]).join(', ') || '—'}`,
+        };
+      })
+      .sort((a, b) => (a.score ?? 0) - (b.score ?? 0));
+  }
+  if (report.task === 'detection') {
+    return report.images
+      .filter((i) => i.itemId !== undefined && i.falsePositives + i.falseNegatives > 0)
+      .map((i) => ({
+        itemId: i.itemId as number,
+        frameIndex: i.frameIndex ?? 0,
+        score: i.truePositives / Math.max(1, i.truePositives + i.falsePositives + i.falseNegatives),
+        note: `${i.truePositives} hit · ${i.falsePositives} false · ${i.falseNegatives} missed`,
+      }))
+      .sort((a, b) => (a.score ?? 0) - (b.score ?? 0));
+  }
+  return report.images
+    .filter((i) => i.itemId !== undefined && i.dice !== null)
+    .map((i) => ({ itemId: i.itemId as number, frameIndex: i.frameIndex ?? 0, score: i.dice, note: `Dice ${(i.dice ?? 0).toFixed(3)} · IoU ${(i.iou ?? 0).toFixed(3)}` }))
+    .sort((a, b) => (a.score ?? 0) - (b.score ?? 0));
+}
+
+export class EvaluationState {
+  runs = $state.raw<RunSummary[]>([]);
+  runId = $state<number | null>(null);
+  split = $state<EvaluationSplit>('test');
+  report = $state.raw<EvaluationReport | null>(null);
+  stored = $state.raw<EvaluationSummary[]>([]);
+  loading = $state(false);
+  error = $state<FoveaError | null>(null);
+  /** The evaluation job running, and its batches. */
+  jobId = $state<string | null>(null);
+  progress = $state.raw<{ done: number; total: number } | null>(null);
+  /** The predict job running, and its images. */
+  predictJobId = $state<string | null>(null);
+  predictProgress = $state.raw<{ done: number; total: number } | null>(null);
+  predictReport = $state.raw<PredictReport | null>(null);
+  gallery = $state.raw<GalleryImage[]>([]);
+  galleryLoading = $state(false);
+
+  readonly run = $derived(this.runs.find((r) => r.id === this.runId) ?? null);
+  readonly running = $derived(this.jobId !== null);
+  #offs: (() => void)[] = [];
+  #galleryTicket = 0;
+
+  start(): void {
+    this.#offs.push(
+      on('evaluation.progress', (e) => {
+        if (e.jobId === this.jobId) this.progress = { done: e.done, total: e.total };
+      }),
+      on('evaluation.finished', (e) => {
+        if (e.jobId !== this.jobId) return;
+        this.jobId = null;
+        this.progress = null;
+        if (e.error) this.error = e.error;
+        else void this.load();
+      }),
+      on('predict.progress', (e) => {
+        if (e.jobId === this.predictJobId) this.predictProgress = { done: e.done, total: e.total };
+      }),
+      on('predict.finished', (e) => {
+        if (e.jobId !== this.predictJobId) return;
+        this.predictJobId = null;
+        this.predictProgress = null;
+        if (e.error) this.error = e.error;
+        this.predictReport = e.report;
+      }),
+      on('training.finished', () => void this.refreshRuns()),
+    );
+    void this.refreshRuns();
+  }
+
+  async refreshRuns(): Promise<void> {
+    const res = await request('runs.list', {});
+    if (!res.ok) return;
+    this.runs = res.value;
+    if (this.runId === null || !res.value.some((r) => r.id === this.runId)) {
+      const first = res.value.find((r) => r.epochsCompleted > 0 && r.status !== 'running') ?? res.value[0];
+      if (first) await this.select(first.id);
+    }
+  }
+
+  async select(runId: number): Promise<void> {
+    this.runId = runId;
+    this.predictReport = null;
+    await this.load();
+  }
+
+  async setSplit(split: EvaluationSplit): Promise<void> {
+    this.split = split;
+    await this.load();
+  }
+
+  /** The stored evaluation of the run on the split (null until one is run). */
+  async load(): Promise<void> {
+    const runId = this.runId;
+    if (runId === null) return;
+    this.loading = true;
+    this.error = null;
+    const [res, list] = await Promise.all([request('evaluation.get', { runId, split: this.split }), request('evaluation.list', { runId })]);
+    if (runId !== this.runId) return;
+    this.loading = false;
+    if (list.ok) this.stored = list.value;
+    if (res.ok) {
+      this.report = res.value;
+      void this.loadGallery();
+    } else {
+      this.report = null;
+      this.error = res.error;
+    }
+  }
+
+  async evaluate(): Promise<void> {
+    if (this.runId === null) return;
+    this.error = null;
+    this.progress = { done: 0, total: 0 };
+    const res = await request('evaluation.run', { runId: this.runId, split: this.split });
+    if (res.ok) this.jobId = res.value.jobId;
+    else {
+      this.progress = null;
+      this.error = res.error;
+    }
+  }
+
+  async cancel(): Promise<void> {
+    const id = this.jobId ?? this.predictJobId;
+    if (id) await request('jobs.cancel', { jobId: id });
+  }
+
+  /** Pre-label the run's dataset with the model (proposals for a person to review). */
+  async predict(onlyUnlabeled: boolean): Promise<void> {
+    if (this.runId === null) return;
+    this.error = null;
+    this.predictReport = null;
+    this.predictProgress = { done: 0, total: 0 };
+    const res = await request('predict.start', { runId: this.runId, onlyUnlabeled });
+    if (res.ok) this.predictJobId = res.value.jobId;
+    else {
+      this.predictProgress = null;
+      this.error = res.error;
+    }
+  }
+
+  /** Prediction and truth of the worst images of the report. */
+  async loadGallery(): Promise<void> {
+    const report = this.report;
+    const runId = this.runId;
+    if (!report || runId === null) {
+      this.gallery = [];
+      return;
+    }
+    const images = worstImages(report).slice(0, GALLERY_SIZE).map(({ itemId, frameIndex }) => ({ itemId, frameIndex }));
+    if (!images.length) {
+      this.gallery = [];
+      return;
+    }
+    const ticket = ++this.#galleryTicket;
+    this.galleryLoading = true;
+    const res = await request('evaluation.gallery', { runId, datasetId: report.source.datasetId, images });
+    if (ticket !== this.#galleryTicket) return;
+    this.galleryLoading = false;
+    this.gallery = res.ok ? res.value : [];
+    if (!res.ok) this.error = res.error;
+  }
+
+  dispose(): void {
+    for (const off of this.#offs) off();
+    this.#offs = [];
+  }
+}
