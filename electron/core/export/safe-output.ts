@@ -45,17 +45,30 @@ export interface ExportWriterOptions {
 
 // eslint-disable-next-line no-control-regex -- removing control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/gu;
-const BIDI_AND_INVISIBLE = /[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/gu;
+const BIDI_AND_INVISIBLE = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/gu;
 const FORBIDDEN = /[<>:"/\\|?*]/gu;
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(\..*)?$/iu;
+
+/** The longest prefix of `s` (whole code points) that fits in `maxBytes` of UTF-8. Linear in the length. */
+function utf8Prefix(s: string, maxBytes: number): string {
+  let bytes = 0;
+  let out = '';
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > maxBytes) break;
+    bytes += n;
+    out += ch;
+  }
+  return out;
+}
 
 function truncateUtf8(name: string, maxBytes: number): string {
   if (Buffer.byteLength(name) <= maxBytes) return name;
   const dot = name.lastIndexOf('.');
   const ext = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : '';
-  let stem = name.slice(0, name.length - ext.length);
-  while (Buffer.byteLength(stem + ext) > maxBytes) stem = Array.from(stem).slice(0, -1).join('');
-  return stem + ext;
+  const stem = name.slice(0, name.length - ext.length);
+  // A cut can leave a trailing space or dot, which Windows drops: trim it (keep at least '_').
+  return (utf8Prefix(stem, maxBytes - Buffer.byteLength(ext)).replace(/[\s.]+$/u, '') || '_') + ext;
 }
 
 /**
@@ -102,6 +115,8 @@ export class ExportWriter {
   readonly root: string;
   readonly #overwrite: boolean;
   readonly #files = new Map<string, WrittenFile>();
+  /** Lower-cased paths written: Windows and macOS file systems ignore case, so 'A.png' and 'a.png' are one file there. */
+  readonly #folded = new Set<string>();
   readonly #createdDirs = new Set<string>();
   #finished = false;
 
@@ -121,7 +136,13 @@ export class ExportWriter {
       const st = await fsp.stat(outDir);
       if (!st.isDirectory()) throw new FoveaException('BAD_INPUT', `${outDir} exists and is not a folder.`);
       await fsp.access(outDir, fsConstants.W_OK);
-      return new ExportWriter(await fsp.realpath(outDir), options.overwrite ?? false);
+      const root = await fsp.realpath(outDir);
+      // A previous export's manifest would only clash at the very end, after every file was
+      // written: refuse at once instead.
+      if (!options.overwrite && (await exists(join(root, MANIFEST_NAME)))) {
+        throw new FoveaException('CONFLICT', `${outDir} already holds a Fovea export (${MANIFEST_NAME}). Choose an empty folder or confirm overwriting.`);
+      }
+      return new ExportWriter(root, options.overwrite ?? false);
     } catch (e) {
       if (e instanceof FoveaException) throw e;
       throw new FoveaException('IO', `Cannot write to the export folder ${outDir}: ${(e as Error).message}`);
@@ -135,7 +156,7 @@ export class ExportWriter {
 
   /** Whether a (sanitised) relative path was already written in this export. */
   has(relPath: string): boolean {
-    return this.#files.has(sanitizeRelativePath(relPath));
+    return this.#folded.has(sanitizeRelativePath(relPath).toLowerCase());
   }
 
   /**
@@ -144,7 +165,7 @@ export class ExportWriter {
    */
   uniquePath(relPath: string): string {
     const clean = sanitizeRelativePath(relPath);
-    if (!this.#files.has(clean)) return clean;
+    if (!this.#folded.has(clean.toLowerCase())) return clean;
     const slash = clean.lastIndexOf('/');
     const dir = clean.slice(0, slash + 1);
     const name = clean.slice(slash + 1);
@@ -152,8 +173,10 @@ export class ExportWriter {
     const stem = dot > 0 ? name.slice(0, dot) : name;
     const ext = dot > 0 ? name.slice(dot) : '';
     for (let i = 2; ; i++) {
-      const candidate = `${dir}${truncateUtf8(`${stem}-${i}`, MAX_SEGMENT_BYTES - Buffer.byteLength(ext))}${ext}`;
-      if (!this.#files.has(candidate)) return candidate;
+      // Shorten the stem, never the counter: cutting the counter off would give the same name forever.
+      const suffix = `-${i}`;
+      const candidate = `${dir}${utf8Prefix(stem, MAX_SEGMENT_BYTES - Buffer.byteLength(ext) - suffix.length)}${suffix}${ext}`;
+      if (!this.#folded.has(candidate.toLowerCase())) return candidate;
     }
   }
 
@@ -189,12 +212,13 @@ export class ExportWriter {
   async write(relPath: string, data: Uint8Array | string): Promise<WrittenFile> {
     if (this.#finished) throw new FoveaException('INTERNAL', 'This export is already finished.');
     const { rel, abs } = this.resolvePath(relPath);
-    if (rel === MANIFEST_NAME) throw new FoveaException('BAD_INPUT', `${MANIFEST_NAME} is reserved for the export manifest.`);
-    if (this.#files.has(rel)) throw new FoveaException('CONFLICT', `${rel} was already written in this export.`);
+    if (rel.toLowerCase() === MANIFEST_NAME) throw new FoveaException('BAD_INPUT', `${MANIFEST_NAME} is reserved for the export manifest.`);
+    if (this.#folded.has(rel.toLowerCase())) throw new FoveaException('CONFLICT', `${rel} was already written in this export (names differing only in case are one file on Windows and macOS).`);
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     const entry: WrittenFile = { path: rel, bytes: bytes.byteLength, sha256: sha256(bytes) };
     await this.#atomicWrite(abs, bytes);
     this.#files.set(rel, entry);
+    this.#folded.add(rel.toLowerCase());
     return entry;
   }
 

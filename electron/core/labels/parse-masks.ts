@@ -113,7 +113,9 @@ export async function parseMasks(path: string, options: ParseLabelOptions = {}):
   const readOne = async (rel: string): Promise<void> => {
     const full = dir === path ? join(dir, rel) : path;
     const stem = suffix ? fileStem(rel).slice(0, -suffix.length) : labelStem(rel, options.maskSuffixes ?? MASK_SUFFIXES);
-    const splitKey = `${splitFromPath(rel) ?? ''}/${stem}`;
+    // One mask per image: two kinds of mask for one image sit in one folder (x_mask.png and
+    // x_labelIds.png); the same stem in another folder (IM0001 of every series) is another image.
+    const splitKey = `${splitFromPath(rel) ?? ''}/${dirname(rel)}/${stem}`;
     const other = byStem.get(splitKey);
     if (other) {
       warn.add(`${rel}: ${other} is already the mask for image "${stem}"; skipped (set the mask suffix to choose one kind).`);

@@ -204,6 +204,23 @@ describe('mask folder parser', () => {
     assert.deepEqual(g.images[0]?.labels.map((l) => l.className), ['3']);
   });
 
+  it('keeps masks of the same file name in different folders (IM0001 of every series); two masks of one image in one folder are one too many', async (t) => {
+    const dir = tempDir(t);
+    for (const d of ['P1/CT', 'P2/CT']) mkdirSync(join(dir, d), { recursive: true });
+    write(dir, 'P1/CT/IM0001.png', encodePng({ width: 2, height: 1, colorType: 0, depth: 8, samples: [1, 0] }));
+    write(dir, 'P2/CT/IM0001.png', encodePng({ width: 2, height: 1, colorType: 0, depth: 8, samples: [0, 1] }));
+    write(dir, 'P2/CT/IM0001_mask.png', encodePng({ width: 2, height: 1, colorType: 0, depth: 8, samples: [1, 1] }));
+    const f = await parseMasks(dir, { classes: ['background', 'lesion'] });
+    assert.deepEqual(
+      f.images.map((i) => [i.source, i.fileName, rleArea((i.labels[0]?.geometry as { rle: Parameters<typeof rleArea>[0] }).rle)]),
+      [
+        ['P1/CT/IM0001.png', 'IM0001', 1],
+        ['P2/CT/IM0001.png', 'IM0001', 1],
+      ],
+    );
+    assert.match(f.warnings.join('\n'), /P2\/CT\/IM0001_mask\.png: P2\/CT\/IM0001\.png is already the mask/);
+  });
+
   it('refuses hostile PNGs without allocating what they declare', () => {
     // IHDR claims 100000 x 100000: refused before any pixel buffer exists.
     const tiny = encodePng({ width: 1, height: 1, colorType: 0, depth: 8, samples: [0] });
