@@ -4,16 +4,22 @@
  *
  * Matching: label entries name their image by path (COCO file_name, VOC
  * filename, CSV filename) or by stem (YOLO .txt, mask PNGs); both are
- * matched against each item's source name as imported. Entries whose image
+ * matched against each item's source name as imported. DICOM label objects
+ * name their image directly instead (`target`: SOP Instance UID for SEG, the
+ * item for NIfTI volumes laid onto slices by volume-label-matcher.ts), with
+ * a frame for multi-frame images. Entries whose image
  * is not in the dataset, and classes the dataset did not have, are reported
  * - never silently dropped. Identical imported annotations already present
  * are skipped, so importing the same file twice adds nothing.
  */
+import { FoveaException } from '../../contract/result';
 import type { ParsedImageLabels, ParsedLabel, ParsedLabelFile } from '../labels';
 import { IMAGE_SUFFIXES, labelStem, MASK_SUFFIXES, scaleNormalizedLabels } from '../labels';
 import type { AnnotationKind, AnnotationStore, NewAnnotation } from '../store/annotation-store';
 import type { AuditLog } from '../store/audit-log';
+import type { BlobStore } from '../store/blob-store';
 import type { Db } from '../store/library-db';
+import { matchLabelVolumes } from './volume-label-matcher';
 
 export interface LabelImportReport {
   format: string;
@@ -38,6 +44,26 @@ interface ItemRef {
   sourceName: string;
   rows: number;
   columns: number;
+  sopInstanceUid: string | null;
+  frames: number;
+}
+
+/**
+ * The item (and stored frame index: null for single-frame images) an entry with a `target`
+ * names (DICOM SEG, NIfTI), or why there is none.
+ */
+function findTarget(entry: ParsedImageLabels, byId: Map<number, ItemRef>, bySop: Map<string, ItemRef>): { item: ItemRef; frameIndex: number | null } | string {
+  const t = entry.target;
+  if (!t) return 'no target';
+  const item = t.kind === 'item' ? byId.get(t.itemId) : bySop.get(t.sopInstanceUid);
+  if (!item) return 'not in the dataset';
+  const f = t.frameIndex;
+  if (item.frames > 1) {
+    if (f === undefined || f < 0 || f >= item.frames) return `frame ${f === undefined ? '(none)' : f + 1} of a ${item.frames}-frame image`;
+    return { item, frameIndex: f };
+  }
+  if (f !== undefined && f !== 0) return `frame ${f + 1} of a single-frame image`;
+  return { item, frameIndex: null };
 }
 
 function lower(s: string): string {
@@ -119,24 +145,40 @@ export function applyLabels(
   datasetId: number,
   parsed: ParsedLabelFile,
   author: string,
+  /** The blob store: needed to lay label volumes (NIfTI) onto DICOM slices by their geometry. */
+  sources: { blobs?: BlobStore } = {},
 ): LabelImportReport {
-  const items = (db.prepare('SELECT id, source_name AS sourceName, rows, columns FROM items WHERE dataset_id = ?').all(datasetId) as ItemRef[]);
+  const items = (db.prepare('SELECT id, source_name AS sourceName, rows, columns, sop_instance_uid AS sopInstanceUid, frames FROM items WHERE dataset_id = ?').all(datasetId) as ItemRef[]);
   const index = new ItemIndex(items);
+  const byId = new Map(items.map((it) => [it.id, it]));
+  const bySop = new Map(items.filter((it) => it.sopInstanceUid).map((it) => [it.sopInstanceUid as string, it]));
+  let entries = parsed.images;
+  const extraUnmatched: string[] = [];
+  const extraAmbiguous: string[] = [];
+  const extraWarnings: string[] = [];
+  if (parsed.volumes?.length) {
+    if (!sources.blobs) throw new FoveaException('INTERNAL', 'Label volumes can only be placed with access to the stored DICOM files.');
+    const matched = matchLabelVolumes(db, sources.blobs, datasetId, parsed.volumes);
+    entries = [...entries, ...matched.images];
+    extraUnmatched.push(...matched.unmatched);
+    extraAmbiguous.push(...matched.ambiguous);
+    extraWarnings.push(...matched.warnings);
+  }
   const existingClasses = new Set(annotations.listClasses(datasetId).map((c) => c.name));
   const report: LabelImportReport = {
     format: parsed.format,
-    imagesInFile: parsed.images.length,
+    imagesInFile: entries.length,
     matchedImages: 0,
-    unmatchedImages: [],
-    ambiguousImages: [],
+    unmatchedImages: extraUnmatched,
+    ambiguousImages: extraAmbiguous,
     annotationsCreated: 0,
     annotationsSkipped: 0,
     classesCreated: [],
     splitsAssigned: 0,
-    warnings: parsed.warnings,
+    warnings: extraWarnings.length ? [...parsed.warnings, ...extraWarnings] : parsed.warnings,
   };
   const existingKey = db.prepare(
-    "SELECT 1 FROM annotations WHERE item_id = ? AND class_id = ? AND kind = ? AND coalesce(geometry, '') = ? AND source = 'imported' AND status <> 'deleted' LIMIT 1",
+    "SELECT 1 FROM annotations WHERE item_id = ? AND frame_index IS ? AND class_id = ? AND kind = ? AND coalesce(geometry, '') = ? AND source = 'imported' AND status <> 'deleted' LIMIT 1",
   );
   const setStatus = db.prepare("UPDATE items SET status = 'done', status_by = ?, status_at = ? WHERE id = ? AND status = 'unlabeled'");
   const setSplit = db.prepare(
@@ -147,28 +189,44 @@ export function applyLabels(
   db.transaction(() => {
     // Classes first, in the file's order, so hotkeys follow it.
     for (const name of parsed.classes) {
-      if (!existingClasses.has(name) && parsed.images.some((im) => im.labels.some((l) => l.className === name))) {
+      if (!existingClasses.has(name) && entries.some((im) => im.labels.some((l) => l.className === name))) {
         annotations.ensureClass(datasetId, name);
         existingClasses.add(name);
         report.classesCreated.push(name);
       }
     }
     const now = new Date().toISOString();
-    for (const entry of parsed.images) {
-      const matches = index.find(entry);
-      if (matches.length === 0) {
-        report.unmatchedImages.push(entry.fileName);
-        continue;
+    for (const entry of entries) {
+      let item: ItemRef;
+      let frameIndex: number | null = null;
+      if (entry.target) {
+        const found = findTarget(entry, byId, bySop);
+        if (typeof found === 'string') {
+          report.unmatchedImages.push(found === 'not in the dataset' ? entry.fileName : `${entry.fileName} (${found})`);
+          continue;
+        }
+        ({ item, frameIndex } = found);
+      } else {
+        const matches = index.find(entry);
+        if (matches.length === 0) {
+          report.unmatchedImages.push(entry.fileName);
+          continue;
+        }
+        if (matches.length > 1) {
+          report.ambiguousImages.push(`${entry.fileName} (${matches.length} images: ${matches.slice(0, 3).map((m) => m.sourceName).join(', ')})`);
+          continue;
+        }
+        item = matches[0] as ItemRef;
       }
-      if (matches.length > 1) {
-        report.ambiguousImages.push(`${entry.fileName} (${matches.length} images: ${matches.slice(0, 3).map((m) => m.sourceName).join(', ')})`);
-        continue;
-      }
-      const item = matches[0] as ItemRef;
       report.matchedImages++;
       const labels = entry.normalized ? scaleNormalizedLabels(entry.labels, item.columns, item.rows) : entry.labels;
       const toCreate: NewAnnotation[] = [];
       for (const label of labels) {
+        if (entry.target && label.geometry.kind === 'mask' && (label.geometry.rle.size[0] !== item.rows || label.geometry.rle.size[1] !== item.columns)) {
+          const [h, w] = label.geometry.rle.size;
+          report.warnings = [...report.warnings, `${entry.fileName}: a ${w}x${h} mask of "${label.className}" does not fit the ${item.columns}x${item.rows} image; skipped.`];
+          continue;
+        }
         if (!existingClasses.has(label.className)) {
           annotations.ensureClass(datasetId, label.className);
           existingClasses.add(label.className);
@@ -177,11 +235,11 @@ export function applyLabels(
         const classId = annotations.ensureClass(datasetId, label.className);
         const { kind, geometry } = geometryOf(label);
         const geometryJson = geometry == null ? '' : JSON.stringify(geometry);
-        if (existingKey.get(item.id, classId, kind, geometryJson)) {
+        if (existingKey.get(item.id, frameIndex, classId, kind, geometryJson)) {
           report.annotationsSkipped++;
           continue;
         }
-        toCreate.push({ datasetId, itemId: item.id, classId, kind, geometry, score: label.score ?? null, source: 'imported', author });
+        toCreate.push({ datasetId, itemId: item.id, frameIndex, classId, kind, geometry, score: label.score ?? null, source: 'imported', author });
       }
       for (const a of toCreate) annotations.create(a);
       report.annotationsCreated += toCreate.length;

@@ -22,11 +22,13 @@ import {
 } from './label-types';
 import { parseCoco } from './parse-coco';
 import { parseCsv } from './parse-csv';
+import { parseDicomSeg } from './parse-dicom-seg';
 import { parseMasks, readLabelImage } from './parse-masks';
+import { isNiftiName, parseNifti } from './parse-nifti';
 import { parseVoc } from './parse-voc';
 import { parseYolo } from './parse-yolo';
 
-export type { CocoRle, LabelFormat, LabelGeometry, ParsedImageLabels, ParsedLabel, ParsedLabelFile, ParseLabelOptions } from './label-types';
+export type { CocoRle, LabelFormat, LabelGeometry, LabelTarget, ParsedImageLabels, ParsedLabel, ParsedLabelFile, ParsedLabelVolume, ParseLabelOptions } from './label-types';
 export { IMAGE_SUFFIXES, LABEL_FORMATS, LABEL_LIMITS, labelStem, MASK_SUFFIXES, scaleNormalizedLabels } from './label-types';
 
 const CLASS_MAP_FILES = new Set(['classes.json', 'class_map.json', 'labelmap.json', 'label_map.json']);
@@ -44,6 +46,10 @@ export async function parseLabelFile(path: string, format: LabelFormat, options:
       return parseVoc(path, options);
     case 'masks':
       return parseMasks(path, options);
+    case 'nifti':
+      return parseNifti(path, options);
+    case 'dicom-seg':
+      return parseDicomSeg(path, options);
     default:
       throw new FoveaException('UNSUPPORTED', `"${String(format)}" is not a label format Fovea reads (${LABEL_FORMATS.join(', ')}).`);
   }
@@ -107,6 +113,7 @@ async function peek(path: string): Promise<string> {
 }
 
 async function detectFile(path: string): Promise<LabelFormat | null> {
+  if (isNiftiName(path)) return 'nifti';
   const e = extensionOf(path);
   if (e === '.xml') return 'voc';
   if (e === '.csv' || e === '.tsv') return 'csv';

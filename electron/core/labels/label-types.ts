@@ -26,7 +26,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FoveaException } from '../../contract/result';
 
-export const LABEL_FORMATS = ['coco', 'yolo', 'voc', 'csv', 'masks'] as const;
+export const LABEL_FORMATS = ['coco', 'yolo', 'voc', 'csv', 'masks', 'nifti', 'dicom-seg'] as const;
 export type LabelFormat = (typeof LABEL_FORMATS)[number];
 
 /** COCO run-length encoding, uncompressed, column-major (as pycocotools). */
@@ -81,6 +81,40 @@ export interface ParsedImageLabels {
   split?: LabelSplit;
   /** May be empty: an image listed with no labels is a negative example, not noise. */
   labels: ParsedLabel[];
+  /**
+   * DICOM label objects (DICOM SEG, NIfTI volumes) name their image directly rather than by
+   * file name; when set, the importer matches by it and `fileName` only names the entry in
+   * messages. `frameIndex` (0-based) picks the frame of a multi-frame instance.
+   */
+  target?: LabelTarget;
+}
+
+/** How an entry names its image without a file name. */
+export type LabelTarget =
+  | { kind: 'sop'; sopInstanceUid: string; frameIndex?: number }
+  | { kind: 'item'; itemId: number; frameIndex?: number };
+
+/**
+ * A label volume placed in the patient (NIfTI; SEG frames that name no source image): the
+ * importer finds the DICOM frames whose pixel centres fall on its voxel centres and reads their
+ * labels from it (see core/import/volume-label-matcher.ts).
+ */
+export interface ParsedLabelVolume {
+  /** The file (and part) it came from, for messages. */
+  fileName: string;
+  /** [nx, ny, nz]; values are stored x fastest: index = i + nx * (j + ny * k). */
+  dims: [number, number, number];
+  values: Uint8Array | Uint16Array;
+  /** Voxel (i, j, k) -> DICOM patient coordinates (LPS, mm), 4x4 row-major. */
+  voxelToLps: number[][];
+  /** Value -> class name; values not listed (and 0) are not labels. */
+  classes: Map<number, string>;
+  /**
+   * 'sha256:' + hex SHA-256 of the SeriesInstanceUID the volume was made from, when a sidecar
+   * says so (Fovea's volumes.json): limits matching to that series, since series of different
+   * patients often share the same geometry.
+   */
+  seriesKey?: string;
 }
 
 export interface ParsedLabelFile {
@@ -88,6 +122,8 @@ export interface ParsedLabelFile {
   /** Class names, de-duplicated, in the source's order (index order where the source has indices). */
   classes: string[];
   images: ParsedImageLabels[];
+  /** Label volumes still to be matched to images by position (NIfTI). */
+  volumes?: ParsedLabelVolume[];
   /** Per-entry problems: each names where it is and what was done (skipped, clipped, ...). */
   warnings: string[];
 }
