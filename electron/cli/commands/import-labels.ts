@@ -1,5 +1,5 @@
 /**
- * `fovea import-labels FILE --format coco|yolo|voc|csv|masks --dataset NAME
+ * `fovea import-labels FILE --format coco|yolo|voc|csv|masks|nifti|dicom-seg --dataset NAME
  *  [--classes a,b,c] [--author NAME] [--json]`: labels made in other tools,
  * applied to the dataset's images. Images or classes the dataset does not
  * know are reported (exit code 1 when label entries match no image).
@@ -10,8 +10,7 @@ import { LABEL_FORMATS, type LabelFormat } from '../../core/labels';
 import type { CliContext } from '../cli-context';
 import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
 
-export const importLabelsHelp =
-  'fovea import-labels FILE --format coco|yolo|voc|csv|masks --dataset NAME [--classes a,b,...] [--json]   labels from other tools';
+export const importLabelsHelp = `fovea import-labels FILE --format ${LABEL_FORMATS.join('|')} --dataset NAME [--classes a,b,...] [--json]   labels from other tools`;
 export const importLabelsOptions = {
   format: { type: 'string' },
   dataset: { type: 'string' },
