@@ -47,7 +47,19 @@ const NATIVE_UNPACK = [
   'node_modules/sharp/**/*',
   'node_modules/@img/**/*',
   'node_modules/@tensorflow/tfjs-node-gpu/**/*',
+  // The inference engine: onnxruntime_binding.node and libonnxruntime beside it.
+  'node_modules/onnxruntime-node/**/*',
 ];
+
+/**
+ * onnxruntime-node ships its CPU binaries for every OS and arch (~290 MB in
+ * bin/napi-v6/<os>/<arch>); each installer keeps its own (~45 MB on linux x64).
+ * `${arch}` is the target arch, which onnxruntime-node names the same way (x64, arm64).
+ */
+const ORT_BIN = 'node_modules/onnxruntime-node/bin/napi-v6';
+function onnxRuntimeBinariesFor(os) {
+  return [`!${ORT_BIN}/!(${os})/**`, `!${ORT_BIN}/${os}/!(\${arch})/**`, '!node_modules/onnxruntime-node/script/**'];
+}
 
 /** Never shipped, wherever it appears (our files and dependencies alike). */
 const EXCLUDE_EVERYWHERE = [
@@ -132,6 +144,7 @@ const config = {
     ],
     legalTrademarks: 'Fovea',
     icon: 'build/generated/icon.ico',
+    files: onnxRuntimeBinariesFor('win32'),
     // Azure Trusted Signing when its variables are set; otherwise signtool
     // with CSC_LINK / CSC_KEY_PASSWORD (or WIN_CSC_LINK / WIN_CSC_KEY_PASSWORD),
     // which electron-builder reads from the environment by itself.
@@ -182,6 +195,7 @@ const config = {
     ],
     category: 'public.app-category.medical',
     icon: 'build/generated/icon.icns',
+    files: onnxRuntimeBinariesFor('darwin'),
     hardenedRuntime: true,
     gatekeeperAssess: false,
     entitlements: 'build/entitlements.mac.plist',
@@ -208,6 +222,7 @@ const config = {
     ],
     executableName: 'fovea',
     icon: 'build/generated/icons',
+    files: onnxRuntimeBinariesFor('linux'),
     category: 'Science;MedicalSoftware;Graphics',
     maintainer: 'Fovea <fovea@localhost>',
     vendor: 'Fovea',

@@ -10,42 +10,38 @@
  *
  * `workerless: true` runs the same loop in this thread (tests, debugging).
  *
- * predict() runs in the calling thread on preflight's backend (cpu allowed),
- * with the last two loaded checkpoints cached.
+ * predict() runs in a long-lived inference worker (the same entry, started
+ * with workerData { mode: 'inference' }) on preflight's backend (cpu allowed),
+ * which keeps the last two loaded checkpoints; batches are transferred there
+ * and predictions back. On the CPU backends the checkpoint runs on ONNX
+ * Runtime when onnxruntime-node loads (train/inference.ts; inferenceEngine()
+ * says which engine ran a checkpoint and why). The calling thread (Electron's main process) only
+ * posts messages. The worker is unref'd while idle (a CLI exits normally) and
+ * restarted after it fails; `workerless: true` predicts in the calling thread.
  *
  * The worker entry is resolved next to this module: `train/worker.ts` when
  * running from source under tsx, and `fovea-train-worker.mjs` beside the
  * bundle otherwise (the build must emit native-models/train/worker.ts under
  * that name next to each bundle that includes this engine), or `workerUrl`.
  */
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type * as tfTypes from '@tensorflow/tfjs';
 import type { BackendName, MlPreflight } from '../electron/contract/domain';
-import type { Batch, BatchProvider, MlEngine, Prediction, TrainConfig, TrainOptions, TrainOutcome } from '../electron/contract/ml';
+import type { Batch, BatchProvider, MlEngine, ModelExportArtifacts, ModelExportFormat, Prediction, TrainConfig, TrainOptions, TrainOutcome } from '../electron/contract/ml';
 import { defaultTrainConfig } from './models/defaults';
 import { chooseBackend, threadPreflight } from './train/backend';
 import { isOutOfMemory, outOfMemoryMessage } from './train/errors';
-import { assertNever, transferableBatch, type FromWorker, type ToWorker } from './train/protocol';
+import { createInference, disposeQuietly, type Inference, type InferenceEngineUse } from './train/inference';
+import { assertNever, transferableBatch, type FromInferenceWorker, type FromWorker, type InferenceWorkerData, type ToInferenceWorker, type ToWorker } from './train/protocol';
 
 /**
  * TensorFlow.js and the trainer load on first use: creating the engine (the
  * app, the CLI and every core test do) costs nothing, and in worker mode the
- * calling thread never loads tfjs unless it predicts.
+ * calling thread never loads tfjs unless it exports a model.
  */
 const loadTrainer = () => import('./train/trainer');
-const loadInference = async () => {
-  const [tf, models, io, trainer] = await Promise.all([import('@tensorflow/tfjs'), import('./models/index'), import('./train/checkpoint-io'), loadTrainer()]);
-  return {
-    tf,
-    taskHooks: models.taskHooks,
-    loadCheckpointModel: io.loadCheckpointModel,
-    MODEL_JSON: io.MODEL_JSON,
-    resolveCheckpointDir: io.resolveCheckpointDir,
-    activateBackend: trainer.activateBackend,
-    backendGeneration: trainer.backendGeneration,
-  };
+const loadExport = async () => {
+  const [io, trainer, exporter] = await Promise.all([import('./train/checkpoint-io'), loadTrainer(), import('./export/index')]);
+  return { loadCheckpointModel: io.loadCheckpointModel, activateBackend: trainer.activateBackend, exportLoadedModel: exporter.exportLoadedModel };
 };
 
 /** File name of the bundled worker entry, beside the bundle that contains this engine. */
@@ -62,6 +58,8 @@ export interface MlEngineOptions {
 
 /** The engine, plus dispose() for the models predict() keeps loaded. */
 export interface FoveaMlEngine extends MlEngine {
+  /** Which engine (ONNX Runtime or TF.js) ran the checkpoint's last predictions, and why; null before any. */
+  inferenceEngine(checkpoint: string): InferenceEngineUse | null;
   dispose(): void;
 }
 
@@ -77,13 +75,88 @@ export function defaultWorkerUrl(moduleUrl: string = import.meta.url): URL {
  * tsx 4.23: "Unknown file extension .ts"); registering tsx's ESM hooks from
  * inside the worker before importing the entry does work.
  */
-function spawnWorker(url: URL): Worker {
+function spawnWorker(url: URL, workerData?: InferenceWorkerData): Worker {
+  const data = workerData ? { workerData } : {};
   if (url.pathname.endsWith('.ts')) {
     const tsxApi = import.meta.resolve('tsx/esm/api');
     const code = `import(${JSON.stringify(tsxApi)}).then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`;
-    return new Worker(code, { eval: true, execArgv: [] });
+    return new Worker(code, { eval: true, execArgv: [], ...data });
   }
-  return new Worker(url);
+  return new Worker(url, data);
+}
+
+/**
+ * The calling thread's side of the inference worker: one worker, started on first use, requests
+ * matched by id. Referenced only while requests are pending, so an idle worker never keeps a CLI
+ * process alive. If the worker dies (or runs out of memory) every pending request is rejected and
+ * the next one starts a fresh worker.
+ */
+interface LiveWorker {
+  worker: Worker;
+  pending: Map<number, { checkpoint: string; resolve: (p: Prediction[]) => void; reject: (e: Error) => void }>;
+}
+
+class InferenceClient {
+  readonly #url: URL;
+  /** The live worker and the requests sent to it (a dead worker's requests are rejected, never a new one's). */
+  #current: LiveWorker | null = null;
+  #nextId = 1;
+  /** Which engine ran each checkpoint's last predictions (reported by the worker). */
+  readonly engines = new Map<string, InferenceEngineUse>();
+
+  constructor(url: URL) {
+    this.#url = url;
+  }
+
+  #start(): LiveWorker {
+    const worker = spawnWorker(this.#url, { mode: 'inference' });
+    const current: LiveWorker = { worker, pending: new Map() };
+    const failAll = (message: string): void => {
+      if (this.#current === current) this.#current = null;
+      for (const p of current.pending.values()) p.reject(new Error(message));
+      current.pending.clear();
+    };
+    worker.on('message', (m: FromInferenceWorker) => {
+      const p = current.pending.get(m.requestId);
+      current.pending.delete(m.requestId);
+      if (current.pending.size === 0) worker.unref();
+      if (m.type === 'predictions') {
+        if (p && m.engine) this.engines.set(p.checkpoint, m.engine);
+        p?.resolve(m.predictions);
+      }
+      else {
+        p?.reject(new Error(m.message));
+        // A wasm abort leaves that backend unusable: start over with a fresh worker.
+        if (m.outOfMemory) {
+          failAll(`Inference ran out of memory: ${m.message}`);
+          void worker.terminate();
+        }
+      }
+    });
+    worker.on('error', (e) => failAll(`The inference worker failed: ${e.message}`));
+    worker.on('exit', (code) => failAll(`The inference worker exited (code ${code}).`));
+    return current;
+  }
+
+  predict(backend: BackendName, checkpoint: string, config: TrainConfig, batch: Batch): Promise<Prediction[]> {
+    const current = (this.#current ??= this.#start());
+    const { worker, pending } = current;
+    const requestId = this.#nextId++;
+    // A copy of the pixels is transferred: callers read their batch (targets, item ids) afterwards.
+    const x = batch.x.slice();
+    return new Promise<Prediction[]>((resolve, reject) => {
+      pending.set(requestId, { checkpoint, resolve, reject });
+      worker.ref();
+      const m: ToInferenceWorker = { type: 'predict', requestId, backend, checkpoint, config, x, n: batch.n };
+      worker.postMessage(m, [x.buffer]);
+    });
+  }
+
+  dispose(): void {
+    const c = this.#current;
+    this.#current = null;
+    if (c) void c.worker.terminate();
+  }
 }
 
 /** A callback that throws must not take the run (or the process) down. */
@@ -225,50 +298,11 @@ async function trainInProcess(config: TrainConfig, provider: BatchProvider, opti
   );
 }
 
-interface CachedModel {
-  model: tfTypes.LayersModel;
-  mtimeMs: number;
-  /** The backend generation it was loaded on (a wasm reset after an out-of-memory kills it). */
-  generation: number;
-}
-
-/** Frees a model; one whose backend was replaced cannot be freed, and need not be. */
-function disposeQuietly(model: tfTypes.LayersModel): void {
-  try {
-    model.dispose();
-  } catch {
-    /* its backend is gone */
-  }
-}
-
 export function createMlEngine(options: MlEngineOptions = {}): FoveaMlEngine {
   const preflight = options.preflight ?? threadPreflight;
-  // Keyed by the checkpoint folder; re-read when model.json changed (best/ is rewritten while training).
-  const models = new Map<string, CachedModel>();
-  const MAX_MODELS = 2;
-
-  async function modelFor(checkpoint: string): Promise<tfTypes.LayersModel> {
-    const { resolveCheckpointDir, MODEL_JSON, loadCheckpointModel, backendGeneration } = await loadInference();
-    const dir = resolveCheckpointDir(checkpoint);
-    const mtimeMs = statSync(join(dir, MODEL_JSON)).mtimeMs;
-    const generation = backendGeneration();
-    const hit = models.get(checkpoint);
-    if (hit && hit.mtimeMs === mtimeMs && hit.generation === generation) {
-      models.delete(checkpoint);
-      models.set(checkpoint, hit); // most recently used last
-      return hit.model;
-    }
-    if (hit) disposeQuietly(hit.model);
-    models.delete(checkpoint);
-    const model = await loadCheckpointModel(checkpoint);
-    models.set(checkpoint, { model, mtimeMs, generation });
-    while (models.size > MAX_MODELS) {
-      const [oldest, entry] = models.entries().next().value as [string, CachedModel];
-      disposeQuietly(entry.model);
-      models.delete(oldest);
-    }
-    return model;
-  }
+  // Predictions: in the inference worker, or in this thread when workerless.
+  const local: Inference | null = options.workerless ? createInference() : null;
+  const remote = options.workerless ? null : new InferenceClient(options.workerUrl ?? defaultWorkerUrl());
 
   return {
     preflight,
@@ -285,21 +319,31 @@ export function createMlEngine(options: MlEngineOptions = {}): FoveaMlEngine {
       const pf = await preflight();
       const choice = chooseBackend(config.backend, pf, 'predict');
       if (!choice.ok) throw new Error(choice.message);
-      const { tf, taskHooks, activateBackend } = await loadInference();
-      await activateBackend(choice.backend);
-      const model = await modelFor(checkpoint);
-      const hooks = taskHooks(config);
       const want = batch.n * config.inputSize * config.inputSize * config.channels;
       if (batch.x.length !== want) throw new Error(`batch of ${batch.n} images has ${batch.x.length} values; expected ${want}`);
-      return tf.tidy(() => {
-        const x = tf.tensor4d(batch.x, [batch.n, config.inputSize, config.inputSize, config.channels]);
-        const out = model.apply(x, { training: false }) as tfTypes.Tensor | tfTypes.Tensor[];
-        return hooks.decode(Array.isArray(out) ? out : [out], batch);
-      });
+      if (local) return local.predict(choice.backend, checkpoint, config, batch.x, batch.n);
+      return (remote as InferenceClient).predict(choice.backend, checkpoint, config, batch);
+    },
+    async exportModel(checkpoint: string, config: TrainConfig, format: ModelExportFormat): Promise<ModelExportArtifacts> {
+      const pf = await preflight();
+      const choice = chooseBackend(config.backend, pf, 'predict');
+      if (!choice.ok) throw new Error(choice.message);
+      const { activateBackend, loadCheckpointModel, exportLoadedModel } = await loadExport();
+      await activateBackend(choice.backend);
+      // A fresh load (not predict's cache): the export reads every weight once and frees them.
+      const model = await loadCheckpointModel(checkpoint);
+      try {
+        return await exportLoadedModel(model, config, format);
+      } finally {
+        disposeQuietly(model);
+      }
+    },
+    inferenceEngine(checkpoint: string): InferenceEngineUse | null {
+      return local ? local.engineFor(checkpoint) : ((remote as InferenceClient).engines.get(checkpoint) ?? null);
     },
     dispose(): void {
-      for (const { model } of models.values()) disposeQuietly(model);
-      models.clear();
+      local?.dispose();
+      remote?.dispose();
     },
   };
 }

@@ -37,6 +37,20 @@ export interface MlPreflight {
   /** Why that one: which faster ones were skipped and why. Never silent. */
   why: string;
   gpus: GpuInfo[];
+  /** The engine that runs predictions (absent where preflight did not check it). */
+  inference?: InferenceEngineStatus;
+}
+
+/**
+ * Predictions on the CPU backends run on ONNX Runtime (each checkpoint converted to ONNX in
+ * memory) when onnxruntime-node loads, else on TF.js with the chosen backend.
+ */
+export interface InferenceEngineStatus {
+  engine: 'onnxruntime' | 'tfjs';
+  /** onnxruntime-node's version when it loaded. */
+  version: string | null;
+  /** Why this engine, and what a model it cannot run falls back to. */
+  reason: string;
 }
 
 export interface AppVersions {
@@ -163,7 +177,8 @@ export interface TrainingPlan {
 
 /** Review status of an item (image) or series. */
 export type ItemStatus = 'unlabeled' | 'in_progress' | 'done' | 'needs_review' | 'approved' | 'rejected';
-export type ItemSort = 'id' | 'name' | 'instance' | 'status';
+/** 'uncertainty': the active-learning queue, most uncertain first (a run's predict scores; items without one last). */
+export type ItemSort = 'id' | 'name' | 'instance' | 'status' | 'uncertainty';
 
 /** One row of the dataset browser. */
 export interface ItemRow {
@@ -284,4 +299,152 @@ export interface EnterprisePolicyView {
   origins: Record<string, string>;
   errors: string[];
   warnings: string[];
+}
+
+// ---------------------------------------------------------------------------
+// Annotation (labeling) domain: geometry in IMAGE PIXELS, continuous, origin at
+// the top-left corner of the top-left pixel (pixel (c, r) covers [c, c+1) x [r, r+1)).
+// ---------------------------------------------------------------------------
+
+export type AnnotationKind = 'class' | 'box' | 'polygon' | 'mask';
+export type AnnotationSource = 'human' | 'model' | 'imported';
+/** 'proposed': a model's prediction waiting for a person; 'rejected' and 'deleted' are kept, never shown. */
+export type AnnotationStatus = 'active' | 'proposed' | 'rejected' | 'deleted';
+
+export interface BoxGeometry {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+export interface PolygonGeometry {
+  /** [[x, y], ...], at least 3 points, not closed (the last point joins the first). */
+  points: [number, number][];
+}
+/** COCO RLE, uncompressed counts, COLUMN-MAJOR (pycocotools), size [height, width]. */
+export interface MaskGeometry {
+  rle: { size: [number, number]; counts: number[] };
+}
+export type AnnotationGeometry = BoxGeometry | PolygonGeometry | MaskGeometry;
+
+export interface Annotation {
+  id: number;
+  datasetId: number;
+  /** Exactly one of itemId / seriesId is set: an image's (or frame's) label, or a whole series' class. */
+  itemId: number | null;
+  seriesId: number | null;
+  /** The frame of a multi-frame instance; null: the whole image. */
+  frame: number | null;
+  classId: number;
+  kind: AnnotationKind;
+  /** null for a class label. */
+  geometry: AnnotationGeometry | null;
+  /** A model's confidence, 0..1 (model proposals). */
+  score: number | null;
+  source: AnnotationSource;
+  status: AnnotationStatus;
+  /** Who made it (the annotator's name) or the model that proposed it. */
+  author: string;
+  /** Optimistic concurrency: every change bumps it; updates name the version they change. */
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The review status of an image or series, who set it, when, and the reviewer's comment. */
+export interface StatusInfo {
+  status: ItemStatus;
+  comment: string | null;
+  by: string | null;
+  at: string | null;
+}
+
+/** Everything the viewer shows for one image, frame or series. */
+export interface ImageLabels {
+  /** Visible annotations (active and proposed) in id order. */
+  annotations: Annotation[];
+  /** The item's status (null when a whole series was asked for). */
+  item: StatusInfo | null;
+  /** The series' status when the item belongs to one (or a series was asked for). */
+  series: (StatusInfo & { seriesId: number }) | null;
+}
+
+/** A dataset's label schema. */
+export interface LabelSchema {
+  datasetId: number;
+  /** Image and series classes: several per image (multi-label) or one (single-label). */
+  multiLabel: boolean;
+  classes: LabelClass[];
+}
+
+/** Actions that have a configurable key. Class keys (1-9) live on the classes themselves. */
+export const HOTKEY_ACTIONS = [
+  'tool.select',
+  'tool.box',
+  'tool.polygon',
+  'tool.brush',
+  'tool.eraser',
+  'brush.smaller',
+  'brush.larger',
+  'image.next',
+  'image.previous',
+  'image.submit',
+  'proposal.accept',
+  'proposal.reject',
+  'annotation.delete',
+  'slice.copyNext',
+  'slice.interpolate',
+  'review.approve',
+  'review.reject',
+  'edit.undo',
+  'edit.redo',
+] as const;
+export type HotkeyAction = (typeof HOTKEY_ACTIONS)[number];
+
+/** Keys are written like 'b', 'Shift+N', 'Ctrl+Enter', 'Delete' (modifiers Ctrl, Alt, Shift, Meta). */
+export const DEFAULT_HOTKEYS: Readonly<Record<HotkeyAction, string>> = {
+  'tool.select': 's',
+  'tool.box': 'b',
+  'tool.polygon': 'g',
+  'tool.brush': 'd',
+  'tool.eraser': 'e',
+  'brush.smaller': '[',
+  'brush.larger': ']',
+  'image.next': 'n',
+  'image.previous': 'Shift+N',
+  'image.submit': 'Ctrl+Enter',
+  'proposal.accept': 'a',
+  'proposal.reject': 'x',
+  'annotation.delete': 'Delete',
+  'slice.copyNext': 'c',
+  'slice.interpolate': 't',
+  'review.approve': 'y',
+  'review.reject': 'u',
+  'edit.undo': 'Ctrl+z',
+  'edit.redo': 'Ctrl+Shift+Z',
+};
+
+export interface AnnotatorSettings {
+  /** The name recorded on every annotation; null until the user gives one. */
+  annotatorName: string | null;
+  /** True when IT's policy (annotatorFromOsUser) fixes the name to the OS user. */
+  annotatorLocked: boolean;
+  /** Every action's key (the user's choice over DEFAULT_HOTKEYS). */
+  hotkeys: Record<HotkeyAction, string>;
+}
+
+/** What a dataset export wrote ('export.finished'). */
+export interface DatasetExportResult {
+  format: 'coco' | 'yolo' | 'voc' | 'csv' | 'masks' | 'nifti' | 'dicom-seg' | 'dicom-deid';
+  /** The export folder (real path) and its manifest (SHA-256 of every file). */
+  root: string;
+  manifest: string;
+  files: { path: string; bytes: number; sha256: string }[];
+  bytes: number;
+  items: number;
+  annotations: number;
+  warnings: string[];
+  /** Items deliberately not exported, with why (e.g. possible burned-in text). */
+  heldBack: { itemId: number; reason: string }[];
+  seconds: number;
 }

@@ -143,4 +143,47 @@ export interface MlEngine {
   train(config: TrainConfig, provider: BatchProvider, options: TrainOptions): Promise<TrainOutcome>;
   /** Predict with a checkpoint (e.g. checkpointDir/best). */
   predict(checkpoint: string, config: TrainConfig, batch: Batch): Promise<Prediction[]>;
+  /**
+   * A checkpoint as files in a standard format (TF.js layers model, or ONNX
+   * with the same NHWC interface). Throws an Error whose message starts with
+   * UNSUPPORTED: for a layer the format cannot hold. The caller writes the files.
+   */
+  exportModel(checkpoint: string, config: TrainConfig, format: ModelExportFormat): Promise<ModelExportArtifacts>;
+}
+
+export type ModelExportFormat = 'tfjs' | 'onnx';
+
+/** One model input or output as an exported file declares it. */
+export interface ModelTensorSpec {
+  name: string;
+  /** null for the batch dimension. */
+  shape: (number | null)[];
+  /** NHWC for images and maps, NC for [batch, values]. */
+  layout: 'NHWC' | 'NC';
+  dtype: 'float32';
+}
+
+export interface ModelExportArtifacts {
+  format: ModelExportFormat;
+  /** Relative file names ('model.json', 'group1-shard1of1.bin', 'model.onnx') and their bytes. */
+  files: { name: string; bytes: Uint8Array }[];
+  inputs: ModelTensorSpec[];
+  outputs: ModelTensorSpec[];
+  parameters: number;
+  tfjsVersion: string;
+  /** ONNX only: the opset, IR version and operators used. */
+  onnx: { opset: number; irVersion: number; operators: string[] } | null;
+}
+
+/** What a model export wrote (request 'models.export', `fovea export-model`). */
+export interface ModelExportResult {
+  runId: number;
+  format: ModelExportFormat;
+  /** The folder written into (real path). */
+  outDir: string;
+  /** Every file written, model card included, relative to outDir. */
+  files: { path: string; bytes: number; sha256: string }[];
+  /** Absolute path of fovea-manifest.json. */
+  manifest: string;
+  bytes: number;
 }

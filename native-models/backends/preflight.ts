@@ -11,7 +11,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
-import type { BackendName, BackendStatus, GpuInfo, MlPreflight } from '../../electron/contract/domain';
+import type { BackendName, BackendStatus, GpuInfo, InferenceEngineStatus, MlPreflight } from '../../electron/contract/domain';
+import { defaultInferenceThreads, loadOnnxRuntime } from '../train/onnx-inference';
 
 const require = createRequire(import.meta.url);
 
@@ -35,6 +36,8 @@ export interface PreflightProbes {
   /** Which of the given shared libraries the dynamic loader can find. */
   findLibraries(names: readonly string[]): Record<string, string | null>;
   platform: NodeJS.Platform;
+  /** Load onnxruntime-node (the inference engine); its version, or throws with the reason. Default: the real load. */
+  loadOnnxRuntime?(): Promise<string>;
 }
 
 function packageVersion(name: string): string | null {
@@ -123,7 +126,31 @@ export function defaultProbes(): PreflightProbes {
     gpus: nvidiaSmiGpus,
     findLibraries: (names) => findLibraries(names, process.platform),
     platform: process.platform,
+    loadOnnxRuntime: realOnnxRuntimeLoad,
   };
+}
+
+async function realOnnxRuntimeLoad(): Promise<string> {
+  const r = await loadOnnxRuntime();
+  if (!r.ok) throw new Error(r.reason);
+  return r.version;
+}
+
+/** Which engine runs predictions with the chosen backend (see native-models/train/inference.ts). */
+async function probeInference(p: PreflightProbes, chosen: BackendName | null): Promise<InferenceEngineStatus | undefined> {
+  if (chosen == null) return undefined;
+  if (chosen === 'tensorflow-gpu') return { engine: 'tfjs', version: null, reason: 'TF.js on tensorflow-gpu (the GPU) runs predictions.' };
+  try {
+    const version = await (p.loadOnnxRuntime ?? realOnnxRuntimeLoad)();
+    const threads = defaultInferenceThreads();
+    return {
+      engine: 'onnxruntime',
+      version,
+      reason: `onnxruntime-node ${version} runs predictions on the CPU (${threads} thread${threads === 1 ? '' : 's'}), each checkpoint converted to ONNX in memory; a model with a layer it cannot convert runs on TF.js ${chosen}.`,
+    };
+  } catch (e) {
+    return { engine: 'tfjs', version: null, reason: `TF.js on ${chosen} runs predictions: ${firstLine(e)}.` };
+  }
 }
 
 function firstLine(e: unknown): string {
@@ -238,5 +265,6 @@ export async function runPreflight(probes: PreflightProbes = defaultProbes()): P
     ? `Using ${chosen}${skipped.length ? ` because ${skipped.map((b) => `${b.name} is unavailable (${b.summary})`).join(' and ')}` : ': the fastest backend available'}.` +
       (chosen === 'cpu' ? ' Training is disabled on the cpu backend.' : '')
     : 'No TensorFlow.js backend could load: reinstall Fovea.';
-  return { backends, chosen, why, gpus };
+  const inference = await probeInference(probes, chosen);
+  return { backends, chosen, why: inference ? `${why} Inference: ${inference.reason}` : why, gpus, ...(inference ? { inference } : {}) };
 }

@@ -38,6 +38,10 @@
  * - Identity, and Cast to the same dtype: share the buffer (refcounted), as
  *   the cpu backend does, instead of copying it.
  *
+ * - Conv2D, FusedConv2D and Conv2DBackpropInput run on ONNX Runtime's CPU
+ *   kernels when onnxruntime-node loads (ort-conv.ts: 2-2.5x the SIMD conv
+ *   above); the kernels above are the fallback.
+ *
  * Anything outside what a replacement handles (dtypes, layouts, shapes) is
  * passed to the shipped kernel. NHWC only (the wasm backend's convs are NHWC
  * only); gradients for dilation 1 (tfjs-core's conv gradients assert the same).
@@ -47,6 +51,7 @@ import { backend_util, getKernel, registerKernel, slice_util, unregisterKernel, 
 // replace them (and not the other way round) whatever the import order.
 import '@tensorflow/tfjs-backend-wasm';
 import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
+import { backpropInputFits, ortConvBackpropInput, ortConvForward, ortConvKernelsActive, type ConvGeometry } from './ort-conv';
 
 // ===========================================================================
 // The parts of tfjs-backend-wasm's BackendWasm used here. Declared
@@ -1064,11 +1069,55 @@ function forwardInfo(args: KernelArgs, x: TensorInfo, filter: TensorInfo): backe
   );
 }
 
+// ---------------------------------------------------------------------------
+// Convolutions on ONNX Runtime (ort-conv.ts) when it loads: read in place from the heap.
+
+function geometry(info: backend_util.Conv2DInfo): ConvGeometry {
+  const p = info.padInfo;
+  return {
+    N: info.batchSize,
+    H: info.inHeight,
+    W: info.inWidth,
+    C: info.inChannels,
+    OH: info.outHeight,
+    OW: info.outWidth,
+    CO: info.outChannels,
+    kh: info.filterHeight,
+    kw: info.filterWidth,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    pads: { top: p.top, bottom: p.bottom, left: p.left, right: p.right },
+  };
+}
+
+function ortEligible(info: backend_util.Conv2DInfo, ...ts: TensorInfo[]): boolean {
+  return info.dilationHeight === 1 && info.dilationWidth === 1 && info.dataFormat === 'channelsLast' && ts.every((t) => t.dtype === 'float32') && ortConvKernelsActive();
+}
+
+/** A heap view of a float32 tensor (valid until the next allocation). */
+function heapView(backend: WasmBackendLike, t: TensorInfo): Float32Array {
+  const o = f32Offset(backend, t);
+  return heap(backend).subarray(o, o + util.sizeFromShape(t.shape));
+}
+
+function fromOrt(backend: WasmBackendLike, shape: number[], run: () => Float32Array): TensorInfo {
+  const data = run();
+  const out = backend.makeOutput(shape, 'float32');
+  heap(backend).set(data, f32Offset(backend, out));
+  return out;
+}
+
+function ortForward(backend: WasmBackendLike, x: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo, bias: TensorInfo | null, relu: boolean): TensorInfo {
+  const g = geometry(info);
+  return fromOrt(backend, [g.N, g.OH, g.OW, g.CO], () => ortConvForward(heapView(backend, x), heapView(backend, filter), bias ? heapView(backend, bias) : null, relu, g));
+}
+
 function conv2D(args: KernelArgs): TensorInfo {
   const { backend, attrs } = args;
   const x = input(args, 'x', 'Conv2D');
   const filter = input(args, 'filter', 'Conv2D');
   const info = forwardInfo(args, x, filter);
+  if (ortEligible(info, x, filter)) return ortForward(backend, x, filter, info, null, false);
   const simd = x.dtype === 'float32' && filter.dtype === 'float32' && convRowEligible(info) ? simdKernels(backend) : null;
   if (simd == null) return runShipped('Conv2D', backend, { x, filter }, attrs);
   return convForward(backend, simd, x, filter, info, null, false);
@@ -1084,6 +1133,9 @@ function fusedConv2D(args: KernelArgs): TensorInfo {
   const activation = (attrs['activation'] as string | undefined) ?? 'linear';
   const info = forwardInfo(args, x, filter);
   const simpleBias = bias == null || (bias.dtype === 'float32' && util.sizeFromShape(bias.shape) === info.outChannels);
+  if (prelu == null && simpleBias && (activation === 'linear' || activation === 'relu') && ortEligible(info, x, filter)) {
+    return ortForward(backend, x, filter, info, bias, activation === 'relu');
+  }
   const eligible = x.dtype === 'float32' && filter.dtype === 'float32' && prelu == null && simpleBias && (activation === 'linear' || activation === 'relu') && convRowEligible(info);
   const simd = eligible ? simdKernels(backend) : null;
   if (simd == null) {
@@ -1331,6 +1383,10 @@ function conv2DBackpropInput(args: KernelArgs): TensorInfo {
   const filter = input(args, 'filter', 'Conv2DBackpropInput');
   assertNHWC(attrs['dataFormat'], 'Conv2DBackpropInput');
   const info = conv2dInfo(attrs['inputShape'] as number[], filter.shape, attrs['strides'], attrs['pad'], attrs['dimRoundingMode']);
+  if (ortEligible(info, dy, filter) && backpropInputFits(geometry(info))) {
+    const g = geometry(info);
+    return fromOrt(backend, [g.N, g.H, g.W, g.C], () => ortConvBackpropInput(heapView(backend, dy), heapView(backend, filter), g));
+  }
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: CO } = info;
   const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
   const rows = planDim(H, OH, kh, sh, info.padInfo.top);

@@ -51,8 +51,8 @@ export interface TaskHooks {
   lossAndStats(outputs: tf.Tensor[], targets: tf.Tensor[]): { loss: tf.Scalar; stats: tf.Tensor | null };
   /** A fresh accumulator; `val` ones may use outputs (detection AP). */
   newMetrics(split: 'train' | 'val'): MetricsAccumulator;
-  /** Predictions for a batch from the model outputs. */
-  decode(outputs: tf.Tensor[], batch: Batch): Prediction[];
+  /** Predictions for the `n` images of a batch from the model outputs. */
+  decode(outputs: tf.Tensor[], n: number): Prediction[];
 }
 
 /** Checks a config before building anything; returns a message for a person, or null. */
@@ -105,9 +105,9 @@ function classificationHooks(config: TrainConfig): TaskHooks {
         result: (): Record<string, number> => (s && (s[1] as number) > 0 ? { accuracy: (s[0] as number) / (s[1] as number) } : {}),
       };
     },
-    decode: (outs, b) => {
+    decode: (outs, n) => {
       const p = (outs[0] as tf.Tensor).dataSync();
-      return Array.from({ length: b.n }, (_, i) => ({ task: 'classification' as const, probabilities: Array.from(p.subarray(i * K, (i + 1) * K)) }));
+      return Array.from({ length: n }, (_, i) => ({ task: 'classification' as const, probabilities: Array.from(p.subarray(i * K, (i + 1) * K)) }));
     },
   };
 }
@@ -132,11 +132,11 @@ function segmentationHooks(config: TrainConfig): TaskHooks {
         result: () => (s ? diceIou(s, K) : {}),
       };
     },
-    decode: (outs, b) => {
+    decode: (outs, n) => {
       const p = outs[0] as tf.Tensor4D;
       const [cls, conf] = tf.tidy(() => [tf.argMax(p, -1).dataSync(), tf.max(p, -1).dataSync()]);
       const px = S * S;
-      return Array.from({ length: b.n }, (_, i) => ({
+      return Array.from({ length: n }, (_, i) => ({
         task: 'segmentation' as const,
         classes: Uint8Array.from((cls as Int32Array).subarray(i * px, (i + 1) * px)),
         confidence: Float32Array.from((conf as Float32Array).subarray(i * px, (i + 1) * px)),
@@ -205,9 +205,9 @@ function detectionHooks(config: TrainConfig): TaskHooks {
         },
       };
     },
-    decode: (outs, b) =>
+    decode: (outs, n) =>
       decodeDetections(detectorOutputs(outs), DETECTION_TOP_K, DETECTION_MIN_SCORE)
-        .slice(0, b.n)
+        .slice(0, n)
         .map((boxes) => ({ task: 'detection' as const, boxes })),
   };
 }

@@ -12,9 +12,14 @@
  *   worker -> calling thread   progress*, epoch*, checkpoint*
  *   calling thread -> worker   cancel?            (stops at the next batch boundary)
  *   worker -> calling thread   done | error       (then the worker is terminated)
+ *
+ * The same entry also runs as the long-lived INFERENCE worker (workerData { mode: 'inference' }):
+ *   calling thread -> worker   predict*           (a checkpoint, its config and one batch)
+ *   worker -> calling thread   predictions | predict-error, per request id
  */
 import type { BackendName } from '../../electron/contract/domain';
-import type { Batch, BatchProgress, EpochResult, TrainConfig, TrainOutcome } from '../../electron/contract/ml';
+import type { Batch, BatchProgress, EpochResult, Prediction, TrainConfig, TrainOutcome } from '../../electron/contract/ml';
+import type { InferenceEngineUse } from './onnx-inference';
 
 /** What the worker needs of TrainOptions (callbacks and the signal stay on the calling thread). */
 export interface WorkerTrainOptions {
@@ -37,6 +42,19 @@ export type ToWorker =
   /** The provider failed to produce a batch: the run fails with this message. */
   | { type: 'batch-error'; requestId: number; message: string }
   | { type: 'cancel' };
+
+/** workerData of the inference worker (the training worker gets none). */
+export interface InferenceWorkerData {
+  mode: 'inference';
+}
+
+/** `x` is a copy of the batch's pixels (transferred); the caller keeps its Batch intact. */
+export type ToInferenceWorker = { type: 'predict'; requestId: number; backend: BackendName; checkpoint: string; config: TrainConfig; x: Float32Array; n: number };
+
+export type FromInferenceWorker =
+  /** `engine`: which engine ran the checkpoint (ONNX Runtime or TF.js) and why. */
+  | { type: 'predictions'; requestId: number; predictions: Prediction[]; engine: InferenceEngineUse | null }
+  | { type: 'predict-error'; requestId: number; message: string; outOfMemory: boolean };
 
 export type FromWorker =
   /** The backend is up (before the first batch): which one trains. */

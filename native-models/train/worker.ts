@@ -1,16 +1,43 @@
 /**
- * Entry of the training worker thread (see protocol.ts for the messages).
+ * Entry of the training worker thread, and of the inference worker when started with
+ * workerData { mode: 'inference' } (see protocol.ts for the messages).
  * The batches come from the calling thread, one request per batch; the
  * trainer prefetches the next batch while it computes the current one, so
  * decoding on the calling thread overlaps training here.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { Batch } from '../../electron/contract/ml';
-import { assertNever, type FromWorker, type ToWorker } from './protocol';
+import { isOutOfMemory } from './errors';
+import { createInference, predictionTransfer } from './inference';
+import { assertNever, type FromInferenceWorker, type FromWorker, type InferenceWorkerData, type ToInferenceWorker, type ToWorker } from './protocol';
 import { runTraining } from './trainer';
 
 const port = parentPort;
 if (port == null) throw new Error('native-models/train/worker must run in a worker thread');
+
+if ((workerData as InferenceWorkerData | undefined)?.mode === 'inference') {
+  // Requests run one after another (TF.js on one backend), in arrival order.
+  const inference = createInference();
+  let queue: Promise<void> = Promise.resolve();
+  port.on('message', (m: ToInferenceWorker) => {
+    if (m.type !== 'predict') return;
+    queue = queue.then(async () => {
+      let reply: FromInferenceWorker;
+      let transfer: ArrayBuffer[] = [];
+      try {
+        const predictions = await inference.predict(m.backend, m.checkpoint, m.config, m.x, m.n);
+        reply = { type: 'predictions', requestId: m.requestId, predictions, engine: inference.engineFor(m.checkpoint) };
+        transfer = predictionTransfer(predictions);
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        reply = { type: 'predict-error', requestId: m.requestId, message: err.message, outOfMemory: isOutOfMemory(err, m.backend) };
+      }
+      port.postMessage(reply, transfer);
+    });
+  });
+} else {
+  port.on('message', onTrainingMessage);
+}
 
 const post = (m: FromWorker): void => port.postMessage(m);
 const pending = new Map<number, { resolve: (b: Batch) => void; reject: (e: Error) => void }>();
@@ -49,7 +76,7 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   }
 }
 
-port.on('message', (m: ToWorker) => {
+function onTrainingMessage(m: ToWorker): void {
   switch (m.type) {
     case 'start':
       if (!started) {
@@ -75,4 +102,4 @@ port.on('message', (m: ToWorker) => {
     default:
       assertNever(m);
   }
-});
+}

@@ -11,7 +11,10 @@
  * in-process, on synthetic batches prepared up front; images/s counts the
  * batches after two warm-up batches. Inference is the model's forward pass
  * with the result read back (no decoding). Backends: wasm, and tensorflow
- * (tfjs-node) when preflight finds it.
+ * (tfjs-node) when preflight finds it. Inference also through ONNX Runtime
+ * (onnxruntime-node, Fovea's default inference engine on the CPU): the same
+ * model converted in memory as native-models/train/inference.ts does, run
+ * by an InferenceSession with 1 intra-op thread, like PyTorch here.
  *
  * Reference: test/bench/torch_models.py, the same layers (parameter counts
  * are compared), Debian's python3-torch on the CPU with
@@ -27,6 +30,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../../electron/contract/domain';
 import type { Batch, TrainConfig } from '../../electron/contract/ml';
 import { createModel } from '../../native-models/models/index';
+import { createOrtModel, loadOnnxRuntime } from '../../native-models/train/onnx-inference';
 import { activateBackend, runTraining } from '../../native-models/train/trainer';
 import { threadPreflight } from '../../native-models/train/backend';
 import { report } from './bench-util';
@@ -122,6 +126,24 @@ function inferSpeed(c: TrainConfig, batches: number): { imagesPerSecond: number;
   return { imagesPerSecond: (batches * c.batchSize) / secs, params };
 }
 
+/** ONNX Runtime inference images/s (1 thread): forward pass with outputs read back, after one warm-up call. */
+async function ortInferSpeed(c: TrainConfig, batches: number): Promise<number | { error: string }> {
+  const ort = await loadOnnxRuntime();
+  if (!ort.ok) return { error: ort.reason };
+  const model = createModel(c);
+  const session = await createOrtModel(ort.ort, ort.version, model, 1);
+  model.dispose();
+  try {
+    const b = syntheticBatch(c, 3);
+    await session.run(b.x, b.n);
+    const t0 = performance.now();
+    for (let i = 0; i < batches; i++) await session.run(b.x, b.n);
+    return (batches * c.batchSize) / ((performance.now() - t0) / 1000);
+  } finally {
+    await session.dispose();
+  }
+}
+
 interface TorchResult {
   params: number;
   train_img_s: number;
@@ -173,6 +195,12 @@ export async function runTrainingBench(opts: { quick?: boolean } = {}): Promise<
         report({ bench: 'training', metric: `${m.name} train ratio TF.js ${backend} / PyTorch`, value: train / torch.train_img_s, unit: 'x' });
         report({ bench: 'training', metric: `${m.name} infer ratio TF.js ${backend} / PyTorch`, value: infer.imagesPerSecond / torch.infer_img_s, unit: 'x' });
       }
+    }
+    const ort = await ortInferSpeed(m.config, m.inferBatches * 2);
+    if (typeof ort !== 'number') process.stdout.write(`training   ONNX Runtime inference not measured for ${m.name}: ${ort.error}\n`);
+    else {
+      report({ bench: 'training', metric: `${m.name} infer, ONNX Runtime CPU 1 thread (Fovea's inference engine)`, value: ort, unit: 'img/s' });
+      if (!('error' in torch)) report({ bench: 'training', metric: `${m.name} infer ratio ONNX Runtime / PyTorch`, value: ort / torch.infer_img_s, unit: 'x' });
     }
   }
 }

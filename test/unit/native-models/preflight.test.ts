@@ -67,3 +67,25 @@ test('the real preflight on this machine chooses wasm and loads it from local fi
   const wasm = r.backends.find((b) => b.name === 'wasm');
   assert.equal(wasm?.available, true, wasm?.reason);
 });
+
+test('the inference engine is reported: ONNX Runtime when it loads, TF.js with the reason when not', async () => {
+  const ok = await runPreflight(probes({ loadOnnxRuntime: async () => '1.30.0' }));
+  assert.equal(ok.inference?.engine, 'onnxruntime');
+  assert.equal(ok.inference?.version, '1.30.0');
+  assert.match(ok.why, /Inference: onnxruntime-node 1\.30\.0 runs predictions on the CPU \(\d+ threads?\).*runs on TF\.js wasm\.$/);
+
+  const missing = await runPreflight(
+    probes({
+      loadOnnxRuntime: async () => {
+        throw new Error("onnxruntime-node failed to load: Cannot find module 'onnxruntime-node'");
+      },
+    }),
+  );
+  assert.equal(missing.inference?.engine, 'tfjs');
+  assert.equal(missing.inference?.version, null);
+  assert.match(missing.why, /Inference: TF\.js on wasm runs predictions: onnxruntime-node failed to load: Cannot find module/);
+
+  // The real probe (default): onnxruntime-node is a dependency and loads here.
+  const real = await runPreflight(probes({}));
+  assert.equal(real.inference?.engine, 'onnxruntime', real.why);
+});

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initWasmBackend, wasmBackendInfo } from '../../../native-models/backends/wasm-setup';
+import { ortConvKernelsActive, setOrtConvKernelsEnabled } from '../../../native-models/backends/ort-conv';
 import {
   WASM_TRAINING_KERNELS,
   registerWasmTrainingKernels,
@@ -87,12 +88,16 @@ function assertClose(label: string, kernel: string, want: Result[], got: Result[
 
 async function check(kernel: string, label: string, inputs: Inputs, attrs: Record<string, unknown>, reference?: Result[]): Promise<void> {
   const want = reference ?? (await runOn('cpu', kernel, inputs, attrs));
-  for (const simd of [true, false]) {
+  // Convolutions run on ONNX Runtime when it loads (ort-conv.ts), else on our SIMD kernels, else
+  // without SIMD: each path is checked.
+  for (const [ort, simd] of [[true, true], [false, true], [false, false]] as const) {
+    setOrtConvKernelsEnabled(ort);
     setWasmSimdKernelsEnabled(simd);
     try {
-      assertClose(`${kernel} ${label} simd=${simd}`, kernel, want, await runOn('wasm', kernel, inputs, attrs));
+      assertClose(`${kernel} ${label} ort=${ort} simd=${simd}`, kernel, want, await runOn('wasm', kernel, inputs, attrs));
     } finally {
       setWasmSimdKernelsEnabled(true);
+      setOrtConvKernelsEnabled(true);
     }
   }
 }
@@ -155,6 +160,9 @@ describe('wasm setup', () => {
 });
 
 describe('wasm kernels match the cpu backend', () => {
+  it('convolutions run on ONNX Runtime here (onnxruntime-node is a dependency)', () => {
+    assert.equal(ortConvKernelsActive(), true);
+  });
   it('Conv2D and FusedConv2D (bias, relu)', async () => {
     const extra: (typeof CONVS)[number][] = [
       { x: [2, 9, 9, 8], f: [3, 3, 8, 8], strides: 1, pad: 'same' },

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { BatchProgress, EpochResult } from '../../../electron/contract/ml';
 import { createMlEngine, defaultWorkerUrl, TRAIN_WORKER_BUNDLE } from '../../../native-models/engine';
-import { squares, SyntheticProvider, testConfig } from './synthetic';
+import { makeBatch, rng, squares, SyntheticProvider, testConfig } from './synthetic';
 
 const root = mkdtempSync(join(tmpdir(), 'fovea-worker-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -112,4 +112,37 @@ test('worker mode: out of memory, an unavailable backend and a failing data pipe
   assert.equal(failed.status, 'failed');
   assert.equal(failed.error?.code, 'INTERNAL');
   assert.match(failed.error?.message ?? '', /cannot decode item 17/);
+});
+
+test('predict runs in the inference worker: the same predictions as in this thread, this thread stays free, and a new worker after dispose', async () => {
+  const config = testConfig('classification', { epochs: 1, batchSize: 8 });
+  const checkpointDir = join(root, 'predict');
+  const trained = await engine.train(config, new SyntheticProvider(config, squares, { trainBatches: 2, valBatches: 1 }), { checkpointDir });
+  assert.equal(trained.status, 'done', JSON.stringify(trained));
+  const samples = Array.from({ length: 64 }, (_, i) => squares(rng(500 + i), config.inputSize, config.channels));
+  const batch = () => makeBatch('classification', samples, config.inputSize, config.channels, 2);
+  const inThread = createMlEngine({ workerless: true });
+  const expected = await inThread.predict(join(checkpointDir, 'best'), config, batch());
+  inThread.dispose();
+
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  const t0 = performance.now();
+  const runs = await Promise.all([1, 2, 3].map(() => engine.predict(join(checkpointDir, 'best'), config, batch())));
+  const ms = performance.now() - t0;
+  clearInterval(timer);
+  for (const got of runs) assert.deepEqual(got, expected);
+  assert.ok(ticks > ms / 5 / 4, `${ticks} ticks in ${ms.toFixed(0)} ms: this thread was blocked`);
+
+  // The caller's batch is intact afterwards (its pixels were copied, not transferred away).
+  const kept = batch();
+  await engine.predict(join(checkpointDir, 'best'), config, kept);
+  assert.equal(kept.x.length, 64 * config.inputSize * config.inputSize * config.channels);
+  assert.ok(kept.targets.task === 'classification' && kept.targets.labels.length === 64 * 2);
+
+  engine.dispose();
+  assert.deepEqual(await engine.predict(join(checkpointDir, 'best'), config, batch()), expected, 'a fresh worker after dispose');
+  await assert.rejects(engine.predict(join(root, 'no-such-checkpoint'), config, batch()), /no-such-checkpoint|ENOENT|not found/i);
+  assert.deepEqual(await engine.predict(join(checkpointDir, 'best'), config, batch()), expected, 'a failed request does not break the worker');
+  engine.dispose();
 });
