@@ -11,9 +11,13 @@ import { datasetsHelp, runDatasets } from './commands/datasets';
 import { demoHelp, runDemo } from './commands/demo';
 import { inspectHelp, pixelsHelp, pixelsOptions, runInspect, runPixels } from './commands/dicom-tools';
 import { evaluateHelp, evaluateOptions, runEvaluate } from './commands/evaluate';
+import { exportModelHelp, exportModelOptions, runExportModel } from './commands/export-model';
+import { predictHelp, predictOptions, runPredictCommand } from './commands/predict';
 import { importHelp, importOptions, runImport } from './commands/import';
 import { importLabelsHelp, importLabelsOptions, runImportLabels } from './commands/import-labels';
+import { exportHelp, exportOptions, runExport } from './commands/export';
 import { infoHelp, runInfo } from './commands/info';
+import { reportHelp, reportOptions, runReport } from './commands/report';
 import { runRuns, runsHelp, runTrain, trainHelp, trainOptions } from './commands/train';
 import { backupHelp, backupOptions, checkHelp, checkOptions, runBackup, runCheck } from './commands/maintenance';
 
@@ -32,9 +36,13 @@ const COMMANDS: Record<string, CommandSpec> = {
   backup: { help: backupHelp, options: backupOptions, run: (ctx, _p, values) => runBackup(ctx, values) },
   check: { help: checkHelp, options: checkOptions, run: (ctx, _p, values) => runCheck(ctx, values) },
   'import-labels': { help: importLabelsHelp, options: importLabelsOptions, run: runImportLabels },
+  export: { help: exportHelp, options: exportOptions, run: runExport },
   demo: { help: demoHelp, run: (ctx) => runDemo(ctx) },
   train: { help: trainHelp, options: trainOptions, run: runTrain },
   evaluate: { help: evaluateHelp, options: evaluateOptions, run: runEvaluate },
+  report: { help: reportHelp, options: reportOptions, run: runReport },
+  'export-model': { help: exportModelHelp, options: exportModelOptions, run: runExportModel },
+  predict: { help: predictHelp, options: predictOptions, run: runPredictCommand },
   runs: { help: runsHelp, run: (ctx, positionals) => runRuns(ctx, positionals) },
   inspect: { help: inspectHelp, run: (ctx, positionals) => runInspect(ctx, positionals) },
   pixels: { help: pixelsHelp, options: pixelsOptions, run: runPixels },

@@ -11,9 +11,11 @@
  * the contract folder.
  */
 import * as v from 'valibot';
-import type { AppInfo, Dataset, EnterprisePolicyView, ImportProgress, ImportReport, ItemPage, LabelClass, PixelFrame, RunDetail, RunSummary, SeriesStack, TrainingPlan } from './domain';
-import type { BatchProgress, EpochResult, TrainConfig, TrainOutcome } from './ml';
+import type { AppInfo, Dataset, DatasetExportResult, EnterprisePolicyView, ImportProgress, ImportReport, ItemPage, LabelClass, PixelFrame, RunDetail, RunSummary, SeriesStack, TrainingPlan } from './domain';
+import type { BatchProgress, EpochResult, ModelExportResult, TrainConfig, TrainOutcome } from './ml';
 import type { FoveaError, Result } from './result';
+import { annotateRequestSchemas, type AnnotateResponses } from './annotate';
+import { EVALUATION_EVENT_NAMES, evaluationRequestSchemas, type EvaluationEvents, type EvaluationResponses } from './evaluation';
 
 /** IPC channels are prefixed; the preload refuses anything else. */
 export const CHANNEL_PREFIX = 'fovea:';
@@ -75,6 +77,8 @@ export const requestSchemas = {
     batchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(4096))),
     inputSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(8), v.maxValue(4096))),
     backend: v.optional(v.picklist(['auto', 'tensorflow', 'wasm', 'cpu'])),
+    /** Segmentation: pixels no label covers train as background (default) or are ignored (void). */
+    unlabeledPixels: v.optional(v.picklist(['background', 'ignore'])),
   }),
   /** Continue an interrupted or cancelled run from its last checkpoint. */
   'training.resume': v.strictObject({ runId: Id }),
@@ -93,7 +97,9 @@ export const requestSchemas = {
     labelSource: v.optional(v.picklist(['human', 'model', 'imported'])),
     search: v.optional(v.pipe(v.string(), v.maxLength(200))),
     kind: v.optional(v.picklist(['dicom', 'image'])),
-    sort: v.optional(v.picklist(['id', 'name', 'instance', 'status'])),
+    sort: v.optional(v.picklist(['id', 'name', 'instance', 'status', 'uncertainty'])),
+    /** sort 'uncertainty': whose scores (default: the run that scored this dataset last). */
+    uncertaintyRunId: v.optional(Id),
     offset: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
     limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000))),
     /** Count all matches (default true). */
@@ -108,14 +114,93 @@ export const requestSchemas = {
   'series.get': v.strictObject({ seriesId: Id }),
   /** A dataset's label classes (the browser's class filter). */
   'classes.list': v.strictObject({ datasetId: Id }),
+  /**
+   * Export a run's model (best checkpoint unless `checkpoint: 'last'`) as TF.js or ONNX with a model
+   * card into an absolute folder. Refused (FORBIDDEN) when the IT policy sets modelExport to false.
+   */
+  'models.export': v.strictObject({
+    runId: Id,
+    format: v.picklist(['tfjs', 'onnx']),
+    outDir: v.pipe(v.string(), v.minLength(1), v.maxLength(4096)),
+    checkpoint: v.optional(v.picklist(['best', 'last'])),
+    overwrite: v.optional(v.boolean()),
+  }),
+  /**
+   * Write a run's evaluation report into an absolute folder: report.html (self-contained, inline
+   * SVG, no script), report.pdf when `pdf`, and the manifest. Uses the stored evaluation of the
+   * split (default test) and evaluates the run first when there is none. No patient data.
+   */
+  'reports.export': v.strictObject({
+    runId: Id,
+    split: v.optional(v.picklist(['train', 'val', 'test', 'all'])),
+    outDir: v.pipe(v.string(), v.minLength(1), v.maxLength(4096)),
+    pdf: v.optional(v.boolean()),
+    overwrite: v.optional(v.boolean()),
+  }),
+  /**
+   * Export a dataset's labels (coco, yolo, voc, csv, masks, nifti, dicom-seg) or de-identified
+   * DICOM (dicom-deid) into an absolute folder, with a SHA-256 manifest. Returns the job at once;
+   * 'export.progress' and 'export.finished' follow. FORBIDDEN when the IT policy
+   * (allowedExportFormats) does not allow the format; an existing file is a CONFLICT unless
+   * `overwrite`.
+   */
+  'export.start': v.strictObject({
+    datasetId: Id,
+    format: v.picklist(['coco', 'yolo', 'voc', 'csv', 'masks', 'nifti', 'dicom-seg', 'dicom-deid']),
+    outDir: v.pipe(v.string(), v.minLength(1, 'Choose a folder to export into.'), v.maxLength(4096)),
+    split: v.optional(v.picklist(['train', 'val', 'test'])),
+    overwrite: v.optional(v.boolean()),
+    /** Copy plain images into the export (label formats). */
+    withImages: v.optional(v.boolean()),
+    /** YOLO: boxes (detect, default) or polygons (segment). */
+    yoloTask: v.optional(v.picklist(['detect', 'segment'])),
+    /** dicom-deid: the PS3.15 Annex E profile options (electron/core/deid/deid-export.ts). */
+    deid: v.optional(
+      v.strictObject({
+        retainLongitudinalDates: v.optional(v.picklist(['none', 'full', 'modified'])),
+        retainPatientCharacteristics: v.optional(v.boolean()),
+        retainDeviceIdentity: v.optional(v.boolean()),
+        retainInstitutionIdentity: v.optional(v.boolean()),
+        retainUids: v.optional(v.boolean()),
+        cleanDescriptors: v.optional(v.boolean()),
+        cleanStructuredContent: v.optional(v.boolean()),
+        cleanGraphics: v.optional(v.boolean()),
+        /** Export files whose pixels may carry burned-in text (the decision is audited). */
+        confirmBurnedIn: v.optional(v.boolean()),
+        pseudonymPrefix: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,12}$/u, 'A pseudonym prefix is 1 to 12 letters, digits, "-" or "_".'))),
+      }),
+    ),
+  }),
+  /** Labeling: annotations, label schema, review status, annotator settings (annotate.ts). */
+  ...annotateRequestSchemas,
+  /** Evaluation and model-assisted labeling (evaluation.ts). */
+  ...evaluationRequestSchemas,
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
 export type RequestInput<K extends RequestName> = v.InferInput<(typeof requestSchemas)[K]>;
 export type RequestPayload<K extends RequestName> = v.InferOutput<(typeof requestSchemas)[K]>;
 
+/** What 'reports.export' wrote. */
+export interface ReportExportResponse {
+  runId: number;
+  split: 'train' | 'val' | 'test' | 'all';
+  task: 'classification' | 'detection' | 'segmentation';
+  /** The export folder (real path) and its manifest. */
+  root: string;
+  manifest: string;
+  files: { path: string; bytes: number; sha256: string }[];
+  bytes: number;
+  /** There was no stored evaluation: the run was evaluated now. */
+  evaluatedNow: boolean;
+  /** Headline metrics as the report shows them. */
+  metrics: { label: string; value: string }[];
+  /** False on a read-only library (its audit log cannot be written). */
+  audited: boolean;
+}
+
 /** The response type of every request. */
-export interface Responses {
+export interface Responses extends AnnotateResponses, EvaluationResponses {
   'app.info': AppInfo;
   'policy.get': EnterprisePolicyView;
   'datasets.list': Dataset[];
@@ -134,10 +219,13 @@ export interface Responses {
   'pixels.get': PixelFrame;
   'series.get': SeriesStack;
   'classes.list': LabelClass[];
+  'models.export': ModelExportResult;
+  'reports.export': ReportExportResponse;
+  'export.start': { jobId: string };
 }
 
 /** Events pushed from the backend to the UI. */
-export interface Events {
+export interface Events extends EvaluationEvents {
   /** A dataset was created, changed or its contents changed. */
   'datasets.changed': { datasetId: number };
   /** Import progress, at most a few times a second. */
@@ -153,6 +241,12 @@ export interface Events {
   'training.epoch': { runId: number } & EpochResult;
   /** The run ended, or could not start (error set, runId null). */
   'training.finished': { jobId: string; runId: number | null; outcome: TrainOutcome | null; error: FoveaError | null };
+  /** An annotation, a status or the label schema of a dataset changed (item/series when it was one image's). */
+  'labels.changed': { datasetId: number; itemId: number | null; seriesId: number | null };
+  /** A dataset export is running: images done of total. */
+  'export.progress': { jobId: string; done: number; total: number };
+  /** A dataset export ended: its result, or the error (CONFLICT, FORBIDDEN, CANCELLED, IO...). */
+  'export.finished': { jobId: string; result: DatasetExportResult | null; error: FoveaError | null };
 }
 export type EventName = keyof Events;
 
@@ -167,6 +261,10 @@ export const EVENT_NAMES = [
   'training.batch',
   'training.epoch',
   'training.finished',
+  'labels.changed',
+  'export.progress',
+  'export.finished',
+  ...EVALUATION_EVENT_NAMES,
 ] as const satisfies readonly EventName[];
 // Compile-time check that EVENT_NAMES lists every event.
 type _MissingEvents = Exclude<EventName, (typeof EVENT_NAMES)[number]>;

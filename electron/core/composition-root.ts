@@ -16,8 +16,14 @@ import { createDicomSupport } from './import/dicom-support';
 import { applyLabels, type LabelImportReport } from './import/label-importer';
 import { parseLabelFile, type LabelFormat, type ParseLabelOptions } from './labels';
 import { JobRegistry } from './jobs/job-registry';
+import { exportModel } from './export/model-export';
+import { assertExportAllowed, exportLabels } from './export/label-export';
 import { createSampleLibrary } from './samples/sample-library';
 import { AnnotationStore } from './store/annotation-store';
+import { EVALUATION_WRITES, evaluationHandlers } from './evaluation/evaluation-requests';
+import { AnnotationService } from './annotate/annotation-service';
+import { AnnotatorSettingsService } from './annotate/annotator-settings';
+import { osUserName } from './policy/policy';
 import { AuditLog } from './store/audit-log';
 import { BlobStore } from './store/blob-store';
 import { DatasetStore } from './store/dataset-store';
@@ -30,6 +36,7 @@ import type { PolicyLoadResult } from './policy/policy';
 import { labelStratifier, SplitService } from './training/splits';
 import { collectSamples } from './training/training-samples';
 import { TrainingService, type RunSnapshot, type TrainCallbacks } from './training/training-service';
+import { exportReport } from './report/report-export';
 import type { RunRecord } from './store/run-store';
 import type { ImportReport, LibraryStatus } from '../contract/domain';
 
@@ -53,7 +60,11 @@ const NO_POLICY: PolicyLoadResult = { source: 'none', policy: {}, sources: [], o
 type Handlers = { [K in RequestName]: (payload: RequestPayload<K>) => Promise<Responses[K]> | Responses[K] };
 
 /** Requests that write to the library: refused on a read-only library. */
-const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create', 'import.start', 'samples.create', 'training.plan', 'training.start', 'training.resume', 'training.cancel']);
+const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create', 'import.start', 'samples.create', 'training.plan', 'training.start', 'training.resume', 'training.cancel',
+  'annotations.create', 'annotations.update', 'annotations.delete', 'annotations.restore', 'annotations.review', 'items.setStatus',
+  'classes.create', 'classes.update', 'classes.delete', 'classes.setMultiLabel', 'settings.set', ...EVALUATION_WRITES,
+  // an export appends to the library's audit log
+  'export.start']);
 
 export class Core {
   readonly db: Db;
@@ -73,6 +84,8 @@ export class Core {
   readonly training: TrainingService;
   readonly items: ItemQuery;
   readonly pixels: PixelService;
+  readonly annotatorSettings: AnnotatorSettingsService;
+  readonly labeling: AnnotationService;
   #preflightResult: Promise<MlPreflight> | null = null;
   readonly #handlers: Handlers;
   #closed = false;
@@ -106,6 +119,14 @@ export class Core {
 
     this.items = new ItemQuery(this.db);
     this.pixels = new PixelService(this.db, this.blobs);
+    this.annotatorSettings = new AnnotatorSettingsService(this.db, this.audit, this.policy.policy.annotatorFromOsUser === true ? osUserName() : null);
+    this.labeling = new AnnotationService({
+      db: this.db,
+      store: this.annotations,
+      audit: this.audit,
+      settings: this.annotatorSettings,
+      onChanged: (change) => this.events.emit('labels.changed', change),
+    });
 
     this.#handlers = {
       'app.info': () => this.info(),
@@ -135,17 +156,38 @@ export class Core {
       'runs.list': ({ datasetId }) => this.runs.list(datasetId).map(toRunSummary),
       'runs.get': ({ runId }) => this.runDetail(runId),
       'training.plan': ({ datasetId, task }) => this.trainingPlan(datasetId, task),
-      'training.start': ({ datasetId, task, epochs, batchSize, inputSize, backend }) =>
-        this.startTrainingJob((cb) => this.training.train(datasetId, task, { epochs, batchSize, inputSize, backend }, cb)),
+      'training.start': ({ datasetId, task, epochs, batchSize, inputSize, backend, unlabeledPixels }) =>
+        this.startTrainingJob((cb) => this.training.train(datasetId, task, { epochs, batchSize, inputSize, backend, unlabeledPixels }, cb)),
       'training.resume': ({ runId }) => this.startTrainingJob((cb) => this.training.resume(runId, cb)),
       'training.cancel': ({ runId }) => ({ cancelRequested: this.runs.requestCancel(runId) }),
-      'items.list': ({ sort, offset, limit, withTotal, ...filter }) => {
+      'items.list': ({ sort, offset, limit, withTotal, uncertaintyRunId, ...filter }) => {
         this.datasets.get(filter.datasetId);
-        return this.items.list(filter, { sort, offset, limit, withTotal: withTotal ?? true });
+        return this.items.list(filter, { sort, offset, limit, withTotal: withTotal ?? true, ...(uncertaintyRunId !== undefined ? { uncertaintyRunId } : {}) });
       },
       'pixels.get': ({ itemId, frame }) => this.pixels.frame(itemId, frame),
       'series.get': ({ seriesId }) => this.pixels.series(seriesId),
       'classes.list': ({ datasetId }) => this.annotations.listClasses(datasetId),
+      'models.export': async (p) => {
+        const r = await exportModel(this, p);
+        return { runId: r.runId, format: r.format, outDir: r.outDir, files: r.files, manifest: r.manifest, bytes: r.bytes };
+      },
+      'reports.export': (p) => exportReport(this, p),
+      'export.start': (p) => this.startExport(p),
+      'annotations.list': (q) => this.labeling.list(q),
+      'annotations.create': (p) => this.labeling.create(p),
+      'annotations.update': (p) => this.labeling.update(p),
+      'annotations.delete': (p) => this.labeling.delete(p),
+      'annotations.restore': (p) => this.labeling.restore(p),
+      'annotations.review': (p) => this.labeling.review(p),
+      'items.setStatus': (p) => this.labeling.setStatus(p),
+      'classes.schema': ({ datasetId }) => this.labeling.schema(datasetId),
+      'classes.create': (p) => this.labeling.createClass(p),
+      'classes.update': (p) => this.labeling.updateClass(p),
+      'classes.delete': (p) => this.labeling.deleteClass(p),
+      'classes.setMultiLabel': ({ datasetId, multiLabel }) => this.labeling.setMultiLabel(datasetId, multiLabel),
+      'settings.get': () => this.annotatorSettings.current(),
+      'settings.set': (p) => this.annotatorSettings.set(p),
+      ...evaluationHandlers(this),
     };
   }
 
@@ -178,7 +220,7 @@ export class Core {
     if (this.library.readOnly) throw new FoveaException('LIBRARY_READ_ONLY', this.library.readOnlyReason ?? 'The library is read-only.');
     this.datasets.get(datasetId);
     const parsed = await parseLabelFile(path, format, options);
-    const report = applyLabels(this.db, this.annotations, this.audit, datasetId, parsed, author);
+    const report = applyLabels(this.db, this.annotations, this.audit, datasetId, parsed, author, { blobs: this.blobs });
     this.events.emit('datasets.changed', { datasetId });
     return report;
   }
@@ -262,6 +304,51 @@ export class Core {
         (e: unknown) => {
           const res = toErrorResult(e);
           this.events.emit('training.finished', { jobId: job.id, runId, outcome: null, error: res.ok ? null : res.error });
+        },
+      )
+      .finally(() => this.jobs.finish(job.id));
+    return { jobId: job.id };
+  }
+
+  /** Export a dataset (labels, or de-identified DICOM) as a job (UI): returns at once, reports through events. */
+  startExport(p: RequestPayload<'export.start'>): { jobId: string } {
+    const sources = {
+      db: this.db,
+      blobs: this.blobs,
+      annotations: this.annotations,
+      datasets: this.datasets,
+      audit: this.audit,
+      allowedFormats: this.policy.policy.allowedExportFormats,
+      actor: osUserName(),
+    };
+    assertExportAllowed(sources, p.datasetId, p.format); // NOT_FOUND / FORBIDDEN as the request's answer
+    const job = this.jobs.start('export');
+    let last = 0;
+    const options: Record<string, unknown> = {};
+    if (p.withImages) options['withImages'] = true;
+    if (p.yoloTask) options['task'] = p.yoloTask;
+    if (p.deid && p.format === 'dicom-deid') for (const [k, val] of Object.entries(p.deid)) if (val !== undefined) options[k] = val;
+    void exportLabels(
+      sources,
+      { datasetId: p.datasetId, format: p.format, outDir: p.outDir, split: p.split, overwrite: p.overwrite, options },
+      job.controller.signal,
+      (done, total) => {
+        const now = Date.now();
+        if (now - last < 200 && done < total) return;
+        last = now;
+        this.events.emit('export.progress', { jobId: job.id, done, total });
+      },
+    )
+      .then(
+        (r) =>
+          this.events.emit('export.finished', {
+            jobId: job.id,
+            result: { format: r.format, root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.items, annotations: r.annotations, warnings: r.warnings, heldBack: r.heldBack, seconds: r.seconds },
+            error: null,
+          }),
+        (e: unknown) => {
+          const res = toErrorResult(e);
+          this.events.emit('export.finished', { jobId: job.id, result: null, error: res.ok ? null : res.error });
         },
       )
       .finally(() => this.jobs.finish(job.id));

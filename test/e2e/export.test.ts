@@ -2,15 +2,19 @@
  * The export screen in headless Chromium against the real core: the sample road dataset is
  * exported as COCO into a typed folder; the result (files, manifest, warnings) is shown and the
  * files on disk are what the manifest says. Exporting again into the same folder is refused.
+ * The sample CT is exported de-identified with a profile option set from the keyboard; images
+ * that may carry burned-in text are held back, shown, and exported on confirmation (audited).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import dicomParser from 'dicom-parser';
 import type { Browser } from 'playwright-core';
-import { createSampleLibrary, SAMPLE_ROAD_DATASET } from '../../electron/core/samples/sample-library';
+import { createSampleLibrary, SAMPLE_CT_DATASET, SAMPLE_ROAD_DATASET } from '../../electron/core/samples/sample-library';
 import { startBridge } from '../harness/bridge-server';
+import { SHARED_TESTDATA } from '../helpers/paths';
 import { tempCore } from '../helpers/temp-library';
 import { collectPageErrors, launchBrowser, screenshot } from './browser';
 
@@ -60,6 +64,76 @@ test('export the sample road dataset as COCO from the export screen; files on di
     assert.match((await page.getByTestId('export-error').textContent()) ?? '', /already holds a Fovea export/);
     assert.deepEqual(readFileSync(join(outDir, 'annotations.json')), coco);
     await screenshot(page, 'export-conflict');
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    await bridge.close();
+    t.cleanup();
+  }
+});
+
+test('de-identified DICOM of the sample CT from the export screen, with an option; burned-in images held back, then confirmed', { timeout: 30_000 }, async () => {
+  const t = tempCore();
+  await createSampleLibrary(t.core, { size: 'tiny' });
+  // An ultrasound and a secondary capture without BurnedInAnnotation: held back by default.
+  const burned = t.core.datasets.create('Burned-in check', '');
+  await t.core.importFiles({ datasetId: burned.id, paths: [join(SHARED_TESTDATA, 'dicom/pydicom-data/US1_UNCR.dcm'), join(SHARED_TESTDATA, 'dicom/pydicom/SC_rgb_rle.dcm')] });
+  const bridge = await startBridge(t.core);
+  try {
+    const ct = t.core.datasets.findByName(SAMPLE_CT_DATASET);
+    assert.ok(ct);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+    const errors = collectPageErrors(page);
+    await page.goto(bridge.url);
+    await page.keyboard.press('Alt+7');
+    await page.getByTestId('export-dataset').selectOption({ label: `${SAMPLE_CT_DATASET} (${ct.counts.items} items)` });
+    await page.getByTestId('export-format').selectOption('dicom-deid');
+    await page.getByTestId('export-deid').waitFor();
+    // Keyboard: tick "Retain device identity" with the space bar.
+    await page.getByTestId('deid-retainDeviceIdentity').focus();
+    await page.keyboard.press('Space');
+    assert.equal(await page.getByTestId('deid-retainDeviceIdentity').isChecked(), true);
+    await page.getByTestId('deid-prefix').fill('STUDY7-');
+    const outDir = join(t.dir, 'ct deid');
+    await page.getByTestId('export-folder').fill(outDir);
+    await screenshot(page, 'export-deid-options');
+    await page.getByTestId('export-start').click();
+    const result = page.getByTestId('export-result');
+    await result.waitFor({ timeout: 20_000 });
+    assert.match((await result.locator('h2').textContent()) ?? '', /as dicom-deid/);
+    const manifestPath = (await page.getByTestId('export-manifest').textContent()) ?? '';
+    const manifestText = readFileSync(manifestPath, 'utf8');
+    const manifest = JSON.parse(manifestText) as { format: string; files: { path: string; sha256: string }[] };
+    assert.equal(manifest.format, 'dicom-deid');
+    assert.ok(!manifestText.includes(SAMPLE_CT_DATASET) && !/Sample CT/i.test(manifestText), 'the manifest does not name the dataset');
+    const dcms = manifest.files.filter((f) => f.path.endsWith('.dcm'));
+    assert.ok(dcms.length >= 1);
+    assert.ok(dcms.every((f) => f.path.startsWith('STUDY7-')), 'pseudonymised folder names use the prefix');
+    const first = dcms[0] as { path: string; sha256: string };
+    const bytes = readFileSync(join(outDir, first.path));
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), first.sha256);
+    const ds = dicomParser.parseDicom(new Uint8Array(bytes));
+    assert.equal(ds.string('x00120062'), 'YES', 'PatientIdentityRemoved');
+    assert.match(ds.string('x00100010') ?? '', /^STUDY7-\d+/);
+    assert.match(ds.string('x00120063') ?? '', /Device Identity|113109/i);
+    assert.equal(await page.getByTestId('export-held-back').count(), 0);
+
+    // Images that may carry burned-in text: held back, then exported on confirmation.
+    await page.getByTestId('export-dataset').selectOption({ label: 'Burned-in check (2 items)' });
+    await page.getByTestId('export-folder').fill(join(t.dir, 'us'));
+    await page.getByTestId('export-start').click();
+    const held = page.getByTestId('export-held-back');
+    await held.waitFor({ timeout: 20_000 });
+    assert.match((await held.locator('h3').textContent()) ?? '', /Held back: 2 images/);
+    assert.match((await held.textContent()) ?? '', /audit log/);
+    await screenshot(page, 'export-deid-held-back');
+    await page.getByTestId('export-confirm-held-back').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="export-root"]')?.textContent?.endsWith('us-with-burned-in') ?? false, null, { timeout: 20_000 });
+    assert.equal(await held.count(), 0);
+    const again = JSON.parse(readFileSync(join(t.dir, 'us-with-burned-in', 'fovea-manifest.json'), 'utf8')) as { files: { path: string }[] };
+    assert.equal(again.files.filter((f) => f.path.endsWith('.dcm')).length, 2);
+    const audit = t.core.db.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE details LIKE '%urned%'").get() as { n: number };
+    assert.ok(audit.n >= 1, 'the confirmation is in the audit log');
     assert.deepEqual(errors, []);
     await page.close();
   } finally {

@@ -303,3 +303,46 @@ test('with images: the export folder alone (images + labels) imports into a new 
   const b = canon(fresh);
   assert.equal([...b.values()].flat().length, [...a.values()].flat().length);
 });
+
+test('YOLO segment traces masks into polygons: imported back, they rasterise to the masks with IoU ≥ 0.97 (CT lesions, Penn-Fudan instances)', async () => {
+  // Penn-Fudan instance masks on their own (the dataset above also holds boxes, which YOLO
+  // segment writes as 4-point polygons of the same class).
+  const pedMasks = await freshCopy('ped masks', [pedDir()]);
+  await core.importLabels(pedMasks, join(PED, 'PedMasks'), 'masks', 'test', { maskMode: 'instance', instanceClass: 'pedestrian' });
+  const summary: string[] = [];
+  for (const [name, source, dir] of [['yolo-seg-ct', ds['ct'] as number, ctDir()], ['yolo-seg-ped', pedMasks, pedDir()]] as const) {
+    const { res, fresh, report } = await roundTrip(source, 'yolo', name, [dir], { task: 'segment' });
+    assert.deepEqual(report.unmatchedImages, []);
+    assert.ok(!res.warnings.some((w) => /not exported: YOLO segment/.test(w)), 'masks are no longer dropped');
+    assert.ok(res.warnings.some((w) => /traced into \d+ polygon line/.test(w)), res.warnings.join('\n'));
+    const a = canon(source);
+    const b = canon(fresh);
+    let worst = 1;
+    let n = 0;
+    for (const [item, list] of a) {
+      const masks = list.filter((c) => c.kind === 'mask');
+      if (masks.length === 0) continue;
+      const rles = masks.map((c) => (c.g as Mask).rle);
+      const [h, w] = (rles[0] as Mask['rle']).size;
+      const back = (b.get(item) ?? []).filter((c) => c.kind === 'polygon');
+      assert.ok(back.length >= masks.length, `${item}: at least one polygon per mask`);
+      assert.ok(back.every((c) => c.cls === masks[0]?.cls));
+      // Instance identity is not in a YOLO line's polygon: compare the union per class.
+      const want = decodeRle(mergeRles(rles));
+      const got = decodeRle(mergeRles(back.map((c) => polygonToRle((c.g as Poly).points, h, w))));
+      let inter = 0;
+      let union = 0;
+      for (let i = 0; i < want.length; i++) {
+        inter += (want[i] as number) & (got[i] as number);
+        union += (want[i] as number) | (got[i] as number);
+      }
+      const iou = inter / union;
+      worst = Math.min(worst, iou);
+      assert.ok(iou >= 0.97, `${name} ${item}: IoU ${iou.toFixed(4)}`);
+      n++;
+    }
+    assert.ok(n >= 3, `${name}: ${n} images with masks`);
+    summary.push(`${name}: ${n} images, worst IoU ${worst.toFixed(4)}`);
+  }
+  console.log(summary.join('; '));
+});

@@ -15,8 +15,13 @@
  *
  * What YOLO cannot hold is counted in warnings: image-level classes; in detect, polygons and
  * masks are written as their bounding boxes; in segment, boxes are written as 4-point polygons
- * and masks are not written (YOLO segments are polygons).
+ * and masks are traced into polygons (labels/mask-contours.ts): one line per connected component
+ * (8-connectivity), outlines on pixel corners simplified by Douglas–Peucker at 1 px as long as
+ * the rasterised polygon keeps IoU ≥ 0.99 with the component; holes of 4 pixels or more are cut
+ * out through a zero-width bridge (an even-odd fill leaves them empty), smaller ones are filled;
+ * specks under 4 pixels beside a larger component are dropped. The warnings count each.
  */
+import { rleToPolygons } from '../labels/mask-contours';
 import { rleToBbox } from '../labels/rle';
 import { collectExportData, commonWarnings, maybeCopyImage, num, polygonBounds, throwIfCancelled, withoutExtension, type ExportImage } from './export-data';
 import type { ExportFormatHandler } from './export-types';
@@ -33,7 +38,7 @@ export const exportYolo: ExportFormatHandler = async (job) => {
   const warnings = commonWarnings(data, 'YOLO', withImages);
   let classLabels = 0;
   let converted = 0;
-  let masksDropped = 0;
+  const traced = { masks: 0, lines: 0, empty: 0, specks: 0, speckPixels: 0, holes: 0, holePixels: 0, cutHoles: 0 };
   let written = 0;
   const lists = new Map<string, string[]>();
   const copied = new Set<number>();
@@ -70,7 +75,22 @@ export const exportYolo: ExportFormatHandler = async (job) => {
         box = { x, y, width: w, height: h };
         converted++;
       } else {
-        masksDropped++;
+        // segment: each connected component of the mask is one polygon line.
+        const [mh, mw] = g.rle.size;
+        const c = rleToPolygons(g.rle);
+        if (c.polygons.length === 0) {
+          traced.empty++;
+          continue;
+        }
+        traced.masks++;
+        traced.lines += c.polygons.length;
+        traced.specks += c.droppedComponents;
+        traced.speckPixels += c.droppedPixels;
+        traced.holes += c.holes;
+        traced.holePixels += c.holePixels;
+        traced.cutHoles += c.cutHoles;
+        for (const ring of c.polygons) lines.push([String(a.classIndex), ...ring.flatMap(([x, y]) => [fmt(x / mw), fmt(y / mh)])].join(' '));
+        written++;
         continue;
       }
       if (box) {
@@ -125,6 +145,14 @@ export const exportYolo: ExportFormatHandler = async (job) => {
         : `${converted} box(es) were written as 4-point polygons (YOLO segment holds polygons).`,
     );
   }
-  if (masksDropped) warnings.push(`${masksDropped} mask(s) were not exported: YOLO segment holds polygons (use masks or coco for masks).`);
+  if (traced.masks) {
+    warnings.push(
+      `${traced.masks} mask(s) were traced into ${traced.lines} polygon line(s) (one per connected part; outlines simplified by at most 1 px, IoU ≥ 0.99 with each part).` +
+        (traced.cutHoles ? ` ${traced.cutHoles} hole(s) were cut out through a zero-width bridge (tools that fill polygons even-odd, as pycocotools and OpenCV do, keep them empty).` : ''),
+    );
+  }
+  if (traced.holes) warnings.push(`${traced.holes} small hole(s) in masks (${traced.holePixels} pixels, under 4 pixels each) were filled: YOLO polygons hold them as solid.`);
+  if (traced.specks) warnings.push(`${traced.specks} mask speck(s) (${traced.speckPixels} pixels, under 4 pixels each, beside a larger part of the same mask) were not exported.`);
+  if (traced.empty) warnings.push(`${traced.empty} empty mask(s) were skipped.`);
   return { format: 'yolo', items: new Set(data.images.map((i) => i.itemId)).size, annotations: written, warnings, heldBack: [] };
 };

@@ -8,17 +8,32 @@ import type { FoveaError } from '../../../../electron/contract/result';
 import { on, request } from '../api';
 
 export type ExportFormatChoice = RequestInput<'export.start'>['format'];
+export type DeidOptions = NonNullable<RequestInput<'export.start'>['deid']>;
+
+/** The PS3.15 Annex E profile options offered for dicom-deid (all off: the basic profile). */
+export const DEID_FLAGS: { id: Exclude<keyof DeidOptions, 'retainLongitudinalDates' | 'pseudonymPrefix' | 'confirmBurnedIn'>; label: string; note: string }[] = [
+  { id: 'retainPatientCharacteristics', label: 'Retain patient characteristics', note: 'sex, age, size, weight, …' },
+  { id: 'retainDeviceIdentity', label: 'Retain device identity', note: 'station name, serial numbers, …' },
+  { id: 'retainInstitutionIdentity', label: 'Retain institution identity', note: 'institution name, address, department' },
+  { id: 'retainUids', label: 'Retain UIDs', note: 'keep the original study, series and instance UIDs' },
+  { id: 'cleanDescriptors', label: 'Clean descriptors', note: 'keep descriptions and comments, identifying values blanked' },
+  { id: 'cleanStructuredContent', label: 'Clean structured content', note: 'keep SR content and acquisition context, cleaned' },
+  { id: 'cleanGraphics', label: 'Clean graphics', note: 'keep graphic annotations, cleaned (overlays and curves go anyway)' },
+];
+
+/** Formats that carry labels drawn on plain images, and so can copy those images along. */
+export const WITH_IMAGES_FORMATS: readonly ExportFormatChoice[] = ['coco', 'yolo', 'voc', 'csv', 'masks'];
 
 /** The formats offered, with what each writes. */
 export const EXPORT_CHOICES: { id: ExportFormatChoice; label: string; note: string }[] = [
   { id: 'coco', label: 'COCO JSON', note: 'boxes, polygons, RLE masks, image classes in annotations.json' },
-  { id: 'yolo', label: 'YOLO', note: 'labels/*.txt with data.yaml (detect: boxes, segment: polygons)' },
+  { id: 'yolo', label: 'YOLO', note: 'labels/*.txt with data.yaml (detect: boxes; segment: polygons, masks traced into polygons)' },
   { id: 'voc', label: 'Pascal VOC', note: 'one XML per image with boxes' },
   { id: 'csv', label: 'CSV', note: 'image classes: filename, label and one 0/1 column per class' },
   { id: 'masks', label: 'PNG masks', note: 'one label map per image (value = class index) and classes.json' },
   { id: 'nifti', label: 'NIfTI', note: 'segmentation volumes per DICOM series' },
   { id: 'dicom-seg', label: 'DICOM SEG', note: 'segmentations referencing the source instances' },
-  { id: 'dicom-deid', label: 'De-identified DICOM', note: 'PS3.15 Annex E basic profile' },
+  { id: 'dicom-deid', label: 'De-identified DICOM', note: 'PS3.15 Annex E basic profile, with the options below; plain images without EXIF/XMP/GPS' },
 ];
 
 export class ExportState {
@@ -29,6 +44,11 @@ export class ExportState {
   overwrite = $state(false);
   withImages = $state(false);
   yoloTask = $state<'detect' | 'segment'>('detect');
+  retainLongitudinalDates = $state<'none' | 'full' | 'modified'>('none');
+  deidFlags = $state<Record<(typeof DEID_FLAGS)[number]['id'], boolean>>(Object.fromEntries(DEID_FLAGS.map((f) => [f.id, false])) as Record<(typeof DEID_FLAGS)[number]['id'], boolean>);
+  pseudonymPrefix = $state('ANON-');
+  /** dicom-deid: export files that may show burned-in text too (audited). */
+  confirmBurnedIn = $state(false);
   jobId = $state<string | null>(null);
   done = $state(0);
   total = $state(0);
@@ -38,8 +58,13 @@ export class ExportState {
 
   readonly running = $derived(this.jobId !== null);
   readonly fraction = $derived(this.total > 0 ? this.done / this.total : 0);
+  /** The format and folder of the export whose result is shown (for "Confirm and export them"). */
+  shown = $state.raw<{ format: ExportFormatChoice; outDir: string; confirmBurnedIn: boolean } | null>(null);
 
   #off: (() => void)[] = [];
+  /** 'export.finished' events that arrived before 'export.start' answered with their job id. */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a private buffer nothing renders
+  #early = new Map<string, { result: DatasetExportResult | null; error: FoveaError | null }>();
 
   start(): void {
     this.#off.push(
@@ -49,11 +74,13 @@ export class ExportState {
         this.total = p.total;
       }),
       on('export.finished', (f) => {
-        if (f.jobId !== this.jobId) return;
-        this.jobId = null;
-        this.cancelling = false;
-        this.result = f.result;
-        this.error = f.error;
+        if (f.jobId !== this.jobId) {
+          // A fast job (a refused folder) can finish before its start request has answered.
+          this.#early.set(f.jobId, { result: f.result, error: f.error });
+          if (this.#early.size > 8) this.#early.delete(this.#early.keys().next().value as string);
+          return;
+        }
+        this.#finish(f);
       }),
     );
   }
@@ -64,20 +91,64 @@ export class ExportState {
     this.result = null;
     this.done = 0;
     this.total = 0;
+    const outDir = this.outDir.trim();
     const res = await request('export.start', {
       datasetId: this.datasetId,
       format: this.format,
-      outDir: this.outDir.trim(),
+      outDir,
       ...(this.split ? { split: this.split } : {}),
       ...(this.overwrite ? { overwrite: true } : {}),
-      ...(this.withImages ? { withImages: true } : {}),
+      ...(this.withImages && WITH_IMAGES_FORMATS.includes(this.format) ? { withImages: true } : {}),
       ...(this.format === 'yolo' ? { yoloTask: this.yoloTask } : {}),
+      ...(this.format === 'dicom-deid' ? { deid: this.deidOptions() } : {}),
     });
     if (!res.ok) {
       this.error = res.error;
       return;
     }
+    this.shown = { format: this.format, outDir, confirmBurnedIn: this.format === 'dicom-deid' && this.confirmBurnedIn };
     this.jobId = res.value.jobId;
+    const early = this.#early.get(res.value.jobId);
+    if (early) {
+      this.#early.delete(res.value.jobId);
+      this.#finish(early);
+    }
+  }
+
+  #finish(f: { result: DatasetExportResult | null; error: FoveaError | null }): void {
+    this.jobId = null;
+    this.cancelling = false;
+    this.result = f.result;
+    this.error = f.error;
+  }
+
+  /** The profile options as the request takes them: only what differs from the basic profile. */
+  deidOptions(): DeidOptions {
+    const o: DeidOptions = {};
+    if (this.retainLongitudinalDates !== 'none') o.retainLongitudinalDates = this.retainLongitudinalDates;
+    for (const f of DEID_FLAGS) if (this.deidFlags[f.id]) o[f.id] = true;
+    const prefix = this.pseudonymPrefix.trim();
+    if (prefix && prefix !== 'ANON-') o.pseudonymPrefix = prefix;
+    if (this.confirmBurnedIn) o.confirmBurnedIn = true;
+    return o;
+  }
+
+  /**
+   * The shown de-identified export held items back: export everything again, with them, into a
+   * new folder beside the first (new identifiers differ from one export to the next, so the two
+   * must not mix). The confirmation is recorded in the audit log by the export.
+   */
+  async confirmHeldBack(): Promise<void> {
+    if (!this.shown || this.shown.format !== 'dicom-deid') return;
+    this.format = 'dicom-deid';
+    this.confirmBurnedIn = true;
+    this.outDir = this.heldBackFolder();
+    await this.run();
+  }
+
+  /** Where "Confirm and export them" writes: beside the shown export's folder. */
+  heldBackFolder(): string {
+    return `${(this.shown?.outDir ?? this.outDir).replace(/[\\/]+$/u, '')}-with-burned-in`;
   }
 
   async cancel(): Promise<void> {
