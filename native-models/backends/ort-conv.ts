@@ -1,6 +1,6 @@
 /**
  * Convolutions for the wasm backend's training kernels run by ONNX Runtime's CPU kernels (MLAS,
- * native SIMD: 2-2.5x the wasm SIMD conv on the shapes a CNN or U-Net trains with).
+ * native SIMD: 1-2.5x the wasm SIMD kernels on the shapes a CNN or U-Net trains with, see below).
  *
  * TF.js kernels are synchronous, so this uses onnxruntime-node's native binding directly (its
  * `run` is synchronous; the public InferenceSession only wraps it in a Promise). That binding
@@ -8,8 +8,16 @@
  * exact version, and if a future version moves it, loadNative() returns null and the wasm kernels
  * run instead (slower, never wrong); the kernel tests check both paths. One tiny ONNX
  * graph per shape and attribute set (Transpose NHWC->NCHW, Conv or ConvTranspose, Transpose back;
- * ORT's layout optimiser fuses the transposes into its blocked-layout reorders), cached. Inputs
- * are read in place from the wasm heap (views); the output is copied into the heap by the caller.
+ * ORT's layout optimiser fuses the transposes into its blocked-layout reorders: measured against
+ * a plain NCHW graph they cost 0-18%), cached. Inputs
+ * are read in place from the wasm heap (views), and the output is written into the caller's heap
+ * view (a preallocated fetch).
+ *
+ * Speed against the wasm SIMD kernels (U-Net shapes, batch 8, one thread): about 2x from 32x32
+ * down and at 64x64 with 32+ channels, but only 1-1.3x at 128x128 with 16 channels, where the
+ * convolutions are memory-bound (PyTorch's own conv is no faster there: 21 ms forward for
+ * 128x128 16->16 against ORT's 10-16 ms). Those layers hold most of a U-Net's conv time, hence
+ * its smaller overall gain than the classifier's.
  *
  * Used when onnxruntime-node loads and not disabled (FOVEA_ORT_KERNELS=0, or
  * setOrtConvKernelsEnabled(false)); otherwise wasm-kernels.ts runs its own kernels. One intra-op
@@ -24,7 +32,7 @@ const ATTR = onnx.AttributeProto.AttributeType;
 
 interface NativeSession {
   loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: Record<string, unknown>): void;
-  run(feeds: Record<string, unknown>, fetches: Record<string, null>, options: Record<string, unknown>): Record<string, { data: Float32Array; dims: number[] }>;
+  run(feeds: Record<string, unknown>, fetches: Record<string, unknown>, options: Record<string, unknown>): Record<string, { data: Float32Array; dims: number[] }>;
   dispose(): void;
 }
 interface Native {
@@ -83,6 +91,17 @@ function session(key: string, build: () => Uint8Array): NativeSession {
   return s;
 }
 
+/**
+ * Runs a session with the output written straight into `out` (a preallocated fetch: a view of the
+ * wasm heap, saving a copy of the output) when the binding honours it; otherwise copies into it.
+ */
+function runInto(s: NativeSession, feeds: Record<string, unknown>, name: string, out: Float32Array, dims: number[]): Float32Array {
+  const T = (loadNative() as Native).Tensor;
+  const got = (s.run(feeds, { [name]: new T('float32', out, dims) }, {})[name] as { data: Float32Array }).data;
+  if (got !== out && (got.buffer !== out.buffer || got.byteOffset !== out.byteOffset)) out.set(got);
+  return out;
+}
+
 const ints = (name: string, v: number[]) => ({ name, type: ATTR.INTS, ints: v });
 const valueInfo = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
 
@@ -119,7 +138,7 @@ function geomKey(g: ConvGeometry): string {
  * y[N,OH,OW,CO] = conv(x[N,H,W,C], w[kh,kw,C,CO]) (+ bias[CO]) (relu): TF.js's Conv2D / FusedConv2D.
  * Returns ORT's output buffer (the caller copies it).
  */
-export function ortConvForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, relu: boolean, g: ConvGeometry): Float32Array {
+export function ortConvForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, relu: boolean, g: ConvGeometry, out: Float32Array): Float32Array {
   const key = `fwd:${geomKey(g)}:${bias ? 'b' : ''}${relu ? 'r' : ''}`;
   const s = session(key, () => {
     const convIn = ['xt', 'wt', ...(bias ? ['b'] : [])];
@@ -145,7 +164,7 @@ export function ortConvForward(x: Float32Array, w: Float32Array, bias: Float32Ar
   const T = (loadNative() as Native).Tensor;
   const feeds: Record<string, unknown> = { x: new T('float32', x, [g.N, g.H, g.W, g.C]), w: new T('float32', w, [g.kh, g.kw, g.C, g.CO]) };
   if (bias) feeds['b'] = new T('float32', bias, [g.CO]);
-  return (s.run(feeds, { y: null }, {})['y'] as { data: Float32Array }).data;
+  return runInto(s, feeds, 'y', out, [g.N, g.OH, g.OW, g.CO]);
 }
 
 /**
@@ -159,9 +178,45 @@ export function backpropInputFits(g: ConvGeometry): boolean {
 }
 
 /** dx[N,H,W,C] from dy[N,OH,OW,CO] and w[kh,kw,C,CO]: TF.js's Conv2DBackpropInput, as ConvTranspose. */
-export function ortConvBackpropInput(dy: Float32Array, w: Float32Array, g: ConvGeometry): Float32Array {
+export function ortConvBackpropInput(dy: Float32Array, w: Float32Array, g: ConvGeometry, out: Float32Array): Float32Array {
   const key = `bpi:${geomKey(g)}`;
   const s = session(key, () => {
+    // Stride 1: a plain Conv of dy with the flipped, in/out-swapped filter. ORT runs Conv in its
+    // blocked (NCHWc) layout, while ConvTranspose is a GEMM then a col2im scatter, which was up
+    // to 1.3x slower than the wasm kernel on the U-Net's 64x64 and 128x128 layers.
+    const ft = g.kh - 1 - g.pads.top;
+    const fl = g.kw - 1 - g.pads.left;
+    const fb = g.H - g.OH + g.kh - 1 - ft;
+    const fr = g.W - g.OW + g.kw - 1 - fl;
+    if (g.sh === 1 && g.sw === 1 && g.C >= 8 && ft >= 0 && fl >= 0 && fb >= 0 && fr >= 0) {
+      const nodes: object[] = [
+        { opType: 'Transpose', input: ['dy'], output: ['dyt'], attribute: [ints('perm', [0, 3, 1, 2])] },
+        // [kh,kw,C,CO] -> [C, CO, kh, kw] (Conv's [out, in, kh, kw]), then flipped spatially.
+        { opType: 'Transpose', input: ['w'], output: ['wt'], attribute: [ints('perm', [2, 3, 0, 1])] },
+        { opType: 'Slice', input: ['wt', 'starts', 'ends', 'axes', 'steps'], output: ['wf'] },
+        { opType: 'Conv', input: ['dyt', 'wf'], output: ['dxt'], attribute: [ints('kernel_shape', [g.kh, g.kw]), ints('strides', [1, 1]), ints('pads', [ft, fl, fb, fr])] },
+        { opType: 'Transpose', input: ['dxt'], output: ['dx'], attribute: [ints('perm', [0, 2, 3, 1])] },
+      ];
+      const I64 = onnx.TensorProto.DataType.INT64;
+      const big = -(2 ** 31);
+      const m = {
+        irVersion: 7,
+        opsetImport: [{ domain: '', version: 13 }],
+        graph: {
+          name: 'conv',
+          node: nodes,
+          input: [valueInfo('dy', [g.N, g.OH, g.OW, g.CO]), valueInfo('w', [g.kh, g.kw, g.C, g.CO])],
+          output: [valueInfo('dx', [g.N, g.H, g.W, g.C])],
+          initializer: [
+            { name: 'starts', dims: [2], dataType: I64, int64Data: [-1, -1] },
+            { name: 'ends', dims: [2], dataType: I64, int64Data: [big, big] },
+            { name: 'axes', dims: [2], dataType: I64, int64Data: [2, 3] },
+            { name: 'steps', dims: [2], dataType: I64, int64Data: [-1, -1] },
+          ],
+        },
+      };
+      return onnx.ModelProto.encode(onnx.ModelProto.create(m)).finish();
+    }
     const ph = g.H - (g.sh * (g.OH - 1) + g.kh - g.pads.top - g.pads.bottom);
     const pw = g.W - (g.sw * (g.OW - 1) + g.kw - g.pads.left - g.pads.right);
     const nodes: object[] = [
@@ -191,5 +246,78 @@ export function ortConvBackpropInput(dy: Float32Array, w: Float32Array, g: ConvG
     );
   });
   const T = (loadNative() as Native).Tensor;
-  return (s.run({ dy: new T('float32', dy, [g.N, g.OH, g.OW, g.CO]), w: new T('float32', w, [g.kh, g.kw, g.C, g.CO]) }, { dx: null }, {})['dx'] as { data: Float32Array }).data;
+  return runInto(s, { dy: new T('float32', dy, [g.N, g.OH, g.OW, g.CO]), w: new T('float32', w, [g.kh, g.kw, g.C, g.CO]) }, 'dx', out, [g.N, g.H, g.W, g.C]);
+}
+
+let bpfForced = false;
+const BPF_MAX_COLS_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Whether Conv2DBackpropFilter runs on ONNX Runtime for this shape: stride 1, x with at least 4
+ * channels, and an im2col (kh*kw times x) of at most 64 MB. Measured on the U-Net's 3x3 layers
+ * (batch 8, one thread): 0.45-0.8x the wasm kernel's time from 32x32 down, 0.8-0.95x at 64x64; at
+ * 128x128 (im2col 75-150 MB) and for 1-channel inputs about the same or slower. With stride 2
+ * (the U-Net's 2x2/2 up-convolutions) the strided Slices copy element by element: 1.7x slower.
+ */
+export function backpropFilterOnOrt(g: ConvGeometry): boolean {
+  if (bpfForced) return true;
+  return g.sh === 1 && g.sw === 1 && g.C >= 4 && g.N * g.OH * g.OW * g.kh * g.kw * g.C * 4 <= BPF_MAX_COLS_BYTES;
+}
+
+/** Runs every Conv2DBackpropFilter ONNX Runtime can take on it, whatever the shape (tests). */
+export function setOrtBackpropFilterForced(on: boolean): void {
+  bpfForced = on;
+}
+
+/**
+ * dW[kh,kw,C,CO] from x[N,H,W,C] and dy[N,OH,OW,CO]: TF.js's Conv2DBackpropFilter, as im2col + one
+ * GEMM. x is transposed to [C,N,H,W] and padded; each filter tap (a,b) is one strided Slice
+ * [C,N,OH,OW]; their Concat on axis 0 is cols[kh*kw*C, P] (P = N*OH*OW; rows copied OW floats
+ * at a time), and dW = cols dy ([kh*kw*C, CO], which is [kh,kw,C,CO] as laid out). Measured and
+ * dropped: the pixel-major im2col (a Concat on channels, [P, kh*kw*C], then a transposed GEMM:
+ * 1.1-1.6x slower) and a Conv with batch and channels swapped and dilation = stride (slower
+ * than the wasm kernel on most U-Net shapes: a GEMM 9 columns wide).
+ */
+export function ortConvBackpropFilter(x: Float32Array, dy: Float32Array, g: ConvGeometry, out: Float32Array): Float32Array {
+  const key = `bpf:${geomKey(g)}`;
+  const s = session(key, () => {
+    const I64 = onnx.TensorProto.DataType.INT64;
+    const pb = Math.max(0, (g.OH - 1) * g.sh + g.kh - g.H - g.pads.top);
+    const pr = Math.max(0, (g.OW - 1) * g.sw + g.kw - g.W - g.pads.left);
+    const P = g.N * g.OH * g.OW;
+    const init: object[] = [
+      { name: 'pads', dims: [8], dataType: I64, int64Data: [0, 0, g.pads.top, g.pads.left, 0, 0, pb, pr] },
+      { name: 'axes', dims: [2], dataType: I64, int64Data: [2, 3] },
+      { name: 'steps', dims: [2], dataType: I64, int64Data: [g.sh, g.sw] },
+      { name: 'colsShape', dims: [2], dataType: I64, int64Data: [g.kh * g.kw * g.C, P] },
+      { name: 'dyShape', dims: [2], dataType: I64, int64Data: [P, g.CO] },
+      { name: 'dwShape', dims: [4], dataType: I64, int64Data: [g.kh, g.kw, g.C, g.CO] },
+    ];
+    const nodes: object[] = [
+      { opType: 'Transpose', input: ['x'], output: ['xt'], attribute: [ints('perm', [3, 0, 1, 2])] },
+      { opType: 'Pad', input: ['xt', 'pads'], output: ['xp'] },
+    ];
+    const parts: string[] = [];
+    for (let a = 0; a < g.kh; a++) {
+      for (let b = 0; b < g.kw; b++) {
+        init.push({ name: `st${a}_${b}`, dims: [2], dataType: I64, int64Data: [a, b] });
+        init.push({ name: `en${a}_${b}`, dims: [2], dataType: I64, int64Data: [a + (g.OH - 1) * g.sh + 1, b + (g.OW - 1) * g.sw + 1] });
+        nodes.push({ opType: 'Slice', input: ['xp', `st${a}_${b}`, `en${a}_${b}`, 'axes', 'steps'], output: [`s${a}_${b}`] });
+        parts.push(`s${a}_${b}`);
+      }
+    }
+    nodes.push({ opType: 'Concat', input: parts, output: ['cat'], attribute: [{ name: 'axis', type: ATTR.INT, i: 0 }] });
+    nodes.push({ opType: 'Reshape', input: ['cat', 'colsShape'], output: ['cols'] });
+    nodes.push({ opType: 'Reshape', input: ['dy', 'dyShape'], output: ['dy2'] });
+    nodes.push({ opType: 'Gemm', input: ['cols', 'dy2'], output: ['dw2'] });
+    nodes.push({ opType: 'Reshape', input: ['dw2', 'dwShape'], output: ['dw'] });
+    const m = {
+      irVersion: 7,
+      opsetImport: [{ domain: '', version: 13 }],
+      graph: { name: 'conv', node: nodes, input: [valueInfo('x', [g.N, g.H, g.W, g.C]), valueInfo('dy', [g.N, g.OH, g.OW, g.CO])], output: [valueInfo('dw', [g.kh, g.kw, g.C, g.CO])], initializer: init },
+    };
+    return onnx.ModelProto.encode(onnx.ModelProto.create(m)).finish();
+  });
+  const T = (loadNative() as Native).Tensor;
+  return runInto(s, { x: new T('float32', x, [g.N, g.H, g.W, g.C]), dy: new T('float32', dy, [g.N, g.OH, g.OW, g.CO]) }, 'dw', out, [g.kh, g.kw, g.C, g.CO]);
 }

@@ -28,30 +28,40 @@
  *   transpose: transposes are materialised (C++ Transpose), then XNNPACK.
  * - Sum, Mean over all axes but the last (bias gradients, batch-norm moments):
  *   the shipped kernels transpose the whole tensor first. SIMD column sums.
- * - FusedBatchNorm, and Add/Sub/Multiply of a tensor with a per-channel
- *   vector: one SIMD pass (the shipped broadcasting loops are 4-10x slower).
+ * - FusedBatchNorm, and Add/Sub/Multiply/RealDiv of a tensor with a
+ *   per-channel vector or a scalar: one SIMD pass (the shipped broadcasting
+ *   loops are 4-10x slower, shipped RealDiv by a scalar ~8x); with a
+ *   per-pixel column ([..., 1]) or channels % 4 != 0 (the segmentation
+ *   loss): a JS loop over the heap, still ~4x the shipped loops.
  * - Tile, Slice, SplitV, Concat: SIMD block copies (shipped Tile is ~30 ns per
  *   element; Slice copies its whole input out of the heap first; Concat
  *   copies once per pixel on a channel concat). U-Net skips and batch-norm
  *   gradients use all of them.
  * - ResizeNearestNeighborGrad (UpSampling2D's gradient): SIMD scatter-add.
+ * - The FusedBatchNorm gradient (registered with tf.registerGradient; it
+ *   falls back to tfjs-core's on other backends and shapes): two SIMD passes
+ *   (per-channel sums, then dx) for tfjs-core's ~10 full-size elementwise
+ *   ops and 4 reductions (profiled U-Net 128x128 b8 step: Multiply 538 calls
+ *   / ~80 ms -> 370 / ~30 ms, Sum 83 / ~20 ms -> 27 / ~6 ms, Tile gone).
  * - Identity, and Cast to the same dtype: share the buffer (refcounted), as
  *   the cpu backend does, instead of copying it.
  *
- * - Conv2D, FusedConv2D and Conv2DBackpropInput run on ONNX Runtime's CPU
- *   kernels when onnxruntime-node loads (ort-conv.ts: 2-2.5x the SIMD conv
- *   above); the kernels above are the fallback.
+ * - Conv2D, FusedConv2D, Conv2DBackpropInput and (stride 1, im2col up to
+ *   64 MB) Conv2DBackpropFilter run on ONNX Runtime's CPU kernels when
+ *   onnxruntime-node loads (ort-conv.ts: 1-2.5x the SIMD kernels above,
+ *   least at 128x128 with 16 channels, where the convs are memory-bound);
+ *   the kernels above are the fallback.
  *
  * Anything outside what a replacement handles (dtypes, layouts, shapes) is
  * passed to the shipped kernel. NHWC only (the wasm backend's convs are NHWC
  * only); gradients for dilation 1 (tfjs-core's conv gradients assert the same).
  */
-import { backend_util, getKernel, registerKernel, slice_util, unregisterKernel, util } from '@tensorflow/tfjs';
+import { backend_util, engine, getBackend, getGradient, getKernel, registerGradient, registerKernel, slice_util, unregisterKernel, util } from '@tensorflow/tfjs';
 // Registers the wasm backend and its shipped kernels first, so ours always
 // replace them (and not the other way round) whatever the import order.
 import '@tensorflow/tfjs-backend-wasm';
-import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { backpropInputFits, ortConvBackpropInput, ortConvForward, ortConvKernelsActive, type ConvGeometry } from './ort-conv';
+import type { DataType, GradConfig, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorMap, Tensor, TensorInfo } from '@tensorflow/tfjs';
+import { backpropFilterOnOrt, backpropInputFits, ortConvBackpropFilter, ortConvBackpropInput, ortConvForward, ortConvKernelsActive, type ConvGeometry } from './ort-conv';
 
 // ===========================================================================
 // The parts of tfjs-backend-wasm's BackendWasm used here. Declared
@@ -235,6 +245,7 @@ const Op = {
   f32x4Add: 0xe4,
   f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
+  f32x4Div: 0xe7,
   f32x4Max: 0xe9,
 } as const;
 
@@ -740,6 +751,63 @@ function buildScatterAddRow(): FnBuilder {
  *   out[r][c] = (x[r][c] - mean[c]) * scale[c] + offset[c], C % 4 == 0.
  * Batch normalisation with scale already divided by sqrt(variance + eps).
  */
+/**
+ * Batch-norm gradient sums per channel over rows of x and dy ([rows, C], C % 4 == 0):
+ * s1[c] = sum dy, s2[c] = sum dy * (x - mean[c]). Blocks of 16 channels (each 64-byte line read
+ * once), then of 4.
+ */
+function buildBnGradSums(): FnBuilder {
+  const f = new FnBuilder('bnGradSums', 7);
+  const [X, DY, MEAN, ROWS, C, S1, S2] = [0, 1, 2, 3, 4, 5, 6] as const;
+  const cb = f.local(I32);
+  const r = f.local(I32);
+  const px = f.local(I32);
+  const pd = f.local(I32);
+  const stride = f.local(I32);
+  const d = f.local(V128);
+  const a1 = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+  const a2 = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+  const m = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+  f.get(C).i32(4).op(Op.i32Mul).set(stride);
+  const pass = (nv: number): void => {
+    for (let j = 0; j < nv; j++) {
+      f.v128Const(new Array<number>(16).fill(0)).set(a1[j] as number);
+      f.v128Const(new Array<number>(16).fill(0)).set(a2[j] as number);
+      f.get(MEAN).get(cb).i32(4).op(Op.i32Mul, Op.i32Add).mem(Op.v128Load, 2, j * 16).set(m[j] as number);
+    }
+    f.get(X).get(cb).i32(4).op(Op.i32Mul, Op.i32Add).set(px);
+    f.get(DY).get(cb).i32(4).op(Op.i32Mul, Op.i32Add).set(pd);
+    f.forRange(r, ROWS, () => {
+      for (let j = 0; j < nv; j++) {
+        f.get(pd).mem(Op.v128Load, 2, j * 16).set(d);
+        f.get(a1[j] as number).get(d).simd(Op.f32x4Add).set(a1[j] as number);
+        f.get(a2[j] as number).get(d).get(px).mem(Op.v128Load, 2, j * 16).get(m[j] as number).simd(Op.f32x4Sub).simd(Op.f32x4Mul).simd(Op.f32x4Add).set(a2[j] as number);
+      }
+      f.addLocal(px, stride).addLocal(pd, stride);
+    });
+    for (let j = 0; j < nv; j++) {
+      f.get(S1).get(cb).i32(4).op(Op.i32Mul, Op.i32Add).get(a1[j] as number).mem(Op.v128Store, 2, j * 16);
+      f.get(S2).get(cb).i32(4).op(Op.i32Mul, Op.i32Add).get(a2[j] as number).mem(Op.v128Store, 2, j * 16);
+    }
+  };
+  f.i32(0).set(cb);
+  f.whileLoop(
+    () => f.get(cb).i32(16).op(Op.i32Add).get(C).op(Op.i32GtS, Op.i32Eqz),
+    () => {
+      pass(4);
+      f.addConst(cb, 16);
+    },
+  );
+  f.whileLoop(
+    () => f.get(cb).get(C).op(Op.i32LtS),
+    () => {
+      pass(1);
+      f.addConst(cb, 4);
+    },
+  );
+  return f;
+}
+
 function buildAffineChannels(): FnBuilder {
   const f = new FnBuilder('affineChannels', 7);
   const [X, OUT, ROWS, C, MEAN, SCALE, OFFSET] = [0, 1, 2, 3, 4, 5, 6] as const;
@@ -836,7 +904,7 @@ function buildMaxPool2x2Grad(): FnBuilder {
  * broadcast a per-channel vector, which the shipped binary kernels do ~4x
  * slower than same-shape operands.
  */
-function buildChanOp(name: string, op: 'add' | 'sub' | 'mul' | 'rsub'): FnBuilder {
+function buildChanOp(name: string, op: 'add' | 'sub' | 'mul' | 'rsub' | 'div' | 'rdiv'): FnBuilder {
   const f = new FnBuilder(name, 5);
   const [A, V, OUT, ROWS, C] = [0, 1, 2, 3, 4] as const;
   const r = f.local(I32);
@@ -851,14 +919,14 @@ function buildChanOp(name: string, op: 'add' | 'sub' | 'mul' | 'rsub'): FnBuilde
         f.get(OUT).get(k).op(Op.i32Add);
         const loadA = (): void => void f.get(A).get(k).op(Op.i32Add).mem(Op.v128Load, 2, 0);
         const loadV = (): void => void f.get(V).get(k).op(Op.i32Add).mem(Op.v128Load, 2, 0);
-        if (op === 'rsub') {
+        if (op === 'rsub' || op === 'rdiv') {
           loadV();
           loadA();
-          f.simd(Op.f32x4Sub);
+          f.simd(op === 'rsub' ? Op.f32x4Sub : Op.f32x4Div);
         } else {
           loadA();
           loadV();
-          f.simd(op === 'add' ? Op.f32x4Add : op === 'sub' ? Op.f32x4Sub : Op.f32x4Mul);
+          f.simd(op === 'add' ? Op.f32x4Add : op === 'sub' ? Op.f32x4Sub : op === 'mul' ? Op.f32x4Mul : Op.f32x4Div);
         }
         f.mem(Op.v128Store, 2, 0);
         f.addConst(k, 16);
@@ -886,6 +954,7 @@ interface SimdKernels {
   atb(x: number, xs: number, xRow: number, dy: number, dys: number, dyRow: number, out: number, outRow: number, runLen: number, nRuns: number, m: number, co: number): void;
   maxPoolGradRow(x0: number, dy0: number, dx0: number, rows: number, w: number, c: number, ow: number, sw: number, fw: number, pl: number): void;
   colSum(x: number, rows: number, c: number, out: number): void;
+  bnGradSums(x: number, dy: number, mean: number, rows: number, c: number, s1: number, s2: number): void;
   maxPoolGradRowSet(x0: number, dy0: number, dx0: number, rows: number, w: number, c: number, ow: number, sw: number, fw: number, pl: number): void;
   copy2d(dst: number, dstStride: number, src: number, srcStride: number, rowBytes: number, nRows: number): void;
   scatterAddRow(dst: number, src: number, colMap: number, nCols: number, c: number): void;
@@ -895,6 +964,8 @@ interface SimdKernels {
   chanSub(a: number, v: number, out: number, rows: number, c: number): void;
   chanRsub(a: number, v: number, out: number, rows: number, c: number): void;
   chanMul(a: number, v: number, out: number, rows: number, c: number): void;
+  chanDiv(a: number, v: number, out: number, rows: number, c: number): void;
+  chanRdiv(a: number, v: number, out: number, rows: number, c: number): void;
   convRow(x: number, xs: number, xRow: number, w: number, k: number, kh: number, out: number, nPix: number, co: number, bias: number, flags: number): void;
 }
 
@@ -909,6 +980,7 @@ function simdBytes(): Uint8Array {
     buildMaxPoolGradRow(true),
     buildMaxPool2x2Grad(),
     buildColSum(),
+    buildBnGradSums(),
     buildCopy2d(),
     buildScatterAddRow(),
     buildAffineChannels(),
@@ -916,6 +988,8 @@ function simdBytes(): Uint8Array {
     buildChanOp('chanSub', 'sub'),
     buildChanOp('chanRsub', 'rsub'),
     buildChanOp('chanMul', 'mul'),
+    buildChanOp('chanDiv', 'div'),
+    buildChanOp('chanRdiv', 'rdiv'),
     buildConvRow(),
   ]);
 }
@@ -1100,16 +1174,16 @@ function heapView(backend: WasmBackendLike, t: TensorInfo): Float32Array {
   return heap(backend).subarray(o, o + util.sizeFromShape(t.shape));
 }
 
-function fromOrt(backend: WasmBackendLike, shape: number[], run: () => Float32Array): TensorInfo {
-  const data = run();
+function fromOrt(backend: WasmBackendLike, shape: number[], run: (out: Float32Array) => void): TensorInfo {
+  // Output first: allocating may grow (and so detach) the heap, so input views are taken after.
   const out = backend.makeOutput(shape, 'float32');
-  heap(backend).set(data, f32Offset(backend, out));
+  run(heapView(backend, out));
   return out;
 }
 
 function ortForward(backend: WasmBackendLike, x: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo, bias: TensorInfo | null, relu: boolean): TensorInfo {
   const g = geometry(info);
-  return fromOrt(backend, [g.N, g.OH, g.OW, g.CO], () => ortConvForward(heapView(backend, x), heapView(backend, filter), bias ? heapView(backend, bias) : null, relu, g));
+  return fromOrt(backend, [g.N, g.OH, g.OW, g.CO], (out) => ortConvForward(heapView(backend, x), heapView(backend, filter), bias ? heapView(backend, bias) : null, relu, g, out));
 }
 
 function conv2D(args: KernelArgs): TensorInfo {
@@ -1163,6 +1237,10 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
   const dy = input(args, 'dy', 'Conv2DBackpropFilter');
   assertNHWC(attrs['dataFormat'], 'Conv2DBackpropFilter');
   const info = conv2dInfo(x.shape, attrs['filterShape'] as number[], attrs['strides'], attrs['pad'], attrs['dimRoundingMode']);
+  if (ortEligible(info, x, dy) && backpropFilterOnOrt(geometry(info))) {
+    const g = geometry(info);
+    return fromOrt(backend, [g.kh, g.kw, g.C, g.CO], (out) => ortConvBackpropFilter(heapView(backend, x), heapView(backend, dy), g, out));
+  }
   const simd = simdKernels(backend);
   if (simd != null && (info.outChannels % 4 === 0 || (info.filterWidth * info.inChannels) % 4 === 0)) return backpropFilterSimd(backend, simd, x, dy, info);
   return backpropFilterIm2col(backend, x, dy, info);
@@ -1385,7 +1463,7 @@ function conv2DBackpropInput(args: KernelArgs): TensorInfo {
   const info = conv2dInfo(attrs['inputShape'] as number[], filter.shape, attrs['strides'], attrs['pad'], attrs['dimRoundingMode']);
   if (ortEligible(info, dy, filter) && backpropInputFits(geometry(info))) {
     const g = geometry(info);
-    return fromOrt(backend, [g.N, g.H, g.W, g.C], () => ortConvBackpropInput(heapView(backend, dy), heapView(backend, filter), g));
+    return fromOrt(backend, [g.N, g.H, g.W, g.C], (out) => ortConvBackpropInput(heapView(backend, dy), heapView(backend, filter), g, out));
   }
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: CO } = info;
   const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
@@ -1919,42 +1997,227 @@ function cast(args: KernelArgs): TensorInfo {
   return runShipped('Cast', backend, { x }, attrs);
 }
 
-function channelBinary(args: KernelArgs, kernel: 'Add' | 'Sub' | 'Multiply'): TensorInfo {
+type ChanKernel = 'Add' | 'Sub' | 'Multiply' | 'RealDiv';
+
+/**
+ * a (op) b where one operand is full-size and the other a per-channel vector ([C], [1,1,1,C]), a
+ * scalar, or a per-pixel column ([..., 1] against [..., C] with the same leading dims): one SIMD
+ * pass (C % 4 == 0; a scalar is splatted into a 4-float vector) or a JS loop over the heap (C % 4
+ * != 0, per-pixel). The shipped broadcasting loops are 4-10x slower; shipped RealDiv by a scalar
+ * took 1.7 ms on a 2M-element tensor. float32 results are the correctly rounded ones, as the cpu
+ * backend's.
+ */
+function channelBinary(args: KernelArgs, kernel: ChanKernel): TensorInfo {
   const { backend, attrs } = args;
   const a = input(args, 'a', kernel);
   const b = input(args, 'b', kernel);
   const outShape = backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-  const C = outShape[outShape.length - 1] ?? 0;
+  const rank = outShape.length;
+  const C = outShape[rank - 1] ?? 0;
   const size = util.sizeFromShape(outShape);
   const isFull = (t: TensorInfo): boolean => util.sizeFromShape(t.shape) === size;
   const isVec = (t: TensorInfo): boolean => t.shape.length >= 1 && t.shape[t.shape.length - 1] === C && util.sizeFromShape(t.shape) === C;
-  const simd = a.dtype === 'float32' && b.dtype === 'float32' && C > 0 && C % 4 === 0 && size > C ? simdKernels(backend) : null;
+  const isScalar = (t: TensorInfo): boolean => util.sizeFromShape(t.shape) === 1;
+  // [..., 1] against the full [..., C]: same rank, same leading dims.
+  const isColumn = (t: TensorInfo): boolean => t.shape.length === rank && t.shape[rank - 1] === 1 && t.shape.every((d, i) => i === rank - 1 || d === outShape[i]);
+  const eligible = a.dtype === 'float32' && b.dtype === 'float32' && C > 0 && size > C;
   let full: TensorInfo | null = null;
-  let vec: TensorInfo | null = null;
+  let other: TensorInfo | null = null;
   let reversed = false;
-  if (simd != null && isFull(a) && isVec(b)) {
+  if (eligible && isFull(a) && !isFull(b)) {
     full = a;
-    vec = b;
-  } else if (simd != null && isFull(b) && isVec(a)) {
+    other = b;
+  } else if (eligible && isFull(b) && !isFull(a)) {
     full = b;
-    vec = a;
+    other = a;
     reversed = true;
   }
-  if (simd == null || full == null || vec == null) return runShipped(kernel, backend, { a, b }, attrs);
+  if (full == null || other == null) return runShipped(kernel, backend, { a, b }, attrs);
+  const kind = isVec(other) ? 'vec' : isScalar(other) ? 'scalar' : isColumn(other) ? 'column' : null;
+  if (kind == null) return runShipped(kernel, backend, { a, b }, attrs);
+  const simd = kind === 'vec' ? (C % 4 === 0 ? simdKernels(backend) : null) : kind === 'scalar' && size % 4 === 0 ? simdKernels(backend) : null;
+  // The shipped kernels' scalar loops are fast for Add/Sub/Multiply; without SIMD, leave scalars to them.
+  if (simd == null && kind === 'scalar') return runShipped(kernel, backend, { a, b }, attrs);
   const out = backend.makeOutput(outShape, 'float32');
-  const fn = kernel === 'Add' ? simd.chanAdd : kernel === 'Multiply' ? simd.chanMul : reversed ? simd.chanRsub : simd.chanSub;
-  fn(byteOffset(backend, full), byteOffset(backend, vec), byteOffset(backend, out), size / C, C);
+  if (simd != null) {
+    const fn =
+      kernel === 'Add' ? simd.chanAdd : kernel === 'Multiply' ? simd.chanMul : kernel === 'Sub' ? (reversed ? simd.chanRsub : simd.chanSub) : reversed ? simd.chanRdiv : simd.chanDiv;
+    if (kind === 'vec') {
+      fn(byteOffset(backend, full), byteOffset(backend, other), byteOffset(backend, out), size / C, C);
+    } else {
+      const splat = backend.makeOutput([4], 'float32');
+      const mem = heap(backend);
+      mem.fill(mem[f32Offset(backend, other)] as number, f32Offset(backend, splat), f32Offset(backend, splat) + 4);
+      fn(byteOffset(backend, full), byteOffset(backend, splat), byteOffset(backend, out), size / 4, 4);
+      free(backend, splat);
+    }
+    return out;
+  }
+  // JS over the heap; results rounded to float32 on store, as the cpu backend's.
+  const mem = heap(backend);
+  const f0 = f32Offset(backend, full);
+  const v0 = f32Offset(backend, other);
+  const o0 = f32Offset(backend, out);
+  const rows = size / C;
+  const op = reversed && (kernel === 'Sub' || kernel === 'RealDiv') ? (kernel === 'Sub' ? 'rsub' : 'rdiv') : kernel;
+  // A per-pixel column advances once per row; a channel vector once per channel.
+  jsBroadcast(mem, op, o0, f0, v0, rows, C, kind === 'column' ? 1 : 0, kind === 'column' ? 0 : 1);
   return out;
+}
+
+/** out[r, c] = f[r, c] (op) v[r * rowStep + c * chanStep] over the heap; one loop per op (monomorphic). */
+function jsBroadcast(mem: Float32Array, op: ChanKernel | 'rsub' | 'rdiv', o: number, f: number, v: number, rows: number, C: number, rowStep: number, chanStep: number): void {
+  switch (op) {
+    case 'Add':
+      for (let r = 0, k = 0; r < rows; r++) {
+        const vr = v + r * rowStep;
+        for (let c = 0; c < C; c++, k++) {
+          const p = mem[f + k] as number;
+          const q = mem[vr + c * chanStep] as number;
+          mem[o + k] = p + q;
+        }
+      }
+      break;
+    case 'Sub':
+      for (let r = 0, k = 0; r < rows; r++) {
+        const vr = v + r * rowStep;
+        for (let c = 0; c < C; c++, k++) {
+          const p = mem[f + k] as number;
+          const q = mem[vr + c * chanStep] as number;
+          mem[o + k] = p - q;
+        }
+      }
+      break;
+    case 'rsub':
+      for (let r = 0, k = 0; r < rows; r++) {
+        const vr = v + r * rowStep;
+        for (let c = 0; c < C; c++, k++) {
+          const p = mem[f + k] as number;
+          const q = mem[vr + c * chanStep] as number;
+          mem[o + k] = q - p;
+        }
+      }
+      break;
+    case 'Multiply':
+      for (let r = 0, k = 0; r < rows; r++) {
+        const vr = v + r * rowStep;
+        for (let c = 0; c < C; c++, k++) {
+          const p = mem[f + k] as number;
+          const q = mem[vr + c * chanStep] as number;
+          mem[o + k] = p * q;
+        }
+      }
+      break;
+    case 'RealDiv':
+      for (let r = 0, k = 0; r < rows; r++) {
+        const vr = v + r * rowStep;
+        for (let c = 0; c < C; c++, k++) {
+          const p = mem[f + k] as number;
+          const q = mem[vr + c * chanStep] as number;
+          mem[o + k] = p / q;
+        }
+      }
+      break;
+    case 'rdiv':
+      for (let r = 0, k = 0; r < rows; r++) {
+        const vr = v + r * rowStep;
+        for (let c = 0; c < C; c++, k++) {
+          const p = mem[f + k] as number;
+          const q = mem[vr + c * chanStep] as number;
+          mem[o + k] = q / p;
+        }
+      }
+      break;
+  }
 }
 
 const add = (args: KernelArgs): TensorInfo => channelBinary(args, 'Add');
 const sub = (args: KernelArgs): TensorInfo => channelBinary(args, 'Sub');
 const multiply = (args: KernelArgs): TensorInfo => channelBinary(args, 'Multiply');
+const realDiv = (args: KernelArgs): TensorInfo => channelBinary(args, 'RealDiv');
 
 // ===========================================================================
 // Registration
 
 type WasmKernelFunc = (args: KernelArgs) => TensorInfo | TensorInfo[];
+
+// ===========================================================================
+// Batch-norm gradient in two passes
+
+/** Kernel name of the fused batch-norm gradient (wasm only; see fusedBatchNormGrad). */
+export const FUSED_BATCH_NORM_GRAD = 'FoveaFusedBatchNormGrad';
+
+/**
+ * tfjs-core's FusedBatchNorm gradient is ~10 full-size elementwise ops and 4 reductions (it even
+ * tiles 1/sqrt(variance) to the full shape). With per-channel (rank-1) parameters it is:
+ *   s1 = sum dy, s2 = sum dy (x - mean) (per channel), r = 1/sqrt(variance + eps),
+ *   dx = dy * scale * r, dmean = -scale r s1, dvariance = -0.5 scale r^3 s2, dscale = r s2,
+ *   doffset = s1:
+ * one SIMD pass for the sums and one for dx. Outputs [dx, dmean, dvariance, dscale, doffset].
+ */
+function fusedBatchNormGrad(args: KernelArgs): TensorInfo[] {
+  const { backend, attrs } = args;
+  const x = input(args, 'x', FUSED_BATCH_NORM_GRAD);
+  const dy = input(args, 'dy', FUSED_BATCH_NORM_GRAD);
+  const meanT = input(args, 'mean', FUSED_BATCH_NORM_GRAD);
+  const varT = input(args, 'variance', FUSED_BATCH_NORM_GRAD);
+  const scaleT = args.inputs['scale'] ?? null;
+  const simd = simdKernels(backend);
+  if (simd == null) throw new Error(`${FUSED_BATCH_NORM_GRAD} needs wasm SIMD`);
+  const eps = attrs['varianceEpsilon'] as number;
+  const C = x.shape[x.shape.length - 1] as number;
+  const rows = util.sizeFromShape(x.shape) / C;
+  const s1 = backend.makeOutput(meanT.shape, 'float32'); // doffset
+  const s2 = backend.makeOutput(meanT.shape, 'float32');
+  const dmean = backend.makeOutput(meanT.shape, 'float32');
+  const dvar = backend.makeOutput(meanT.shape, 'float32');
+  const dscale = backend.makeOutput(meanT.shape, 'float32');
+  const k = backend.makeOutput([C], 'float32');
+  const dx = backend.makeOutput(x.shape, 'float32');
+  simd.bnGradSums(byteOffset(backend, x), byteOffset(backend, dy), byteOffset(backend, meanT), rows, C, byteOffset(backend, s1), byteOffset(backend, s2));
+  const mem = heap(backend);
+  const [o1, o2, om, ov, os, ok, ovar] = [s1, s2, dmean, dvar, dscale, k, varT].map((t) => f32Offset(backend, t)) as [number, number, number, number, number, number, number];
+  const osc = scaleT != null ? f32Offset(backend, scaleT) : -1;
+  for (let c = 0; c < C; c++) {
+    const r = Math.fround(1 / Math.sqrt(Math.fround((mem[ovar + c] as number) + eps)));
+    const sc = osc >= 0 ? (mem[osc + c] as number) : 1;
+    const a = mem[o1 + c] as number;
+    const b = mem[o2 + c] as number;
+    mem[ok + c] = sc * r;
+    mem[om + c] = -sc * r * a;
+    mem[ov + c] = -0.5 * sc * r * r * r * b;
+    mem[os + c] = r * b;
+  }
+  simd.chanMul(byteOffset(backend, dy), byteOffset(backend, k), byteOffset(backend, dx), rows, C);
+  free(backend, s2);
+  free(backend, k);
+  return [dx, dmean, dvar, dscale, s1];
+}
+
+let shippedBatchNormGrad: GradConfig | null = null;
+
+/** Whether the fused gradient takes these saved tensors: float32, rank-1 per-channel params, C % 4 == 0, on wasm with SIMD. */
+function fusedBatchNormGradApplies(x: Tensor, mean: Tensor, variance: Tensor, scale: Tensor | undefined, dy: Tensor): boolean {
+  const C = x.shape[x.shape.length - 1] ?? 0;
+  const vec = (t: Tensor): boolean => t.dtype === 'float32' && t.rank === 1 && t.shape[0] === C;
+  if (!(registered && getBackend() === 'wasm' && x.rank >= 2 && C > 0 && C % 4 === 0 && x.dtype === 'float32' && dy.dtype === 'float32')) return false;
+  if (!(vec(mean) && vec(variance) && (scale == null || vec(scale)) && util.arraysEqual(dy.shape, x.shape))) return false;
+  return simdKernels(engine().backend as unknown as WasmBackendLike) != null;
+}
+
+const batchNormGradConfig: GradConfig = {
+  kernelName: 'FusedBatchNorm',
+  inputsToSave: ['x', 'mean', 'variance', 'scale'],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, mean, variance, scale] = saved as [Tensor, Tensor, Tensor, Tensor | undefined];
+    const dyT = dy as Tensor;
+    if (!fusedBatchNormGradApplies(x, mean, variance, scale, dyT)) return (shippedBatchNormGrad as GradConfig).gradFunc(dy, saved, attrs);
+    const inputs: NamedTensorMap = { x, dy: dyT, mean, variance };
+    if (scale != null) inputs['scale'] = scale;
+    const [dx, dm, dv, ds, doff] = engine().runKernel(FUSED_BATCH_NORM_GRAD, inputs, attrs) as Tensor[];
+    return { x: () => dx as Tensor, mean: () => dm as Tensor, variance: () => dv as Tensor, scale: () => ds as Tensor, offset: () => doff as Tensor };
+  },
+};
 
 const ours: Record<string, WasmKernelFunc> = {
   Conv2D: conv2D,
@@ -1976,6 +2239,7 @@ const ours: Record<string, WasmKernelFunc> = {
   Add: add,
   Sub: sub,
   Multiply: multiply,
+  RealDiv: realDiv,
 };
 
 /** Names of the kernels this module registers for 'wasm'. */
@@ -2004,6 +2268,13 @@ export function registerWasmTrainingKernels(): void {
     if (orig?.disposeFunc != null) cfg.disposeFunc = orig.disposeFunc;
     registerKernel(cfg);
   }
+  if (getKernel(FUSED_BATCH_NORM_GRAD, 'wasm') == null) {
+    registerKernel({ kernelName: FUSED_BATCH_NORM_GRAD, backendName: 'wasm', kernelFunc: fusedBatchNormGrad as unknown as KernelFunc });
+  }
+  // The gradient is backend-independent in tfjs: ours falls back to the shipped one for anything
+  // but wasm (and unless registered), so the cpu reference is untouched.
+  if (shippedBatchNormGrad == null) shippedBatchNormGrad = getGradient('FusedBatchNorm') ?? null;
+  if (shippedBatchNormGrad != null) registerGradient(batchNormGradConfig);
   registered = true;
 }
 
@@ -2015,6 +2286,7 @@ export function unregisterWasmTrainingKernels(): void {
     const orig = shipped.get(name);
     if (orig != null) registerKernel(orig);
   }
+  if (shippedBatchNormGrad != null) registerGradient(shippedBatchNormGrad);
   registered = false;
 }
 

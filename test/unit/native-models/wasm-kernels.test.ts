@@ -2,15 +2,18 @@
  * Checks every kernel native-models/backends/wasm-kernels registers for 'wasm'
  * against the cpu backend (the reference implementation bundled in
  * @tensorflow/tfjs): same inputs, outputs within 1e-4 of the reference's
- * largest magnitude. Each kernel runs twice, with the generated SIMD kernels
- * and with their fallbacks. Then one end-to-end check: tf.variableGrads of a
+ * largest magnitude. Each kernel runs three ways: convolutions on ONNX Runtime
+ * (ort-conv.ts), then with the generated SIMD kernels, then with their
+ * fallbacks. Then one end-to-end check: tf.variableGrads of a
  * small conv net loss agrees between cpu and wasm.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initWasmBackend, wasmBackendInfo } from '../../../native-models/backends/wasm-setup';
-import { ortConvKernelsActive, setOrtConvKernelsEnabled } from '../../../native-models/backends/ort-conv';
+import { backpropFilterOnOrt, ortConvKernelsActive, setOrtBackpropFilterForced, setOrtConvKernelsEnabled } from '../../../native-models/backends/ort-conv';
+import { conv, convBnRelu, seedSequence } from '../../../native-models/models/blocks';
+import { segmentationLoss, segmentationTargets } from '../../../native-models/models/unet';
 import {
   WASM_TRAINING_KERNELS,
   registerWasmTrainingKernels,
@@ -89,13 +92,16 @@ function assertClose(label: string, kernel: string, want: Result[], got: Result[
 async function check(kernel: string, label: string, inputs: Inputs, attrs: Record<string, unknown>, reference?: Result[]): Promise<void> {
   const want = reference ?? (await runOn('cpu', kernel, inputs, attrs));
   // Convolutions run on ONNX Runtime when it loads (ort-conv.ts), else on our SIMD kernels, else
-  // without SIMD: each path is checked.
+  // without SIMD: each path is checked. With ort, Conv2DBackpropFilter is forced onto ONNX Runtime
+  // for every shape (by default not for 1-3 channel inputs or an im2col over 64 MB).
   for (const [ort, simd] of [[true, true], [false, true], [false, false]] as const) {
     setOrtConvKernelsEnabled(ort);
     setWasmSimdKernelsEnabled(simd);
+    if (ort) setOrtBackpropFilterForced(true);
     try {
       assertClose(`${kernel} ${label} ort=${ort} simd=${simd}`, kernel, want, await runOn('wasm', kernel, inputs, attrs));
     } finally {
+      setOrtBackpropFilterForced(false);
       setWasmSimdKernelsEnabled(true);
       setOrtConvKernelsEnabled(true);
     }
@@ -118,6 +124,14 @@ const CONVS: { x: Shape; f: Shape; strides: number | [number, number]; pad: Pad 
   { x: [2, 8, 8, 4], f: [3, 3, 4, 6], strides: 1, pad: 'same' },
   { x: [2, 9, 9, 16], f: [1, 1, 16, 1], strides: 2, pad: 'same' },
   { x: [2, 8, 8, 3], f: [3, 3, 3, 5], strides: 1, pad: 'valid' },
+  // Stride 1 with >= 8 input channels: Conv2DBackpropInput as a flipped-filter Conv on ORT.
+  { x: [2, 9, 8, 8], f: [3, 2, 8, 4], strides: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+  { x: [2, 9, 9, 12], f: [3, 3, 12, 8], strides: 1, pad: 'valid' },
+  // Odd sizes with stride 2 (bottom/right padding the stride leaves unused).
+  { x: [2, 9, 11, 4], f: [3, 3, 4, 8], strides: 2, pad: 'same' },
+  { x: [2, 10, 9, 4], f: [3, 3, 4, 4], strides: [2, 3], pad: 'valid' },
+  // A larger shape (the ORT paths' GEMMs block over it).
+  { x: [2, 6, 6, 16], f: [3, 3, 16, 64], strides: 1, pad: 'same' },
 ];
 
 function convLabel(c: (typeof CONVS)[number]): string {
@@ -182,6 +196,12 @@ describe('wasm kernels match the cpu backend', () => {
   });
 
   it('Conv2DBackpropFilter', async () => {
+    // The default policy: ORT for stride 1 unless x has 1-3 channels or the im2col is over 64 MB.
+    const geom = (N: number, C: number, CO: number) => ({ N, H: 32, W: 32, C, OH: 32, OW: 32, CO, kh: 3, kw: 3, sh: 1, sw: 1, pads: { top: 1, bottom: 1, left: 1, right: 1 } });
+    assert.equal(backpropFilterOnOrt(geom(8, 32, 64)), true);
+    assert.equal(backpropFilterOnOrt(geom(8, 1, 16)), false);
+    assert.equal(backpropFilterOnOrt({ ...geom(8, 32, 64), OH: 16, OW: 16, kh: 2, kw: 2, sh: 2, sw: 2, pads: { top: 0, bottom: 0, left: 0, right: 0 } }), false);
+    assert.equal(backpropFilterOnOrt(geom(64, 256, 64)), false, 'an im2col over 64 MB stays on wasm');
     for (const [i, c] of CONVS.entries()) {
       const dyShape = convOutShape(c);
       await check('Conv2DBackpropFilter', convLabel(c), { x: rand(c.x, 10 + i), dy: rand(dyShape, 50 + i) }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.f });
@@ -356,7 +376,46 @@ describe('wasm kernels match the cpu backend', () => {
     }
   });
 
-  it('Identity, Cast, Add, Sub, Multiply (channel broadcast)', async () => {
+  it('FusedBatchNorm gradient (two-pass fused on wasm) matches tfjs-core\'s on cpu', async () => {
+    const cases: [Shape, boolean][] = [
+      [[2, 5, 6, 8], true],
+      // (Without scale tfjs-core 4.22 cannot differentiate batchNorm on any backend: it saves the
+      // missing input for backprop and fails cloning it.)
+      [[2, 5, 6, 16], true],
+      [[4, 3, 20], true], // rank 3, 5 blocks of 4 channels
+      [[37, 24], true], // rank 2: one block of 16, two of 4
+      [[2, 3, 4, 6], true], // C % 4 != 0: tfjs-core's gradient
+    ];
+    for (const [i, [xs, withScale]] of cases.entries()) {
+      const C = xs[xs.length - 1] as number;
+      const xv = values(size(xs), 1400 + i).map((v) => v * 3 + 2);
+      const mv = values(C, 1410 + i).map((v) => v + 2);
+      const vv = values(C, 1420 + i).map((v) => v * v + 0.5);
+      const ov = values(C, 1430 + i);
+      const sv = values(C, 1440 + i).map((v) => v + 1.5);
+      const dyv = values(size(xs), 1450 + i);
+      const grads = async (backend: 'cpu' | 'wasm'): Promise<Float32Array[]> => {
+        await tf.setBackend(backend);
+        return tf.tidy(() => {
+          const [x, m, v, o, sc, dy] = [tf.tensor(xv, xs), tf.tensor1d(mv), tf.tensor1d(vv), tf.tensor1d(ov), tf.tensor1d(sv), tf.tensor(dyv, xs)] as tf.Tensor[];
+          const f = withScale
+            ? (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor) => tf.batchNorm(a, b as tf.Tensor1D, c as tf.Tensor1D, d as tf.Tensor1D, e as tf.Tensor1D, 1e-3)
+            : (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.batchNorm(a, b as tf.Tensor1D, c as tf.Tensor1D, d as tf.Tensor1D, undefined, 1e-3);
+          const args = withScale ? [x, m, v, o, sc] : [x, m, v, o];
+          return tf.grads(f as (...t: tf.Tensor[]) => tf.Tensor)(args as tf.Tensor[], dy as tf.Tensor).map((g) => g.dataSync() as Float32Array);
+        });
+      };
+      const want = await grads('cpu');
+      const got = await grads('wasm');
+      want.forEach((w, j) => {
+        const err = relErr(w, got[j] as Float32Array);
+        worst.set('FusedBatchNorm grad', Math.max(worst.get('FusedBatchNorm grad') ?? 0, err));
+        assert.ok(err <= TOL, `${xs} scale=${withScale} input ${j}: relative error ${err.toExponential(2)}`);
+      });
+    }
+  });
+
+  it('Identity, Cast, Add, Sub, Multiply, RealDiv (channel, scalar and per-pixel broadcast)', async () => {
     await check('Identity', '[3,4]', { x: rand([3, 4], 1300) }, {});
     await check('Cast', 'float32 -> float32', { x: rand([3, 4], 1301) }, { dtype: 'float32' });
     await check('Cast', 'float32 -> int32', { x: { shape: [3, 4], values: values(12, 1302).map((v) => v * 10) } }, { dtype: 'int32' });
@@ -369,10 +428,22 @@ describe('wasm kernels match the cpu backend', () => {
       [[2, 3, 4, 6], [6]],
       [[2, 3, 4, 8], [4, 8]],
       [[2, 3, 4, 8], []],
+      [[], [2, 3, 4, 8]],
+      [[2, 3, 4, 8], [1, 1, 1, 1]],
+      [[3, 5, 7], []], // size % 4 != 0: shipped
+      // Channels % 4 != 0 and per-pixel columns: the JS loop.
+      [[1, 1, 1, 2], [2, 3, 4, 2]],
+      [[2, 3, 4, 2], [2, 3, 4, 1]],
+      [[2, 3, 4, 1], [2, 3, 4, 2]],
+      [[2, 3, 4, 16], [2, 3, 4, 1]],
+      [[2, 3, 4, 16], [2, 1, 4, 1]], // not a per-pixel column: shipped
     ];
-    for (const kernel of ['Add', 'Sub', 'Multiply']) {
+    for (const kernel of ['Add', 'Sub', 'Multiply', 'RealDiv']) {
       for (const [i, [a, b]] of pairs.entries()) {
-        await check(kernel, `${a} (op) ${b}`, { a: rand(a, 1310 + i), b: rand(b, 1330 + i) }, {});
+        // Divisors kept away from 0.
+        const bv = rand(b, 1330 + i);
+        if (kernel === 'RealDiv') bv.values = bv.values.map((v) => (v < 0 ? v - 0.5 : v + 0.5));
+        await check(kernel, `${a} (op) ${b}`, { a: rand(a, 1310 + i), b: bv }, {});
       }
     }
   });
@@ -428,6 +499,59 @@ describe('end to end', () => {
       const err = relErr(w, got.get(name) as Float32Array);
       worst.set(`e2e ${name}`, err);
       assert.ok(err <= TOL, `${name}: relative error ${err.toExponential(2)}`);
+    }
+  });
+  it('Adam on a small U-Net (conv-BN-ReLU, pool, up-conv, concat, softmax, segmentation loss): the same loss curve on cpu, wasm with ONNX Runtime, and wasm without', async () => {
+    const S = 16;
+    const N = 4;
+    const STEPS = 6;
+    const xData = rand([N, S, S, 1], 3001);
+    const masks = new Uint8Array(N * S * S).map((_, i) => ((i % S) + Math.floor(i / S)) % 5 < 2 ? 1 : 0);
+
+    function build(): tf.LayersModel {
+      const next = seedSequence(7);
+      const input = tf.input({ shape: [S, S, 1] });
+      const e0 = convBnRelu(convBnRelu(input, { filters: 8 }, next), { filters: 8 }, next); // 16x16x8
+      const p0 = tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }).apply(e0) as tf.SymbolicTensor;
+      const b = convBnRelu(convBnRelu(p0, { filters: 16 }, next), { filters: 16 }, next); // 8x8x16
+      const up = tf.layers.conv2dTranspose({ filters: 8, kernelSize: 2, strides: 2, padding: 'same', kernelInitializer: tf.initializers.heNormal({ seed: next() }) }).apply(b) as tf.SymbolicTensor;
+      const cat = tf.layers.concatenate({ axis: -1 }).apply([up, e0]) as tf.SymbolicTensor; // 16x16x16
+      const d = convBnRelu(cat, { filters: 8 }, next);
+      return tf.model({ inputs: input, outputs: conv(d, { filters: 2, kernelSize: 1, activation: 'softmax' }, next) });
+    }
+
+    async function curve(backend: 'cpu' | 'wasm', ort: boolean): Promise<number[]> {
+      await tf.setBackend(backend);
+      setOrtConvKernelsEnabled(ort);
+      setOrtBackpropFilterForced(ort);
+      try {
+        const model = build();
+        const opt = tf.train.adam(1e-2);
+        const x = tf.tensor4d(xData.values, [N, S, S, 1]);
+        const { onehot, valid } = segmentationTargets(masks, N, S, 2);
+        const losses: number[] = [];
+        for (let i = 0; i < STEPS; i++) {
+          const loss = opt.minimize(() => segmentationLoss(model.apply(x, { training: true }) as tf.Tensor, onehot, valid, null), true) as tf.Scalar;
+          losses.push(loss.dataSync()[0] as number);
+          loss.dispose();
+        }
+        tf.dispose([x, onehot, valid]);
+        opt.dispose();
+        model.dispose();
+        return losses;
+      } finally {
+        setOrtBackpropFilterForced(false);
+        setOrtConvKernelsEnabled(true);
+      }
+    }
+
+    const want = await curve('cpu', false);
+    assert.ok((want[STEPS - 1] as number) < (want[0] as number), `the loss falls on cpu: ${want.join(', ')}`);
+    for (const ort of [true, false]) {
+      const got = await curve('wasm', ort);
+      const err = Math.max(...want.map((w, i) => Math.abs(w - (got[i] as number)) / Math.abs(w)));
+      worst.set(`adam curve ort=${ort}`, err);
+      assert.ok(err <= 1e-3, `ort=${ort}: cpu ${want.join(', ')} vs wasm ${got.join(', ')}`);
     }
   });
 });
