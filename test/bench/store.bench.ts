@@ -55,8 +55,16 @@ export async function runStoreBench(items = 100_000, annotations = 1_000_000): P
     report({ bench: 'store', metric: 'label insert latency p50 (synchronous=FULL)', value: l.p50, unit: 'ms' });
     report({ bench: 'store', metric: 'label insert latency p99 (synchronous=FULL)', value: l.p99, unit: 'ms' });
 
+    // The active-learning queue: a run's uncertainty score for 60% of the items (what fovea predict writes).
+    const runId = core.runs.create(ds.id, createMlEngine().defaultConfig('classification', ['a', 'b'], 1), {});
+    db.transaction(() => {
+      const u = db.prepare("INSERT INTO item_uncertainty (run_id, item_id, dataset_id, score, method, computed_at) VALUES (?, ?, ?, ?, 'entropy', 'x')");
+      for (let i = 0; i < items; i++) if (i % 5 < 3) u.run(runId, firstItem + i, ds.id, ((i * 7919) % 10007) / 10007);
+    })();
+    db.pragma('optimize');
+
     const q = new ItemQuery(db);
-    const filters: [string, ItemFilter, { sort?: 'id' | 'name' | 'status'; offset?: number; withTotal?: boolean }][] = [
+    const filters: [string, ItemFilter, { sort?: 'id' | 'name' | 'status' | 'uncertainty'; offset?: number; withTotal?: boolean }][] = [
       ['all, first page', { datasetId: ds.id }, {}],
       ['status=done', { datasetId: ds.id, status: ['done'] }, {}],
       ['class filter', { datasetId: ds.id, classId: classes[3] ?? 0 }, {}],
@@ -65,6 +73,9 @@ export async function runStoreBench(items = 100_000, annotations = 1_000_000): P
       ['search "scan_0999" sorted by name', { datasetId: ds.id, search: 'scan_0999' }, { sort: 'name' }],
       ['deep page (offset 90,000)', { datasetId: ds.id }, { offset: 90_000 }],
       ['class filter with total count', { datasetId: ds.id, classId: classes[5] ?? 0 }, { withTotal: true }],
+      ['most uncertain first, first page', { datasetId: ds.id }, { sort: 'uncertainty' }],
+      ['most uncertain first, status=unlabeled', { datasetId: ds.id, status: ['unlabeled'] }, { sort: 'uncertainty' }],
+      ['most uncertain first, page at offset 59,900 (the unscored start)', { datasetId: ds.id }, { sort: 'uncertainty', offset: 59_900 }],
     ];
     for (const [name, f, o] of filters) {
       const times: number[] = [];

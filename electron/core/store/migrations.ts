@@ -307,6 +307,13 @@ CREATE TABLE evaluations (
 ) STRICT;
 `,
   },
+  {
+    version: 4,
+    description: 'the active-learning queue in rank order: most uncertain first is an index walk',
+    sql: /* sql */ `
+CREATE INDEX item_uncertainty_rank ON item_uncertainty(run_id, score DESC, item_id);
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
