@@ -32,6 +32,13 @@ const DatasetName = v.pipe(
 );
 const Id = v.pipe(v.number(), v.integer(), v.minValue(1));
 const TaskSchema = v.picklist(['classification', 'detection', 'segmentation']);
+/** Classes to train: at least one, each a class name as the schema editor allows (no duplicates; checked by the core). */
+const ClassNamesSchema = v.pipe(
+  v.array(v.pipe(v.string(), v.minLength(1, 'A class name cannot be empty.'), v.maxLength(200, 'Class names are at most 200 characters.'))),
+  v.minLength(1, 'Choose at least one class to train.'),
+  v.maxLength(1000, 'At most 1000 classes.'),
+);
+const SplitFraction = v.pipe(v.number(), v.minValue(0, 'A split fraction is at least 0.'), v.maxValue(1, 'A split fraction is at most 1.'));
 const ItemStatusSchema = v.picklist(['unlabeled', 'in_progress', 'done', 'needs_review', 'approved', 'rejected']);
 
 /** Runtime schemas for every request payload, keyed by request name. */
@@ -67,12 +74,17 @@ export const requestSchemas = {
   'runs.list': v.strictObject({ datasetId: v.optional(Id) }),
   /** One run with its per-epoch and per-batch curves. */
   'runs.get': v.strictObject({ runId: Id }),
-  /** What training this dataset for a task would use: classes, counts, default settings, the split. */
-  'training.plan': v.strictObject({ datasetId: Id, task: TaskSchema }),
+  /**
+   * What training this dataset for a task would use: classes, counts, default settings, the split.
+   * `classNames`: train only these of the dataset's classes (default: every class with a usable label).
+   */
+  'training.plan': v.strictObject({ datasetId: Id, task: TaskSchema, classNames: v.optional(ClassNamesSchema) }),
   /** Start training; returns the job at once, the run id arrives with 'training.started'. */
   'training.start': v.strictObject({
     datasetId: Id,
     task: TaskSchema,
+    /** Train only these classes (see 'training.plan'); labels of other classes are left out and counted. */
+    classNames: v.optional(ClassNamesSchema),
     epochs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10000))),
     batchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(4096))),
     inputSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(8), v.maxValue(4096))),
@@ -82,6 +94,20 @@ export const requestSchemas = {
   }),
   /** Continue an interrupted or cancelled run from its last checkpoint. */
   'training.resume': v.strictObject({ runId: Id }),
+  /**
+   * Draw a dataset's automatic splits again with this seed (and fractions, normalised; default
+   * 0.7 / 0.15 / 0.15). Splits a person set are never moved; patients stay whole. Audited.
+   */
+  'splits.redraw': v.strictObject({
+    datasetId: Id,
+    seed: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 31 - 1)),
+    fractions: v.optional(
+      v.pipe(
+        v.strictObject({ train: SplitFraction, val: SplitFraction, test: SplitFraction }),
+        v.check((f) => f.train + f.val + f.test > 0, 'At least one split fraction must be above 0.'),
+      ),
+    ),
+  }),
   /** Ask a running run to stop after its current batch (works across processes). */
   'training.cancel': v.strictObject({ runId: Id }),
   /** Cancel a running job (import, ...): it stops after the current file, leaving the library consistent. */
@@ -199,6 +225,27 @@ export interface ReportExportResponse {
   audited: boolean;
 }
 
+/** A dataset's split after 'splits.redraw'. */
+export interface SplitRedrawResult {
+  datasetId: number;
+  seed: number;
+  /** The fractions used, normalised to sum 1. */
+  fractions: { train: number; val: number; test: number };
+  items: number;
+  /** Items per split, and items without one. */
+  counts: { train: number; val: number; test: number; unassigned: number };
+  /** Rows drawn automatically, and rows a person set (which a redraw never moves). */
+  byOrigin: { auto: number; user: number };
+  /** Distinct DICOM patients per split. */
+  patients: { train: number; val: number; test: number };
+  /** true when no patient spans two splits. */
+  patientGrouped: boolean;
+  /** Automatic rows removed and drawn again. */
+  redrawn: number;
+  /** Runs of this dataset that trained on the previous split (their val/test scores on the new one would be optimistic). */
+  warnings: string[];
+}
+
 /** The response type of every request. */
 export interface Responses extends AnnotateResponses, EvaluationResponses {
   'app.info': AppInfo;
@@ -215,6 +262,7 @@ export interface Responses extends AnnotateResponses, EvaluationResponses {
   'training.start': { jobId: string };
   'training.resume': { jobId: string };
   'training.cancel': { cancelRequested: boolean };
+  'splits.redraw': SplitRedrawResult;
   'items.list': ItemPage;
   'pixels.get': PixelFrame;
   'series.get': SeriesStack;

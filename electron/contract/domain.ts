@@ -166,13 +166,24 @@ export interface RunDetail extends RunSummary {
 /** What training a dataset for a task would use, before starting. */
 export interface TrainingPlan {
   task: 'classification' | 'detection' | 'segmentation';
+  /** The classes this plan trains, in the model's output order (segmentation: 'background' first). */
   classNames: string[];
+  /** Every class with a usable label for the task, in the dataset's order: what the user picks from (never 'background'). */
+  availableClassNames: string[];
+  /** The least number of classes a run of this task needs (2 for single-label classification). */
+  minClasses: number;
   samples: number;
   channels: 1 | 3;
   warnings: string[];
   defaults: TrainConfig;
   /** The current (or to-be-drawn) patient-grouped split. */
-  splits: { counts: Record<string, number>; patients: Record<string, number>; patientGrouped: boolean };
+  splits: {
+    counts: Record<string, number>;
+    patients: Record<string, number>;
+    patientGrouped: boolean;
+    /** Rows drawn automatically (a redraw moves these) and rows a person set (never moved). */
+    byOrigin?: { auto: number; user: number };
+  };
 }
 
 /** Review status of an item (image) or series. */

@@ -4,7 +4,7 @@
  * the browser-test bridge all call `createCore` and talk to the result, so
  * all three run the same code. No 'electron' import anywhere under core/.
  */
-import type { EventName, Events, RequestName, RequestPayload, Responses } from '../contract/api';
+import type { EventName, Events, RequestName, RequestPayload, Responses, SplitRedrawResult } from '../contract/api';
 import { parseRequest, isRequestName } from '../contract/api';
 import type { AppInfo, MlPreflight, RunDetail, RunSummary, TrainingPlan } from '../contract/domain';
 import type { MlEngine, TaskKind, TrainOutcome } from '../contract/ml';
@@ -33,9 +33,8 @@ import { ItemQuery } from './store/item-query';
 import { RunStore } from './store/run-store';
 import { PixelService } from './viewer/pixel-service';
 import type { PolicyLoadResult } from './policy/policy';
-import { labelStratifier, SplitService } from './training/splits';
-import { collectSamples } from './training/training-samples';
-import { TrainingService, type RunSnapshot, type TrainCallbacks } from './training/training-service';
+import { DEFAULT_FRACTIONS, labelStratifier, SplitService } from './training/splits';
+import { collectForClasses, TrainingService, type RunSnapshot, type TrainCallbacks } from './training/training-service';
 import { exportReport } from './report/report-export';
 import type { RunRecord } from './store/run-store';
 import type { ImportReport, LibraryStatus } from '../contract/domain';
@@ -60,7 +59,7 @@ const NO_POLICY: PolicyLoadResult = { source: 'none', policy: {}, sources: [], o
 type Handlers = { [K in RequestName]: (payload: RequestPayload<K>) => Promise<Responses[K]> | Responses[K] };
 
 /** Requests that write to the library: refused on a read-only library. */
-const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create', 'import.start', 'samples.create', 'training.plan', 'training.start', 'training.resume', 'training.cancel',
+const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create', 'import.start', 'samples.create', 'training.plan', 'training.start', 'training.resume', 'training.cancel', 'splits.redraw',
   'annotations.create', 'annotations.update', 'annotations.delete', 'annotations.restore', 'annotations.review', 'items.setStatus',
   'classes.create', 'classes.update', 'classes.delete', 'classes.setMultiLabel', 'settings.set', ...EVALUATION_WRITES,
   // an export appends to the library's audit log
@@ -155,9 +154,13 @@ export class Core {
       },
       'runs.list': ({ datasetId }) => this.runs.list(datasetId).map(toRunSummary),
       'runs.get': ({ runId }) => this.runDetail(runId),
-      'training.plan': ({ datasetId, task }) => this.trainingPlan(datasetId, task),
-      'training.start': ({ datasetId, task, epochs, batchSize, inputSize, backend, unlabeledPixels }) =>
-        this.startTrainingJob((cb) => this.training.train(datasetId, task, { epochs, batchSize, inputSize, backend, unlabeledPixels }, cb)),
+      'training.plan': ({ datasetId, task, classNames }) => this.trainingPlan(datasetId, task, classNames),
+      'training.start': ({ datasetId, task, classNames, epochs, batchSize, inputSize, backend, unlabeledPixels }) => {
+        // A bad class choice is the request's answer (VALIDATION), not a failed job.
+        collectForClasses(this.db, datasetId, task, classNames);
+        return this.startTrainingJob((cb) => this.training.train(datasetId, task, { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels }, cb));
+      },
+      'splits.redraw': ({ datasetId, seed, fractions }) => this.redrawSplits(datasetId, seed, fractions),
       'training.resume': ({ runId }) => this.startTrainingJob((cb) => this.training.resume(runId, cb)),
       'training.cancel': ({ runId }) => ({ cancelRequested: this.runs.requestCancel(runId) }),
       'items.list': ({ sort, offset, limit, withTotal, uncertaintyRunId, ...filter }) => {
@@ -250,20 +253,60 @@ export class Core {
     return { jobId: job.id, datasetId: dataset.id };
   }
 
-  /** Classes, counts, defaults and the patient-grouped split a training run would use. */
-  trainingPlan(datasetId: number, task: TaskKind): TrainingPlan {
-    const collected = collectSamples(this.db, datasetId, task);
+  /** Classes, counts, defaults and the patient-grouped split a training run would use (optionally on a subset of the classes). */
+  trainingPlan(datasetId: number, task: TaskKind, classNames?: readonly string[]): TrainingPlan {
+    const { collected, available, minClasses } = collectForClasses(this.db, datasetId, task, classNames);
     const defaults = this.ml.defaultConfig(task, collected.classNames, collected.channels);
     // The split is drawn now (seeded, persisted, never moving what exists) so the user sees what training will use.
     const split = this.splits.ensureSplits(datasetId, { seed: defaults.seed, stratifyBy: labelStratifier(this.db, datasetId) });
     return {
       task,
       classNames: collected.classNames,
+      availableClassNames: available,
+      minClasses,
       samples: collected.samples.length,
       channels: collected.channels,
       warnings: collected.warnings,
       defaults: { ...defaults, multiLabel: collected.multiLabel },
-      splits: { counts: split.counts, patients: split.patients, patientGrouped: split.patientGrouped },
+      splits: { counts: split.counts, patients: split.patients, patientGrouped: split.patientGrouped, byOrigin: split.byOrigin },
+    };
+  }
+
+  /**
+   * Draw the automatic splits of a dataset again (SplitService.redraw: a person's splits stay,
+   * patients stay whole, stratified by label, audited). Warns about runs that trained on the
+   * previous split: their val/test numbers on the new split would be optimistic.
+   */
+  redrawSplits(datasetId: number, seed: number, fractions?: { train: number; val: number; test: number }): SplitRedrawResult {
+    this.datasets.get(datasetId); // NOT_FOUND before anything is removed
+    this.runs.markInterrupted(); // a run left 'running' by a process that died does not block
+    const active = this.runs.list(datasetId).filter((r) => r.status === 'running');
+    if (active.length > 0) {
+      throw new FoveaException('CONFLICT', `Run ${active.map((r) => r.id).join(', ')} of this dataset is training; redraw the split when it has finished or been cancelled.`);
+    }
+    const before = this.splits.summary(datasetId);
+    const f = fractions ?? DEFAULT_FRACTIONS;
+    const sum = f.train + f.val + f.test;
+    const r = this.splits.redraw(datasetId, seed, { fractions: f, stratifyBy: labelStratifier(this.db, datasetId) });
+    const trained = this.runs.list(datasetId).map((run) => run.id);
+    const warnings: string[] = [];
+    if (trained.length > 0) {
+      warnings.push(
+        `Run${trained.length > 1 ? 's' : ''} ${trained.join(', ')} trained on the previous split: evaluated on the new validation or test split, ` +
+          'they may be scored on images they trained on.',
+      );
+    }
+    return {
+      datasetId,
+      seed,
+      fractions: { train: f.train / sum, val: f.val / sum, test: f.test / sum },
+      items: r.items,
+      counts: r.counts,
+      byOrigin: r.byOrigin,
+      patients: r.patients,
+      patientGrouped: r.patientGrouped,
+      redrawn: before.byOrigin.auto,
+      warnings,
     };
   }
 

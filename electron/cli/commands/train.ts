@@ -1,6 +1,8 @@
 /**
- * `fovea train --dataset NAME --task classify|detect|segment [--epochs N] [--batch N]
+ * `fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N]
  *  [--size N] [--backend auto|tensorflow|wasm|cpu] [--resume RUN] [--json]`
+ * `--classes` trains only those of the dataset's classes (default: every class with a usable
+ * label); labels of the others are left out and counted, and the run records its classes.
  * A progress bar on a terminal; with --json, JSON lines (batch, epoch, ...), the last of
  * which carries "runId". Ctrl-C cancels after the current batch; `--resume RUN` continues
  * an interrupted or cancelled run from its last completed epoch.
@@ -14,10 +16,11 @@ import { interruptible } from '../interrupt';
 import { formatDuration, ProgressBar } from '../progress-bar';
 
 export const trainHelp =
-  'fovea train --dataset NAME --task classify|detect|segment [--epochs N] [--batch N] [--size N] [--backend auto|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--resume RUN] [--json]';
+  'fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N] [--size N] [--backend auto|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--resume RUN] [--json]';
 export const trainOptions = {
   dataset: { type: 'string' },
   task: { type: 'string' },
+  classes: { type: 'string' },
   epochs: { type: 'string' },
   batch: { type: 'string' },
   size: { type: 'string' },
@@ -39,6 +42,17 @@ function positiveInt(values: Record<string, unknown>, key: string, max: number):
   return n;
 }
 
+/** `--classes a,b,c`: the names, trimmed; undefined when absent. */
+export function parseClassList(value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  const names = String(value)
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n.length > 0);
+  if (names.length === 0) throw new UsageError('--classes takes class names separated by commas, e.g. --classes car,pedestrian');
+  return names;
+}
+
 function fmtMetrics(m: Record<string, number>): string {
   return Object.entries(m)
     .map(([k, v]) => `${k} ${v.toFixed(3)}`)
@@ -53,11 +67,12 @@ export async function runTrain(ctx: CliContext, _positionals: string[], values: 
   let totalEpochs = 0;
   const callbacks = {
     signal: interrupt.signal,
-    onStart: (info: { runId: number; config: { epochs: number; task: string; inputSize: number; batchSize: number }; samples: number; warnings: string[]; splits: { counts: Record<string, number>; patients: Record<string, number> } }) => {
+    onStart: (info: { runId: number; config: { epochs: number; task: string; inputSize: number; batchSize: number; classNames: string[] }; samples: number; warnings: string[]; splits: { counts: Record<string, number>; patients: Record<string, number> } }) => {
       totalEpochs = info.config.epochs;
       if (ctx.json) ctx.jsonLine({ type: 'start', runId: info.runId, config: info.config, samples: info.samples, splits: info.splits.counts, patients: info.splits.patients, warnings: info.warnings });
       else {
         ctx.err(`Run ${info.runId}: ${info.config.task}, ${info.samples} images, ${info.config.epochs} epochs, input ${info.config.inputSize} px, batch ${info.config.batchSize}`);
+        ctx.err(`Classes: ${info.config.classNames.join(', ')}`);
         ctx.err(`Splits: train ${info.splits.counts['train']}, val ${info.splits.counts['val']}, test ${info.splits.counts['test']} (patients ${JSON.stringify(info.splits.patients)})`);
         for (const w of info.warnings) ctx.err(`  note: ${w}`);
       }
@@ -97,7 +112,9 @@ export async function runTrain(ctx: CliContext, _positionals: string[], values: 
       const seed = values['seed'] === undefined ? undefined : Number(values['seed']);
       const unlabeled = values['unlabeled-pixels'] as string | undefined;
       if (unlabeled !== undefined && unlabeled !== 'background' && unlabeled !== 'ignore') throw new UsageError('--unlabeled-pixels must be background or ignore');
+      const classNames = parseClassList(values['classes']);
       result = await training.train(dataset.id, task, {
+        ...(classNames ? { classNames } : {}),
         epochs: positiveInt(values, 'epochs', 10_000),
         batchSize: positiveInt(values, 'batch', 4096),
         inputSize: positiveInt(values, 'size', 4096),

@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BatchProgress, EpochResult, MlEngine, TaskKind, TrainConfig, TrainOutcome } from '../../contract/ml';
+import type { BatchProgress, EpochResult, MlEngine, SplitName, TaskKind, TrainConfig, TrainOutcome } from '../../contract/ml';
 import { FoveaException } from '../../contract/result';
 import type { AuditLog } from '../store/audit-log';
 import type { BlobStore } from '../store/blob-store';
@@ -16,12 +16,74 @@ import type { Db } from '../store/library-db';
 import type { RunStore } from '../store/run-store';
 import { createLibraryBatchProvider } from './library-batch-provider';
 import { labelStratifier, type SplitService, type SplitSummary } from './splits';
-import { collectSamples, type SampleSnapshot } from './training-samples';
+import { collectSamples, type CollectedSamples, type SampleSnapshot } from './training-samples';
 
 export const RUNS_DIR = 'runs';
 
 /** What a user may set; everything else comes from the task's defaults. */
 export type TrainOverrides = Partial<Pick<TrainConfig, 'epochs' | 'batchSize' | 'inputSize' | 'backend' | 'learningRate' | 'seed' | 'earlyStoppingPatience' | 'unlabeledPixels'>>;
+
+/** What to train on: the overrides, and optionally a subset of the dataset's classes. */
+export type TrainRequest = TrainOverrides & {
+  /** Train only these classes (see `collectForClasses`); default every class with a usable label. */
+  classNames?: readonly string[] | undefined;
+};
+
+/** The least number of classes a model of this kind can learn: a single-label classifier must tell two apart. */
+export function minClassesFor(task: TaskKind, multiLabel: boolean): number {
+  return task === 'classification' && !multiLabel ? 2 : 1;
+}
+
+export interface ClassSelection {
+  /** The samples for the chosen classes (all of them when no subset was asked for). */
+  collected: CollectedSamples;
+  /** Every class with a usable label for the task, in the dataset's order (segmentation: without 'background'). */
+  available: string[];
+  minClasses: number;
+}
+
+/**
+ * The samples of a dataset for a task, restricted to a subset of its classes. The subset must
+ * name classes that have a usable label for the task (segmentation: 'background' is always
+ * class 0 and may be left out or named), without duplicates, and at least `minClassesFor` of
+ * them: else VALIDATION, naming the problem. The classes keep the dataset's order, whatever
+ * the order asked for. Labels of the other classes are left out and counted
+ * (`excluded.unknownClass`, with a warning); images left without a label are left out.
+ */
+export function collectForClasses(db: Db, datasetId: number, task: TaskKind, classNames?: readonly string[]): ClassSelection {
+  const all = collectSamples(db, datasetId, task);
+  const available = task === 'segmentation' ? all.classNames.slice(1) : all.classNames;
+  const minClasses = minClassesFor(task, all.multiLabel);
+  if (classNames === undefined) return { collected: all, available, minClasses };
+
+  const asked = task === 'segmentation' ? classNames.filter((n) => n.toLowerCase() !== 'background') : [...classNames];
+  const seen = new Set<string>();
+  for (const n of asked) {
+    if (seen.has(n)) throw new FoveaException('VALIDATION', `The class "${n}" is named twice.`);
+    seen.add(n);
+  }
+  const unknown = asked.filter((n) => !available.includes(n));
+  if (unknown.length > 0) {
+    throw new FoveaException(
+      'VALIDATION',
+      `${unknown.map((n) => `"${n}"`).join(', ')} ${unknown.length === 1 ? 'is not a class' : 'are not classes'} with usable ${task} labels in this dataset. ` +
+        `Choose from: ${available.length > 0 ? available.join(', ') : '(none)'}.`,
+      { unknown, available },
+    );
+  }
+  if (seen.size < minClasses) {
+    throw new FoveaException(
+      'VALIDATION',
+      minClasses === 2
+        ? 'A single-label classifier needs at least two classes to tell apart; choose another class (or make the dataset multi-label).'
+        : `Choose at least one class to train${task === 'segmentation' ? ' besides background' : ''}.`,
+      { minClasses },
+    );
+  }
+  const chosen = available.filter((n) => seen.has(n));
+  if (chosen.length === available.length) return { collected: all, available, minClasses };
+  return { collected: collectSamples(db, datasetId, task, { classNames: chosen }), available, minClasses };
+}
 
 export interface TrainCallbacks {
   signal?: AbortSignal;
@@ -34,6 +96,12 @@ export interface TrainCallbacks {
 export interface RunSnapshot {
   samples: SampleSnapshot;
   splits: SplitSummary;
+  /**
+   * [itemId, split] of every item the run trained, validated or tested on, as it was at the
+   * start: a resume uses it, so a split redrawn in between does not move images under the run.
+   * Absent in runs stored before it existed.
+   */
+  itemSplits?: [number, SplitName][];
 }
 
 export interface TrainingServiceDeps {
@@ -60,9 +128,10 @@ export class TrainingService {
   }
 
   /** Train a new model on a dataset. Resolves when the run ends (done, cancelled, stopped early or failed). */
-  async train(datasetId: number, task: TaskKind, overrides: TrainOverrides, cb: TrainCallbacks = {}): Promise<{ runId: number; outcome: TrainOutcome }> {
+  async train(datasetId: number, task: TaskKind, request: TrainRequest, cb: TrainCallbacks = {}): Promise<{ runId: number; outcome: TrainOutcome }> {
     const { db, ml, splits } = this.#d;
-    const collected = collectSamples(db, datasetId, task);
+    const { classNames, ...overrides } = request;
+    const { collected } = collectForClasses(db, datasetId, task, classNames);
     if (collected.samples.length === 0) {
       throw new FoveaException(
         'BAD_INPUT',
@@ -72,7 +141,8 @@ export class TrainingService {
     const defaults = ml.defaultConfig(task, collected.classNames, collected.channels);
     const config: TrainConfig = { ...defaults, ...definedOnly(overrides), multiLabel: collected.multiLabel };
     const split = splits.ensureSplits(datasetId, { seed: config.seed, stratifyBy: labelStratifier(db, datasetId) });
-    const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: collected.samples, splits: splits.splitMap(datasetId), config });
+    const splitMap = splits.splitMap(datasetId);
+    const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: collected.samples, splits: splitMap, config });
     if (provider.sampleCounts.train === 0 || provider.sampleCounts.val === 0) {
       provider.dispose();
       throw new FoveaException(
@@ -82,9 +152,14 @@ export class TrainingService {
       );
     }
     if (task !== 'detection' && config.classWeights === null) config.classWeights = provider.classWeights();
-    const snapshot: RunSnapshot = { samples: collected.snapshot, splits: split };
+    const itemSplits: [number, SplitName][] = [];
+    for (const id of new Set(collected.samples.map((s) => s.itemId))) {
+      const sp = splitMap.get(id);
+      if (sp !== undefined) itemSplits.push([id, sp]);
+    }
+    const snapshot: RunSnapshot = { samples: collected.snapshot, splits: split, itemSplits };
     const runId = this.#d.runs.create(datasetId, config, snapshot);
-    this.#d.audit.append({ action: 'train.start', objectType: 'run', objectId: runId, details: { datasetId, task, samples: collected.samples.length } });
+    this.#d.audit.append({ action: 'train.start', objectType: 'run', objectId: runId, details: { datasetId, task, samples: collected.samples.length, classNames: config.classNames } });
     cb.onStart?.({ runId, config, splits: split, samples: collected.samples.length, warnings: collected.warnings });
     try {
       return { runId, outcome: await this.#run(runId, config, provider, undefined, cb) };
@@ -115,7 +190,9 @@ export class TrainingService {
       channels: config.channels,
       multiLabel: config.multiLabel,
     });
-    const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: collected.samples, splits: splits.splitMap(record.datasetId), config });
+    // The split the run started with (a redraw since then must not move its images); older runs: today's.
+    const splitMap = snapshot.itemSplits ? new Map(snapshot.itemSplits) : splits.splitMap(record.datasetId);
+    const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: collected.samples, splits: splitMap, config });
     runs.reopen(runId);
     this.#d.audit.append({ action: 'train.resume', objectType: 'run', objectId: runId, details: { afterEpoch: after } });
     cb.onStart?.({ runId, config, splits: snapshot.splits, samples: collected.samples.length, warnings: collected.warnings });

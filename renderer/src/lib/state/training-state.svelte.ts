@@ -1,7 +1,15 @@
 /**
  * State of the training screen: the form, the plan (classes, split), the live
  * run and its curves, and the run history. Only this class talks to the api.
+ *
+ * Classes: `chosenClasses` null means "every class with a usable label" (the
+ * default, and what is sent as no `classNames` at all); a list is the user's
+ * ticks, sent with the plan and the run. The pickable classes (`available`)
+ * outlive a plan that failed, so a bad choice can be undone.
+ * Split: the plan shows it; `redrawSplit` draws the automatic rows again with
+ * the fractions (percent) and seed of the form; a person's rows never move.
  */
+import type { SplitRedrawResult } from '../../../../electron/contract/api';
 import type { RunDetail, RunSummary, TrainingPlan } from '../../../../electron/contract/domain';
 import type { BatchProgress, TaskKind } from '../../../../electron/contract/ml';
 import type { FoveaError } from '../../../../electron/contract/result';
@@ -15,6 +23,19 @@ export class TrainingState {
   inputSize = $state<number | null>(null);
   backend = $state<'auto' | 'tensorflow' | 'wasm' | 'cpu'>('auto');
 
+  /** The ticked classes, in the dataset's order; null: all of `available`. */
+  chosenClasses = $state.raw<string[] | null>(null);
+  /** Classes with a usable label for the task (from the last plan of this dataset and task). */
+  available = $state.raw<string[]>([]);
+  minClasses = $state(1);
+
+  /** Split form: percentages and seed (null: the task's default seed). */
+  fractions = $state({ train: 70, val: 15, test: 15 });
+  splitSeed = $state<number | null>(null);
+  redrawing = $state(false);
+  redrawResult = $state.raw<SplitRedrawResult | null>(null);
+  redrawError = $state<FoveaError | null>(null);
+
   plan = $state.raw<TrainingPlan | null>(null);
   planError = $state<FoveaError | null>(null);
   runs = $state.raw<RunSummary[]>([]);
@@ -27,7 +48,16 @@ export class TrainingState {
   starting = $state(false);
 
   readonly running = $derived(this.jobId !== null);
+  /** Why the ticked classes cannot train (checked here too, so no request is made), or null. */
+  readonly classProblem = $derived.by(() => {
+    const n = this.chosenClasses?.length ?? this.available.length;
+    if (this.chosenClasses === null || n >= this.minClasses) return null;
+    return this.minClasses === 2 ? 'A single-label classifier needs at least two classes.' : 'Choose at least one class.';
+  });
   #offs: (() => void)[] = [];
+  /** Plans answered out of order are dropped: only the latest request's answer counts. */
+  #planSeq = 0;
+  #planKey = '';
 
   start(): void {
     this.#offs.push(
@@ -62,12 +92,65 @@ export class TrainingState {
 
   async refreshPlan(): Promise<void> {
     if (this.datasetId === null) return;
-    this.planError = null;
-    const res = await request('training.plan', { datasetId: this.datasetId, task: this.task });
-    if (res.ok) this.plan = res.value;
-    else {
+    const key = `${this.datasetId}/${this.task}`;
+    if (key !== this.#planKey) {
+      // Another dataset or task: its own classes, all ticked.
+      this.#planKey = key;
+      this.chosenClasses = null;
+      this.available = [];
+      this.redrawResult = null;
+      this.redrawError = null;
+    }
+    const seq = ++this.#planSeq;
+    if (this.classProblem) {
+      this.plan = null;
+      this.planError = null;
+      return;
+    }
+    const chosen = this.chosenClasses;
+    const res = await request('training.plan', { datasetId: this.datasetId, task: this.task, ...(chosen ? { classNames: chosen } : {}) });
+    if (seq !== this.#planSeq) return;
+    if (res.ok) {
+      this.plan = res.value;
+      this.planError = null;
+      this.available = res.value.availableClassNames;
+      this.minClasses = res.value.minClasses;
+    } else {
       this.plan = null;
       this.planError = res.error;
+    }
+  }
+
+  isChosen(name: string): boolean {
+    return this.chosenClasses === null || this.chosenClasses.includes(name);
+  }
+
+  /** Tick or untick a class, then plan again. Ticking every class goes back to the default. */
+  async toggleClass(name: string): Promise<void> {
+    const current = this.chosenClasses ?? this.available;
+    const list = this.available.filter((c) => (c === name ? !current.includes(c) : current.includes(c)));
+    this.chosenClasses = list.length === this.available.length ? null : list;
+    await this.refreshPlan();
+  }
+
+  /** Draw the automatic split again with the form's fractions and seed; a person's splits stay. */
+  async redrawSplit(): Promise<void> {
+    if (this.datasetId === null) return;
+    this.redrawError = null;
+    this.redrawing = true;
+    const f = this.fractions;
+    const res = await request('splits.redraw', {
+      datasetId: this.datasetId,
+      seed: this.splitSeed ?? this.plan?.defaults.seed ?? 0,
+      fractions: { train: (f.train || 0) / 100, val: (f.val || 0) / 100, test: (f.test || 0) / 100 },
+    });
+    this.redrawing = false;
+    if (res.ok) {
+      this.redrawResult = res.value;
+      await this.refreshPlan();
+    } else {
+      this.redrawResult = null;
+      this.redrawError = res.error;
     }
   }
 
@@ -89,6 +172,7 @@ export class TrainingState {
       datasetId: this.datasetId,
       task: this.task,
       backend: this.backend,
+      ...(this.chosenClasses ? { classNames: this.chosenClasses } : {}),
       ...(this.epochs ? { epochs: this.epochs } : {}),
       ...(this.batchSize ? { batchSize: this.batchSize } : {}),
       ...(this.inputSize ? { inputSize: this.inputSize } : {}),
