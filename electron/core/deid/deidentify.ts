@@ -20,37 +20,13 @@
  *   the caller holds them back unless the user confirms.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { FoveaException } from '../../contract/result';
 import { parseDicom, type ParsedDicom } from '../dicom/parse-dicom';
 import { activeOptionColumns, DEFAULT_PROFILE_OPTIONS, resolveAction, rowFor, type DeidProfileOptions, type ResolvedAction } from './deid-rules';
 import { PS315_EDITION, type Ps315Option } from './ps315-table';
+import { dcmjs, type DcmDict, type DcmElement } from '../dicom/dcmjs';
+export type { DcmDict, DcmElement } from '../dicom/dcmjs';
 
-// ---------------------------------------------------------------------------------------------
-// dcmjs ships no type declarations; a small typed slice of its API (as in samples/synthetic-ct.ts).
-
-export interface DcmElement {
-  vr: string;
-  Value?: unknown[];
-  _rawValue?: unknown;
-}
-export type DcmDict = Record<string, DcmElement>;
-interface DcmjsDicomDict {
-  meta: DcmDict;
-  dict: DcmDict;
-  write(options?: { allowInvalidVRLength?: boolean }): ArrayBuffer;
-}
-interface Dcmjs {
-  data: {
-    DicomDict: new (meta: DcmDict) => DcmjsDicomDict;
-    DicomMessage: { readFile(buffer: ArrayBuffer, options?: Record<string, unknown>): DcmjsDicomDict };
-  };
-}
-let dcmjsModule: Dcmjs | null = null;
-function dcmjs(): Dcmjs {
-  dcmjsModule ??= createRequire(import.meta.url)('dcmjs') as Dcmjs;
-  return dcmjsModule;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Constants

@@ -21,12 +21,12 @@
  * File names: series-<n>.dcm (series-<n>-<m>.dcm), from library numbering only.
  */
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { FoveaException } from '../../contract/result';
 import type { DicomView } from '../dicom';
 import type { ExportFormatHandler, ExportFormatResult } from './export-types';
 import { buildStacks, parseStoredDicom, readFrameGeometries, seriesDicomItems, type FrameGeometry } from './volume-geometry';
 import { collectSeriesRegions, rasterizeRegion, throwIfCancelled, type RegionAnnotation, type VolumeClass } from './volume-labels';
+import { dcmjs, el, type DcmDict, type DcmElement } from '../dicom/dcmjs';
 
 export const SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.4';
 const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
@@ -34,34 +34,15 @@ const FOVEA_VERSION = '0.1.0';
 /** Fovea's implementation UID (2.25 form, fixed). */
 const IMPLEMENTATION_UID = '2.25.157829307541234891273849120348712093487';
 
-// dcmjs ships no types: a small typed slice of its writer (as in samples/synthetic-ct.ts).
-interface DcmjsElement {
-  vr: string;
-  Value: unknown[];
-}
-type DcmjsDataset = Record<string, DcmjsElement>;
-interface DcmjsDicomDict {
-  dict: DcmjsDataset;
-  write(): ArrayBuffer;
-}
-interface Dcmjs {
-  data: { DicomDict: new (meta: DcmjsDataset) => DcmjsDicomDict };
-}
-let dcmjsModule: Dcmjs | null = null;
-function dcmjs(): Dcmjs {
-  dcmjsModule ??= createRequire(import.meta.url)('dcmjs') as Dcmjs;
-  return dcmjsModule;
-}
 
-const el = (vr: string, ...values: unknown[]): DcmjsElement => ({ vr, Value: values });
-const seq = (...items: DcmjsDataset[]): DcmjsElement => ({ vr: 'SQ', Value: items.map(sorted) });
+const seq = (...items: DcmDict[]): DcmElement => ({ vr: 'SQ', Value: items.map(sorted) });
 /** dcmjs writes keys in insertion order; DICOM wants ascending tags. */
-function sorted(ds: DcmjsDataset): DcmjsDataset {
-  const out: DcmjsDataset = {};
-  for (const k of Object.keys(ds).sort()) out[k] = ds[k] as DcmjsElement;
+function sorted(ds: DcmDict): DcmDict {
+  const out: DcmDict = {};
+  for (const k of Object.keys(ds).sort()) out[k] = ds[k] as DcmElement;
   return out;
 }
-const code = (value: string, scheme: string, meaning: string): DcmjsDataset => ({
+const code = (value: string, scheme: string, meaning: string): DcmDict => ({
   '00080100': el('SH', value),
   '00080102': el('SH', scheme),
   '00080104': el('LO', meaning.slice(0, 64)),
@@ -105,8 +86,8 @@ export function hexToDicomLab(hex: string): [number, number, number] {
 }
 
 /** Attributes copied from the source instance (patient, study, frame of reference). */
-function copiedAttributes(src: DicomView): DcmjsDataset {
-  const out: DcmjsDataset = {};
+function copiedAttributes(src: DicomView): DcmDict {
+  const out: DcmDict = {};
   const copy = (tag: string, vr: string, required: boolean): void => {
     const v = src.str(tag);
     if (v !== undefined) out[tag] = el(vr, v);
@@ -172,7 +153,7 @@ function buildSeg(opts: {
   const segmentItems = segments.map((n) => {
     const c = byValue.get(n) as VolumeClass;
     const semi = opts.semiautomatic.has(c.classId);
-    const item: DcmjsDataset = {
+    const item: DcmDict = {
       '00620003': seq(code('260787004', 'SCT', 'Physical object')),
       '00620004': el('US', n),
       '00620005': el('LO', c.name.slice(0, 64)),
@@ -184,19 +165,19 @@ function buildSeg(opts: {
     return item;
   });
 
-  const measures = (f: FrameGeometry): DcmjsDataset => {
-    const m: DcmjsDataset = { '00280030': el('DS', ...(f.pixelSpacingText as string[])) };
+  const measures = (f: FrameGeometry): DcmDict => {
+    const m: DcmDict = { '00280030': el('DS', ...(f.pixelSpacingText as string[])) };
     if (f.sliceThickness !== null) m['00180050'] = el('DS', ds(f.sliceThickness));
     return m;
   };
   const perFrame = frames.map((f) => {
-    const sourceItem: DcmjsDataset = {
+    const sourceItem: DcmDict = {
       '00081150': el('UI', f.source.sopClassUid ?? ''),
       '00081155': el('UI', f.source.sopInstanceUid ?? ''),
       '0040A170': seq(code('121322', 'DCM', 'Source image for image processing operation')),
     };
     if (f.source.frames > 1) sourceItem['00081160'] = el('IS', String(f.source.frameIndex + 1));
-    const item: DcmjsDataset = {
+    const item: DcmDict = {
       '00089124': seq({ '00082112': seq(sourceItem), '00089215': seq(code('113076', 'DCM', 'Segmentation')) }),
       '00209111': seq({ '00209157': el('UL', ...(geometric ? [f.segment, f.positionIndex] : [f.segment])) }),
       '0062000A': seq({ '0062000B': el('US', f.segment) }),
@@ -206,7 +187,7 @@ function buildSeg(opts: {
     if (geometric && !sharedSpacing) item['00289110'] = seq(measures(f.source));
     return item;
   });
-  const shared: DcmjsDataset = {};
+  const shared: DcmDict = {};
   if (sharedOrientation) shared['00209116'] = seq({ '00200037': el('DS', ...(first.orientationText as string[])) });
   if (sharedSpacing) shared['00289110'] = seq(measures(first));
 
@@ -223,7 +204,7 @@ function buildSeg(opts: {
   for (const f of frames) if (f.source.sopInstanceUid) referenced.set(f.source.sopInstanceUid, f.source.sopClassUid ?? '');
 
   const copied = copiedAttributes(opts.source);
-  const dict: DcmjsDataset = {
+  const dict: DcmDict = {
     ...copied,
     '00080005': el('CS', 'ISO_IR 192'),
     '00080008': el('CS', 'DERIVED', 'PRIMARY'),
@@ -274,7 +255,7 @@ function buildSeg(opts: {
     dict['00200052'] = el('UI', newUid());
   }
   if (dict['00200052'] && !dict['00201040']) dict['00201040'] = el('LO');
-  const meta: DcmjsDataset = {
+  const meta: DcmDict = {
     '00020001': el('OB', new Uint8Array([0, 1]).buffer),
     '00020002': el('UI', SEGMENTATION_STORAGE),
     '00020003': el('UI', sopUid),

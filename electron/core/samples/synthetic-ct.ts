@@ -16,10 +16,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { createRandom, type SeededRandom } from './seeded-random';
+import { dcmjs, el, type DcmDict } from '../dicom/dcmjs';
 
 export interface SyntheticCtOptions {
   patients: number;
@@ -154,28 +154,6 @@ export function syntheticUid(name: string): string {
   return `2.25.${BigInt(`0x${bytes.toString('hex')}`).toString(10)}`;
 }
 
-// ---------------------------------------------------------------------------------
-// dcmjs ships no type declarations; we use a small typed slice of its API through
-// createRequire instead of an untyped import (the bundle keeps packages external, so
-// this resolves from node_modules at run time, as a static import would).
-
-interface DcmjsElement {
-  vr: string;
-  Value: unknown[];
-}
-type DcmjsDataset = Record<string, DcmjsElement>;
-interface DcmjsDicomDict {
-  dict: DcmjsDataset;
-  write(): ArrayBuffer;
-}
-interface Dcmjs {
-  data: { DicomDict: new (meta: DcmjsDataset) => DcmjsDicomDict };
-}
-let dcmjsModule: Dcmjs | null = null;
-function dcmjs(): Dcmjs {
-  dcmjsModule ??= createRequire(import.meta.url)('dcmjs') as Dcmjs;
-  return dcmjsModule;
-}
 
 /** DS is at most 16 characters: round to 4 decimals and drop trailing zeros (and "-0"). */
 function ds(value: number): string {
@@ -183,7 +161,6 @@ function ds(value: number): string {
   return String(Object.is(r, -0) ? 0 : r);
 }
 
-const el = (vr: string, ...values: unknown[]): DcmjsElement => ({ vr, Value: values });
 
 // ---------------------------------------------------------------------------------
 // The phantom.
@@ -547,7 +524,7 @@ export async function writeSyntheticCtStudies(outDir: string, options: Synthetic
       const view = new DataView(pixelBytes);
       for (let j = 0; j < stored.length; j++) view.setInt16(j * 2, stored[j] ?? 0, true);
 
-      const meta: DcmjsDataset = {
+      const meta: DcmDict = {
         '00020001': el('OB', new Uint8Array([0, 1]).buffer),
         '00020002': el('UI', CT_IMAGE_STORAGE),
         '00020003': el('UI', sopUid),
