@@ -19,7 +19,6 @@
  * it uses (dcmjs and the de-identification tables are not small).
  */
 import { promises as fsp } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { FoveaException } from '../../contract/result';
 import { foveaVersion } from '../app/versions';
 import type { AuditLog } from '../store/audit-log';
@@ -73,17 +72,6 @@ export function isExportFormat(x: unknown): x is ExportFormat {
 }
 
 /** Remove what a failed export wrote (only files it created or replaced), then empty folders it leaves. */
-async function discard(root: string, files: readonly WrittenFile[]): Promise<void> {
-  const dirs = new Set<string>();
-  for (const f of files) {
-    const abs = join(root, ...f.path.split('/'));
-    await fsp.rm(abs, { force: true }).catch(() => undefined);
-    for (let d = dirname(abs); d.length > root.length && d.startsWith(root); d = dirname(d)) dirs.add(d);
-  }
-  // Deepest first; rmdir refuses folders that still hold something (the user's files).
-  for (const d of [...dirs].sort((a, b) => b.length - a.length)) await fsp.rmdir(d).catch(() => undefined);
-}
-
 /**
  * Checks what can be checked before any file is written: a known format, an existing dataset, and
  * the IT policy (a refusal is audited and throws FORBIDDEN). Returns the dataset. The UI's request
@@ -169,10 +157,9 @@ export async function exportLabels(
     });
     return { ...result, root: summary.root, manifest: summary.manifest, files: summary.files, bytes: summary.bytes, seconds: (performance.now() - started) / 1000 };
   } catch (e) {
-    const written = writer.files;
-    await discard(writer.root, written);
+    const removed = await writer.discard();
     const code = e instanceof FoveaException ? e.code : 'INTERNAL';
-    audit(code === 'CANCELLED' ? 'cancelled' : 'failed', { error: code, filesRemoved: written.length });
+    audit(code === 'CANCELLED' ? 'cancelled' : 'failed', { error: code, filesRemoved: removed });
     throw e;
   }
 }

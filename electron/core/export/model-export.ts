@@ -317,8 +317,9 @@ export async function exportModel(core: ModelExportCore, req: ModelExportRequest
   }
 
   const card = buildModelCard(run, core.runs.snapshot(run.id) as Partial<RunSnapshot> | null, art, checkpoint, storedEvaluations(runDir), art.files.map((f) => f.name));
+  let writer: ExportWriter | null = null;
   try {
-    const writer = await ExportWriter.open(req.outDir, { overwrite: req.overwrite ?? false });
+    writer = await ExportWriter.open(req.outDir, { overwrite: req.overwrite ?? false });
     for (const f of art.files) await writer.write(f.name, f.bytes);
     await writer.write(MODEL_CARD_NAME, `${JSON.stringify(card, null, 2)}\n`);
     const summary = await writer.finish({ kind: 'model', format: req.format, runId: run.id, task: run.config.task });
@@ -331,7 +332,8 @@ export async function exportModel(core: ModelExportCore, req: ModelExportRequest
     });
     return { runId: run.id, format: req.format, outDir: summary.root, files: summary.files, manifest: summary.manifest, bytes: summary.bytes, card };
   } catch (e) {
-    auditExport(core.audit, { action: 'model.export', objectType: 'run', objectId: run.id, outcome: 'failed', details: { format: req.format, checkpoint, code: e instanceof FoveaException ? e.code : 'INTERNAL' } });
+    const filesRemoved = (await writer?.discard()) ?? 0;
+    auditExport(core.audit, { action: 'model.export', objectType: 'run', objectId: run.id, outcome: 'failed', details: { format: req.format, checkpoint, code: e instanceof FoveaException ? e.code : 'INTERNAL', filesRemoved } });
     throw e;
   }
 }

@@ -267,6 +267,26 @@ export class ExportWriter {
   }
 
   /**
+   * A failed or cancelled export removes what it wrote (files, then the folders it made that are
+   * now empty; never anything that was there before) and closes. Best effort: never throws.
+   * Returns how many files were removed.
+   */
+  async discard(): Promise<number> {
+    const files = this.files;
+    const dirs = new Set<string>();
+    for (const f of files) {
+      const abs = join(this.root, ...f.path.split('/'));
+      await fsp.rm(abs, { force: true }).catch(() => undefined);
+      for (let d = dirname(abs); d.length > this.root.length && d.startsWith(this.root); d = dirname(d)) dirs.add(d);
+    }
+    // Deepest first; rmdir refuses folders that still hold something (the user's files).
+    for (const d of [...dirs].sort((a, b) => b.length - a.length)) await fsp.rmdir(d).catch(() => undefined);
+    this.#files.clear();
+    this.#finished = true;
+    return files.length;
+  }
+
+  /**
    * Write the manifest (every file with its size and SHA-256, plus `meta`, which must hold no
    * patient data) and close the export.
    */

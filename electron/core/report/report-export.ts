@@ -18,7 +18,6 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
 import type { EvaluationReport } from '../../contract/evaluation';
 import { FoveaException } from '../../contract/result';
 import { foveaVersion } from '../app/versions';
@@ -90,10 +89,6 @@ export async function runReportModel(
   return { model: buildReportModel(evaluation, facts), evaluation, evaluatedNow };
 }
 
-async function discard(root: string, files: readonly WrittenFile[]): Promise<void> {
-  for (const f of files) await fsp.rm(join(root, ...f.path.split('/')), { force: true }).catch(() => undefined);
-}
-
 /** Writes report.html (and report.pdf) of a run's evaluation into `outDir`. See the module comment. */
 export async function exportReport(
   core: ReportCore,
@@ -147,7 +142,7 @@ export async function exportReport(
       audited,
     };
   } catch (e) {
-    await discard(writer.root, writer.files);
+    await writer.discard();
     audit('failed', { error: e instanceof FoveaException ? e.code : 'INTERNAL', filesRemoved: writer.files.length });
     throw e;
   }

@@ -81,6 +81,23 @@ test('every hostile path is written inside the export folder', async (t) => {
   assert.equal(readdirSync(tmp.dir).sort().join(','), 'out');
 });
 
+test('discard removes exactly what this export wrote and the folders it made, never what was there before', async (t) => {
+  const tmp = tempDir('fovea-discard-');
+  t.after(tmp.cleanup);
+  const out = join(tmp.dir, 'out');
+  mkdirSync(join(out, 'mine', 'keep'), { recursive: true });
+  writeFileSync(join(out, 'mine', 'keep', 'notes.txt'), 'the user');
+  writeFileSync(join(out, 'readme.txt'), 'the user');
+  const w = await ExportWriter.open(out);
+  await w.write('labels/a/b.json', '{}');
+  await w.write('mine/keep/new.json', '{}');
+  await w.write('top.json', '{}');
+  assert.equal(await w.discard(), 3);
+  assert.deepEqual(readdirSync(out).sort(), ['mine', 'readme.txt']);
+  assert.deepEqual(readdirSync(join(out, 'mine', 'keep')), ['notes.txt']);
+  await assert.rejects(w.write('late.json', '{}'), /already finished/);
+});
+
 test('a symbolic link inside the export folder is refused, not followed', async (t) => {
   const tmp = tempDir();
   t.after(tmp.cleanup);
