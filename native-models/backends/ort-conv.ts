@@ -72,7 +72,8 @@ function threads(): number {
 }
 
 const sessions = new Map<string, NativeSession>();
-const MAX_SESSIONS = 96;
+// A U-Net's convolutions need about 60 (forward, both gradients, 1-3 filter-gradient tiles).
+const MAX_SESSIONS = 160;
 
 function session(key: string, build: () => Uint8Array): NativeSession {
   const hit = sessions.get(key);
@@ -250,18 +251,20 @@ export function ortConvBackpropInput(dy: Float32Array, w: Float32Array, g: ConvG
 }
 
 let bpfForced = false;
-const BPF_MAX_COLS_BYTES = 64 * 1024 * 1024;
+/** Target size of one call's im2col: a tile that stays in the (1 MB per core here) L2 cache. */
+const BPF_TILE_BYTES_DEFAULT = 1.25 * 1024 * 1024;
+let bpfTileBytes = BPF_TILE_BYTES_DEFAULT;
 
 /**
- * Whether Conv2DBackpropFilter runs on ONNX Runtime for this shape: stride 1, x with at least 4
- * channels, and an im2col (kh*kw times x) of at most 64 MB. Measured on the U-Net's 3x3 layers
- * (batch 8, one thread): 0.45-0.8x the wasm kernel's time from 32x32 down, 0.8-0.95x at 64x64; at
- * 128x128 (im2col 75-150 MB) and for 1-channel inputs about the same or slower. With stride 2
- * (the U-Net's 2x2/2 up-convolutions) the strided Slices copy element by element: 1.7x slower.
+ * Whether Conv2DBackpropFilter runs on ONNX Runtime for this shape: stride 1 and x with at least
+ * 4 channels. Measured on the U-Net's 3x3 layers (batch 8, one thread, tiled as below): 0.45-0.8x
+ * the wasm kernel's time from 32x32 down, 0.6-0.8x at 64x64 and 128x128. With 1-3 input channels
+ * about the same or slower; with stride 2 (the U-Net's 2x2/2 up-convolutions) the strided Slices
+ * copy element by element: 1.7x slower.
  */
 export function backpropFilterOnOrt(g: ConvGeometry): boolean {
   if (bpfForced) return true;
-  return g.sh === 1 && g.sw === 1 && g.C >= 4 && g.N * g.OH * g.OW * g.kh * g.kw * g.C * 4 <= BPF_MAX_COLS_BYTES;
+  return g.sh === 1 && g.sw === 1 && g.C >= 4;
 }
 
 /** Runs every Conv2DBackpropFilter ONNX Runtime can take on it, whatever the shape (tests). */
@@ -270,16 +273,102 @@ export function setOrtBackpropFilterForced(on: boolean): void {
 }
 
 /**
+ * Sets the im2col tile size of ortConvBackpropFilter in bytes (tests: a few KB tiles small shapes
+ * by rows and by images); null restores the default.
+ */
+export function setOrtBackpropFilterTileBytes(bytes: number | null): void {
+  bpfTileBytes = bytes ?? BPF_TILE_BYTES_DEFAULT;
+}
+
+/** One call's part of the reduction: images [n0, n0+n), output rows [r0, r1) of each. */
+interface BpfTile {
+  n0: number;
+  n: number;
+  r0: number;
+  r1: number;
+}
+
+/**
+ * Splits dW's reduction over N*OH*OW output pixels into tiles whose im2col (kh*kw*C floats per
+ * pixel) is about bpfTileBytes: runs of output rows of one image, or whole images when one image's
+ * im2col fits. Stride 1 only (a row tile's input rows then overlap by kh-1); otherwise one tile.
+ */
+function bpfTiles(g: ConvGeometry): BpfTile[] {
+  const rowBytes = g.OW * g.kh * g.kw * g.C * 4;
+  const imageBytes = g.OH * rowBytes;
+  if (g.sh !== 1 || g.N * imageBytes <= bpfTileBytes) return [{ n0: 0, n: g.N, r0: 0, r1: g.OH }];
+  const tiles: BpfTile[] = [];
+  if (imageBytes <= bpfTileBytes) {
+    const k = Math.max(1, Math.floor(bpfTileBytes / imageBytes));
+    for (let n0 = 0; n0 < g.N; n0 += k) tiles.push({ n0, n: Math.min(k, g.N - n0), r0: 0, r1: g.OH });
+    return tiles;
+  }
+  // Equal row runs (fewer distinct shapes, so fewer cached sessions).
+  const parts = Math.ceil(imageBytes / bpfTileBytes);
+  const R = Math.ceil(g.OH / parts);
+  for (let n0 = 0; n0 < g.N; n0++) for (let r0 = 0; r0 < g.OH; r0 += R) tiles.push({ n0, n: 1, r0, r1: Math.min(g.OH, r0 + R) });
+  return tiles;
+}
+
+/**
  * dW[kh,kw,C,CO] from x[N,H,W,C] and dy[N,OH,OW,CO]: TF.js's Conv2DBackpropFilter, as im2col + one
- * GEMM. x is transposed to [C,N,H,W] and padded; each filter tap (a,b) is one strided Slice
- * [C,N,OH,OW]; their Concat on axis 0 is cols[kh*kw*C, P] (P = N*OH*OW; rows copied OW floats
- * at a time), and dW = cols dy ([kh*kw*C, CO], which is [kh,kw,C,CO] as laid out). Measured and
- * dropped: the pixel-major im2col (a Concat on channels, [P, kh*kw*C], then a transposed GEMM:
- * 1.1-1.6x slower) and a Conv with batch and channels swapped and dilation = stride (slower
- * than the wasm kernel on most U-Net shapes: a GEMM 9 columns wide).
+ * GEMM per tile (bpfTiles). x is transposed to [C,N,H,W] and padded; each filter tap (a,b) is one
+ * strided Slice [C,N,OH,OW]; their Concat on axis 0 is cols[kh*kw*C, P] (P = N*OH*OW; rows copied
+ * OW floats at a time), and dW = cols dy ([kh*kw*C, CO], which is [kh,kw,C,CO] as laid out).
+ *
+ * Tiles: one im2col of the whole batch is 75-150 MB on the U-Net's 128x128 layers, and writing it
+ * out and reading it back made the GEMM memory-bound (no faster than the wasm kernel there).
+ * A tile is a contiguous view of x (its output rows' input rows, kh-1 overlapping, padded only at
+ * the image's top/bottom) and of dy; the tiles' GEMMs accumulate (Gemm's C input, beta 1) into
+ * two buffers in turn, the last being `out`. Measured (batch 8, one thread) against the untiled
+ * graph / the wasm kernel: 128x128 16->16 10.7 vs 16.9 / 13.3 ms, 32->16 19 vs 42 / 27 ms, 64x64
+ * 64->32 14 vs 23 / 22 ms, 32->32 6.5 vs 9 / 11 ms.
+ *
+ * Measured and dropped: the pixel-major im2col (a Concat on channels, [P, kh*kw*C], then a
+ * transposed GEMM: 1.1-1.6x slower) and a Conv with batch and channels swapped and dilation =
+ * stride (slower than the wasm kernel on most U-Net shapes: a GEMM 9 columns wide).
  */
 export function ortConvBackpropFilter(x: Float32Array, dy: Float32Array, g: ConvGeometry, out: Float32Array): Float32Array {
-  const key = `bpf:${geomKey(g)}`;
+  const all = bpfTiles(g);
+  if (all.length === 1) return bpfRun(x, dy, g, null, out);
+  // Input rows a tile's output rows read: [r0 - top, r1 - 1 - top + kh), clamped to the image.
+  // A tile that reads padding only (large explicit padding) adds nothing.
+  const rowsOf = (t: BpfTile): [number, number, number] => {
+    const in0 = t.r0 - g.pads.top;
+    const in1 = t.r1 - 1 - g.pads.top + g.kh;
+    return [in0, Math.max(0, in0), Math.min(g.H, in1)];
+  };
+  const tiles = all.filter((t) => {
+    const [, a, b] = rowsOf(t);
+    return b > a;
+  });
+  if (tiles.length === 0) return out.fill(0);
+  const T = g.kh * g.kw * g.C * g.CO;
+  const bufs = [out, new Float32Array(T)];
+  const inPix = g.W * g.C;
+  const outPix = g.OW * g.CO;
+  let prev: Float32Array | null = null;
+  for (const [i, t] of tiles.entries()) {
+    const [in0, a, b] = rowsOf(t);
+    const in1 = t.r1 - 1 - g.pads.top + g.kh;
+    const whole = t.r0 === 0 && t.r1 === g.OH;
+    const rows = whole ? g.H : b - a;
+    const first = whole ? 0 : a;
+    const tg: ConvGeometry = whole
+      ? { ...g, N: t.n }
+      : { ...g, N: t.n, H: rows, OH: t.r1 - t.r0, pads: { ...g.pads, top: a - in0, bottom: Math.max(0, in1 - b) } };
+    const xv = x.subarray((t.n0 * g.H + first) * inPix, (t.n0 * g.H + first + (t.n - 1) * g.H + rows) * inPix);
+    const dyv = dy.subarray((t.n0 * g.OH + t.r0) * outPix, (t.n0 * g.OH + t.r0 + (t.n - 1) * g.OH + (t.r1 - t.r0)) * outPix);
+    const dst = bufs[(tiles.length - 1 - i) % 2] as Float32Array;
+    bpfRun(xv, dyv, tg, prev, dst);
+    prev = dst;
+  }
+  return out;
+}
+
+/** One im2col + GEMM (+ acc, when given) call; see ortConvBackpropFilter. */
+function bpfRun(x: Float32Array, dy: Float32Array, g: ConvGeometry, acc: Float32Array | null, out: Float32Array): Float32Array {
+  const key = `bpf:${geomKey(g)}${acc ? ':acc' : ''}`;
   const s = session(key, () => {
     const I64 = onnx.TensorProto.DataType.INT64;
     const pb = Math.max(0, (g.OH - 1) * g.sh + g.kh - g.H - g.pads.top);
@@ -309,15 +398,18 @@ export function ortConvBackpropFilter(x: Float32Array, dy: Float32Array, g: Conv
     nodes.push({ opType: 'Concat', input: parts, output: ['cat'], attribute: [{ name: 'axis', type: ATTR.INT, i: 0 }] });
     nodes.push({ opType: 'Reshape', input: ['cat', 'colsShape'], output: ['cols'] });
     nodes.push({ opType: 'Reshape', input: ['dy', 'dyShape'], output: ['dy2'] });
-    nodes.push({ opType: 'Gemm', input: ['cols', 'dy2'], output: ['dw2'] });
+    nodes.push({ opType: 'Gemm', input: ['cols', 'dy2', ...(acc ? ['acc'] : [])], output: ['dw2'] });
     nodes.push({ opType: 'Reshape', input: ['dw2', 'dwShape'], output: ['dw'] });
+    const inputs = [valueInfo('x', [g.N, g.H, g.W, g.C]), valueInfo('dy', [g.N, g.OH, g.OW, g.CO]), ...(acc ? [valueInfo('acc', [g.kh * g.kw * g.C, g.CO])] : [])];
     const m = {
       irVersion: 7,
       opsetImport: [{ domain: '', version: 13 }],
-      graph: { name: 'conv', node: nodes, input: [valueInfo('x', [g.N, g.H, g.W, g.C]), valueInfo('dy', [g.N, g.OH, g.OW, g.CO])], output: [valueInfo('dw', [g.kh, g.kw, g.C, g.CO])], initializer: init },
+      graph: { name: 'conv', node: nodes, input: inputs, output: [valueInfo('dw', [g.kh, g.kw, g.C, g.CO])], initializer: init },
     };
     return onnx.ModelProto.encode(onnx.ModelProto.create(m)).finish();
   });
   const T = (loadNative() as Native).Tensor;
-  return runInto(s, { x: new T('float32', x, [g.N, g.H, g.W, g.C]), dy: new T('float32', dy, [g.N, g.OH, g.OW, g.CO]) }, 'dw', out, [g.kh, g.kw, g.C, g.CO]);
+  const feeds: Record<string, unknown> = { x: new T('float32', x, [g.N, g.H, g.W, g.C]), dy: new T('float32', dy, [g.N, g.OH, g.OW, g.CO]) };
+  if (acc) feeds['acc'] = new T('float32', acc, [g.kh * g.kw * g.C, g.CO]);
+  return runInto(s, feeds, 'dw', out, [g.kh, g.kw, g.C, g.CO]);
 }

@@ -46,8 +46,8 @@
  * - Identity, and Cast to the same dtype: share the buffer (refcounted), as
  *   the cpu backend does, instead of copying it.
  *
- * - Conv2D, FusedConv2D, Conv2DBackpropInput and (stride 1, im2col up to
- *   64 MB) Conv2DBackpropFilter run on ONNX Runtime's CPU kernels when
+ * - Conv2D, FusedConv2D, Conv2DBackpropInput and (stride 1, 4+ input
+ *   channels; im2col in L2-sized tiles) Conv2DBackpropFilter run on ONNX Runtime's CPU kernels when
  *   onnxruntime-node loads (ort-conv.ts: 1-2.5x the SIMD kernels above,
  *   least at 128x128 with 16 channels, where the convs are memory-bound);
  *   the kernels above are the fallback.
@@ -2194,6 +2194,50 @@ function fusedBatchNormGrad(args: KernelArgs): TensorInfo[] {
   return [dx, dmean, dvar, dscale, s1];
 }
 
+/** Kernel name of the fused Adam update (native-models/train/fused-adam.ts runs it). */
+export const FUSED_ADAM = 'FoveaAdamUpdate';
+
+/**
+ * One Adam step for one variable in a single pass over the heap (tfjs-core's AdamOptimizer runs
+ * ~10 elementwise kernels per variable). Inputs value, gradient, m, v (float32, same size); attrs
+ * beta1, beta2, epsilon, learningRate and oneMinusAccBeta1/2 (1 - beta^t, as float32). Outputs
+ * [m', v', value'], each operation rounded to float32 in tfjs-core's order:
+ *   m' = m b1 + g (1 - b1); v' = v b2 + g^2 (1 - b2);
+ *   value' = (m' / (1 - b1^t)) / (sqrt(v' / (1 - b2^t)) + eps) * -lr + value.
+ */
+function fusedAdam(args: KernelArgs): TensorInfo[] {
+  const { backend, attrs } = args;
+  const value = input(args, 'value', FUSED_ADAM);
+  const grad = input(args, 'gradient', FUSED_ADAM);
+  const m = input(args, 'm', FUSED_ADAM);
+  const v = input(args, 'v', FUSED_ADAM);
+  const n = util.sizeFromShape(value.shape);
+  const mOut = backend.makeOutput(value.shape, 'float32');
+  const vOut = backend.makeOutput(value.shape, 'float32');
+  const valOut = backend.makeOutput(value.shape, 'float32');
+  const f = Math.fround;
+  const b1 = f(attrs['beta1'] as number);
+  const b2 = f(attrs['beta2'] as number);
+  const c1 = f(1 - (attrs['beta1'] as number));
+  const c2 = f(1 - (attrs['beta2'] as number));
+  const eps = f(attrs['epsilon'] as number);
+  const nlr = f(-(attrs['learningRate'] as number));
+  const d1 = f(attrs['oneMinusAccBeta1'] as number);
+  const d2 = f(attrs['oneMinusAccBeta2'] as number);
+  const mem = heap(backend);
+  const [ox, og, om, ov, omo, ovo, oxo] = [value, grad, m, v, mOut, vOut, valOut].map((t) => f32Offset(backend, t)) as [number, number, number, number, number, number, number];
+  for (let i = 0; i < n; i++) {
+    const g = mem[og + i] as number;
+    const m1 = f(f((mem[om + i] as number) * b1) + f(g * c1));
+    const v1 = f(f((mem[ov + i] as number) * b2) + f(f(g * g) * c2));
+    mem[omo + i] = m1;
+    mem[ovo + i] = v1;
+    const step = f(f(f(m1 / d1) / f(f(Math.sqrt(f(v1 / d2))) + eps)) * nlr);
+    mem[oxo + i] = f(step + (mem[ox + i] as number));
+  }
+  return [mOut, vOut, valOut];
+}
+
 let shippedBatchNormGrad: GradConfig | null = null;
 
 /** Whether the fused gradient takes these saved tensors: float32, rank-1 per-channel params, C % 4 == 0, on wasm with SIMD. */
@@ -2267,6 +2311,9 @@ export function registerWasmTrainingKernels(): void {
     if (orig?.setupFunc != null) cfg.setupFunc = orig.setupFunc;
     if (orig?.disposeFunc != null) cfg.disposeFunc = orig.disposeFunc;
     registerKernel(cfg);
+  }
+  if (getKernel(FUSED_ADAM, 'wasm') == null) {
+    registerKernel({ kernelName: FUSED_ADAM, backendName: 'wasm', kernelFunc: fusedAdam as unknown as KernelFunc });
   }
   if (getKernel(FUSED_BATCH_NORM_GRAD, 'wasm') == null) {
     registerKernel({ kernelName: FUSED_BATCH_NORM_GRAD, backendName: 'wasm', kernelFunc: fusedBatchNormGrad as unknown as KernelFunc });

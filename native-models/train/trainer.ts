@@ -33,6 +33,7 @@ import { checkpointExists, copyCheckpoint, loadCheckpointModel, loadOptimizerSta
 import type { WorkerTrainOptions } from './protocol';
 import { chooseBackend, threadPreflight } from './backend';
 import { isOutOfMemory, outOfMemoryMessage } from './errors';
+import { adam } from './fused-adam';
 
 const require = createRequire(import.meta.url);
 
@@ -308,7 +309,7 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
     const nVal = provider.batchesPerEpoch.val;
     if (!(nTrain >= 1)) throw new TrainingError('INTERNAL', 'There are no training batches: the training split is empty.');
 
-    optimizer = tf.train.adam(config.learningRate);
+    optimizer = adam(config.learningRate);
     const start = options.resumeAfterEpoch ?? 0;
     if (start > 0) {
       const dir = epochDir(options.checkpointDir, start);

@@ -11,9 +11,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initWasmBackend, wasmBackendInfo } from '../../../native-models/backends/wasm-setup';
-import { backpropFilterOnOrt, ortConvKernelsActive, setOrtBackpropFilterForced, setOrtConvKernelsEnabled } from '../../../native-models/backends/ort-conv';
+import { backpropFilterOnOrt, ortConvKernelsActive, setOrtBackpropFilterForced, setOrtBackpropFilterTileBytes, setOrtConvKernelsEnabled } from '../../../native-models/backends/ort-conv';
 import { conv, convBnRelu, seedSequence } from '../../../native-models/models/blocks';
 import { segmentationLoss, segmentationTargets } from '../../../native-models/models/unet';
+import { adam } from '../../../native-models/train/fused-adam';
 import {
   WASM_TRAINING_KERNELS,
   registerWasmTrainingKernels,
@@ -93,14 +94,18 @@ async function check(kernel: string, label: string, inputs: Inputs, attrs: Recor
   const want = reference ?? (await runOn('cpu', kernel, inputs, attrs));
   // Convolutions run on ONNX Runtime when it loads (ort-conv.ts), else on our SIMD kernels, else
   // without SIMD: each path is checked. With ort, Conv2DBackpropFilter is forced onto ONNX Runtime
-  // for every shape (by default not for 1-3 channel inputs or an im2col over 64 MB).
-  for (const [ort, simd] of [[true, true], [false, true], [false, false]] as const) {
+  // for every shape (by default not for 1-3 channel inputs or stride 2), untiled and in tiles of
+  // 1 byte (one output row per call) and 4 KB (row runs, or whole images when one fits).
+  for (const [ort, simd, tile] of [[true, true, null], [true, true, 1], [true, true, 4096], [false, true, null], [false, false, null]] as const) {
+    if (tile != null && kernel !== 'Conv2DBackpropFilter') continue;
     setOrtConvKernelsEnabled(ort);
     setWasmSimdKernelsEnabled(simd);
     if (ort) setOrtBackpropFilterForced(true);
+    setOrtBackpropFilterTileBytes(tile ?? 2 ** 40);
     try {
-      assertClose(`${kernel} ${label} ort=${ort} simd=${simd}`, kernel, want, await runOn('wasm', kernel, inputs, attrs));
+      assertClose(`${kernel} ${label} ort=${ort} simd=${simd}${tile != null ? ` tile=${tile}` : ''}`, kernel, want, await runOn('wasm', kernel, inputs, attrs));
     } finally {
+      setOrtBackpropFilterTileBytes(null);
       setOrtBackpropFilterForced(false);
       setWasmSimdKernelsEnabled(true);
       setOrtConvKernelsEnabled(true);
@@ -196,12 +201,12 @@ describe('wasm kernels match the cpu backend', () => {
   });
 
   it('Conv2DBackpropFilter', async () => {
-    // The default policy: ORT for stride 1 unless x has 1-3 channels or the im2col is over 64 MB.
+    // The default policy: ORT for stride 1 unless x has 1-3 channels.
     const geom = (N: number, C: number, CO: number) => ({ N, H: 32, W: 32, C, OH: 32, OW: 32, CO, kh: 3, kw: 3, sh: 1, sw: 1, pads: { top: 1, bottom: 1, left: 1, right: 1 } });
     assert.equal(backpropFilterOnOrt(geom(8, 32, 64)), true);
     assert.equal(backpropFilterOnOrt(geom(8, 1, 16)), false);
     assert.equal(backpropFilterOnOrt({ ...geom(8, 32, 64), OH: 16, OW: 16, kh: 2, kw: 2, sh: 2, sw: 2, pads: { top: 0, bottom: 0, left: 0, right: 0 } }), false);
-    assert.equal(backpropFilterOnOrt(geom(64, 256, 64)), false, 'an im2col over 64 MB stays on wasm');
+    assert.equal(backpropFilterOnOrt(geom(64, 256, 64)), true, 'an im2col over 64 MB runs in tiles');
     for (const [i, c] of CONVS.entries()) {
       const dyShape = convOutShape(c);
       await check('Conv2DBackpropFilter', convLabel(c), { x: rand(c.x, 10 + i), dy: rand(dyShape, 50 + i) }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.f });
@@ -501,7 +506,7 @@ describe('end to end', () => {
       assert.ok(err <= TOL, `${name}: relative error ${err.toExponential(2)}`);
     }
   });
-  it('Adam on a small U-Net (conv-BN-ReLU, pool, up-conv, concat, softmax, segmentation loss): the same loss curve on cpu, wasm with ONNX Runtime, and wasm without', async () => {
+  it('Adam on a small U-Net (conv-BN-ReLU, pool, up-conv, concat, softmax, segmentation loss): the same loss curve on cpu, wasm with ONNX Runtime, and wasm without; fused Adam with tiled filter gradients', async () => {
     const S = 16;
     const N = 4;
     const STEPS = 6;
@@ -520,13 +525,15 @@ describe('end to end', () => {
       return tf.model({ inputs: input, outputs: conv(d, { filters: 2, kernelSize: 1, activation: 'softmax' }, next) });
     }
 
-    async function curve(backend: 'cpu' | 'wasm', ort: boolean): Promise<number[]> {
+    async function curve(backend: 'cpu' | 'wasm', ort: boolean, fused = false): Promise<number[]> {
       await tf.setBackend(backend);
       setOrtConvKernelsEnabled(ort);
       setOrtBackpropFilterForced(ort);
+      // The fused run also tiles the filter gradients (4 KB tiles: row runs and single images).
+      if (fused) setOrtBackpropFilterTileBytes(4096);
       try {
         const model = build();
-        const opt = tf.train.adam(1e-2);
+        const opt = fused ? adam(1e-2) : tf.train.adam(1e-2);
         const x = tf.tensor4d(xData.values, [N, S, S, 1]);
         const { onehot, valid } = segmentationTargets(masks, N, S, 2);
         const losses: number[] = [];
@@ -540,6 +547,7 @@ describe('end to end', () => {
         model.dispose();
         return losses;
       } finally {
+        setOrtBackpropFilterTileBytes(null);
         setOrtBackpropFilterForced(false);
         setOrtConvKernelsEnabled(true);
       }
@@ -547,11 +555,11 @@ describe('end to end', () => {
 
     const want = await curve('cpu', false);
     assert.ok((want[STEPS - 1] as number) < (want[0] as number), `the loss falls on cpu: ${want.join(', ')}`);
-    for (const ort of [true, false]) {
-      const got = await curve('wasm', ort);
+    for (const [ort, fused] of [[true, false], [false, false], [true, true]] as const) {
+      const got = await curve('wasm', ort, fused);
       const err = Math.max(...want.map((w, i) => Math.abs(w - (got[i] as number)) / Math.abs(w)));
-      worst.set(`adam curve ort=${ort}`, err);
-      assert.ok(err <= 1e-3, `ort=${ort}: cpu ${want.join(', ')} vs wasm ${got.join(', ')}`);
+      worst.set(`adam curve ort=${ort}${fused ? ' fused Adam, tiled dW' : ''}`, err);
+      assert.ok(err <= 1e-3, `ort=${ort} fused=${fused}: cpu ${want.join(', ')} vs wasm ${got.join(', ')}`);
     }
   });
 });
