@@ -24,6 +24,7 @@
  * its ints there (cocoapi #380 is a crash on such input).
  */
 import { FoveaException } from '../../contract/result';
+import { paintRleCounts, rleCounts } from '../../contract/rle';
 import { clipPolygonToRect, LABEL_LIMITS, type CocoRle } from './label-types';
 
 /** Boundary steps (1/5 pixel each) one polygon may take; ~0.5 s of work. */
@@ -61,22 +62,7 @@ export function encodeMask(mask: ArrayLike<number>, height: number, width: numbe
   if (mask.length !== height * width) {
     throw new FoveaException('BAD_INPUT', `A ${width}x${height} mask needs ${height * width} values, got ${mask.length}.`);
   }
-  const counts: number[] = [];
-  let prev = 0;
-  let run = 0;
-  for (let x = 0; x < width; x++) {
-    for (let i = x; i < mask.length; i += width) {
-      const v = mask[i] ? 1 : 0;
-      if (v !== prev) {
-        counts.push(run);
-        run = 0;
-        prev = v;
-      }
-      run++;
-    }
-  }
-  counts.push(run);
-  return { size: [height, width], counts };
+  return { size: [height, width], counts: rleCounts(mask, height, width) };
 }
 
 /** Decodes to a row-major H x W mask of 0/1 bytes. Throws BAD_INPUT on an invalid RLE. */
@@ -85,17 +71,7 @@ export function decodeRle(rle: CocoRle): Uint8Array {
   if (problem) throw new FoveaException('BAD_INPUT', `Invalid RLE mask: ${problem}.`);
   const [h, w] = rle.size;
   const out = new Uint8Array(h * w);
-  let pos = 0;
-  for (let j = 0; j < rle.counts.length; j++) {
-    const c = rle.counts[j] as number;
-    if (j % 2 === 1) {
-      for (let p = pos; p < pos + c; p++) {
-        const y = p % h;
-        out[y * w + (p - y) / h] = 1;
-      }
-    }
-    pos += c;
-  }
+  paintRleCounts(rle.counts, h, w, out);
   return out;
 }
 

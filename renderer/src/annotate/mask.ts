@@ -1,11 +1,12 @@
 /**
  * Masks in the renderer: a row-major Uint8Array (0/1) of the image's size,
  * painted by the brush and eraser, converted to and from the store's COCO
- * RLE (uncompressed counts, COLUMN-MAJOR, zeros first, size [height, width];
- * the same layout as electron/core/labels/rle.ts, which the renderer may not
- * import). Pure functions: unit-tested in Node.
+ * RLE (uncompressed counts, COLUMN-MAJOR, zeros first, size [height, width])
+ * with the contract's codec (electron/contract/rle.ts, shared with the core).
+ * Pure functions: unit-tested in Node.
  */
 import type { MaskGeometry } from '../../../electron/contract/domain';
+import { paintRleCounts, rleCounts } from '../../../electron/contract/rle';
 
 export type Rle = MaskGeometry['rle'];
 
@@ -22,40 +23,14 @@ export function emptyMask(width: number, height: number): Mask {
 
 /** COCO RLE of a mask (column-major runs, zeros first). */
 export function maskToRle(m: Mask): Rle {
-  const { width: w, height: h, data } = m;
-  const counts: number[] = [];
-  let prev = 0;
-  let run = 0;
-  for (let x = 0; x < w; x++) {
-    for (let i = x; i < data.length; i += w) {
-      const v = data[i] ? 1 : 0;
-      if (v !== prev) {
-        counts.push(run);
-        run = 0;
-        prev = v;
-      }
-      run++;
-    }
-  }
-  counts.push(run);
-  return { size: [h, w], counts };
+  return { size: [m.height, m.width], counts: rleCounts(m.data, m.height, m.width) };
 }
 
 /** The mask an RLE describes. Throws on counts that do not add up to its size. */
 export function rleToMask(rle: Rle): Mask {
   const [h, w] = rle.size;
   const out = emptyMask(w, h);
-  let pos = 0;
-  for (let j = 0; j < rle.counts.length; j++) {
-    const c = rle.counts[j] ?? 0;
-    if (j % 2 === 1) {
-      for (let p = pos; p < pos + c; p++) {
-        const y = p % h;
-        out.data[y * w + (p - y) / h] = 1;
-      }
-    }
-    pos += c;
-  }
+  const pos = paintRleCounts(rle.counts, h, w, out.data);
   if (pos !== w * h) throw new Error(`RLE counts add up to ${pos}, not ${w * h}.`);
   return out;
 }
