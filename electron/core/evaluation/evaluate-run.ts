@@ -48,10 +48,10 @@ import { collectSamples, type Sample } from '../training/training-samples';
 import { argmax, classificationMetrics, multiLabelClassificationMetrics, type ClassificationMetrics } from './classification-metrics';
 import { cocoEvaluate, type DetectionImage, type DetectionMetrics } from './detection-metrics';
 import { SegmentationAccumulator, type SegmentationMetrics } from './segmentation-metrics';
-import type { EvaluationReport } from '../../contract/evaluation';
+import type { ClassificationImageView, EvaluationReport, EvaluationSourceView, EvaluationSplit } from '../../contract/evaluation';
 import { loadEvaluation, saveEvaluation } from './evaluation-store';
 
-export type EvaluationSplit = SplitName | 'all';
+export type { EvaluationSplit };
 
 export interface EvaluateRunOptions {
   /** Default: 'test' on the run's own dataset, 'all' on another dataset. */
@@ -65,36 +65,12 @@ export interface EvaluateRunOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Per-image classification outcome (the error gallery's input). */
-export interface ClassificationImageResult {
-  itemId: number;
-  frameIndex: number;
-  /** True class indices (one for single-label). */
-  truth: number[];
-  /** Predicted class index (single-label) or indices >= 0.5 (multi-label). */
-  predicted: number[];
-  probabilities: number[];
-}
+/** Per-image classification outcome (the error gallery's input): the contract's view. */
+export type ClassificationImageResult = ClassificationImageView;
 
-export interface EvaluationSource {
-  kind: 'run';
-  runId: number;
-  datasetId: number;
-  datasetName: string;
-  /** The run's own dataset (false: another dataset with the same classes). */
-  ownDataset: boolean;
-  split: EvaluationSplit;
+/** Where an evaluation came from: the contract's view, plus the checkpoint used (kept on this side). */
+export interface EvaluationSource extends EvaluationSourceView {
   checkpoint: string;
-  /** 'input' (letterboxed model input) or 'image' (original image pixels). */
-  coordinates: 'input' | 'image';
-  inputSize: number;
-  classNames: string[];
-  evaluatedAt: string;
-  /** Where the report was written, or null (read-only library, or store: false). */
-  storedAt: string | null;
-  /** Images that could not be read (left out), and other notes for a person. */
-  failures: { itemId: number; frameIndex: number; message: string }[];
-  warnings: string[];
 }
 
 export type RunEvaluation =

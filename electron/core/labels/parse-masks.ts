@@ -218,7 +218,12 @@ export function parseClassMap(text: string, fileName: string): Map<number, strin
   return map;
 }
 
-async function findClassMap(dir: string, warn: WarningSink): Promise<Map<number, string> | null> {
+/**
+ * The first class map (classes.json, class_map.json, labelmap.json, label_map.json, classes.txt,
+ * labelmap.txt, label_map.txt) in `dir` or up to two folders above it; an unreadable one is warned
+ * and the search goes on. Shared by the mask and NIfTI readers.
+ */
+export async function findClassMap(dir: string, warn: WarningSink): Promise<Map<number, string> | null> {
   for (let d = dir, up = 0; up < 3; up++, d = dirname(d)) {
     let names: string[];
     try {

@@ -16,7 +16,6 @@
  *   background / unlabelled / void / ..., and options.ignoreValues, are not labels.
  * - Gzip is inflated here with a ceiling on the output (a gzip bomb is refused, not allocated).
  */
-import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as nifti from 'nifti-reader-js';
@@ -33,13 +32,12 @@ import {
   type ParsedLabelVolume,
   type ParseLabelOptions,
 } from './label-types';
-import { classMapFromOption, isBackgroundName, parseClassMap } from './parse-masks';
+import { classMapFromOption, findClassMap, isBackgroundName } from './parse-masks';
 
 /** Compressed file size read at most. */
 const MAX_FILE_BYTES = 512 * 1024 * 1024;
 /** Inflated size allowed (header + up to maxMaskPixels float32 voxels). */
 const MAX_INFLATED_BYTES = 1024 + LABEL_LIMITS.maxMaskPixels * 4;
-const CLASS_MAP_FILES = ['classes.json', 'class_map.json', 'labelmap.json', 'label_map.json', 'classes.txt', 'labelmap.txt'];
 
 export function isNiftiName(name: string): boolean {
   const n = name.toLowerCase();
@@ -93,30 +91,6 @@ export async function parseNifti(path: string, options: ParseLabelOptions = {}):
   }
   if (!classMap && seen.size > 0) warn.add('No class map found (classes.json beside the volumes): classes are named by their voxel value.');
   return { format: 'nifti', classes, images: [], volumes, warnings: warn.done() };
-}
-
-async function findClassMap(dir: string, warn: WarningSink): Promise<Map<number, string> | null> {
-  for (let d = dir, up = 0; up < 3; up++, d = dirname(d)) {
-    let names: string[];
-    try {
-      names = await readdir(d);
-    } catch {
-      names = [];
-    }
-    const lower = new Map(names.map((n) => [n.toLowerCase(), n]));
-    for (const want of CLASS_MAP_FILES) {
-      const actual = lower.get(want);
-      if (!actual) continue;
-      try {
-        return parseClassMap(await readTextBounded(join(d, actual)), actual);
-      } catch (e) {
-        if (!(e instanceof FoveaException)) throw e;
-        warn.add(`${actual}: ${e.message}`);
-      }
-    }
-    if (dirname(d) === d) break;
-  }
-  return null;
 }
 
 /**
