@@ -524,6 +524,28 @@ function buildMaxPoolGradRow(overwrite: boolean): FnBuilder {
 }
 
 /**
+ * Drives a per-channel-block pass over C channels (C % 4 == 0): `pass(4)` on 16 channels (four
+ * v128 accumulators) while 16 remain, then `pass(1)` on 4 at a time; `cb` is the first channel.
+ */
+function channelBlocks(f: FnBuilder, cb: number, C: number, pass: (vectors: number) => void): void {
+  f.i32(0).set(cb);
+  f.whileLoop(
+    () => f.get(cb).i32(16).op(Op.i32Add).get(C).op(Op.i32GtS, Op.i32Eqz),
+    () => {
+      pass(4);
+      f.addConst(cb, 16);
+    },
+  );
+  f.whileLoop(
+    () => f.get(cb).get(C).op(Op.i32LtS),
+    () => {
+      pass(1);
+      f.addConst(cb, 4);
+    },
+  );
+}
+
+/**
  * colSum(x, rows, C, out): out[c] = sum_{r < rows} x[r*C + c], C % 4 == 0,
  * 16 channels (4 accumulators) per pass, then 4 at a time. The caller keeps
  * `rows` small and adds the partial sums in float64.
@@ -551,21 +573,7 @@ function buildColSum(): FnBuilder {
       f.get(OUT).get(cb).i32(4).op(Op.i32Mul, Op.i32Add).get(acc[j] as number).mem(Op.v128Store, 2, j * 16);
     }
   };
-  f.i32(0).set(cb);
-  f.whileLoop(
-    () => f.get(cb).i32(16).op(Op.i32Add).get(C).op(Op.i32GtS, Op.i32Eqz),
-    () => {
-      pass(4);
-      f.addConst(cb, 16);
-    },
-  );
-  f.whileLoop(
-    () => f.get(cb).get(C).op(Op.i32LtS),
-    () => {
-      pass(1);
-      f.addConst(cb, 4);
-    },
-  );
+  channelBlocks(f, cb, C, pass);
   return f;
 }
 
@@ -790,21 +798,7 @@ function buildBnGradSums(): FnBuilder {
       f.get(S2).get(cb).i32(4).op(Op.i32Mul, Op.i32Add).get(a2[j] as number).mem(Op.v128Store, 2, j * 16);
     }
   };
-  f.i32(0).set(cb);
-  f.whileLoop(
-    () => f.get(cb).i32(16).op(Op.i32Add).get(C).op(Op.i32GtS, Op.i32Eqz),
-    () => {
-      pass(4);
-      f.addConst(cb, 16);
-    },
-  );
-  f.whileLoop(
-    () => f.get(cb).get(C).op(Op.i32LtS),
-    () => {
-      pass(1);
-      f.addConst(cb, 4);
-    },
-  );
+  channelBlocks(f, cb, C, pass);
   return f;
 }
 

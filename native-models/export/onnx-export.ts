@@ -156,6 +156,16 @@ function weightOf(layer: tf.layers.Layer, short: string): tf.Tensor | null {
   return null;
 }
 
+/** A node's inputs: x, the weight initializer `<name>/W`, and `<name>/B` when the layer uses a bias. */
+function weightInputs(g: GraphBuilder, layer: tf.layers.Layer, cfg: Record<string, unknown>, name: string, x: string, dims: number[], data: Float32Array): string[] {
+  const ins = [x, g.floats(`${name}/W`, dims, data)];
+  if (cfg['useBias'] !== false) {
+    const b = requireWeight(layer, 'bias');
+    ins.push(g.floats(`${name}/B`, [b.size], tensorData(b)));
+  }
+  return ins;
+}
+
 function requireWeight(layer: tf.layers.Layer, short: string): tf.Tensor {
   const w = weightOf(layer, short);
   if (!w) throw new UnsupportedModelError(`UNSUPPORTED: layer "${layer.name}" (${layer.getClassName()}) has no "${short}" weight.`);
@@ -286,12 +296,7 @@ function convertLayer(g: GraphBuilder, layer: tf.layers.Layer, inputs: Value[], 
         throw new UnsupportedModelError(`UNSUPPORTED: layer "${name}" (Conv2D) has padding "${String(cfg['padding'])}".`);
       }
       const k = convKernelToOnnx(requireWeight(layer, 'kernel'));
-      const wName = g.floats(`${name}/W`, k.dims, k.data);
-      const ins = [xn.name, wName];
-      if (cfg['useBias'] !== false) {
-        const b = requireWeight(layer, 'bias');
-        ins.push(g.floats(`${name}/B`, [b.size], tensorData(b)));
-      }
+      const ins = weightInputs(g, layer, cfg, name, xn.name, k.dims, k.data);
       const y = g.unique(`${name}/conv`);
       g.node('Conv', ins, [y], [attrInts('kernel_shape', [kh, kw]), attrInts('strides', [sh, sw]), attrInts('dilations', [dh, dw]), attrInts('pads', pads), attrInt('group', 1)], name);
       return one(applyActivation(g, { name: y, shape: outShape, layout: 'nchw' }, cfg['activation'] as string, name));
@@ -317,12 +322,7 @@ function convertLayer(g: GraphBuilder, layer: tf.layers.Layer, inputs: Value[], 
       const [ct, cb] = crop(h, kh, sh);
       const [cl, cr] = crop(w, kw, sw);
       const k = convTransposeKernelToOnnx(requireWeight(layer, 'kernel'));
-      const wName = g.floats(`${name}/W`, k.dims, k.data);
-      const ins = [xn.name, wName];
-      if (cfg['useBias'] !== false) {
-        const b = requireWeight(layer, 'bias');
-        ins.push(g.floats(`${name}/B`, [b.size], tensorData(b)));
-      }
+      const ins = weightInputs(g, layer, cfg, name, xn.name, k.dims, k.data);
       const y = g.unique(`${name}/convtranspose`);
       g.node('ConvTranspose', ins, [y], [attrInts('kernel_shape', [kh, kw]), attrInts('strides', [sh, sw]), attrInts('pads', [ct, cl, cb, cr]), attrInt('group', 1)], name);
       return one(applyActivation(g, { name: y, shape: outShape, layout: 'nchw' }, cfg['activation'] as string, name));
@@ -347,11 +347,7 @@ function convertLayer(g: GraphBuilder, layer: tf.layers.Layer, inputs: Value[], 
         const t = tf.reshape(tf.transpose(requireWeight(layer, 'depthwise_kernel'), [2, 3, 0, 1]), [cin * mult, 1, kh, kw]);
         return t.dataSync() as Float32Array;
       });
-      const ins = [xn.name, g.floats(`${name}/W`, [cin * mult, 1, kh, kw], kData)];
-      if (cfg['useBias'] !== false) {
-        const b = requireWeight(layer, 'bias');
-        ins.push(g.floats(`${name}/B`, [b.size], tensorData(b)));
-      }
+      const ins = weightInputs(g, layer, cfg, name, xn.name, [cin * mult, 1, kh, kw], kData);
       const y = g.unique(`${name}/dwconv`);
       g.node('Conv', ins, [y], [attrInts('kernel_shape', [kh, kw]), attrInts('strides', [sh, sw]), attrInts('dilations', [dh, dw]), attrInts('pads', pads), attrInt('group', cin)], name);
       return one(applyActivation(g, { name: y, shape: outShape, layout: 'nchw' }, cfg['activation'] as string, name));
@@ -518,11 +514,7 @@ function convertLayer(g: GraphBuilder, layer: tf.layers.Layer, inputs: Value[], 
     case 'Dense': {
       if (x.shape.length !== 2) throw new UnsupportedModelError(`UNSUPPORTED: layer "${name}" (Dense) on a rank-${x.shape.length} input; only [batch, features] is converted.`);
       const kernel = requireWeight(layer, 'kernel');
-      const ins = [x.name, g.floats(`${name}/W`, kernel.shape, tensorData(kernel))];
-      if (cfg['useBias'] !== false) {
-        const b = requireWeight(layer, 'bias');
-        ins.push(g.floats(`${name}/B`, [b.size], tensorData(b)));
-      }
+      const ins = weightInputs(g, layer, cfg, name, x.name, kernel.shape, tensorData(kernel));
       const y = g.unique(`${name}/gemm`);
       g.node('Gemm', ins, [y], [], name);
       return one(applyActivation(g, { name: y, shape: outShape, layout: 'plain' }, cfg['activation'] as string, name));

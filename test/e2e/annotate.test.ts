@@ -18,7 +18,7 @@ import { writeSyntheticCtStudies } from '../../electron/core/samples/synthetic-c
 import { writeSyntheticRoadScenes } from '../../electron/core/samples/synthetic-road';
 import { startBridge, type Bridge } from '../harness/bridge-server';
 import { tempCore, tempDir } from '../helpers/temp-library';
-import { collectPageErrors, launchBrowser, screenshot } from './browser';
+import { andRender, collectPageErrors, launchBrowser, screenshot } from './browser';
 
 const W = 320;
 const H = 240;
@@ -75,16 +75,6 @@ async function until<T>(what: string, get: () => T | null | undefined | false, m
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
-}
-
-async function renderCount(page: Page): Promise<number> {
-  return Number(await page.getByTestId('viewport').getAttribute('data-render-count'));
-}
-
-async function andRender(page: Page, action: () => Promise<unknown>): Promise<void> {
-  const n = await renderCount(page);
-  await action();
-  await page.waitForFunction((k) => Number(document.querySelector('[data-testid="viewport"]')?.getAttribute('data-render-count')) > k, n);
 }
 
 /** Browse to a dataset and open the item at `index` of the grid in the viewer. */

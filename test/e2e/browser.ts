@@ -45,3 +45,15 @@ export function collectPageErrors(page: Page): string[] {
   });
   return errors;
 }
+
+/** How many times the viewer's cornerstone element has rendered (ViewerCanvas counts them). */
+export async function renderCount(page: Page): Promise<number> {
+  return Number(await page.getByTestId('viewport').getAttribute('data-render-count'));
+}
+
+/** Do something, then wait for cornerstone to render the result. */
+export async function andRender(page: Page, action: () => Promise<unknown>): Promise<void> {
+  const before = await renderCount(page);
+  await action();
+  await page.waitForFunction((n) => Number(document.querySelector('[data-testid="viewport"]')?.getAttribute('data-render-count')) > n, before);
+}

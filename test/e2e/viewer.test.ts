@@ -16,7 +16,7 @@ import { decodeFrame, parseDicom, readImageInfo, type DicomImageInfo, type Pixel
 import { startBridge, type Bridge } from '../harness/bridge-server';
 import { SHARED_TESTDATA } from '../helpers/paths';
 import { tempCore } from '../helpers/temp-library';
-import { collectPageErrors, launchBrowser, screenshot } from './browser';
+import { andRender, collectPageErrors, launchBrowser, screenshot } from './browser';
 
 const DICOM = join(SHARED_TESTDATA, 'dicom');
 const CT = join(DICOM, 'dicomParser', 'CT1_UNC.explicit_little_endian.dcm');
@@ -67,17 +67,6 @@ async function storedValues(path: string): Promise<{ info: DicomImageInfo; data:
   const info = readImageInfo(parsed);
   assert.ok(info);
   return { info, data: (await decodeFrame(parsed, 0, { info })).data };
-}
-
-async function renderCount(page: Page): Promise<number> {
-  return Number(await page.getByTestId('viewport').getAttribute('data-render-count'));
-}
-
-/** Do something, then wait for cornerstone to render the result. */
-async function andRender(page: Page, action: () => Promise<unknown>): Promise<void> {
-  const before = await renderCount(page);
-  await action();
-  await page.waitForFunction((n) => Number(document.querySelector('[data-testid="viewport"]')?.getAttribute('data-render-count')) > n, before);
 }
 
 async function openBySearch(page: Page, dataset: string, search: string): Promise<void> {
