@@ -7,10 +7,12 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { TEST_RESULTS } from '../helpers/paths';
+import { CHROMIUM, requireTool } from '../helpers/reference-tools';
 
-export const CHROMIUM = process.env['FOVEA_CHROMIUM'] ?? '/usr/bin/chromium';
+export { CHROMIUM };
 
 export async function launchBrowser(): Promise<Browser> {
+  requireTool('chromium');
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,

@@ -12,7 +12,7 @@
  * really has no network: /proc/net/dev and /sys/class/net list only `lo`, a
  * TCP connect to 1.1.1.1:443 fails with ENETUNREACH and a DNS lookup fails.
  *
- * Where strace can trace (it can here and in CI), every step runs under
+ * Every step runs under
  * `strace -f -e trace=socket,connect`, and the test asserts that no step
  * even CREATES an internet socket (AF_INET/AF_INET6/AF_PACKET/AF_NETLINK):
  * nothing tries to resolve a host or to connect, and fails quietly. The one
@@ -34,6 +34,7 @@ import { after, before, describe, test } from 'node:test';
 import { buildBundle, type BuiltBundle } from '../helpers/build-bundle';
 import { SHARED_TESTDATA } from '../helpers/paths';
 import { writePneumoniaSubset, type PneumoniaSubset } from '../helpers/pneumonia-subset';
+import { requireTool } from '../helpers/reference-tools';
 
 function namespaceProblem(): string | null {
   if (process.platform !== 'linux') return `network namespaces are a Linux feature (this is ${process.platform})`;
@@ -43,8 +44,6 @@ function namespaceProblem(): string | null {
   return null;
 }
 
-const skip = namespaceProblem();
-if (skip) console.log(`offline workflow SKIPPED: ${skip}`);
 
 interface Traced {
   /** Parsed socket() calls: the address family, per process. */
@@ -70,7 +69,7 @@ function parseTrace(path: string): Traced {
 /** glibc's name service cache daemon: os.userInfo() asks it for the passwd entry (see the header). */
 const ALLOWED_UNIX = new Set(['/var/run/nscd/socket', '/run/nscd/socket']);
 
-describe('the whole workflow works inside a network namespace with no interfaces', { skip: skip ?? false, timeout: 180_000 }, () => {
+describe('the whole workflow works inside a network namespace with no interfaces', { timeout: 180_000 }, () => {
   let bundle: BuiltBundle;
   let work = '';
   let data: PneumoniaSubset;
@@ -79,13 +78,18 @@ describe('the whole workflow works inside a network namespace with no interfaces
   let runId = 0;
 
   before(async () => {
+    // The offline guarantee is not shown unless this runs: no namespace, no pass.
+    const problem = namespaceProblem();
+    if (problem !== null) throw new Error(`The offline workflow cannot be checked here: ${problem}`);
+    requireTool('strace');
     bundle = buildBundle({ renderer: false });
     work = mkdtempSync(join(tmpdir(), 'fovea-offline-'));
     data = await writePneumoniaSubset(join(work, 'data'), { train: 40, val: 10, test: 20 });
     const probe = spawnSync('unshare', ['-rn', 'strace', '-f', '--seccomp-bpf', '-qq', '-e', 'trace=socket,connect', '-o', join(work, 'probe.trace'), 'true'], { encoding: 'utf8' });
     strace = probe.status === 0;
-    if (strace) console.log('every step runs under strace -f -e trace=socket,connect');
-    else console.log(`strace cannot trace here (${probe.error?.message ?? probe.stderr.trim()}): the steps run without the socket trace`);
+    // Without the trace, "no step opened a socket" would go unchecked: that is a failure, not a pass.
+    if (!strace) throw new Error(`strace cannot trace inside the namespace here (${probe.error?.message ?? probe.stderr.trim()}): the socket check cannot be made`);
+    console.log('every step runs under strace -f -e trace=socket,connect');
   });
   after(() => {
     bundle?.cleanup();

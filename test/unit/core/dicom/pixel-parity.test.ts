@@ -35,10 +35,10 @@ import type { DicomImageInfo } from '../../../../electron/core/dicom/image-info'
 import { parseDicom } from '../../../../electron/core/dicom/parse-dicom';
 import type { ParsedDicom } from '../../../../electron/core/dicom/parse-dicom';
 import { transferSyntaxInfo } from '../../../../electron/core/dicom/transfer-syntax';
+import { PYTHON, requireTool } from '../../../helpers/reference-tools';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 const dicomRoot = join(repoRoot, '..', 'shared', 'testdata', 'dicom');
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = join(repoRoot, 'test', 'reference', 'dicom_reference.py');
 const LOSSY_MAX_ABS = 2;
 const LOSSY_MAX_MEAN = 0.5;
@@ -97,16 +97,6 @@ function walk(dir: string): string[] {
     });
 }
 
-function referenceMissing(): string | false {
-  if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
-  try {
-    execFileSync(PYTHON, ['-c', 'import pydicom, gdcm, numpy'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return `${PYTHON} lacks pydicom, gdcm or numpy (apt-get install python3-pydicom python3-gdcm): reference comparison skipped`;
-  }
-}
-
 /** The image files our side decodes: those are the ones to compare. */
 function imageFiles(): { path: string; parsed: ParsedDicom; info: DicomImageInfo }[] {
   if (!existsSync(dicomRoot)) return [];
@@ -155,16 +145,16 @@ function diff(a: ArrayLike<number>, b: ArrayLike<number>): { maxAbs: number; mea
   return { maxAbs, mean: a.length > 0 ? sum / a.length : 0 };
 }
 
-const missing = referenceMissing();
-
-describe('decoded pixels equal pydicom + gdcm (and opj_decompress / dcmdjpeg)', { skip: missing }, () => {
+describe('decoded pixels equal pydicom + gdcm (and opj_decompress / dcmdjpeg)', () => {
   const files = imageFiles();
   let outDir = '';
   const reference = new Map<string, ReferenceEntry>();
 
   const generated = new Map<string, string>();
+  const generationErrors = new Map<string, string>();
 
   before(() => {
+    requireTool('pydicom', 'gdcm', 'dcmtk', 'openjpeg');
     outDir = mkdtempSync(join(tmpdir(), 'fovea-dicom-ref-'));
     for (const variant of GENERATED) {
       const target = join(outDir, `generated-${variant.name}.dcm`);
@@ -173,8 +163,8 @@ describe('decoded pixels equal pydicom + gdcm (and opj_decompress / dcmdjpeg)', 
         if (source === undefined) continue;
         execFileSync(variant.tool, [...variant.args, source, target], { stdio: 'ignore', timeout: 60_000 });
         generated.set(variant.name, target);
-      } catch {
-        // Tool missing (no dcmtk): that variant is skipped.
+      } catch (e) {
+        generationErrors.set(variant.name, (e as Error).message);
       }
     }
     const inputs = [...files.map((f) => f.path), ...generated.values()];
@@ -199,10 +189,7 @@ describe('decoded pixels equal pydicom + gdcm (and opj_decompress / dcmdjpeg)', 
   for (const variant of GENERATED) {
     it(`generated: ${variant.name} (${variant.tool} ${variant.args.join(' ')} ${variant.source})`, async (t) => {
       const path = generated.get(variant.name);
-      if (path === undefined) {
-        t.skip(`${variant.tool} is not available or failed`);
-        return;
-      }
+      assert.ok(path !== undefined, `${variant.tool} could not write the file: ${generationErrors.get(variant.name) ?? 'its source was not generated'}`);
       const parsed = parseDicom(readFileSync(path));
       const info = readImageInfo(parsed);
       assert.ok(info !== null);
@@ -220,10 +207,6 @@ describe('decoded pixels equal pydicom + gdcm (and opj_decompress / dcmdjpeg)', 
     if (ref.status === 'nopixels') {
       // pydicom does not see pixel data in a few malformed files we can still read; testdata-files covers them.
       t.skip('the reference tools find no pixel data in this file');
-      return;
-    }
-    if (ref.status === 'error' && /FileNotFoundError|No such file/.test(ref.error ?? '')) {
-      t.skip(`a reference tool is missing: ${ref.error ?? ''}`);
       return;
     }
     assert.equal(ref.status, 'ok', `reference failed: ${ref.error ?? ''}`);

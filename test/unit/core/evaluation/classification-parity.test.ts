@@ -23,8 +23,8 @@ import {
 } from '../../../../electron/core/evaluation/classification-metrics';
 import { createRandom, type SeededRandom } from '../../../../electron/core/samples/seeded-random';
 import { REPO_ROOT } from '../../../helpers/paths';
+import { PYTHON, requireTool } from '../../../helpers/reference-tools';
 
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = join(REPO_ROOT, 'test', 'reference', 'sklearn_metrics.py');
 const TOL = 1e-6;
 
@@ -160,12 +160,6 @@ function ours(c: Case): ClassificationMetrics {
     : classificationMetrics(c.yTrue as number[], c.probabilities, names);
 }
 
-function sklearnAvailable(): string | null {
-  const r = spawnSync(PYTHON, ['-c', 'import sklearn, numpy'], { encoding: 'utf8' });
-  if (r.error) return `${PYTHON} cannot be run (${r.error.message})`;
-  return r.status === 0 ? null : `scikit-learn is not installed for ${PYTHON} (apt-get install python3-sklearn)`;
-}
-
 class Diff {
   max = 0;
   where = '';
@@ -187,12 +181,8 @@ class Diff {
   }
 }
 
-test('classification metrics equal scikit-learn on generated cases (to 1e-6)', (t) => {
-  const missing = sklearnAvailable();
-  if (missing) {
-    t.skip(missing);
-    return;
-  }
+test('classification metrics equal scikit-learn on generated cases (to 1e-6)', () => {
+  requireTool('sklearn', 'numpy');
   const cases = makeCases();
   const run = spawnSync(PYTHON, [SCRIPT], { input: JSON.stringify({ cases }), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   assert.equal(run.status, 0, run.stderr);

@@ -23,9 +23,9 @@ import { evaluatePredictions } from '../../../../electron/core/evaluation/evalua
 import { evaluateRun, readStoredEvaluation, type ClassificationImageResult } from '../../../../electron/core/evaluation/evaluate-run';
 import { createRandom } from '../../../../electron/core/samples/seeded-random';
 import { REPO_ROOT } from '../../../helpers/paths';
+import { PYTHON, requireTool } from '../../../helpers/reference-tools';
 import { tempCore } from '../../../helpers/temp-library';
 
-const PYTHON = '/usr/bin/python3';
 
 async function writeImages(dir: string, n: number, seed: string, classes = ['dark', 'bright']): Promise<string> {
   mkdirSync(dir, { recursive: true });
@@ -106,21 +106,17 @@ test('evaluate a tiny trained classifier: stored JSON, sklearn parity, other spl
 
   // --- The same numbers as scikit-learn on these predictions.
   const imgs: ClassificationImageResult[] = report.images;
-  const sk = spawnSync(PYTHON, ['-c', 'import sklearn'], { encoding: 'utf8' });
-  if (sk.status === 0) {
-    const cases = [{ name: 'run', multiLabel: false, numClasses: 2, yTrue: imgs.map((i) => i.truth[0]), probabilities: imgs.map((i) => i.probabilities) }];
-    const run = spawnSync(PYTHON, [join(REPO_ROOT, 'test', 'reference', 'sklearn_metrics.py')], { input: JSON.stringify({ cases }), encoding: 'utf8' });
-    assert.equal(run.status, 0, run.stderr);
-    const ref = (JSON.parse(run.stdout) as { cases: { accuracy: number; macro: Record<string, number>; auc: (number | null)[]; aucMacro: number | null; confusion: number[][] }[] }).cases[0];
-    assert.ok(ref);
-    assert.ok(Math.abs(report.accuracy - ref.accuracy) < 1e-6);
-    for (const k of ['precision', 'recall', 'f1'] as const) assert.ok(Math.abs(report.macro[k] - (ref.macro[k] as number)) < 1e-6, k);
-    assert.deepEqual(report.confusionMatrix?.matrix, ref.confusion);
-    if (ref.aucMacro === null) assert.equal(report.auc.macro, null);
-    else assert.ok(Math.abs((report.auc.macro as number) - ref.aucMacro) < 1e-6);
-  } else {
-    t.diagnostic('scikit-learn missing: end-to-end parity not checked');
-  }
+  requireTool('sklearn');
+  const cases = [{ name: 'run', multiLabel: false, numClasses: 2, yTrue: imgs.map((i) => i.truth[0]), probabilities: imgs.map((i) => i.probabilities) }];
+  const run = spawnSync(PYTHON, [join(REPO_ROOT, 'test', 'reference', 'sklearn_metrics.py')], { input: JSON.stringify({ cases }), encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  const ref = (JSON.parse(run.stdout) as { cases: { accuracy: number; macro: Record<string, number>; auc: (number | null)[]; aucMacro: number | null; confusion: number[][] }[] }).cases[0];
+  assert.ok(ref);
+  assert.ok(Math.abs(report.accuracy - ref.accuracy) < 1e-6);
+  for (const k of ['precision', 'recall', 'f1'] as const) assert.ok(Math.abs(report.macro[k] - (ref.macro[k] as number)) < 1e-6, k);
+  assert.deepEqual(report.confusionMatrix?.matrix, ref.confusion);
+  if (ref.aucMacro === null) assert.equal(report.auc.macro, null);
+  else assert.ok(Math.abs((report.auc.macro as number) - ref.aucMacro) < 1e-6);
 
   // --- The val split, stored under its own name.
   const val = await evaluateRun(core, runId, { split: 'val' });

@@ -1,13 +1,14 @@
 /**
  * Segmentation Dice / IoU: a hand-computed case (derivation below), the
  * empty-class convention, per-series aggregation, and random masks against
- * a direct numpy computation (skipped when /usr/bin/python3 lacks numpy).
+ * a direct numpy computation (fails, naming the install command, when /usr/bin/python3 lacks numpy).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { SegmentationAccumulator } from '../../../../electron/core/evaluation/segmentation-metrics';
 import { createRandom } from '../../../../electron/core/samples/seeded-random';
+import { requireTool } from '../../../helpers/reference-tools';
 
 const near = (a: number | null | undefined, b: number, what: string) => {
   assert.ok(a !== null && a !== undefined && Math.abs(a - b) < 1e-12, `${what}: ${String(a)} vs ${b}`);
@@ -77,12 +78,8 @@ test('per series: pixels pooled over the series images', () => {
   near(r.meanImageDice, 5 / 6, 'mean image dice');
 });
 
-test('random masks: per-class and per-image Dice / IoU equal a direct numpy computation', (t) => {
-  const probe = spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) {
-    t.skip('numpy is not available for /usr/bin/python3');
-    return;
-  }
+test('random masks: per-class and per-image Dice / IoU equal a direct numpy computation', () => {
+  requireTool('numpy');
   const r = createRandom('segmentation-numpy');
   const K = 4;
   const images = Array.from({ length: 6 }, (_, i) => {

@@ -1,6 +1,6 @@
 /** parseLabelFile dispatch, detectLabelFormat, cancellation and progress. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FoveaException } from '../../../../electron/contract/result';
@@ -10,7 +10,7 @@ import { encodePng, tempDir, TESTDATA, write } from './label-fixtures';
 const isCode = (code: string, re: RegExp = /./) => (e: unknown) => e instanceof FoveaException && e.code === code && re.test(e.message);
 
 describe('label files entry point', () => {
-  it('detects the format of the real datasets it can read, and of KITTI as none', { skip: !existsSync(TESTDATA) && 'shared testdata missing' }, async () => {
+  it('detects the format of the real datasets it can read, and of KITTI as none', async () => {
     const cases: [string, LabelFormat | null][] = [
       ['train/pennfudan_ped/Annotation', 'voc'],
       ['train/pennfudan_ped/Annotation/FudanPed00001.txt', 'voc'],

@@ -4,7 +4,7 @@
  * generated PNGs for palette, 16-bit, sub-byte, interlaced and broken files.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { crc32, deflateSync } from 'node:zlib';
@@ -42,7 +42,7 @@ async function sharpCounts(file: string, sixteen = false): Promise<Map<number, n
 const isCode = (code: string, re: RegExp) => (e: unknown) => e instanceof FoveaException && e.code === code && re.test(e.message);
 
 describe('mask folder parser', () => {
-  it('reads CamVid class-index masks: every class present, pixel counts equal to a direct count', { skip: !existsSync(CAMVID) && 'shared testdata missing' }, async () => {
+  it('reads CamVid class-index masks: every class present, pixel counts equal to a direct count', async () => {
     const f = await parseMasks(CAMVID, { classes: CAMVID_CLASSES });
     assert.equal(f.format, 'masks');
     assert.equal(f.images.length, 92);
@@ -68,7 +68,7 @@ describe('mask folder parser', () => {
     assert.ok(f.images.some((i) => i.labels.some((l) => l.className === 'Sky')));
   });
 
-  it('reads the Cityscapes labelIds map chosen by suffix, skipping "unlabeled"; 16-bit instance ids exactly', { skip: !existsSync(CITY) && 'shared testdata missing' }, async () => {
+  it('reads the Cityscapes labelIds map chosen by suffix, skipping "unlabeled"; 16-bit instance ids exactly', async () => {
     const f = await parseMasks(CITY, { classes: CITYSCAPES, maskSuffix: '_gtFine_labelIds' });
     assert.equal(f.images.length, 1);
     const img = f.images[0];
@@ -90,7 +90,7 @@ describe('mask folder parser', () => {
     assert.equal(all.warnings.filter((w) => /is already the mask for image "frankfurt_000000_000294"/.test(w)).length, 2);
   });
 
-  it('reads Penn-Fudan instance masks: one object per pedestrian, matching the annotated boxes', { skip: !existsSync(PENN) && 'shared testdata missing' }, async () => {
+  it('reads Penn-Fudan instance masks: one object per pedestrian, matching the annotated boxes', async () => {
     const masks = await parseMasks(join(PENN, 'PedMasks'), { maskMode: 'instance', instanceClass: 'pedestrian' });
     const boxes = await parseVoc(join(PENN, 'Annotation'));
     assert.equal(masks.images.length, 119);
@@ -121,7 +121,7 @@ describe('mask folder parser', () => {
     assert.ok(exact >= 275, `${exact} of ${total} boxes equal their mask's box`);
   });
 
-  it('reads DRIVE GIF vessel masks through sharp with a 0/255 class map', { skip: !existsSync(DRIVE) && 'shared testdata missing' }, async () => {
+  it('reads DRIVE GIF vessel masks through sharp with a 0/255 class map', async () => {
     const file = readdirSync(DRIVE).sort()[0] as string;
     const f = await parseMasks(join(DRIVE, file), { classes: { 0: 'background', 255: 'vessel' } });
     const direct = await sharpCounts(join(DRIVE, file));

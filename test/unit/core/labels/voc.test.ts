@@ -3,7 +3,6 @@
  * place) and generated XML, including XXE / entity-bomb attempts.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -16,7 +15,7 @@ const PENN = join(TESTDATA, 'train/pennfudan_ped/Annotation');
 const isBad = (re: RegExp) => (e: unknown) => e instanceof FoveaException && e.code === 'BAD_INPUT' && re.test(e.message);
 
 describe('VOC parser', () => {
-  it('reads all 287 Penn-Fudan boxes in 119 files, 1-based corners to continuous boxes', { skip: !existsSync(PENN) && 'shared testdata missing' }, async () => {
+  it('reads all 287 Penn-Fudan boxes in 119 files, 1-based corners to continuous boxes', async () => {
     const f = await parseVoc(PENN);
     assert.equal(f.format, 'voc');
     assert.equal(f.images.length, 119);

@@ -1,15 +1,15 @@
 /**
  * Checks shared by the report tests: the HTML is well formed and offline,
- * the PDF's text (pdftotext when installed, else our own reading of the
- * content streams), and opening a file in Debian's Chromium with every
+ * the PDF's text (poppler's pdftotext; the quick per-task checks read the
+ * content streams themselves), and opening a file in Debian's Chromium with every
  * network request blocked and recorded.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { inflateSync } from 'node:zlib';
-import { CHROMIUM, launchBrowser, screenshot } from '../../../e2e/browser';
+import { requireTool } from '../../../helpers/reference-tools';
+import { launchBrowser, screenshot } from '../../../e2e/browser';
 
 const VOID = new Set(['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'source', 'track', 'wbr']);
 
@@ -106,15 +106,12 @@ export function pdfTextFromStreams(pdf: Buffer): string {
   return lines.join('\n');
 }
 
-/** The PDF's text: pdftotext (poppler-utils) when installed, else pdfTextFromStreams. */
-export function pdfText(pdfPath: string, bytes: Buffer): { text: string; tool: string } {
+/** The PDF's text as poppler's pdftotext reads it (an independent PDF reader; the test fails without it). */
+export function pdfText(pdfPath: string): { text: string; tool: string } {
+  requireTool('poppler');
   const r = spawnSync('pdftotext', ['-layout', pdfPath, '-'], { encoding: 'utf8' });
-  if (r.status === 0 && !r.error) return { text: r.stdout, tool: 'pdftotext' };
-  return { text: pdfTextFromStreams(bytes), tool: 'inflated content streams' };
-}
-
-export function chromiumMissing(): string | null {
-  return existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (set FOVEA_CHROMIUM)`;
+  assert.equal(r.status, 0, `pdftotext failed: ${r.error?.message ?? r.stderr}`);
+  return { text: r.stdout, tool: 'pdftotext' };
 }
 
 export interface OpenedReport {

@@ -30,7 +30,8 @@ import { fmt } from '../../../../electron/core/report/report-model';
 import { writePneumoniaSubset } from '../../../helpers/pneumonia-subset';
 import { tempCore } from '../../../helpers/temp-library';
 import { createMlEngine } from '../../../../native-models/engine';
-import { chromiumMissing, openOffline, parseHtmlStrict, pdfText, remoteReferences } from './report-checks';
+import { requireTool } from '../../../helpers/reference-tools';
+import { openOffline, parseHtmlStrict, pdfText, remoteReferences } from './report-checks';
 
 function cliContext(core: CliContext['core'] extends () => infer C ? C : never): { ctx: CliContext; out: string[] } {
   const out: string[] = [];
@@ -120,20 +121,17 @@ test('report of a trained classifier: HTML and PDF with the evaluation numbers, 
   assert.ok(!html.includes(dir), 'a local path in the report');
 
   // --- Chromium, network blocked: the file itself is the only request, nothing fails.
-  const skip = chromiumMissing();
-  if (skip) t.diagnostic(`Chromium check skipped: ${skip}`);
-  else {
-    const opened = await openOffline(htmlPath, 'report-classification', join(r.root, 'report.pdf'));
-    assert.deepEqual(opened.requests, [new URL(`file://${htmlPath}`).href], 'requests besides the report file');
-    assert.deepEqual(opened.blocked, []);
-    assert.deepEqual(opened.errors, []);
-    assert.equal(opened.dom.svgs, 5);
-    assert.equal(opened.dom.scripts, 0);
-    assert.ok(opened.dom.tables >= 5);
-    assert.equal(opened.dom.title, `Evaluation report: run ${runId}`);
-    assert.ok(opened.dom.bodyText.includes(fmt(evaluation.accuracy)));
-    t.diagnostic(`screenshots: ${opened.screenshot}, ${opened.pdfScreenshot}`);
-  }
+  requireTool('chromium');
+  const opened = await openOffline(htmlPath, 'report-classification', join(r.root, 'report.pdf'));
+  assert.deepEqual(opened.requests, [new URL(`file://${htmlPath}`).href], 'requests besides the report file');
+  assert.deepEqual(opened.blocked, []);
+  assert.deepEqual(opened.errors, []);
+  assert.equal(opened.dom.svgs, 5);
+  assert.equal(opened.dom.scripts, 0);
+  assert.ok(opened.dom.tables >= 5);
+  assert.equal(opened.dom.title, `Evaluation report: run ${runId}`);
+  assert.ok(opened.dom.bodyText.includes(fmt(evaluation.accuracy)));
+  t.diagnostic(`screenshots: ${opened.screenshot}, ${opened.pdfScreenshot}`);
 
   // --- The PDF.
   const pdfPath = join(r.root, 'report.pdf');
@@ -144,7 +142,7 @@ test('report of a trained classifier: HTML and PDF with the evaluation numbers, 
   assert.ok(!raw.includes('/FontFile'), 'a font file is embedded: only the standard fonts are meant to be used');
   assert.deepEqual([...new Set([...raw.matchAll(/\/BaseFont\s*\/([A-Za-z-]+)/gu)].map((m) => m[1]))].sort(), ['Helvetica', 'Helvetica-Bold']);
   assert.ok(!/\/(JavaScript|JS|URI|Launch|EmbeddedFile)\b/u.test(raw), 'active content or links in the PDF');
-  const { text, tool } = pdfText(pdfPath, pdf);
+  const { text, tool } = pdfText(pdfPath);
   t.diagnostic(`PDF text read with ${tool}`);
   for (const v of numbers) assert.ok(text.includes(v), `${v} missing from the PDF`);
   assert.ok(text.includes('Accuracy'));

@@ -1,6 +1,6 @@
 // The synthetic CT series checked by real DICOM tools: dcmtk (dcmftest, dcmdump,
-// dcmj2pnm) and pydicom (under /usr/bin/python3). Those parts skip, saying why, where
-// the tools are missing; CI installs them (apt-get install dcmtk python3-pydicom).
+// dcmj2pnm) and pydicom (under /usr/bin/python3). A missing tool fails the test with the
+// command that installs it (test/helpers/reference-tools.ts).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { writeSyntheticCtStudies, type SyntheticCtManifest } from '../../../../electron/core/samples/synthetic-ct';
+import { PYTHON, requireTool } from '../../../helpers/reference-tools';
 import { tempDir } from '../../../helpers/temp-library';
 
-const PYTHON = '/usr/bin/python3';
 const OPTIONS = { patients: 3, slicesPerSeries: 6, size: 64, seed: 11 };
 
 let tmp: { dir: string; cleanup(): void };
@@ -34,11 +34,6 @@ before(async () => {
   }
 });
 after(() => tmp.cleanup());
-
-function toolMissing(cmd: string, args: string[]): string | null {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  return r.error || r.status !== 0 ? `${cmd} ${args.join(' ')} failed: ${r.error?.message ?? r.stderr}` : null;
-}
 
 const allFiles = (): string[] => manifest.patients.flatMap((p) => p.series.slices.map((s) => join(out, s.file)));
 
@@ -75,9 +70,8 @@ test('manifest, labels and masks describe the series', async () => {
   assert.ok([...data].every((v) => v === 0 || v === 1), 'mask values are class indices 0/1');
 });
 
-test('dcmtk accepts every file as clean Part-10 CT', (t) => {
-  const missing = toolMissing('dcmdump', ['--version']);
-  if (missing) return t.skip(`dcmdump unavailable (apt-get install dcmtk): ${missing}`);
+test('dcmtk accepts every file as clean Part-10 CT', () => {
+  requireTool('dcmtk');
   const files = allFiles();
   const ftest = spawnSync('dcmftest', files, { encoding: 'utf8' });
   assert.equal(ftest.status, 0, ftest.stdout + ftest.stderr);
@@ -217,9 +211,8 @@ check(stats['min_stored'] < 0, 'noise in air reaches negative stored values (sig
 print(json.dumps({'failures': fail, 'stats': stats}))
 `;
 
-test('pydicom reads every file: attributes, geometry, HU, masks on the lesions', (t) => {
-  const missing = toolMissing(PYTHON, ['-c', 'import pydicom, numpy']);
-  if (missing) return t.skip(`pydicom/numpy unavailable for ${PYTHON} (apt-get install python3-pydicom): ${missing}`);
+test('pydicom reads every file: attributes, geometry, HU, masks on the lesions', () => {
+  requireTool('pydicom');
   const input = join(tmp.dir, 'pydicom-input.json');
   writeFileSync(input, JSON.stringify({ root: out, manifest, masks: Object.fromEntries(lesionIndices) }));
   const r = spawnSync(PYTHON, ['-c', PYDICOM_CHECK, input], { encoding: 'utf8', maxBuffer: 16 << 20 });

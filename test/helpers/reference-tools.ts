@@ -1,0 +1,88 @@
+/**
+ * The reference tools the tests compare Fovea against (dcmtk, pydicom + gdcm, scikit-learn, ...) and
+ * the browser the UI tests drive, each with the Debian package that brings it.
+ *
+ * A test that needs one calls `requireTool(id)`: when the tool is missing the test FAILS with the
+ * command that installs it. A comparison that is not made must never look like one that passed.
+ * `npm test` first runs test/setup/ensure-test-deps.ts, which installs whatever is missing when it
+ * can (root, or passwordless sudo, with apt-get) and otherwise stops with that one command.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+/** The Python that has Debian's packages (a `python3` earlier on PATH may be another interpreter). */
+export const PYTHON = '/usr/bin/python3';
+
+export interface ReferenceTool {
+  id: string;
+  /** What the tests use it for, for the message. */
+  purpose: string;
+  /** Debian packages that provide it. */
+  apt: readonly string[];
+  /** Null when present, else why not. */
+  check(): string | null;
+}
+
+function onPath(command: string, args: readonly string[] = ['--version']): string | null {
+  const r = spawnSync(command, args, { stdio: 'ignore', timeout: 30_000 });
+  if (r.error) return `${command}: ${r.error.message}`;
+  return null;
+}
+
+function pythonModules(modules: string): string | null {
+  if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
+  const r = spawnSync(PYTHON, ['-c', `import ${modules}`], { encoding: 'utf8', timeout: 60_000 });
+  if (r.error) return `${PYTHON}: ${r.error.message}`;
+  if (r.status !== 0) return `${PYTHON} cannot import ${modules}: ${(r.stderr.trim().split('\n').pop() ?? '').slice(0, 200)}`;
+  return null;
+}
+
+/** Debian's Chromium, or the browser named by FOVEA_CHROMIUM. */
+export const CHROMIUM = process.env['FOVEA_CHROMIUM'] ?? '/usr/bin/chromium';
+
+export const REFERENCE_TOOLS: readonly ReferenceTool[] = [
+  { id: 'chromium', purpose: 'the browser tests and the offline report check', apt: ['chromium'], check: () => (existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing`) },
+  { id: 'dcmtk', purpose: 'DICOM reference decoding and validation (dcmdump, dcmdjpeg, dcmconv)', apt: ['dcmtk'], check: () => onPath('dcmdump', ['--version']) },
+  { id: 'pydicom', purpose: 'DICOM pixel and geometry references', apt: ['python3-pydicom', 'python3-numpy'], check: () => pythonModules('pydicom, numpy') },
+  { id: 'gdcm', purpose: 'compressed DICOM pixel references through pydicom', apt: ['python3-gdcm'], check: () => pythonModules('gdcm') },
+  { id: 'numpy', purpose: 'direct metric computations', apt: ['python3-numpy'], check: () => pythonModules('numpy') },
+  { id: 'sklearn', purpose: 'classification metric parity', apt: ['python3-sklearn'], check: () => pythonModules('sklearn') },
+  { id: 'nibabel', purpose: 'NIfTI export geometry', apt: ['python3-nibabel'], check: () => pythonModules('nibabel') },
+  { id: 'onnx', purpose: 'ONNX model checks', apt: ['python3-onnx'], check: () => pythonModules('onnx') },
+  { id: 'openjpeg', purpose: 'JPEG 2000 / HTJ2K reference decoding (opj_decompress)', apt: ['libopenjp2-tools'], check: () => onPath('opj_decompress', ['-h']) },
+  { id: 'poppler', purpose: 'reading the PDF report back (pdftotext)', apt: ['poppler-utils'], check: () => onPath('pdftotext', ['-v']) },
+  { id: 'strace', purpose: 'tracing every socket of the offline workflow', apt: ['strace'], check: () => onPath('strace', ['-V']) },
+];
+
+/** Every Debian package the tests need. */
+export const TEST_APT_PACKAGES: readonly string[] = [...new Set(REFERENCE_TOOLS.flatMap((t) => t.apt))];
+
+export function installCommand(packages: readonly string[] = TEST_APT_PACKAGES): string {
+  return `sudo apt-get install -y --no-install-recommends ${packages.join(' ')}`;
+}
+
+const checked = new Map<string, string | null>();
+
+/** Null when the tool is there, else the reason (cached per process). */
+export function toolProblem(id: string): string | null {
+  if (!checked.has(id)) {
+    const tool = REFERENCE_TOOLS.find((t) => t.id === id);
+    if (!tool) throw new Error(`unknown reference tool ${id}`);
+    checked.set(id, tool.check());
+  }
+  return checked.get(id) ?? null;
+}
+
+/**
+ * Throws (so the test fails) when the tool is missing, naming the install command.
+ * Use in a test body or a `before` hook: never skip a comparison for want of its reference.
+ */
+export function requireTool(...ids: string[]): void {
+  const missing = ids.flatMap((id) => {
+    const problem = toolProblem(id);
+    return problem === null ? [] : [{ tool: REFERENCE_TOOLS.find((t) => t.id === id) as ReferenceTool, problem }];
+  });
+  if (missing.length === 0) return;
+  const lines = missing.map((m) => `${m.tool.id} (${m.tool.purpose}): ${m.problem}`);
+  throw new Error(`Reference tool missing, so this comparison cannot be made:\n  ${lines.join('\n  ')}\nInstall: ${installCommand(missing.flatMap((m) => m.tool.apt))}`);
+}
