@@ -10,7 +10,7 @@
 //
 // What it does, in order:
 // 1. `npm run build`: the renderer (dist/renderer) and the Node bundles (dist/electron); the
-//    icons (build/scripts/make-icons.mjs: PNG set, .ico, .icns from build/icon-src/fovea.svg).
+//    icons (build/scripts/make-icons.mjs: PNG set, .ico, .icns from resources/icons/fovea.svg).
 // 2. Stages the application in out/app-stage/: a package.json with the
 //    production dependencies only, dist/electron, dist/renderer, resources/,
 //    and node_modules holding exactly the production dependency closure from
@@ -353,7 +353,7 @@ export async function dist(argv = process.argv.slice(2)) {
     if (r.status !== 0) throw new DistError('npm run build failed');
   }
 
-  // Icons for every platform from build/icon-src/fovea.svg (into build/generated/, git-ignored).
+  // Icons for every platform from resources/icons/fovea.svg (into build/generated/, git-ignored).
   const { makeIcons } = await import(pathToFileURL(join(root, 'build', 'scripts', 'make-icons.mjs')).href);
   console.log(`dist: icons in ${await makeIcons()}`);
 

@@ -1,4 +1,4 @@
-// Generates the application icons from build/icon-src/fovea.svg into build/generated/ (git-ignored):
+// Generates the application icons from resources/icons/fovea.svg into build/generated/ (git-ignored):
 //   icon.png (1024x1024), icons/<N>x<N>.png (Linux), icon.ico (Windows: 16-256 px, PNG entries),
 //   icon.icns (macOS: ic07-ic10 PNG entries). `npm run dist` runs it first; run it by hand with
 //   `node build/scripts/make-icons.mjs`. Both container formats are written here because they are
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SOURCE = join(here, '..', 'icon-src', 'fovea.svg');
+const SOURCE = join(here, '..', '..', 'resources', 'icons', 'fovea.svg');
 export const GENERATED = join(here, '..', 'generated');
 
 const LINUX_SIZES = [16, 24, 32, 48, 64, 128, 256, 512, 1024];
