@@ -126,6 +126,12 @@ export interface ParsedLabelFile {
   volumes?: ParsedLabelVolume[];
   /** Per-entry problems: each names where it is and what was done (skipped, clipped, ...). */
   warnings: string[];
+  /**
+   * Label content the parser read but did not turn into labels (mask values outside the class
+   * map or read as "not labelled"), summed over the source: what an import that created nothing
+   * says to explain itself.
+   */
+  unusedContent?: string[];
 }
 
 export interface ParseLabelOptions {

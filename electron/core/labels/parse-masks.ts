@@ -24,13 +24,20 @@
  * in the folder and up to two folders above it. Without one, classes are
  * named by their value ("1", "2", ...) with a warning.
  *
- * Skipped values (no label): 0 unless the class map gives 0 a real name
- * (CamVid's 0 is Sky); any value whose class is named background /
- * unlabelled / unlabeled / void / ignore / bg / none; and options.ignoreValues
+ * Skipped values (no label): 0 unless the class map gives 0 a name
+ * (CamVid's 0 is Sky); any value whose class has a background name
+ * (background, bg, none: class-names.ts); and options.ignoreValues
  * (default: 255 when a class map is present and does not name 255, as in
  * VOC and Cityscapes train ids; nothing without a class map, so a 0/255
  * binary mask gives class "255"). Values present in the image but not in a
  * given class map are skipped with a warning naming their pixel count.
+ * Every skipped non-zero value is also summed up in `unusedContent`, so an
+ * import that made nothing of a mask folder can say why.
+ *
+ * Ignore regions: a value whose class is named void / ignore / unlabelled /
+ * DontCare (class-names.ts) is KEPT, as a mask of that class: training and
+ * evaluation leave its pixels out (CamVid's 11 Unlabelled; DRIVE's field of
+ * view mask read with {0: void, 255: background}).
  *
  * Instance mode (options.maskMode = 'instance', e.g. Penn-Fudan PedMasks):
  * every non-zero, non-ignored value is one object of options.instanceClass.
@@ -62,10 +69,10 @@ import {
   type ParsedLabelFile,
   type ParseLabelOptions,
 } from './label-types';
+import { isBackgroundName } from './class-names';
 import { rlesFromLabelMap } from './rle';
 
 const MASK_EXTENSIONS = new Set(['.png', '.gif', '.tif', '.tiff']);
-const BACKGROUND_NAMES = new Set(['background', 'bg', 'unlabelled', 'unlabeled', 'void', 'ignore', 'none', '__background__', '_background_']);
 const CLASS_MAP_JSON = ['classes.json', 'class_map.json', 'labelmap.json', 'label_map.json'];
 const CLASS_MAP_TXT = ['classes.txt', 'labelmap.txt', 'label_map.txt'];
 /** Mask files hold at most this many bytes (a 16k x 16k PNG compresses far below). */
@@ -78,10 +85,6 @@ export interface LabelImage {
   width: number;
   height: number;
   values: Uint8Array | Uint16Array;
-}
-
-export function isBackgroundName(name: string): boolean {
-  return BACKGROUND_NAMES.has(name.trim().toLowerCase());
 }
 
 export async function parseMasks(path: string, options: ParseLabelOptions = {}): Promise<ParsedLabelFile> {
@@ -106,6 +109,14 @@ export async function parseMasks(path: string, options: ParseLabelOptions = {}):
   if (instance) classes.push(options.instanceClass ?? 'object');
   else if (classMap) for (const [v, n] of [...classMap].sort((a, b) => a[0] - b[0])) if (!skip(v) && !classes.includes(n)) classes.push(n);
   const seenValuesWithoutName = new Set<number>();
+  // Non-zero values read but not imported: value -> pixels and files, for `unusedContent`.
+  const unused = new Map<number, { pixels: number; files: number; why: 'ignored' | 'unnamed' }>();
+  const tallyUnused = (value: number, pixels: number, why: 'ignored' | 'unnamed'): void => {
+    const u = unused.get(value) ?? { pixels: 0, files: 0, why };
+    u.pixels += pixels;
+    u.files++;
+    unused.set(value, u);
+  };
 
   const images: ParsedImageLabels[] = [];
   const byStem = new Map<string, string>();
@@ -134,6 +145,11 @@ export async function parseMasks(path: string, options: ParseLabelOptions = {}):
     const split = splitFromPath(rel, basename(dir));
     if (split) entry.split = split;
     const runs = rlesFromLabelMap(img.values, img.height, img.width, skip);
+    if (ignore.size > 0) {
+      const counts = new Map<number, number>();
+      for (const v of img.values) if (v !== 0 && ignore.has(v)) counts.set(v, (counts.get(v) ?? 0) + 1);
+      for (const [v, n] of counts) tallyUnused(v, n, 'ignored');
+    }
     for (const [value, { rle, pixels }] of runs) {
       let className: string;
       if (instance) className = options.instanceClass ?? 'object';
@@ -141,6 +157,7 @@ export async function parseMasks(path: string, options: ParseLabelOptions = {}):
         const n = classMap.get(value);
         if (n === undefined) {
           warn.add(`${rel}: value ${value} (${pixels} pixels) is not in the class map; skipped.`);
+          tallyUnused(value, pixels, 'unnamed');
           continue;
         }
         className = n;
@@ -162,7 +179,15 @@ export async function parseMasks(path: string, options: ParseLabelOptions = {}):
     if (seenValuesWithoutName.size > 0) warn.add('No class map found (classes.json, class_map.json or classes.txt): classes are named by their pixel value.');
   }
   if (files.length === 0) warn.add(`No mask images (.png, .gif, .tif) found in ${path}${suffix ? ` ending in "${suffix}"` : ''}.`);
-  return { format: 'masks', classes, images, warnings: warn.done() };
+  const mapText = classMap ? [...classMap].sort((a, b) => a[0] - b[0]).map(([v, n]) => `${v}=${n}`).join(', ') : '';
+  const unusedContent = [...unused].sort((a, b) => a[0] - b[0]).map(([v, u]) =>
+    u.why === 'unnamed'
+      ? `value ${v} (${u.pixels} pixels in ${u.files} mask(s)) is not in the class map (${mapText}); its pixels were skipped.`
+      : `value ${v} (${u.pixels} pixels in ${u.files} mask(s)) was read as "not labelled" (ignore values ${[...ignore].join(', ')}` +
+        (classMap && options.ignoreValues === undefined ? `: the class map ${mapText} does not name it` : '') +
+        ').',
+  );
+  return { format: 'masks', classes, images, warnings: warn.done(), ...(unusedContent.length ? { unusedContent } : {}) };
 }
 
 // ---------------------------------------------------------------------------
