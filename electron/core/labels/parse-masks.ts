@@ -149,6 +149,7 @@ export async function parseMasks(path: string, options: ParseLabelOptions = {}):
       const counts = new Map<number, number>();
       for (const v of img.values) if (v !== 0 && ignore.has(v)) counts.set(v, (counts.get(v) ?? 0) + 1);
       for (const [v, n] of counts) tallyUnused(v, n, 'ignored');
+      if (counts.size > 0) entry.hasUnreadContent = true;
     }
     for (const [value, { rle, pixels }] of runs) {
       let className: string;
@@ -158,6 +159,7 @@ export async function parseMasks(path: string, options: ParseLabelOptions = {}):
         if (n === undefined) {
           warn.add(`${rel}: value ${value} (${pixels} pixels) is not in the class map; skipped.`);
           tallyUnused(value, pixels, 'unnamed');
+          entry.hasUnreadContent = true;
           continue;
         }
         className = n;

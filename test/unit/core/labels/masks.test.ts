@@ -47,8 +47,9 @@ describe('mask folder parser', () => {
     assert.equal(f.format, 'masks');
     assert.equal(f.images.length, 92);
     assert.deepEqual(f.warnings, []);
-    // Unlabelled (11) is void: not a class, never a label.
-    assert.deepEqual(f.classes, CAMVID_CLASSES.slice(0, 11));
+    // Unlabelled (11) is void: a region to ignore, kept as a mask of its class so that training and
+    // evaluation can leave its pixels out (issue 20.1; it used to be dropped at import).
+    assert.deepEqual(f.classes, CAMVID_CLASSES);
     const first = f.images[0];
     assert.equal(first?.fileName, '0001TP_006690');
     assert.equal(first?.match, 'stem');
@@ -57,7 +58,7 @@ describe('mask folder parser', () => {
     assert.equal(first?.height, 360);
     for (const img of f.images.slice(0, 6)) {
       const direct = await sharpCounts(join(CAMVID, img.source ?? ''));
-      const expected = [...direct].filter(([v]) => v !== 11).sort((a, b) => a[0] - b[0]);
+      const expected = [...direct].sort((a, b) => a[0] - b[0]);
       const got = img.labels.map((l) => {
         assert.ok(l.geometry.kind === 'mask');
         return [CAMVID_CLASSES.indexOf(l.className), l.geometry.kind === 'mask' ? rleArea(l.geometry.rle) : -1];
@@ -68,14 +69,15 @@ describe('mask folder parser', () => {
     assert.ok(f.images.some((i) => i.labels.some((l) => l.className === 'Sky')));
   });
 
-  it('reads the Cityscapes labelIds map chosen by suffix, skipping "unlabeled"; 16-bit instance ids exactly', { skip: !existsSync(CITY) && 'shared testdata missing' }, async () => {
+  it('reads the Cityscapes labelIds map chosen by suffix, "unlabeled" as a region to ignore; 16-bit instance ids exactly', { skip: !existsSync(CITY) && 'shared testdata missing' }, async () => {
     const f = await parseMasks(CITY, { classes: CITYSCAPES, maskSuffix: '_gtFine_labelIds' });
     assert.equal(f.images.length, 1);
     const img = f.images[0];
     assert.equal(img?.fileName, 'frankfurt_000000_000294');
     assert.equal(labelStem('frankfurt_000000_000294_leftImg8bit.png', IMAGE_SUFFIXES), img?.fileName, 'matches its image');
     const direct = await sharpCounts(join(CITY, 'frankfurt_000000_000294_gtFine_labelIds.png'));
-    const expected = new Map([...direct].filter(([v]) => v !== 0).map(([v, n]) => [CITYSCAPES[v], n]));
+    // Value 0 is named "unlabeled": an ignore region, kept as a mask of that class (issue 20.1).
+    const expected = new Map([...direct].map(([v, n]) => [CITYSCAPES[v], n]));
     assert.deepEqual(new Map(img?.labels.map((l) => [l.className, l.geometry.kind === 'mask' ? rleArea(l.geometry.rle) : -1])), expected);
     // Instance ids are 16-bit (class*1000 + instance): read untouched, unlike sharp's default 8-bit path.
     const inst = await parseMasks(CITY, { maskSuffix: '_gtFine_instanceIds', maskMode: 'instance', instanceClass: 'thing' });
