@@ -370,6 +370,7 @@ export class Core {
     const options: Record<string, unknown> = {};
     if (p.withImages) options['withImages'] = true;
     if (p.yoloTask) options['task'] = p.yoloTask;
+    if (p.labels) options['labels'] = p.labels;
     if (p.deid && p.format === 'dicom-deid') for (const [k, val] of Object.entries(p.deid)) if (val !== undefined) options[k] = val;
     void exportLabels(
       sources,
