@@ -61,7 +61,7 @@ type Handlers = { [K in RequestName]: (payload: RequestPayload<K>) => Promise<Re
 /** Requests that write to the library: refused on a read-only library. */
 const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create', 'import.start', 'samples.create', 'training.plan', 'training.start', 'training.resume', 'training.cancel', 'splits.redraw',
   'annotations.create', 'annotations.update', 'annotations.delete', 'annotations.restore', 'annotations.review', 'items.setStatus',
-  'classes.create', 'classes.update', 'classes.delete', 'classes.setMultiLabel', 'settings.set', ...EVALUATION_WRITES,
+  'classes.create', 'classes.update', 'classes.delete', 'classes.merge', 'classes.setMultiLabel', 'settings.set', ...EVALUATION_WRITES,
   // an export appends to the library's audit log
   'export.start']);
 
@@ -187,6 +187,7 @@ export class Core {
       'classes.create': (p) => this.labeling.createClass(p),
       'classes.update': (p) => this.labeling.updateClass(p),
       'classes.delete': (p) => this.labeling.deleteClass(p),
+      'classes.merge': (p) => this.labeling.mergeClasses(p),
       'classes.setMultiLabel': ({ datasetId, multiLabel }) => this.labeling.setMultiLabel(datasetId, multiLabel),
       'settings.get': () => this.annotatorSettings.current(),
       'settings.set': (p) => this.annotatorSettings.set(p),
