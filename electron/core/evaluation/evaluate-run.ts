@@ -231,6 +231,8 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
         } else if (t.task === 'detection' && p.task === 'detection') {
           const boxes: DetectedBox[] = [];
           for (const b of p.boxes) {
+            // -1 is the contract's marker of a region to ignore, never a detection.
+            if (b.classIndex === -1) continue;
             const box = boxToImage(b, lb);
             if (box) boxes.push({ ...box, classIndex: b.classIndex, score: b.score });
           }

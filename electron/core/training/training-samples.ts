@@ -79,7 +79,8 @@ export type SegmentationShape =
 
 export type SampleTarget =
   | { task: 'classification'; classIndices: number[] }
-  | { task: 'detection'; boxes: SampleBox[] }
+  /** `ignore`: regions to ignore (void / DontCare classes, crowd regions), classIndex -1: no object, no loss there. */
+  | { task: 'detection'; boxes: SampleBox[]; ignore?: SampleBox[] }
   | { task: 'segmentation'; shapes: SegmentationShape[] };
 
 export interface Sample extends SampleSource {
@@ -262,6 +263,35 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
   const isIgnore = (name: string): boolean => task !== 'classification' && isIgnoreClassName(name);
   // Items with a detection shape of any kind (void and crowd included): those are not labelled-empty.
   const withShapes = new Set<number>();
+  // Detection: regions to ignore per item (void classes, crowd regions), as boxes with class -1.
+  const ignoreRegions = new Map<number, { frame: number | null; box: SampleBox }[]>();
+  const addIgnoreRegion = (a: AnnRow): void => {
+    if (a.item_id === null) return;
+    let g: unknown;
+    try {
+      g = a.geometry === null ? null : JSON.parse(a.geometry);
+    } catch {
+      return;
+    }
+    let b: { x: number; y: number; width: number; height: number } | null = null;
+    if (a.kind === 'box') {
+      const r = g as { x?: unknown; y?: unknown; width?: unknown; height?: unknown } | null;
+      if (r && finite(r.x, r.y, r.width, r.height)) b = { x: r.x as number, y: r.y as number, width: r.width as number, height: r.height as number };
+    } else if (a.kind === 'polygon') {
+      const pts = polygonPoints(g);
+      if (pts) b = boundsOf(pts);
+    } else if (a.kind === 'mask') {
+      const rle = rleOfGeometry(g);
+      if (rle) {
+        const [x, y, width, height] = rleToBbox(rle);
+        b = { x, y, width, height };
+      }
+    }
+    if (!b || !(b.width > 0 && b.height > 0)) return;
+    const list = ignoreRegions.get(a.item_id) ?? [];
+    list.push({ frame: a.frame_index, box: { ...b, classIndex: -1 } });
+    ignoreRegions.set(a.item_id, list);
+  };
 
   // Usable annotations per item (and per series, for class labels), in id order.
   const perItem = new Map<number, Usable[]>();
@@ -284,7 +314,10 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
     if (name === undefined) continue;
     if (task === 'detection' && isIgnore(name)) {
       excluded.ignoreRegions++;
-      if (a.item_id !== null) withShapes.add(a.item_id);
+      if (a.item_id !== null) {
+        withShapes.add(a.item_id);
+        addIgnoreRegion(a);
+      }
       continue;
     }
     if (forced && !forced.has(name) && !isBackground(name) && !isIgnore(name)) {
@@ -315,6 +348,7 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
       const crowd = (g as { crowd?: unknown } | null)?.crowd === true;
       if (task === 'detection' && crowd) {
         excluded.crowd++;
+        addIgnoreRegion(a);
         continue;
       }
       if (task === 'segmentation' && crowd) u.crowd = true;
@@ -422,7 +456,8 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
     if (task === 'classification') {
       target = { task, classIndices: [...new Set(used.map((u) => indexOf(u.classId)))].sort((a, b) => a - b) };
     } else if (task === 'detection') {
-      target = { task, boxes: used.map((u) => ({ ...(u.box as NonNullable<Usable['box']>), classIndex: indexOf(u.classId) })) };
+      const ignore = (ignoreRegions.get(item.id) ?? []).filter((r) => r.frame === null || r.frame === frame).map((r) => r.box);
+      target = { task, boxes: used.map((u) => ({ ...(u.box as NonNullable<Usable['box']>), classIndex: indexOf(u.classId) })), ...(ignore.length ? { ignore } : {}) };
     } else {
       target = {
         task,
