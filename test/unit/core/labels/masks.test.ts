@@ -223,6 +223,24 @@ describe('mask folder parser', () => {
     assert.match(f.warnings.join('\n'), /P2\/CT\/IM0001_mask\.png: P2\/CT\/IM0001\.png is already the mask/);
   });
 
+  it('reads an Adam7-interlaced 1-bit palette PNG written by libpng (fast-png 8.0.0 throws "Unsupported filter" on it, hence our decoder)', async () => {
+    const w = 37;
+    const h = 29;
+    const rgb = Uint8Array.from({ length: w * h * 3 }, (_, i) => ((Math.floor(i / 3) * 7) % 5 < 2 ? 255 : 0));
+    const png = await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png({ progressive: true, palette: true, colours: 2 }).toBuffer();
+    assert.deepEqual([png[24], png[25], png[28]], [1, 3, 1], '1-bit, palette, interlaced');
+    const values = decodeLabelPng(png).values;
+    // The palette index of each pixel stands for exactly one colour: a bijection with sharp's RGB.
+    const colourOf = new Map<number, number>();
+    for (let i = 0; i < w * h; i++) {
+      const c = rgb[i * 3] as number;
+      const v = values[i] as number;
+      if (!colourOf.has(v)) colourOf.set(v, c);
+      assert.equal(colourOf.get(v), c, `pixel ${i}`);
+    }
+    assert.equal(colourOf.size, 2);
+  });
+
   it('refuses hostile PNGs without allocating what they declare', () => {
     // IHDR claims 100000 x 100000: refused before any pixel buffer exists.
     const tiny = encodePng({ width: 1, height: 1, colorType: 0, depth: 8, samples: [0] });
