@@ -327,3 +327,30 @@ test('detection in image pixels: exported proposals scored as pycocotools and th
   assert.equal(run.n, 26);
   assert.ok(run.mAP50 > 0.5, `the batch targets mapped back still find most people at IoU 0.5 (${run.mAP50})`);
 });
+
+test('Cityscapes instanceIds from the CLI: --instances coded with the class list gives one mask per instance id', { timeout: 60_000 }, async (t) => {
+  const { core, cleanup } = tempCore();
+  t.after(cleanup);
+  const CITY = join(SHARED_TESTDATA, 'road/cityscapes');
+  const NAMES = [
+    'unlabeled', 'ego vehicle', 'rectification border', 'out of roi', 'static', 'dynamic', 'ground', 'road', 'sidewalk', 'parking',
+    'rail track', 'building', 'wall', 'fence', 'guard rail', 'bridge', 'tunnel', 'pole', 'polegroup', 'traffic light',
+    'traffic sign', 'vegetation', 'terrain', 'sky', 'person', 'rider', 'car', 'truck', 'bus', 'caravan',
+    'trailer', 'train', 'motorcycle', 'bicycle',
+  ];
+  const ds = core.datasets.create('city', '');
+  await core.importFiles({ datasetId: ds.id, paths: [join(CITY, 'leftImg8bit')] });
+  const { ctx, out } = cli(core);
+  await assert.rejects(runImportLabels(ctx, [join(CITY, 'gtFine')], { format: 'masks', dataset: 'city', instances: 'coded' }), /--instances coded needs --classes/);
+  const file = join(CITY, 'gtFine/val/frankfurt/frankfurt_000000_000294_gtFine_instanceIds.png');
+  assert.equal(await runImportLabels(ctx, [file], { format: 'masks', dataset: 'city', instances: 'coded', classes: NAMES.join(',') }), 0);
+  const r = lastJson<{ matchedImages: number; annotationsCreated: number }>(out);
+  assert.equal(r.matchedImages, 1);
+  const ids = new Set<number>();
+  const { data, info } = await sharp(file).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+  const vals = new Uint16Array(data.buffer, data.byteOffset, data.length / 2);
+  for (let i = 0; i < vals.length; i += info.channels) if ((vals[i] as number) > 0) ids.add(vals[i] as number);
+  assert.equal(r.annotationsCreated, ids.size, 'one mask per distinct value: an instance id, or a region of a class without ids');
+  const people = core.db.prepare("SELECT count(*) AS n FROM annotations a JOIN label_classes c ON c.id = a.class_id WHERE a.dataset_id = ? AND c.name = 'person' AND a.geometry NOT LIKE '%crowd%'").get(ds.id) as { n: number };
+  assert.equal(people.n, [...ids].filter((v) => Math.floor(v / 1000) === 24).length, 'each person instance is its own mask');
+});

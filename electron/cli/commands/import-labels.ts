@@ -19,6 +19,8 @@ export const importLabelsHelp = [
   '                                values the map does not name are skipped and reported; a class named void/ignore/unlabelled/DontCare is a region to ignore',
   '      --map "PASpersonWalking=pedestrian,PASpersonStanding=pedestrian"   rename classes after reading, any format; several names to one merge them',
   '      --instances pedestrian    masks whose pixel value k is instance k of one class (Penn-Fudan PedMasks, instance-id PNGs): one mask per instance',
+  '      --instances coded --classes "24=person,26=car,..."   values class*1000+k are instance k of that class (Cityscapes *_instanceIds.png);',
+  '                                values below 1000 are regions of that class (crowd where the image has instances of it)',
 ].join('\n');
 export const importLabelsOptions = {
   format: { type: 'string' },
@@ -70,10 +72,12 @@ export async function runImportLabels(ctx: CliContext, positionals: string[], va
   const instances = values['instances'] as string | undefined;
   if (instances !== undefined) {
     if (format !== 'masks') throw new UsageError('--instances applies to --format masks');
-    if (classesText !== undefined) throw new UsageError('--instances gives every instance one class: leave out --classes');
-    if (!instances.trim()) throw new UsageError('--instances needs the class name of the instances');
+    if (!instances.trim()) throw new UsageError('--instances needs the class name of the instances (or "coded" with --classes)');
+    const coded = instances.trim() === 'coded';
+    if (coded && classesText === undefined) throw new UsageError('--instances coded needs --classes naming the class ids (e.g. "24=person,26=car")');
+    if (!coded && classesText !== undefined) throw new UsageError('--instances CLASS gives every instance one class: leave out --classes (or use --instances coded)');
     options.maskMode = 'instance';
-    options.instanceClass = instances.trim();
+    if (!coded) options.instanceClass = instances.trim();
   }
   const mapText = values['map'] as string | undefined;
   if (mapText !== undefined) {

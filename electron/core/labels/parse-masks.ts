@@ -41,6 +41,12 @@
  *
  * Instance mode (options.maskMode = 'instance', e.g. Penn-Fudan PedMasks):
  * every non-zero, non-ignored value is one object of options.instanceClass.
+ * With options.classes as well, values are class-coded as in Cityscapes'
+ * *_instanceIds.png: a value v >= 1000 is one instance of class
+ * floor(v / 1000) (named by the class map); a value below 1000 is a region of
+ * class v without instance ids, imported as one mask, flagged crowd when the
+ * same image has instances of that class (Cityscapes' groups of people or
+ * cars), else a plain region (road, sky).
  *
  * Matching: fileName is the mask's stem with options.maskSuffix (only files
  * with it are read) or the longest of options.maskSuffixes (MASK_SUFFIXES)
@@ -95,18 +101,22 @@ export async function parseMasks(path: string, options: ParseLabelOptions = {}):
   const files = dir === path ? await walkFiles(dir, accept, { recursive: true, signal: options.signal }) : [path.slice(dir.length + 1)];
 
   const instance = options.maskMode === 'instance';
+  // Class-coded instances (Cityscapes instanceIds): instance mode with an explicit class map.
+  const coded = instance && options.classes !== undefined;
   const classMap = options.classes ? classMapFromOption(options.classes) : await findClassMap(dir, warn);
-  const ignore = new Set<number>(options.ignoreValues ?? (classMap && !classMap.has(255) ? [255] : []));
+  const ignore = new Set<number>(options.ignoreValues ?? (classMap && !classMap.has(255) && !coded ? [255] : []));
+  const classValue = (v: number): number => (coded && v >= 1000 ? Math.floor(v / 1000) : v);
   const skip = (v: number): boolean => {
     if (ignore.has(v)) return true;
-    if (instance) return v === 0;
+    if (instance && !coded) return v === 0;
+    if (coded) v = classValue(v);
     const name = classMap?.get(v);
     if (name === undefined) return v === 0;
     return isBackgroundName(name);
   };
 
   const classes: string[] = [];
-  if (instance) classes.push(options.instanceClass ?? 'object');
+  if (instance && !coded) classes.push(options.instanceClass ?? 'object');
   else if (classMap) for (const [v, n] of [...classMap].sort((a, b) => a[0] - b[0])) if (!skip(v) && !classes.includes(n)) classes.push(n);
   const seenValuesWithoutName = new Set<number>();
   // Non-zero values read but not imported: value -> pixels and files, for `unusedContent`.
@@ -151,11 +161,13 @@ export async function parseMasks(path: string, options: ParseLabelOptions = {}):
       for (const [v, n] of counts) tallyUnused(v, n, 'ignored');
       if (counts.size > 0) entry.hasUnreadContent = true;
     }
+    const withInstances = new Set<number>();
+    if (coded) for (const v of runs.keys()) if (v >= 1000) withInstances.add(classValue(v));
     for (const [value, { rle, pixels }] of runs) {
       let className: string;
-      if (instance) className = options.instanceClass ?? 'object';
+      if (instance && !coded) className = options.instanceClass ?? 'object';
       else if (classMap) {
-        const n = classMap.get(value);
+        const n = classMap.get(classValue(value));
         if (n === undefined) {
           warn.add(`${rel}: value ${value} (${pixels} pixels) is not in the class map; skipped.`);
           tallyUnused(value, pixels, 'unnamed');
@@ -167,7 +179,8 @@ export async function parseMasks(path: string, options: ParseLabelOptions = {}):
         className = String(value);
         seenValuesWithoutName.add(value);
       }
-      entry.labels.push({ className, geometry: { kind: 'mask', rle } });
+      const crowd = coded && value < 1000 && withInstances.has(value);
+      entry.labels.push({ className, geometry: { kind: 'mask', rle }, ...(crowd ? { crowd: true } : {}) });
     }
     images.push(entry);
   };

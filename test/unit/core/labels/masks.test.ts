@@ -92,6 +92,28 @@ describe('mask folder parser', () => {
     assert.equal(all.warnings.filter((w) => /is already the mask for image "frankfurt_000000_000294"/.test(w)).length, 2);
   });
 
+  it('reads Cityscapes instanceIds as class-coded instances (v = class*1000 + k) with the class map; groups without ids are crowd', { skip: !existsSync(CITY) && 'shared testdata missing' }, async () => {
+    const f = await parseMasks(CITY, { classes: CITYSCAPES, maskSuffix: '_gtFine_instanceIds', maskMode: 'instance' });
+    const ids = await sharpCounts(join(CITY, 'frankfurt_000000_000294_gtFine_instanceIds.png'), true);
+    const labels = f.images[0]?.labels ?? [];
+    const instances = [...ids].filter(([v]) => v >= 1000).sort((a, b) => a[0] - b[0]);
+    assert.ok(instances.length > 3, 'several instances in the file');
+    const got = labels.filter((l) => !l.crowd && instances.some(([v]) => CITYSCAPES[Math.floor(v / 1000)] === l.className));
+    const withIds = new Set(instances.map(([v]) => Math.floor(v / 1000)));
+    // Every instance id is one mask of its class, with its exact pixel count.
+    const byClass = (name: string, list: [number, number][]) => list.filter(([v]) => CITYSCAPES[Math.floor(v / 1000)] === name).map(([, n]) => n).sort((a, b) => a - b);
+    for (const k of withIds) {
+      const name = CITYSCAPES[k] as string;
+      const areas = got.filter((l) => l.className === name).map((l) => (l.geometry.kind === 'mask' ? rleArea(l.geometry.rle) : -1)).sort((a, b) => a - b);
+      assert.deepEqual(areas, byClass(name, instances), name);
+    }
+    // Values below 1000 are regions; those of a class that has instances here are crowd regions.
+    for (const [v, n] of [...ids].filter(([v]) => v > 0 && v < 1000)) {
+      const l = labels.find((x) => x.className === CITYSCAPES[v] && (x.crowd === true) === withIds.has(v) && x.geometry.kind === 'mask' && rleArea(x.geometry.rle) === n);
+      assert.ok(l, `value ${v} (${CITYSCAPES[v]}) as a ${withIds.has(v) ? 'crowd ' : ''}region`);
+    }
+  });
+
   it('reads Penn-Fudan instance masks: one object per pedestrian, matching the annotated boxes', { skip: !existsSync(PENN) && 'shared testdata missing' }, async () => {
     const masks = await parseMasks(join(PENN, 'PedMasks'), { maskMode: 'instance', instanceClass: 'pedestrian' });
     const boxes = await parseVoc(join(PENN, 'Annotation'));
