@@ -18,8 +18,10 @@ installed here (PyPI is unreachable; Debian has no python3-pycocotools package).
    only matters for ties), each takes the ground truth of its image with the highest IoU (VOC's
    inclusive-pixel IoU: boxes given as continuous x, y, w, h are turned into xmin = x + 1,
    xmax = x + w, so the +1 terms give back the continuous IoU), > 0.5 and not yet taken: TP;
-   difficult (here: iscrowd) ground truth: neither; otherwise FP. AP = sum of recall steps times
-   the interpolated precision.
+   taken: FP; otherwise FP. AP = sum of recall steps times the interpolated precision.
+   VOC has no crowd regions; Fovea's extension, mirrored here: crowd annotations (iscrowd 1) are
+   not boxes to match, and a detection that matched no box is neither TP nor FP when its
+   intersection with a crowd region over its own area exceeds 0.5 (COCO's crowd overlap).
 
 Input (stdin): {"gt": COCO instances dict, "dt": [ {image_id, category_id, bbox, score}, ... ]}.
 Output (stdout): {"stats": [12 numbers], "voc": {"<category id>": AP or -1}, "vocMean": mean}.
@@ -190,14 +192,18 @@ def voc_eval(gt, dt, cat, ovthresh=0.5):
 
     recs = {}
     npos = 0
+    crowds = {}
     for g in gt['annotations']:
         if g['category_id'] != cat:
             continue
+        if g.get('iscrowd', 0):
+            crowds.setdefault(g['image_id'], []).append(g['bbox'])
+            continue
         r = recs.setdefault(g['image_id'], {'bbox': [], 'difficult': [], 'det': []})
         r['bbox'].append(xyxy(g['bbox']))
-        r['difficult'].append(bool(g.get('iscrowd', 0)))
+        r['difficult'].append(False)
         r['det'].append(False)
-        npos += 0 if g.get('iscrowd', 0) else 1
+        npos += 1
     if npos == 0:
         return -1.0
     dets = [d for d in dt if d['category_id'] == cat]
@@ -230,7 +236,7 @@ def voc_eval(gt, dt, cat, ovthresh=0.5):
                     r['det'][jmax] = True
                 else:
                     fp[di] = 1.0
-        else:
+        elif not any(box_iou(d['bbox'], c, 1) > ovthresh for c in crowds.get(d['image_id'], [])):
             fp[di] = 1.0
     fp = np.cumsum(fp)
     tp = np.cumsum(tp)

@@ -54,8 +54,11 @@
  * sorted by score (stable), takes the ground truth of ITS image with the
  * highest IoU, matched or not; IoU > 0.5 (strictly) on a ground truth not yet
  * matched is a TP, on one already matched a FP (a duplicate), on an ignored
- * one (VOC difficult; here also crowd regions and flagged boxes) neither;
- * IoU <= 0.5 is a FP. AP = the area under the precision envelope at every
+ * one (VOC difficult, flagged boxes) neither; IoU <= 0.5 is a FP. VOC has no
+ * crowd regions: here they are not boxes to match, and a detection that
+ * matched no box is ignored when more than half of it lies in a crowd or void
+ * region (COCO's crowd overlap, intersection over the detection's area),
+ * else it is a FP. AP = the area under the precision envelope at every
  * recall where it changes: sum over i of (r[i+1] - r[i]) * p_interp[i+1].
  * The devkit's IoU counts pixels inclusively (+1 on widths, 1-based pixel
  * indices); on continuous boxes x = xmin - 1, width = xmax - xmin + 1 it is
@@ -573,7 +576,7 @@ export function vocAveragePrecision(images: readonly DetectionImage[], classInde
     let best = -Infinity;
     let m = -1;
     gts.forEach((g, gi) => {
-      if (g.classIndex !== classIndex) return;
+      if (g.classIndex !== classIndex || g.crowd) return;
       const iou = boxIou(box, g);
       if (iou > best) {
         best = iou;
@@ -584,14 +587,14 @@ export function vocAveragePrecision(images: readonly DetectionImage[], classInde
     let isFp = 0;
     if (m >= 0 && best > iouThreshold) {
       const g = gts[m] as GroundTruthBox;
-      if (!(g.crowd || g.ignore)) {
+      if (!g.ignore) {
         const used = taken[image] as boolean[];
         if (!used[m]) {
           used[m] = true;
           isTp = 1;
         } else isFp = 1;
       }
-    } else isFp = 1;
+    } else if (!gts.some((g) => g.classIndex === classIndex && g.crowd === true && boxIou(box, g, true) > iouThreshold)) isFp = 1;
     tp.push(isTp);
     fp.push(isFp);
   }
