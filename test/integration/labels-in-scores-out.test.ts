@@ -296,6 +296,10 @@ test('detection in image pixels: exported proposals scored as pycocotools and th
   assert.ok(gt.annotations.every((a) => a.score === undefined && a.source === undefined), 'human labels: no score, no source');
   assert.ok(pred.annotations.length > gts.length);
   assert.ok(pred.annotations.every((a) => typeof a.score === 'number' && a.source === 'model' && a.proposed === true && a.run_id === runId));
+  assert.equal(await runExport(ctx, [], { dataset: 'ped', format: 'coco', out: join(dir, 'all'), labels: 'all', overwrite: false }), 0);
+  const all = JSON.parse(readFileSync(join(dir, 'all', 'annotations.json'), 'utf8')) as Coco;
+  assert.equal(all.annotations.length, gt.annotations.length + pred.annotations.length);
+  assert.equal(all.annotations.filter((a) => a.source === 'imported' && a.proposed === false && a.score === undefined).length, gts.length, 'the labels, marked as such');
   const yoloLine = readFileSync(join(dir, 'yolo', 'labels', `${fudan[0]?.replace('.png', '')}.txt`), 'utf8').trim().split('\n')[0] as string;
   assert.equal(yoloLine.split(' ').length, 6, `YOLO keeps the score at the line end: "${yoloLine}"`);
 

@@ -432,7 +432,8 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
     names = [...options.classNames];
   } else {
     const used = new Set<number>();
-    for (const d of drafts) for (const u of d.used) used.add(u.classId);
+    // A class seen only as crowd regions has no pixels to learn (they are ignored).
+    for (const d of drafts) for (const u of d.used) if (!u.crowd) used.add(u.classId);
     names = classes.filter((c) => used.has(c.id) && !isBackground(c.name)).map((c) => c.name);
   }
   names = names.filter((n) => !isIgnore(n));

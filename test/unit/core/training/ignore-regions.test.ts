@@ -94,3 +94,17 @@ test('detection: void and DontCare regions travel to the batch as class -1 boxes
   // 8 x 6 into 16 px: scale 2, 2 px of padding above; the DontCare box lands at [8, 2, 8, 8].
   assert.deepEqual(regions[1], [8, 2, 8, 8, -1]);
 });
+
+test('segmentation: a COCO crowd mask is a region to ignore (255), painted over the classes under it', async (t) => {
+  const { core, ds, itemId } = await oneImage(t);
+  const person = core.annotations.ensureClass(ds.id, 'person');
+  const m = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) m[y * W + x] = y >= 3 && x >= 6 ? 1 : 0;
+  core.annotations.create({ datasetId: ds.id, itemId, source: 'imported', author: 'test', classId: person, kind: 'mask', geometry: { rle: encodeMask(m, H, W), crowd: true } });
+  const collected = collectSamples(core.db, ds.id, 'segmentation');
+  assert.deepEqual(collected.classNames, ['background', 'road'], 'a crowd of people teaches no "person"');
+  const sample = collected.samples[0];
+  assert.ok(sample);
+  const decoded = await decodeSample(core.blobs, sample, { normalization: { kind: 'unit' }, channels: 3, readMask: maskReader(core.db) });
+  for (let y = 3; y < H; y++) for (let x = 6; x < W; x++) assert.equal(decoded.classMap?.[y * W + x], IGNORE_INDEX, `crowd pixel (${x}, ${y}) over the road`);
+});
