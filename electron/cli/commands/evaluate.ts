@@ -75,12 +75,15 @@ export function formatEvaluation(report: Report): string {
       lines.push(...table(['', ...labels], labels.map((l, i) => [l, ...(matrix[i] ?? []).map(String)])));
     }
   } else if (report.task === 'detection') {
-    const c = report.cocoSummary;
+    // Evaluations stored before the COCO summary and VOC AP existed have neither.
+    const c = report.cocoSummary as typeof report.cocoSummary | undefined;
     lines.push(`mAP@0.5 ${fmt(report.mAP50)}   mAP@[.5:.95] ${fmt(report.mAP)}   mAR@100 ${fmt(report.mAR100)}   VOC AP@0.5 (all-point) ${fmt(report.vocAP50)}`);
-    lines.push(
-      `COCO: AP ${fmt(c.AP)} AP50 ${fmt(c.AP50)} AP75 ${fmt(c.AP75)} APs ${fmt(c.APsmall)} APm ${fmt(c.APmedium)} APl ${fmt(c.APlarge)}   ` +
-        `AR1 ${fmt(c.AR1)} AR10 ${fmt(c.AR10)} AR100 ${fmt(c.AR100)} ARs ${fmt(c.ARsmall)} ARm ${fmt(c.ARmedium)} ARl ${fmt(c.ARlarge)}`,
-    );
+    if (c) {
+      lines.push(
+        `COCO: AP ${fmt(c.AP)} AP50 ${fmt(c.AP50)} AP75 ${fmt(c.AP75)} APs ${fmt(c.APsmall)} APm ${fmt(c.APmedium)} APl ${fmt(c.APlarge)}   ` +
+          `AR1 ${fmt(c.AR1)} AR10 ${fmt(c.AR10)} AR100 ${fmt(c.AR100)} ARs ${fmt(c.ARsmall)} ARm ${fmt(c.ARmedium)} ARl ${fmt(c.ARlarge)}`,
+      );
+    }
     lines.push(
       ...table(
         ['class', 'AP50', 'AP', 'AR100', 'VOC AP50', 'boxes', 'detections'],
