@@ -138,6 +138,12 @@ export const annotateRequestSchemas = {
   'classes.update': v.strictObject({ id: Id, name: v.optional(ClassName), color: v.optional(Color), hotkey: v.optional(ClassHotkey), position: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100_000))) }),
   /** Refused (CONFLICT) while annotations use the class, unless they are moved to `reassignTo`. */
   'classes.delete': v.strictObject({ id: Id, reassignTo: v.optional(Id) }),
+  /**
+   * Merge classes of one dataset into another of it (PASpersonWalking + PASpersonStanding ->
+   * pedestrian): every annotation of `from` moves to `into` (a class label that would then be on
+   * the same image twice is kept once), then the `from` classes are removed. Audited.
+   */
+  'classes.merge': v.strictObject({ from: v.pipe(v.array(Id), v.minLength(1), v.maxLength(1000)), into: Id }),
   'classes.setMultiLabel': v.strictObject({ datasetId: Id, multiLabel: v.boolean() }),
   /** The annotator's name (or the OS user under IT policy) and the hotkey map. */
   'settings.get': v.strictObject({}),
@@ -161,6 +167,7 @@ export interface AnnotateResponses {
   'classes.create': LabelClass;
   'classes.update': LabelClass;
   'classes.delete': { deleted: true; reassigned: number };
+  'classes.merge': { moved: number; duplicatesRemoved: number; schema: LabelSchema };
   'classes.setMultiLabel': LabelSchema;
   'settings.get': AnnotatorSettings;
   'settings.set': AnnotatorSettings;

@@ -180,6 +180,8 @@ export const requestSchemas = {
     withImages: v.optional(v.boolean()),
     /** YOLO: boxes (detect, default) or polygons (segment). */
     yoloTask: v.optional(v.picklist(['detect', 'segment'])),
+    /** Label formats: the labels (human, default), a model's unreviewed proposals, or all. */
+    labels: v.optional(v.picklist(['human', 'proposals', 'all'])),
     /** dicom-deid: the PS3.15 Annex E profile options (electron/core/deid/deid-export.ts). */
     deid: v.optional(
       v.strictObject({

@@ -90,8 +90,15 @@ export interface EvaluationSourceView {
   datasetName: string;
   ownDataset: boolean;
   split: EvaluationSplit;
-  /** 'input': scored at the model's letterboxed input resolution. */
+  /**
+   * 'image': scored in the image's own pixels (detection, segmentation); 'input' only for
+   * classification, which has no geometry (the class comes from the letterboxed input).
+   */
   coordinates: 'input' | 'image';
+  /** Which images were scored, in words (labelled ones, labelled-empty detection negatives). */
+  imageRule?: string;
+  /** Detection: scored images that are labelled but hold no box (every detection there is a false positive). */
+  labelledEmpty?: number;
   inputSize: number;
   classNames: string[];
   evaluatedAt: string;
@@ -129,7 +136,24 @@ export interface DetectionReport {
   mAR1: number;
   mAR10: number;
   mAR100: number;
-  perClass: Record<string, { ap50: number; ap75: number; ap: number; ar100: number; groundTruth: number; detections: number }>;
+  /** pycocotools' COCOeval.summarize() 12 numbers (-1 where a range has no ground truth). */
+  cocoSummary: {
+    AP: number;
+    AP50: number;
+    AP75: number;
+    APsmall: number;
+    APmedium: number;
+    APlarge: number;
+    AR1: number;
+    AR10: number;
+    AR100: number;
+    ARsmall: number;
+    ARmedium: number;
+    ARlarge: number;
+  };
+  /** Pascal VOC all-point interpolated AP@0.5, mean over classes with ground truth (-1 if none). */
+  vocAP50: number;
+  perClass: Record<string, { ap50: number; ap75: number; ap: number; ar100: number; vocAp50: number; groundTruth: number; detections: number }>;
   images: {
     index: number;
     itemId?: number;

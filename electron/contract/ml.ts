@@ -63,7 +63,8 @@ export type BatchTargets =
   | { task: 'classification'; labels: Float32Array }
   /**
    * Per image, boxes in input-pixel coordinates after letterbox/augmentation:
-   * [x, y, width, height, classIndex] each.
+   * [x, y, width, height, classIndex] each. classIndex -1 marks a region to ignore (void /
+   * DontCare / crowd): not an object, and no loss on background there.
    */
   | { task: 'detection'; boxes: number[][][] }
   /** [n, h, w] class indices; 255 = ignore (outside the letterbox, unlabelled). */

@@ -61,7 +61,7 @@ type Handlers = { [K in RequestName]: (payload: RequestPayload<K>) => Promise<Re
 /** Requests that write to the library: refused on a read-only library. */
 const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create', 'import.start', 'samples.create', 'training.plan', 'training.start', 'training.resume', 'training.cancel', 'splits.redraw',
   'annotations.create', 'annotations.update', 'annotations.delete', 'annotations.restore', 'annotations.review', 'items.setStatus',
-  'classes.create', 'classes.update', 'classes.delete', 'classes.setMultiLabel', 'settings.set', ...EVALUATION_WRITES,
+  'classes.create', 'classes.update', 'classes.delete', 'classes.merge', 'classes.setMultiLabel', 'settings.set', ...EVALUATION_WRITES,
   // an export appends to the library's audit log
   'export.start']);
 
@@ -187,6 +187,7 @@ export class Core {
       'classes.create': (p) => this.labeling.createClass(p),
       'classes.update': (p) => this.labeling.updateClass(p),
       'classes.delete': (p) => this.labeling.deleteClass(p),
+      'classes.merge': (p) => this.labeling.mergeClasses(p),
       'classes.setMultiLabel': ({ datasetId, multiLabel }) => this.labeling.setMultiLabel(datasetId, multiLabel),
       'settings.get': () => this.annotatorSettings.current(),
       'settings.set': (p) => this.annotatorSettings.set(p),
@@ -370,6 +371,7 @@ export class Core {
     const options: Record<string, unknown> = {};
     if (p.withImages) options['withImages'] = true;
     if (p.yoloTask) options['task'] = p.yoloTask;
+    if (p.labels) options['labels'] = p.labels;
     if (p.deid && p.format === 'dicom-deid') for (const [k, val] of Object.entries(p.deid)) if (val !== undefined) options[k] = val;
     void exportLabels(
       sources,

@@ -94,6 +94,12 @@ export interface DetectionTargets {
   offset: Float32Array;
   /** [n, H, W, 1]: 1 at centre cells. */
   mask: Float32Array;
+  /**
+   * [n, H, W, 1]: 1 on cells inside a region to ignore (a box with class index -1: void /
+   * DontCare / crowd): the heatmap's negative loss is left out there (no loss on a region a
+   * person marked as not to be judged).
+   */
+  ignore: Float32Array;
 }
 
 /**
@@ -127,9 +133,19 @@ export function encodeDetectionTargets(boxes: number[][][], inputSize: number, n
   const size = new Float32Array(n * H * W * 2);
   const offset = new Float32Array(n * H * W * 2);
   const mask = new Float32Array(n * H * W);
+  const ignore = new Float32Array(n * H * W);
   for (let i = 0; i < n; i++) {
     for (const b of boxes[i] ?? []) {
-      const [bx = 0, by = 0, bw = 0, bh = 0, cls = -1] = b;
+      const [bx = 0, by = 0, bw = 0, bh = 0, cls = -2] = b;
+      if (cls === IGNORE_REGION && bw > 0 && bh > 0) {
+        // Every cell whose centre lies in the region.
+        const x0 = Math.max(0, Math.ceil(bx / DETECTOR_STRIDE - 0.5));
+        const x1 = Math.min(W - 1, Math.floor((bx + bw) / DETECTOR_STRIDE - 0.5));
+        const y0 = Math.max(0, Math.ceil(by / DETECTOR_STRIDE - 0.5));
+        const y1 = Math.min(H - 1, Math.floor((by + bh) / DETECTOR_STRIDE - 0.5));
+        for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) ignore[(i * H + y) * W + x] = 1;
+        continue;
+      }
       if (!(bw > 0 && bh > 0) || !Number.isInteger(cls) || cls < 0 || cls >= numClasses) continue;
       const w = bw / DETECTOR_STRIDE;
       const h = bh / DETECTOR_STRIDE;
@@ -158,8 +174,11 @@ export function encodeDetectionTargets(boxes: number[][][], inputSize: number, n
       mask[cell] = 1;
     }
   }
-  return { n, outSize: H, numClasses, heatmap, size, offset, mask };
+  return { n, outSize: H, numClasses, heatmap, size, offset, mask, ignore };
 }
+
+/** The class index a detection target box carries when it marks a region to ignore. */
+export const IGNORE_REGION = -1;
 
 /** Loss weights (CenterNet's, except size: log sizes are O(1), see the header). */
 export const DETECTION_LOSS_WEIGHTS = { heatmap: 1, size: 1, offset: 1 } as const;
@@ -170,11 +189,15 @@ export const DETECTION_LOSS_WEIGHTS = { heatmap: 1, size: 1, offset: 1 } as cons
  * and offset at object centres.
  * @returns total, and the three parts (for logging).
  */
-export function detectionLoss(out: DetectorOutputs, t: { heatmap: tf.Tensor; size: tf.Tensor; offset: tf.Tensor; mask: tf.Tensor }): { total: tf.Scalar; focal: tf.Scalar; size: tf.Scalar; offset: tf.Scalar } {
+export function detectionLoss(
+  out: DetectorOutputs,
+  t: { heatmap: tf.Tensor; size: tf.Tensor; offset: tf.Tensor; mask: tf.Tensor; ignore?: tf.Tensor },
+): { total: tf.Scalar; focal: tf.Scalar; size: tf.Scalar; offset: tf.Scalar } {
   return tf.tidy(() => {
     const p = tf.clipByValue(out.heatmap, 1e-4, 1 - 1e-4);
     const pos = tf.cast(tf.greaterEqual(t.heatmap, 1), 'float32');
-    const neg = tf.sub(1, pos);
+    // Negatives inside a region to ignore carry no loss ([n, H, W, 1] broadcast over the classes).
+    const neg = t.ignore ? tf.mul(tf.sub(1, pos), tf.sub(1, t.ignore)) : tf.sub(1, pos);
     const numPos = tf.sum(pos);
     const posLoss = tf.sum(tf.mul(tf.mul(tf.log(p), tf.square(tf.sub(1, p))), pos));
     const negW = tf.pow(tf.sub(1, t.heatmap), 4);

@@ -167,10 +167,11 @@ function detectionHooks(config: TrainConfig): TaskHooks {
         tf.tensor4d(t.size, [b.n, H, H, 2]),
         tf.tensor4d(t.offset, [b.n, H, H, 2]),
         tf.tensor4d(t.mask, [b.n, H, H, 1]),
+        tf.tensor4d(t.ignore, [b.n, H, H, 1]),
       ];
     },
-    lossAndStats: (outs, [heatmap, size, offset, mask]) => {
-      const l = detectionLoss(detectorOutputs(outs), { heatmap: heatmap as tf.Tensor, size: size as tf.Tensor, offset: offset as tf.Tensor, mask: mask as tf.Tensor });
+    lossAndStats: (outs, [heatmap, size, offset, mask, ignore]) => {
+      const l = detectionLoss(detectorOutputs(outs), { heatmap: heatmap as tf.Tensor, size: size as tf.Tensor, offset: offset as tf.Tensor, mask: mask as tf.Tensor, ignore: ignore as tf.Tensor });
       // Per-batch loss parts, summed over batches: [focal, size, offset, batches].
       const stats = tf.stack([l.focal, l.size, l.offset, tf.scalar(1)]);
       return { loss: l.total, stats };

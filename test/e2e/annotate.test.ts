@@ -538,6 +538,14 @@ test('label schema editor: add a class with a key; deleting a class in use offer
   await page.getByRole('button', { name: 'Move and delete' }).click();
   await page.getByTestId('schema-class-sign').waitFor({ state: 'detached' });
   assert.equal(core.annotations.listForDataset(road.datasetId).filter((a) => a.classId === bicycle?.id).length > 0, true);
+  // Merge (issue 20.4): bicycle into car; every annotation of bicycle is car's now.
+  const car = core.annotations.listClasses(road.datasetId).find((c) => c.name === 'car');
+  const before = core.annotations.listForDataset(road.datasetId).filter((a) => a.classId === bicycle?.id || a.classId === car?.id).length;
+  await page.getByTestId('merge-class-bicycle').selectOption({ label: 'car' });
+  await page.getByTestId('schema-class-bicycle').waitFor({ state: 'detached' });
+  await screenshot(page, 'annotate-schema-merged');
+  assert.equal(core.annotations.listForDataset(road.datasetId).filter((a) => a.classId === car?.id).length, before);
+  assert.equal(core.annotations.listClasses(road.datasetId).some((c) => c.name === 'bicycle'), false);
 
   await page.keyboard.press('Alt+6');
   await page.getByTestId('settings-screen').waitFor();

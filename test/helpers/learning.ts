@@ -223,7 +223,8 @@ export async function evaluateDetection(lib: LearningLibrary, run: TrainedRun): 
     const truth = batch.targets.boxes;
     preds.forEach((p, i) => {
       if (p.task !== 'detection') throw new Error('not a detection prediction');
-      const gts = truth[i] ?? [];
+      // Boxes of class -1 are regions to ignore (void / crowd), not objects.
+      const gts = (truth[i] ?? []).filter((g) => (g[4] ?? -1) >= 0);
       perClassAcc.addImage(p.boxes, gts);
       agnostic.addImage(
         p.boxes.map((b) => ({ ...b, classIndex: 0 })),

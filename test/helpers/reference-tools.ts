@@ -46,6 +46,7 @@ export const REFERENCE_TOOLS: readonly ReferenceTool[] = [
   { id: 'pydicom', purpose: 'DICOM pixel and geometry references', apt: ['python3-pydicom', 'python3-numpy'], check: () => pythonModules('pydicom, numpy') },
   { id: 'gdcm', purpose: 'compressed DICOM pixel references through pydicom', apt: ['python3-gdcm'], check: () => pythonModules('gdcm') },
   { id: 'numpy', purpose: 'direct metric computations', apt: ['python3-numpy'], check: () => pythonModules('numpy') },
+  { id: 'pil', purpose: 'reading GIF/PNG masks in the numpy references', apt: ['python3-pil'], check: () => pythonModules('PIL') },
   { id: 'sklearn', purpose: 'classification metric parity', apt: ['python3-sklearn'], check: () => pythonModules('sklearn') },
   { id: 'nibabel', purpose: 'NIfTI export geometry', apt: ['python3-nibabel'], check: () => pythonModules('nibabel') },
   { id: 'onnx', purpose: 'ONNX model checks', apt: ['python3-onnx'], check: () => pythonModules('onnx') },

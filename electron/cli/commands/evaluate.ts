@@ -18,8 +18,12 @@ import { evaluateRun, type EvaluationSplit, type RunEvaluation } from '../../cor
 import type { CliContext } from '../cli-context';
 import { EXIT_OK, UsageError } from '../cli-context';
 
-export const evaluateHelp =
-  'fovea evaluate --run ID [--dataset NAME] [--split train|val|test|all] [--json] | fovea evaluate --dataset NAME --predictions FILE|FOLDER [--split S] [--coco-gt FILE] [--json]';
+export const evaluateHelp = [
+  'fovea evaluate --run ID [--dataset NAME] [--split train|val|test|all] [--json] | fovea evaluate --dataset NAME --predictions FILE|FOLDER [--split S] [--coco-gt FILE] [--json]',
+  "      scores in each image's own pixels (a run's boxes mapped back through the letterbox, its masks resampled to the image);",
+  '      scored: every labelled image, and for detection every image marked labelled without boxes (detections there are false positives);',
+  "      detection: COCO's 12-number summary (AP, AP50, AP75, AP/AR small/medium/large, AR@1/10/100) and Pascal VOC all-point AP@0.5",
+].join('\n');
 export const evaluateOptions = {
   run: { type: 'string' },
   dataset: { type: 'string' },
@@ -52,7 +56,9 @@ export function formatEvaluation(report: Report): string {
   const lines: string[] = [];
   const where = s.kind === 'run' ? `Run ${s.runId} on "${s.datasetName}"` : `Predictions ${s.path} against "${s.datasetName}"`;
   const split = s.split === 'all' ? 'all labelled images' : `${s.split} split`;
-  lines.push(`${where}, ${split}: ${report.n} image(s)${s.kind === 'run' ? ` at the model's ${s.inputSize} px input` : ', in image pixels'}`);
+  const space = s.coordinates === 'image' ? ', in image pixels' : ` from the model's ${s.kind === 'run' ? s.inputSize : ''} px input`;
+  lines.push(`${where}, ${split}: ${report.n} image(s)${space}${s.labelledEmpty ? ` (${s.labelledEmpty} labelled without objects: negatives)` : ''}`);
+  if (report.task !== 'classification' && s.imageRule) lines.push(s.imageRule);
   if (report.task === 'classification') {
     lines.push(
       `accuracy ${fmt(report.accuracy)}   macro precision ${fmt(report.macro.precision)}  recall ${fmt(report.macro.recall)}  F1 ${fmt(report.macro.f1)}   macro AUC ${fmt(report.auc.macro)}${report.multiLabel ? '   (multi-label, threshold 0.5)' : ''}`,
@@ -69,11 +75,19 @@ export function formatEvaluation(report: Report): string {
       lines.push(...table(['', ...labels], labels.map((l, i) => [l, ...(matrix[i] ?? []).map(String)])));
     }
   } else if (report.task === 'detection') {
-    lines.push(`mAP@0.5 ${fmt(report.mAP50)}   mAP@[.5:.95] ${fmt(report.mAP)}   mAR@100 ${fmt(report.mAR100)}`);
+    // Evaluations stored before the COCO summary and VOC AP existed have neither.
+    const c = report.cocoSummary as typeof report.cocoSummary | undefined;
+    lines.push(`mAP@0.5 ${fmt(report.mAP50)}   mAP@[.5:.95] ${fmt(report.mAP)}   mAR@100 ${fmt(report.mAR100)}   VOC AP@0.5 (all-point) ${fmt(report.vocAP50)}`);
+    if (c) {
+      lines.push(
+        `COCO: AP ${fmt(c.AP)} AP50 ${fmt(c.AP50)} AP75 ${fmt(c.AP75)} APs ${fmt(c.APsmall)} APm ${fmt(c.APmedium)} APl ${fmt(c.APlarge)}   ` +
+          `AR1 ${fmt(c.AR1)} AR10 ${fmt(c.AR10)} AR100 ${fmt(c.AR100)} ARs ${fmt(c.ARsmall)} ARm ${fmt(c.ARmedium)} ARl ${fmt(c.ARlarge)}`,
+      );
+    }
     lines.push(
       ...table(
-        ['class', 'AP50', 'AP', 'AR100', 'boxes', 'detections'],
-        Object.entries(report.perClass).map(([name, m]) => [name, fmt(m.ap50), fmt(m.ap), fmt(m.ar100), String(m.groundTruth), String(m.detections)]),
+        ['class', 'AP50', 'AP', 'AR100', 'VOC AP50', 'boxes', 'detections'],
+        Object.entries(report.perClass).map(([name, m]) => [name, fmt(m.ap50), fmt(m.ap), fmt(m.ar100), fmt(m.vocAp50), String(m.groundTruth), String(m.detections)]),
       ),
     );
   } else {

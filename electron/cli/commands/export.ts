@@ -14,7 +14,12 @@ import type { CliContext } from '../cli-context';
 import { EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, UsageError } from '../cli-context';
 import { interruptible } from '../interrupt';
 
-export const exportHelp = `fovea export --dataset NAME --format ${EXPORT_FORMATS.join('|')} --out DIR [--split S] [--overwrite] [--with-images] [--task detect|segment] [--confirm-burned-in] [--option K=V] [--json]   labels as files`;
+export const exportHelp = [
+  `fovea export --dataset NAME --format ${EXPORT_FORMATS.join('|')} --out DIR [--split S] [--labels human|proposals|all] [--overwrite] [--with-images] [--task detect|segment] [--confirm-burned-in] [--option K=V] [--json]   labels as files`,
+  '      --labels human       the labels (drawn, imported, accepted proposals): the default',
+  '      --labels proposals   a model\'s predictions not yet reviewed (`fovea predict`), with their scores: COCO "score" (as a results file), YOLO conf at the line end',
+  '      --labels all         both; COCO marks each with "source" and "proposed" (coco, yolo, voc, csv, masks)',
+].join('\n');
 export const exportOptions = {
   dataset: { type: 'string' },
   format: { type: 'string' },
@@ -24,6 +29,8 @@ export const exportOptions = {
   'with-images': { type: 'boolean', default: false },
   task: { type: 'string' },
   'confirm-burned-in': { type: 'boolean', default: false },
+  /** human (default) | proposals | all: which annotations a label format takes. */
+  labels: { type: 'string' },
   /** Any format option as KEY=VALUE (repeatable), e.g. --option retainLongitudinalDates=modified. */
   option: { type: 'string', multiple: true },
 } as const;
@@ -68,6 +75,12 @@ export async function runExport(ctx: CliContext, positionals: string[], values: 
   if (task) {
     if (format !== 'yolo') throw new UsageError('--task applies to --format yolo');
     options['task'] = task;
+  }
+  const labels = values['labels'] as string | undefined;
+  if (labels !== undefined) {
+    if (!['human', 'proposals', 'all'].includes(labels)) throw new UsageError('--labels must be human, proposals or all');
+    if (!LABEL_FORMATS.has(format)) throw new UsageError('--labels applies to coco, yolo, voc, csv and masks');
+    options['labels'] = labels;
   }
   if (values['confirm-burned-in']) {
     if (format !== 'dicom-deid') throw new UsageError('--confirm-burned-in applies to --format dicom-deid');

@@ -290,6 +290,19 @@ export class AnnotationService {
     return { deleted: true, reassigned };
   }
 
+  /** Merges classes into one (see the 'classes.merge' request), audited, then a labels.changed event. */
+  mergeClasses(p: { from: number[]; into: number }): { moved: number; duplicatesRemoved: number; schema: LabelSchema } {
+    const actor = this.#settings.current().annotatorName;
+    const target = this.#class(p.into);
+    const result = this.#db.transaction(() => {
+      const r = this.#store.mergeClasses(p.from, p.into);
+      this.#audit.append({ action: 'class.merge', objectType: 'label_class', objectId: p.into, actor, details: { datasetId: target.datasetId, from: p.from, ...r } });
+      return r;
+    }).immediate();
+    this.#changed({ datasetId: target.datasetId, itemId: null, seriesId: null });
+    return { ...result, schema: this.schema(target.datasetId) };
+  }
+
   setMultiLabel(datasetId: number, multiLabel: boolean): LabelSchema {
     const actor = this.#settings.current().annotatorName;
     this.#db.transaction(() => {

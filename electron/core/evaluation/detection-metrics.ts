@@ -35,10 +35,35 @@
  *   pycocotools, and is left out of the means (mAP50, mAP = mean over the
  *   classes with ground truth, -1 when none has). A class with ground truth
  *   but no detection has AP 0.
- * - Area ranges: 'all' only (no small / medium / large breakdown), so no
- *   ground truth is ignored for its area.
+ * - Area ranges, as COCOeval's: all [0, 1e10], small [0, 32^2], medium
+ *   [32^2, 96^2], large [96^2, 1e10] (bounds inclusive). In a range, ground
+ *   truth whose area lies outside it is ignored, and so is an UNMATCHED
+ *   detection whose area (width x height, as pycocotools' loadRes sets it)
+ *   lies outside it. A ground truth's area is its `area` when given (COCO's
+ *   annotation area: the segment's area), else width x height.
  * - Recall: AR = the recall reached with at most maxDets detections per image,
  *   averaged over the thresholds (COCO's AR@1, @10, @100).
+ * - `cocoSummary` holds the 12 numbers of COCOeval.summarize() (stats[0..11]):
+ *   AP, AP50, AP75, AP small/medium/large (maxDets 100), AR@1, AR@10, AR@100,
+ *   AR small/medium/large (maxDets 100); each the mean over the classes with
+ *   ground truth in that range, -1 when none has.
+ *
+ * Pascal VOC AP (`vocAP50`, per class `vocAp50`): the VOC devkit's all-point
+ * interpolated AP at IoU 0.5 (VOC 2010 and later; py-faster-rcnn's voc_eval
+ * with use_07_metric=False). Per class, every detection (no maxDets cap),
+ * sorted by score (stable), takes the ground truth of ITS image with the
+ * highest IoU, matched or not; IoU > 0.5 (strictly) on a ground truth not yet
+ * matched is a TP, on one already matched a FP (a duplicate), on an ignored
+ * one (VOC difficult, flagged boxes) neither; IoU <= 0.5 is a FP. VOC has no
+ * crowd regions: here they are not boxes to match, and a detection that
+ * matched no box is ignored when more than half of it lies in a crowd or void
+ * region (COCO's crowd overlap, intersection over the detection's area),
+ * else it is a FP. AP = the area under the precision envelope at every
+ * recall where it changes: sum over i of (r[i+1] - r[i]) * p_interp[i+1].
+ * The devkit's IoU counts pixels inclusively (+1 on widths, 1-based pixel
+ * indices); on continuous boxes x = xmin - 1, width = xmax - xmin + 1 it is
+ * exactly the IoU used here. Mean over the classes with (non-ignored) ground
+ * truth; -1 without any.
  *
  * Per image, the matching at IoU 0.5 is returned too (which detection hit
  * which ground truth, which ground truth was missed): the makings of an
@@ -55,6 +80,8 @@ export interface Box {
 
 export interface GroundTruthBox extends Box {
   classIndex: number;
+  /** COCO's annotation area (the segment's area) for the area ranges; default width x height. */
+  area?: number;
   /** A crowd region (COCO iscrowd): ignored, matched by intersection / detection area. */
   crowd?: boolean;
   /** Ignored without being a crowd (e.g. VOC difficult); see the header. */
@@ -79,7 +106,17 @@ export interface CocoEvalParams {
   recallThresholds: readonly number[];
   /** Detections per image kept for AR; AP uses the last (COCO: [1, 10, 100]). */
   maxDets: readonly number[];
+  /** [min, max] object areas per range, inclusive: all, small, medium, large (COCO's order). */
+  areaRanges?: readonly (readonly [number, number])[];
 }
+
+/** COCOeval's area ranges: all, small, medium, large. */
+export const COCO_AREA_RANGES: readonly (readonly [number, number])[] = [
+  [0, 1e10],
+  [0, 32 ** 2],
+  [32 ** 2, 96 ** 2],
+  [96 ** 2, 1e10],
+];
 
 /** numpy.linspace(start, stop, num) exactly (same operations, same rounding). */
 export function linspace(start: number, stop: number, num: number): number[] {
@@ -93,7 +130,24 @@ export const COCO_PARAMS: CocoEvalParams = {
   iouThresholds: linspace(0.5, 0.95, Math.round((0.95 - 0.5) / 0.05) + 1),
   recallThresholds: linspace(0, 1, Math.round((1 - 0) / 0.01) + 1),
   maxDets: [1, 10, 100],
+  areaRanges: COCO_AREA_RANGES,
 };
+
+/** The 12 numbers of pycocotools' COCOeval.summarize(), in its order (stats[0..11]). */
+export interface CocoSummary {
+  AP: number;
+  AP50: number;
+  AP75: number;
+  APsmall: number;
+  APmedium: number;
+  APlarge: number;
+  AR1: number;
+  AR10: number;
+  AR100: number;
+  ARsmall: number;
+  ARmedium: number;
+  ARlarge: number;
+}
 
 export interface DetectionClassMetrics {
   /** AP at IoU 0.5, -1 without ground truth. */
@@ -104,6 +158,8 @@ export interface DetectionClassMetrics {
   ap: number;
   /** Recall with at most 100 detections per image, averaged over the thresholds; -1 without ground truth. */
   ar100: number;
+  /** Pascal VOC all-point interpolated AP at IoU 0.5 (see the header); -1 without ground truth. */
+  vocAp50: number;
   /** Ground-truth boxes (not ignored) and detections of this class. */
   groundTruth: number;
   detections: number;
@@ -146,6 +202,10 @@ export interface DetectionMetrics {
   mAR1: number;
   mAR10: number;
   mAR100: number;
+  /** pycocotools' 12-number summary (AP, AP50, AP75, AP S/M/L, AR@1/10/100, AR S/M/L). */
+  cocoSummary: CocoSummary;
+  /** Mean Pascal VOC all-point AP@0.5 over classes with ground truth (-1 if none). */
+  vocAP50: number;
   perClass: Record<string, DetectionClassMetrics>;
   images: ImageDetectionMatch[];
 }
@@ -187,7 +247,11 @@ interface EvalImg {
   gtIndex: number[];
 }
 
-function evaluateImg(image: DetectionImage, classIndex: number, p: CocoEvalParams): EvalImg | null {
+function gtArea(g: GroundTruthBox): number {
+  return g.area ?? g.width * g.height;
+}
+
+function evaluateImg(image: DetectionImage, classIndex: number, p: CocoEvalParams, areaRange: readonly [number, number] = [0, 1e10]): EvalImg | null {
   const gtAll: number[] = [];
   image.groundTruth.forEach((g, i) => {
     if (g.classIndex === classIndex) gtAll.push(i);
@@ -198,9 +262,11 @@ function evaluateImg(image: DetectionImage, classIndex: number, p: CocoEvalParam
   });
   if (gtAll.length === 0 && dtAll.length === 0) return null;
   const maxDet = p.maxDets[p.maxDets.length - 1] as number;
+  const [aMin, aMax] = areaRange;
   const gtIg = (i: number): boolean => {
     const g = image.groundTruth[i] as GroundTruthBox;
-    return g.crowd === true || g.ignore === true;
+    const a = gtArea(g);
+    return g.crowd === true || g.ignore === true || a < aMin || a > aMax;
   };
   // Ground truth: regular first, then ignored (stable).
   const gtIndex = stableOrder(gtAll.length, (k) => (gtIg(gtAll[k] as number) ? 1 : 0)).map((k) => gtAll[k] as number);
@@ -243,6 +309,12 @@ function evaluateImg(image: DetectionImage, classIndex: number, p: CocoEvalParam
       gtm[m] = true;
       mIdx[d] = gtIndex[m] as number;
       mIou[d] = row[m] as number;
+    }
+    // An unmatched detection outside the area range is ignored too (COCOeval: dtIg |= dtm == 0 & area outside).
+    for (let d = 0; d < D; d++) {
+      const det = image.detections[detIndex[d] as number] as DetectedBox;
+      const a = det.width * det.height;
+      if (!dm[d] && (a < aMin || a > aMax)) dIg[d] = true;
     }
     matched.push(dm);
     ignored.push(dIg);
@@ -348,6 +420,7 @@ export function cocoEvaluate(images: readonly DetectionImage[], classNames: read
   const ap50s: number[] = [];
   const ap75s: number[] = [];
   const aps: number[] = [];
+  const vocAps: number[] = [];
   const ars: number[][] = params.maxDets.map(() => []);
   for (let k = 0; k < K; k++) {
     const evals = (evalImgs[k] as (EvalImg | null)[]).filter((e): e is EvalImg => e !== null);
@@ -372,14 +445,53 @@ export function cocoEvaluate(images: readonly DetectionImage[], classNames: read
       for (const g of im.groundTruth) if (g.classIndex === k && !g.crowd && !g.ignore) groundTruth++;
       for (const d of im.detections) if (d.classIndex === k) detections++;
     }
-    perClass[classNames[k] as string] = { ap50, ap75, ap, ar100: (ars[ars.length - 1] as number[])[k] as number, groundTruth, detections };
+    const vocAp50 = vocAveragePrecision(images, k);
+    perClass[classNames[k] as string] = { ap50, ap75, ap, ar100: (ars[ars.length - 1] as number[])[k] as number, vocAp50, groundTruth, detections };
     ap50s.push(ap50);
     ap75s.push(ap75);
     aps.push(ap);
+    vocAps.push(vocAp50);
   }
   const mar = (maxDet: number): number => {
     const mi = params.maxDets.indexOf(maxDet);
     return mi < 0 ? -1 : meanOrMinus1(ars[mi] as number[]);
+  };
+  // AP and AR (maxDets 100, every threshold) in the small, medium and large ranges.
+  const ranges = params.areaRanges ?? COCO_AREA_RANGES;
+  const byRange = ranges.slice(1, 4).map((range) => {
+    const apK: number[] = [];
+    const arK: number[] = [];
+    for (let k = 0; k < K; k++) {
+      const evals = images.map((im) => evaluateImg(im, k, params, range)).filter((e): e is EvalImg => e !== null);
+      const acc = accumulate(evals, apMax, params);
+      if (!acc) {
+        apK.push(-1);
+        arK.push(-1);
+        continue;
+      }
+      let sum = 0;
+      for (let t = 0; t < T; t++) sum += (acc.precision[t] as number[]).reduce((a, b) => a + b, 0) / params.recallThresholds.length;
+      apK.push(sum / T);
+      arK.push(acc.recall.reduce((a, b) => a + b, 0) / T);
+    }
+    return { ap: meanOrMinus1(apK), ar: meanOrMinus1(arK) };
+  });
+  const mAP = meanOrMinus1(aps);
+  const mAP50 = meanOrMinus1(ap50s);
+  const mAP75 = meanOrMinus1(ap75s);
+  const cocoSummary: CocoSummary = {
+    AP: mAP,
+    AP50: mAP50,
+    AP75: mAP75,
+    APsmall: byRange[0]?.ap ?? -1,
+    APmedium: byRange[1]?.ap ?? -1,
+    APlarge: byRange[2]?.ap ?? -1,
+    AR1: mar(1),
+    AR10: mar(10),
+    AR100: mar(100),
+    ARsmall: byRange[0]?.ar ?? -1,
+    ARmedium: byRange[1]?.ar ?? -1,
+    ARlarge: byRange[2]?.ar ?? -1,
   };
 
   // Per image, at IoU 0.5 (or the first threshold when 0.5 is not one).
@@ -427,13 +539,80 @@ export function cocoEvaluate(images: readonly DetectionImage[], classNames: read
   return {
     task: 'detection',
     n: images.length,
-    mAP50: meanOrMinus1(ap50s),
-    mAP75: meanOrMinus1(ap75s),
-    mAP: meanOrMinus1(aps),
+    mAP50,
+    mAP75,
+    mAP,
     mAR1: mar(1),
     mAR10: mar(10),
     mAR100: mar(100),
+    cocoSummary,
+    vocAP50: meanOrMinus1(vocAps),
     perClass,
     images: perImage,
   };
+}
+
+/**
+ * Pascal VOC all-point interpolated AP at IoU 0.5 of one class (see the file header): the VOC
+ * devkit's VOCevaldet / py-faster-rcnn's voc_eval with use_07_metric=False, on every detection.
+ * -1 when the class has no (non-ignored) ground truth.
+ */
+export function vocAveragePrecision(images: readonly DetectionImage[], classIndex: number, iouThreshold = 0.5): number {
+  const dets: { image: number; box: DetectedBox }[] = [];
+  let npos = 0;
+  images.forEach((im, i) => {
+    for (const g of im.groundTruth) if (g.classIndex === classIndex && !g.crowd && !g.ignore) npos++;
+    for (const d of im.detections) if (d.classIndex === classIndex) dets.push({ image: i, box: d });
+  });
+  if (npos === 0) return -1;
+  // Highest score first; ties keep image order, then the order within the image (a stable sort).
+  const order = stableOrder(dets.length, (j) => -(dets[j] as { box: DetectedBox }).box.score);
+  const taken = images.map((im) => new Array<boolean>(im.groundTruth.length).fill(false));
+  const tp: number[] = [];
+  const fp: number[] = [];
+  for (const j of order) {
+    const { image, box } = dets[j] as { image: number; box: DetectedBox };
+    const gts = (images[image] as DetectionImage).groundTruth;
+    let best = -Infinity;
+    let m = -1;
+    gts.forEach((g, gi) => {
+      if (g.classIndex !== classIndex || g.crowd) return;
+      const iou = boxIou(box, g);
+      if (iou > best) {
+        best = iou;
+        m = gi;
+      }
+    });
+    let isTp = 0;
+    let isFp = 0;
+    if (m >= 0 && best > iouThreshold) {
+      const g = gts[m] as GroundTruthBox;
+      if (!g.ignore) {
+        const used = taken[image] as boolean[];
+        if (!used[m]) {
+          used[m] = true;
+          isTp = 1;
+        } else isFp = 1;
+      }
+    } else if (!gts.some((g) => g.classIndex === classIndex && g.crowd === true && boxIou(box, g, true) > iouThreshold)) isFp = 1;
+    tp.push(isTp);
+    fp.push(isFp);
+  }
+  const eps = 2.220446049250313e-16; // np.finfo(np.float64).eps
+  const mrec: number[] = [0];
+  const mpre: number[] = [0];
+  let ctp = 0;
+  let cfp = 0;
+  for (let i = 0; i < tp.length; i++) {
+    ctp += tp[i] as number;
+    cfp += fp[i] as number;
+    mrec.push(ctp / npos);
+    mpre.push(ctp / Math.max(ctp + cfp, eps));
+  }
+  mrec.push(1);
+  mpre.push(0);
+  for (let i = mpre.length - 1; i > 0; i--) mpre[i - 1] = Math.max(mpre[i - 1] as number, mpre[i] as number);
+  let ap = 0;
+  for (let i = 0; i + 1 < mrec.length; i++) if (mrec[i + 1] !== mrec[i]) ap += ((mrec[i + 1] as number) - (mrec[i] as number)) * (mpre[i + 1] as number);
+  return ap;
 }

@@ -31,11 +31,10 @@
  *   of category_id in the categories list, else a string category_id.
  *   A numeric id that nothing names is refused (with the fix in the message)
  *   rather than guessed.
- *   Ground truth: the dataset's detection boxes (boxes; polygons and masks
- *   give their bounding boxes) plus its crowd regions (COCO iscrowd: ignored,
- *   matched by intersection over detection area, as COCOeval) and VOC
- *   "difficult" boxes (ignored). A detection's frame is its "frame_index"
- *   (default 0).
+ *   Ground truth and scores: score-images.ts (boxes in image pixels, COCO
+ *   areas, crowd and void regions and VOC "difficult" boxes ignored; the
+ *   12-number COCO summary and Pascal VOC AP). A detection's frame is its
+ *   "frame_index" (default 0).
  * - A folder of PNG masks, segmentation: one class-index PNG per image,
  *   matched by file stem (known mask suffixes such as _mask stripped, as the
  *   label importer does). Pixel value -> class: a classes.json /
@@ -50,8 +49,8 @@
  * matches two images is skipped (ambiguous) and reported.
  *
  * Which images are scored (in (item, frame) order; with `split`, only that
- * split's): the images with ground truth for the task (the training rules:
- * collectSamples, 'active' labels) and
+ * split's): score-images.ts' IMAGE_RULE (the images with ground truth for the
+ * task by the training rules, and labelled-empty detection negatives) and
  * - classification / segmentation: only those the predictions cover (a row,
  *   a mask file). An image with ground truth but no prediction cannot be
  *   scored; it is counted in `source.missingPredictions`.
@@ -60,10 +59,10 @@
  *   detected, so its boxes are misses. `source.missingPredictions` counts
  *   those images, and a warning suggests `split` when the file seems to
  *   cover only part of the dataset.
- * For detection and segmentation, an image the predictions cover that has
- * no shape of the task but is marked done or approved is a negative image
- * (no boxes / all background) and is scored; other unlabelled images are
- * left out (a warning says how many).
+ * For segmentation, an image the predictions cover that has no mask but is
+ * marked labelled (done, needs review, approved) is a negative image (all
+ * background) and is scored; other unlabelled images are left out (a warning
+ * says how many), for detection too.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -73,12 +72,13 @@ import type { Core } from '../composition-root';
 import { IMAGE_SUFFIXES, labelStem, LABEL_LIMITS, MASK_SUFFIXES } from '../labels';
 import { extensionOf, fileStem, isDirectory, readFileBounded, readTextBounded, walkFiles } from '../labels/label-types';
 import { readCsvRows } from '../labels/parse-csv';
-import { isBackgroundName, parseClassMap, readLabelImage } from '../labels/parse-masks';
-import { rleToBbox } from '../labels/rle';
-import { collectSamples, maskReader, rasterizeSegmentation, rleOfGeometry, type Sample } from '../training/training-samples';
+import { isBackgroundName, LABELLED_STATUSES } from '../labels/class-names';
+import { parseClassMap, readLabelImage } from '../labels/parse-masks';
+import { collectSamples, type Sample } from '../training/training-samples';
 import { classificationMetrics, multiLabelClassificationMetrics, type ClassificationMetrics } from './classification-metrics';
-import { cocoEvaluate, type DetectedBox, type DetectionImage, type DetectionMetrics, type GroundTruthBox } from './detection-metrics';
-import { SegmentationAccumulator, type SegmentationMetrics } from './segmentation-metrics';
+import type { DetectedBox, DetectionMetrics } from './detection-metrics';
+import { IMAGE_RULE, scoreDetections, SegmentationScorer } from './score-images';
+import type { SegmentationMetrics } from './segmentation-metrics';
 
 export type PredictionFormat = 'csv' | 'coco' | 'masks';
 
@@ -99,6 +99,10 @@ export interface PredictionsSource {
   format: PredictionFormat;
   split: SplitName | 'all';
   coordinates: 'image';
+  /** Which images were scored, in words. */
+  imageRule: string;
+  /** Detection: scored images that are labelled but hold no box (negatives). */
+  labelledEmpty?: number;
   classNames: string[];
   evaluatedAt: string;
   /** Prediction entries (rows, images, files) matched to a library image. */
@@ -252,17 +256,18 @@ export async function evaluatePredictions(core: PredictionsCore, datasetId: numb
 
   let metrics: ClassificationMetrics | DetectionMetrics | SegmentationMetrics;
   let scored: Set<string>;
+  let labelledEmpty: number | undefined;
   if (format === 'csv') {
     ({ metrics, scored } = await scoreCsv(path, collected.classNames, collected.multiLabel, samples, index, log, options.split));
   } else if (format === 'coco') {
-    ({ metrics, scored } = await scoreCoco(core, datasetId, path, options, collected.classNames, samples, items.filter((i) => inSplit(i.id)), index, log));
+    ({ metrics, scored, labelledEmpty } = await scoreCoco(core, datasetId, path, options, collected.classNames, samples, items.filter((i) => inSplit(i.id)), index, log));
   } else {
     ({ metrics, scored } = await scoreMasks(core, path, collected.classNames, samples, items.filter((i) => inSplit(i.id)), index, log));
   }
-  const missing = samples.filter((s) => !scored.has(key(s.itemId, s.frameIndex))).length;
+  const missing = samples.filter((s) => !scored.has(key(s.itemId, s.frameIndex)) && !(s.target.task === 'detection' && s.target.boxes.length === 0)).length;
   if (format === 'coco' && missing > 0) {
     log.warn(
-      `${missing} of ${samples.length} box-labelled image(s) have no detection in the file: scored as misses, as COCOeval does.` +
+      `${missing} of ${samples.length - (labelledEmpty ?? 0)} box-labelled image(s) have no detection in the file: scored as misses, as COCOeval does.` +
         (missing * 2 > samples.length && !options.split ? ' If the predictions cover only one split, restrict to it (split / --split).' : ''),
     );
   }
@@ -281,6 +286,8 @@ export async function evaluatePredictions(core: PredictionsCore, datasetId: numb
     format,
     split: options.split ?? 'all',
     coordinates: 'image',
+    imageRule: IMAGE_RULE,
+    ...(labelledEmpty !== undefined ? { labelledEmpty } : {}),
     classNames: collected.classNames,
     evaluatedAt: new Date().toISOString(),
     matched: log.matched,
@@ -419,73 +426,6 @@ async function readJson(path: string): Promise<unknown> {
   }
 }
 
-/** Ground truth boxes of every image in original pixels: the samples' boxes plus crowd regions, difficult boxes flagged. */
-function detectionGroundTruth(core: PredictionsCore, datasetId: number, classNames: readonly string[], samples: readonly Sample[]): Map<string, GroundTruthBox[]> {
-  const flags = new Map<number, { difficult: boolean }>();
-  const rows = core.db
-    .prepare(
-      `SELECT a.id, a.item_id, a.frame_index, a.kind, a.geometry, c.name AS class_name FROM annotations a JOIN label_classes c ON c.id = a.class_id
-       WHERE a.dataset_id = ? AND a.status = 'active' AND a.item_id IS NOT NULL AND a.kind IN ('box','polygon','mask') ORDER BY a.id`,
-    )
-    .all(datasetId) as { id: number; item_id: number; frame_index: number | null; kind: string; geometry: string | null; class_name: string }[];
-  const crowdByItem = new Map<number, { frame: number | null; box: GroundTruthBox }[]>();
-  const classIndex = new Map(classNames.map((n, k) => [n, k]));
-  for (const r of rows) {
-    let g: Record<string, unknown> | null;
-    try {
-      const parsed: unknown = r.geometry === null ? null : JSON.parse(r.geometry);
-      g = isRecord(parsed) ? parsed : null;
-    } catch {
-      g = null;
-    }
-    if (!g) continue;
-    flags.set(r.id, { difficult: g['difficult'] === true });
-    if (g['crowd'] !== true) continue;
-    const k = classIndex.get(r.class_name);
-    if (k === undefined) continue;
-    let b: { x: number; y: number; width: number; height: number } | null = null;
-    if (r.kind === 'box') b = { x: Number(g['x']), y: Number(g['y']), width: Number(g['width']), height: Number(g['height']) };
-    else if (r.kind === 'polygon' && Array.isArray(g['points'])) {
-      const pts = (g['points'] as unknown[]).filter((p): p is [number, number] => Array.isArray(p) && p.length >= 2);
-      if (pts.length >= 3) {
-        const xs = pts.map((p) => Number(p[0]));
-        const ys = pts.map((p) => Number(p[1]));
-        b = { x: Math.min(...xs), y: Math.min(...ys), width: Math.max(...xs) - Math.min(...xs), height: Math.max(...ys) - Math.min(...ys) };
-      }
-    } else if (r.kind === 'mask') {
-      const rle = rleOfGeometry(g);
-      if (rle) {
-        const [x, y, width, height] = rleToBbox(rle);
-        b = { x, y, width, height };
-      }
-    }
-    if (!b || ![b.x, b.y, b.width, b.height].every(Number.isFinite) || b.width <= 0 || b.height <= 0) continue;
-    const list = crowdByItem.get(r.item_id) ?? [];
-    list.push({ frame: r.frame_index, box: { ...b, classIndex: k, crowd: true } });
-    crowdByItem.set(r.item_id, list);
-  }
-  const out = new Map<string, GroundTruthBox[]>();
-  for (const s of samples) {
-    if (s.target.task !== 'detection') continue;
-    const boxes: GroundTruthBox[] = s.target.boxes.map((b, i) => {
-      const annId = s.annotations[i]?.[0];
-      const difficult = annId !== undefined && flags.get(annId)?.difficult === true;
-      return { x: b.x, y: b.y, width: b.width, height: b.height, classIndex: b.classIndex, ...(difficult ? { ignore: true } : {}) };
-    });
-    out.set(key(s.itemId, s.frameIndex), boxes);
-  }
-  for (const [itemId, list] of crowdByItem) {
-    for (const c of list) {
-      const frames = c.frame === null ? [...out.keys()].filter((k) => k.startsWith(`${itemId}:`)).map((k) => Number(k.split(':')[1])) : [c.frame];
-      for (const f of frames.length ? frames : [0]) {
-        const k = key(itemId, f);
-        out.set(k, [...(out.get(k) ?? []), c.box]);
-      }
-    }
-  }
-  return out;
-}
-
 async function scoreCoco(
   core: PredictionsCore,
   datasetId: number,
@@ -496,7 +436,7 @@ async function scoreCoco(
   items: readonly ItemRef[],
   index: NameIndex,
   log: MatchLog,
-): Promise<{ metrics: DetectionMetrics; scored: Set<string> }> {
+): Promise<{ metrics: DetectionMetrics; scored: Set<string>; labelledEmpty: number }> {
   const data = await readJson(path);
   let results: unknown[];
   let images: unknown[] = [];
@@ -522,7 +462,6 @@ async function scoreCoco(
   for (const c of categories) if (isRecord(c) && typeof c['name'] === 'string' && (typeof c['id'] === 'number' || typeof c['id'] === 'string')) catName.set(String(c['id']), c['name'].trim());
   const classIndex = new Map(classNames.map((n, k) => [n.toLowerCase(), k]));
 
-  const gt = detectionGroundTruth(core, datasetId, classNames, samples);
   const itemById = new Map(items.map((i) => [i.id, i]));
   const detections = new Map<string, DetectedBox[]>();
   const covered = new Set<string>();
@@ -596,27 +535,13 @@ async function scoreCoco(
       `${unknownCategories} detection(s) of classes the dataset has no ground truth for (${[...unknownNames].slice(0, 5).join(', ')}) are left out: their AP is undefined.`,
     );
   }
-  // Images scored: every image with ground truth (COCOeval), and covered negative images marked done / approved.
-  const keys = new Set<string>();
-  for (const s of samples) keys.add(key(s.itemId, s.frameIndex));
+  // Images scored: IMAGE_RULE (every image with boxes, and labelled-empty negatives: collectSamples' samples).
+  const keys = new Set(samples.map((s) => key(s.itemId, s.frameIndex)));
   let unlabelled = 0;
-  for (const k of covered) {
-    if (keys.has(k)) continue;
-    const item = itemById.get(Number(k.split(':')[0]));
-    if (item && (item.status === 'done' || item.status === 'approved')) keys.add(k);
-    else unlabelled++;
-  }
-  if (unlabelled) log.warn(`${unlabelled} image(s) with detections have no box labels and are not marked done: not scored.`);
-  const ordered = [...keys].sort((a, b) => {
-    const [ai, af] = a.split(':').map(Number) as [number, number];
-    const [bi, bf] = b.split(':').map(Number) as [number, number];
-    return ai - bi || af - bf;
-  });
-  const evalImages: DetectionImage[] = ordered.map((k) => {
-    const [itemId, frameIndex] = k.split(':').map(Number) as [number, number];
-    return { itemId, frameIndex, groundTruth: gt.get(k) ?? [], detections: detections.get(k) ?? [] };
-  });
-  return { metrics: cocoEvaluate(evalImages, classNames), scored: covered };
+  for (const k of covered) if (!keys.has(k)) unlabelled++;
+  if (unlabelled) log.warn(`${unlabelled} image(s) with detections have no box labels and are not marked labelled (done, needs review, approved): not scored.`);
+  const { counts, ...metrics } = scoreDetections(core.db, datasetId, { samples, classNames: [...classNames] }, detections);
+  return { metrics, scored: covered, labelledEmpty: counts.labelledEmpty };
 }
 
 // ---------------------------------------------------------------------------
@@ -656,8 +581,7 @@ async function scoreMasks(
   const files = await walkFiles(path, (n) => extensionOf(n) === '.png', { recursive: true });
   const bySample = new Map(samples.map((s) => [key(s.itemId, s.frameIndex), s]));
   const itemById = new Map(items.map((i) => [i.id, i]));
-  const readMask = maskReader(core.db);
-  const seg = new SegmentationAccumulator(classNames);
+  const seg = new SegmentationScorer(core.db, classNames, new Map(items.map((i) => [i.id, i.seriesId])));
   const scored = new Set<string>();
   let unlabelled = 0;
   let unknownPixels = 0;
@@ -677,7 +601,7 @@ async function scoreMasks(
       continue;
     }
     const sample = bySample.get(k);
-    if (!sample && !(item.status === 'done' || item.status === 'approved')) {
+    if (!sample && !LABELLED_STATUSES.includes(item.status)) {
       unlabelled++;
       continue;
     }
@@ -693,25 +617,30 @@ async function scoreMasks(
       log.warn(`${file} is ${img.width}x${img.height}; its image ${item.sourceName} is ${item.columns}x${item.rows}: skipped (masks must have the image's size).`);
       continue;
     }
-    let truth: Uint8Array;
-    if (sample && sample.target.task === 'segmentation') {
-      const r = rasterizeSegmentation(sample.target.shapes, item.rows, item.columns, readMask);
-      if (r.missing.length) log.warn(`${item.sourceName}: ${r.missing.length} mask(s) changed while reading; scored without them.`);
-      truth = r.classMap;
-    } else {
-      truth = new Uint8Array(item.rows * item.columns);
-    }
+    const target: Sample = sample ?? {
+      itemId: item.id,
+      frameIndex: 0,
+      kind: 'image',
+      blobSha256: '',
+      width: item.columns,
+      height: item.rows,
+      colour: false,
+      patientKey: null,
+      target: { task: 'segmentation', shapes: [] },
+      annotations: [],
+    };
     const pred = new Uint8Array(img.values.length);
     for (let i = 0; i < pred.length; i++) {
       const c = lut[img.values[i] as number] as number;
       if (c === K) unknownPixels++;
       pred[i] = c;
     }
-    seg.add(truth, pred, { itemId: item.id, frameIndex: 0, seriesId: item.seriesId });
+    seg.add(target, pred);
     scored.add(k);
   }
   if (unknownPixels) log.warn(`${unknownPixels} predicted pixel(s) have values that name no class: scored as "no class".`);
-  if (unlabelled) log.warn(`${unlabelled} mask(s) are of images without segmentation labels that are not marked done: not scored.`);
+  if (seg.changedMasks) log.warn(`${seg.changedMasks} mask(s) changed while reading; scored without them.`);
+  if (unlabelled) log.warn(`${unlabelled} mask(s) are of images without segmentation labels that are not marked labelled (done, needs review, approved): not scored.`);
   const multiFrame = samples.filter((s) => s.frameIndex > 0).length;
   if (multiFrame) log.warn(`${multiFrame} labelled frame(s) beyond the first of multi-frame images are not scored (a mask file is one frame).`);
   return { metrics: seg.result(), scored };

@@ -10,17 +10,19 @@
  *   labels, 'active' only), those of the chosen split, in (item, frame)
  *   order, through the same batch provider as training (letterbox, the run's
  *   normalisation, no augmentation).
- * - Ground truth and predictions are compared in INPUT-PIXEL space, both from
- *   the same batch: detection boxes and segmentation masks are the batch's
- *   letterboxed targets (mask padding is 255 = ignored), predictions are the
- *   model's outputs for that batch. So the numbers are those of the model at
- *   its input resolution; scoring at the original resolution is what
- *   evaluate-predictions does for other tools' outputs.
- * - Detection ground truth is the training targets: crowd regions are left
- *   out (collectSamples drops them), so a detection on a crowd region counts
- *   as a false positive here, where COCOeval would ignore it; VOC
- *   "difficult" boxes are ordinary boxes (training uses them). For COCO's
- *   handling of both, score the model's boxes with evaluate-predictions.
+ * - Scores are computed in the IMAGE'S OWN PIXELS, as every reference tool
+ *   (pycocotools, scikit-learn on masks) does, whatever the model's input
+ *   size: the model's boxes are mapped back through the letterbox
+ *   (predict/letterbox-mapping.ts) and clipped to the image; its class map is
+ *   resampled to the image's size (nearest: each image pixel takes the input
+ *   pixel its centre falls on). Ground truth is the library's, in image
+ *   pixels, with the rules of score-images.ts (the same as for another tool's
+ *   predictions): crowd and void regions ignored, VOC "difficult" ignored,
+ *   COCO areas for the small / medium / large ranges. Which images count:
+ *   score-images.ts' IMAGE_RULE (labelled-empty images are detection
+ *   negatives), stated in source.imageRule.
+ *   Classification has no geometry: source.coordinates stays 'input' (the
+ *   class is predicted from the model's letterboxed input).
  * - Another dataset: its labels must all be of the run's classes (a label
  *   of an unknown class would otherwise vanish from the ground truth and
  *   turn correct detections into false positives): VALIDATION error if not.
@@ -43,11 +45,13 @@ import { join } from 'node:path';
 import type { Prediction, SplitName, TrainConfig } from '../../contract/ml';
 import { FoveaException } from '../../contract/result';
 import type { Core } from '../composition-root';
+import { boxToImage, classMapToImage, letterboxOf } from '../predict/letterbox-mapping';
 import { createLibraryBatchProvider } from '../training/library-batch-provider';
 import { collectSamples, type Sample } from '../training/training-samples';
 import { argmax, classificationMetrics, multiLabelClassificationMetrics, type ClassificationMetrics } from './classification-metrics';
-import { cocoEvaluate, type DetectionImage, type DetectionMetrics } from './detection-metrics';
-import { SegmentationAccumulator, type SegmentationMetrics } from './segmentation-metrics';
+import type { DetectedBox, DetectionMetrics } from './detection-metrics';
+import { IMAGE_RULE, imageKey, scoreDetections, SegmentationScorer } from './score-images';
+import type { SegmentationMetrics } from './segmentation-metrics';
 import type { ClassificationImageView, EvaluationReport, EvaluationSourceView, EvaluationSplit } from '../../contract/evaluation';
 import { loadEvaluation, saveEvaluation } from './evaluation-store';
 
@@ -200,8 +204,9 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
   const clsTruth: number[][] = [];
   const clsProbs: number[][] = [];
   const clsImages: ClassificationImageResult[] = [];
-  const detImages: DetectionImage[] = [];
-  const seg = config.task === 'segmentation' ? new SegmentationAccumulator(config.classNames) : null;
+  const detections = new Map<string, DetectedBox[]>();
+  const scoredSamples: Sample[] = [];
+  const seg = config.task === 'segmentation' ? new SegmentationScorer(core.db, config.classNames, seriesOf) : null;
   let done = 0;
   try {
     for await (const batch of provider.testBatches()) {
@@ -213,6 +218,8 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
         const sample = sampleOf(batch.itemIds[i] as number);
         const p = preds[i] as Prediction;
         const t = batch.targets;
+        const lb = letterboxOf(sample.width, sample.height, S);
+        scoredSamples.push(sample);
         if (t.task === 'classification' && p.task === 'classification') {
           const truth: number[] = [];
           for (let k = 0; k < K; k++) if ((t.labels[i * K + k] as number) >= 0.5) truth.push(k);
@@ -222,18 +229,16 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
           const predicted = config.multiLabel ? probs.flatMap((v, k) => (v >= 0.5 ? [k] : [])) : [argmax(probs)];
           clsImages.push({ itemId: sample.itemId, frameIndex: sample.frameIndex, truth, predicted, probabilities: probs });
         } else if (t.task === 'detection' && p.task === 'detection') {
-          detImages.push({
-            itemId: sample.itemId,
-            frameIndex: sample.frameIndex,
-            groundTruth: (t.boxes[i] ?? []).map((b) => ({ x: b[0] as number, y: b[1] as number, width: b[2] as number, height: b[3] as number, classIndex: b[4] as number })),
-            detections: p.boxes.map((b) => ({ x: b.x, y: b.y, width: b.width, height: b.height, classIndex: b.classIndex, score: b.score })),
-          });
+          const boxes: DetectedBox[] = [];
+          for (const b of p.boxes) {
+            // -1 is the contract's marker of a region to ignore, never a detection.
+            if (b.classIndex === -1) continue;
+            const box = boxToImage(b, lb);
+            if (box) boxes.push({ ...box, classIndex: b.classIndex, score: b.score });
+          }
+          detections.set(imageKey(sample.itemId, sample.frameIndex), boxes);
         } else if (t.task === 'segmentation' && p.task === 'segmentation' && seg) {
-          seg.add(t.masks.subarray(i * S * S, (i + 1) * S * S), p.classes, {
-            itemId: sample.itemId,
-            frameIndex: sample.frameIndex,
-            seriesId: seriesOf.get(sample.itemId) ?? null,
-          });
+          seg.add(sample, classMapToImage(p.classes, lb));
         } else {
           throw new FoveaException('INTERNAL', `The model returned a ${p.task} prediction for a ${t.task} batch.`);
         }
@@ -248,6 +253,7 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
   if (failures.length) warnings.push(`${failures.length} image(s) could not be read and are left out.`);
 
   let metrics: ClassificationMetrics | DetectionMetrics | SegmentationMetrics;
+  let labelledEmpty: number | undefined;
   if (config.task === 'classification') {
     if (config.multiLabel) {
       const hot = clsTruth.map((ks) => Array.from({ length: K }, (_, k) => (ks.includes(k) ? 1 : 0)));
@@ -260,9 +266,13 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
       );
     }
   } else if (config.task === 'detection') {
-    metrics = cocoEvaluate(detImages, config.classNames);
+    const { counts, ...scored } = scoreDetections(core.db, datasetId, { samples: scoredSamples, classNames: config.classNames }, detections);
+    metrics = scored;
+    labelledEmpty = counts.labelledEmpty;
   } else {
-    metrics = (seg as SegmentationAccumulator).result();
+    const scorer = seg as SegmentationScorer;
+    metrics = scorer.result();
+    if (scorer.changedMasks) warnings.push(`${scorer.changedMasks} mask(s) changed while evaluating; scored without them.`);
   }
 
   const dir = core.training.checkpointDir(runId);
@@ -276,7 +286,9 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
     ownDataset: own,
     split,
     checkpoint,
-    coordinates: 'input',
+    coordinates: config.task === 'classification' ? 'input' : 'image',
+    imageRule: IMAGE_RULE,
+    ...(labelledEmpty !== undefined ? { labelledEmpty } : {}),
     inputSize: config.inputSize,
     classNames: config.classNames.slice(),
     evaluatedAt: new Date().toISOString(),

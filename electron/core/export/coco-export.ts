@@ -13,10 +13,13 @@
  *     parse-coco, pycocotools and Detectron2 read), bbox = pycocotools' toBbox, area = pixels;
  *   - image-level class: no bbox and no segmentation (parse-coco reads that back as a class label;
  *     some tools export classification datasets this way);
- *   - iscrowd 1 for crowd regions; score when the label has one.
+ *   - iscrowd 1 for crowd regions; score when the label has one (a model's proposal: pycocotools'
+ *     loadRes and `fovea evaluate --predictions` read it as the detection's confidence);
+ *   - with --labels proposals or all: "source" (human, imported, model), "proposed" (true for a
+ *     model's unreviewed proposal) and "run_id" (the run whose model made it) on every annotation.
  */
 import { polygonToRle, rleArea, rleToBbox, rleToString } from '../labels/rle';
-import { collectExportData, commonWarnings, maybeCopyImage, polygonBounds, throwIfCancelled } from './export-data';
+import { collectExportData, commonWarnings, exportLabelsOption, maybeCopyImage, polygonBounds, throwIfCancelled } from './export-data';
 import type { ExportFormatHandler, ExportFormatResult } from './export-types';
 
 export const COCO_FILE = 'annotations.json';
@@ -30,11 +33,15 @@ interface CocoAnn {
   bbox?: [number, number, number, number];
   segmentation?: number[][] | { size: [number, number]; counts: string };
   score?: number;
+  source?: 'human' | 'imported' | 'model';
+  proposed?: boolean;
+  run_id?: number | null;
 }
 
 export const exportCoco: ExportFormatHandler = async (job) => {
   const withImages = job.options['withImages'] === true;
   const data = collectExportData(job, { withImages });
+  const withSource = exportLabelsOption(job.options) !== 'human';
   const warnings = commonWarnings(data, 'COCO', withImages);
   let badMasks = 0;
   const out = {
@@ -74,6 +81,11 @@ export const exportCoco: ExportFormatHandler = async (job) => {
         base.segmentation = { size: [g.rle.size[0], g.rle.size[1]], counts: rleToString(g.rle) };
       }
       if (a.score !== null) base.score = a.score;
+      if (withSource) {
+        base.source = a.source;
+        base.proposed = a.proposed;
+        base.run_id = a.runId;
+      }
       out.annotations.push(base);
     }
     await maybeCopyImage(job, img, 'images', withImages, copied);

@@ -13,9 +13,15 @@
  *   so such entries come back as "not in the dataset", never on the wrong image.
  * Names are unique within an export, case-insensitively ('x.png', 'x-2.png', ...).
  *
- * Only annotations with status 'active' are exported (proposals a person has not accepted are not
- * labels). Series-level annotations have no image to go with in a 2-D format; they are counted
- * and reported as a warning.
+ * Which annotations (option `labels`, `fovea export --labels`):
+ * - 'human' (default): status 'active', the labels (drawn, imported, or proposals a person
+ *   accepted);
+ * - 'proposals': status 'proposed', a model's predictions not yet reviewed, with their score and
+ *   the run that made them: predictions leave the library for another tool;
+ * - 'all': both; on an image, proposals come before labels, so where a format paints one over the
+ *   other (PNG masks) the person's label wins.
+ * Rejected and deleted rows are never exported. Series-level annotations have no image to go with
+ * in a 2-D format; they are counted and reported as a warning.
  */
 import { FoveaException } from '../../contract/result';
 import { fileStem } from '../labels/label-types';
@@ -44,6 +50,24 @@ export interface ExportAnnotation {
   score: number | null;
   crowd: boolean;
   difficult: boolean;
+  /** Who made it: a person ('human'), an import ('imported') or a model ('model'). */
+  source: 'human' | 'imported' | 'model';
+  /** A model's proposal not yet reviewed (status 'proposed'). */
+  proposed: boolean;
+  /** The run whose model made it, for model-sourced rows. */
+  runId: number | null;
+}
+
+/** Which annotations an export takes (see the file header). */
+export type ExportLabels = 'human' | 'proposals' | 'all';
+export const EXPORT_LABELS: readonly ExportLabels[] = ['human', 'proposals', 'all'];
+
+/** The job's `labels` option, checked. */
+export function exportLabelsOption(options: Record<string, unknown>): ExportLabels {
+  const v = options['labels'];
+  if (v === undefined) return 'human';
+  if (typeof v === 'string' && (EXPORT_LABELS as readonly string[]).includes(v)) return v as ExportLabels;
+  throw new FoveaException('VALIDATION', `labels must be one of ${EXPORT_LABELS.join(', ')} (got ${JSON.stringify(v)}).`);
 }
 
 /** One image as label files see it: an item, or one frame of a multi-frame item. */
@@ -64,6 +88,8 @@ export interface ExportImage {
 
 export interface ExportData {
   datasetName: string;
+  /** Which annotations were taken (the `labels` option). */
+  labels: ExportLabels;
   classes: ExportClass[];
   images: ExportImage[];
   /** Series-level annotations, which 2-D formats cannot hold. */
@@ -92,6 +118,9 @@ interface AnnRow {
   kind: 'class' | 'box' | 'polygon' | 'mask';
   geometry: string | null;
   score: number | null;
+  source: 'human' | 'imported' | 'model';
+  status: string;
+  runId: number | null;
 }
 
 function finite(...n: unknown[]): boolean {
@@ -183,6 +212,8 @@ export function throwIfCancelled(signal: AbortSignal | undefined): void {
  */
 export function collectExportData(job: ExportJob, opts: { withImages?: boolean } = {}): ExportData {
   const { db, datasets } = job.sources;
+  const which = exportLabelsOption(job.options);
+  const statuses = which === 'human' ? "('active')" : which === 'proposals' ? "('proposed')" : "('active','proposed')";
   const dataset = datasets.get(job.datasetId);
   const classRows = db
     .prepare('SELECT id, name FROM label_classes WHERE dataset_id = ? ORDER BY position, id')
@@ -202,8 +233,8 @@ export function collectExportData(job: ExportJob, opts: { withImages?: boolean }
 
   const anns = db
     .prepare(
-      `SELECT id, item_id AS itemId, frame_index AS frameIndex, class_id AS classId, kind, geometry, score
-         FROM annotations WHERE dataset_id = ? AND item_id IS NOT NULL AND status = 'active' ORDER BY id`,
+      `SELECT id, item_id AS itemId, frame_index AS frameIndex, class_id AS classId, kind, geometry, score, source, status, run_id AS runId
+         FROM annotations WHERE dataset_id = ? AND item_id IS NOT NULL AND status IN ${statuses} ORDER BY status = 'active', id`,
     )
     .all(job.datasetId) as AnnRow[];
   const seriesAnnotations = (
@@ -233,7 +264,18 @@ export function collectExportData(job: ExportJob, opts: { withImages?: boolean }
       const frame = it.frames > 1 && a.frameIndex !== null ? a.frameIndex : null;
       converted.push({
         frame,
-        ann: { id: a.id, classIndex: cls.index, className: cls.name, geometry: g.geometry, score: a.score, crowd: g.crowd, difficult: g.difficult },
+        ann: {
+          id: a.id,
+          classIndex: cls.index,
+          className: cls.name,
+          geometry: g.geometry,
+          score: a.score,
+          crowd: g.crowd,
+          difficult: g.difficult,
+          source: a.source,
+          proposed: a.status === 'proposed',
+          runId: a.runId,
+        },
       });
     }
     const copied = opts.withImages && it.kind === 'image';
@@ -254,7 +296,7 @@ export function collectExportData(job: ExportJob, opts: { withImages?: boolean }
       images.push({ ...base, frame: f, name, annotations: converted.filter((c) => c.frame === f).map((c) => c.ann) });
     }
   }
-  return { datasetName: dataset.name, classes, images, seriesAnnotations, unreadable };
+  return { datasetName: dataset.name, labels: which, classes, images, seriesAnnotations, unreadable };
 }
 
 /** Warnings every 2-D format adds about what it could not take. */
@@ -268,6 +310,10 @@ export function commonWarnings(data: ExportData, format: string, withImages = fa
     w.push(`${data.seriesAnnotations} series-level label(s) were not exported: ${format} holds labels per image (use nifti or dicom-seg for series).`);
   }
   if (data.unreadable > 0) w.push(`${data.unreadable} annotation(s) with unreadable geometry were skipped.`);
+  if (data.labels !== 'human' && format !== 'COCO' && format !== 'YOLO') {
+    const scored = data.images.reduce((n, i) => n + i.annotations.filter((a) => a.score !== null).length, 0);
+    if (scored > 0) w.push(`${format} has no place for a score: the scores of ${scored} proposal(s) are not written (COCO and YOLO keep them).`);
+  }
   return w;
 }
 

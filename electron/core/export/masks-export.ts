@@ -15,6 +15,7 @@
  *   without any mask or polygon get no PNG (unlabelled and all-background cannot be told apart).
  */
 import sharp from 'sharp';
+import { isBackgroundName, isIgnoreClassName } from '../labels/class-names';
 import { decodeRle, polygonToRle } from '../labels/rle';
 import { collectExportData, commonWarnings, maybeCopyImage, throwIfCancelled, withoutExtension } from './export-data';
 import type { ExportFormatHandler } from './export-types';
@@ -87,8 +88,8 @@ export const exportMasks: ExportFormatHandler = async (job) => {
   const classMap: Record<string, string> = { '0': 'background' };
   for (const c of data.classes) classMap[String(c.index + 1)] = c.name;
   await job.writer.write(CLASS_MAP_FILE, `${JSON.stringify(classMap, null, 2)}\n`);
-  if (data.classes.some((c) => /^(background|bg|unlabell?ed|void|ignore|none|_?_background_?_?)$/iu.test(c.name.trim()))) {
-    warnings.push('A class is named like background (background, void, ignore, ...): readers of label maps usually skip such a class.');
+  if (data.classes.some((c) => isBackgroundName(c.name) || isIgnoreClassName(c.name))) {
+    warnings.push('A class is named like background or a region to ignore (background, void, ignore, ...): Fovea reads it back as such; other readers of label maps usually skip it.');
   }
   if (notSegmentation) warnings.push(`${notSegmentation} box(es) or image-level class label(s) were not exported: label maps hold masks and polygons.`);
   if (overlapPixels) warnings.push(`${overlapPixels} pixel(s) were covered by two classes; a label map holds one, the later annotation's.`);

@@ -20,10 +20,14 @@
  * the rasterised polygon keeps IoU ≥ 0.99 with the component; holes of 4 pixels or more are cut
  * out through a zero-width bridge (an even-odd fill leaves them empty), smaller ones are filled;
  * specks under 4 pixels beside a larger component are dropped. The warnings count each.
+ *
+ * With --labels proposals or all, a shape with a score (a model's proposal) ends its line with
+ * the score, as Ultralytics writes predictions with save_conf (`class cx cy w h conf`, and
+ * `class x1 y1 ... xn yn conf`); `fovea import-labels --format yolo` reads it back as the score.
  */
 import { rleToPolygons } from '../labels/mask-contours';
 import { rleToBbox } from '../labels/rle';
-import { collectExportData, commonWarnings, maybeCopyImage, num, polygonBounds, throwIfCancelled, withoutExtension, type ExportImage } from './export-data';
+import { collectExportData, commonWarnings, exportLabelsOption, maybeCopyImage, num, polygonBounds, throwIfCancelled, withoutExtension, type ExportImage } from './export-data';
 import type { ExportFormatHandler } from './export-types';
 
 /** YAML single-quoted scalar: the only escape is '' for '. Line breaks become spaces. */
@@ -35,6 +39,7 @@ export const exportYolo: ExportFormatHandler = async (job) => {
   const task = job.options['task'] === 'segment' ? 'segment' : 'detect';
   const withImages = job.options['withImages'] === true;
   const data = collectExportData(job, { withImages });
+  const withScores = exportLabelsOption(job.options) !== 'human';
   const warnings = commonWarnings(data, 'YOLO', withImages);
   let classLabels = 0;
   let converted = 0;
@@ -44,6 +49,7 @@ export const exportYolo: ExportFormatHandler = async (job) => {
   const copied = new Set<number>();
   let done = 0;
   const fmt = (v: number): string => num(Math.round(v * 1e12) / 1e12);
+  const conf = (score: number | null): string[] => (withScores && score !== null ? [num(score)] : []);
 
   const linesFor = (img: ExportImage): string[] => {
     const W = img.width;
@@ -89,14 +95,14 @@ export const exportYolo: ExportFormatHandler = async (job) => {
         traced.holes += c.holes;
         traced.holePixels += c.holePixels;
         traced.cutHoles += c.cutHoles;
-        for (const ring of c.polygons) lines.push([String(a.classIndex), ...ring.flatMap(([x, y]) => [fmt(x / mw), fmt(y / mh)])].join(' '));
+        for (const ring of c.polygons) lines.push([String(a.classIndex), ...ring.flatMap(([x, y]) => [fmt(x / mw), fmt(y / mh)]), ...conf(a.score)].join(' '));
         written++;
         continue;
       }
       if (box) {
-        lines.push([a.classIndex, (box.x + box.width / 2) / W, (box.y + box.height / 2) / H, box.width / W, box.height / H].map((v, k) => (k === 0 ? String(v) : fmt(v))).join(' '));
+        lines.push([...[a.classIndex, (box.x + box.width / 2) / W, (box.y + box.height / 2) / H, box.width / W, box.height / H].map((v, k) => (k === 0 ? String(v) : fmt(v))), ...conf(a.score)].join(' '));
       } else if (poly) {
-        lines.push([String(a.classIndex), ...poly.flatMap(([x, y]) => [fmt(x / W), fmt(y / H)])].join(' '));
+        lines.push([String(a.classIndex), ...poly.flatMap(([x, y]) => [fmt(x / W), fmt(y / H)]), ...conf(a.score)].join(' '));
       }
       written++;
     }

@@ -11,6 +11,17 @@
  * is not in the dataset, and classes the dataset did not have, are reported
  * - never silently dropped. Identical imported annotations already present
  * are skipped, so importing the same file twice adds nothing.
+ *
+ * Status: a matched image with labels is marked 'done' (if it was unlabeled). So is an image the
+ * file lists with NO labels (an empty YOLO file, a VOC file without objects, a COCO image without
+ * annotations, an all-background mask): a labelled-empty image, which detection trains and scores
+ * as a negative. Not CSV rows with an empty label (usually a mistake, warned by the parser), nor a
+ * mask whose values were all skipped (hasUnreadContent).
+ *
+ * Nothing made of something: when the source holds labels (or mask content) yet the import would
+ * create no annotation and find none already present, it is refused (BAD_INPUT, nothing written)
+ * with the reasons: the unmatched image names, or what the parser read but could not use (e.g.
+ * 0/255 masks with a class map that does not name 255).
  */
 import { FoveaException } from '../../contract/result';
 import type { ParsedImageLabels, ParsedLabel, ParsedLabelFile } from '../labels';
@@ -34,6 +45,8 @@ export interface LabelImportReport {
   annotationsSkipped: number;
   /** Classes the dataset did not have, created by this import. */
   classesCreated: string[];
+  /** Matched images the file lists without any label, marked labelled (negatives for detection). */
+  labelledEmpty: number;
   splitsAssigned: number;
   /** Parser warnings (per-entry problems), passed through. */
   warnings: string[];
@@ -174,6 +187,7 @@ export function applyLabels(
     annotationsCreated: 0,
     annotationsSkipped: 0,
     classesCreated: [],
+    labelledEmpty: 0,
     splitsAssigned: 0,
     warnings: extraWarnings.length ? [...parsed.warnings, ...extraWarnings] : parsed.warnings,
   };
@@ -243,11 +257,17 @@ export function applyLabels(
       }
       for (const a of toCreate) annotations.create(a);
       report.annotationsCreated += toCreate.length;
-      if (labels.length > 0) setStatus.run(author, now, item.id);
+      const listedEmpty = labels.length === 0 && !entry.hasUnreadContent && !entry.target && parsed.format !== 'csv';
+      if (labels.length > 0 || listedEmpty) setStatus.run(author, now, item.id);
+      if (listedEmpty) report.labelledEmpty++;
       if (entry.split) {
         setSplit.run(datasetId, item.id, entry.split, now);
         report.splitsAssigned++;
       }
+    }
+    const labelsInSource = entries.reduce((n, e) => n + e.labels.length, 0);
+    if (report.annotationsCreated + report.annotationsSkipped === 0 && (labelsInSource > 0 || (parsed.unusedContent?.length ?? 0) > 0)) {
+      throw nothingImported(parsed, report, labelsInSource);
     }
     audit.append({
       action: 'labels.import',
@@ -264,4 +284,23 @@ export function applyLabels(
     });
   }).immediate();
   return report;
+}
+
+/** Why an import with label content in its source would create nothing (see the header). */
+function nothingImported(parsed: ParsedLabelFile, report: LabelImportReport, labelsInSource: number): FoveaException {
+  const why: string[] = [];
+  if (labelsInSource > 0 && report.matchedImages === 0) {
+    why.push(
+      `its ${labelsInSource} label(s) are on ${report.imagesInFile} image(s) none of which is in the dataset ` +
+        `(e.g. ${[...report.unmatchedImages, ...report.ambiguousImages].slice(0, 3).join(', ')}); labels are matched by file path or name`,
+    );
+  } else if (labelsInSource > 0) {
+    why.push(`its ${labelsInSource} label(s) could not be placed on their images (${report.warnings.slice(0, 3).join(' ')})`);
+  }
+  for (const line of parsed.unusedContent ?? []) why.push(line);
+  const hint =
+    parsed.format === 'masks' || parsed.format === 'nifti'
+      ? ' Name every pixel value that is a class: --classes "0=background,255=vessel" (value=name), or a classes.json beside the masks.'
+      : '';
+  return new FoveaException('BAD_INPUT', `Nothing was imported from this ${parsed.format} source, although it holds labels: ${why.join('; ')}.${hint}`);
 }

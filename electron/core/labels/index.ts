@@ -27,14 +27,24 @@ import { parseMasks, readLabelImage } from './parse-masks';
 import { isNiftiName, parseNifti } from './parse-nifti';
 import { parseVoc } from './parse-voc';
 import { parseYolo } from './parse-yolo';
+import { renameParsedClasses } from './rename-classes';
 
 export type { CocoRle, LabelFormat, LabelGeometry, LabelTarget, ParsedImageLabels, ParsedLabel, ParsedLabelFile, ParsedLabelVolume, ParseLabelOptions } from './label-types';
 export { IMAGE_SUFFIXES, LABEL_FORMATS, LABEL_LIMITS, labelStem, MASK_SUFFIXES, scaleNormalizedLabels } from './label-types';
+export { parseRenameList } from './rename-classes';
 
 const CLASS_MAP_FILES = new Set(['classes.json', 'class_map.json', 'labelmap.json', 'label_map.json']);
 
-/** Reads a label file or folder in the given format. Throws FoveaException (BAD_INPUT, NOT_FOUND, IO, TOO_LARGE, CANCELLED). */
+/**
+ * Reads a label file or folder in the given format, then applies `options.renameClasses` (any
+ * format). Throws FoveaException (BAD_INPUT, NOT_FOUND, IO, TOO_LARGE, CANCELLED).
+ */
 export async function parseLabelFile(path: string, format: LabelFormat, options: ParseLabelOptions = {}): Promise<ParsedLabelFile> {
+  const parsed = await parseByFormat(path, format, options);
+  return options.renameClasses && Object.keys(options.renameClasses).length ? renameParsedClasses(parsed, options.renameClasses) : parsed;
+}
+
+async function parseByFormat(path: string, format: LabelFormat, options: ParseLabelOptions): Promise<ParsedLabelFile> {
   switch (format) {
     case 'coco':
       return parseCoco(await singleFile(path, ['.json'], 'COCO JSON', (n) => !CLASS_MAP_FILES.has(n.toLowerCase())), options);

@@ -82,6 +82,12 @@ export interface ParsedImageLabels {
   /** May be empty: an image listed with no labels is a negative example, not noise. */
   labels: ParsedLabel[];
   /**
+   * The source holds content for this image that was not turned into labels (mask values
+   * outside the class map or read as "not labelled"): an empty `labels` then does NOT say the
+   * image has no objects, and the importer does not mark it labelled.
+   */
+  hasUnreadContent?: boolean;
+  /**
    * DICOM label objects (DICOM SEG, NIfTI volumes) name their image directly rather than by
    * file name; when set, the importer matches by it and `fileName` only names the entry in
    * messages. `frameIndex` (0-based) picks the frame of a multi-frame instance.
@@ -126,6 +132,12 @@ export interface ParsedLabelFile {
   volumes?: ParsedLabelVolume[];
   /** Per-entry problems: each names where it is and what was done (skipped, clipped, ...). */
   warnings: string[];
+  /**
+   * Label content the parser read but did not turn into labels (mask values outside the class
+   * map or read as "not labelled"), summed over the source: what an import that created nothing
+   * says to explain itself.
+   */
+  unusedContent?: string[];
 }
 
 export interface ParseLabelOptions {
@@ -157,6 +169,12 @@ export interface ParseLabelOptions {
    * ids); none without a class map (a 0/255 binary mask keeps its 255s).
    */
   ignoreValues?: readonly number[];
+  /**
+   * Renames classes after reading, for every format: source name -> library name. Several names
+   * mapping to one merge those classes (Penn-Fudan's PASpersonWalking and PASpersonStanding ->
+   * pedestrian); a name mapped to void / ignore / DontCare becomes a region to ignore.
+   */
+  renameClasses?: Record<string, string>;
   /** Called after each file of a folder; lets the UI show progress. */
   onProgress?: (done: number, total: number) => void;
   /** Cancels a long folder parse between files (FoveaException 'CANCELLED'). */

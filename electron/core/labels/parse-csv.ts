@@ -5,9 +5,9 @@
  *   file_name, image, image_name, image_path, path; any case) and one naming
  *   the label (label, labels, class, classes, category, target). Other
  *   columns are ignored with one warning naming them.
- * - RFC 4180: fields may be quoted with ", quotes inside doubled (""),
- *   quoted fields may hold commas and line breaks; CRLF, LF or CR line ends;
- *   a UTF-8 byte-order mark is dropped. A header with tabs and no commas is
+ * - RFC 4180 (read with csv-parse): fields may be quoted with ", quotes
+ *   inside doubled (""), quoted fields may hold commas and line breaks; CRLF,
+ *   LF or CR line ends; a UTF-8 byte-order mark is dropped. A header with tabs and no commas is
  *   read as tab-separated.
  * - Several labels in one cell are separated by ";" (multi-label). An empty
  *   label cell is an image with no label (a warning says so: it is kept as
@@ -17,6 +17,7 @@
  *   warning; a quote that never closes is BAD_INPUT (it would swallow the
  *   rest of the file).
  */
+import { parse as parseCsvSync } from 'csv-parse/sync';
 import { FoveaException } from '../../contract/result';
 import {
   readTextBounded,
@@ -104,66 +105,41 @@ interface CsvRow {
   cells: string[];
 }
 
-/** RFC 4180 rows. Line breaks inside quotes stay in the cell. */
+/**
+ * RFC 4180 rows, read by csv-parse (a kept, widely used reader) rather than by hand: quoted cells
+ * with doubled quotes and line breaks, CRLF / LF / CR line ends, rows of any length (reported by
+ * the callers). `line` is the 1-based line where the row starts (csv-parse counts the line where it
+ * ends; the line breaks inside the row are subtracted). A quote that never closes is BAD_INPUT,
+ * naming the line where its row starts. Text after a closing quote ("a"b) keeps its quotes, as
+ * csv-parse's relax_quotes reads it.
+ */
 export function readCsvRows(text: string, sep = ',', where = 'the CSV file'): CsvRow[] {
+  const breaks = (raw: string): number => (raw.match(/\r\n|\n|\r/gu) ?? []).length;
+  // Lines are counted here from each row's raw text (csv-parse's own counter counts a CRLF inside
+  // quotes as two lines).
+  let nextLine = 1;
   const rows: CsvRow[] = [];
-  let cells: string[] = [];
-  let cell = '';
-  let line = 1;
-  let rowLine = 1;
-  let i = 0;
-  const n = text.length;
-  let quoted = false; // the current cell began with a quote
-  let quoteLine = 1;
-  let afterQuote = false; // inside a cell whose closing quote we passed
-  const endRow = (): void => {
-    cells.push(cell);
-    rows.push({ line: rowLine, cells });
-    cells = [];
-    cell = '';
-    afterQuote = false;
+  const options = {
+    delimiter: sep,
+    bom: true,
+    relax_column_count: true,
+    relax_quotes: true,
+    skip_empty_lines: false,
+    raw: true,
+    on_record: (r: unknown): null => {
+      const { record, raw } = r as { record: string[]; raw: string };
+      rows.push({ line: nextLine, cells: record });
+      nextLine += breaks(raw);
+      return null;
+    },
   };
-  while (i < n) {
-    const c = text[i] as string;
-    if (quoted) {
-      if (c === '"') {
-        if (text[i + 1] === '"') {
-          cell += '"';
-          i += 2;
-          continue;
-        }
-        quoted = false;
-        afterQuote = true;
-        i++;
-        continue;
-      }
-      if (c === '\n' || (c === '\r' && text[i + 1] !== '\n')) line++;
-      cell += c;
-      i++;
-      continue;
-    }
-    if (c === sep) {
-      cells.push(cell);
-      cell = '';
-      afterQuote = false;
-      i++;
-    } else if (c === '\r' || c === '\n') {
-      endRow();
-      i += c === '\r' && text[i + 1] === '\n' ? 2 : 1;
-      line++;
-      rowLine = line;
-    } else if (c === '"' && cell.trim() === '' && !afterQuote) {
-      quoted = true;
-      quoteLine = line;
-      cell = '';
-      i++;
-    } else {
-      // Text after a closing quote ("a"b) is kept, as most readers do.
-      cell += c;
-      i++;
-    }
+  try {
+    // on_record returns null (rows are kept here), which the overloads of parse() do not describe.
+    (parseCsvSync as (input: string, options: Record<string, unknown>) => unknown)(text, options);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'CSV_QUOTE_NOT_CLOSED') throw new FoveaException('BAD_INPUT', `${where}: a quoted cell opened on line ${nextLine} never closes.`);
+    throw new FoveaException('BAD_INPUT', `${where} cannot be read as CSV: ${(e as Error).message}`);
   }
-  if (quoted) throw new FoveaException('BAD_INPUT', `${where}: a quoted cell opened on line ${quoteLine} never closes.`);
-  if (cell !== '' || cells.length > 0) endRow();
   return rows;
 }

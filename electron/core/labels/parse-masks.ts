@@ -24,16 +24,29 @@
  * in the folder and up to two folders above it. Without one, classes are
  * named by their value ("1", "2", ...) with a warning.
  *
- * Skipped values (no label): 0 unless the class map gives 0 a real name
- * (CamVid's 0 is Sky); any value whose class is named background /
- * unlabelled / unlabeled / void / ignore / bg / none; and options.ignoreValues
+ * Skipped values (no label): 0 unless the class map gives 0 a name
+ * (CamVid's 0 is Sky); any value whose class has a background name
+ * (background, bg, none: class-names.ts); and options.ignoreValues
  * (default: 255 when a class map is present and does not name 255, as in
  * VOC and Cityscapes train ids; nothing without a class map, so a 0/255
  * binary mask gives class "255"). Values present in the image but not in a
  * given class map are skipped with a warning naming their pixel count.
+ * Every skipped non-zero value is also summed up in `unusedContent`, so an
+ * import that made nothing of a mask folder can say why.
+ *
+ * Ignore regions: a value whose class is named void / ignore / unlabelled /
+ * DontCare (class-names.ts) is KEPT, as a mask of that class: training and
+ * evaluation leave its pixels out (CamVid's 11 Unlabelled; DRIVE's field of
+ * view mask read with {0: void, 255: background}).
  *
  * Instance mode (options.maskMode = 'instance', e.g. Penn-Fudan PedMasks):
  * every non-zero, non-ignored value is one object of options.instanceClass.
+ * With options.classes as well, values are class-coded as in Cityscapes'
+ * *_instanceIds.png: a value v >= 1000 is one instance of class
+ * floor(v / 1000) (named by the class map); a value below 1000 is a region of
+ * class v without instance ids, imported as one mask, flagged crowd when the
+ * same image has instances of that class (Cityscapes' groups of people or
+ * cars), else a plain region (road, sky).
  *
  * Matching: fileName is the mask's stem with options.maskSuffix (only files
  * with it are read) or the longest of options.maskSuffixes (MASK_SUFFIXES)
@@ -62,10 +75,10 @@ import {
   type ParsedLabelFile,
   type ParseLabelOptions,
 } from './label-types';
+import { isBackgroundName } from './class-names';
 import { rlesFromLabelMap } from './rle';
 
 const MASK_EXTENSIONS = new Set(['.png', '.gif', '.tif', '.tiff']);
-const BACKGROUND_NAMES = new Set(['background', 'bg', 'unlabelled', 'unlabeled', 'void', 'ignore', 'none', '__background__', '_background_']);
 const CLASS_MAP_JSON = ['classes.json', 'class_map.json', 'labelmap.json', 'label_map.json'];
 const CLASS_MAP_TXT = ['classes.txt', 'labelmap.txt', 'label_map.txt'];
 /** Mask files hold at most this many bytes (a 16k x 16k PNG compresses far below). */
@@ -80,10 +93,6 @@ export interface LabelImage {
   values: Uint8Array | Uint16Array;
 }
 
-export function isBackgroundName(name: string): boolean {
-  return BACKGROUND_NAMES.has(name.trim().toLowerCase());
-}
-
 export async function parseMasks(path: string, options: ParseLabelOptions = {}): Promise<ParsedLabelFile> {
   const warn = new WarningSink();
   const dir = (await isDirectory(path)) ? path : dirname(path);
@@ -92,20 +101,32 @@ export async function parseMasks(path: string, options: ParseLabelOptions = {}):
   const files = dir === path ? await walkFiles(dir, accept, { recursive: true, signal: options.signal }) : [path.slice(dir.length + 1)];
 
   const instance = options.maskMode === 'instance';
+  // Class-coded instances (Cityscapes instanceIds): instance mode with an explicit class map.
+  const coded = instance && options.classes !== undefined;
   const classMap = options.classes ? classMapFromOption(options.classes) : await findClassMap(dir, warn);
-  const ignore = new Set<number>(options.ignoreValues ?? (classMap && !classMap.has(255) ? [255] : []));
+  const ignore = new Set<number>(options.ignoreValues ?? (classMap && !classMap.has(255) && !coded ? [255] : []));
+  const classValue = (v: number): number => (coded && v >= 1000 ? Math.floor(v / 1000) : v);
   const skip = (v: number): boolean => {
     if (ignore.has(v)) return true;
-    if (instance) return v === 0;
+    if (instance && !coded) return v === 0;
+    if (coded) v = classValue(v);
     const name = classMap?.get(v);
     if (name === undefined) return v === 0;
     return isBackgroundName(name);
   };
 
   const classes: string[] = [];
-  if (instance) classes.push(options.instanceClass ?? 'object');
+  if (instance && !coded) classes.push(options.instanceClass ?? 'object');
   else if (classMap) for (const [v, n] of [...classMap].sort((a, b) => a[0] - b[0])) if (!skip(v) && !classes.includes(n)) classes.push(n);
   const seenValuesWithoutName = new Set<number>();
+  // Non-zero values read but not imported: value -> pixels and files, for `unusedContent`.
+  const unused = new Map<number, { pixels: number; files: number; why: 'ignored' | 'unnamed' }>();
+  const tallyUnused = (value: number, pixels: number, why: 'ignored' | 'unnamed'): void => {
+    const u = unused.get(value) ?? { pixels: 0, files: 0, why };
+    u.pixels += pixels;
+    u.files++;
+    unused.set(value, u);
+  };
 
   const images: ParsedImageLabels[] = [];
   const byStem = new Map<string, string>();
@@ -134,13 +155,23 @@ export async function parseMasks(path: string, options: ParseLabelOptions = {}):
     const split = splitFromPath(rel, basename(dir));
     if (split) entry.split = split;
     const runs = rlesFromLabelMap(img.values, img.height, img.width, skip);
+    if (ignore.size > 0) {
+      const counts = new Map<number, number>();
+      for (const v of img.values) if (v !== 0 && ignore.has(v)) counts.set(v, (counts.get(v) ?? 0) + 1);
+      for (const [v, n] of counts) tallyUnused(v, n, 'ignored');
+      if (counts.size > 0) entry.hasUnreadContent = true;
+    }
+    const withInstances = new Set<number>();
+    if (coded) for (const v of runs.keys()) if (v >= 1000) withInstances.add(classValue(v));
     for (const [value, { rle, pixels }] of runs) {
       let className: string;
-      if (instance) className = options.instanceClass ?? 'object';
+      if (instance && !coded) className = options.instanceClass ?? 'object';
       else if (classMap) {
-        const n = classMap.get(value);
+        const n = classMap.get(classValue(value));
         if (n === undefined) {
           warn.add(`${rel}: value ${value} (${pixels} pixels) is not in the class map; skipped.`);
+          tallyUnused(value, pixels, 'unnamed');
+          entry.hasUnreadContent = true;
           continue;
         }
         className = n;
@@ -148,7 +179,8 @@ export async function parseMasks(path: string, options: ParseLabelOptions = {}):
         className = String(value);
         seenValuesWithoutName.add(value);
       }
-      entry.labels.push({ className, geometry: { kind: 'mask', rle } });
+      const crowd = coded && value < 1000 && withInstances.has(value);
+      entry.labels.push({ className, geometry: { kind: 'mask', rle }, ...(crowd ? { crowd: true } : {}) });
     }
     images.push(entry);
   };
@@ -162,7 +194,15 @@ export async function parseMasks(path: string, options: ParseLabelOptions = {}):
     if (seenValuesWithoutName.size > 0) warn.add('No class map found (classes.json, class_map.json or classes.txt): classes are named by their pixel value.');
   }
   if (files.length === 0) warn.add(`No mask images (.png, .gif, .tif) found in ${path}${suffix ? ` ending in "${suffix}"` : ''}.`);
-  return { format: 'masks', classes, images, warnings: warn.done() };
+  const mapText = classMap ? [...classMap].sort((a, b) => a[0] - b[0]).map(([v, n]) => `${v}=${n}`).join(', ') : '';
+  const unusedContent = [...unused].sort((a, b) => a[0] - b[0]).map(([v, u]) =>
+    u.why === 'unnamed'
+      ? `value ${v} (${u.pixels} pixels in ${u.files} mask(s)) is not in the class map (${mapText}); its pixels were skipped.`
+      : `value ${v} (${u.pixels} pixels in ${u.files} mask(s)) was read as "not labelled" (ignore values ${[...ignore].join(', ')}` +
+        (classMap && options.ignoreValues === undefined ? `: the class map ${mapText} does not name it` : '') +
+        ').',
+  );
+  return { format: 'masks', classes, images, warnings: warn.done(), ...(unusedContent.length ? { unusedContent } : {}) };
 }
 
 // ---------------------------------------------------------------------------

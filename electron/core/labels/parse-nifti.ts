@@ -32,7 +32,8 @@ import {
   type ParsedLabelVolume,
   type ParseLabelOptions,
 } from './label-types';
-import { classMapFromOption, findClassMap, isBackgroundName } from './parse-masks';
+import { isBackgroundName } from './class-names';
+import { classMapFromOption, findClassMap } from './parse-masks';
 
 /** Compressed file size read at most. */
 const MAX_FILE_BYTES = 512 * 1024 * 1024;

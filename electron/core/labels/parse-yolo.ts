@@ -15,7 +15,8 @@
  *
  * Class names, first found wins: options.classes; `data.yaml` /
  * `dataset.yaml` / any single .yaml in the root with `names:` (a list, or a
- * `{0: a, 1: b}` / block map); `classes.txt` / `obj.names` (one per line).
+ * `{0: a, 1: b}` / block map; read with the `yaml` package); `classes.txt` /
+ * `obj.names` (one per line).
  * Without names, each index in use is a class named by its number ("0",
  * "3", ...), with a warning.
  *
@@ -25,6 +26,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { FoveaException } from '../../contract/result';
 import {
   extensionOf,
@@ -254,114 +256,29 @@ export function classListFromOption(classes: string[] | Record<string, string>):
 }
 
 // ---------------------------------------------------------------------------
-// The YAML subset Ultralytics data files use for `names:`. Not a YAML parser:
-// it finds the top-level `names` key and reads a flow list [a, b], a flow map
-// {0: a, 1: b}, a block list (- a) or a block map (0: a). Anchors, tags and
-// multi-document streams are not supported (no such data.yaml is known).
+// data.yaml is read with the `yaml` package (YAML 1.2, the library most JS tools use) rather than
+// a hand-written subset: flow and block lists and maps, quoting, comments and anchors all work as
+// Ultralytics' own PyYAML reads them. Alias expansion is bounded (maxAliasCount), so a "billion
+// laughs" file is an error, not a hang; a file that is not YAML has no names.
 
-/** Class names from a data.yaml's `names:`, or null when it has none. */
+/** Class names from a data.yaml's top-level `names:` (a list, or an index -> name map), or null. */
 export function yamlNames(text: string): string[] | null {
-  const lines = text.split(/\r\n|\n|\r/);
-  for (let i = 0; i < lines.length; i++) {
-    const line = stripComment(lines[i] as string);
-    const m = /^names\s*:(.*)$/.exec(line);
-    if (!m) continue;
-    const rest = (m[1] ?? '').trim();
-    if (rest !== '') return flowNames(rest, lines, i);
-    // Block form: the following more-indented lines.
-    const list: string[] = [];
-    const map = new Map<number, string>();
-    for (let j = i + 1; j < lines.length; j++) {
-      const raw = stripComment(lines[j] as string);
-      if (raw.trim() === '') continue;
-      // Block entries are indented, except that a list may sit at the key's own indent.
-      if (!/^\s/.test(raw) && !raw.startsWith('-')) break;
-      const item = raw.trim();
-      const dash = /^-\s*(.*)$/.exec(item);
-      if (dash) {
-        list.push(unquote(dash[1] ?? ''));
-        continue;
-      }
-      const kv = /^("?'?\d+'?"?)\s*:\s*(.*)$/.exec(item);
-      if (kv) map.set(Number(unquote(kv[1] ?? '')), unquote(kv[2] ?? ''));
-    }
-    if (list.length > 0) return list;
-    if (map.size > 0) return denseFromMap(map);
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { maxAliasCount: 100, uniqueKeys: false });
+  } catch {
     return null;
   }
-  return null;
-}
-
-function flowNames(rest: string, lines: string[], at: number): string[] | null {
-  // A flow collection may continue over several lines.
-  let text = rest;
-  const open = text[0];
-  if (open === '[' || open === '{') {
-    const close = open === '[' ? ']' : '}';
-    for (let j = at + 1; !text.trimEnd().endsWith(close) && j < lines.length; j++) text += ' ' + stripComment(lines[j] as string).trim();
-    if (!text.trimEnd().endsWith(close)) return null;
-    const inner = text.trim().slice(1, -1);
-    const items = splitFlow(inner);
-    if (open === '[') return items.map(unquote);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return null;
+  const names = (doc as Record<string, unknown>)['names'];
+  const asName = (v: unknown): string => (typeof v === 'string' ? v : v === null || v === undefined ? '' : String(v));
+  if (Array.isArray(names)) return names.length > 0 ? names.map(asName) : null;
+  if (typeof names === 'object' && names !== null) {
     const map = new Map<number, string>();
-    for (const it of items) {
-      const c = it.indexOf(':');
-      if (c < 0) continue;
-      map.set(Number(unquote(it.slice(0, c))), unquote(it.slice(c + 1)));
-    }
+    for (const [k, v] of Object.entries(names as Record<string, unknown>)) map.set(Number(k), asName(v));
     return map.size > 0 ? denseFromMap(map) : null;
   }
   return null;
-}
-
-/** Splits a flow collection's inside on commas outside quotes. */
-function splitFlow(s: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let q: string | null = null;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i] as string;
-    if (q) {
-      cur += c;
-      if (c === q) {
-        if (q === "'" && s[i + 1] === "'") {
-          cur += "'";
-          i++;
-        } else q = null;
-      } else if (c === '\\' && q === '"' && i + 1 < s.length) {
-        cur += s[++i];
-      }
-    } else if (c === '"' || c === "'") {
-      q = c;
-      cur += c;
-    } else if (c === ',') {
-      out.push(cur.trim());
-      cur = '';
-    } else cur += c;
-  }
-  if (cur.trim() !== '') out.push(cur.trim());
-  return out;
-}
-
-function stripComment(line: string): string {
-  let q: string | null = null;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (q) {
-      if (c === q) q = null;
-    } else if (c === '"' || c === "'") q = c;
-    else if (c === '#' && (i === 0 || /\s/.test(line[i - 1] as string))) return line.slice(0, i).trimEnd();
-  }
-  return line.trimEnd();
-}
-
-function unquote(s: string): string {
-  const t = s.trim();
-  if (t.length >= 2 && t.startsWith('"') && t.endsWith('"')) {
-    return t.slice(1, -1).replace(/\\(["\\/nt])/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : c));
-  }
-  if (t.length >= 2 && t.startsWith("'") && t.endsWith("'")) return t.slice(1, -1).replace(/''/g, "'");
-  return t;
 }
 
 function denseFromMap(map: Map<number, string>): string[] | null {

@@ -65,6 +65,22 @@ function inputIndexGrid(lb: Letterbox): { cols: Int32Array; rows: Int32Array } {
 }
 
 /**
+ * A [inputSize, inputSize] class-index map -> the image's own [height, width] class map
+ * (row-major), each image pixel taking the input pixel its centre falls on (nearest neighbour):
+ * how evaluation scores a segmentation model at the image's size.
+ */
+export function classMapToImage(classes: Uint8Array, lb: Letterbox): Uint8Array {
+  const { width: W, height: H, inputSize: S } = lb;
+  const { cols, rows } = inputIndexGrid(lb);
+  const out = new Uint8Array(W * H);
+  for (let r = 0; r < H; r++) {
+    const base = (rows[r] as number) * S;
+    for (let c = 0; c < W; c++) out[r * W + c] = classes[base + (cols[c] as number)] as number;
+  }
+  return out;
+}
+
+/**
  * A [inputSize, inputSize] class-index map -> one COCO RLE per class present
  * on the image (class 0, background, left out), in image pixels. Also the
  * mean confidence of each class's input pixels that lie on the image.

@@ -254,6 +254,42 @@ export class AnnotationStore {
       .immediate();
   }
 
+  /**
+   * Moves every annotation of the classes `from` to `into` (one dataset) and removes `from`, in
+   * one transaction. Where two active class labels become the same label on the same image,
+   * frame or series, the later one is marked deleted. Returns what moved and what was removed.
+   */
+  mergeClasses(from: readonly number[], into: number): { moved: number; duplicatesRemoved: number } {
+    return this.#db
+      .transaction(() => {
+        const target = this.getClass(into);
+        if (!target) throw new FoveaException('NOT_FOUND', `There is no label class with id ${into}.`);
+        const sources = [...new Set(from)].map((id) => {
+          const c = this.getClass(id);
+          if (!c) throw new FoveaException('NOT_FOUND', `There is no label class with id ${id}.`);
+          if (c.datasetId !== target.datasetId || c.id === target.id) throw new FoveaException('VALIDATION', 'Classes merge into another class of the same dataset.');
+          return c;
+        });
+        const now = new Date().toISOString();
+        let moved = 0;
+        for (const c of sources) {
+          moved += this.#db.prepare('UPDATE annotations SET class_id = ?, version = version + 1, updated_at = ? WHERE class_id = ?').run(into, now, c.id).changes;
+          this.#db.prepare('DELETE FROM label_classes WHERE id = ?').run(c.id);
+        }
+        // Image-level class labels that now say the same thing twice: keep the first.
+        const duplicatesRemoved = this.#db
+          .prepare(
+            `UPDATE annotations SET status = 'deleted', version = version + 1, updated_at = ?
+              WHERE class_id = ? AND kind = 'class' AND status = 'active' AND id NOT IN (
+                SELECT min(id) FROM annotations WHERE class_id = ? AND kind = 'class' AND status = 'active'
+                 GROUP BY item_id, series_id, frame_index)`,
+          )
+          .run(now, into, into).changes;
+        return { moved, duplicatesRemoved };
+      })
+      .immediate();
+  }
+
   multiLabel(datasetId: number): boolean {
     const r = this.#db.prepare('SELECT multi_label FROM datasets WHERE id = ?').get(datasetId) as { multi_label: number } | undefined;
     if (!r) throw new FoveaException('NOT_FOUND', `There is no dataset with id ${datasetId}.`);

@@ -33,7 +33,7 @@ import { rleArea } from '../labels/rle';
 import { createRandom } from '../samples/seeded-random';
 import type { Db } from '../store/library-db';
 import { assembleSample, decodeSample, type BlobReader, type DecodedSample, type LoadOptions } from './sample-loader';
-import { maskReader, type Sample } from './training-samples';
+import { IGNORE_INDEX, maskReader, type Sample } from './training-samples';
 
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
 
@@ -228,7 +228,9 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
         : s.target.task === 'detection'
           ? s.target.boxes.map((b) => b.classIndex)
           : s.target.shapes.map((b) => b.classIndex);
-    if (indices.some((k) => k < 0 || k >= K)) throw new FoveaException('VALIDATION', `Item ${s.itemId} has a class index outside the run's ${K} classes.`);
+    // Segmentation shapes of a region to ignore (void class, crowd) carry IGNORE_INDEX: no class, no loss.
+    const outside = (k: number): boolean => k < 0 || (k >= K && !(s.target.task === 'segmentation' && k === IGNORE_INDEX));
+    if (indices.some(outside)) throw new FoveaException('VALIDATION', `Item ${s.itemId} has a class index outside the run's ${K} classes.`);
   }
   if (config.task === 'segmentation' && K > 255) throw new FoveaException('VALIDATION', 'Segmentation supports at most 255 classes (255 marks ignored pixels).');
 

@@ -529,7 +529,10 @@ export function assembleSample(sample: Sample, decoded: DecodedSample, options: 
   const { x, mask } = renderSample(decoded, t);
   let target: LoadedTarget;
   if (sample.target.task === 'classification') target = { task: 'classification', classIndices: sample.target.classIndices };
-  else if (sample.target.task === 'detection') target = { task: 'detection', boxes: transformBoxes(sample.target.boxes, t) };
+  else if (sample.target.task === 'detection') {
+    // Regions to ignore travel as boxes of class -1 (no object; the detector's loss skips them).
+    target = { task: 'detection', boxes: [...transformBoxes(sample.target.boxes, t), ...transformBoxes(sample.target.ignore ?? [], t)] };
+  }
   else target = { task: 'segmentation', mask: mask ?? new Uint8Array(options.inputSize * options.inputSize).fill(255) };
   return { itemId: sample.itemId, frameIndex: sample.frameIndex, x, target, transform: t };
 }

@@ -14,11 +14,21 @@
  *   different classes is excluded (conflicting), never guessed.
  *   Multi-label: the classes of the winning level form a multi-hot target.
  * - Detection: boxes; a polygon contributes its bounding box, a mask the
- *   bounding box of its pixels. Crowd regions (COCO iscrowd) are left out:
+ *   bounding box of its pixels. Crowd regions (COCO iscrowd) and shapes of an
+ *   ignore class (void, DontCare...: core/labels/class-names.ts) are left out:
  *   they are not one object. Class labels are ignored.
+ *   Which images count: every image with a box, AND every image a person
+ *   marked labelled (status done, needs_review or approved) that has no
+ *   detection shape at all: a labelled-empty image, a negative (no object
+ *   there), which trains as background and on which every detection is a
+ *   false positive. Other images without boxes are left out and counted.
+ *   (A multi-frame item counts per frame with boxes; a labelled item with
+ *   no shape on any frame gives every frame as a negative.)
  * - Segmentation: masks (RLE) and polygons (rasterised like pycocotools)
  *   painted into a class-index map in annotation-id order, so where shapes
- *   overlap the LATER annotation wins. Index 0 is background (a class named
+ *   overlap the LATER annotation wins; regions to ignore (ignore-class
+ *   shapes and crowd regions) are painted last, as IGNORE_INDEX, so they
+ *   win wherever they are. Index 0 is background (a class named
  *   "background" maps to it); pixels no shape covers are background.
  *   Boxes are not masks and are ignored.
  * - A geometry annotation with frame_index NULL on a multi-frame instance
@@ -32,6 +42,7 @@
  */
 import type { TaskKind } from '../../contract/ml';
 import { FoveaException } from '../../contract/result';
+import { isBackgroundName as isBackgroundClassName, isIgnoreClassName, LABELLED_STATUSES } from '../labels/class-names';
 import type { CocoRle } from '../labels/label-types';
 import { decodeRle, polygonToRle, rleFromString, rleProblem, rleToBbox } from '../labels/rle';
 import type { Db } from '../store/library-db';
@@ -68,7 +79,8 @@ export type SegmentationShape =
 
 export type SampleTarget =
   | { task: 'classification'; classIndices: number[] }
-  | { task: 'detection'; boxes: SampleBox[] }
+  /** `ignore`: regions to ignore (void / DontCare classes, crowd regions), classIndex -1: no object, no loss there. */
+  | { task: 'detection'; boxes: SampleBox[]; ignore?: SampleBox[] }
   | { task: 'segmentation'; shapes: SegmentationShape[] };
 
 export interface Sample extends SampleSource {
@@ -110,8 +122,6 @@ export interface ExcludedCounts {
 
 /** Class index of pixels that neither train nor score (padding, void regions). */
 export const IGNORE_INDEX = 255;
-/** Class names that mark regions to ignore rather than a class to learn (segmentation and detection). */
-export const IGNORE_CLASS = /^(void|ignore|ignored|unlabel+ed|don'?t ?care|dontcare)$/iu;
 
 /** What the caller stores with a run: exactly which labels trained it. */
 export interface SampleSnapshot {
@@ -128,6 +138,8 @@ export interface CollectedSamples {
   classNames: string[];
   channels: 1 | 3;
   multiLabel: boolean;
+  /** Detection: images (items) that are labelled but have no box: negatives, included in `samples`. */
+  labelledEmpty: number;
   excluded: ExcludedCounts;
   /** One line per kind of problem, for a person. */
   warnings: string[];
@@ -145,6 +157,7 @@ interface ItemRow {
   photometric: string | null;
   series_id: number | null;
   patient_key: string | null;
+  status: string;
 }
 
 interface AnnRow {
@@ -167,6 +180,8 @@ interface Usable {
   box?: { x: number; y: number; width: number; height: number };
   polygon?: [number, number][];
   mask?: true;
+  /** Segmentation: a crowd region, painted as IGNORE_INDEX like an ignore class. */
+  crowd?: true;
 }
 
 function finite(...v: unknown[]): boolean {
@@ -224,7 +239,7 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
 
   let items = db
     .prepare(
-      `SELECT i.id, i.kind, i.blob_sha256, i.rows, i.columns, i.frames, i.samples_per_pixel, i.photometric, i.series_id, p.patient_key
+      `SELECT i.id, i.kind, i.blob_sha256, i.rows, i.columns, i.frames, i.samples_per_pixel, i.photometric, i.series_id, p.patient_key, i.status
        FROM items i
        LEFT JOIN series s ON s.id = i.series_id
        LEFT JOIN studies st ON st.id = s.study_id
@@ -242,10 +257,41 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
   const classes = db.prepare('SELECT id, name FROM label_classes WHERE dataset_id = ? ORDER BY position, id').all(datasetId) as { id: number; name: string }[];
   const classNameOf = new Map(classes.map((c) => [c.id, c.name]));
   const forced = options.classNames ? new Set(options.classNames) : null;
-  const isBackground = (name: string): boolean => task === 'segmentation' && name.toLowerCase() === 'background';
+  const isBackground = (name: string): boolean => task === 'segmentation' && isBackgroundClassName(name);
   // "void" / "ignore" / "unlabelled" / "DontCare" classes mark regions to leave out, not a class to
   // learn: segmentation paints them IGNORE_INDEX (no loss, no metric), detection drops their boxes.
-  const isIgnore = (name: string): boolean => task !== 'classification' && IGNORE_CLASS.test(name.trim());
+  const isIgnore = (name: string): boolean => task !== 'classification' && isIgnoreClassName(name);
+  // Items with a detection shape of any kind (void and crowd included): those are not labelled-empty.
+  const withShapes = new Set<number>();
+  // Detection: regions to ignore per item (void classes, crowd regions), as boxes with class -1.
+  const ignoreRegions = new Map<number, { frame: number | null; box: SampleBox }[]>();
+  const addIgnoreRegion = (a: AnnRow): void => {
+    if (a.item_id === null) return;
+    let g: unknown;
+    try {
+      g = a.geometry === null ? null : JSON.parse(a.geometry);
+    } catch {
+      return;
+    }
+    let b: { x: number; y: number; width: number; height: number } | null = null;
+    if (a.kind === 'box') {
+      const r = g as { x?: unknown; y?: unknown; width?: unknown; height?: unknown } | null;
+      if (r && finite(r.x, r.y, r.width, r.height)) b = { x: r.x as number, y: r.y as number, width: r.width as number, height: r.height as number };
+    } else if (a.kind === 'polygon') {
+      const pts = polygonPoints(g);
+      if (pts) b = boundsOf(pts);
+    } else if (a.kind === 'mask') {
+      const rle = rleOfGeometry(g);
+      if (rle) {
+        const [x, y, width, height] = rleToBbox(rle);
+        b = { x, y, width, height };
+      }
+    }
+    if (!b || !(b.width > 0 && b.height > 0)) return;
+    const list = ignoreRegions.get(a.item_id) ?? [];
+    list.push({ frame: a.frame_index, box: { ...b, classIndex: -1 } });
+    ignoreRegions.set(a.item_id, list);
+  };
 
   // Usable annotations per item (and per series, for class labels), in id order.
   const perItem = new Map<number, Usable[]>();
@@ -268,6 +314,10 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
     if (name === undefined) continue;
     if (task === 'detection' && isIgnore(name)) {
       excluded.ignoreRegions++;
+      if (a.item_id !== null) {
+        withShapes.add(a.item_id);
+        addIgnoreRegion(a);
+      }
       continue;
     }
     if (forced && !forced.has(name) && !isBackground(name) && !isIgnore(name)) {
@@ -294,10 +344,14 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
       } catch {
         g = null;
       }
-      if (task === 'detection' && (g as { crowd?: unknown } | null)?.crowd === true) {
+      if (a.item_id !== null) withShapes.add(a.item_id);
+      const crowd = (g as { crowd?: unknown } | null)?.crowd === true;
+      if (task === 'detection' && crowd) {
         excluded.crowd++;
+        addIgnoreRegion(a);
         continue;
       }
+      if (task === 'segmentation' && crowd) u.crowd = true;
       if (a.kind === 'box') {
         const b = g as { x?: unknown; y?: unknown; width?: unknown; height?: unknown } | null;
         if (!b || !finite(b.x, b.y, b.width, b.height) || (b.width as number) <= 0 || (b.height as number) <= 0) {
@@ -339,6 +393,7 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
     used: Usable[];
   }
   const drafts: Draft[] = [];
+  let labelledEmpty = 0;
   for (const item of items) {
     const frames = item.kind === 'dicom' ? Math.max(1, item.frames) : 1;
     const own = perItem.get(item.id) ?? [];
@@ -363,6 +418,10 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
         const used = own.filter((u) => u.frame === null || u.frame === f);
         if (used.length > 0) drafts.push({ item, frame: f, used });
       }
+      if (task === 'detection' && own.length === 0 && !withShapes.has(item.id) && LABELLED_STATUSES.includes(item.status)) {
+        for (let f = 0; f < frames; f++) drafts.push({ item, frame: f, used: [] });
+        labelledEmpty++;
+      }
     }
     if (drafts.length === before) excluded.noLabels++;
   }
@@ -373,7 +432,8 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
     names = [...options.classNames];
   } else {
     const used = new Set<number>();
-    for (const d of drafts) for (const u of d.used) used.add(u.classId);
+    // A class seen only as crowd regions has no pixels to learn (they are ignored).
+    for (const d of drafts) for (const u of d.used) if (!u.crowd) used.add(u.classId);
     names = classes.filter((c) => used.has(c.id) && !isBackground(c.name)).map((c) => c.name);
   }
   names = names.filter((n) => !isIgnore(n));
@@ -397,15 +457,17 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
     if (task === 'classification') {
       target = { task, classIndices: [...new Set(used.map((u) => indexOf(u.classId)))].sort((a, b) => a - b) };
     } else if (task === 'detection') {
-      target = { task, boxes: used.map((u) => ({ ...(u.box as NonNullable<Usable['box']>), classIndex: indexOf(u.classId) })) };
+      const ignore = (ignoreRegions.get(item.id) ?? []).filter((r) => r.frame === null || r.frame === frame).map((r) => r.box);
+      target = { task, boxes: used.map((u) => ({ ...(u.box as NonNullable<Usable['box']>), classIndex: indexOf(u.classId) })), ...(ignore.length ? { ignore } : {}) };
     } else {
       target = {
         task,
-        shapes: used.map((u) =>
-          u.polygon
-            ? { kind: 'polygon' as const, annotationId: u.id, version: u.version, classIndex: indexOf(u.classId), points: u.polygon }
-            : { kind: 'mask' as const, annotationId: u.id, version: u.version, classIndex: indexOf(u.classId) },
-        ),
+        shapes: used.map((u) => {
+          const classIndex = u.crowd ? IGNORE_INDEX : indexOf(u.classId);
+          return u.polygon
+            ? { kind: 'polygon' as const, annotationId: u.id, version: u.version, classIndex, points: u.polygon }
+            : { kind: 'mask' as const, annotationId: u.id, version: u.version, classIndex };
+        }),
       };
     }
     return {
@@ -423,7 +485,12 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
   });
 
   const warnings: string[] = [];
-  if (excluded.noLabels) warnings.push(`${excluded.noLabels} image(s) have no usable ${task} label and are left out.`);
+  if (excluded.noLabels) {
+    warnings.push(
+      `${excluded.noLabels} image(s) have no usable ${task} label and are left out` +
+        (task === 'detection' ? ' (an image without boxes counts as a negative once a person marks it labelled: status done, needs review or approved).' : '.'),
+    );
+  }
   if (excluded.conflictingLabels) {
     warnings.push(`${excluded.conflictingLabels} image(s) have two different class labels in a single-label dataset and are left out.`);
   }
@@ -438,6 +505,7 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
     classNames: names,
     channels: options.channels ?? (anyColour ? 3 : 1),
     multiLabel,
+    labelledEmpty,
     excluded,
     warnings,
     snapshot: {
@@ -484,7 +552,9 @@ export function rasterizeSegmentation(
   const out = new Uint8Array(height * width);
   if (fill !== 0) out.fill(fill);
   const missing: number[] = [];
-  for (const s of shapes) {
+  // Regions to ignore last: they win over any class painted under them.
+  const ordered = [...shapes.filter((s) => s.classIndex !== IGNORE_INDEX), ...shapes.filter((s) => s.classIndex === IGNORE_INDEX)];
+  for (const s of ordered) {
     let rle: CocoRle | null;
     if (s.kind === 'polygon') rle = polygonToRle(s.points, height, width);
     else rle = readMask(s.annotationId, s.version);

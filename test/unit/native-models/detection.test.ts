@@ -111,3 +111,26 @@ test('AP@0.5: perfect is 1, a higher-scored false positive halves precision at t
   // ranks: FP (IoU 0.25), TP, FP -> precision 1/2 at recall 1.
   assert.equal(loose.result().ap50, 0.5);
 });
+
+test('a region to ignore (class -1) marks its cells and takes the heatmap loss off them, nothing else', () => {
+  // Image 0: one object of class 1 and a DontCare region [32, 0, 32, 32] (cells x 8..15, y 0..7).
+  const t = encodeDetectionTargets([[[4, 4, 12, 12, 1], [32, 0, 32, 32, -1]]], S, K);
+  const H = t.outSize;
+  const ignored: [number, number][] = [];
+  for (let y = 0; y < H; y++) for (let x = 0; x < H; x++) if (t.ignore[y * H + x] === 1) ignored.push([x, y]);
+  assert.equal(ignored.length, 8 * 8);
+  assert.ok(ignored.every(([x, y]) => x >= 8 && x <= 15 && y >= 0 && y <= 7));
+  assert.equal(t.mask.reduce((a, b) => a + b, 0), 1, 'the region is not an object');
+  tf.tidy(() => {
+    // A model that fires everywhere inside the region: loss there only without the ignore map.
+    const heat = new Float32Array(t.heatmap);
+    for (const [x, y] of ignored) for (let k = 0; k < K; k++) heat[(y * H + x) * K + k] = 0.9;
+    const out = { heatmap: tf.tensor4d(heat, [1, H, H, K]), size: tf.tensor4d(t.size, [1, H, H, 2]), offset: tf.tensor4d(t.offset, [1, H, H, 2]) };
+    const targets = { heatmap: tf.tensor4d(t.heatmap, [1, H, H, K]), size: tf.tensor4d(t.size, [1, H, H, 2]), offset: tf.tensor4d(t.offset, [1, H, H, 2]), mask: tf.tensor4d(t.mask, [1, H, H, 1]) };
+    const without = detectionLoss(out, targets).focal.dataSync()[0] as number;
+    const withIgnore = detectionLoss(out, { ...targets, ignore: tf.tensor4d(t.ignore, [1, H, H, 1]) }).focal.dataSync()[0] as number;
+    const perfect = detectionLoss({ ...out, heatmap: tf.tensor4d(t.heatmap, [1, H, H, K]) }, targets).focal.dataSync()[0] as number;
+    assert.ok(without > 1, `firing in the region costs without the ignore map (${without})`);
+    assert.ok(Math.abs(withIgnore - perfect) < 1e-3, `with it, the same as a perfect heatmap (${withIgnore} vs ${perfect})`);
+  });
+});

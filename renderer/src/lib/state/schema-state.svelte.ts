@@ -1,7 +1,8 @@
 /**
  * The label schema editor's state: a dataset's classes (name, colour, key),
- * single- or multi-label, and the class-deletion rule (a class in use is only
- * deleted by moving its annotations to another class).
+ * single- or multi-label, the class-deletion rule (a class in use is only
+ * deleted by moving its annotations to another class), and merging one class
+ * into another (two label strings for one thing).
  */
 import type { LabelSchema } from '../../../../electron/contract/domain';
 
@@ -53,6 +54,11 @@ export class SchemaState {
     }
     this.inUse = null;
     return this.#done(res);
+  }
+
+  /** Merge class `from` into `into`: its annotations move there and it is removed (classes.merge). */
+  async merge(from: number, into: number): Promise<boolean> {
+    return this.#done(await request('classes.merge', { from: [from], into }));
   }
 
   async setMultiLabel(multiLabel: boolean): Promise<boolean> {

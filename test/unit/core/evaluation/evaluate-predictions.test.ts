@@ -6,8 +6,9 @@
  *   original image pixels, against hand-derived numbers;
  * - evaluateRun for detection and segmentation runs, with a stand-in ML
  *   engine that predicts the batch's own targets (so the expected scores
- *   are perfect), which checks the batch plumbing, the input-pixel
- *   comparison and the stored files without training a model.
+ *   are perfect), which checks the batch plumbing, the mapping back to image
+ *   pixels (issue 20.2: scores in the image's own pixels) and the stored
+ *   files without training a model.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -140,8 +141,11 @@ test('COCO results scored in image pixels: crowd ignored, negative image counted
   assert.equal(run.task, 'detection');
   if (run.task !== 'detection') return;
   near(run.mAP, 1, 'perfect detections: mAP 1');
-  assert.equal(run.n, 3, 'the images with boxes (a, b, d)');
-  assert.equal(run.source.coordinates, 'input');
+  // Issue 20.7: the labelled-empty image c (marked done, no box) is scored as a negative too.
+  assert.equal(run.n, 4, 'the images with boxes (a, b, d) and the labelled-empty c');
+  assert.equal(run.source.labelledEmpty, 1);
+  // Issue 20.2: boxes mapped back through the letterbox, scored in image pixels.
+  assert.equal(run.source.coordinates, 'image');
   assert.deepEqual(Object.keys(run.perClass), ['cat', 'dog']);
 });
 
@@ -199,6 +203,9 @@ test('PNG masks scored in image pixels with their own class map; and a segmentat
   assert.equal(run.task, 'segmentation');
   if (run.task !== 'segmentation') return;
   near(run.dice, 1, 'perfect masks');
-  assert.ok(run.ignoredPixels > 0, 'the letterbox padding (255) is ignored');
+  // Issue 20.2: scored at the image's own 8x6 pixels, so there is no letterbox padding to ignore.
+  assert.equal(run.ignoredPixels, 0, 'no padding in image pixels');
+  assert.equal(run.images.length, 2);
+  assert.equal(run.source.coordinates, 'image');
   assert.equal(run.images.length, 2);
 });

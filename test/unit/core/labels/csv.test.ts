@@ -63,6 +63,15 @@ describe('CSV parser', () => {
     assert.throws(() => parseCsvText('filename,label\n"a.png,cat\nb.png,dog\n', 'q.csv'), isBad(/quoted cell opened on line 2 never closes/));
   });
 
+  it('csv-parse: an unclosed quote after a multi-line cell names the line its row starts on; NUL bytes and odd quoting do not throw', () => {
+    assert.throws(() => parseCsvText('filename,label\n"x\ny.png",a\n"z.png,b\nw.png,c\n', 'm.csv'), isBad(/m.csv: a quoted cell opened on line 4 never closes/));
+    const rows = readCsvRows('a,b\u0000c\nd,"e""f",\n');
+    assert.deepEqual(rows.map((r) => [r.line, r.cells]), [
+      [1, ['a', 'b\u0000c']],
+      [2, ['d', 'e"f', '']],
+    ]);
+  });
+
   it('handles 30k rows quickly', () => {
     const rows = ['filename,label'];
     for (let i = 0; i < 30_000; i++) rows.push(`img${i}.png,"c${i % 7};c${i % 3}"`);

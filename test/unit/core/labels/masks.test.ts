@@ -47,8 +47,9 @@ describe('mask folder parser', () => {
     assert.equal(f.format, 'masks');
     assert.equal(f.images.length, 92);
     assert.deepEqual(f.warnings, []);
-    // Unlabelled (11) is void: not a class, never a label.
-    assert.deepEqual(f.classes, CAMVID_CLASSES.slice(0, 11));
+    // Unlabelled (11) is void: a region to ignore, kept as a mask of its class so that training and
+    // evaluation can leave its pixels out (issue 20.1; it used to be dropped at import).
+    assert.deepEqual(f.classes, CAMVID_CLASSES);
     const first = f.images[0];
     assert.equal(first?.fileName, '0001TP_006690');
     assert.equal(first?.match, 'stem');
@@ -57,7 +58,7 @@ describe('mask folder parser', () => {
     assert.equal(first?.height, 360);
     for (const img of f.images.slice(0, 6)) {
       const direct = await sharpCounts(join(CAMVID, img.source ?? ''));
-      const expected = [...direct].filter(([v]) => v !== 11).sort((a, b) => a[0] - b[0]);
+      const expected = [...direct].sort((a, b) => a[0] - b[0]);
       const got = img.labels.map((l) => {
         assert.ok(l.geometry.kind === 'mask');
         return [CAMVID_CLASSES.indexOf(l.className), l.geometry.kind === 'mask' ? rleArea(l.geometry.rle) : -1];
@@ -68,14 +69,15 @@ describe('mask folder parser', () => {
     assert.ok(f.images.some((i) => i.labels.some((l) => l.className === 'Sky')));
   });
 
-  it('reads the Cityscapes labelIds map chosen by suffix, skipping "unlabeled"; 16-bit instance ids exactly', async () => {
+  it('reads the Cityscapes labelIds map chosen by suffix, "unlabeled" as a region to ignore; 16-bit instance ids exactly', async () => {
     const f = await parseMasks(CITY, { classes: CITYSCAPES, maskSuffix: '_gtFine_labelIds' });
     assert.equal(f.images.length, 1);
     const img = f.images[0];
     assert.equal(img?.fileName, 'frankfurt_000000_000294');
     assert.equal(labelStem('frankfurt_000000_000294_leftImg8bit.png', IMAGE_SUFFIXES), img?.fileName, 'matches its image');
     const direct = await sharpCounts(join(CITY, 'frankfurt_000000_000294_gtFine_labelIds.png'));
-    const expected = new Map([...direct].filter(([v]) => v !== 0).map(([v, n]) => [CITYSCAPES[v], n]));
+    // Value 0 is named "unlabeled": an ignore region, kept as a mask of that class (issue 20.1).
+    const expected = new Map([...direct].map(([v, n]) => [CITYSCAPES[v], n]));
     assert.deepEqual(new Map(img?.labels.map((l) => [l.className, l.geometry.kind === 'mask' ? rleArea(l.geometry.rle) : -1])), expected);
     // Instance ids are 16-bit (class*1000 + instance): read untouched, unlike sharp's default 8-bit path.
     const inst = await parseMasks(CITY, { maskSuffix: '_gtFine_instanceIds', maskMode: 'instance', instanceClass: 'thing' });
@@ -88,6 +90,28 @@ describe('mask folder parser', () => {
     const all = await parseMasks(CITY);
     assert.equal(all.images.length, 1);
     assert.equal(all.warnings.filter((w) => /is already the mask for image "frankfurt_000000_000294"/.test(w)).length, 2);
+  });
+
+  it('reads Cityscapes instanceIds as class-coded instances (v = class*1000 + k) with the class map; groups without ids are crowd', async () => {
+    const f = await parseMasks(CITY, { classes: CITYSCAPES, maskSuffix: '_gtFine_instanceIds', maskMode: 'instance' });
+    const ids = await sharpCounts(join(CITY, 'frankfurt_000000_000294_gtFine_instanceIds.png'), true);
+    const labels = f.images[0]?.labels ?? [];
+    const instances = [...ids].filter(([v]) => v >= 1000).sort((a, b) => a[0] - b[0]);
+    assert.ok(instances.length > 3, 'several instances in the file');
+    const got = labels.filter((l) => !l.crowd && instances.some(([v]) => CITYSCAPES[Math.floor(v / 1000)] === l.className));
+    const withIds = new Set(instances.map(([v]) => Math.floor(v / 1000)));
+    // Every instance id is one mask of its class, with its exact pixel count.
+    const byClass = (name: string, list: [number, number][]) => list.filter(([v]) => CITYSCAPES[Math.floor(v / 1000)] === name).map(([, n]) => n).sort((a, b) => a - b);
+    for (const k of withIds) {
+      const name = CITYSCAPES[k] as string;
+      const areas = got.filter((l) => l.className === name).map((l) => (l.geometry.kind === 'mask' ? rleArea(l.geometry.rle) : -1)).sort((a, b) => a - b);
+      assert.deepEqual(areas, byClass(name, instances), name);
+    }
+    // Values below 1000 are regions; those of a class that has instances here are crowd regions.
+    for (const [v, n] of [...ids].filter(([v]) => v > 0 && v < 1000)) {
+      const l = labels.find((x) => x.className === CITYSCAPES[v] && (x.crowd === true) === withIds.has(v) && x.geometry.kind === 'mask' && rleArea(x.geometry.rle) === n);
+      assert.ok(l, `value ${v} (${CITYSCAPES[v]}) as a ${withIds.has(v) ? 'crowd ' : ''}region`);
+    }
   });
 
   it('reads Penn-Fudan instance masks: one object per pedestrian, matching the annotated boxes', async () => {
@@ -219,6 +243,24 @@ describe('mask folder parser', () => {
       ],
     );
     assert.match(f.warnings.join('\n'), /P2\/CT\/IM0001_mask\.png: P2\/CT\/IM0001\.png is already the mask/);
+  });
+
+  it('reads an Adam7-interlaced 1-bit palette PNG written by libpng (fast-png 8.0.0 throws "Unsupported filter" on it, hence our decoder)', async () => {
+    const w = 37;
+    const h = 29;
+    const rgb = Uint8Array.from({ length: w * h * 3 }, (_, i) => ((Math.floor(i / 3) * 7) % 5 < 2 ? 255 : 0));
+    const png = await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png({ progressive: true, palette: true, colours: 2 }).toBuffer();
+    assert.deepEqual([png[24], png[25], png[28]], [1, 3, 1], '1-bit, palette, interlaced');
+    const values = decodeLabelPng(png).values;
+    // The palette index of each pixel stands for exactly one colour: a bijection with sharp's RGB.
+    const colourOf = new Map<number, number>();
+    for (let i = 0; i < w * h; i++) {
+      const c = rgb[i * 3] as number;
+      const v = values[i] as number;
+      if (!colourOf.has(v)) colourOf.set(v, c);
+      assert.equal(colourOf.get(v), c, `pixel ${i}`);
+    }
+    assert.equal(colourOf.size, 2);
   });
 
   it('refuses hostile PNGs without allocating what they declare', () => {

@@ -97,6 +97,20 @@ describe('VOC parser', () => {
     assert.throws(() => parseXml('<annotation>&#0;</annotation>'), isBad(/not a character/));
   });
 
+  it('fast-xml-parser under the same rules: entities in attributes, CDATA kept literal, lowercase doctype, repeated attributes, quick on deep nesting', () => {
+    assert.throws(() => parseXml('<annotation a="&xxe;"/>'), isBad(/unknown entity &xxe;/));
+    assert.throws(() => parseXml('<!doctype annotation><annotation/>'), isBad(/DOCTYPE declaration is refused/));
+    assert.throws(() => parseXml('<annotation><?pi never closed </annotation>'), isBad(/unclosed processing instruction/));
+    assert.throws(() => parseXml('<annotation><![CDATA[ x </annotation>'), isBad(/unclosed CDATA/));
+    assert.throws(() => parseXml('<a x="1" x="2"/>'), isBad(/Malformed XML/));
+    const cdata = parseXml('<annotation><filename><![CDATA[a&xxe;<b>.png]]></filename></annotation>');
+    assert.equal(cdata.children[0]?.text, 'a&xxe;<b>.png', 'CDATA is text, never an entity');
+    assert.equal(parseXml('<a>&#x1F600;&amp;&lt;</a>').text, '\u{1F600}&<');
+    const t0 = performance.now();
+    assert.throws(() => parseXml('<a>'.repeat(1_000_000)), isBad(/Malformed|nested/));
+    assert.ok(performance.now() - t0 < 5000, 'a million open tags are refused within seconds');
+  });
+
   it('refuses malformed XML with a line number, and deep nesting without a stack overflow', () => {
     assert.throws(() => parseXml('<a><b></a>'), isBad(/line 1.*<\/a> does not close <b>/));
     assert.throws(() => parseXml('<a>\n<b x=1></b></a>'), isBad(/line 2.*not quoted/));

@@ -44,6 +44,24 @@ describe('YOLO parser', () => {
     assert.deepEqual(px[0]?.geometry, { kind: 'box', x: 80, y: 30, width: 40, height: 40 });
   });
 
+  it('data.yaml through the yaml package: anchors read, alias bombs, odd values and non-YAML refused quickly', () => {
+    assert.deepEqual(yamlNames('base: &n [a, b]\nnames: *n\n'), ['a', 'b']);
+    assert.deepEqual(yamlNames('names:\n  0: 1\n  1: null\n'), ['1', '']);
+    // "Billion laughs": nine levels of nine aliases would be 9^9 strings.
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const cur = String.fromCharCode(97 + i);
+      levels.push(`${cur}: &${cur} [${Array.from({ length: 9 }, () => `*${prev}`).join(',')}]`);
+    }
+    const t0 = performance.now();
+    assert.equal(yamlNames(`${levels.join('\n')}\nnames: *i\n`), null);
+    assert.ok(performance.now() - t0 < 2000, 'refused without expanding');
+    assert.equal(yamlNames('names: [a, b\n'), null, 'an unclosed flow list');
+    assert.equal(yamlNames('\u0000\u0001 binary'), null);
+    assert.equal(yamlNames('- just\n- a list\n'), null, 'no top-level names');
+  });
+
   it('reads data.yaml names as a block map, a flow map and a block list', async (t) => {
     assert.deepEqual(yamlNames('names:\n  0: person\n  1: "bi cycle"  # comment\n  2: \'it\'\'s\'\nnc: 3\n'), ['person', 'bi cycle', "it's"]);
     assert.deepEqual(yamlNames('names: {0: a, 2: "c, d"}\n'), ['a', '1', 'c, d']);
