@@ -305,6 +305,7 @@ export interface EnterprisePolicyView {
     annotatorFromOsUser?: boolean;
     modelExport?: boolean;
     sampleData?: boolean;
+    modelPacksFolder?: string;
   };
   /** Where each enforced key came from (file or registry key). */
   origins: Record<string, string>;
