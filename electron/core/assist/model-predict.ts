@@ -58,7 +58,7 @@ export interface ModelPredictDeps {
   db: Db;
   blobs: BlobReader;
   annotations: Pick<AnnotationStore, 'listClasses' | 'create'>;
-  store: Pick<AssistStore, 'deleteItemProposals' | 'deleteOlderProposals' | 'lastAnnotationId'>;
+  store: Pick<AssistStore, 'deleteItemProposals' | 'deleteProposalsExcept'>;
   audit: Pick<AuditLog, 'append'>;
   registry: Pick<ModelRegistry, 'get'>;
   engine: Pick<AssistEngine, 'run'> | null;
@@ -183,7 +183,6 @@ export async function predictWithModel(deps: ModelPredictDeps, name: string, opt
   let sources = imageSources({ db: deps.db }, dataset.id);
   if (options.onlyUnlabeled) sources = sources.filter((s) => s.status === 'unlabeled');
   const author = `model:${name}`;
-  const before = deps.store.lastAnnotationId();
   const minScore = options.minScore ?? 0.25;
   const failures: ModelPredictReport['failures'] = [];
   const cleared = new Set<number>();
@@ -195,7 +194,7 @@ export async function predictWithModel(deps: ModelPredictDeps, name: string, opt
     for (const { source, shapes } of batch) {
       if (!cleared.has(source.itemId)) {
         cleared.add(source.itemId);
-        replaced += deps.store.deleteItemProposals(dataset.id, source.itemId, author, before);
+        replaced += deps.store.deleteItemProposals(dataset.id, source.itemId, author);
       }
       const multiFrame = (framesOf.get(source.itemId) ?? 1) > 1;
       for (const s of shapes) {
@@ -215,7 +214,7 @@ export async function predictWithModel(deps: ModelPredictDeps, name: string, opt
     options.onProgress?.(images + failures.length, sources.length);
   }
   // The pass completed: this model's older proposals on images it did not write go too.
-  replaced += deps.store.deleteOlderProposals(dataset.id, author, before);
+  replaced += deps.store.deleteProposalsExcept(dataset.id, author, [...cleared]);
   deps.audit.append({ action: 'model.predict', objectType: 'model', objectId: name, details: { datasetId: dataset.id, images, proposed, replaced, failures: failures.length } });
   return { model: name, datasetId: dataset.id, task: info.task, images, proposed, replaced, classMap: mapping.record, failures, seconds: (performance.now() - started) / 1000 };
 }

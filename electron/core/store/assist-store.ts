@@ -51,22 +51,24 @@ export class AssistStore {
       .run(p.datasetId, p.itemId, p.frameIndex, p.classId, p.author).changes;
   }
 
-  /** Deletes every proposal by `author` in a dataset older than `beforeId` (a completed predict pass replaces the last one). */
-  deleteOlderProposals(datasetId: number, author: string, beforeId: number): number {
+  /**
+   * Deletes `author`'s proposals in a dataset on items other than `keepItems` (a completed predict
+   * pass removes what it did not rewrite). By item, not by id: SQLite reuses the ids of deleted
+   * rows, so "older than the pass's first id" would catch rows the pass itself wrote.
+   */
+  deleteProposalsExcept(datasetId: number, author: string, keepItems: readonly number[]): number {
     return this.#db
-      .prepare("DELETE FROM annotations WHERE dataset_id = ? AND author = ? AND source = 'model' AND status = 'proposed' AND id <= ?")
-      .run(datasetId, author, beforeId).changes;
+      .prepare(
+        `DELETE FROM annotations WHERE dataset_id = ? AND author = ? AND source = 'model' AND status = 'proposed'
+           AND item_id NOT IN (SELECT value FROM json_each(?))`,
+      )
+      .run(datasetId, author, JSON.stringify(keepItems)).changes;
   }
 
-  /** The highest annotation id so far (rows above it were written after this call). */
-  lastAnnotationId(): number {
-    return (this.#db.prepare('SELECT coalesce(max(id), 0) AS m FROM annotations').get() as { m: number }).m;
-  }
-
-  /** Deletes one item's proposals by `author` made before `beforeId` (a predict pass rewriting that item). */
-  deleteItemProposals(datasetId: number, itemId: number, author: string, beforeId: number): number {
+  /** Deletes one item's proposals by `author` (a predict pass about to rewrite that item). */
+  deleteItemProposals(datasetId: number, itemId: number, author: string): number {
     return this.#db
-      .prepare("DELETE FROM annotations WHERE dataset_id = ? AND item_id = ? AND author = ? AND source = 'model' AND status = 'proposed' AND id <= ?")
-      .run(datasetId, itemId, author, beforeId).changes;
+      .prepare("DELETE FROM annotations WHERE dataset_id = ? AND item_id = ? AND author = ? AND source = 'model' AND status = 'proposed'")
+      .run(datasetId, itemId, author).changes;
   }
 }
