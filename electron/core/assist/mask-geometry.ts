@@ -78,3 +78,23 @@ export function overlap(a: ArrayLike<number>, b: ArrayLike<number>): { intersect
   const union = na + nb - inter;
   return { intersection: inter, a: na, b: nb, iou: union > 0 ? inter / union : 1 };
 }
+
+/** Mean luminance (mean of R, G, B) of an RGB image's pixels where `mask` is on; NaN when none is. */
+export function meanLuminance(rgb: { data: Uint8Array }, mask: ArrayLike<number>): number {
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) {
+    if (!mask[i]) continue;
+    sum += ((rgb.data[i * 3] as number) + (rgb.data[i * 3 + 1] as number) + (rgb.data[i * 3 + 2] as number)) / 3;
+    n++;
+  }
+  return n ? sum / n : NaN;
+}
+
+/** The pixels within `width` pixels outside a mask (its surroundings). */
+export function ringAround(mask: ArrayLike<number>, w: number, h: number, width: number): Uint8Array {
+  const d = distanceTransform(w, h, (i) => mask[i] !== 0 && mask[i] !== undefined);
+  const ring = new Uint8Array(w * h);
+  for (let i = 0; i < ring.length; i++) ring[i] = !mask[i] && (d[i] as number) <= width ? 1 : 0;
+  return ring;
+}
