@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import * as v from 'valibot';
 import { MANIFEST_FILE, type ImportedModel, type ModelManifest } from '../../contract/assist';
 import type { AssistEngine, OnnxGraphInfo, OnnxModelRef } from '../../contract/assist-engine';
@@ -132,6 +132,9 @@ async function sha256Of(path: string): Promise<string> {
 
 export async function importModel(deps: ModelImportDeps, req: ModelImportRequest): Promise<ImportedModel> {
   if (deps.library.readOnly) throw new FoveaException('LIBRARY_READ_ONLY', deps.library.readOnlyReason ?? 'The library is read-only.');
+  for (const p of [req.path, req.manifestPath, req.classesPath]) {
+    if (p !== undefined && !isAbsolute(p)) throw new FoveaException('VALIDATION', `${p} is not an absolute path: give the full path of the file.`);
+  }
   let st;
   try {
     st = statSync(req.path);
