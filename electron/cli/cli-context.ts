@@ -48,7 +48,8 @@ export function createCliContext(flags: { json: boolean; library: string | undef
     close() {
       core?.close();
       core = null;
-      assist?.dispose();
+      // Resolves when its workers have exited; they stay referenced until then, so the process waits.
+      void assist?.dispose();
       assist = null;
     },
   };

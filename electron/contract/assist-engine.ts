@@ -173,5 +173,10 @@ export interface AssistEngine {
   inspect(path: string): Promise<OnnxGraphInfo>;
   /** Runs a model on n images (`x` in the model's layout) and decodes its outputs. */
   run(model: OnnxModelRef, x: Float32Array, n: number, options?: DecodeOptions): Promise<ModelOutput[]>;
-  dispose(): void;
+  /**
+   * Stops: queued work is dropped (its callers get an error), a model run in progress finishes,
+   * then the workers exit. Resolves when they have (await it before the process exits: a worker
+   * stopped in the middle of ONNX Runtime's native run takes the process down).
+   */
+  dispose(): Promise<void>;
 }

@@ -8,6 +8,7 @@
  */
 import * as v from 'valibot';
 import { PLAIN_DECODERS, type OnnxGraphInfo } from './assist-engine';
+import { RleSchema } from './annotate';
 import type { FoveaError } from './result';
 
 // ---------------------------------------------------------------------------------------------
@@ -173,7 +174,8 @@ export const assistRequestSchemas = {
   /**
    * A mask from clicks (positive on the object, negative off it) and/or a box, in image pixels.
    * `refine`: start from the previous mask of this image (the decoder's low-resolution logits),
-   * as each further click does. The mask comes back as RLE and as polygons (accept as either).
+   * as each further click does. The mask comes back as RLE; 'assist.outline' turns it into polygons
+   * when it is accepted as polygons (tracing costs more than a click may take).
    */
   'assist.segment': v.pipe(
     v.strictObject({
@@ -184,6 +186,8 @@ export const assistRequestSchemas = {
     }),
     v.check((p) => p.points.length > 0 || p.box !== undefined, 'Give at least one click or a box.'),
   ),
+  /** The outlines of a mask (one closed ring per component, largest first; holes cut in through a zero-width bridge). */
+  'assist.outline': v.strictObject({ rle: RleSchema }),
   /**
    * From a mask on one slice, propose masks slice by slice (forward: the next slices in the
    * stack, backward: the previous, both) until the object ends or `maxSlices`; stored as
@@ -236,8 +240,6 @@ export interface SegmentResponse {
   height: number;
   /** Column-major COCO RLE (the contract's mask format), image pixels. */
   rle: { size: [number, number]; counts: number[] };
-  /** The mask's outlines (one closed ring per component, largest first; holes cut in). */
-  polygons: [number, number][][];
   area: number;
   /** The model's own estimate of the mask's IoU. */
   score: number;
@@ -285,6 +287,7 @@ export interface AssistResponses {
   'models.list': ModelInfo[];
   'assist.prepare': PrepareResponse;
   'assist.segment': SegmentResponse;
+  'assist.outline': { polygons: [number, number][][] };
   'assist.propagate': { jobId: string };
   'models.import': ImportedModel;
   'models.predict': { jobId: string };

@@ -113,9 +113,10 @@ async function start(): Promise<void> {
 app.on('window-all-closed', () => {
   core?.close();
   core = null;
-  assist?.dispose();
+  // The model workers finish a run in progress first: stopping one inside ONNX Runtime aborts the process.
+  const closing = assist?.dispose() ?? Promise.resolve();
   assist = null;
-  app.quit();
+  void closing.finally(() => app.quit());
 });
 
 start().catch((e: unknown) => {

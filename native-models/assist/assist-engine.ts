@@ -80,7 +80,8 @@ class WorkerChannel {
     worker.on('message', (m: FromAssistWorker) => {
       const p = this.#pending.get(m.requestId);
       this.#pending.delete(m.requestId);
-      if (this.#pending.size === 0) worker.unref();
+      // A closing worker stays referenced until it has exited (see dispose).
+      if (this.#pending.size === 0 && this.#worker === worker) worker.unref();
       if (!p) return;
       if (m.type === 'assist-error') p.reject(new Error(m.message));
       else p.resolve(m);
@@ -103,14 +104,31 @@ class WorkerChannel {
     });
   }
 
-  dispose(): void {
+  /**
+   * Lets the worker finish the run in progress and exit (worker.terminate() in the middle of ONNX
+   * Runtime's native run aborts the whole process); held referenced until it has, so a process
+   * waits for it. After CLOSE_GRACE_MS it is terminated anyway.
+   */
+  dispose(): Promise<void> {
     const w = this.#worker;
     this.#worker = null;
     for (const p of this.#pending.values()) p.reject(new Error('The model-assistance engine was closed.'));
     this.#pending.clear();
-    if (w) void w.terminate();
+    if (!w) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => void w.terminate(), CLOSE_GRACE_MS);
+      w.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      w.ref();
+      w.postMessage({ type: 'assist-close', requestId: 0 } satisfies ToAssistWorker);
+    });
   }
 }
+
+/** How long a closing worker may take to finish its run (a slow encode on a loaded machine). */
+const CLOSE_GRACE_MS = 120_000;
 
 interface EncodeTask {
   model: PromptModelRef;
@@ -233,12 +251,11 @@ export function createAssistEngine(options: AssistEngineOptions = {}): AssistEng
       const copy = x.slice();
       return (await decoder.send({ type: 'assist-run', model, x: copy, n, options: decodeOptions }, 'assist-ran', [copy.buffer])).outputs;
     },
-    dispose() {
+    async dispose() {
       disposed = true;
       for (const t of queue.splice(0)) t.waiters.forEach((w) => w.reject(new Error('The model-assistance engine was closed.')));
-      encoder.dispose();
-      decoder.dispose();
       cached.clear();
+      await Promise.all([encoder.dispose(), decoder.dispose()]);
     },
   };
 }

@@ -21,7 +21,9 @@ export type ToAssistWorker =
   | { type: 'assist-store'; requestId: number; model: PromptModelRef; key: string; embedding: Float32Array; width: number; height: number; prefetched: boolean }
   | { type: 'assist-decode'; requestId: number; model: PromptModelRef; key: string; prompt: SegmentPrompt }
   | { type: 'assist-inspect'; requestId: number; path: string }
-  | { type: 'assist-run'; requestId: number; model: OnnxModelRef; x: Float32Array; n: number; options: DecodeOptions };
+  | { type: 'assist-run'; requestId: number; model: OnnxModelRef; x: Float32Array; n: number; options: DecodeOptions }
+  /** Finish the request in progress, answer the queued ones with an error, release the sessions, exit the thread. */
+  | { type: 'assist-close'; requestId: number };
 
 export type FromAssistWorker =
   | { type: 'assist-encoded'; requestId: number; embedding: Float32Array; encodeMs: number }

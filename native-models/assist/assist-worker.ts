@@ -45,7 +45,7 @@ export function createAssistHandler(port: Pick<MessagePort, 'postMessage'>, conf
   };
   const stats = (d: SamDecoder): EmbeddingCacheStats => ({ entries: d.cache.size, bytes: d.cache.bytes, maxBytes: d.cache.maxBytes, prefetched: d.cache.prefetched });
 
-  async function handle(m: ToAssistWorker): Promise<FromAssistWorker> {
+  async function handle(m: Exclude<ToAssistWorker, { type: 'assist-close' }>): Promise<FromAssistWorker> {
     switch (m.type) {
       case 'assist-encode': {
         const enc = await encoderFor(m.model);
@@ -70,10 +70,23 @@ export function createAssistHandler(port: Pick<MessagePort, 'postMessage'>, conf
     }
   }
 
+  let closing = false;
   return (m) => {
+    if (m.type === 'assist-close') {
+      // Ends the thread between runs: a thread stopped inside ONNX Runtime's native run aborts the process.
+      closing = true;
+      queue = queue.then(async () => {
+        await runner.dispose().catch(() => undefined);
+        await encoder?.enc.then((e) => e.dispose()).catch(() => undefined);
+        await decoder?.dec.then((d) => d.dispose()).catch(() => undefined);
+        process.exit(0);
+      });
+      return;
+    }
     queue = queue.then(async () => {
       let reply: FromAssistWorker;
       try {
+        if (closing) throw new Error('The model-assistance engine is closing.');
         reply = await handle(m);
       } catch (e) {
         reply = { type: 'assist-error', requestId: m.requestId, message: e instanceof Error ? e.message : String(e) };

@@ -237,7 +237,7 @@ export async function runSamBench(): Promise<void> {
     report({ bench: 'sam', metric: 'embedding cache at the end', value: stats.bytes / 2 ** 20, unit: 'MiB', note: `${stats.entries} entries, bound ${(stats.maxBytes / 2 ** 20).toFixed(0)} MiB` });
     report({ bench: 'sam', metric: 'load average (1 min) at start / end', value: load0, unit: '', note: `end ${(loadavg()[0] as number).toFixed(2)} on ${availableParallelism()} CPUs` });
   } finally {
-    engine.dispose();
+    await engine.dispose();
     rmSync(tmp, { recursive: true, force: true });
   }
 }

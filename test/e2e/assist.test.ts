@@ -73,7 +73,7 @@ after(async () => {
   await browser?.close();
   await bridge?.close();
   cleanup?.();
-  engine.dispose();
+  await engine.dispose();
   data?.cleanup();
 });
 

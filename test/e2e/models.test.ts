@@ -53,7 +53,7 @@ after(async () => {
   await browser?.close();
   await bridge?.close();
   cleanup?.();
-  engine.dispose();
+  await engine.dispose();
   work.cleanup();
 });
 

@@ -17,7 +17,6 @@ process.stdout.write(`Fovea harness: ${bridge.url}  (library ${core.library.path
 process.on('SIGINT', () => {
   void bridge.close().then(() => {
     core.close();
-    assist.dispose();
-    process.exit(0);
+    void assist.dispose().then(() => process.exit(0));
   });
 });

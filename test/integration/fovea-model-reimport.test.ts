@@ -38,9 +38,9 @@ before(() => {
   cleanup = t.cleanup;
 });
 
-after(() => {
+after(async () => {
   cleanup();
-  engine.dispose();
+  await engine.dispose();
   work.cleanup();
 });
 

@@ -56,9 +56,9 @@ before(() => {
   expected = JSON.parse(r.stdout) as Expected;
 });
 
-after(() => {
+after(async () => {
   lib.cleanup();
-  engine.dispose();
+  await engine.dispose();
   work.cleanup();
 });
 

@@ -51,6 +51,7 @@ export function assistHandlers(deps: AssistRequestDeps): AssistHandlers {
     'models.list': () => deps.registry.list(),
     'assist.prepare': (p) => deps.clickSegment.prepare(p),
     'assist.segment': (p) => deps.clickSegment.segment({ ...p, points: p.points, refine: p.refine }),
+    'assist.outline': ({ rle }) => deps.clickSegment.outline(rle),
     'assist.propagate': async (p) => {
       // What cannot start is the request's answer: no such mask, no model.
       const seed = deps.propagation.annotations.get(p.annotationId);

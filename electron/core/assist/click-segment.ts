@@ -9,13 +9,14 @@
  * each further click corrects the last mask instead of starting over. The last logits of a few
  * images are kept here (256 x 256 floats each).
  *
- * Masks come back in image pixels as the contract's RLE and as outline polygons (for accepting as a
- * polygon); nothing is stored: accepting is an ordinary annotation create (audited, undoable).
+ * Masks come back in image pixels as the contract's RLE; outlines (accepting as polygons) are traced
+ * only when asked for (outline()), since tracing and simplifying a large mask costs more than the
+ * click itself. Nothing is stored: accepting is an ordinary annotation create (audited, undoable).
  */
 import type { AssistEngine, PromptModelRef, PromptPoint } from '../../contract/assist-engine';
 import type { PrepareResponse, SegmentResponse } from '../../contract/assist';
 import { FoveaException } from '../../contract/result';
-import { maskToPolygons } from '../labels/mask-contours';
+import { rleToPolygons } from '../labels/mask-contours';
 import { encodeMask } from '../labels/rle';
 import type { BlobReader } from '../training/sample-loader';
 import type { AssistStore } from '../store/assist-store';
@@ -126,14 +127,12 @@ export class ClickSegmentService {
     let area = 0;
     for (const v of r.mask) area += v;
     const rle = encodeMask(r.mask, r.height, r.width);
-    const polygons = area > 0 ? maskToPolygons(r.mask, r.height, r.width, { tolerance: 1, minPixels: 16 }).polygons : [];
     return {
       itemId: image.itemId ?? 0,
       frame: image.frame,
       width: r.width,
       height: r.height,
       rle: { size: [rle.size[0], rle.size[1]], counts: rle.counts },
-      polygons,
       area,
       score: r.score,
       encodeMs: r.encodeMs,
@@ -142,6 +141,11 @@ export class ClickSegmentService {
       mask: r.mask,
       lowRes: r.lowRes,
     };
+  }
+
+  /** A mask's outlines for accepting it as polygons (simplified within IoU 0.99 per component; specks under 16 pixels dropped). */
+  outline(rle: { size: [number, number]; counts: number[] }): { polygons: [number, number][][] } {
+    return { polygons: rleToPolygons(rle, { tolerance: 1, minPixels: 16 }).polygons };
   }
 
   /** The request: an item's frame. */

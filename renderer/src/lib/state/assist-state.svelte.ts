@@ -162,14 +162,20 @@ export class AssistState implements PromptHost {
       return true;
     }
     if (as === 'mask') this.#host.createShape('mask', { rle: r.rle }, 'Click-to-mask');
-    else {
-      const polys = r.polygons.filter((p) => p.length >= 3).map((points) => ({ points }));
-      if (polys.length === 0) return this.#host.notice('The mask is too small to outline.'), true;
-      this.#host.createShapes('polygon', polys, `Click-to-mask (${polys.length} polygon${polys.length === 1 ? '' : 's'})`);
-    }
+    else void this.#acceptPolygons(r, this.#host.activeClassId);
     this.#reset();
     this.status = 'idle';
     return true;
+  }
+
+  /** Outlines are traced by the backend only now (tracing costs more than a click may take). */
+  async #acceptPolygons(r: SegmentResponse, classId: number): Promise<void> {
+    const res = await request('assist.outline', { rle: r.rle });
+    if (!res.ok) return this.#host.notice(res.error.message);
+    const polys = res.value.polygons.filter((p) => p.length >= 3).map((points) => ({ points }));
+    if (polys.length === 0) return this.#host.notice('The mask is too small to outline.');
+    if (this.#host.activeClassId !== classId) return this.#host.notice('The class changed before the outline was ready: accept again.');
+    this.#host.createShapes('polygon', polys, `Click-to-mask (${polys.length} polygon${polys.length === 1 ? '' : 's'})`);
   }
 
   /** Propose this mask on the next slices (forward, backward or both) until the object ends. */

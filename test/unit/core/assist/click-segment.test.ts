@@ -38,9 +38,9 @@ before(async () => {
   ctItem = core.db.prepare('SELECT id FROM items WHERE dataset_id = ?').pluck().get(ct.id) as number;
 });
 
-after(() => {
+after(async () => {
   lib.cleanup();
-  engine.dispose();
+  await engine.dispose();
   work.cleanup();
 });
 
@@ -81,8 +81,10 @@ test('prepare encodes now and ahead; the cache never holds more than its bound; 
   assert.ok(iou > 0.8, `IoU with the true pedestrian ${iou.toFixed(3)}`);
   assert.ok(r.score > 0.5 && r.score <= 1.1);
   assert.ok(r.decodeMs > 0);
-  // The outlines give the mask back (simplified within IoU 0.99 per component).
-  const back = decodeRle(polygonsToRle(r.polygons, r.height, r.width));
+  // The outlines, asked for separately, give the mask back (simplified within IoU 0.99 per component).
+  const outline = await core.dispatch('assist.outline', { rle: r.rle });
+  assert.ok(outline.ok);
+  const back = decodeRle(polygonsToRle((outline.value as { polygons: [number, number][][] }).polygons, r.height, r.width));
   assert.ok(overlap(back, mask).iou > 0.97);
   assert.ok(engine.cacheStats().bytes <= 2 * EMBEDDING);
 
