@@ -12,7 +12,7 @@ import type * as OrtTypes from 'onnxruntime-node';
 import type { DecodeOptions, ModelOutput, OnnxModelRef } from '../../electron/contract/assist-engine';
 import type { Prediction } from '../../electron/contract/ml';
 import { decodeOutputs, type RawOutput } from './decoders';
-import { requireOrt, verifiedSession } from './sam';
+import { requireOrt, verifiedSession } from './ort-session';
 
 type Session = OrtTypes.InferenceSession;
 

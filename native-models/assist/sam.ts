@@ -16,31 +16,12 @@
  */
 import type * as OrtTypes from 'onnxruntime-node';
 import type { PromptModelRef, PromptSegmentation, RgbImage, SegmentPrompt } from '../../electron/contract/assist-engine';
-import { loadOnnxRuntime } from '../train/onnx-inference';
 import { EmbeddingCache } from './embedding-cache';
 import { resizedSize, samEncoderInput } from './sam-preprocess';
-import { readVerified } from './verified-file';
+import { requireOrt, verifiedSession } from './ort-session';
 
 type Ort = typeof OrtTypes;
 type Session = OrtTypes.InferenceSession;
-
-export async function requireOrt(): Promise<Ort> {
-  const loaded = await loadOnnxRuntime();
-  if (!loaded.ok) throw new Error(loaded.reason);
-  return loaded.ort;
-}
-
-/** A session from verified bytes (never from the path: see verified-file.ts). */
-export async function verifiedSession(ort: Ort, ref: { path: string; sha256: string; bytes: number }, threads: number): Promise<Session> {
-  const bytes = await readVerified(ref);
-  return ort.InferenceSession.create(bytes, {
-    executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all',
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-  });
-}
 
 export class SamEncoder {
   readonly #ort: Ort;
