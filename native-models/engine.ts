@@ -75,7 +75,7 @@ export function defaultWorkerUrl(moduleUrl: string = import.meta.url): URL {
  * tsx 4.23: "Unknown file extension .ts"); registering tsx's ESM hooks from
  * inside the worker before importing the entry does work.
  */
-function spawnWorker(url: URL, workerData?: InferenceWorkerData): Worker {
+export function spawnWorker(url: URL, workerData?: InferenceWorkerData): Worker {
   const data = workerData ? { workerData } : {};
   if (url.pathname.endsWith('.ts')) {
     const tsxApi = import.meta.resolve('tsx/esm/api');
@@ -124,7 +124,7 @@ class InferenceClient {
         if (p && m.engine) this.engines.set(p.checkpoint, m.engine);
         p?.resolve(m.predictions);
       }
-      else {
+      else if (m.type === 'predict-error') {
         p?.reject(new Error(m.message));
         // A wasm abort leaves that backend unusable: start over with a fresh worker.
         if (m.outOfMemory) {

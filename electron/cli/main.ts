@@ -20,6 +20,7 @@ import { infoHelp, runInfo } from './commands/info';
 import { reportHelp, reportOptions, runReport } from './commands/report';
 import { runRuns, runsHelp, runTrain, trainHelp, trainOptions } from './commands/train';
 import { backupHelp, backupOptions, checkHelp, checkOptions, runBackup, runCheck } from './commands/maintenance';
+import { importModelHelp, importModelOptions, modelsHelp, runImportModel, runModels, runSegment, segmentHelp, segmentOptions } from './commands/models';
 
 type Command = (ctx: CliContext, positionals: string[], values: Record<string, unknown>) => Promise<number> | number;
 
@@ -46,6 +47,9 @@ const COMMANDS: Record<string, CommandSpec> = {
   runs: { help: runsHelp, run: (ctx, positionals) => runRuns(ctx, positionals) },
   inspect: { help: inspectHelp, run: (ctx, positionals) => runInspect(ctx, positionals) },
   pixels: { help: pixelsHelp, options: pixelsOptions, run: runPixels },
+  segment: { help: segmentHelp, options: segmentOptions, run: runSegment },
+  models: { help: modelsHelp, run: (ctx) => runModels(ctx) },
+  'import-model': { help: importModelHelp, options: importModelOptions, run: runImportModel },
 };
 
 const GLOBAL_OPTIONS = {

@@ -16,6 +16,7 @@ import type { BatchProgress, EpochResult, ModelExportResult, TrainConfig, TrainO
 import type { FoveaError, Result } from './result';
 import { annotateRequestSchemas, type AnnotateResponses } from './annotate';
 import { EVALUATION_EVENT_NAMES, evaluationRequestSchemas, type EvaluationEvents, type EvaluationResponses } from './evaluation';
+import { ASSIST_EVENT_NAMES, assistRequestSchemas, type AssistEvents, type AssistResponses } from './assist';
 
 /** IPC channels are prefixed; the preload refuses anything else. */
 export const CHANNEL_PREFIX = 'fovea:';
@@ -203,6 +204,8 @@ export const requestSchemas = {
   ...annotateRequestSchemas,
   /** Evaluation and model-assisted labeling (evaluation.ts). */
   ...evaluationRequestSchemas,
+  /** Model help while labeling: click-to-mask, propagation, model packs, imported models (assist.ts). */
+  ...assistRequestSchemas,
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -249,7 +252,7 @@ export interface SplitRedrawResult {
 }
 
 /** The response type of every request. */
-export interface Responses extends AnnotateResponses, EvaluationResponses {
+export interface Responses extends AnnotateResponses, EvaluationResponses, AssistResponses {
   'app.info': AppInfo;
   'policy.get': EnterprisePolicyView;
   'datasets.list': Dataset[];
@@ -275,7 +278,7 @@ export interface Responses extends AnnotateResponses, EvaluationResponses {
 }
 
 /** Events pushed from the backend to the UI. */
-export interface Events extends EvaluationEvents {
+export interface Events extends EvaluationEvents, AssistEvents {
   /** A dataset was created, changed or its contents changed. */
   'datasets.changed': { datasetId: number };
   /** Import progress, at most a few times a second. */
@@ -315,6 +318,7 @@ export const EVENT_NAMES = [
   'export.progress',
   'export.finished',
   ...EVALUATION_EVENT_NAMES,
+  ...ASSIST_EVENT_NAMES,
 ] as const satisfies readonly EventName[];
 // Compile-time check that EVENT_NAMES lists every event.
 type _MissingEvents = Exclude<EventName, (typeof EVENT_NAMES)[number]>;

@@ -305,6 +305,7 @@ export interface EnterprisePolicyView {
     annotatorFromOsUser?: boolean;
     modelExport?: boolean;
     sampleData?: boolean;
+    modelPacksFolder?: string;
   };
   /** Where each enforced key came from (file or registry key). */
   origins: Record<string, string>;
@@ -395,6 +396,7 @@ export const HOTKEY_ACTIONS = [
   'tool.polygon',
   'tool.brush',
   'tool.eraser',
+  'tool.sam',
   'brush.smaller',
   'brush.larger',
   'image.next',
@@ -405,6 +407,7 @@ export const HOTKEY_ACTIONS = [
   'annotation.delete',
   'slice.copyNext',
   'slice.interpolate',
+  'slice.propagate',
   'review.approve',
   'review.reject',
   'edit.undo',
@@ -419,6 +422,7 @@ export const DEFAULT_HOTKEYS: Readonly<Record<HotkeyAction, string>> = {
   'tool.polygon': 'g',
   'tool.brush': 'd',
   'tool.eraser': 'e',
+  'tool.sam': 'm',
   'brush.smaller': '[',
   'brush.larger': ']',
   'image.next': 'n',
@@ -429,6 +433,7 @@ export const DEFAULT_HOTKEYS: Readonly<Record<HotkeyAction, string>> = {
   'annotation.delete': 'Delete',
   'slice.copyNext': 'c',
   'slice.interpolate': 't',
+  'slice.propagate': 'Shift+M',
   'review.approve': 'y',
   'review.reject': 'u',
   'edit.undo': 'Ctrl+z',

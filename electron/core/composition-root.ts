@@ -38,6 +38,14 @@ import { collectForClasses, TrainingService, type RunSnapshot, type TrainCallbac
 import { exportReport } from './report/report-export';
 import type { RunRecord } from './store/run-store';
 import type { ImportReport, LibraryStatus } from '../contract/domain';
+import type { AssistEngine } from '../contract/assist-engine';
+import { ASSIST_WRITES } from '../contract/assist';
+import { assistHandlers } from './assist/assist-requests';
+import { ClickSegmentService } from './assist/click-segment';
+import type { ModelImportDeps } from './assist/model-import';
+import type { ModelPredictDeps } from './assist/model-predict';
+import { builtInModelsDir, importedModelsDir, ModelRegistry, type ModelRoot } from './assist/model-registry';
+import { AssistStore } from './store/assist-store';
 
 export interface CoreOptions {
   libraryDir: string;
@@ -52,6 +60,13 @@ export interface CoreOptions {
   ml: MlEngine;
   /** The enterprise policy loaded by the caller (core/policy loadPolicy()); none when absent. */
   policy?: PolicyLoadResult;
+  /**
+   * The model-help engine (native-models/assist createAssistEngine()): click-to-mask, propagation,
+   * imported ONNX models. Without one those requests answer UNSUPPORTED.
+   */
+  assist?: AssistEngine;
+  /** The shipped model packs' folder (default: resources/models of the app; null: none). */
+  modelPacksDir?: string | null;
 }
 
 const NO_POLICY: PolicyLoadResult = { source: 'none', policy: {}, sources: [], origins: {}, errors: [], warnings: [] };
@@ -61,7 +76,7 @@ type Handlers = { [K in RequestName]: (payload: RequestPayload<K>) => Promise<Re
 /** Requests that write to the library: refused on a read-only library. */
 const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create', 'import.start', 'samples.create', 'training.plan', 'training.start', 'training.resume', 'training.cancel', 'splits.redraw',
   'annotations.create', 'annotations.update', 'annotations.delete', 'annotations.restore', 'annotations.review', 'items.setStatus',
-  'classes.create', 'classes.update', 'classes.delete', 'classes.merge', 'classes.setMultiLabel', 'settings.set', ...EVALUATION_WRITES,
+  'classes.create', 'classes.update', 'classes.delete', 'classes.merge', 'classes.setMultiLabel', 'settings.set', ...EVALUATION_WRITES, ...ASSIST_WRITES,
   // an export appends to the library's audit log
   'export.start']);
 
@@ -85,6 +100,13 @@ export class Core {
   readonly pixels: PixelService;
   readonly annotatorSettings: AnnotatorSettingsService;
   readonly labeling: AnnotationService;
+  /** Model packs and imported models (verified), and click-to-mask on them. */
+  readonly models: ModelRegistry;
+  readonly clickSegment: ClickSegmentService;
+  readonly assistStore: AssistStore;
+  readonly assistEngine: AssistEngine | null;
+  readonly #modelPredict: ModelPredictDeps;
+  readonly #modelImport: ModelImportDeps;
   #preflightResult: Promise<MlPreflight> | null = null;
   readonly #handlers: Handlers;
   #closed = false;
@@ -126,6 +148,33 @@ export class Core {
       settings: this.annotatorSettings,
       onChanged: (change) => this.events.emit('labels.changed', change),
     });
+
+    this.assistEngine = options.assist ?? null;
+    this.assistStore = new AssistStore(this.db);
+    const packsDir = options.modelPacksDir === undefined ? builtInModelsDir() : options.modelPacksDir;
+    const policyPacks = this.policy.policy.modelPacksFolder;
+    this.models = new ModelRegistry(() => {
+      const roots: ModelRoot[] = [];
+      if (packsDir) roots.push({ dir: packsDir, origin: 'built-in' });
+      if (policyPacks) roots.push({ dir: policyPacks, origin: 'policy' });
+      roots.push({ dir: importedModelsDir(options.libraryDir), origin: 'imported' });
+      return roots;
+    });
+    this.clickSegment = new ClickSegmentService({ store: this.assistStore, blobs: this.blobs, registry: this.models, engine: this.assistEngine });
+    const modelPredict: ModelPredictDeps = {
+      db: this.db,
+      blobs: this.blobs,
+      annotations: this.annotations,
+      store: this.assistStore,
+      audit: this.audit,
+      registry: this.models,
+      engine: this.assistEngine,
+      datasets: this.datasets,
+      library: this.library,
+      splits: this.splits,
+    };
+    this.#modelPredict = modelPredict;
+    this.#modelImport = { engine: this.#assistEngineOrRefuse(), registry: this.models, audit: this.audit, libraryDir: options.libraryDir, library: this.library };
 
     this.#handlers = {
       'app.info': () => this.info(),
@@ -192,7 +241,41 @@ export class Core {
       'settings.get': () => this.annotatorSettings.current(),
       'settings.set': (p) => this.annotatorSettings.set(p),
       ...evaluationHandlers(this),
+      ...assistHandlers({
+        registry: this.models,
+        clickSegment: this.clickSegment,
+        propagation: {
+          annotations: this.annotations,
+          store: this.assistStore,
+          audit: this.audit,
+          segmenter: this.clickSegment,
+          seriesStack: (seriesId) => this.pixels.series(seriesId),
+          library: this.library,
+        },
+        modelImport: this.#modelImport,
+        modelPredict,
+        jobs: this.jobs,
+        emit: (name, payload) => this.events.emit(name, payload),
+        labelsChanged: (change) => this.events.emit('labels.changed', change),
+      }),
     };
+  }
+
+  /** What `fovea predict/evaluate --model` need (the same services the requests use). */
+  modelPredictDeps(): ModelPredictDeps {
+    return this.#modelPredict;
+  }
+
+  modelImportDeps(): ModelImportDeps {
+    return this.#modelImport;
+  }
+
+  /** The engine for work that needs it, or one that answers UNSUPPORTED when none was injected. */
+  #assistEngineOrRefuse(): Pick<AssistEngine, 'inspect' | 'run'> {
+    const refuse = (): never => {
+      throw new FoveaException('UNSUPPORTED', 'Imported models cannot run in this process (no model engine was started).');
+    };
+    return { inspect: (p) => (this.assistEngine ? this.assistEngine.inspect(p) : refuse()), run: (...a) => (this.assistEngine ? this.assistEngine.run(...a) : refuse()) };
   }
 
   /** The ML preflight runs once per process (loading backends is not free). */

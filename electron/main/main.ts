@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { CHANNEL_PREFIX, EVENT_CHANNEL, REQUEST_NAMES } from '../contract/api';
 import { resolveLibraryDir } from '../core/app/library-location';
 import { createMlEngine } from '../../native-models/engine';
+import { createAssistEngine } from '../../native-models/assist/assist-engine';
+import type { AssistEngine } from '../contract/assist-engine';
 import { createCore, type Core } from '../core/composition-root';
 import { loadPolicy } from '../core/policy/policy';
 import { BLOB_DIR } from '../core/store/blob-store';
@@ -58,6 +60,7 @@ hardenAllSessions(app);
 hardenAllWebContents(app);
 
 let core: Core | null = null;
+let assist: AssistEngine | null = null;
 let mainWindow: BrowserWindow | null = null;
 
 function createMainWindow(): BrowserWindow {
@@ -77,7 +80,9 @@ async function start(): Promise<void> {
   const policy = await loadPolicy();
   const libraryDir = policy.policy.libraryLocation ?? resolveLibraryDir(libraryFlag(process.argv));
   const nativeBinding = electronNativeBinding();
-  core = createCore({ libraryDir, ml: createMlEngine(), policy, ...(nativeBinding ? { nativeBinding } : {}) });
+  assist = createAssistEngine();
+  // The packs live in resources/models of the app (unpacked from the asar: build/electron-builder.config.cjs).
+  core = createCore({ libraryDir, ml: createMlEngine(), assist, modelPacksDir: join(appRoot, 'resources', 'models'), policy, ...(nativeBinding ? { nativeBinding } : {}) });
 
   // fovea://data serves only the content-addressed blob store (thumbnails,
   // stored images), never the database files next to it.
@@ -108,7 +113,10 @@ async function start(): Promise<void> {
 app.on('window-all-closed', () => {
   core?.close();
   core = null;
-  app.quit();
+  // The model workers finish a run in progress first: stopping one inside ONNX Runtime aborts the process.
+  const closing = assist?.dispose() ?? Promise.resolve();
+  assist = null;
+  void closing.finally(() => app.quit());
 });
 
 start().catch((e: unknown) => {

@@ -16,9 +16,12 @@
  * The same entry also runs as the long-lived INFERENCE worker (workerData { mode: 'inference' }):
  *   calling thread -> worker   predict*           (a checkpoint, its config and one batch)
  *   worker -> calling thread   predictions | predict-error, per request id
+ * and the model-assistance requests (native-models/assist/assist-protocol.ts: encode and decode
+ * prompts for Segment Anything, inspect and run imported ONNX models), per request id.
  */
 import type { BackendName } from '../../electron/contract/domain';
 import type { Batch, BatchProgress, EpochResult, Prediction, TrainConfig, TrainOutcome } from '../../electron/contract/ml';
+import type { AssistWorkerConfig, FromAssistWorker, ToAssistWorker } from '../assist/assist-protocol';
 import type { InferenceEngineUse } from './onnx-inference';
 
 /** What the worker needs of TrainOptions (callbacks and the signal stay on the calling thread). */
@@ -46,15 +49,18 @@ export type ToWorker =
 /** workerData of the inference worker (the training worker gets none). */
 export interface InferenceWorkerData {
   mode: 'inference';
+  /** A model-assistance worker's settings (native-models/assist/assist-engine.ts starts those). */
+  assist?: AssistWorkerConfig;
 }
 
 /** `x` is a copy of the batch's pixels (transferred); the caller keeps its Batch intact. */
-export type ToInferenceWorker = { type: 'predict'; requestId: number; backend: BackendName; checkpoint: string; config: TrainConfig; x: Float32Array; n: number };
+export type ToInferenceWorker = { type: 'predict'; requestId: number; backend: BackendName; checkpoint: string; config: TrainConfig; x: Float32Array; n: number } | ToAssistWorker;
 
 export type FromInferenceWorker =
   /** `engine`: which engine ran the checkpoint (ONNX Runtime or TF.js) and why. */
   | { type: 'predictions'; requestId: number; predictions: Prediction[]; engine: InferenceEngineUse | null }
-  | { type: 'predict-error'; requestId: number; message: string; outOfMemory: boolean };
+  | { type: 'predict-error'; requestId: number; message: string; outOfMemory: boolean }
+  | FromAssistWorker;
 
 export type FromWorker =
   /** The backend is up (before the first batch): which one trains. */

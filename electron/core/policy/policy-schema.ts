@@ -13,6 +13,9 @@
  *   annotator of labels (users cannot type another name).
  * - modelExport: whether trained models may be exported (tfjs, onnx).
  * - sampleData: whether the generated sample library may be created.
+ * - modelPacksFolder: absolute local path of a folder of model packs IT pre-stages (one folder
+ *   per pack with fovea-model.json and its ONNX files; each verified by SHA-256 at load, never
+ *   fetched). Same path rules as libraryLocation.
  *
  * Every key is optional; a key that is present locks the matching setting
  * (see effectiveSettings). Unknown keys are reported as warnings and ignored.
@@ -39,7 +42,7 @@ export const EXPORT_FORMATS = [
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** The keys a policy may set. */
-export const POLICY_KEYS = ['libraryLocation', 'allowedExportFormats', 'annotatorFromOsUser', 'modelExport', 'sampleData'] as const;
+export const POLICY_KEYS = ['libraryLocation', 'allowedExportFormats', 'annotatorFromOsUser', 'modelExport', 'sampleData', 'modelPacksFolder'] as const;
 export type PolicyKey = (typeof POLICY_KEYS)[number];
 
 export interface Policy {
@@ -48,6 +51,7 @@ export interface Policy {
   readonly annotatorFromOsUser?: boolean;
   readonly modelExport?: boolean;
   readonly sampleData?: boolean;
+  readonly modelPacksFolder?: string;
 }
 
 /**
@@ -115,6 +119,7 @@ const KEY_SCHEMAS = {
   annotatorFromOsUser: v.boolean(),
   modelExport: v.boolean(),
   sampleData: v.boolean(),
+  modelPacksFolder: v.string(),
 } satisfies Record<PolicyKey, v.GenericSchema>;
 
 const EXPECTED: Record<PolicyKey, string> = {
@@ -123,6 +128,7 @@ const EXPECTED: Record<PolicyKey, string> = {
   annotatorFromOsUser: 'true or false',
   modelExport: 'true or false',
   sampleData: 'true or false',
+  modelPacksFolder: 'an absolute path (text)',
 };
 
 export function isPolicyKey(key: string): key is PolicyKey {
@@ -171,11 +177,12 @@ export function validatePolicyDocument(doc: unknown, origin: string, platform: N
       continue;
     }
     switch (key) {
-      case 'libraryLocation': {
+      case 'libraryLocation':
+      case 'modelPacksFolder': {
         const path = parsed.output as string;
         const problem = libraryLocationProblem(path, platform);
-        if (problem) errors.push(`${origin}: "libraryLocation" ${JSON.stringify(path.length > 200 ? `${path.slice(0, 200)}...` : path)} ${problem}.`);
-        else out.libraryLocation = path;
+        if (problem) errors.push(`${origin}: "${key}" ${JSON.stringify(path.length > 200 ? `${path.slice(0, 200)}...` : path)} ${problem}.`);
+        else out[key] = path;
         break;
       }
       case 'allowedExportFormats': {

@@ -454,6 +454,7 @@ export function policyFromRegistry(parsed: { values: RegValue[]; subkeys: string
     }
     switch (key) {
       case 'libraryLocation':
+      case 'modelPacksFolder':
         if (type === 'REG_SZ' || type === 'REG_EXPAND_SZ') {
           if (type === 'REG_EXPAND_SZ' && /%[^%]+%/.test(data)) {
             errors.push(`${where}: environment variables (${data}) are not expanded in a policy: users can change them. Write the path itself.`);

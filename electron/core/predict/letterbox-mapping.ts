@@ -5,14 +5,22 @@
  * map one to the other, exactly inverting the letterbox:
  *   input = s * image + pad   <=>   image = (input - pad) / s
  * with continuous coordinates (pixel (c, r) covers [c, c+1) x [r, r+1)).
+ * Imported models (core/assist) also resize other ways (stretched, letterboxed into a rectangle
+ * or the top-left corner): `scaleY` and `inputHeight` then differ from `scale` and `inputSize`,
+ * which otherwise stand for both axes.
  */
 import { encodeMask } from '../labels/rle';
 import type { CocoRle } from '../labels/label-types';
 
 export interface Letterbox {
+  /** The input's width (and height, unless inputHeight says otherwise). */
   inputSize: number;
-  /** Input pixels per image pixel. */
+  /** Input pixels per image pixel (along x, and y unless scaleY says otherwise). */
   scale: number;
+  /** Input pixels per image pixel along y, when it differs from `scale`. */
+  scaleY?: number;
+  /** The input's height, when it differs from `inputSize`. */
+  inputHeight?: number;
   padX: number;
   padY: number;
   /** The original image size. */
@@ -38,17 +46,19 @@ export interface PixelBox {
  * nothing of it lies on the image (it was on the padding).
  */
 export function boxToImage(box: PixelBox, lb: Letterbox): PixelBox | null {
+  const sy = lb.scaleY ?? lb.scale;
   const x0 = Math.max(0, (box.x - lb.padX) / lb.scale);
-  const y0 = Math.max(0, (box.y - lb.padY) / lb.scale);
+  const y0 = Math.max(0, (box.y - lb.padY) / sy);
   const x1 = Math.min(lb.width, (box.x + box.width - lb.padX) / lb.scale);
-  const y1 = Math.min(lb.height, (box.y + box.height - lb.padY) / lb.scale);
+  const y1 = Math.min(lb.height, (box.y + box.height - lb.padY) / sy);
   if (!(x1 - x0 > 0 && y1 - y0 > 0)) return null;
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
 /** A box in image pixels -> input pixels (for tests and overlays). */
 export function boxToInput(box: PixelBox, lb: Letterbox): PixelBox {
-  return { x: box.x * lb.scale + lb.padX, y: box.y * lb.scale + lb.padY, width: box.width * lb.scale, height: box.height * lb.scale };
+  const sy = lb.scaleY ?? lb.scale;
+  return { x: box.x * lb.scale + lb.padX, y: box.y * sy + lb.padY, width: box.width * lb.scale, height: box.height * sy };
 }
 
 /**
@@ -57,15 +67,17 @@ export function boxToInput(box: PixelBox, lb: Letterbox): PixelBox {
  */
 function inputIndexGrid(lb: Letterbox): { cols: Int32Array; rows: Int32Array } {
   const S = lb.inputSize;
+  const SH = lb.inputHeight ?? S;
+  const sy = lb.scaleY ?? lb.scale;
   const cols = new Int32Array(lb.width);
   const rows = new Int32Array(lb.height);
   for (let c = 0; c < lb.width; c++) cols[c] = Math.min(S - 1, Math.max(0, Math.floor((c + 0.5) * lb.scale + lb.padX)));
-  for (let r = 0; r < lb.height; r++) rows[r] = Math.min(S - 1, Math.max(0, Math.floor((r + 0.5) * lb.scale + lb.padY)));
+  for (let r = 0; r < lb.height; r++) rows[r] = Math.min(SH - 1, Math.max(0, Math.floor((r + 0.5) * sy + lb.padY)));
   return { cols, rows };
 }
 
 /**
- * A [inputSize, inputSize] class-index map -> the image's own [height, width] class map
+ * A [inputHeight, inputSize] class-index map -> the image's own [height, width] class map
  * (row-major), each image pixel taking the input pixel its centre falls on (nearest neighbour):
  * how evaluation scores a segmentation model at the image's size.
  */
@@ -81,7 +93,7 @@ export function classMapToImage(classes: Uint8Array, lb: Letterbox): Uint8Array 
 }
 
 /**
- * A [inputSize, inputSize] class-index map -> one COCO RLE per class present
+ * A [inputHeight, inputSize] class-index map -> one COCO RLE per class present
  * on the image (class 0, background, left out), in image pixels. Also the
  * mean confidence of each class's input pixels that lie on the image.
  */
@@ -108,10 +120,7 @@ export function classMapToImageMasks(
   // Confidence over the input pixels inside the image area.
   const conf = new Map<number, { sum: number; n: number }>();
   if (confidence) {
-    const u0 = Math.max(0, Math.floor(lb.padX));
-    const u1 = Math.min(S, Math.ceil(lb.padX + W * lb.scale));
-    const v0 = Math.max(0, Math.floor(lb.padY));
-    const v1 = Math.min(S, Math.ceil(lb.padY + H * lb.scale));
+    const [u0, v0, u1, v1] = imageAreaInInput(lb);
     for (let v = v0; v < v1; v++) {
       for (let u = u0; u < u1; u++) {
         const k = classes[v * S + u] as number;
@@ -138,6 +147,6 @@ export function imageAreaInInput(lb: Letterbox): [number, number, number, number
     Math.max(0, Math.floor(lb.padX)),
     Math.max(0, Math.floor(lb.padY)),
     Math.min(S, Math.ceil(lb.padX + lb.width * lb.scale)),
-    Math.min(S, Math.ceil(lb.padY + lb.height * lb.scale)),
+    Math.min(lb.inputHeight ?? S, Math.ceil(lb.padY + lb.height * (lb.scaleY ?? lb.scale))),
   ];
 }

@@ -137,7 +137,7 @@ function emptyTargets(config: TrainConfig, n: number): BatchTargets {
 }
 
 /** The model's shapes for one image, in image pixels (see the file header). */
-export function predictionShapes(prediction: Prediction, lb: Letterbox, config: TrainConfig, minScore = DEFAULT_MIN_BOX_SCORE): OverlayShape[] {
+export function predictionShapes(prediction: Prediction, lb: Letterbox, config: Pick<TrainConfig, 'classNames' | 'multiLabel'>, minScore = DEFAULT_MIN_BOX_SCORE): OverlayShape[] {
   const names = config.classNames;
   const name = (k: number): string => names[k] ?? `class ${k}`;
   if (prediction.task === 'classification') {

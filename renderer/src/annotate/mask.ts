@@ -6,7 +6,10 @@
  * Pure functions: unit-tested in Node.
  */
 import type { MaskGeometry } from '../../../electron/contract/domain';
+import { distanceTransform } from '../../../electron/contract/distance-transform';
 import { paintRleCounts, rleCounts } from '../../../electron/contract/rle';
+
+export { distanceTransform };
 
 export type Rle = MaskGeometry['rle'];
 
@@ -117,51 +120,6 @@ export function union(a: Dirty | null, b: Dirty | null): Dirty | null {
   if (!a) return b;
   if (!b) return a;
   return { x0: Math.min(a.x0, b.x0), y0: Math.min(a.y0, b.y0), x1: Math.max(a.x1, b.x1), y1: Math.max(a.y1, b.y1) };
-}
-
-/**
- * Euclidean distance transform (Felzenszwalb & Huttenlocher): for each pixel, the distance to
- * the nearest pixel where `inside(i)` is true (0 there). Exact, O(pixels).
- */
-export function distanceTransform(width: number, height: number, inside: (i: number) => boolean): Float64Array {
-  const INF = 1e20;
-  const f = new Float64Array(width * height);
-  for (let i = 0; i < f.length; i++) f[i] = inside(i) ? 0 : INF;
-  const n = Math.max(width, height);
-  const d = new Float64Array(n);
-  const v = new Int32Array(n);
-  const z = new Float64Array(n + 1);
-  const line = new Float64Array(n);
-  const pass = (len: number, get: (k: number) => number, set: (k: number, val: number) => void): void => {
-    for (let k = 0; k < len; k++) line[k] = get(k);
-    let k = 0;
-    v[0] = 0;
-    z[0] = -Infinity;
-    z[1] = Infinity;
-    const meet = (q: number, p: number): number => ((line[q] as number) + q * q - ((line[p] as number) + p * p)) / (2 * q - 2 * p);
-    for (let q = 1; q < len; q++) {
-      let s = meet(q, v[k] as number);
-      while (s <= (z[k] as number)) {
-        k--;
-        s = meet(q, v[k] as number);
-      }
-      k++;
-      v[k] = q;
-      z[k] = s;
-      z[k + 1] = Infinity;
-    }
-    k = 0;
-    for (let q = 0; q < len; q++) {
-      while ((z[k + 1] as number) < q) k++;
-      const p = v[k] as number;
-      d[q] = (q - p) * (q - p) + (line[p] as number);
-    }
-    for (let q = 0; q < len; q++) set(q, d[q] as number);
-  };
-  for (let x = 0; x < width; x++) pass(height, (k) => f[k * width + x] as number, (k, val) => (f[k * width + x] = val));
-  for (let y = 0; y < height; y++) pass(width, (k) => f[y * width + k] as number, (k, val) => (f[y * width + k] = val));
-  for (let i = 0; i < f.length; i++) f[i] = Math.sqrt(f[i] as number);
-  return f;
 }
 
 /** Signed distance: negative inside the mask, positive outside (pixel centres). */

@@ -9,7 +9,7 @@ import type { Annotation, AnnotationGeometry, BoxGeometry } from '../../../elect
 import type { Pt } from './geometry';
 import type { Mask } from './mask';
 
-export type ToolName = 'select' | 'box' | 'polygon' | 'brush' | 'eraser';
+export type ToolName = 'select' | 'box' | 'polygon' | 'brush' | 'eraser' | 'sam';
 
 /** A pointer event in image pixels. */
 export interface ToolPointer {
@@ -39,6 +39,21 @@ export interface Stroke {
   tick: number;
 }
 
+/**
+ * Click-to-mask prompts (lib/state/assist-state.svelte.ts): the SAM tool hands clicks and boxes to
+ * it; it asks the backend's promptable segmenter and holds the candidate mask until accepted.
+ */
+export interface PromptHost {
+  click(p: Pt, positive: boolean): void;
+  setBox(box: BoxGeometry): void;
+  /** Remove the last click (Backspace). */
+  undoLast(): boolean;
+  /** Drop every prompt and the candidate mask (Escape). */
+  clear(): boolean;
+  /** Save the candidate as a mask or as polygons of the active class (Enter / P). */
+  accept(as: 'mask' | 'polygon'): boolean;
+}
+
 export interface ToolHost {
   /** The displayed image's size in pixels, or null while none is shown. */
   readonly imageSize: { width: number; height: number } | null;
@@ -56,6 +71,8 @@ export interface ToolHost {
   deleteAnnotation(a: Annotation, label: string): void;
   /** Tell the user something (no class chosen, ...). */
   notice(message: string): void;
+  /** Click-to-mask, where the backend offers it. */
+  readonly prompts: PromptHost | null;
 }
 
 export interface AnnotationTool {

@@ -30,9 +30,10 @@ import { History, type Op } from '../../annotate/history';
 import { Keymap, normalizeKeyName } from '../../annotate/hotkeys';
 import { between, interpolateBox, interpolateMasks } from '../../annotate/interpolate';
 import { maskArea, maskToRle, rleToMask } from '../../annotate/mask';
-import type { AnnotationTool, Draft, Stroke, ToolHost, ToolName, ToolPointer } from '../../annotate/tool';
+import type { AnnotationTool, Draft, PromptHost, Stroke, ToolHost, ToolName, ToolPointer } from '../../annotate/tool';
 import { createTools } from '../../annotate/tools';
 import { request } from '../api';
+import { AssistState } from './assist-state.svelte';
 import type { SettingsState } from './settings-state.svelte';
 
 /** The displayed image: which item and frame, its size, and its series. */
@@ -62,6 +63,7 @@ export const TOOL_ACTIONS: Record<ToolName, HotkeyAction> = {
   polygon: 'tool.polygon',
   brush: 'tool.brush',
   eraser: 'tool.eraser',
+  sam: 'tool.sam',
 };
 
 function historyKey(itemId: number, frame: number | null): string {
@@ -114,10 +116,18 @@ export class AnnotateState implements ToolHost {
   #queue: Promise<unknown> = Promise.resolve();
   #datasetId: number | null = null;
   readonly #settings: SettingsState;
+  /** Click-to-mask and propagation (model help). */
+  readonly assist: AssistState;
 
   /** The app's one SettingsState: the annotator's name and keys. */
   constructor(settings: SettingsState) {
     this.#settings = settings;
+    this.assist = new AssistState(this);
+  }
+
+  /** The SAM tool's prompts (ToolHost). */
+  get prompts(): PromptHost {
+    return this.assist;
   }
 
   get settings(): AnnotatorSettings | null {
@@ -133,6 +143,7 @@ export class AnnotateState implements ToolHost {
   /** The viewer closed: forget the displayed image (histories stay for this session). */
   leave(): void {
     this.tool?.cancel(this);
+    this.assist.leave();
     this.view = null;
     this.annotations = [];
     this.selectedId = null;
@@ -166,6 +177,7 @@ export class AnnotateState implements ToolHost {
     const cur = this.view;
     if (cur && cur.itemId === v.itemId && cur.frame === v.frame && cur.seriesId === v.seriesId) return;
     this.tool?.cancel(this);
+    this.assist.leave();
     this.view = v;
     if (this.message?.kind === 'info') this.message = null;
     this.selectedId = null;
@@ -193,6 +205,7 @@ export class AnnotateState implements ToolHost {
 
   setTool(name: ToolName | null): void {
     this.tool?.cancel(this);
+    if (name !== 'sam') this.assist.leave();
     this.toolName = name;
   }
 
@@ -292,6 +305,25 @@ export class AnnotateState implements ToolHost {
       this.#absorb(a);
       this.#started();
       this.#record(key, label, [{ op: 'add', id: a.id }]);
+    });
+  }
+
+  /** Save several new shapes on the displayed image as ONE undoable edit (click-to-mask polygons). */
+  createShapes(kind: 'polygon', geometries: AnnotationGeometry[], label: string): void {
+    const v = this.view;
+    const key = this.#viewKey();
+    const classId = this.activeClassId;
+    if (!v || !key || classId === null) return;
+    void this.#enqueue(async () => {
+      const ops: Op[] = [];
+      for (const geometry of geometries) {
+        const a = await this.#call('annotations.create', { ...this.#target(v), classId, kind, geometry } as RequestInput<'annotations.create'>);
+        if (!a) break;
+        this.#absorb(a);
+        ops.push({ op: 'add', id: a.id });
+      }
+      if (ops.length) this.#started();
+      this.#record(key, label, ops);
     });
   }
 
@@ -644,6 +676,10 @@ export class AnnotateState implements ToolHost {
         return true;
       case 'slice.interpolate':
         void this.interpolate(stack, index);
+        return true;
+      case 'slice.propagate':
+        if (sel?.kind === 'mask' && sel.status === 'active') void this.assist.propagate(sel.id, 'both');
+        else this.notice('Select a mask to propagate to the other slices.');
         return true;
       case 'edit.undo':
         this.undo();
