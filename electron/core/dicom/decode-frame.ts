@@ -511,10 +511,13 @@ function decodeEncapsulated(parsed: ParsedDicom, info: DicomImageInfo, frameInde
       }
       checkHeader({ ...header, components: header.components.length }, info, frameIndex, 'JPEG');
       if (header.marker === 0xc3) return decodeLosslessJpeg(frame, info, frameIndex, header.precision);
-      if (header.marker !== 0xc0 && header.marker !== 0xc1) {
-        throw unsupported(`Frame ${frameIndex + 1} uses JPEG process SOF 0x${header.marker.toString(16).toUpperCase()} (progressive, hierarchical or arithmetic), which Fovea does not decode.`);
+      if (header.marker !== 0xc0 && header.marker !== 0xc1 && header.marker !== 0xc2) {
+        throw unsupported(`Frame ${frameIndex + 1} uses JPEG process SOF 0x${header.marker.toString(16).toUpperCase()} (hierarchical or arithmetic coding), which Fovea does not decode.`);
       }
-      if (header.precision <= 8) {
+      // 8-bit colour (subsampled, YCbCr to RGB) goes to libjpeg-turbo; 12-bit data,
+      // and 8-bit greyscale progressive data (whose truncated streams libjpeg-turbo
+      // smooths differently from the IJG 6b that dcmtk uses), to our decoder.
+      if (header.precision <= 8 && (spp > 1 || header.marker !== 0xc2)) {
         const result = wasm('libjpeg-turbo', frame, frameIndex, 'JPEG');
         checkDecoded(result, info, frameIndex, 'JPEG');
         // libjpeg converts YCbCr to RGB for 3-component images.
@@ -525,7 +528,7 @@ function decodeEncapsulated(parsed: ParsedDicom, info: DicomImageInfo, frameInde
         decoded = decodeJpegDct(frame);
       } catch (e) {
         if (e instanceof JpegDecodeError) {
-          if (e.message.includes('not supported')) throw unsupported(`Frame ${frameIndex + 1}: 12-bit JPEG with ${e.message}.`);
+          if (e.message.includes('not supported')) throw unsupported(`Frame ${frameIndex + 1}: ${header.precision}-bit JPEG with ${e.message}.`);
           throw badInput(`Frame ${frameIndex + 1} is corrupt: ${e.message}.`);
         }
         throw e;
@@ -533,7 +536,9 @@ function decodeEncapsulated(parsed: ParsedDicom, info: DicomImageInfo, frameInde
       if (decoded.componentCount !== spp || decoded.data.length !== pixels * spp) {
         throw badInput(`Frame ${frameIndex + 1} decoded to ${decoded.componentCount} component(s); the DICOM header says ${spp}.`);
       }
-      return storedValues(info, widen(decoded.data, info), 0, declared);
+      // 8-bit streams come back in 16-bit samples; a 12-bit stream in 8-bit storage is refused by widen().
+      const samples = decoded.precision <= 8 ? Uint8Array.from(decoded.data) : decoded.data;
+      return storedValues(info, widen(samples, info), 0, declared);
     }
     case 'jpeg-ls': {
       const header = readJpegLsHeader(frame);
