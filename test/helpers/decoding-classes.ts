@@ -120,14 +120,19 @@ export function j2kCodestream(dir: string, name: string, values: Int16Array | Ui
   return new Uint8Array(readFileSync(out));
 }
 
-/** A COM marker segment (binary) inserted right after SIZ, carrying `payload`. */
+/**
+ * A COM marker segment (binary) inserted right after SIZ, carrying `payload`;
+ * returns where the payload starts, made even (a zero byte is put before it
+ * when needed) so that a fragment boundary can fall exactly there.
+ */
 export function withComment(codestream: Uint8Array, payload: Uint8Array): { codestream: Uint8Array; at: number } {
   if (codestream[0] !== 0xff || codestream[1] !== 0x4f || codestream[2] !== 0xff || codestream[3] !== 0x51) throw new Error('not a J2K codestream');
   const lsiz = ((codestream[4] ?? 0) << 8) | (codestream[5] ?? 0);
   const at = 4 + lsiz;
-  const lcom = 4 + payload.length;
-  const com = cat(Uint8Array.of(0xff, 0x64, lcom >> 8, lcom & 0xff, 0x00, 0x00), payload);
-  return { codestream: cat(codestream.subarray(0, at), com, codestream.subarray(at)), at: at + 6 };
+  const body = (at + 6) % 2 === 1 ? cat(Uint8Array.of(0), payload) : payload;
+  const lcom = 4 + body.length;
+  const com = cat(Uint8Array.of(0xff, 0x64, lcom >> 8, lcom & 0xff, 0x00, 0x00), body);
+  return { codestream: cat(codestream.subarray(0, at), com, codestream.subarray(at)), at: at + 6 + (body.length - payload.length) };
 }
 
 /** Splits bytes at the given positions (each fragment's length made even by moving a boundary one byte on). */
@@ -181,6 +186,7 @@ export interface J2kClassFile {
   path: string;
   /** The codestream of each frame: what opj_decompress reads as the ground truth. */
   codestreams: Uint8Array[];
+  fragmentsPerFrame: number;
 }
 
 async function storedFrames(rel: string, frames: number): Promise<{ values: (Int16Array | Uint16Array)[]; rows: number; columns: number; bitsStored: number; signed: boolean }> {
@@ -213,7 +219,7 @@ export async function writeJ2kClassFiles(dir: string): Promise<J2kClassFile[]> {
     const name = `j2k-signed-lossy-lookalikes-${bot ? 'bot' : 'no-bot'}`;
     const path = join(dir, `${name}.dcm`);
     writeFileSync(path, part10(cat(monochromeHeader({ ...ctImage, uid: `2.25.1917${bot ? 1 : 0}` }), encapsulatedPixelData([signedFragments], bot)), '1.2.840.10008.1.2.4.91'));
-    files.push({ name, path, codestreams: [signed.codestream] });
+    files.push({ name, path, codestreams: [signed.codestream], fragmentsPerFrame: signedFragments.length });
   }
   // Three frames of a 12-bit MR series, lossless (.90), three fragments each.
   const mr = await storedFrames('pydicom-data/emri_small.dcm', 3);
@@ -224,8 +230,13 @@ export async function writeJ2kClassFiles(dir: string): Promise<J2kClassFile[]> {
     const name = `j2k-multiframe-lossless-lookalikes-${bot ? 'bot' : 'no-bot'}`;
     const path = join(dir, `${name}.dcm`);
     writeFileSync(path, part10(cat(monochromeHeader({ ...mrImage, uid: `2.25.1918${bot ? 1 : 0}` }), encapsulatedPixelData(frames, bot)), '1.2.840.10008.1.2.4.90'));
-    files.push({ name, path, codestreams: streams.map((s) => s.codestream) });
+    files.push({ name, path, codestreams: streams.map((s) => s.codestream), fragmentsPerFrame: 3 });
   }
+  // One fragment per frame (no offset table): the layout gdcm can decode, so it is compared too.
+  const name = 'j2k-multiframe-lossless-lookalikes-whole-frames';
+  const path = join(dir, `${name}.dcm`);
+  writeFileSync(path, part10(cat(monochromeHeader({ ...mrImage, uid: '2.25.19182' }), encapsulatedPixelData(streams.map((s) => [s.codestream]), false)), '1.2.840.10008.1.2.4.90'));
+  files.push({ name, path, codestreams: streams.map((s) => s.codestream), fragmentsPerFrame: 1 });
   return files;
 }
 

@@ -438,6 +438,33 @@ function checkHeader(header: CodestreamHeader, info: DicomImageInfo, frameIndex:
   }
 }
 
+const DICOM_TAG_NAMES: Readonly<Record<number, string>> = { 0xe000: 'Item', 0xe00d: 'Item Delimitation', 0xe0dd: 'Sequence Delimitation' };
+
+/**
+ * The J2K SIZ header against the DICOM header. When they disagree because
+ * the bytes of a DICOM Item or delimiter tag (FE FF 00 E0, FE FF 0D E0,
+ * FE FF DD E0) sit inside SIZ, the codestream itself was overwritten (as in
+ * pydicom-data's JPEG2000-embedded-sequence-delimiter.dcm): say so, since
+ * no decoder can read that header (OpenJPEG and gdcm refuse it too).
+ */
+function checkJ2kHeader(header: CodestreamHeader, codestream: Uint8Array, info: DicomImageInfo, frameIndex: number): void {
+  try {
+    checkHeader(header, info, frameIndex, 'JPEG 2000');
+  } catch (e) {
+    const lsiz = ((codestream[4] ?? 0) << 8) | (codestream[5] ?? 0);
+    const end = Math.min(codestream.length - 3, 4 + lsiz);
+    for (let i = 4; i < end; i++) {
+      const name = codestream[i] === 0xfe && codestream[i + 1] === 0xff ? DICOM_TAG_NAMES[((codestream[i + 3] ?? 0) << 8) | (codestream[i + 2] ?? 0)] : undefined;
+      if (name === undefined) continue;
+      const hex = [...codestream.subarray(i, i + 4)].map((b) => b.toString(16).toUpperCase().padStart(2, '0')).join(' ');
+      throw badInput(
+        `Frame ${frameIndex + 1}'s JPEG 2000 header is damaged: it describes a ${header.width} x ${header.height} image where the DICOM header says ${info.columns} x ${info.rows}, because codestream bytes ${i}-${i + 3} are ${hex}, a DICOM ${name} tag written over its size (SIZ) marker. No decoder can read this frame; the file must be re-exported from its source.`,
+      );
+    }
+    throw e;
+  }
+}
+
 function wasm(name: WasmCodecName, data: Uint8Array, frameIndex: number, what: string): WasmDecodeResult {
   if (loadedWasmCodec(name) === undefined) {
     const failed = loadErrors.get(name);
@@ -552,7 +579,7 @@ function decodeEncapsulated(parsed: ParsedDicom, info: DicomImageInfo, frameInde
     case 'jpeg2000':
     case 'htj2k': {
       const { header, codestream } = readJ2kHeader(frame);
-      checkHeader(header, info, frameIndex, 'JPEG 2000');
+      checkJ2kHeader(header, codestream, info, frameIndex);
       let result: WasmDecodeResult | undefined;
       let firstError: unknown;
       const names: WasmCodecName[] = codec === 'htj2k' ? ['openjpeg', 'openjph'] : ['openjpeg'];
