@@ -159,6 +159,18 @@ function decodeNative(parsed: ParsedDicom, info: DicomImageInfo, frameIndex: num
   const pixels = rows * columns;
   const data = parsed.bytes;
 
+  // OW in big endian is a stream of 16-bit words, each with its bytes swapped:
+  // byte i of the value as written in little endian sits at i ^ 1. Samples
+  // narrower than a word (8-bit, packed bits) are read through that mapping,
+  // which also finds an odd last byte (in the last word, before the pad byte)
+  // and frames that start mid-word. (pydicom 2.3 swaps only whole pairs of
+  // the frame and loses that byte; dcmtk's dcmconv +te keeps it.)
+  const wordSwapped = !parsed.littleEndian && el.vr === 'OW' && info.bitsAllocated <= 8;
+  const available = data.length - el.dataOffset;
+  const byteAt = wordSwapped
+    ? (i: number): number | undefined => ((i ^ 1) < available ? data[el.dataOffset + (i ^ 1)] : undefined)
+    : (i: number): number | undefined => (i < available ? data[el.dataOffset + i] : undefined);
+
   if (info.bitsAllocated === 1) {
     // Packed bits, least significant bit first, frames contiguous (not byte aligned).
     const count = pixels * samplesPerPixel;
@@ -166,20 +178,27 @@ function decodeNative(parsed: ParsedDicom, info: DicomImageInfo, frameIndex: num
     const startBit = frameIndex * count;
     for (let i = 0; i < count; i++) {
       const bit = startBit + i;
-      out[i] = ((data[el.dataOffset + (bit >> 3)] ?? 0) >> (bit & 7)) & 1;
+      out[i] = ((byteAt(bit >> 3) ?? 0) >> (bit & 7)) & 1;
     }
     return frameResult(info, out, info.photometricInterpretation, 'uint8');
   }
 
   const frameBytes = nativeFrameBytes(info);
-  const start = el.dataOffset + frameIndex * frameBytes;
-  const raw = data.slice(start, start + frameBytes); // a copy: aligned, and ours to modify
-  if (raw.length !== frameBytes) throw badInput(`The DICOM file is truncated: frame ${frameIndex + 1} is incomplete.`);
   const width = bytesPerSample(info.bitsAllocated);
-  if (!parsed.littleEndian) {
-    if (width > 1) swapBytes(raw, width);
-    // OW is a stream of 16-bit words: in big endian, 8-bit samples come in swapped pairs.
-    else if (el.vr === 'OW') swapBytes(raw, 2);
+  const offset = frameIndex * frameBytes;
+  let raw: Uint8Array;
+  if (wordSwapped) {
+    raw = new Uint8Array(frameBytes);
+    for (let i = 0; i < frameBytes; i++) {
+      const b = byteAt(offset + i);
+      if (b === undefined) throw badInput(`The DICOM file is truncated: frame ${frameIndex + 1} is incomplete.`);
+      raw[i] = b;
+    }
+  } else {
+    const start = el.dataOffset + offset;
+    raw = data.slice(start, start + frameBytes); // a copy: aligned, and ours to modify
+    if (raw.length !== frameBytes) throw badInput(`The DICOM file is truncated: frame ${frameIndex + 1} is incomplete.`);
+    if (!parsed.littleEndian && width > 1) swapBytes(raw, width);
   }
 
   if (isNativeYbr422(info)) {
