@@ -5,7 +5,8 @@
  * allocated for a file that merely declares a large image.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +17,7 @@ import { decodeFrame, decodeFrameSync } from '../../../../electron/core/dicom/de
 import { readImageInfo } from '../../../../electron/core/dicom/image-info';
 import { inspectDicom } from '../../../../electron/core/dicom/inspect-dicom';
 import { parseDicom } from '../../../../electron/core/dicom/parse-dicom';
-import { exercise, FUZZ_FILES, mutate, random } from '../../../helpers/dicom-fuzz';
+import { exercise, generatedFuzzFiles, mutate, random, sharedFuzzFiles } from '../../../helpers/dicom-fuzz';
 import { checkDeclaredSize } from '../../../../electron/core/dicom/size-limits';
 import { cat, el, implicitEl, part10, tagBytes, text, u16, u32, UNDEFINED_LENGTH } from '../../../helpers/dicom-writer';
 
@@ -238,11 +239,13 @@ describe('deeply nested sequences', () => {
 // ------------------------------------------------------------ fuzzing (shared with test/bench/fuzz.bench.ts)
 
 describe('mutated real files', () => {
-  it('200 seeded truncations and byte flips raise only FoveaException, each within 2 s', async () => {
+  it('300 seeded truncations and byte flips of the shared and the issue-17 files raise only FoveaException, each within 2 s', async (t) => {
     const rnd = random(20261123);
-    const originals = FUZZ_FILES.map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(join(dicomRoot, f))) }));
+    const dir = mkdtempSync(join(tmpdir(), 'fovea-fuzz-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const originals = [...sharedFuzzFiles(), ...(await generatedFuzzFiles(dir))];
     const outcomes = { ok: 0, rejected: 0 };
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 300; i++) {
       const source = originals[i % originals.length];
       assert.ok(source !== undefined);
       const bytes = mutate(source.bytes, rnd);
