@@ -18,6 +18,33 @@ export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/**
+ * Writes a blob file under `root` (if it is not there yet) and fsyncs it:
+ * temp file, then rename. Touches only files, so the import workers call it
+ * too; `knownDirs` caches the fan-out folders already made.
+ */
+export function writeBlobFile(root: string, bytes: Uint8Array, hash = sha256(bytes), knownDirs?: Set<string>): string {
+  if (!SHA256_RE.test(hash)) throw new Error(`not a sha256: ${hash.slice(0, 80)}`);
+  const dir = join(root, hash.slice(0, 2));
+  const target = join(dir, hash);
+  if (existsSync(target)) return hash;
+  if (knownDirs?.has(dir) !== true) {
+    mkdirSync(dir, { recursive: true });
+    knownDirs?.add(dir);
+  }
+  const tmp = join(dir, `.tmp-${hash.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
+  const fd = openSync(tmp, 'w');
+  try {
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, target);
+  return hash;
+}
+
 export class BlobStore {
   readonly root: string;
   readonly #db: Db;
@@ -39,24 +66,7 @@ export class BlobStore {
    * `blobs` row is inserted by `register`, inside the caller's transaction.
    */
   write(bytes: Uint8Array, hash = sha256(bytes)): string {
-    const target = this.pathOf(hash);
-    if (existsSync(target)) return hash;
-    const dir = join(this.root, hash.slice(0, 2));
-    if (!this.#dirs.has(dir)) {
-      mkdirSync(dir, { recursive: true });
-      this.#dirs.add(dir);
-    }
-    const tmp = join(dir, `.tmp-${hash.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
-    const fd = openSync(tmp, 'w');
-    try {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, target);
-    return hash;
+    return writeBlobFile(this.root, bytes, hash, this.#dirs);
   }
 
   /** Record a written blob; call inside the transaction that references it. */
