@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { ImportOutcome } from '../../contract/domain';
 import { FoveaException } from '../../contract/result';
-import { sha256, writeBlobFile } from '../store/blob-store';
+import { commitBlobFiles, discardBlobFiles, sha256, stageBlobFile } from '../store/blob-store';
 import type { DicomHierarchy, NewItem } from '../store/item-store';
 import { readPlainImage, sniffPlainImage } from './plain-image';
 
@@ -102,14 +102,21 @@ export async function prepareBytes(bytes: Uint8Array, sourceSha256: string, dico
   };
 }
 
-/** Writes (and fsyncs) a prepared file's blob and thumbnail under the library's blob folder. */
+/** Writes (and fsyncs) a prepared file's blob and thumbnail under the library's blob folder, both before either is synced. */
 export function writePreparedBlobs(blobRoot: string, file: PreparedFile, knownDirs?: Set<string>): WrittenFile {
   const b = file.blobs;
   if (b === undefined) throw new Error('a skipped file has no blobs to write');
-  const blob = writeBlobFile(blobRoot, b.blob, b.blobSha256, knownDirs);
-  const thumbnail = writeBlobFile(blobRoot, b.thumbnail, sha256(b.thumbnail), knownDirs);
+  const thumbSha = sha256(b.thumbnail);
+  const staged = [stageBlobFile(blobRoot, b.blob, b.blobSha256, knownDirs)];
+  try {
+    staged.push(stageBlobFile(blobRoot, b.thumbnail, thumbSha, knownDirs));
+  } catch (e) {
+    discardBlobFiles(staged);
+    throw e;
+  }
+  commitBlobFiles(staged);
   return {
-    blob: { sha256: blob, size: b.blob.length, mediaType: b.blobType },
-    thumbnail: { sha256: thumbnail, size: b.thumbnail.length, mediaType: 'image/jpeg' },
+    blob: { sha256: b.blobSha256, size: b.blob.length, mediaType: b.blobType },
+    thumbnail: { sha256: thumbSha, size: b.thumbnail.length, mediaType: 'image/jpeg' },
   };
 }
