@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { FromImportWorker, ImportWorkerData, PrepareStage, ToImportWorker } from './import-protocol';
-import { fileFailure, prepareBytes, readAndHash, writePreparedBlobs, type DicomSupport, type FileFailure, type PreparedFile, type WrittenFile } from './prepare-file';
+import { fileFailure, hashPrefixFilter, prepareBytes, readAndHash, writePreparedBlobs, type DicomSupport, type FileFailure, type PreparedFile, type WrittenFile } from './prepare-file';
 
 /** One file in preparation. */
 export interface PrepareJob {
@@ -62,14 +62,14 @@ export class InThreadPreparer implements FilePreparer {
     })();
     return {
       stage,
-      finish: (write) => {
+      finish: async (write) => {
         const f = file;
         file = undefined;
-        if (!write || f === undefined) return Promise.resolve(null);
+        if (!write || f === undefined) return null;
         try {
-          return Promise.resolve(writePreparedBlobs(this.#blobRoot, f, this.#dirs));
+          return await writePreparedBlobs(this.#blobRoot, f, this.#dirs);
         } catch (e) {
-          return Promise.resolve(fileFailure(e));
+          return fileFailure(e);
         }
       },
     };
@@ -96,6 +96,8 @@ interface PoolWorker {
 export interface WorkerPoolOptions {
   workers: number;
   blobRoot: string;
+  /** hashPrefixFilter() of the dataset's items; a file not in it is decoded without asking. */
+  knownHashPrefixes?: BigUint64Array;
   workerUrl?: URL;
 }
 
@@ -119,7 +121,7 @@ export class WorkerPoolPreparer implements FilePreparer {
   }
 
   #spawn(): PoolWorker {
-    const workerData: ImportWorkerData = { blobRoot: this.#options.blobRoot };
+    const workerData: ImportWorkerData = { blobRoot: this.#options.blobRoot, knownHashPrefixes: this.#options.knownHashPrefixes ?? hashPrefixFilter([]) };
     let worker: Worker;
     if (this.#url.pathname.endsWith('.ts')) {
       // From source: Node 20 does not apply the parent's `--import tsx` to a worker's entry;

@@ -24,8 +24,7 @@ import type { Db } from '../store/library-db';
 import { ItemStore } from '../store/item-store';
 import { collectFiles, type DicomDirReader } from './collect-files';
 import { defaultImportWorkers, InThreadPreparer, WorkerPoolPreparer, type FilePreparer, type PrepareJob } from './file-preparer';
-import type { DicomSupport as FileDicomSupport, FileFailure, PreparedSummary, WrittenFile } from './prepare-file';
-
+import { hashPrefixFilter, type DicomSupport as FileDicomSupport, type FileFailure, type PreparedSummary, type WrittenFile } from './prepare-file';
 
 export type FileOutcomeKind = ImportOutcome;
 export type FileOutcome = ImportFileOutcome;
@@ -171,7 +170,7 @@ export class ImportEngine {
     const workers = req.workers ?? defaultImportWorkers();
     const pooled = workers > 0 && files.length >= POOL_MIN_FILES;
     const preparer: FilePreparer = pooled
-      ? new WorkerPoolPreparer({ workers, blobRoot: this.#blobs.root })
+      ? new WorkerPoolPreparer({ workers, blobRoot: this.#blobs.root, knownHashPrefixes: hashPrefixFilter(this.#items.sourceHashes(req.datasetId)) })
       : new InThreadPreparer(this.#blobs.root, this.#dicom);
     const window = pooled ? workers * 2 + 2 : 4;
     const knownSource = (sha: string): number | null => this.#items.findBySource(req.datasetId, sha);

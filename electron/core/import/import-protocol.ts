@@ -11,6 +11,14 @@ import type { FileFailure, PreparedSummary, WrittenFile } from './prepare-file';
 export interface ImportWorkerData {
   /** The library's blob folder, where prepared files are written. */
   blobRoot: string;
+  /**
+   * The first 64 bits of the content hash of every item the dataset had when
+   * the import started, sorted (shared, not copied). A file whose hash is not
+   * among them is decoded at once; only a possible match waits for the
+   * engine's answer. Files committed during the import are caught by the
+   * engine's own check, in file order.
+   */
+  knownHashPrefixes: BigUint64Array;
 }
 
 export type ToImportWorker =

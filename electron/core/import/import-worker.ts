@@ -8,11 +8,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createDicomSupport } from './dicom-support';
 import type { FromImportWorker, ImportWorkerData, ToImportWorker } from './import-protocol';
-import { fileFailure, prepareBytes, readAndHash, writePreparedBlobs, type PreparedFile } from './prepare-file';
+import { fileFailure, mayBeKnown, prepareBytes, readAndHash, writePreparedBlobs, type PreparedFile } from './prepare-file';
 
 const port = parentPort;
 if (port === null) throw new Error('import-worker.ts runs as a worker thread');
-const { blobRoot } = workerData as ImportWorkerData;
+const { blobRoot, knownHashPrefixes } = workerData as ImportWorkerData;
 const dicom = createDicomSupport();
 const knownDirs = new Set<string>();
 
@@ -27,12 +27,15 @@ function send(message: FromImportWorker): void {
 async function prepare(id: number, path: string, size: number): Promise<void> {
   try {
     const { bytes, sha256 } = readAndHash(path, size);
-    const known = new Promise<number | null>((resolve) => waiting.set(id, resolve));
-    send({ type: 'hashed', id, sha256 });
-    const itemId = await known;
-    if (itemId !== null) {
-      send({ type: 'stage', id, stage: { status: 'known', sha256, itemId } });
-      return;
+    // Most files are new: only a possible match waits for the engine's answer (a round trip).
+    if (mayBeKnown(knownHashPrefixes, sha256)) {
+      const known = new Promise<number | null>((resolve) => waiting.set(id, resolve));
+      send({ type: 'hashed', id, sha256 });
+      const itemId = await known;
+      if (itemId !== null) {
+        send({ type: 'stage', id, stage: { status: 'known', sha256, itemId } });
+        return;
+      }
     }
     const file = await prepareBytes(bytes, sha256, dicom);
     prepared.set(id, file);
@@ -42,7 +45,7 @@ async function prepare(id: number, path: string, size: number): Promise<void> {
   }
 }
 
-function finish(id: number, write: boolean): void {
+async function finish(id: number, write: boolean): Promise<void> {
   const file = prepared.get(id);
   prepared.delete(id);
   if (!write || file === undefined) {
@@ -50,7 +53,7 @@ function finish(id: number, write: boolean): void {
     return;
   }
   try {
-    send({ type: 'done', id, result: writePreparedBlobs(blobRoot, file, knownDirs) });
+    send({ type: 'done', id, result: await writePreparedBlobs(blobRoot, file, knownDirs) });
   } catch (e) {
     send({ type: 'done', id, result: fileFailure(e) });
   }
@@ -66,7 +69,7 @@ port.on('message', (m: ToImportWorker) => {
       waiting.delete(m.id);
       break;
     case 'finish':
-      finish(m.id, m.write);
+      void finish(m.id, m.write);
       break;
   }
 });

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { ImportOutcome } from '../../contract/domain';
 import { FoveaException } from '../../contract/result';
-import { commitBlobFiles, discardBlobFiles, sha256, stageBlobFile } from '../store/blob-store';
+import { commitBlobFilesAsync, discardBlobFiles, sha256, stageBlobFile } from '../store/blob-store';
 import type { DicomHierarchy, NewItem } from '../store/item-store';
 import { readPlainImage, sniffPlainImage } from './plain-image';
 
@@ -82,6 +82,32 @@ export interface PreparedFile {
   blobs?: { blob: Uint8Array; blobSha256: string; blobType: string; thumbnail: Uint8Array };
 }
 
+/** The first 64 bits of a hex SHA-256, as the known-hash filter holds them. */
+export function hashPrefix(sha256hex: string): bigint {
+  return BigInt(`0x${sha256hex.slice(0, 16)}`);
+}
+
+/** A sorted, shared array of hash prefixes (see ImportWorkerData.knownHashPrefixes). */
+export function hashPrefixFilter(hashes: readonly string[]): BigUint64Array {
+  const prefixes = new BigUint64Array(new SharedArrayBuffer(Math.max(1, hashes.length) * 8), 0, hashes.length);
+  hashes.forEach((h, i) => (prefixes[i] = hashPrefix(h)));
+  return prefixes.sort();
+}
+
+export function mayBeKnown(prefixes: BigUint64Array, sha256hex: string): boolean {
+  const p = hashPrefix(sha256hex);
+  let lo = 0;
+  let hi = prefixes.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = prefixes[mid] ?? 0n;
+    if (v === p) return true;
+    if (v < p) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
 /** Decodes one file's bytes. Throws FoveaException for bad input (see fileFailure). */
 export async function prepareBytes(bytes: Uint8Array, sourceSha256: string, dicom: DicomSupport): Promise<PreparedFile> {
   if (!isPart10(bytes) && sniffPlainImage(bytes.subarray(0, 32))) {
@@ -102,8 +128,11 @@ export async function prepareBytes(bytes: Uint8Array, sourceSha256: string, dico
   };
 }
 
-/** Writes (and fsyncs) a prepared file's blob and thumbnail under the library's blob folder, both before either is synced. */
-export function writePreparedBlobs(blobRoot: string, file: PreparedFile, knownDirs?: Set<string>): WrittenFile {
+/**
+ * Writes a prepared file's blob and thumbnail under the library's blob
+ * folder, then fsyncs both (off the thread) before renaming them into place.
+ */
+export async function writePreparedBlobs(blobRoot: string, file: PreparedFile, knownDirs?: Set<string>): Promise<WrittenFile> {
   const b = file.blobs;
   if (b === undefined) throw new Error('a skipped file has no blobs to write');
   const thumbSha = sha256(b.thumbnail);
@@ -114,7 +143,7 @@ export function writePreparedBlobs(blobRoot: string, file: PreparedFile, knownDi
     discardBlobFiles(staged);
     throw e;
   }
-  commitBlobFiles(staged);
+  await commitBlobFilesAsync(staged);
   return {
     blob: { sha256: b.blobSha256, size: b.blob.length, mediaType: b.blobType },
     thumbnail: { sha256: thumbSha, size: b.thumbnail.length, mediaType: 'image/jpeg' },

@@ -7,7 +7,8 @@
  * never a row pointing at a missing or partial file.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { close, closeSync, existsSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rename, renameSync, rmSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import type { Db } from './library-db';
 
@@ -66,6 +67,26 @@ export function commitBlobFiles(staged: readonly (StagedBlobFile | null)[]): voi
     for (const s of staged) if (s !== null) closeSync(s.fd);
   }
   for (const s of staged) if (s !== null) renameSync(s.tmp, s.target);
+}
+
+const fsyncAsync = promisify(fsync);
+const closeAsync = promisify(close);
+const renameAsync = promisify(rename);
+
+/**
+ * commitBlobFiles without blocking the thread: the fsyncs run on libuv's
+ * thread pool, so an import worker decodes its next file meanwhile (the sync
+ * was a quarter of a worker's time). Same order: every file synced, then
+ * renamed into place.
+ */
+export async function commitBlobFilesAsync(staged: readonly (StagedBlobFile | null)[]): Promise<void> {
+  const files = staged.filter((s): s is StagedBlobFile => s !== null);
+  try {
+    await Promise.all(files.map((s) => fsyncAsync(s.fd)));
+  } finally {
+    await Promise.all(files.map((s) => closeAsync(s.fd)));
+  }
+  for (const s of files) await renameAsync(s.tmp, s.target);
 }
 
 /** Drops staged blobs that will not be committed (their temp files go). */
