@@ -25,7 +25,7 @@ import { buildBundle } from '../helpers/build-bundle';
 import { makeDicomSet } from '../helpers/dicom-set';
 import { REFERENCE_PYTHON } from '../helpers/reference-tools';
 import { tempDir } from '../helpers/temp-library';
-import { report } from './bench-util';
+import { report, summarize } from './bench-util';
 
 interface Sample {
   pydicom: number;
@@ -33,11 +33,7 @@ interface Sample {
   one: number;
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
+const median = (values: number[]): number => summarize(values).p50;
 
 function spread(values: number[]): string {
   return `median of ${values.length}, range ${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)}`;

@@ -8,7 +8,7 @@
  * of the choices the code stands for).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,6 +16,7 @@ import { inspectDicom, parseDicom } from '../../../../electron/core/dicom';
 import type { InspectedDataSet } from '../../../../electron/core/dicom/inspect-dicom';
 import { lookupTag } from '../../../../electron/core/dicom/dictionary-lookup';
 import { TESTDATA_DICOM } from '../../../helpers/decoding-classes';
+import { walkFiles } from '../../../helpers/paths';
 import { requireTools, runTool } from '../../../helpers/reference-tools';
 
 const DCMTK_CODES: Readonly<Record<string, readonly string[]>> = {
@@ -25,14 +26,6 @@ const DCMTK_CODES: Readonly<Record<string, readonly string[]>> = {
   up: ['UL'],
 };
 
-function walk(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((n) => {
-      const p = join(dir, n);
-      return statSync(p).isDirectory() ? walk(p) : [p];
-    });
-}
 
 let dir = '';
 const files: string[] = [];
@@ -42,7 +35,7 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'fovea-dictionary-'));
   // The DICOMDIR test tree repeats a handful of files: one of each modality and the DICOMDIR are enough.
   const sample = /dicomdirtests\/(?!DICOMDIR$|77654033\/CR1\/6154$|98892001\/CT2N\/6293$|98892003\/MR1\/4919$)/;
-  for (const f of walk(TESTDATA_DICOM).filter((p) => !sample.test(relative(TESTDATA_DICOM, p)))) {
+  for (const f of walkFiles(TESTDATA_DICOM).filter((p) => !sample.test(relative(TESTDATA_DICOM, p)))) {
     files.push(f);
     // Implicit VR copies of the files dcmconv can rewrite (not the compressed ones).
     const copy = join(dir, `${relative(TESTDATA_DICOM, f).replaceAll('/', '_')}.implicit.dcm`);

@@ -23,7 +23,7 @@
  * LOSSY_MAX_ABS per sample and LOSSY_MAX_MEAN on average.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -39,6 +39,7 @@ import { parseDicom } from '../../../../electron/core/dicom/parse-dicom';
 import type { ParsedDicom } from '../../../../electron/core/dicom/parse-dicom';
 import { transferSyntaxInfo } from '../../../../electron/core/dicom/transfer-syntax';
 import { keepScans, relabel, zeroScanHeaders } from '../../../helpers/decoding-classes';
+import { walkFiles } from '../../../helpers/paths';
 import { installHint, pythonReferenceMissing, REFERENCE_PYTHON, requireTools, runTool } from '../../../helpers/reference-tools';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
@@ -110,20 +111,12 @@ interface ReferenceEntry {
   agreement?: string;
 }
 
-function walk(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((name) => {
-      const p = join(dir, name);
-      return statSync(p).isDirectory() ? walk(p) : [p];
-    });
-}
 
 /** The image files our side decodes: those are the ones to compare. */
 function imageFiles(): { path: string; parsed: ParsedDicom; info: DicomImageInfo }[] {
   if (!existsSync(dicomRoot)) return [];
   const out = [];
-  for (const path of walk(dicomRoot)) {
+  for (const path of walkFiles(dicomRoot)) {
     try {
       const parsed = parseDicom(readFileSync(path));
       if (classifyDicom(parsed).kind !== 'image') continue;
