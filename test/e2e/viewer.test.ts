@@ -3,7 +3,8 @@
  * core: canvas pixels after a CT preset and a window/level drag equal the
  * PS3.3 C.11.2.1.2.1 LINEAR function of the file's stored values (computed
  * here, independently of the viewer), MONOCHROME1 shows inverted, palette
- * colour shows the palette's RGB, and the virtualized grid scrolls over
+ * colour shows the palette's RGB (a segmented palette, issue 17, shows what
+ * pydicom's apply_color_lut gives), and the virtualized grid scrolls over
  * thousands of items and opens one from the keyboard.
  */
 import assert from 'node:assert/strict';
@@ -14,7 +15,9 @@ import type { Browser, Page } from 'playwright-core';
 import type { Core } from '../../electron/core/composition-root';
 import { decodeFrame, parseDicom, readImageInfo, type DicomImageInfo, type PixelArray } from '../../electron/core/dicom';
 import { startBridge, type Bridge } from '../harness/bridge-server';
-import { SHARED_TESTDATA } from '../helpers/paths';
+import { writeSegmentedPaletteFiles } from '../helpers/decoding-classes';
+import { REPO_ROOT, SHARED_TESTDATA } from '../helpers/paths';
+import { REFERENCE_PYTHON, requireTools, runTool } from '../helpers/reference-tools';
 import { tempCore } from '../helpers/temp-library';
 import { andRender, collectPageErrors, launchBrowser, screenshot } from './browser';
 
@@ -28,13 +31,21 @@ let browser: Browser;
 let bridge: Bridge;
 let core: Core;
 let cleanup: () => void;
+/** A segmented palette file made here, and pydicom's RGB of it (rows x columns x 3). */
+let segmented: { path: string; rgb: Uint8Array };
 
 before(async () => {
   const t = tempCore();
   core = t.core;
   cleanup = t.cleanup;
   const ds = core.datasets.create('Viewer', '');
-  await core.importFiles({ datasetId: ds.id, paths: [CT, CR, PALETTE, join(DICOM, 'pydicom', 'CT_small.dcm')] });
+  requireTools(REFERENCE_PYTHON);
+  const made = writeSegmentedPaletteFiles(t.dir)[1];
+  assert.ok(made);
+  runTool(REFERENCE_PYTHON, [join(REPO_ROOT, 'test/reference/dicom_reference.py'), made.path, '--out', join(t.dir, 'reference')]);
+  const manifest = JSON.parse(readFileSync(join(t.dir, 'reference', 'manifest.json'), 'utf8')) as { files: { paletteFiles?: string[] }[] };
+  segmented = { path: made.path, rgb: new Uint8Array(readFileSync(join(t.dir, 'reference', manifest.files[0]?.paletteFiles?.[0] ?? ''))) };
+  await core.importFiles({ datasetId: ds.id, paths: [CT, CR, PALETTE, join(DICOM, 'pydicom', 'CT_small.dcm'), segmented.path] });
   // A big dataset by direct inserts (as the store bench does): every row shows the CT file.
   const ct = core.db.prepare("SELECT blob_sha256 AS blob, thumb_sha256 AS thumb FROM items WHERE source_name LIKE '%CT1_UNC%'").get() as { blob: string; thumb: string };
   const big = core.datasets.create('Big', '');
@@ -131,7 +142,7 @@ const POINTS: [number, number][] = [
 test('window/level: a CT preset and a right-drag show exactly the LINEAR VOI of the stored values', async () => {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const errors = collectPageErrors(page);
-  await openBySearch(page, 'Viewer (4)', 'CT1_UNC');
+  await openBySearch(page, 'Viewer (5)', 'CT1_UNC');
   const { info, data } = await storedValues(CT);
   await andRender(page, () => page.keyboard.press('1'));
 
@@ -205,7 +216,7 @@ test('MONOCHROME1 shows inverted; palette colour shows the palette RGB', async (
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const errors = collectPageErrors(page);
   // 16x16 pixels: fitted (about 50 canvas pixels per image pixel, replicated, not smoothed).
-  await openBySearch(page, 'Viewer (4)', '6154');
+  await openBySearch(page, 'Viewer (5)', '6154');
   const cr = await storedValues(CR);
   assert.equal(cr.info.photometricInterpretation, 'MONOCHROME1');
   const w = await currentWindow(page);
@@ -218,7 +229,7 @@ test('MONOCHROME1 shows inverted; palette colour shows the palette RGB', async (
   }
   await screenshot(page, 'viewer-monochrome1');
 
-  await openBySearch(page, 'Viewer (4)', 'palette');
+  await openBySearch(page, 'Viewer (5)', 'examples_palette');
   await andRender(page, () => page.keyboard.press('1'));
   const pal = await storedValues(PALETTE);
   const lut = pal.info.palette;
@@ -230,6 +241,16 @@ test('MONOCHROME1 shows inverted; palette colour shows the palette RGB', async (
     assert.deepEqual(s.rgba.slice(0, 3), want, `palette at (${s.x},${s.y})`);
   }
   await screenshot(page, 'viewer-palette');
+
+  // A segmented palette (PS3.3 C.7.9.2, first mapped value 100): the reference is pydicom, not our LUT.
+  // 50x40 pixels, fitted (replicated, not smoothed); the canvas centre is on a pixel edge.
+  await openBySearch(page, 'Viewer (5)', 'segmented');
+  const seg = await storedValues(segmented.path);
+  for (const s of await sample(page, POINTS.slice(1))) {
+    const at = (s.y * seg.info.columns + s.x) * 3;
+    assert.deepEqual(s.rgba.slice(0, 3), [...segmented.rgb.subarray(at, at + 3)], `segmented palette at (${s.x},${s.y})`);
+  }
+  await screenshot(page, 'viewer-palette-segmented');
   assert.deepEqual(errors, []);
   await page.close();
 });

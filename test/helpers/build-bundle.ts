@@ -4,7 +4,7 @@
  * sources as they are now (a stale dist/ could hide a change) and never
  * races another test that reads the repository's dist/.
  *
- * - main, preload, CLI and training workers: build/scripts/bundle-electron.mjs,
+ * - main, preload, CLI, training and import workers: build/scripts/bundle-electron.mjs,
  *   run unchanged from a copy in a mirror of the repository (symbolic links
  *   to electron/, native-models/, node_modules/, package.json, tsconfigs), so
  *   its relative outputs land in the mirror's dist/;
@@ -18,9 +18,9 @@ import { REPO_ROOT } from './paths';
 
 export interface BuiltBundle {
   root: string;
-  /** dist/electron (main.mjs, preload.cjs, fovea-train-worker.mjs) */
+  /** dist/electron (main.mjs, preload.cjs, fovea-train-worker.mjs, fovea-import-worker.mjs) */
   electron: string;
-  /** dist/cli (fovea.mjs, fovea-train-worker.mjs) */
+  /** dist/cli (fovea.mjs, fovea-train-worker.mjs, fovea-import-worker.mjs) */
   cli: string;
   /** dist/renderer (index.html, assets/), when built */
   renderer: string | null;

@@ -2,8 +2,12 @@
  * Mutation fuzzing of the DICOM path (parse, inspect, classify, size check,
  * decode, display), shared by the bounded CI test and the longer bench.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { FoveaException } from '../../electron/contract/result';
 import { checkDeclaredSize, classifyDicom, decodeFrame, inspectDicom, modalityValues, parseDicom, readImageInfo, toDisplay } from '../../electron/core/dicom';
+import { keepScans, TESTDATA_DICOM, writeBigEndianFiles, writeDamagedSizFile, writeJ2kClassFiles, writeSegmentedPaletteFiles, zeroScanHeaders } from './decoding-classes';
+import { runTool } from './reference-tools';
 
 
 /** mulberry32: a small seeded generator, so failures reproduce. */
@@ -52,6 +56,41 @@ export const FUZZ_FILES = [
   'pydicom-data/HTJ2K_08_RGB.dcm',
 ];
 
+/** A fuzz input: where it came from and its bytes. */
+export interface FuzzOriginal {
+  name: string;
+  bytes: Uint8Array;
+}
+
+export function sharedFuzzFiles(): FuzzOriginal[] {
+  return FUZZ_FILES.map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(join(TESTDATA_DICOM, f))) }));
+}
+
+/**
+ * The classes of issue 17, generated into `dir` (decoding-classes.ts):
+ * progressive and spectral-selection JPEG (8 and 12 bit, cut after its first
+ * scans), a sequential JPEG with zeroed scan headers, JPEG 2000 with
+ * delimiter look-alikes across fragments and the damaged-SIZ file,
+ * segmented palettes, big-endian OW with odd byte counts.
+ */
+export async function generatedFuzzFiles(dir: string): Promise<FuzzOriginal[]> {
+  const paths: string[] = [];
+  const jpeg = (name: string, args: string[], source: string, patch?: (b: Uint8Array) => Uint8Array): void => {
+    const path = join(dir, `${name}.dcm`);
+    runTool('dcmcjpeg', [...args, join(TESTDATA_DICOM, source), path]);
+    if (patch) writeFileSync(path, patch(new Uint8Array(readFileSync(path))));
+    paths.push(path);
+  };
+  jpeg('jpeg-progressive-12bit', ['+ep'], 'pydicom/MR_small.dcm');
+  jpeg('jpeg-spectral-12bit', ['+es'], 'pydicom/MR_small.dcm');
+  jpeg('jpeg-progressive-12bit-first-4-scans', ['+ep'], 'pydicom/MR_small.dcm', (b) => keepScans(b, 4));
+  jpeg('jpeg-progressive-8bit-grey', ['+ep', '+Wm', '+be'], 'pydicom/CT_small.dcm');
+  jpeg('jpeg-extended-12bit-scan-header-zeroed', ['+ee'], 'pydicom/CT_small.dcm', zeroScanHeaders);
+  paths.push(...(await writeJ2kClassFiles(dir)).filter((f) => !f.name.endsWith('-bot')).map((f) => f.path), writeDamagedSizFile(dir));
+  paths.push(...writeSegmentedPaletteFiles(dir).map((f) => f.path));
+  paths.push(...writeBigEndianFiles(dir).map((f) => f.path));
+  return paths.map((p) => ({ name: `generated/${basename(p)}`, bytes: new Uint8Array(readFileSync(p)) }));
+}
 
 /** A truncation, or a few flipped bytes (half the time in the header, where lengths and VRs live). */
 export function mutate(original: Uint8Array, rnd: () => number): Uint8Array {

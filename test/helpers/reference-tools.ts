@@ -7,11 +7,14 @@
  * `npm test` first runs test/setup/ensure-test-deps.ts, which installs whatever is missing when it
  * can (root, or passwordless sudo, with apt-get) and otherwise stops with that one command.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import type { ExecFileSyncOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 /** The Python that has Debian's packages (a `python3` earlier on PATH may be another interpreter). */
 export const PYTHON = '/usr/bin/python3';
+/** The same interpreter, named for what it runs in the DICOM tests: pydicom + gdcm + numpy. */
+export const REFERENCE_PYTHON = PYTHON;
 
 export interface ReferenceTool {
   id: string;
@@ -86,4 +89,52 @@ export function requireTool(...ids: string[]): void {
   if (missing.length === 0) return;
   const lines = missing.map((m) => `${m.tool.id} (${m.tool.purpose}): ${m.problem}`);
   throw new Error(`Reference tool missing, so this comparison cannot be made:\n  ${lines.join('\n  ')}\nInstall: ${installCommand(missing.flatMap((m) => m.tool.apt))}`);
+}
+
+/** The Debian package of each command-line tool the tests run directly. */
+const COMMAND_PACKAGE: Readonly<Record<string, string>> = {
+  dcmcjpeg: 'dcmtk',
+  dcmdjpeg: 'dcmtk',
+  dcmconv: 'dcmtk',
+  dcm2pnm: 'dcmtk',
+  dcmdump: 'dcmtk',
+  dcmcrle: 'dcmtk',
+  dcmcjpls: 'dcmtk',
+  opj_compress: 'libopenjp2-tools',
+  opj_decompress: 'libopenjp2-tools',
+  [REFERENCE_PYTHON]: 'python3-pydicom python3-gdcm python3-numpy',
+};
+
+export function installHint(tool: string): string {
+  return installCommand((COMMAND_PACKAGE[tool] ?? tool).split(' '));
+}
+
+/** The reason a command cannot run here (with its install command), or null. */
+export function toolMissing(tool: string, probe: readonly string[] = ['--version']): string | null {
+  const r = spawnSync(tool, [...probe], { stdio: 'ignore', timeout: 30_000 });
+  if (r.error !== undefined) return `${tool} is not installed (${installHint(tool)})`;
+  return null;
+}
+
+/** Missing pieces of the Python DICOM reference (pydicom, gdcm, numpy), or null. */
+export function pythonReferenceMissing(): string | null {
+  const problem = toolProblem('pydicom') ?? toolProblem('gdcm');
+  return problem === null ? null : `${problem} (${installHint(REFERENCE_PYTHON)})`;
+}
+
+/** Throws with the install command when any of these commands (or REFERENCE_PYTHON's modules) is missing. */
+export function requireTools(...tools: string[]): void {
+  const missing = tools.map((t) => (t === REFERENCE_PYTHON ? pythonReferenceMissing() : toolMissing(t))).filter((m): m is string => m !== null);
+  if (missing.length > 0) throw new Error(`Reference tools missing: ${missing.join('; ')}`);
+}
+
+/** Runs a reference tool; its absence fails with the install command, its failure with its stderr. */
+export function runTool(tool: string, args: readonly string[], options: ExecFileSyncOptions = {}): Buffer {
+  try {
+    return execFileSync(tool, [...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, maxBuffer: 256 * 1024 * 1024, ...options }) as Buffer;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
+    if (err.code === 'ENOENT') throw new Error(`${tool} is not installed (${installHint(tool)})`, { cause: e });
+    throw new Error(`${tool} ${args.join(' ')} failed: ${err.stderr?.toString().trim() ?? err.message}`, { cause: e });
+  }
 }

@@ -153,7 +153,7 @@ describe('the shipped bundle holds no network, telemetry or update code', { time
 
   test('the build made every shipped bundle', () => {
     const names = files.map((f) => f.name);
-    for (const f of ['electron/main.mjs', 'electron/preload.cjs', 'electron/fovea-train-worker.mjs', 'cli/fovea.mjs', 'cli/fovea-train-worker.mjs', 'renderer/index.html']) {
+    for (const f of ['electron/main.mjs', 'electron/preload.cjs', 'electron/fovea-train-worker.mjs', 'electron/fovea-import-worker.mjs', 'cli/fovea.mjs', 'cli/fovea-train-worker.mjs', 'cli/fovea-import-worker.mjs', 'renderer/index.html']) {
       assert.ok(names.includes(f), `${f} was not built`);
     }
     assert.ok(names.some((n) => /^renderer\/assets\/.+\.js$/u.test(n)), 'no renderer script');

@@ -112,12 +112,13 @@ describe('packaging with electron-builder --dir and a stand-in Electron', { skip
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  test('app.asar has the bundles, the preload, the training worker, the UI and package.json', () => {
+  test('app.asar has the bundles, the preload, the training and import workers, the UI and package.json', () => {
     for (const f of [
       '/package.json',
       '/dist/electron/main.mjs',
       '/dist/electron/preload.cjs',
       '/dist/electron/fovea-train-worker.mjs',
+      '/dist/electron/fovea-import-worker.mjs',
       '/dist/renderer/index.html',
     ]) {
       assert.ok(listing.includes(f), `${f} missing from app.asar`);
@@ -235,7 +236,7 @@ describe('packaging with electron-builder --dir and a stand-in Electron', { skip
   test('every module the bundles import loads from the packaged tree', () => {
     const extracted = join(tmp, 'extracted');
     asar.extractAll(asarPath, extracted);
-    const bundles = ['dist/electron/main.mjs', 'dist/electron/fovea-train-worker.mjs'].map((f) => readFileSync(join(extracted, f), 'utf8'));
+    const bundles = ['dist/electron/main.mjs', 'dist/electron/fovea-train-worker.mjs', 'dist/electron/fovea-import-worker.mjs'].map((f) => readFileSync(join(extracted, f), 'utf8'));
     const specifiers = new Set<string>();
     const patterns = [/\bfrom\s*"([^"]+)"/g, /\bimport\(\s*"([^"]+)"\s*\)/g, /\brequire\(\s*"([^"]+)"\s*\)/g, /\)\(\s*"([^"]+)"\s*\)/g, /"(@cornerstonejs\/[^"]+)"/g];
     for (const code of bundles) {

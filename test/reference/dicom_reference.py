@@ -13,11 +13,16 @@ and per frame a raw file of little-endian stored values, samples interleaved.
 Decoders: pydicom (2.x) with gdcm for compressed data, pydicom's numpy
 handler for native data. Where they cannot read a file or are known to
 disagree with the ground truth, the script uses the reference tool for that
-syntax and records it in "source":
+syntax and records it in "source" (and, for JPEG, how gdcm compared in
+"agreement"):
   * HTJ2K (1.2.840.10008.1.2.4.201-203): gdcm 3.0 cannot read it; each
     frame is decoded with OpenJPEG's `opj_decompress` (2.5).
-  * JPEG Extended 12-bit (.51): decoded with dcmtk's `dcmdjpeg` as well; if
-    gdcm and dcmdjpeg disagree, dcmdjpeg wins (and "source" says so).
+  * JPEG DCT (.50 baseline, .51 extended, .53 spectral selection, .55 full
+    progression): dcmtk's `dcmdjpeg` (IJG libjpeg 6b, as in gdcm) is the
+    reference for every file; gdcm through pydicom is decoded as well and
+    compared. pydicom 2.3's gdcm handler does not list the retired .53/.55,
+    so those are relabelled .51/.50 in memory for gdcm (which decodes by the
+    stream's SOF marker). If the two disagree, dcmdjpeg decides.
 
 Normalisations, so both sides compare the same thing (they mirror the
 documented semantics of electron/core/dicom/decode-frame.ts):
@@ -25,12 +30,13 @@ documented semantics of electron/core/dicom/decode-frame.ts):
     BitsStored are dropped (native data is first shifted down by
     HighBit + 1 - BitsStored) and signed data is sign-extended from
     BitsStored. pydicom 2.x leaves such upper bits as they are in the file.
-  * Colour: for 8-bit JPEG baseline/extended with YBR_FULL or YBR_FULL_422,
-    gdcm (through pydicom 2.3) returns the raw, upsampled YCbCr samples,
-    whereas libjpeg-turbo (Fovea's decoder) converts to RGB. The script
-    converts with pydicom's convert_color_space(YBR_FULL -> RGB); the two
-    conversions round differently, so these files compare within a tolerance.
-    Native YBR_FULL_422 is expanded to YBR_FULL (3 samples per pixel).
+  * Colour: dcmdjpeg converts YCbCr to RGB with libjpeg's integer tables,
+    as libjpeg-turbo (Fovea's 8-bit colour decoder) does. gdcm (through
+    pydicom 2.3) returns the raw, upsampled YCbCr samples: for the
+    comparison with dcmdjpeg they are converted with pydicom's
+    convert_color_space(YBR_FULL -> RGB), which rounds differently (within
+    2 levels counts as agreeing). Native YBR_FULL_422 is expanded to
+    YBR_FULL (3 samples per pixel).
   * PALETTE COLOR: additionally writes the RGB result of pydicom's
     apply_color_lut, reduced to 8 bits (16-bit LUT entries >> 8).
   * Byte order: everything is written little endian.
@@ -51,7 +57,9 @@ from pydicom.pixel_data_handlers.util import apply_color_lut, convert_color_spac
 warnings.simplefilter('ignore')
 
 HTJ2K = {'1.2.840.10008.1.2.4.201', '1.2.840.10008.1.2.4.202', '1.2.840.10008.1.2.4.203'}
-JPEG_DCT = {'1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51'}
+JPEG_DCT = {'1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51', '1.2.840.10008.1.2.4.53', '1.2.840.10008.1.2.4.55'}
+# The syntaxes pydicom 2.3's gdcm handler accepts for DCT JPEG data, by bit depth.
+GDCM_JPEG_LABEL = {8: '1.2.840.10008.1.2.4.50', 16: '1.2.840.10008.1.2.4.51'}
 NATIVE = {'1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99', '1.2.840.10008.1.2.2'}
 
 
@@ -122,7 +130,30 @@ def decode_htj2k(path, ds, workdir):
 def decode_dcmdjpeg(path, workdir):
     dst = os.path.join(workdir, 'dcmdjpeg.dcm')
     subprocess.run(['dcmdjpeg', path, dst], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return pydicom.dcmread(dst).pixel_array
+    out = pydicom.dcmread(dst)
+    return out.pixel_array, str(out.PhotometricInterpretation).strip()
+
+
+def decode_jpeg_dct(path, ds, ts, workdir):
+    """dcmdjpeg's pixels, and how gdcm (through pydicom) compares with them."""
+    ref, photometric = decode_dcmdjpeg(path, workdir)
+    try:
+        if ts not in GDCM_JPEG_LABEL.values():
+            ds.file_meta.TransferSyntaxUID = GDCM_JPEG_LABEL[8 if int(ds.BitsAllocated) <= 8 else 16]
+        other = ds.pixel_array
+        if int(ds.SamplesPerPixel) == 3 and str(ds.PhotometricInterpretation).startswith('YBR_FULL') and other.dtype == np.uint8:
+            frames = other.reshape((-1,) + other.shape[-3:])
+            other = np.stack([convert_color_space(f, 'YBR_FULL', 'RGB') for f in frames]).reshape(ref.shape)
+        if other.shape != ref.shape:
+            return ref, photometric, f'pydicom-gdcm gave shape {other.shape}: dcmdjpeg decides'
+        diff = int(np.abs(other.astype(np.int64) - ref.astype(np.int64)).max()) if ref.size else 0
+        if diff == 0:
+            return ref, photometric, 'pydicom-gdcm agrees'
+        if int(ds.SamplesPerPixel) == 3 and diff <= 2:
+            return ref, photometric, f'pydicom-gdcm agrees within colour-conversion rounding (max {diff})'
+        return ref, photometric, f'pydicom-gdcm disagrees (max difference {diff}): dcmdjpeg decides'
+    except Exception as e:  # noqa: BLE001 - recorded, dcmdjpeg decides
+        return ref, photometric, f'pydicom-gdcm failed ({type(e).__name__}: {e}): dcmdjpeg decides'
 
 
 def as_frames(arr, ds):
@@ -149,27 +180,20 @@ def process(path, index, out_dir):
             if ts in HTJ2K:
                 arr = decode_htj2k(path, ds, workdir)
                 entry['source'] = 'opj_decompress'
+            elif ts in JPEG_DCT:
+                arr, photometric, entry['agreement'] = decode_jpeg_dct(path, ds, ts, workdir)
+                entry['source'] = 'dcmdjpeg'
             else:
                 arr = ds.pixel_array
                 entry['source'] = 'pydicom-numpy' if native else 'pydicom-gdcm'
-                if ts == '1.2.840.10008.1.2.4.51' and int(ds.BitsAllocated) > 8:
-                    ref = decode_dcmdjpeg(path, workdir)
-                    if not np.array_equal(ref.reshape(-1), arr.reshape(-1)):
-                        arr = ref
-                        entry['source'] = 'dcmdjpeg (gdcm disagreed)'
-                    else:
-                        entry['source'] = 'pydicom-gdcm (= dcmdjpeg)'
         except Exception as e:  # noqa: BLE001
             entry['error'] = f'{type(e).__name__}: {e}'
             return entry
-    out_photometric = str(getattr(ds, 'PhotometricInterpretation', photometric)).strip()
+    out_photometric = photometric
     arr = as_frames(arr, ds)
     arr = stored_values(arr, ds, native)
     spp = arr.shape[-1]
-    if ts in JPEG_DCT and spp == 3 and out_photometric.startswith('YBR_FULL') and arr.dtype == np.uint8:
-        arr = np.stack([convert_color_space(f, 'YBR_FULL', 'RGB') for f in arr])
-        out_photometric = 'RGB'
-    elif out_photometric == 'YBR_FULL_422':
+    if out_photometric == 'YBR_FULL_422':
         out_photometric = 'YBR_FULL'
     elif ts not in NATIVE and out_photometric in ('YBR_ICT', 'YBR_RCT'):
         out_photometric = 'RGB'

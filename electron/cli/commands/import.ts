@@ -1,6 +1,7 @@
 /**
- * `fovea import PATH... --dataset NAME [--json]`: files, folders (recursive)
- * and DICOMDIRs into a dataset (created if needed). A progress bar on a
+ * `fovea import PATH... --dataset NAME [--workers N] [--json]`: files, folders
+ * (recursive) and DICOMDIRs into a dataset (created if needed), decoded by N
+ * worker threads (default: one per core; 0: in this thread). A progress bar on a
  * terminal; with --json, one JSON line per file then a summary line.
  * Ctrl-C stops after the current file and leaves the library consistent;
  * running the same import again skips what is there.
@@ -10,13 +11,18 @@ import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
 import { interruptible } from '../interrupt';
 import { formatDuration, ProgressBar } from '../progress-bar';
 
-export const importHelp = 'fovea import PATH... --dataset NAME [--json]   import DICOM (files, folders, DICOMDIR) and images';
-export const importOptions = { dataset: { type: 'string' } } as const;
+export const importHelp = 'fovea import PATH... --dataset NAME [--workers N] [--json]   import DICOM (files, folders, DICOMDIR) and images';
+export const importOptions = { dataset: { type: 'string' }, workers: { type: 'string' } } as const;
 
 export async function runImport(ctx: CliContext, paths: string[], values: Record<string, unknown>): Promise<number> {
   const datasetName = values['dataset'] as string | undefined;
   if (!datasetName) throw new UsageError('--dataset NAME is required');
   if (paths.length === 0) throw new UsageError('give at least one file or folder to import');
+  const workersText = values['workers'] as string | undefined;
+  const workers = workersText === undefined ? undefined : Number(workersText);
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 0 || workers > 256)) {
+    throw new UsageError('--workers must be a whole number from 0 (decode in this thread) to 256');
+  }
   const core = ctx.core();
   const dataset = core.datasets.findByName(datasetName) ?? core.datasets.create(datasetName, '');
 
@@ -26,6 +32,7 @@ export async function runImport(ctx: CliContext, paths: string[], values: Record
     const report = await core.importFiles({
       datasetId: dataset.id,
       paths,
+      ...(workers !== undefined ? { workers } : {}),
       signal: interrupt.signal,
       onFile: (f) => {
         if (ctx.json) ctx.jsonLine({ type: 'file', path: f.path, outcome: f.outcome, kind: f.kind ?? null, reason: f.reason ?? null, code: f.code ?? null, itemId: f.itemId ?? null });

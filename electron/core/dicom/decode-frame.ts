@@ -159,6 +159,18 @@ function decodeNative(parsed: ParsedDicom, info: DicomImageInfo, frameIndex: num
   const pixels = rows * columns;
   const data = parsed.bytes;
 
+  // OW in big endian is a stream of 16-bit words, each with its bytes swapped:
+  // byte i of the value as written in little endian sits at i ^ 1. Samples
+  // narrower than a word (8-bit, packed bits) are read through that mapping,
+  // which also finds an odd last byte (in the last word, before the pad byte)
+  // and frames that start mid-word. (pydicom 2.3 swaps only whole pairs of
+  // the frame and loses that byte; dcmtk's dcmconv +te keeps it.)
+  const wordSwapped = !parsed.littleEndian && el.vr === 'OW' && info.bitsAllocated <= 8;
+  const available = data.length - el.dataOffset;
+  const byteAt = wordSwapped
+    ? (i: number): number | undefined => ((i ^ 1) < available ? data[el.dataOffset + (i ^ 1)] : undefined)
+    : (i: number): number | undefined => (i < available ? data[el.dataOffset + i] : undefined);
+
   if (info.bitsAllocated === 1) {
     // Packed bits, least significant bit first, frames contiguous (not byte aligned).
     const count = pixels * samplesPerPixel;
@@ -166,20 +178,27 @@ function decodeNative(parsed: ParsedDicom, info: DicomImageInfo, frameIndex: num
     const startBit = frameIndex * count;
     for (let i = 0; i < count; i++) {
       const bit = startBit + i;
-      out[i] = ((data[el.dataOffset + (bit >> 3)] ?? 0) >> (bit & 7)) & 1;
+      out[i] = ((byteAt(bit >> 3) ?? 0) >> (bit & 7)) & 1;
     }
     return frameResult(info, out, info.photometricInterpretation, 'uint8');
   }
 
   const frameBytes = nativeFrameBytes(info);
-  const start = el.dataOffset + frameIndex * frameBytes;
-  const raw = data.slice(start, start + frameBytes); // a copy: aligned, and ours to modify
-  if (raw.length !== frameBytes) throw badInput(`The DICOM file is truncated: frame ${frameIndex + 1} is incomplete.`);
   const width = bytesPerSample(info.bitsAllocated);
-  if (!parsed.littleEndian) {
-    if (width > 1) swapBytes(raw, width);
-    // OW is a stream of 16-bit words: in big endian, 8-bit samples come in swapped pairs.
-    else if (el.vr === 'OW') swapBytes(raw, 2);
+  const offset = frameIndex * frameBytes;
+  let raw: Uint8Array;
+  if (wordSwapped) {
+    raw = new Uint8Array(frameBytes);
+    for (let i = 0; i < frameBytes; i++) {
+      const b = byteAt(offset + i);
+      if (b === undefined) throw badInput(`The DICOM file is truncated: frame ${frameIndex + 1} is incomplete.`);
+      raw[i] = b;
+    }
+  } else {
+    const start = el.dataOffset + offset;
+    raw = data.slice(start, start + frameBytes); // a copy: aligned, and ours to modify
+    if (raw.length !== frameBytes) throw badInput(`The DICOM file is truncated: frame ${frameIndex + 1} is incomplete.`);
+    if (!parsed.littleEndian && width > 1) swapBytes(raw, width);
   }
 
   if (isNativeYbr422(info)) {
@@ -438,6 +457,33 @@ function checkHeader(header: CodestreamHeader, info: DicomImageInfo, frameIndex:
   }
 }
 
+const DICOM_TAG_NAMES: Readonly<Record<number, string>> = { 0xe000: 'Item', 0xe00d: 'Item Delimitation', 0xe0dd: 'Sequence Delimitation' };
+
+/**
+ * The J2K SIZ header against the DICOM header. When they disagree because
+ * the bytes of a DICOM Item or delimiter tag (FE FF 00 E0, FE FF 0D E0,
+ * FE FF DD E0) sit inside SIZ, the codestream itself was overwritten (as in
+ * pydicom-data's JPEG2000-embedded-sequence-delimiter.dcm): say so, since
+ * no decoder can read that header (OpenJPEG and gdcm refuse it too).
+ */
+function checkJ2kHeader(header: CodestreamHeader, codestream: Uint8Array, info: DicomImageInfo, frameIndex: number): void {
+  try {
+    checkHeader(header, info, frameIndex, 'JPEG 2000');
+  } catch (e) {
+    const lsiz = ((codestream[4] ?? 0) << 8) | (codestream[5] ?? 0);
+    const end = Math.min(codestream.length - 3, 4 + lsiz);
+    for (let i = 4; i < end; i++) {
+      const name = codestream[i] === 0xfe && codestream[i + 1] === 0xff ? DICOM_TAG_NAMES[((codestream[i + 3] ?? 0) << 8) | (codestream[i + 2] ?? 0)] : undefined;
+      if (name === undefined) continue;
+      const hex = [...codestream.subarray(i, i + 4)].map((b) => b.toString(16).toUpperCase().padStart(2, '0')).join(' ');
+      throw badInput(
+        `Frame ${frameIndex + 1}'s JPEG 2000 header is damaged: it describes a ${header.width} x ${header.height} image where the DICOM header says ${info.columns} x ${info.rows}, because codestream bytes ${i}-${i + 3} are ${hex}, a DICOM ${name} tag written over its size (SIZ) marker. No decoder can read this frame; the file must be re-exported from its source.`,
+      );
+    }
+    throw e;
+  }
+}
+
 function wasm(name: WasmCodecName, data: Uint8Array, frameIndex: number, what: string): WasmDecodeResult {
   if (loadedWasmCodec(name) === undefined) {
     const failed = loadErrors.get(name);
@@ -511,10 +557,13 @@ function decodeEncapsulated(parsed: ParsedDicom, info: DicomImageInfo, frameInde
       }
       checkHeader({ ...header, components: header.components.length }, info, frameIndex, 'JPEG');
       if (header.marker === 0xc3) return decodeLosslessJpeg(frame, info, frameIndex, header.precision);
-      if (header.marker !== 0xc0 && header.marker !== 0xc1) {
-        throw unsupported(`Frame ${frameIndex + 1} uses JPEG process SOF 0x${header.marker.toString(16).toUpperCase()} (progressive, hierarchical or arithmetic), which Fovea does not decode.`);
+      if (header.marker !== 0xc0 && header.marker !== 0xc1 && header.marker !== 0xc2) {
+        throw unsupported(`Frame ${frameIndex + 1} uses JPEG process SOF 0x${header.marker.toString(16).toUpperCase()} (hierarchical or arithmetic coding), which Fovea does not decode.`);
       }
-      if (header.precision <= 8) {
+      // 8-bit colour (subsampled, YCbCr to RGB) goes to libjpeg-turbo; 12-bit data,
+      // and 8-bit greyscale progressive data (whose truncated streams libjpeg-turbo
+      // smooths differently from the IJG 6b that dcmtk uses), to our decoder.
+      if (header.precision <= 8 && (spp > 1 || header.marker !== 0xc2)) {
         const result = wasm('libjpeg-turbo', frame, frameIndex, 'JPEG');
         checkDecoded(result, info, frameIndex, 'JPEG');
         // libjpeg converts YCbCr to RGB for 3-component images.
@@ -525,7 +574,7 @@ function decodeEncapsulated(parsed: ParsedDicom, info: DicomImageInfo, frameInde
         decoded = decodeJpegDct(frame);
       } catch (e) {
         if (e instanceof JpegDecodeError) {
-          if (e.message.includes('not supported')) throw unsupported(`Frame ${frameIndex + 1}: 12-bit JPEG with ${e.message}.`);
+          if (e.message.includes('not supported')) throw unsupported(`Frame ${frameIndex + 1}: ${header.precision}-bit JPEG with ${e.message}.`);
           throw badInput(`Frame ${frameIndex + 1} is corrupt: ${e.message}.`);
         }
         throw e;
@@ -533,7 +582,9 @@ function decodeEncapsulated(parsed: ParsedDicom, info: DicomImageInfo, frameInde
       if (decoded.componentCount !== spp || decoded.data.length !== pixels * spp) {
         throw badInput(`Frame ${frameIndex + 1} decoded to ${decoded.componentCount} component(s); the DICOM header says ${spp}.`);
       }
-      return storedValues(info, widen(decoded.data, info), 0, declared);
+      // 8-bit streams come back in 16-bit samples; a 12-bit stream in 8-bit storage is refused by widen().
+      const samples = decoded.precision <= 8 ? Uint8Array.from(decoded.data) : decoded.data;
+      return storedValues(info, widen(samples, info), 0, declared);
     }
     case 'jpeg-ls': {
       const header = readJpegLsHeader(frame);
@@ -547,7 +598,7 @@ function decodeEncapsulated(parsed: ParsedDicom, info: DicomImageInfo, frameInde
     case 'jpeg2000':
     case 'htj2k': {
       const { header, codestream } = readJ2kHeader(frame);
-      checkHeader(header, info, frameIndex, 'JPEG 2000');
+      checkJ2kHeader(header, codestream, info, frameIndex);
       let result: WasmDecodeResult | undefined;
       let firstError: unknown;
       const names: WasmCodecName[] = codec === 'htj2k' ? ['openjpeg', 'openjph'] : ['openjpeg'];

@@ -144,7 +144,10 @@ function colourToDisplay(frame: DecodedFrame, info: DicomImageInfo): DisplayImag
   const shift = Math.max(0, frame.bitsStored - 8);
   const scale = 2 ** shift;
   const sample = (i: number): number => Math.floor((src[i] ?? 0) / scale);
-  if (photometric === 'RGB') {
+  if (photometric === 'RGB' && src instanceof Uint8Array) {
+    // 8-bit RGB is already what display wants (the common case: ultrasound, photos, secondary capture).
+    out.set(src.subarray(0, pixels * 3));
+  } else if (photometric === 'RGB') {
     for (let i = 0; i < pixels * 3; i++) out[i] = clampByte(sample(i));
   } else if (photometric === 'YBR_FULL' || photometric === 'YBR_FULL_422') {
     for (let p = 0; p < pixels; p++) ybrFullToRgb(sample(p * 3), sample(p * 3 + 1), sample(p * 3 + 2), out, p * 3);

@@ -1,6 +1,7 @@
 import { badInput, unsupported } from './dicom-errors';
 import type { DicomView } from './dicom-view';
 import type { ParsedDicom } from './parse-dicom';
+import { expandSegmentedLut } from './segmented-palette';
 
 /** The attributes Fovea needs to index, order, decode and display an image. */
 export interface DicomImageInfo {
@@ -162,6 +163,33 @@ export function readLut(view: DicomView, descriptorTag: string, dataTag: string,
 }
 
 /**
+ * A palette table given as Segmented Palette Color Lookup Table Data
+ * (PS3.3 C.7.9.2), expanded to the full table its descriptor describes.
+ */
+export function readSegmentedLut(view: DicomView, descriptorTag: string, dataTag: string, what: string): DicomLut | null {
+  const descriptor = view.nums(descriptorTag);
+  const raw = view.valueBytes(dataTag);
+  if (descriptor.length < 3 || raw === undefined) return null;
+  const entries = (descriptor[0] ?? 0) === 0 ? 65536 : (descriptor[0] ?? 0);
+  const bits = descriptor[2] ?? 16;
+  // Palette LUTs are indexed by unsigned stored values (PALETTE COLOR data is unsigned).
+  const firstMapped = descriptor[1] ?? 0;
+  const little = view.littleEndian;
+  let units: Uint16Array | Uint8Array;
+  if (bits <= 8) {
+    // 8-bit units, in the order the OW words hold them in little endian.
+    units = new Uint8Array(raw.length - (raw.length % 2));
+    for (let i = 0; i < units.length; i++) units[i] = raw[little ? i : i ^ 1] ?? 0;
+  } else {
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    units = new Uint16Array(raw.length >> 1);
+    for (let i = 0; i < units.length; i++) units[i] = dv.getUint16(i * 2, little);
+  }
+  const data = expandSegmentedLut(units, entries, bits <= 8 ? 8 : 16, what);
+  return { entries, firstMapped, bits: bits <= 8 ? 8 : bits, data, explanation: null };
+}
+
+/**
  * The image attributes of a parsed object, or null when it has no pixel data.
  * Throws BAD_INPUT when pixel data is present but the attributes that say
  * how to read it are missing or impossible, UNSUPPORTED for layouts Fovea
@@ -268,13 +296,11 @@ export function readImageInfo(parsed: ParsedDicom): DicomImageInfo | null {
   }
   let palette: DicomImageInfo['palette'] = null;
   if (photometricInterpretation === 'PALETTE COLOR') {
-    const red = readLut(parsed, '00281101', '00281201', 0);
-    const green = readLut(parsed, '00281102', '00281202', 0);
-    const blue = readLut(parsed, '00281103', '00281203', 0);
+    const segmented = !parsed.has('00281201') && parsed.has('00281221');
+    const red = segmented ? readSegmentedLut(parsed, '00281101', '00281221', 'red') : readLut(parsed, '00281101', '00281201', 0);
+    const green = segmented ? readSegmentedLut(parsed, '00281102', '00281222', 'green') : readLut(parsed, '00281102', '00281202', 0);
+    const blue = segmented ? readSegmentedLut(parsed, '00281103', '00281223', 'blue') : readLut(parsed, '00281103', '00281203', 0);
     if (red === null || green === null || blue === null) {
-      if (parsed.has('00281221')) {
-        throw unsupported('The DICOM image uses a segmented palette colour LUT, which Fovea does not read yet.');
-      }
       throw badInput('The DICOM image is PALETTE COLOR but its red, green and blue palette tables are missing or empty.');
     }
     palette = { red, green, blue };

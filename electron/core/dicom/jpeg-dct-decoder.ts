@@ -1,20 +1,30 @@
 /**
- * Sequential DCT JPEG decoder (ITU T.81 processes 1, 2 and 4: Huffman coded,
- * 8- or 12-bit samples), written to be bit-exact with the IJG libjpeg 6b
- * that gdcm and dcmtk's dcmdjpeg use for DICOM 1.2.840.10008.1.2.4.51.
+ * DCT JPEG decoder for ITU T.81 Huffman processes: sequential (1, 2, 4) and
+ * progressive (10, 12; spectral selection and successive approximation),
+ * 8- or 12-bit samples, written to be bit-exact with the IJG libjpeg 6b
+ * that dcmtk's dcmdjpeg and gdcm use for DICOM 1.2.840.10008.1.2.4.50-.55.
  *
  * Why our own: no npm decoder handles 12-bit JPEG exactly (libjpeg-turbo's
  * 8-bit wasm build refuses it; the pdf.js-derived decoders use a different
- * IDCT and are off by several grey levels). Exactness comes from copying
- * libjpeg's integer "islow" IDCT (jidctint.c, including PASS1_BITS = 1 for
- * 12-bit and the wrap-around range-limit table of jdmaster.c) and its
- * handling of truncated entropy data (zero bits after a marker or the end).
+ * IDCT and are off by several grey levels). Exactness comes from following
+ * libjpeg where it makes choices the standard leaves open:
+ * - the integer "islow" IDCT (jidctint.c, including PASS1_BITS = 1 for
+ *   12-bit) and the wrap-around range-limit table of jdmaster.c;
+ * - truncated entropy data (jdhuff.c, jdphuff.c): zero bits are fed once a
+ *   marker or the end is reached, and the MCUs after the one that ran out
+ *   are left as they are until the next restart marker ("insufficient data");
+ * - a sequential scan whose header says Ss/Se/Ah/Al other than 0/63/0/0 is
+ *   decoded as a full sequential scan with a warning (jdhuff.c: "there are
+ *   some baseline files out there with all zeroes in these bytes");
+ * - quantisation tables are latched at a component's first scan (jdinput.c);
+ * - a progressive image whose first AC coefficients were never fully sent
+ *   (a truncated file) gets libjpeg's inter-block smoothing (jdcoefct.c,
+ *   T.81 K.8).
  *
- * Scope: baseline/extended Huffman, interleaved or not, restart intervals,
- * any number of components, output as component planes without colour
- * conversion. Images whose components are subsampled are refused (8-bit
- * data goes to libjpeg-turbo, which handles those); progressive, arithmetic
- * and lossless frames are refused too.
+ * Scope: any number of components, output as component planes without
+ * colour conversion. Images whose components are subsampled are refused
+ * (8-bit colour data goes to libjpeg-turbo, which handles those); arithmetic,
+ * hierarchical and lossless frames are refused too.
  */
 
 export class JpegDecodeError extends Error {}
@@ -38,6 +48,10 @@ export interface JpegDecoded {
   readonly componentCount: number;
   /** Samples interleaved per pixel, in component order. */
   readonly data: Uint16Array;
+  /** SOF2: progressive DCT (processes 10 and 12). */
+  readonly progressive: boolean;
+  /** What libjpeg would have warned about while decoding (the data was still decoded as it does). */
+  readonly warnings: readonly string[];
 }
 
 /** Finds the frame header without decoding; throws JpegDecodeError if there is none. */
@@ -60,19 +74,6 @@ interface HuffmanTable {
   maxcode: Int32Array;
   valoffset: Int32Array;
   values: Uint8Array;
-}
-
-interface Component {
-  id: number;
-  h: number;
-  v: number;
-  tq: number;
-  blocksPerLine: number;
-  blocksPerColumn: number;
-  coefficients: Int16Array;
-  dcTable: number;
-  acTable: number;
-  pred: number;
 }
 
 interface MarkerState {
@@ -227,73 +228,82 @@ function parseMarkers(bytes: Uint8Array, headerOnly: boolean, onScan?: (state: M
   }
 }
 
-/** Bit reader with libjpeg's behaviour at markers and at the end: feed zeros. */
+/**
+ * Bit reader with libjpeg's behaviour at markers and at the end of the data
+ * (jdhuff.c jpeg_fill_bit_buffer): once a marker is reached, zero bits are
+ * supplied, and a read that needed bits the data did not have sets
+ * `insufficient` (libjpeg's insufficient_data).
+ */
 class BitReader {
   private buffer = 0;
   private bits = 0;
-  /** Set when a marker (or the end) was hit; reading continues with zeros. */
-  hitMarker = false;
+  /** A marker (or the end) stops the entropy-coded segment: nothing more is consumed. */
+  private atMarker = false;
+  insufficient = false;
 
   constructor(
     private readonly bytes: Uint8Array,
     public pos: number,
   ) {}
 
-  private fill(): void {
-    while (this.bits <= 16) {
-      let byte = 0;
-      if (!this.hitMarker && this.pos < this.bytes.length) {
-        byte = this.bytes[this.pos] ?? 0;
-        if (byte === 0xff) {
-          let next = this.bytes[this.pos + 1] ?? 0xd9;
-          let skip = 1;
-          while (next === 0xff) {
-            skip++;
-            next = this.bytes[this.pos + skip] ?? 0xd9;
-          }
-          if (next === 0) {
-            this.pos += skip + 1;
-          } else {
-            // A marker: stop consuming and supply zeros from now on.
-            this.hitMarker = true;
-            byte = 0;
-          }
-        } else {
-          this.pos++;
+  private fill(needed: number): void {
+    // libjpeg loads bytes while fewer than MIN_GET_BITS (25) are buffered.
+    while (this.bits <= 24 && !this.atMarker) {
+      if (this.pos >= this.bytes.length) {
+        this.atMarker = true; // libjpeg's source manager inserts a fake EOI here
+        break;
+      }
+      const byte = this.bytes[this.pos] ?? 0;
+      if (byte === 0xff) {
+        let skip = 1;
+        let next = this.bytes[this.pos + skip] ?? 0xd9;
+        while (next === 0xff) {
+          skip++;
+          next = this.bytes[this.pos + skip] ?? 0xd9;
         }
+        if (next !== 0) {
+          this.atMarker = true;
+          break;
+        }
+        this.pos += skip + 1; // FF 00 (after any fill FFs) is a data byte 0xFF
       } else {
-        this.hitMarker = true;
+        this.pos++;
       }
       this.buffer = ((this.buffer << 8) | byte) >>> 0;
       this.bits += 8;
-      if (this.bits > 24) break;
+    }
+    if (this.bits < needed) {
+      // Out of data: remember it (libjpeg warns once) and continue with zero bits.
+      this.insufficient = true;
+      this.buffer = (this.buffer << (needed - this.bits)) >>> 0;
+      this.bits = needed;
     }
   }
 
   getBits(n: number): number {
     if (n === 0) return 0;
-    if (this.bits < n) this.fill();
+    if (this.bits < n) this.fill(n);
     this.bits -= n;
     return (this.buffer >>> this.bits) & ((1 << n) - 1);
   }
 
-  getBit(): number {
-    return this.getBits(1);
-  }
-
   decode(table: HuffmanTable): number {
-    // jdhuff.c jpeg_huff_decode: code grows one bit at a time until it fits.
-    let code = this.getBit();
+    // jdhuff.c jpeg_huff_decode: the code grows one bit at a time until it fits.
+    let code = this.getBits(1);
     let l = 1;
     while (code > (table.maxcode[l] ?? -1)) {
-      code = (code << 1) | this.getBit();
+      code = (code << 1) | this.getBits(1);
       l++;
       if (l > 16) return 0; // corrupt: libjpeg warns and returns 0
     }
     return table.values[(table.valoffset[l] ?? 0) + code] ?? 0;
   }
 
-  /** Discards buffered bits and moves past the next RSTn marker (restart interval boundary). */
+  /**
+   * At a restart interval boundary: discard buffered bits and move past the
+   * next RSTn marker. libjpeg clears the out-of-data flag unless it is left
+   * up against another marker (then the next interval reads as empty too).
+   */
   restart(): void {
     this.buffer = 0;
     this.bits = 0;
@@ -303,15 +313,16 @@ class BitReader {
         const m = this.bytes[p + 1] ?? 0;
         if (m >= 0xd0 && m <= 0xd7) {
           this.pos = p + 2;
-          this.hitMarker = false;
+          this.atMarker = false;
+          this.insufficient = false;
           return;
         }
-        if (m !== 0 && m !== 0xff) break; // some other marker: leave it (libjpeg resyncs likewise)
+        if (m !== 0 && m !== 0xff) break; // some other marker: stay on it
       }
       p++;
     }
     this.pos = p;
-    this.hitMarker = false;
+    this.atMarker = true;
   }
 }
 
@@ -319,174 +330,145 @@ function extend(value: number, size: number): number {
   return value < 1 << (size - 1) ? value + ((-1 << size) + 1) : value;
 }
 
-/** Decodes a sequential Huffman JPEG (8- or 12-bit). Throws JpegDecodeError on bad data. */
-export function decodeJpegDct(bytes: Uint8Array): JpegDecoded {
-  let components: Component[] = [];
-  let hmax = 1;
-  let vmax = 1;
-  let mcusPerLine = 0;
-  let mcusPerColumn = 0;
-  let frameSeen: JpegFrameHeader | undefined;
+interface Component {
+  readonly id: number;
+  readonly h: number;
+  readonly v: number;
+  readonly tq: number;
+  /** Blocks per line and column including the MCU padding (the coefficient array's shape). */
+  readonly blocksPerLine: number;
+  readonly blocksPerColumn: number;
+  /** Blocks that hold image data (libjpeg's width_in_blocks, height_in_blocks). */
+  readonly widthInBlocks: number;
+  readonly heightInBlocks: number;
+  readonly coefficients: Int16Array;
+  /** The quantisation table latched at the component's first scan (jdinput.c latch_quant_tables). */
+  quant: Uint16Array | undefined;
+  /** Progressive only: per coefficient, the Al of its last scan, -1 before any (libjpeg's coef_bits). */
+  readonly coefBits: Int8Array;
+}
 
+interface FrameLayout {
+  readonly frame: JpegFrameHeader;
+  readonly progressive: boolean;
+  readonly components: Component[];
+  readonly mcusPerLine: number;
+  readonly mcusPerColumn: number;
+  readonly warnings: string[];
+}
+
+function layoutFrame(frame: JpegFrameHeader): FrameLayout {
+  if (frame.marker !== 0xc0 && frame.marker !== 0xc1 && frame.marker !== 0xc2) {
+    throw new JpegDecodeError(`unsupported JPEG process (SOF marker 0xFF${frame.marker.toString(16).toUpperCase()})`);
+  }
+  if (frame.precision !== 8 && frame.precision !== 12) throw new JpegDecodeError(`unsupported sample precision ${frame.precision}`);
+  if (frame.width === 0 || frame.height === 0) throw new JpegDecodeError('frame has zero width or height');
+  const hmax = Math.max(...frame.components.map((c) => c.h));
+  const vmax = Math.max(...frame.components.map((c) => c.v));
+  if (frame.components.some((c) => c.h !== hmax || c.v !== vmax)) {
+    throw new JpegDecodeError('subsampled colour components are not supported by this decoder');
+  }
+  const mcusPerLine = Math.ceil(frame.width / (8 * hmax));
+  const mcusPerColumn = Math.ceil(frame.height / (8 * vmax));
+  const components = frame.components.map((c): Component => {
+    const blocksPerLine = mcusPerLine * c.h;
+    const blocksPerColumn = mcusPerColumn * c.v;
+    return {
+      ...c,
+      blocksPerLine,
+      blocksPerColumn,
+      widthInBlocks: Math.ceil(Math.ceil((frame.width * c.h) / hmax) / 8),
+      heightInBlocks: Math.ceil(Math.ceil((frame.height * c.v) / vmax) / 8),
+      coefficients: new Int16Array(blocksPerLine * blocksPerColumn * 64),
+      quant: undefined,
+      coefBits: new Int8Array(64).fill(-1),
+    };
+  });
+  return { frame, progressive: frame.marker === 0xc2, components, mcusPerLine, mcusPerColumn, warnings: [] };
+}
+
+/** Decodes a sequential or progressive Huffman JPEG (8- or 12-bit). Throws JpegDecodeError on bad data. */
+export function decodeJpegDct(bytes: Uint8Array): JpegDecoded {
+  let layout: FrameLayout | undefined;
   const state = parseMarkers(bytes, false, (st, pos) => {
     const frame = st.frame;
     if (frame === undefined) throw new JpegDecodeError('scan before frame header');
-    if (frameSeen === undefined) {
-      frameSeen = frame;
-      if (frame.marker !== 0xc0 && frame.marker !== 0xc1) {
-        throw new JpegDecodeError(`unsupported JPEG process (SOF marker 0xFF${frame.marker.toString(16).toUpperCase()})`);
-      }
-      if (frame.precision !== 8 && frame.precision !== 12) throw new JpegDecodeError(`unsupported sample precision ${frame.precision}`);
-      if (frame.width === 0 || frame.height === 0) throw new JpegDecodeError('frame has zero width or height');
-      hmax = Math.max(...frame.components.map((c) => c.h));
-      vmax = Math.max(...frame.components.map((c) => c.v));
-      if (frame.components.some((c) => c.h !== hmax || c.v !== vmax)) {
-        throw new JpegDecodeError('subsampled colour components are not supported by this decoder');
-      }
-      mcusPerLine = Math.ceil(frame.width / (8 * hmax));
-      mcusPerColumn = Math.ceil(frame.height / (8 * vmax));
-      components = frame.components.map((c) => {
-        const blocksPerLine = mcusPerLine * c.h;
-        const blocksPerColumn = mcusPerColumn * c.v;
-        return {
-          ...c,
-          blocksPerLine,
-          blocksPerColumn,
-          coefficients: new Int16Array(blocksPerLine * blocksPerColumn * 64),
-          dcTable: 0,
-          acTable: 0,
-          pred: 0,
-        };
-      });
-    }
-    return decodeScan(bytes, pos, st, frame, components, mcusPerLine, mcusPerColumn, hmax, vmax);
+    layout ??= layoutFrame(frame);
+    return decodeScan(bytes, pos, st, layout);
   });
-
-  const frame = state.frame;
-  if (frame === undefined || frameSeen === undefined) throw new JpegDecodeError('no image data (no scan)');
-  const { width, height, precision } = frame;
-  const n = components.length;
-  const out = new Uint16Array(width * height * n);
-  const block = new Int32Array(64);
-  for (let ci = 0; ci < n; ci++) {
-    const c = components[ci];
-    if (c === undefined) continue;
-    const q = state.quant[c.tq];
-    if (q === undefined) throw new JpegDecodeError(`missing quantisation table ${c.tq}`);
-    const compWidth = Math.ceil((width * c.h) / hmax);
-    const compHeight = Math.ceil((height * c.v) / vmax);
-    const usedBlocksX = Math.ceil(compWidth / 8);
-    const usedBlocksY = Math.ceil(compHeight / 8);
-    for (let by = 0; by < usedBlocksY; by++) {
-      for (let bx = 0; bx < usedBlocksX; bx++) {
-        const offset = (by * c.blocksPerLine + bx) * 64;
-        idctIslow(c.coefficients, offset, q, precision, block);
-        for (let y = 0; y < 8; y++) {
-          const py = by * 8 + y;
-          if (py >= height) break;
-          for (let x = 0; x < 8; x++) {
-            const px = bx * 8 + x;
-            if (px >= width) break;
-            out[(py * width + px) * n + ci] = block[y * 8 + x] ?? 0;
-          }
-        }
-      }
-    }
-  }
-  return { width, height, precision, componentCount: n, data: out };
+  if (state.frame === undefined || layout === undefined) throw new JpegDecodeError('no image data (no scan)');
+  return reconstruct(layout);
 }
 
-function decodeScan(
-  bytes: Uint8Array,
-  pos: number,
-  state: MarkerState,
-  frame: JpegFrameHeader,
-  components: Component[],
-  mcusPerLine: number,
-  mcusPerColumn: number,
-  hmax: number,
-  vmax: number,
-): number {
+/** A block of one MCU: its component and the offset of its 64 coefficients. */
+type McuBlock = readonly [Component, number];
+
+/** Decodes the MCUs of one scan; `restart` resets the predictions at a restart marker. */
+interface ScanDecoder {
+  mcu(blocks: readonly McuBlock[]): void;
+  restart(): void;
+}
+
+/** One scan: the header at `pos` (its length field), then entropy-coded data; returns where the next marker starts. */
+function decodeScan(bytes: Uint8Array, pos: number, state: MarkerState, layout: FrameLayout): number {
   const length = u16(bytes, pos);
   const ns = bytes[pos + 2] ?? 0;
   if (ns < 1 || ns > 4 || length !== 6 + 2 * ns || pos + length > bytes.length) throw new JpegDecodeError('bad scan header');
-  const scanComponents: Component[] = [];
+  const scan: { component: Component; dcTable: number; acTable: number }[] = [];
   for (let i = 0; i < ns; i++) {
     const id = bytes[pos + 3 + i * 2];
     const tables = bytes[pos + 4 + i * 2] ?? 0;
-    const c = components.find((x) => x.id === id);
-    if (c === undefined) throw new JpegDecodeError('scan refers to an unknown component');
-    c.dcTable = tables >> 4;
-    c.acTable = tables & 15;
-    c.pred = 0;
-    scanComponents.push(c);
+    const component = layout.components.find((x) => x.id === id);
+    if (component === undefined) throw new JpegDecodeError('scan refers to an unknown component');
+    if (component.quant === undefined) {
+      component.quant = state.quant[component.tq];
+      if (component.quant === undefined) throw new JpegDecodeError(`missing quantisation table ${component.tq}`);
+    }
+    scan.push({ component, dcTable: tables >> 4, acTable: tables & 15 });
   }
-  const ss = bytes[pos + 3 + ns * 2] ?? 0;
-  const se = bytes[pos + 4 + ns * 2] ?? 0;
-  if (ss !== 0 || se !== 63) throw new JpegDecodeError('spectral selection is not sequential (progressive JPEG)');
-  const reader = new BitReader(bytes, pos + length);
-
-  const decodeBlock = (c: Component, offset: number): void => {
-    const dc = state.dc[c.dcTable];
-    const ac = state.ac[c.acTable];
-    if (dc === undefined || ac === undefined) throw new JpegDecodeError('scan uses an undefined Huffman table');
-    const coefs = c.coefficients;
-    let s = reader.decode(dc);
-    let diff = 0;
-    if (s !== 0) {
-      if (s > 16) throw new JpegDecodeError('corrupt DC coefficient');
-      diff = extend(reader.getBits(s), s);
-    }
-    c.pred += diff;
-    coefs[offset] = c.pred; // JCOEF is 16-bit in libjpeg: the Int16Array wraps the same way
-    for (let k = 1; k < 64; k++) {
-      const rs = reader.decode(ac);
-      const r = rs >> 4;
-      s = rs & 15;
-      if (s !== 0) {
-        k += r;
-        const value = extend(reader.getBits(s), s);
-        coefs[offset + (ZIGZAG[k] ?? 63)] = value;
-      } else {
-        if (r !== 15) break;
-        k += 15;
-      }
-    }
+  const params = {
+    ss: bytes[pos + 3 + ns * 2] ?? 0,
+    se: bytes[pos + 4 + ns * 2] ?? 0,
+    ah: (bytes[pos + 5 + ns * 2] ?? 0) >> 4,
+    al: (bytes[pos + 5 + ns * 2] ?? 0) & 15,
   };
+  const reader = new BitReader(bytes, pos + length);
+  const decoder = layout.progressive ? progressiveScan(reader, state, scan, params) : sequentialScan(reader, state, scan, params, layout.warnings);
 
   const interval = state.restartInterval;
-  let mcusLeft = interval;
-  const single = ns === 1;
-  const only = scanComponents[0];
-  const totalMcus = single && only !== undefined
-    ? Math.ceil(Math.ceil((frame.width * only.h) / hmax) / 8) * Math.ceil(Math.ceil((frame.height * only.v) / vmax) / 8)
-    : mcusPerLine * mcusPerColumn;
-  const singleBlocksPerLine = single && only !== undefined ? Math.ceil(Math.ceil((frame.width * only.h) / hmax) / 8) : 0;
-
-  for (let m = 0; m < totalMcus; m++) {
-    if (interval > 0) {
-      if (mcusLeft === 0) {
-        reader.restart();
-        for (const c of scanComponents) c.pred = 0;
-        mcusLeft = interval;
-      }
-      mcusLeft--;
+  let restartsToGo = interval;
+  const blocks: McuBlock[] = [];
+  const nextMcu = (): void => {
+    if (interval === 0) return;
+    if (restartsToGo === 0) {
+      reader.restart();
+      decoder.restart();
+      restartsToGo = interval;
     }
-    if (single && only !== undefined) {
-      const bx = m % singleBlocksPerLine;
-      const by = Math.floor(m / singleBlocksPerLine);
-      decodeBlock(only, (by * only.blocksPerLine + bx) * 64);
-    } else {
-      const mx = m % mcusPerLine;
-      const my = Math.floor(m / mcusPerLine);
-      for (const c of scanComponents) {
-        for (let v = 0; v < c.v; v++) {
-          for (let h = 0; h < c.h; h++) {
-            const bx = mx * c.h + h;
-            const by = my * c.v + v;
-            decodeBlock(c, (by * c.blocksPerLine + bx) * 64);
+    restartsToGo--;
+  };
+  const only = scan.length === 1 ? scan[0]?.component : undefined;
+  if (only !== undefined) {
+    // A non-interleaved scan: one block per MCU, over the blocks that hold data.
+    for (let by = 0; by < only.heightInBlocks; by++) {
+      for (let bx = 0; bx < only.widthInBlocks; bx++) {
+        nextMcu();
+        blocks.length = 0;
+        blocks.push([only, (by * only.blocksPerLine + bx) * 64]);
+        decoder.mcu(blocks);
+      }
+    }
+  } else {
+    for (let my = 0; my < layout.mcusPerColumn; my++) {
+      for (let mx = 0; mx < layout.mcusPerLine; mx++) {
+        nextMcu();
+        blocks.length = 0;
+        for (const { component: c } of scan) {
+          for (let v = 0; v < c.v; v++) {
+            for (let h = 0; h < c.h; h++) blocks.push([c, ((my * c.v + v) * c.blocksPerLine + mx * c.h + h) * 64]);
           }
         }
+        decoder.mcu(blocks);
       }
     }
   }
@@ -500,6 +482,302 @@ function decodeScan(
     p++;
   }
   return bytes.length;
+}
+
+interface ScanParams {
+  readonly ss: number;
+  readonly se: number;
+  readonly ah: number;
+  readonly al: number;
+}
+
+type ScanComponents = readonly { component: Component; dcTable: number; acTable: number }[];
+
+function huffmanTable(tables: (HuffmanTable | undefined)[], index: number): HuffmanTable {
+  const table = tables[index];
+  if (table === undefined) throw new JpegDecodeError('scan uses an undefined Huffman table');
+  return table;
+}
+
+/** jdhuff.c decode_mcu: DC difference then 63 AC coefficients per block. */
+function sequentialScan(reader: BitReader, state: MarkerState, scan: ScanComponents, params: ScanParams, warnings: string[]): ScanDecoder {
+  // jdhuff.c start_pass_huff_decoder only warns here, then decodes a full sequential scan.
+  if (params.ss !== 0 || params.se !== 63 || params.ah !== 0 || params.al !== 0) warnings.push('Invalid SOS parameters for sequential JPEG');
+  const tables = new Map(scan.map((s) => [s.component, { dc: huffmanTable(state.dc, s.dcTable), ac: huffmanTable(state.ac, s.acTable), pred: 0 }]));
+  return {
+    restart: () => {
+      for (const t of tables.values()) t.pred = 0;
+    },
+    mcu: (blocks) => {
+      // After running out of data, the rest of the restart interval stays as it is (zeroes).
+      if (reader.insufficient) return;
+      for (const [c, offset] of blocks) {
+        const t = tables.get(c);
+        if (t === undefined) continue;
+        const coefs = c.coefficients;
+        let s = reader.decode(t.dc);
+        let diff = 0;
+        if (s !== 0) {
+          if (s > 16) throw new JpegDecodeError('corrupt DC coefficient');
+          diff = extend(reader.getBits(s), s);
+        }
+        t.pred += diff;
+        coefs[offset] = t.pred; // JCOEF is 16-bit in libjpeg: the Int16Array wraps the same way
+        for (let k = 1; k < 64; k++) {
+          const rs = reader.decode(t.ac);
+          const r = rs >> 4;
+          s = rs & 15;
+          if (s !== 0) {
+            k += r;
+            coefs[offset + (ZIGZAG[k] ?? 63)] = extend(reader.getBits(s), s);
+          } else {
+            if (r !== 15) break;
+            k += 15;
+          }
+        }
+      }
+    },
+  };
+}
+
+/** jdphuff.c: the four kinds of progressive scan, with libjpeg's checks and progression bookkeeping. */
+function progressiveScan(reader: BitReader, state: MarkerState, scan: ScanComponents, params: ScanParams): ScanDecoder {
+  const { ss, se, ah, al } = params;
+  const dcBand = ss === 0;
+  // start_pass_phuff_decoder: these are fatal in libjpeg (JERR_BAD_PROGRESSION).
+  const bad = (dcBand ? se !== 0 : ss > se || se > 63 || scan.length !== 1) || (ah !== 0 && al !== ah - 1) || al > 13;
+  if (bad) throw new JpegDecodeError(`bad progressive scan parameters (Ss=${ss}, Se=${se}, Ah=${ah}, Al=${al})`);
+  for (const { component } of scan) for (let k = ss; k <= se; k++) component.coefBits[k] = al;
+
+  const preds = new Map(scan.map((s) => [s.component, 0]));
+  let eobrun = 0;
+  const restart = (): void => {
+    for (const c of preds.keys()) preds.set(c, 0);
+    eobrun = 0;
+  };
+
+  if (dcBand && ah === 0) {
+    const tables = new Map(scan.map((s) => [s.component, huffmanTable(state.dc, s.dcTable)]));
+    return {
+      restart,
+      mcu: (blocks) => {
+        if (reader.insufficient) return;
+        for (const [c, offset] of blocks) {
+          const table = tables.get(c);
+          if (table === undefined) continue;
+          let s = reader.decode(table);
+          if (s !== 0) {
+            if (s > 16) throw new JpegDecodeError('corrupt DC coefficient');
+            s = extend(reader.getBits(s), s);
+          }
+          const value = (preds.get(c) ?? 0) + s;
+          preds.set(c, value);
+          c.coefficients[offset] = value << al;
+        }
+      },
+    };
+  }
+  if (dcBand) {
+    // DC refinement: one bit per block; libjpeg does not check for missing data here.
+    const p1 = 1 << al;
+    return {
+      restart,
+      mcu: (blocks) => {
+        for (const [c, offset] of blocks) if (reader.getBits(1) !== 0) c.coefficients[offset] = (c.coefficients[offset] ?? 0) | p1;
+      },
+    };
+  }
+  const only = scan[0];
+  if (only === undefined) throw new JpegDecodeError('bad scan header');
+  const table = huffmanTable(state.ac, only.acTable);
+  if (ah === 0) {
+    return {
+      restart,
+      mcu: (blocks) => {
+        if (reader.insufficient) return;
+        if (eobrun > 0) {
+          eobrun--;
+          return;
+        }
+        const block = blocks[0];
+        if (block === undefined) return;
+        const [c, offset] = block;
+        for (let k = ss; k <= se; k++) {
+          const rs = reader.decode(table);
+          let r = rs >> 4;
+          const s = rs & 15;
+          if (s !== 0) {
+            k += r;
+            c.coefficients[offset + (ZIGZAG[k] ?? 63)] = extend(reader.getBits(s), s) << al;
+          } else if (r === 15) {
+            k += 15;
+          } else {
+            eobrun = 1 << r;
+            if (r !== 0) {
+              r = reader.getBits(r);
+              eobrun += r;
+            }
+            eobrun--;
+            break;
+          }
+        }
+      },
+    };
+  }
+  // AC refinement (successive approximation).
+  const p1 = 1 << al;
+  const m1 = -1 << al;
+  return {
+    restart,
+    mcu: (blocks) => {
+      if (reader.insufficient) return;
+      const block = blocks[0];
+      if (block === undefined) return;
+      const [c, offset] = block;
+      const coefs = c.coefficients;
+      const refine = (at: number): void => {
+        // A correction bit for an already non-zero coefficient: 1 means its magnitude grows.
+        if (reader.getBits(1) !== 0) {
+          const v = coefs[at] ?? 0;
+          if ((v & p1) === 0) coefs[at] = v >= 0 ? v + p1 : v + m1;
+        }
+      };
+      let k = ss;
+      if (eobrun === 0) {
+        for (; k <= se; k++) {
+          const rs = reader.decode(table);
+          let r = rs >> 4;
+          let s = rs & 15;
+          if (s !== 0) {
+            // The size of a newly non-zero coefficient is always 1 (libjpeg warns otherwise).
+            s = reader.getBits(1) !== 0 ? p1 : m1;
+          } else if (r !== 15) {
+            eobrun = 1 << r;
+            if (r !== 0) eobrun += reader.getBits(r);
+            break;
+          }
+          // Skip r zero coefficients (and the non-zero ones between them, refining each).
+          do {
+            const at = offset + (ZIGZAG[k] ?? 63);
+            if ((coefs[at] ?? 0) !== 0) refine(at);
+            else if (--r < 0) break;
+            k++;
+          } while (k <= se);
+          if (s !== 0) coefs[offset + (ZIGZAG[k] ?? 63)] = s;
+        }
+      }
+      if (eobrun > 0) {
+        for (; k <= se; k++) {
+          const at = offset + (ZIGZAG[k] ?? 63);
+          if ((coefs[at] ?? 0) !== 0) refine(at);
+        }
+        eobrun--;
+      }
+    },
+  };
+}
+
+/** Inverse DCT of every block (with libjpeg's block smoothing where it applies) into interleaved samples. */
+function reconstruct(layout: FrameLayout): JpegDecoded {
+  const { frame, components, progressive, warnings } = layout;
+  const { width, height, precision } = frame;
+  const n = components.length;
+  const out = new Uint16Array(width * height * n);
+  const block = new Int32Array(64);
+  const smoothing = progressive && smoothingUseful(components);
+  const workspace = new Int16Array(64);
+  const unscanned = new Uint16Array(64); // libjpeg's zeroed multiplier table: a component no scan reached is mid-grey
+  for (let ci = 0; ci < n; ci++) {
+    const c = components[ci];
+    if (c === undefined) continue;
+    const q = c.quant ?? unscanned;
+    for (let by = 0; by < c.heightInBlocks; by++) {
+      for (let bx = 0; bx < c.widthInBlocks; bx++) {
+        const offset = (by * c.blocksPerLine + bx) * 64;
+        if (smoothing) {
+          workspace.set(c.coefficients.subarray(offset, offset + 64));
+          smoothBlock(c, bx, by, workspace);
+          idctIslow(workspace, 0, q, precision, block);
+        } else {
+          idctIslow(c.coefficients, offset, q, precision, block);
+        }
+        for (let y = 0; y < 8; y++) {
+          const py = by * 8 + y;
+          if (py >= height) break;
+          for (let x = 0; x < 8; x++) {
+            const px = bx * 8 + x;
+            if (px >= width) break;
+            out[(py * width + px) * n + ci] = block[y * 8 + x] ?? 0;
+          }
+        }
+      }
+    }
+  }
+  return { width, height, precision, componentCount: n, data: out, progressive, warnings };
+}
+
+/** Natural-order positions of the first five AC coefficients in zigzag order (jdcoefct.c Q01_POS ...). */
+const SMOOTHED = [1, 8, 16, 9, 2] as const;
+
+/**
+ * jdcoefct.c smoothing_ok: smoothing applies when every component's DC is
+ * at least partly known, its first quantisers are non-zero, and some of the
+ * first five AC coefficients are not known to full precision (a progressive
+ * stream that ended before its last scans).
+ */
+function smoothingUseful(components: readonly Component[]): boolean {
+  let useful = false;
+  for (const c of components) {
+    const q = c.quant;
+    if (q === undefined || q[0] === 0 || SMOOTHED.some((pos) => q[pos] === 0)) return false;
+    if ((c.coefBits[0] ?? -1) < 0) return false;
+    for (let k = 1; k <= 5; k++) if (c.coefBits[k] !== 0) useful = true;
+  }
+  return useful;
+}
+
+/**
+ * jdcoefct.c decompress_smooth_data for one block (T.81 K.8): estimates the
+ * first five AC coefficients from the DC values of the block and its eight
+ * neighbours (edges repeat), where a coefficient is still zero and not
+ * known exactly.
+ */
+function smoothBlock(c: Component, bx: number, by: number, ws: Int16Array): void {
+  const q = c.quant;
+  if (q === undefined) return;
+  const dc = (x: number, y: number): number => {
+    const cx = Math.min(Math.max(x, 0), c.widthInBlocks - 1);
+    const cy = Math.min(Math.max(y, 0), c.heightInBlocks - 1);
+    return c.coefficients[(cy * c.blocksPerLine + cx) * 64] ?? 0;
+  };
+  const dc1 = dc(bx - 1, by - 1);
+  const dc2 = dc(bx, by - 1);
+  const dc3 = dc(bx + 1, by - 1);
+  const dc4 = dc(bx - 1, by);
+  const dc5 = dc(bx, by);
+  const dc6 = dc(bx + 1, by);
+  const dc7 = dc(bx - 1, by + 1);
+  const dc8 = dc(bx, by + 1);
+  const dc9 = dc(bx + 1, by + 1);
+  const q00 = q[0] ?? 0;
+  const estimates = [
+    36 * q00 * (dc4 - dc6),
+    36 * q00 * (dc2 - dc8),
+    9 * q00 * (dc2 + dc8 - 2 * dc5),
+    5 * q00 * (dc1 - dc3 - dc7 + dc9),
+    9 * q00 * (dc4 + dc6 - 2 * dc5),
+  ];
+  for (let i = 0; i < 5; i++) {
+    const pos = SMOOTHED[i] ?? 0;
+    const al = c.coefBits[i + 1] ?? 0;
+    if (al === 0 || ws[pos] !== 0) continue;
+    const qk = q[pos] ?? 1;
+    const num = estimates[i] ?? 0;
+    // Integer division of non-negative values, as C does it; the sign is applied afterwards.
+    let pred = Math.floor(((qk << 7) + Math.abs(num)) / (qk << 8));
+    if (al > 0 && pred >= 1 << al) pred = (1 << al) - 1;
+    ws[pos] = num >= 0 ? pred : -pred;
+  }
 }
 
 // jidctint.c constants (CONST_BITS = 13).

@@ -99,10 +99,11 @@ class Walker {
     return String.fromCharCode(this.bytes[pos] ?? 0, this.bytes[pos + 1] ?? 0);
   }
 
-  need(pos: number, count: number, limit: number, what: string): void {
+  /** `what` names the thing being read; a function when naming it costs (it is called only on failure). */
+  need(pos: number, count: number, limit: number, what: string | (() => string)): void {
     if (pos + count > limit) {
       throw badInput(
-        `The DICOM file is truncated or corrupt: ${what} at byte ${pos} needs ${count} bytes but only ${Math.max(0, limit - pos)} remain.`,
+        `The DICOM file is truncated or corrupt: ${typeof what === 'function' ? what() : what} at byte ${pos} needs ${count} bytes but only ${Math.max(0, limit - pos)} remain.`,
       );
     }
   }
@@ -184,7 +185,7 @@ class Walker {
     let length: number;
     let dataOffset: number;
     if (enc.explicit) {
-      this.need(pos, 8, limit, `attribute ${formatTag(tag)}`);
+      this.need(pos, 8, limit, () => `attribute ${formatTag(tag)}`);
       vr = this.vrAt(pos + 4);
       if (!KNOWN_VRS.has(vr)) {
         throw badInput(
@@ -192,7 +193,7 @@ class Walker {
         );
       }
       if (LONG_LENGTH_VRS.has(vr)) {
-        this.need(pos, 12, limit, `attribute ${formatTag(tag)}`);
+        this.need(pos, 12, limit, () => `attribute ${formatTag(tag)}`);
         length = this.u32(pos + 8, enc.little);
         dataOffset = pos + 12;
       } else {
@@ -200,7 +201,7 @@ class Walker {
         dataOffset = pos + 8;
       }
     } else {
-      this.need(pos, 8, limit, `attribute ${formatTag(tag)}`);
+      this.need(pos, 8, limit, () => `attribute ${formatTag(tag)}`);
       length = this.u32(pos + 4, enc.little);
       dataOffset = pos + 8;
       vr = this.implicitVr(tag);

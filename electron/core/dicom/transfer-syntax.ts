@@ -5,7 +5,7 @@
 export type PixelCodec =
   | 'native'
   | 'rle'
-  | 'jpeg-baseline' // 8-bit DCT (libjpeg-turbo) or 12-bit DCT (our own decoder)
+  | 'jpeg-baseline' // DCT, sequential or progressive: 8-bit colour (libjpeg-turbo), else our own decoder
   | 'jpeg-lossless'
   | 'jpeg-ls'
   | 'jpeg2000'
@@ -56,6 +56,9 @@ const TABLE: readonly TransferSyntaxInfo[] = [
   ts('1.2.840.10008.1.2.5', 'RLE Lossless', 'rle', false),
   ts('1.2.840.10008.1.2.4.50', 'JPEG Baseline (Process 1)', 'jpeg-baseline', true),
   ts('1.2.840.10008.1.2.4.51', 'JPEG Extended (Process 2 and 4)', 'jpeg-baseline', true),
+  // Retired, but dcmtk still writes them (dcmcjpeg +es, +ep) and archives hold them.
+  ts('1.2.840.10008.1.2.4.53', 'JPEG Spectral Selection, Non-Hierarchical (Process 6 and 8, retired)', 'jpeg-baseline', true),
+  ts('1.2.840.10008.1.2.4.55', 'JPEG Full Progression, Non-Hierarchical (Process 10 and 12, retired)', 'jpeg-baseline', true),
   ts('1.2.840.10008.1.2.4.57', 'JPEG Lossless (Process 14)', 'jpeg-lossless', false),
   ts('1.2.840.10008.1.2.4.70', 'JPEG Lossless (Process 14, Selection Value 1)', 'jpeg-lossless', false),
   ts('1.2.840.10008.1.2.4.80', 'JPEG-LS Lossless', 'jpeg-ls', false),
@@ -70,8 +73,6 @@ const TABLE: readonly TransferSyntaxInfo[] = [
 /** Named but not decodable here: recognised so the message can say what they are. */
 const KNOWN_UNSUPPORTED: Readonly<Record<string, string>> = {
   '1.2.840.10008.1.2.4.52': 'JPEG Extended (Process 3 and 5, retired)',
-  '1.2.840.10008.1.2.4.53': 'JPEG Spectral Selection (retired)',
-  '1.2.840.10008.1.2.4.55': 'JPEG Full Progression (retired)',
   '1.2.840.10008.1.2.4.92': 'JPEG 2000 Part 2 Multi-component (Lossless Only)',
   '1.2.840.10008.1.2.4.93': 'JPEG 2000 Part 2 Multi-component',
   '1.2.840.10008.1.2.4.94': 'JPIP Referenced',

@@ -14,7 +14,8 @@ import { readImageInfo } from '../dicom/image-info';
 import { parseDicom, sniffEncoding } from '../dicom/parse-dicom';
 import { checkDeclaredSize } from '../dicom/size-limits';
 import { THUMB_SIZE } from './plain-image';
-import { isPart10, type DicomSupport, type PreparedDicom } from './import-engine';
+import type { DicomSupport } from './import-engine';
+import { isPart10, type PreparedDicom } from './prepare-file';
 
 function looksLikeDicom(bytes: Uint8Array): boolean {
   if (isPart10(bytes)) return true;

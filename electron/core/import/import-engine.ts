@@ -9,35 +9,27 @@
  * a crash or Ctrl-C loses at most the uncommitted batch, which the next run
  * imports again; the library stays consistent (blob files are written before
  * the rows that reference them). One bad file never aborts the batch.
+ *
+ * The work on each file (reading, hashing, decoding, thumbnails, blob
+ * writes) runs in a pool of worker threads, one per core by default
+ * (file-preparer.ts); this thread is the one writer: it decides duplicates
+ * and commits, in file order, so the outcome of every file and the rows are
+ * the same whatever the number of workers. Small imports run in this thread
+ * (starting workers would cost more than it saves).
  */
-import { readFileSync } from 'node:fs';
 import type { ImportFileOutcome, ImportOutcome, ImportProgress, ImportReport } from '../../contract/domain';
-import { FoveaException } from '../../contract/result';
 import type { AuditLog } from '../store/audit-log';
-import { sha256, type BlobStore } from '../store/blob-store';
+import type { BlobStore } from '../store/blob-store';
 import type { Db } from '../store/library-db';
-import { ItemStore, type DicomHierarchy, type NewItem } from '../store/item-store';
+import { ItemStore } from '../store/item-store';
 import { collectFiles, type DicomDirReader } from './collect-files';
-import { readPlainImage, sniffPlainImage } from './plain-image';
+import { defaultImportWorkers, InThreadPreparer, WorkerPoolPreparer, type FilePreparer, type PrepareJob } from './file-preparer';
+import { hashPrefixFilter, type DicomSupport as FileDicomSupport, type FileFailure, type PreparedSummary, type WrittenFile } from './prepare-file';
 
 export type FileOutcomeKind = ImportOutcome;
 export type FileOutcome = ImportFileOutcome;
 
-/** What a DICOM file becomes before it is committed; provided by the dicom module. */
-export type PreparedDicom =
-  | { kind: 'skip'; reason: string }
-  | {
-      kind: 'image';
-      item: Omit<NewItem, 'datasetId' | 'blobSha256' | 'sourceSha256' | 'thumbSha256' | 'seriesId' | 'sourceName' | 'kind'>;
-      hierarchy: DicomHierarchy;
-      thumbnail: Buffer;
-    };
-
-export interface DicomSupport {
-  /** Whether the bytes look like DICOM (Part 10 or a raw data set). */
-  looksLikeDicom(bytes: Uint8Array): boolean;
-  /** Parse, classify, check declared sizes, decode the first frame and make a thumbnail. Throws FoveaException. */
-  prepare(bytes: Uint8Array): Promise<PreparedDicom>;
+export interface DicomSupport extends FileDicomSupport {
   readDicomDir: DicomDirReader;
 }
 
@@ -49,23 +41,25 @@ export interface ImportRequest {
   onFile?: (f: FileOutcome) => void;
   /** Commit every this many files (default 16) or every 250 ms. */
   batchSize?: number;
-  /** Files prepared at once (default 4). */
-  concurrency?: number;
+  /**
+   * Worker threads that read, hash, decode and thumbnail (default: one per
+   * core); 0 does that work in this thread. Imports of fewer than
+   * POOL_MIN_FILES files always run in this thread.
+   */
+  workers?: number;
 }
 
-/**
- * 'DICM' at offset 128. Checked before image magic numbers: the 128-byte
- * preamble of a Part-10 file may hold a TIFF header (dual-personality files).
- */
-export function isPart10(bytes: Uint8Array): boolean {
-  return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
-}
+/** Below this many files the import runs in the calling thread: a worker takes a few hundred ms to start. */
+export const POOL_MIN_FILES = 32;
 
-/** Largest single file read into memory. */
-export const MAX_FILE_BYTES = 4 * 1024 ** 3 - 1;
-
-/** A prepared file; `reserved` are the hashes/UIDs it holds in the in-run duplicate sets until committed. */
-type Staged = { outcome: FileOutcome; commit?: () => number; reserved?: { sourceSha: string; sop: string | null } };
+/** A decided file; `reserved` are the hashes/UIDs it holds in the in-run duplicate sets until committed. */
+type Staged = {
+  outcome: FileOutcome;
+  /** The blob writes under way (fsynced before the row commits). */
+  written?: Promise<WrittenFile | FileFailure | null>;
+  commit?: (written: WrittenFile) => number;
+  reserved?: { sourceSha: string; sop: string | null };
+};
 
 export class ImportEngine {
   readonly #db: Db;
@@ -124,13 +118,27 @@ export class ImportEngine {
       req.onFile?.(o);
     };
 
-    const flush = (): void => {
+    const flush = async (): Promise<void> => {
       if (staged.length === 0) return;
       const batch = staged;
       staged = [];
+      // Every blob of the batch is written and fsynced before the rows that reference them commit.
+      const written = new Map<Staged, WrittenFile>();
+      for (const st of batch) {
+        if (st.written === undefined) continue;
+        const w = await st.written;
+        if (w !== null && 'blob' in w) {
+          written.set(st, w);
+        } else {
+          const failure = w ?? { outcome: 'failed', code: 'INTERNAL', reason: 'its blobs were not written' };
+          st.outcome = { path: st.outcome.path, bytes: st.outcome.bytes, outcome: failure.outcome, code: failure.code, reason: failure.reason };
+          delete st.commit;
+        }
+      }
       const insertOutcome = this.#db.prepare('INSERT OR REPLACE INTO import_files (job_id, path, outcome, reason, item_id) VALUES (?, ?, ?, ?, ?)');
       const commitOne = (st: Staged): void => {
-        if (st.commit) st.outcome.itemId = st.commit();
+        const w = written.get(st);
+        if (st.commit && w) st.outcome.itemId = st.commit(w);
         insertOutcome.run(jobId, st.outcome.path, st.outcome.outcome, st.outcome.reason ?? null, st.outcome.itemId ?? null);
       };
       try {
@@ -157,33 +165,44 @@ export class ImportEngine {
       lastCommit = performance.now();
     };
 
-    // Up to `concurrency` files are prepared at once: while one file's thumbnail is encoded on
-    // libvips' threads, the next is hashed and decoded here. Results are staged in file order.
-    const concurrency = Math.max(1, req.concurrency ?? 4);
-    const inFlight: { promise: Promise<Staged>; size: number }[] = [];
+    // Files are prepared ahead (by the workers, or in this thread while earlier thumbnails encode
+    // on libvips' threads) and decided here in file order.
+    const workers = req.workers ?? defaultImportWorkers();
+    const pooled = workers > 0 && files.length >= POOL_MIN_FILES;
+    const preparer: FilePreparer = pooled
+      ? new WorkerPoolPreparer({ workers, blobRoot: this.#blobs.root, knownHashPrefixes: hashPrefixFilter(this.#items.sourceHashes(req.datasetId)) })
+      : new InThreadPreparer(this.#blobs.root, this.#dicom);
+    const window = pooled ? workers * 2 + 2 : 4;
+    const knownSource = (sha: string): number | null => this.#items.findBySource(req.datasetId, sha);
+    const inFlight: { job: PrepareJob; path: string; size: number; relativeName: string }[] = [];
     let next = 0;
     let cancelled = false;
-    while (next < files.length || inFlight.length > 0) {
-      while (!cancelled && next < files.length && inFlight.length < concurrency) {
-        if (req.signal?.aborted) {
-          cancelled = true;
-          break;
+    try {
+      while (next < files.length || inFlight.length > 0) {
+        while (!cancelled && next < files.length && inFlight.length < window) {
+          if (req.signal?.aborted) {
+            cancelled = true;
+            break;
+          }
+          const file = files[next++] as (typeof files)[number];
+          inFlight.push({ job: preparer.start(file.path, file.size, knownSource), ...file });
         }
-        const file = files[next++] as (typeof files)[number];
-        inFlight.push({ promise: this.#prepareFile(req.datasetId, file.path, file.relativeName, file.size, stagedSop, stagedSource), size: file.size });
+        const head = inFlight.shift();
+        if (!head) break;
+        staged.push(await this.#decide(req.datasetId, head, stagedSop, stagedSource));
+        bytesDone += head.size;
+        filesDone++;
+        if (staged.length >= batchSize || performance.now() - lastCommit > 250) {
+          await flush();
+          req.onProgress?.(progress());
+        }
       }
-      const head = inFlight.shift();
-      if (!head) break;
-      staged.push(await head.promise);
-      bytesDone += head.size;
-      filesDone++;
-      if (staged.length >= batchSize || performance.now() - lastCommit > 250) {
-        flush();
-        req.onProgress?.(progress());
-      }
+      // The last blobs are written by the workers: commit before the pool closes.
+      await flush();
+    } finally {
+      await preparer.close();
     }
     if (req.signal?.aborted && filesDone < files.length) cancelled = true;
-    flush();
     const final = progress();
     const summary = { ...final.counts, problems: problems.length };
     this.#db
@@ -201,122 +220,92 @@ export class ImportEngine {
     return { ...final, importJobId: jobId, cancelled, seconds: (performance.now() - started) / 1000, notImported, problems };
   }
 
-  async #prepareFile(
+  /**
+   * Decides one prepared file, in file order: duplicate (by content, or by
+   * SOP Instance UID), skipped, failed, or imported (its blobs are then
+   * written by whoever prepared it, and its rows wait for the next commit).
+   */
+  async #decide(
     datasetId: number,
-    path: string,
-    relativeName: string,
-    size: number,
+    head: { job: PrepareJob; path: string; size: number; relativeName: string },
     stagedSop: Set<string>,
     stagedSource: Set<string>,
   ): Promise<Staged> {
-    const base = { path, bytes: size };
-    const failed = (e: unknown): Staged => {
-      if (e instanceof FoveaException) {
-        const outcome: FileOutcomeKind = e.code === 'UNSUPPORTED' ? 'skipped' : 'failed';
-        return { outcome: { ...base, outcome, code: e.code, reason: e.message } };
-      }
-      return { outcome: { ...base, outcome: 'failed', code: 'INTERNAL', reason: `unexpected error: ${(e as Error)?.message ?? String(e)}` } };
+    const base = { path: head.path, bytes: head.size };
+    const stage = await head.job.stage;
+    if (stage.status === 'failed') return { outcome: { ...base, outcome: stage.failure.outcome, code: stage.failure.code, reason: stage.failure.reason } };
+    if (stage.status === 'known') return { outcome: { ...base, outcome: 'duplicate', reason: 'this file is already in the dataset', itemId: stage.itemId } };
+    const drop = (outcome: FileOutcome): Staged => {
+      void head.job.finish(false);
+      return { outcome };
     };
-    let sourceSha: string | null = null;
-    const release = (): void => {
-      if (sourceSha) stagedSource.delete(sourceSha);
-    };
-    try {
-      if (size > MAX_FILE_BYTES) throw new FoveaException('TOO_LARGE', `The file is ${(size / 1024 ** 3).toFixed(1)} GiB; Fovea imports files up to 4 GiB.`);
-      const bytes = readFileSync(path);
-      const hash = sha256(bytes);
-      const existing = this.#items.findBySource(datasetId, hash);
-      if (existing !== null || stagedSource.has(hash)) {
-        return { outcome: { ...base, outcome: 'duplicate', reason: 'this file is already in the dataset', ...(existing !== null ? { itemId: existing } : {}) } };
-      }
-      // Reserve the hash before any await: files are prepared concurrently.
-      stagedSource.add(hash);
-      sourceSha = hash;
-      if (!isPart10(bytes) && sniffPlainImage(bytes.subarray(0, 32))) {
-        const img = await readPlainImage(bytes);
-        const blob = this.#blobs.write(img.png);
-        const thumb = this.#blobs.write(img.thumbnail);
-        return {
-          outcome: { ...base, outcome: 'imported', kind: 'image' },
-          reserved: { sourceSha: hash, sop: null },
-          commit: () => {
-            this.#blobs.register(blob, img.png.length, 'image/png');
-            this.#blobs.register(thumb, img.thumbnail.length, 'image/jpeg');
-            return this.#items.insert({
-              datasetId,
-              kind: 'image',
-              blobSha256: blob,
-              sourceSha256: hash,
-              thumbSha256: thumb,
-              seriesId: null,
-              sopInstanceUid: null,
-              sopClassUid: null,
-              sourceName: relativeName,
-              modality: null,
-              rows: img.height,
-              columns: img.width,
-              frames: 1,
-              samplesPerPixel: img.channels,
-              photometric: img.channels >= 3 ? 'RGB' : 'MONOCHROME2',
-              transferSyntax: null,
-              pixelSpacingRow: null,
-              pixelSpacingCol: null,
-              instanceNumber: null,
-              slicePosition: null,
-            });
-          },
-        };
-      }
-      if (!this.#dicom.looksLikeDicom(bytes)) {
-        release();
-        return { outcome: { ...base, outcome: 'skipped', reason: 'not DICOM and not an image Fovea reads (PNG, JPEG, TIFF, BMP, GIF, WebP)' } };
-      }
-      const prepared = await this.#dicom.prepare(bytes);
-      if (prepared.kind === 'skip') {
-        release();
-        return { outcome: { ...base, outcome: 'skipped', kind: 'dicom', reason: prepared.reason } };
-      }
-      const sop = prepared.item.sopInstanceUid;
-      if (sop) {
-        const dup = this.#items.findBySopInstance(datasetId, sop);
-        if (dup !== null || stagedSop.has(sop)) {
-          release();
-          return {
-            outcome: {
-              ...base,
-              outcome: 'duplicate',
-              kind: 'dicom',
-              reason: 'an instance with the same SOP Instance UID is already in the dataset (another copy or encoding of it)',
-              ...(dup !== null ? { itemId: dup } : {}),
-            },
-          };
-        }
-        stagedSop.add(sop);
-      }
-      const blob = this.#blobs.write(bytes, hash);
-      const thumb = this.#blobs.write(prepared.thumbnail);
-      return {
-        outcome: { ...base, outcome: 'imported', kind: 'dicom' },
-        reserved: { sourceSha: hash, sop },
-        commit: () => {
-          this.#blobs.register(blob, bytes.length, 'application/dicom');
-          this.#blobs.register(thumb, prepared.thumbnail.length, 'image/jpeg');
-          const seriesId = this.#items.upsertSeries(datasetId, prepared.hierarchy);
-          return this.#items.insert({
-            ...prepared.item,
-            datasetId,
-            kind: 'dicom',
-            blobSha256: blob,
-            sourceSha256: hash,
-            thumbSha256: thumb,
-            seriesId,
-            sourceName: relativeName,
-          });
-        },
-      };
-    } catch (e) {
-      release();
-      return failed(e);
+    const hash = stage.sha256;
+    // Checked again here, in file order: an earlier copy in this run may have been committed or staged since.
+    const existing = this.#items.findBySource(datasetId, hash);
+    if (existing !== null || stagedSource.has(hash)) {
+      return drop({ ...base, outcome: 'duplicate', reason: 'this file is already in the dataset', ...(existing !== null ? { itemId: existing } : {}) });
     }
+    const summary: PreparedSummary = stage.summary;
+    if (summary.kind === 'skip') return drop({ ...base, outcome: 'skipped', ...(summary.dicom ? { kind: 'dicom' as const } : {}), reason: summary.reason });
+    const sop = summary.kind === 'dicom' ? summary.item.sopInstanceUid : null;
+    if (sop) {
+      const dup = this.#items.findBySopInstance(datasetId, sop);
+      if (dup !== null || stagedSop.has(sop)) {
+        return drop({
+          ...base,
+          outcome: 'duplicate',
+          kind: 'dicom',
+          reason: 'an instance with the same SOP Instance UID is already in the dataset (another copy or encoding of it)',
+          ...(dup !== null ? { itemId: dup } : {}),
+        });
+      }
+      stagedSop.add(sop);
+    }
+    stagedSource.add(hash);
+    const relativeName = head.relativeName;
+    return {
+      outcome: { ...base, outcome: 'imported', kind: summary.kind === 'image' ? 'image' : 'dicom' },
+      reserved: { sourceSha: hash, sop },
+      written: head.job.finish(true),
+      commit: (w) => {
+        this.#blobs.register(w.blob.sha256, w.blob.size, w.blob.mediaType);
+        this.#blobs.register(w.thumbnail.sha256, w.thumbnail.size, w.thumbnail.mediaType);
+        if (summary.kind === 'image') {
+          return this.#items.insert({
+            datasetId,
+            kind: 'image',
+            blobSha256: w.blob.sha256,
+            sourceSha256: hash,
+            thumbSha256: w.thumbnail.sha256,
+            seriesId: null,
+            sopInstanceUid: null,
+            sopClassUid: null,
+            sourceName: relativeName,
+            modality: null,
+            rows: summary.height,
+            columns: summary.width,
+            frames: 1,
+            samplesPerPixel: summary.channels,
+            photometric: summary.channels >= 3 ? 'RGB' : 'MONOCHROME2',
+            transferSyntax: null,
+            pixelSpacingRow: null,
+            pixelSpacingCol: null,
+            instanceNumber: null,
+            slicePosition: null,
+          });
+        }
+        const seriesId = this.#items.upsertSeries(datasetId, summary.hierarchy);
+        return this.#items.insert({
+          ...summary.item,
+          datasetId,
+          kind: 'dicom',
+          blobSha256: w.blob.sha256,
+          sourceSha256: hash,
+          thumbSha256: w.thumbnail.sha256,
+          seriesId,
+          sourceName: relativeName,
+        });
+      },
+    };
   }
 }

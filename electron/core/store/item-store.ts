@@ -59,6 +59,11 @@ export class ItemStore {
     return row?.id ?? null;
   }
 
+  /** The content hashes of a dataset's items (the import workers' "already there?" filter). */
+  sourceHashes(datasetId: number): string[] {
+    return this.#db.prepare('SELECT source_sha256 FROM items WHERE dataset_id = ?').pluck().all(datasetId) as string[];
+  }
+
   findBySopInstance(datasetId: number, sopInstanceUid: string): number | null {
     const row = this.#db.prepare('SELECT id FROM items WHERE dataset_id = ? AND sop_instance_uid = ?').get(datasetId, sopInstanceUid) as { id: number } | undefined;
     return row?.id ?? null;

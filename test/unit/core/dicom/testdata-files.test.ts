@@ -5,7 +5,7 @@
  * ones have an entry in ODD below.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -16,19 +16,12 @@ import { readImageInfo } from '../../../../electron/core/dicom/image-info';
 import { inspectDicom } from '../../../../electron/core/dicom/inspect-dicom';
 import { parseDicom } from '../../../../electron/core/dicom/parse-dicom';
 import { checkDeclaredSize } from '../../../../electron/core/dicom/size-limits';
+import { walkFiles } from '../../../helpers/paths';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 const testdata = join(repoRoot, '..', 'shared', 'testdata');
 const dicomRoot = join(testdata, 'dicom');
 
-function walk(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((name) => {
-      const p = join(dir, name);
-      return statSync(p).isDirectory() ? walk(p) : [p];
-    });
-}
 
 type Expectation =
   | { kind: 'image' }
@@ -104,7 +97,7 @@ async function outcome(bytes: Uint8Array): Promise<{ kind: 'image'; frames: numb
 
 describe('every test DICOM file is decoded, skipped or rejected as described', () => {
   const rows = manifestRows();
-  const files = existsSync(dicomRoot) ? walk(dicomRoot) : [];
+  const files = existsSync(dicomRoot) ? walkFiles(dicomRoot) : [];
   it('finds the test data', () => {
     assert.ok(files.length > 50, `found ${files.length} files under ${dicomRoot}: is ../shared/testdata beside the repository?`);
   });
