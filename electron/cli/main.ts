@@ -20,6 +20,7 @@ import { infoHelp, runInfo } from './commands/info';
 import { reportHelp, reportOptions, runReport } from './commands/report';
 import { runRuns, runsHelp, runTrain, trainHelp, trainOptions } from './commands/train';
 import { backupHelp, backupOptions, checkHelp, checkOptions, runBackup, runCheck } from './commands/maintenance';
+import { resliceHelp, resliceOptions, runReslice, runSegmentStats, segmentStatsHelp, segmentStatsOptions } from './commands/volume';
 
 type Command = (ctx: CliContext, positionals: string[], values: Record<string, unknown>) => Promise<number> | number;
 
@@ -46,6 +47,8 @@ const COMMANDS: Record<string, CommandSpec> = {
   runs: { help: runsHelp, run: (ctx, positionals) => runRuns(ctx, positionals) },
   inspect: { help: inspectHelp, run: (ctx, positionals) => runInspect(ctx, positionals) },
   pixels: { help: pixelsHelp, options: pixelsOptions, run: runPixels },
+  reslice: { help: resliceHelp, options: resliceOptions, run: runReslice },
+  'segment-stats': { help: segmentStatsHelp, options: segmentStatsOptions, run: runSegmentStats },
 };
 
 const GLOBAL_OPTIONS = {

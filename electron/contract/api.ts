@@ -16,6 +16,7 @@ import type { BatchProgress, EpochResult, ModelExportResult, TrainConfig, TrainO
 import type { FoveaError, Result } from './result';
 import { annotateRequestSchemas, type AnnotateResponses } from './annotate';
 import { EVALUATION_EVENT_NAMES, evaluationRequestSchemas, type EvaluationEvents, type EvaluationResponses } from './evaluation';
+import { VOLUME_EVENT_NAMES, volumeRequestSchemas, type VolumeEvents, type VolumeResponses } from './volume';
 
 /** IPC channels are prefixed; the preload refuses anything else. */
 export const CHANNEL_PREFIX = 'fovea:';
@@ -201,6 +202,8 @@ export const requestSchemas = {
   ...annotateRequestSchemas,
   /** Evaluation and model-assisted labeling (evaluation.ts). */
   ...evaluationRequestSchemas,
+  /** Multi-planar views and the segment editor (volume.ts). */
+  ...volumeRequestSchemas,
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -247,7 +250,7 @@ export interface SplitRedrawResult {
 }
 
 /** The response type of every request. */
-export interface Responses extends AnnotateResponses, EvaluationResponses {
+export interface Responses extends AnnotateResponses, EvaluationResponses, VolumeResponses {
   'app.info': AppInfo;
   'policy.get': EnterprisePolicyView;
   'datasets.list': Dataset[];
@@ -273,7 +276,7 @@ export interface Responses extends AnnotateResponses, EvaluationResponses {
 }
 
 /** Events pushed from the backend to the UI. */
-export interface Events extends EvaluationEvents {
+export interface Events extends EvaluationEvents, VolumeEvents {
   /** A dataset was created, changed or its contents changed. */
   'datasets.changed': { datasetId: number };
   /** Import progress, at most a few times a second. */
@@ -313,6 +316,7 @@ export const EVENT_NAMES = [
   'export.progress',
   'export.finished',
   ...EVALUATION_EVENT_NAMES,
+  ...VOLUME_EVENT_NAMES,
 ] as const satisfies readonly EventName[];
 // Compile-time check that EVENT_NAMES lists every event.
 type _MissingEvents = Exclude<EventName, (typeof EVENT_NAMES)[number]>;

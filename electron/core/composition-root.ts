@@ -32,6 +32,11 @@ import { LibraryMaintenance } from './store/maintenance';
 import { ItemQuery } from './store/item-query';
 import { RunStore } from './store/run-store';
 import { PixelService } from './viewer/pixel-service';
+import { seriesDicomItems } from './export/volume-geometry';
+import { SegmentationStore } from './store/segmentation-store';
+import { VOLUME_WRITES } from '../contract/volume';
+import { volumeHandlers } from './volume/volume-requests';
+import { VolumeService } from './volume/volume-service';
 import type { PolicyLoadResult } from './policy/policy';
 import { DEFAULT_FRACTIONS, labelStratifier, SplitService } from './training/splits';
 import { collectForClasses, TrainingService, type RunSnapshot, type TrainCallbacks } from './training/training-service';
@@ -63,7 +68,7 @@ const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create'
   'annotations.create', 'annotations.update', 'annotations.delete', 'annotations.restore', 'annotations.review', 'items.setStatus',
   'classes.create', 'classes.update', 'classes.delete', 'classes.setMultiLabel', 'settings.set', ...EVALUATION_WRITES,
   // an export appends to the library's audit log
-  'export.start']);
+  'export.start', ...VOLUME_WRITES]);
 
 export class Core {
   readonly db: Db;
@@ -85,6 +90,7 @@ export class Core {
   readonly pixels: PixelService;
   readonly annotatorSettings: AnnotatorSettingsService;
   readonly labeling: AnnotationService;
+  readonly volumes: VolumeService;
   #preflightResult: Promise<MlPreflight> | null = null;
   readonly #handlers: Handlers;
   #closed = false;
@@ -125,6 +131,15 @@ export class Core {
       audit: this.audit,
       settings: this.annotatorSettings,
       onChanged: (change) => this.events.emit('labels.changed', change),
+    });
+
+    this.volumes = new VolumeService({
+      blobs: this.blobs,
+      store: new SegmentationStore(this.db, this.annotations, this.audit),
+      seriesItems: (seriesId) => seriesDicomItems(this.db, seriesId),
+      annotator: () => this.annotatorSettings.requireAnnotator(),
+      onLabelsChanged: (change) => this.events.emit('labels.changed', change),
+      onProgress: (p) => this.events.emit('volume.progress', p),
     });
 
     this.#handlers = {
@@ -191,6 +206,7 @@ export class Core {
       'settings.get': () => this.annotatorSettings.current(),
       'settings.set': (p) => this.annotatorSettings.set(p),
       ...evaluationHandlers(this),
+      ...volumeHandlers(this.volumes),
     };
   }
 
@@ -451,6 +467,7 @@ export class Core {
     if (this.#closed) return;
     this.#closed = true;
     this.jobs.dispose();
+    this.volumes.dispose();
     this.db.close();
   }
 }
