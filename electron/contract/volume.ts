@@ -278,3 +278,23 @@ export const VOLUME_EVENT_NAMES = ['volume.progress'] as const satisfies readonl
 
 /** Requests that write to the library (refused on a read-only one). */
 export const VOLUME_WRITES = ['volume.paint', 'volume.apply', 'volume.undo', 'volume.redo'] as const;
+
+/** Display voxel [i, j, k] under pixel (x, y) of plane `index` of a view (both sides use this one mapping). */
+export function viewPixelToVoxel(spec: VolumeViewSpec, index: number, x: number, y: number): [number, number, number] {
+  const v: [number, number, number] = [0, 0, 0];
+  v[spec.normalAxis] = index;
+  v[spec.horizontal.axis] = spec.horizontal.flip ? spec.width - 1 - x : x;
+  v[spec.vertical.axis] = spec.vertical.flip ? spec.height - 1 - y : y;
+  return v;
+}
+
+/** Where display voxel v shows in a view: the plane index and the pixel (x, y). */
+export function voxelToViewPixel(spec: VolumeViewSpec, v: readonly [number, number, number]): { index: number; x: number; y: number } {
+  const h = v[spec.horizontal.axis];
+  const vv = v[spec.vertical.axis];
+  return {
+    index: v[spec.normalAxis],
+    x: spec.horizontal.flip ? spec.width - 1 - h : h,
+    y: spec.vertical.flip ? spec.height - 1 - vv : vv,
+  };
+}

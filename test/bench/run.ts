@@ -10,6 +10,7 @@ import { runTrainingBench } from './training.bench';
 import { runViewerBench } from './viewer.bench';
 import { runKernelBench } from './wasm-kernels.bench';
 import { runStoreBench } from './store.bench';
+import { runVolumeBench } from './volume.bench';
 
 const benches: Record<string, () => Promise<void>> = {
   store: () => runStoreBench(),
@@ -19,6 +20,7 @@ const benches: Record<string, () => Promise<void>> = {
   training: () => runTrainingBench(),
   viewer: () => runViewerBench(),
   learning: () => runLearningBench(),
+  volume: () => runVolumeBench(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

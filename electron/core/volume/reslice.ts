@@ -7,9 +7,9 @@
  * acquired voxels (float32) unless the plane happens to fall on them (then exact again).
  */
 import { FoveaException } from '../../contract/result';
-import type { VolumePlaneImage, VolumeViewSpec } from '../../contract/volume';
+import { viewPixelToVoxel, type VolumePlaneImage, type VolumeViewSpec } from '../../contract/volume';
 import type { ScanVolume } from './scan-volume';
-import { acquiredBracket, nearestAcquired, viewPixelToVoxel, voxelToPatient, type VolumeGrid } from './volume-grid';
+import { acquiredBracket, nearestAcquired, voxelToPatient, type VolumeGrid } from './volume-grid';
 
 export function checkPlaneIndex(spec: VolumeViewSpec, index: number): void {
   if (!Number.isInteger(index) || index < 0 || index >= spec.count) {

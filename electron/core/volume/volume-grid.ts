@@ -261,15 +261,6 @@ export function viewSpecs(grid: VolumeGrid): Record<VolumePlane, VolumeViewSpec>
   return out;
 }
 
-/** Display voxel (i, j, k) of pixel (x, y) on plane `index` of a view. */
-export function viewPixelToVoxel(spec: VolumeViewSpec, index: number, x: number, y: number): [number, number, number] {
-  const v: [number, number, number] = [0, 0, 0];
-  v[spec.normalAxis] = index;
-  v[spec.horizontal.axis] = spec.horizontal.flip ? spec.width - 1 - x : x;
-  v[spec.vertical.axis] = spec.vertical.flip ? spec.height - 1 - y : y;
-  return v;
-}
-
 /** Patient position (LPS mm) of a display voxel centre. */
 export function voxelToPatient(grid: VolumeGrid, i: number, j: number, k: number): Vec3 {
   const [u, v, n] = grid.axes;

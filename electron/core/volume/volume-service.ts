@@ -34,6 +34,7 @@ import { rasterizeRegion } from '../export/volume-labels';
 import type { StoredDicomItem } from '../export/volume-geometry';
 import type { BlobStore } from '../store/blob-store';
 import type { RegionRow, RowRef, SegmentationStore, SliceWrite } from '../store/segmentation-store';
+import { anyOn } from './effects/dense';
 import { runEffect, type EffectContext } from './effects/run-effect';
 import { segmentStatistics } from './effects/statistics';
 import { LabelVolume, type SliceChanges } from './label-volume';
@@ -366,7 +367,7 @@ export class VolumeService {
         }
         m[offset] = value;
       });
-      const changes: SliceChanges = new Map([[p.classId, new Map([...next].map(([k, m]) => [k, m.some((x) => x !== 0) ? m : null]))]]);
+      const changes: SliceChanges = new Map([[p.classId, new Map([...next].map(([k, m]) => [k, anyOn(m) ? m : null]))]]);
       const label = `${p.erase ? 'Erase' : 'Paint'} ${cls.name} (${p.plane})`;
       return this.#commit(s, label, changes, 'edit', started);
     });
@@ -389,7 +390,7 @@ export class VolumeService {
       const pending = s.pending;
       if (!pending) throw new FoveaException('CONFLICT', 'There is no preview to apply (it was applied, cancelled, or the labels changed meanwhile): preview the effect again.');
       s.pending = null;
-      return this.#commit(s, pending.label, pending.changes, 'edit', performance.now());
+      return this.#commit(s, pending.label, pending.changes, 'edit', performance.now(), pending.summary.changes);
     });
   }
 
@@ -454,7 +455,7 @@ export class VolumeService {
    * into the session, and (for a new edit) its delta into the history. Slices whose mask does not
    * actually change are left alone.
    */
-  #commit(s: Session, label: string, changes: SliceChanges, mode: 'edit' | 'undo' | 'redo', started: number): VolumeEditResult {
+  #commit(s: Session, label: string, changes: SliceChanges, mode: 'edit' | 'undo' | 'redo', started: number, known?: VolumeEditResult['changes']): VolumeEditResult {
     const { labels } = s;
     const grid = s.scan.grid;
     const writes: SliceWrite[] = [];
@@ -477,7 +478,7 @@ export class VolumeService {
         });
       }
     }
-    const summary = summarize(labels, changes);
+    const summary = known ?? summarize(labels, changes);
     if (writes.length > 0) {
       let results;
       try {
@@ -525,11 +526,14 @@ function summarize(labels: LabelVolume, changes: SliceChanges): { classId: numbe
     for (const [slice, mask] of slices) {
       const before = labels.mask(classId, slice);
       const n = labels.sliceSize;
-      for (let i = 0; i < n; i++) {
-        const b = before ? (before[i] ? 1 : 0) : 0;
-        const a = mask ? (mask[i] ? 1 : 0) : 0;
-        if (a > b) added++;
-        else if (a < b) removed++;
+      if (!before && mask) for (let i = 0; i < n; i++) added += mask[i] ? 1 : 0;
+      else if (before && !mask) for (let i = 0; i < n; i++) removed += before[i] ? 1 : 0;
+      else if (before && mask) {
+        for (let i = 0; i < n; i++) {
+          const d = (mask[i] ? 1 : 0) - (before[i] ? 1 : 0);
+          if (d > 0) added++;
+          else if (d < 0) removed++;
+        }
       }
     }
     out.push({ classId, added, removed });

@@ -111,7 +111,12 @@ export function slicesFromDense(labels: LabelVolume, classId: number, b: Box, de
         }
       }
     }
-    if (changed) out.set(z, next && next.some((v) => v !== 0) ? next : null);
+    if (changed) out.set(z, next && anyOn(next) ? next : null);
   }
   return out;
+}
+
+export function anyOn(m: Uint8Array): boolean {
+  for (let i = 0; i < m.length; i++) if (m[i] !== 0) return true;
+  return false;
 }

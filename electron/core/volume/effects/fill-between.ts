@@ -46,14 +46,16 @@ function medianOverlapping(a: Uint8Array, b: Uint8Array, columns: number, rows: 
   };
   const dims: [number, number, number] = [pc, pr, 1];
   const sp: [number, number, number] = [spacing[0], spacing[1], 1];
-  const dInter = squaredDistance(dims, sp, (i) => {
+  const inter = new Uint8Array(pc * pr);
+  const union = new Uint8Array(pc * pr);
+  for (let i = 0; i < inter.length; i++) {
     const j = at(i);
-    return j >= 0 && a[j] !== 0 && b[j] !== 0;
-  });
-  const dOutside = squaredDistance(dims, sp, (i) => {
-    const j = at(i);
-    return j < 0 || (a[j] === 0 && b[j] === 0);
-  });
+    if (j < 0) continue;
+    inter[i] = a[j] !== 0 && b[j] !== 0 ? 1 : 0;
+    union[i] = a[j] !== 0 || b[j] !== 0 ? 1 : 0;
+  }
+  const dInter = squaredDistance(dims, sp, inter, true);
+  const dOutside = squaredDistance(dims, sp, union, false);
   const out = new Uint8Array(columns * rows);
   for (let y = 0; y < rows; y++) {
     for (let x = 0; x < columns; x++) {

@@ -7,6 +7,7 @@
  * the memory follows the number of runs (a few per row), never a label per voxel of the volume.
  */
 import type { LabelVolume } from '../label-volume';
+import { anyOn } from './dense';
 
 export interface Components {
   /** Per run: slice, row, first and one-past-last column. */
@@ -152,7 +153,7 @@ export function keepComponents(labels: LabelVolume, classId: number, c: Componen
   for (const [s, runs] of drop) {
     const next = (labels.mask(classId, s) as Uint8Array).slice();
     for (const i of runs) next.fill(0, (c.row[i] as number) * cols + (c.start[i] as number), (c.row[i] as number) * cols + (c.end[i] as number));
-    out.set(s, next.some((v) => v !== 0) ? next : null);
+    out.set(s, anyOn(next) ? next : null);
   }
   return out;
 }

@@ -16,64 +16,97 @@
 
 const INF = 1e20;
 
-/** Squared distance (mm^2) from every voxel to the nearest voxel where `feature(i)` is true. */
-export function squaredDistance(dims: readonly [number, number, number], spacing: readonly [number, number, number], feature: (i: number) => boolean): Float32Array {
+/**
+ * Squared distance (mm^2) from every voxel to the nearest feature voxel: where `mask` is on
+ * (`on` true) or off (`on` false).
+ */
+export function squaredDistance(dims: readonly [number, number, number], spacing: readonly [number, number, number], mask: Uint8Array, on: boolean): Float32Array {
   const [nx, ny, nz] = dims;
   const n = nx * ny * nz;
   const f = new Float32Array(n);
-  for (let i = 0; i < n; i++) f[i] = feature(i) ? 0 : INF;
-  const longest = Math.max(nx, ny, nz);
-  const line = new Float64Array(longest);
-  const out = new Float64Array(longest);
-  const v = new Int32Array(longest);
-  const z = new Float64Array(longest + 1);
-  const pass = (len: number, w: number, start: number, stride: number): void => {
-    if (len === 1) return;
-    const w2 = w * w;
-    for (let q = 0, a = start; q < len; q++, a += stride) line[q] = f[a] as number;
-    let k = 0;
-    v[0] = 0;
-    z[0] = -Infinity;
-    z[1] = Infinity;
-    for (let q = 1; q < len; q++) {
-      const fq = (line[q] as number) + w2 * q * q;
-      let p = v[k] as number;
-      let s = (fq - ((line[p] as number) + w2 * p * p)) / (2 * w2 * (q - p));
-      while (s <= (z[k] as number)) {
-        k--;
-        p = v[k] as number;
-        s = (fq - ((line[p] as number) + w2 * p * p)) / (2 * w2 * (q - p));
-      }
-      k++;
-      v[k] = q;
-      z[k] = s;
-      z[k + 1] = Infinity;
-    }
-    k = 0;
-    for (let q = 0; q < len; q++) {
-      while ((z[k + 1] as number) < q) k++;
-      const p = v[k] as number;
-      out[q] = w2 * (q - p) * (q - p) + (line[p] as number);
-    }
-    for (let q = 0, a = start; q < len; q++, a += stride) f[a] = Math.min(out[q] as number, INF);
-  };
-  for (let zz = 0; zz < nz; zz++) for (let y = 0; y < ny; y++) pass(nx, spacing[0], (zz * ny + y) * nx, 1);
-  for (let zz = 0; zz < nz; zz++) for (let x = 0; x < nx; x++) pass(ny, spacing[1], zz * ny * nx + x, nx);
-  for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) pass(nz, spacing[2], y * nx + x, nx * ny);
+  for (let i = 0; i < n; i++) f[i] = (mask[i] !== 0) === on ? 0 : INF;
+  const s = new EnvelopeScratch(Math.max(nx, ny, nz));
+  if (nx > 1) for (let zz = 0; zz < nz; zz++) for (let y = 0; y < ny; y++) envelopePass(f, nx, spacing[0], (zz * ny + y) * nx, 1, s);
+  if (ny > 1) for (let zz = 0; zz < nz; zz++) for (let x = 0; x < nx; x++) envelopePass(f, ny, spacing[1], zz * ny * nx + x, nx, s);
+  if (nz > 1) for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) envelopePass(f, nz, spacing[2], y * nx + x, nx * ny, s);
   return f;
 }
 
-const within = (d2: number, r: number): boolean => d2 <= r * r * (1 + 1e-6) + 1e-12;
+class EnvelopeScratch {
+  readonly line: Float64Array;
+  readonly out: Float64Array;
+  readonly v: Int32Array;
+  readonly z: Float64Array;
+  constructor(n: number) {
+    this.line = new Float64Array(n);
+    this.out = new Float64Array(n);
+    this.v = new Int32Array(n);
+    this.z = new Float64Array(n + 1);
+  }
+}
+
+/**
+ * One 1-D pass of the lower envelope of parabolas w^2 (q - p)^2 + f(p) along a line of `len`
+ * elements of f starting at `start`, `stride` apart. A top-level function over typed arrays so
+ * that V8 keeps it monomorphic (a closure here ran ten times slower).
+ */
+function envelopePass(f: Float32Array, len: number, w: number, start: number, stride: number, s: EnvelopeScratch): void {
+  const { line, out, v, z } = s;
+  const w2 = w * w;
+  // A line without any feature stays "far": skip it (most lines of a sparse segment).
+  let any = false;
+  for (let q = 0, a = start; q < len; q++, a += stride) {
+    const x = f[a] as number;
+    line[q] = x;
+    if (x < INF) any = true;
+  }
+  if (!any) return;
+  let k = 0;
+  v[0] = 0;
+  z[0] = -Infinity;
+  z[1] = Infinity;
+  for (let q = 1; q < len; q++) {
+    const fq = (line[q] as number) + w2 * q * q;
+    let p = v[k] as number;
+    let sct = (fq - ((line[p] as number) + w2 * p * p)) / (2 * w2 * (q - p));
+    while (sct <= (z[k] as number)) {
+      k--;
+      p = v[k] as number;
+      sct = (fq - ((line[p] as number) + w2 * p * p)) / (2 * w2 * (q - p));
+    }
+    k++;
+    v[k] = q;
+    z[k] = sct;
+    z[k + 1] = Infinity;
+  }
+  k = 0;
+  for (let q = 0; q < len; q++) {
+    while ((z[k + 1] as number) < q) k++;
+    const p = v[k] as number;
+    const d = w2 * (q - p) * (q - p) + (line[p] as number);
+    out[q] = d < INF ? d : INF;
+  }
+  for (let q = 0, a = start; q < len; q++, a += stride) f[a] = out[q] as number;
+}
+
+/** Squared-distance threshold for `within`: r^2 with room for float rounding. */
+const limit = (r: number): number => r * r * (1 + 1e-6) + 1e-12;
 
 export function dilate(mask: Uint8Array, dims: readonly [number, number, number], spacing: readonly [number, number, number], r: number): Uint8Array {
-  const d = squaredDistance(dims, spacing, (i) => mask[i] !== 0);
-  return Uint8Array.from(d, (x) => (within(x, r) ? 1 : 0));
+  const d = squaredDistance(dims, spacing, mask, true);
+  const out = new Uint8Array(d.length);
+  const l = limit(r);
+  for (let i = 0; i < d.length; i++) out[i] = (d[i] as number) <= l ? 1 : 0;
+  return out;
 }
 
 /** Erosion; the caller pads the array with background where the volume ends (outside is not S). */
 export function erode(mask: Uint8Array, dims: readonly [number, number, number], spacing: readonly [number, number, number], r: number): Uint8Array {
-  const d = squaredDistance(dims, spacing, (i) => mask[i] === 0);
-  return Uint8Array.from(d, (x, i) => (mask[i] && !within(x, r) ? 1 : 0));
+  const d = squaredDistance(dims, spacing, mask, false);
+  const out = new Uint8Array(d.length);
+  const l = limit(r);
+  for (let i = 0; i < d.length; i++) out[i] = mask[i] && (d[i] as number) > l ? 1 : 0;
+  return out;
 }
 
 export function open(mask: Uint8Array, dims: readonly [number, number, number], spacing: readonly [number, number, number], r: number): Uint8Array {
@@ -85,8 +118,11 @@ export function close(mask: Uint8Array, dims: readonly [number, number, number],
 }
 
 export function shell(mask: Uint8Array, dims: readonly [number, number, number], spacing: readonly [number, number, number], t: number): Uint8Array {
-  const d = squaredDistance(dims, spacing, (i) => mask[i] === 0);
-  return Uint8Array.from(d, (x, i) => (mask[i] && within(x, t) ? 1 : 0));
+  const d = squaredDistance(dims, spacing, mask, false);
+  const out = new Uint8Array(d.length);
+  const l = limit(t);
+  for (let i = 0; i < d.length; i++) out[i] = mask[i] && (d[i] as number) <= l ? 1 : 0;
+  return out;
 }
 
 /** The odd number of voxels nearest to `mm` along an axis of spacing `s` (at least 1). */
@@ -97,7 +133,8 @@ export function kernelVoxels(mm: number, s: number): number {
 /** Majority (binary median) in a kx * ky * kz box (odd sizes); outside the array counts as off. */
 export function majority(mask: Uint8Array, dims: readonly [number, number, number], kernel: readonly [number, number, number]): Uint8Array {
   const [nx, ny, nz] = dims;
-  const counts = Int32Array.from(mask, (x) => (x ? 1 : 0));
+  const counts = new Int32Array(mask.length);
+  for (let i = 0; i < mask.length; i++) counts[i] = mask[i] ? 1 : 0;
   const longest = Math.max(nx, ny, nz);
   const line = new Int32Array(longest + 1);
   // Box sum along one axis by prefix sums: each voxel gets the count of the window centred on it.
@@ -112,5 +149,7 @@ export function majority(mask: Uint8Array, dims: readonly [number, number, numbe
   for (let z = 0; z < nz; z++) for (let x = 0; x < nx; x++) pass(ny, hy, z * ny * nx + x, nx);
   for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) pass(nz, hz, y * nx + x, nx * ny);
   const half = (kernel[0] * kernel[1] * kernel[2]) / 2;
-  return Uint8Array.from(counts, (c) => (c > half ? 1 : 0));
+  const out = new Uint8Array(counts.length);
+  for (let i = 0; i < counts.length; i++) out[i] = (counts[i] as number) > half ? 1 : 0;
+  return out;
 }

@@ -9,7 +9,7 @@ import { FoveaException } from '../../../contract/result';
 import type { VolumeEffect } from '../../../contract/volume';
 import { addChange, type LabelVolume, type SliceChanges } from '../label-volume';
 import type { ScanVolume } from '../scan-volume';
-import { boxDims, denseOf, growBox, segmentBox, slicesFromDense, unionBox, type Box } from './dense';
+import { anyOn, boxDims, denseOf, growBox, segmentBox, slicesFromDense, unionBox, type Box } from './dense';
 import { interpolateGap } from './fill-between';
 import { growFromSeeds } from './grow-from-seeds';
 import { componentAt, components, keepComponents, largestComponent } from './islands';
@@ -62,20 +62,20 @@ export function runEffect(ctx: EffectContext, effect: VolumeEffect): EffectResul
       const { min, max } = effect.range;
       const data = scan.data;
       const { slope, intercept } = scan;
+      const scratch = new Uint8Array(size);
       for (let s = 0; s < labels.slices; s++) {
         const before = labels.mask(effect.classId, s);
-        const next = new Uint8Array(size);
         let any = false;
         let changed = false;
         const base = s * size;
         for (let i = 0; i < size; i++) {
           const v = (data[base + i] as number) * slope + intercept;
           const on = v >= min && v <= max ? 1 : 0;
-          next[i] = on;
-          if (on) any = true;
-          if (on !== (before ? (before[i] ? 1 : 0) : 0)) changed = true;
+          scratch[i] = on;
+          any ||= on === 1;
+          changed ||= on !== (before ? before[i] : 0);
         }
-        if (changed) addChange(changes, effect.classId, s, any ? next : null);
+        if (changed) addChange(changes, effect.classId, s, any ? scratch.slice() : null);
       }
       return { label: `Threshold ${ctx.name(effect.classId)} ${min} to ${max}`, changes };
     }
@@ -207,7 +207,7 @@ export function runEffect(ctx: EffectContext, effect: VolumeEffect): EffectResul
         if (b - a > 1) interpolateGap(a, labels.mask(effect.classId, a) as Uint8Array, b, labels.mask(effect.classId, b) as Uint8Array, labels.columns, labels.rows, [spacing[0], spacing[1]], out);
       }
       const changes: SliceChanges = new Map();
-      for (const [s, m] of out) if (m.some((v) => v !== 0)) addChange(changes, effect.classId, s, m);
+      for (const [s, m] of out) if (anyOn(m)) addChange(changes, effect.classId, s, m);
       return { label: `Fill between slices (${ctx.name(effect.classId)})`, changes };
     }
   }
