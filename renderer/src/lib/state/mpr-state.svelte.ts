@@ -44,7 +44,8 @@ export class MprState {
   /** Brush only voxels in this range (modality units), or everywhere. */
   brushRange = $state.raw<{ min: number; max: number } | null>(null);
   activeClassId = $state<number | null>(null);
-  labelPlanes = $state.raw<Record<VolumePlane, VolumeLabelPlane | null>>({ axial: null, coronal: null, sagittal: null });
+  /** The segments on each view's plane: one state per view, so that scrolling one view redraws only its overlay. */
+  readonly #labels: Record<VolumePlane, LabelSlot> = { axial: new LabelSlot(), coronal: new LabelSlot(), sagittal: new LabelSlot() };
   labelGeneration = $state(0);
   preview = $state.raw<VolumePreviewSummary | null>(null);
   history = $state.raw<VolumeHistoryState>({ canUndo: false, canRedo: false, undoLabel: null, redoLabel: null });
@@ -168,10 +169,13 @@ export class MprState {
       }),
     );
     if (generation !== this.labelGeneration) return;
-    const next = { ...this.labelPlanes };
     // Only planes still shown (the crosshair may have moved on while fetching).
-    for (const [plane, lp] of fetched) if (!lp || lp.index === this.indexOf(plane)) next[plane] = lp;
-    this.labelPlanes = next;
+    for (const [plane, lp] of fetched) if ((!lp || lp.index === this.indexOf(plane)) && this.#labels[plane].value !== lp) this.#labels[plane].value = lp;
+  }
+
+  /** The segments on a view's plane (null until fetched, or when the fetch failed). */
+  labelsOf(plane: VolumePlane): VolumeLabelPlane | null {
+    return this.#labels[plane].value;
   }
 
   #labelsChanged(): Promise<void> {
@@ -312,6 +316,11 @@ export class MprState {
     if (!res.ok) this.#error(res.error.message);
     else this.stats = res.value;
   }
+}
+
+/** One view's label plane as its own (raw: never proxied) state. */
+class LabelSlot {
+  value = $state.raw<VolumeLabelPlane | null>(null);
 }
 
 /** "+1,234 / -56 voxels (bone)". */

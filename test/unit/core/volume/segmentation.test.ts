@@ -6,6 +6,7 @@
  * export after 3-D edits holds exactly the painted voxels (nibabel, through its affine).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -15,6 +16,7 @@ import type { SegmentStatistics, VolumeEditResult, VolumeInfo, VolumeLabelPlane,
 import { exportNifti } from '../../../../electron/core/export/nifti-export';
 import { encodeMask } from '../../../../electron/core/labels/rle';
 import { createMlEngine } from '../../../../native-models/engine';
+import { REPO_ROOT } from '../../../helpers/paths';
 import { tempCore } from '../../../helpers/temp-library';
 import { NIFTI_CHECK, python, runExport, type NiftiDump } from '../export/volume-fixtures';
 import { requirePython, syntheticSeries, type ImportedSeries } from './volume-fixtures';
@@ -98,6 +100,27 @@ test('the imported lesion masks are a segment volume: voxel count, mL, HU statis
   assert.ok(Math.abs((st.mean ?? NaN) - sum / n) < 1e-9);
   assert.equal(st.min, min);
   assert.equal(st.max, max);
+});
+
+test('fovea segment-stats prints the same statistics (JSON and text)', async () => {
+  const item = core.db.prepare('SELECT min(id) FROM items WHERE series_id = ?').pluck().get(s.seriesId) as number;
+  const stats = await ok<SegmentStatistics[]>(core.dispatch('volume.stats', { seriesId: s.seriesId }));
+  const run = (json: boolean) =>
+    spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'electron/cli/main.ts'), 'segment-stats', '--item', String(item), ...(json ? ['--json'] : []), '--library', join(dir, 'library')], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+  const r = run(true);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { seriesId: s.seriesId, segments: stats });
+  const text = run(false);
+  assert.equal(text.status, 0, text.stderr);
+  const lesion = stats.find((x) => x.classId === lesionClass) as SegmentStatistics;
+  assert.match(text.stdout, new RegExp(`lesion: ${lesion.voxels} voxels, ${lesion.volumeMl.toFixed(3)} mL, mean ${(lesion.mean ?? 0).toFixed(1)} HU`));
+  const bad = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'electron/cli/main.ts'), 'segment-stats', '--library', join(dir, 'library')], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--item takes an item id/);
 });
 
 test('a stroke in the coronal view edits the voxels the axial view shows, saved at once, audited, undone and redone', async () => {
