@@ -132,11 +132,12 @@ export class VolumeService {
     return n;
   }
 
-  async #session(seriesId: number): Promise<Session> {
+  /** The open session (loading it if needed); `sync` false for requests that do not read labels (pictures). */
+  async #session(seriesId: number, sync = true): Promise<Session> {
     const open = this.#sessions.get(seriesId);
     if (open) {
       open.lastUsed = performance.now();
-      this.#sync(open);
+      if (sync) this.#sync(open);
       return open;
     }
     let loading = this.#loading.get(seriesId);
@@ -270,7 +271,7 @@ export class VolumeService {
   }
 
   async plane(seriesId: number, plane: VolumePlane, index: number): Promise<VolumePlaneImage> {
-    const s = await this.#session(seriesId);
+    const s = await this.#session(seriesId, false);
     return reslice(s.scan, s.views[plane], index);
   }
 

@@ -14,7 +14,8 @@ import type { Core } from '../../../../electron/core/composition-root';
 import { createCore } from '../../../../electron/core/composition-root';
 import type { SegmentStatistics, VolumeEditResult, VolumeInfo, VolumeLabelPlane, VolumePlaneImage } from '../../../../electron/contract/volume';
 import { exportNifti } from '../../../../electron/core/export/nifti-export';
-import { encodeMask } from '../../../../electron/core/labels/rle';
+import { decodeRle, encodeMask } from '../../../../electron/core/labels/rle';
+import { parseDicom } from '../../../../electron/core/dicom';
 import { createMlEngine } from '../../../../native-models/engine';
 import { REPO_ROOT } from '../../../helpers/paths';
 import { tempCore } from '../../../helpers/temp-library';
@@ -228,4 +229,39 @@ test('after 3-D edits the NIfTI export holds exactly the segment voxels where th
   const wrong = dump.answers.map((a, i) => ({ a, q: queries[i] })).filter(({ a, q }) => a.value !== q?.want || a.distanceMm > 1e-3);
   assert.deepEqual(wrong.slice(0, 5), []);
   assert.ok(queries.filter((q) => q.want === classValue('organ')).length > 20);
+});
+
+test('on a tilted (resampled) series a stroke lands on the nearest acquired voxel', async () => {
+  const tilted = await syntheticSeries(core, dir, 'tilted', { slicesPerSeries: 10, size: 32, seed: 3, gantryTiltDeg: 15 });
+  const cls = core.annotations.ensureClass(tilted.datasetId, 'spot');
+  const v = await ok<VolumeInfo>(core.dispatch('volume.open', { seriesId: tilted.seriesId }));
+  assert.ok(v.resampled);
+  const ax = v.views.axial;
+  assert.deepEqual([ax.horizontal, ax.vertical, ax.normalAxis], [{ axis: 0, flip: false }, { axis: 1, flip: false }, 2]);
+  // The shear moves each slice's footprint by about 0.8 rows a slice: these voxels lie inside all of them.
+  for (const [i, j, k] of [[10, 12, 4], [20, 15, 7], [3, 28, 1]] as const) {
+    const m = new Uint8Array(32 * 32);
+    m[j * 32 + i] = 1;
+    const res = await ok<VolumeEditResult>(core.dispatch('volume.paint', { seriesId: tilted.seriesId, classId: cls, plane: 'axial', index: k, mask: encodeMask(m, 32, 32) }));
+    assert.equal(res.slicesWritten, 1);
+    // The row written: one voxel on one image; its centre in the patient, from that file's header.
+    const row = core.db.prepare("SELECT a.item_id AS itemId, a.geometry, i.source_name AS name FROM annotations a JOIN items i ON i.id = a.item_id WHERE a.class_id = ? AND a.status = 'active' ORDER BY a.updated_at DESC, a.id DESC LIMIT 1").get(cls) as { itemId: number; geometry: string; name: string };
+    const pixels = [...decodeRle((JSON.parse(row.geometry) as { rle: { size: [number, number]; counts: number[] } }).rle).entries()].filter(([, x]) => x).map(([p]) => p);
+    const file = tilted.files.find((f) => f.endsWith(row.name.split('/').pop() as string)) as string;
+    const ds = parseDicom(readFileSync(file));
+    const ipp = ds.nums('00200032');
+    const iop = ds.nums('00200037');
+    const ps = ds.nums('00280030');
+    // The display voxel painted, in the patient.
+    const want = [0, 1, 2].map((c) => (v.origin[c] as number) + i * v.spacing[0] * (v.axes[0][c] as number) + j * v.spacing[1] * (v.axes[1][c] as number) + k * v.spacing[2] * (v.axes[2][c] as number));
+    const dists = pixels.map((p) => {
+      const col = p % 32;
+      const r = Math.floor(p / 32);
+      const at = [0, 1, 2].map((c) => (ipp[c] as number) + col * (ps[1] as number) * (iop[c] as number) + r * (ps[0] as number) * (iop[3 + c] as number));
+      return Math.hypot(...at.map((x, c) => x - (want[c] as number)));
+    });
+    // Nearest acquired voxel: within half a voxel diagonal of the painted display voxel.
+    const half = 0.5 * Math.hypot(0.8, 0.8, 2.5);
+    assert.ok(dists.some((d) => d <= half), `voxel ${i},${j},${k}: distances ${dists.map((d) => d.toFixed(2)).join(', ')} > ${half.toFixed(2)}`);
+  }
 });
