@@ -100,7 +100,7 @@ export async function loadScanVolume(blobs: Pick<BlobStore, 'read'>, seriesId: n
     if (bytes > options.maxBytes) {
       throw new FoveaException(
         'TOO_LARGE',
-        `This series needs ${(bytes / 2 ** 20).toFixed(0)} MiB as a volume (${columns}x${rows}x${grid.acquiredSlices} voxels), more than the ${(options.maxBytes / 2 ** 20).toFixed(0)} MiB Fovea keeps for volumes.`,
+        `This series needs ${mib(bytes)} as a volume (${columns}x${rows}x${grid.acquiredSlices} voxels), more than the ${mib(options.maxBytes)} Fovea keeps for volumes.`,
       );
     }
   };
@@ -192,4 +192,9 @@ function itemBlob(items: readonly StoredDicomItem[], id: number): string {
   const it = items.find((x) => x.id === id);
   if (!it) throw new FoveaException('INTERNAL', `Item ${id} vanished from the series while loading.`);
   return it.blobSha256;
+}
+
+function mib(bytes: number): string {
+  const m = bytes / 2 ** 20;
+  return `${m < 10 ? m.toFixed(2) : m.toFixed(0)} MiB`;
 }

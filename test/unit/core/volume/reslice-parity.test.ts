@@ -13,6 +13,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Core } from '../../../../electron/core/composition-root';
 import type { VolumeInfo, VolumePlane, VolumePlaneImage } from '../../../../electron/contract/volume';
+import { seriesDicomItems } from '../../../../electron/core/export/volume-geometry';
+import { SegmentationStore } from '../../../../electron/core/store/segmentation-store';
+import { VolumeService } from '../../../../electron/core/volume/volume-service';
 import { REPO_ROOT } from '../../../helpers/paths';
 import { tempCore } from '../../../helpers/temp-library';
 import { filesOf, importSeries, PYTHON, REAL_CT_SERIES, REAL_GAPPED_SERIES, REAL_RADIAL_SERIES, requirePython, RESLICE_CHECK, syntheticSeries, type ImportedSeries } from './volume-fixtures';
@@ -152,4 +155,39 @@ test('the CLI JSON and the .bin agree with volume.plane for an exact plane', asy
   const bytes = readFileSync(out);
   assert.equal(bytes.length, p.width * p.height * 2);
   for (let i = 0; i < p.data.length; i++) assert.equal(bytes.readInt16LE(i * 2), p.data[i]);
+});
+
+test('volumes stay within their memory budget: the least recently used one is released, a series larger than the budget is refused', async () => {
+  const regular = series['regular'] as ImportedSeries;
+  const uneven = series['uneven'] as ImportedSeries;
+  const one = 40 * 40 * 14 * 2; // the regular series' int16 voxels
+  const volumes = new VolumeService({
+    blobs: core.blobs,
+    store: new SegmentationStore(core.db, core.annotations, core.audit),
+    seriesItems: (id) => seriesDicomItems(core.db, id),
+    annotator: () => 'tester',
+    onLabelsChanged: () => undefined,
+    onProgress: () => undefined,
+    maxBytes: one + 1000,
+  });
+  try {
+    const a = await volumes.open(regular.seriesId);
+    assert.equal(a.bytes, one);
+    assert.ok(volumes.bytes() <= one + 1000);
+    await volumes.open(uneven.seriesId); // 40 * 40 * 8 * 2 bytes: the regular one has to go
+    assert.ok(volumes.bytes() <= one + 1000, String(volumes.bytes()));
+    assert.equal(volumes.bytes(), 40 * 40 * 8 * 2);
+    const small = new VolumeService({
+      blobs: core.blobs,
+      store: new SegmentationStore(core.db, core.annotations, core.audit),
+      seriesItems: (id) => seriesDicomItems(core.db, id),
+      annotator: () => 'tester',
+      onLabelsChanged: () => undefined,
+      onProgress: () => undefined,
+      maxBytes: 10_000,
+    });
+    await assert.rejects(small.open(regular.seriesId), { code: 'TOO_LARGE', message: /needs 0\.04 MiB as a volume \(40x40x14 voxels\), more than the 0\.01 MiB/ });
+  } finally {
+    volumes.dispose();
+  }
 });
