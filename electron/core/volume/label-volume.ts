@@ -31,8 +31,11 @@ export class LabelVolume {
     return this.#masks.get(classId)?.[s] ?? null;
   }
 
-  /** Replace a segment's mask on slice s (null or all zero: none). The array is kept, not copied. */
-  setMask(classId: number, s: number, mask: Uint8Array | null): void {
+  /**
+   * Replace a segment's mask on slice s (null or all zero: none). The array is kept, not copied.
+   * `voxels`, when the caller knows it, saves counting them.
+   */
+  setMask(classId: number, s: number, mask: Uint8Array | null, voxels?: number): void {
     let list = this.#masks.get(classId);
     let counts = this.#counts.get(classId);
     if (!list || !counts) {
@@ -41,8 +44,8 @@ export class LabelVolume {
       this.#masks.set(classId, list);
       this.#counts.set(classId, counts);
     }
-    let n = 0;
-    if (mask) for (let i = 0; i < mask.length; i++) n += mask[i] ? 1 : 0;
+    let n = voxels ?? 0;
+    if (mask && voxels === undefined) for (let i = 0; i < mask.length; i++) n += mask[i] ? 1 : 0;
     list[s] = n > 0 ? mask : null;
     counts[s] = n;
   }

@@ -8,7 +8,7 @@
  * slice, a whole-volume threshold a few kilobytes per slice. The history keeps the newest entries
  * within a byte budget.
  */
-import { paintRleCounts, rleCounts } from '../../contract/rle';
+import { paintRleCounts } from '../../contract/rle';
 
 export interface SliceDelta {
   classId: number;
@@ -23,20 +23,36 @@ export interface HistoryEntry {
   bytes: number;
 }
 
-/** The XOR of two row-major masks (null = empty) as runs, or null when they are equal. */
-export function xorRuns(before: Uint8Array | null, after: Uint8Array | null, rows: number, columns: number): Int32Array | null {
-  const n = rows * columns;
-  const x = new Uint8Array(n);
-  let any = false;
-  for (let i = 0; i < n; i++) {
-    const b = before ? (before[i] ? 1 : 0) : 0;
-    const a = after ? (after[i] ? 1 : 0) : 0;
-    if (a !== b) {
-      x[i] = 1;
-      any = true;
+/**
+ * What an edit changes on one slice: the XOR of the masks before and after (null = empty) as
+ * column-major runs (null when they are equal), and the voxels it turns on and off. One strided
+ * pass, no scratch mask.
+ */
+export function xorDelta(before: Uint8Array | null, after: Uint8Array | null, rows: number, columns: number): { runs: Int32Array | null; added: number; removed: number } {
+  const counts: number[] = [];
+  let prev = 0;
+  let run = 0;
+  let added = 0;
+  let removed = 0;
+  for (let x = 0; x < columns; x++) {
+    for (let i = x; i < rows * columns; i += columns) {
+      const b = before ? (before[i] ? 1 : 0) : 0;
+      const a = after ? (after[i] ? 1 : 0) : 0;
+      const v = a ^ b;
+      if (v) {
+        if (a) added++;
+        else removed++;
+      }
+      if (v !== prev) {
+        counts.push(run);
+        run = 0;
+        prev = v;
+      }
+      run++;
     }
   }
-  return any ? Int32Array.from(rleCounts(x, rows, columns)) : null;
+  counts.push(run);
+  return { runs: added + removed > 0 ? Int32Array.from(counts) : null, added, removed };
 }
 
 /** `mask` with the delta's voxels flipped (a new array; null when nothing is left). */

@@ -40,7 +40,7 @@ import { segmentStatistics } from './effects/statistics';
 import { LabelVolume, type SliceChanges } from './label-volume';
 import { checkPlaneIndex, forEachPlaneVoxel, reslice } from './reslice';
 import { loadScanVolume, type ScanVolume } from './scan-volume';
-import { applyXor, VolumeHistory, xorRuns, type SliceDelta } from './volume-history';
+import { applyXor, VolumeHistory, xorDelta, type SliceDelta } from './volume-history';
 import { nearestAcquired, viewSpecs } from './volume-grid';
 
 /** What the volume service needs of the core. */
@@ -461,15 +461,20 @@ export class VolumeService {
     const grid = s.scan.grid;
     const writes: SliceWrite[] = [];
     const deltas: SliceDelta[] = [];
-    const applied: { classId: number; slice: number; mask: Uint8Array | null }[] = [];
+    const applied: { classId: number; slice: number; mask: Uint8Array | null; voxels: number }[] = [];
+    const counted = new Map<number, { classId: number; added: number; removed: number }>();
     for (const [classId, slices] of changes) {
+      const tally = { classId, added: 0, removed: 0 };
+      counted.set(classId, tally);
       for (const [slice, mask] of slices) {
-        const runs = xorRuns(labels.mask(classId, slice), mask, labels.rows, labels.columns);
-        if (!runs) continue;
+        const d = xorDelta(labels.mask(classId, slice), mask, labels.rows, labels.columns);
+        tally.added += d.added;
+        tally.removed += d.removed;
+        if (!d.runs) continue;
         const g = grid.slices[slice];
         if (!g) throw new FoveaException('INTERNAL', `Slice ${slice} is outside the volume.`);
-        deltas.push({ classId, slice, runs });
-        applied.push({ classId, slice, mask });
+        deltas.push({ classId, slice, runs: d.runs });
+        applied.push({ classId, slice, mask, voxels: labels.voxels(classId, slice) + d.added - d.removed });
         writes.push({
           itemId: g.itemId,
           frameIndex: g.frames > 1 ? g.frameIndex : null,
@@ -479,7 +484,7 @@ export class VolumeService {
         });
       }
     }
-    const summary = known ?? summarize(labels, changes);
+    const summary = known ?? [...counted.values()];
     if (writes.length > 0) {
       let results;
       try {
@@ -499,7 +504,7 @@ export class VolumeService {
         throw e;
       }
       applied.forEach((a, i) => {
-        labels.setMask(a.classId, a.slice, a.mask);
+        labels.setMask(a.classId, a.slice, a.mask, a.voxels);
         s.backing.set(backingKey(a.classId, a.slice), (results[i] as { rows: RowRef[] }).rows);
       });
       s.fingerprint = this.#deps.store.fingerprint(s.seriesId);
