@@ -16,8 +16,6 @@ import { tempCore } from '../helpers/temp-library';
 import { syntheticSeries, type ImportedSeries } from '../unit/core/volume/volume-fixtures';
 import { collectPageErrors, launchBrowser, screenshot } from './browser';
 
-const step = (name: string): void => void process.stdout.write(`# step: ${name}\n`);
-
 let browser: Browser;
 let bridge: Bridge;
 let core: Core;
@@ -101,7 +99,6 @@ async function mprScenario(page: Page): Promise<void> {
   const views = { axial: page.getByTestId('mpr-axial'), coronal: page.getByTestId('mpr-coronal'), sagittal: page.getByTestId('mpr-sagittal') };
   for (const v of Object.values(views)) await page.waitForFunction((el) => Number(el?.getAttribute('data-render-count')) > 0, await v.elementHandle());
   const info = (await core.volumes.open(s.seriesId)) as VolumeInfo;
-  step('Orientation letters');
   // Orientation letters from the direction cosines (radiological convention).
   const letters = async (p: string): Promise<string[]> => Promise.all(['left', 'right', 'top', 'bottom'].map((e) => page.getByTestId(`orient-${p}-${e}`).innerText()));
   assert.deepEqual(await letters('axial'), ['R', 'L', 'A', 'P']);
@@ -112,7 +109,6 @@ async function mprScenario(page: Page): Promise<void> {
   assert.ok(Math.abs(cor.height / info.views.coronal.height / (cor.width / info.views.coronal.width) - 2 / 0.8) < 0.02, JSON.stringify(cor));
   await screenshot(page, 'mpr-open');
 
-  step('A click in the axial view');
   // A click in the axial view: the coronal view goes to the clicked row, the sagittal view to its column.
   const ax = await pictureBox(page, 'axial');
   const before = await renders(views.coronal);
@@ -126,7 +122,6 @@ async function mprScenario(page: Page): Promise<void> {
   assert.equal(await views.axial.getAttribute('data-cross-y'), String(target.y));
   await screenshot(page, 'mpr-crosshair');
 
-  step('Brush in the coronal view');
   // Brush in the coronal view: organ, a horizontal stroke across picture row 15 from column 30 to 60.
   await page.getByTestId(`segment-${organClass}`).check();
   await page.keyboard.press('d');
@@ -145,7 +140,6 @@ async function mprScenario(page: Page): Promise<void> {
   assert.ok((await voxels(organClass)) > 30);
   const rows = core.db.prepare("SELECT count(*) FROM annotations WHERE class_id = ? AND status = 'active' AND kind = 'mask' AND author = 'Dr MPR'").pluck().get(organClass) as number;
   assert.ok(rows >= 1, `rows ${rows}`);
-  step("The coronal picture's row 1");
   // The coronal picture's row 15 is display slice (height - 1 - 15): scroll the axial view there and see the stroke on image row 70.
   const slice = ch - 1 - 15;
   await page.keyboard.press('x');
@@ -160,7 +154,6 @@ async function mprScenario(page: Page): Promise<void> {
   assert.equal(await labelAlpha(page, 'axial', 45, 20), 0, 'and only there');
   await screenshot(page, 'mpr-coronal-stroke-in-axial');
 
-  step('Threshold (bone preset)');
   // Threshold (bone preset) then islands (keep the largest), each previewed then applied.
   await page.getByTestId(`segment-${boneClass}`).check();
   await page.getByTestId('threshold-preset-bone').click();
@@ -183,13 +176,11 @@ async function mprScenario(page: Page): Promise<void> {
   await page.getByTestId(`segment-voxels-${boneClass}`).filter({ hasText: afterIslands.toLocaleString('en-US') }).waitFor();
   await screenshot(page, 'mpr-islands-applied');
 
-  step('Undo: the islands');
   // Undo: the islands step goes back.
   await page.keyboard.press('Control+z');
   await page.getByTestId(`segment-voxels-${boneClass}`).filter({ hasText: afterThreshold.toLocaleString('en-US') }).waitFor();
   assert.equal(await voxels(boneClass), afterThreshold);
 
-  step('Statistics, then');
   // Statistics, then the one-view layout.
   await page.getByTestId('stats-compute').click();
   await page.getByTestId('stats-table').waitFor();
