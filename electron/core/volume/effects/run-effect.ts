@@ -63,17 +63,27 @@ export function runEffect(ctx: EffectContext, effect: VolumeEffect): EffectResul
       const data = scan.data;
       const { slope, intercept } = scan;
       const scratch = new Uint8Array(size);
+      // Stored int16 values: decide each possible value once (the same formula), then look it up.
+      const lut = data instanceof Int16Array ? inRangeTable(scan, min, max) : null;
+      const lo = scan.min;
       for (let s = 0; s < labels.slices; s++) {
         const before = labels.mask(effect.classId, s);
+        const base = s * size;
+        if (lut) {
+          const d = data as Int16Array;
+          for (let i = 0; i < size; i++) scratch[i] = lut[(d[base + i] as number) - lo] as number;
+        } else {
+          for (let i = 0; i < size; i++) {
+            const v = (data[base + i] as number) * slope + intercept;
+            scratch[i] = v >= min && v <= max ? 1 : 0;
+          }
+        }
         let any = false;
         let changed = false;
-        const base = s * size;
         for (let i = 0; i < size; i++) {
-          const v = (data[base + i] as number) * slope + intercept;
-          const on = v >= min && v <= max ? 1 : 0;
-          scratch[i] = on;
-          any ||= on === 1;
-          changed ||= on !== (before ? before[i] : 0);
+          const on = scratch[i] as number;
+          if (on) any = true;
+          if (on !== (before ? before[i] : 0)) changed = true;
         }
         if (changed) addChange(changes, effect.classId, s, any ? scratch.slice() : null);
       }
@@ -176,23 +186,20 @@ export function runEffect(ctx: EffectContext, effect: VolumeEffect): EffectResul
       if (op !== 'invert' && op !== 'clear' && bId === a) throw new FoveaException('VALIDATION', 'Choose two different segments.');
       const changes: SliceChanges = new Map();
       const slices = op === 'invert' ? Array.from({ length: labels.slices }, (_, s) => s) : [...new Set([...labels.slicesOf(a), ...(bId !== undefined ? labels.slicesOf(bId) : [])])].sort((x, y) => x - y);
+      const none = new Uint8Array(size);
       for (const s of slices) {
-        const ma = labels.mask(a, s);
-        const mb = bId !== undefined ? labels.mask(bId, s) : null;
+        const ma = labels.mask(a, s) ?? none;
+        const mb = (bId !== undefined ? labels.mask(bId, s) : null) ?? none;
         const next = new Uint8Array(size);
-        let any = false;
-        for (let i = 0; i < size; i++) {
-          const va = ma ? ma[i] !== 0 : false;
-          const vb = mb ? mb[i] !== 0 : false;
-          const v = op === 'copy' ? vb : op === 'union' ? va || vb : op === 'intersect' ? va && vb : op === 'subtract' ? va && !vb : op === 'invert' ? !va : false;
-          if (v) {
-            next[i] = 1;
-            any = true;
-          }
-        }
+        // One tight loop per operation (masks hold 0/1).
+        if (op === 'copy') next.set(mb);
+        else if (op === 'union') for (let i = 0; i < size; i++) next[i] = (ma[i] as number) | (mb[i] as number);
+        else if (op === 'intersect') for (let i = 0; i < size; i++) next[i] = (ma[i] as number) & (mb[i] as number);
+        else if (op === 'subtract') for (let i = 0; i < size; i++) next[i] = (ma[i] as number) & ((mb[i] as number) ^ 1);
+        else if (op === 'invert') for (let i = 0; i < size; i++) next[i] = (ma[i] as number) ^ 1;
         let changed = false;
-        for (let i = 0; i < size && !changed; i++) changed = (next[i] as number) !== (ma ? (ma[i] ? 1 : 0) : 0);
-        if (changed) addChange(changes, a, s, any ? next : null);
+        for (let i = 0; i < size && !changed; i++) changed = next[i] !== ma[i];
+        if (changed) addChange(changes, a, s, anyOn(next) ? next : null);
       }
       const verb: Record<typeof op, string> = { copy: 'Copy', union: 'Add', intersect: 'Intersect', subtract: 'Subtract', invert: 'Invert', clear: 'Clear' };
       return { label: `${verb[op]} ${ctx.name(a)}${bId !== undefined && op !== 'invert' && op !== 'clear' ? ` with ${ctx.name(bId)}` : ''}`, changes };
@@ -211,4 +218,14 @@ export function runEffect(ctx: EffectContext, effect: VolumeEffect): EffectResul
       return { label: `Fill between slices (${ctx.name(effect.classId)})`, changes };
     }
   }
+}
+
+/** For every stored value of an int16 volume (min..max): 1 when its modality value lies in [min, max]. */
+function inRangeTable(scan: ScanVolume, min: number, max: number): Uint8Array {
+  const lut = new Uint8Array(scan.max - scan.min + 1);
+  for (let v = scan.min; v <= scan.max; v++) {
+    const hu = v * scan.slope + scan.intercept;
+    lut[v - scan.min] = hu >= min && hu <= max ? 1 : 0;
+  }
+  return lut;
 }
