@@ -264,7 +264,7 @@ async function mprScroll(page: Page, url: string, core: Core, datasetId: number,
     await page.mouse.wheel(0, 100);
     await page.keyboard.press('Home');
     await page.waitForFunction(() => document.querySelector('[data-testid="mpr-coronal"]')?.getAttribute('data-index') === '0', undefined, WAIT);
-    // PageDown jumps 10 planes: past the 8 planes prefetched around the last one.
+    // PageDown jumps 10 planes: past the 6 planes prefetched around the last one.
     const coldSteps = Math.min(20, Math.floor((info.views.coronal.count - 1) / 10));
     const c0 = performance.now();
     for (let i = 0; i < coldSteps; i++) {
