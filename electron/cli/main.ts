@@ -21,6 +21,7 @@ import { reportHelp, reportOptions, runReport } from './commands/report';
 import { runRuns, runsHelp, runTrain, trainHelp, trainOptions } from './commands/train';
 import { backupHelp, backupOptions, checkHelp, checkOptions, runBackup, runCheck } from './commands/maintenance';
 import { importModelHelp, importModelOptions, modelsHelp, runImportModel, runModels, runSegment, segmentHelp, segmentOptions } from './commands/models';
+import { resliceHelp, resliceOptions, runReslice, runSegmentStats, segmentStatsHelp, segmentStatsOptions } from './commands/volume';
 
 type Command = (ctx: CliContext, positionals: string[], values: Record<string, unknown>) => Promise<number> | number;
 
@@ -50,6 +51,8 @@ const COMMANDS: Record<string, CommandSpec> = {
   segment: { help: segmentHelp, options: segmentOptions, run: runSegment },
   models: { help: modelsHelp, run: (ctx) => runModels(ctx) },
   'import-model': { help: importModelHelp, options: importModelOptions, run: runImportModel },
+  reslice: { help: resliceHelp, options: resliceOptions, run: runReslice },
+  'segment-stats': { help: segmentStatsHelp, options: segmentStatsOptions, run: runSegmentStats },
 };
 
 const GLOBAL_OPTIONS = {

@@ -17,6 +17,7 @@ import type { FoveaError, Result } from './result';
 import { annotateRequestSchemas, type AnnotateResponses } from './annotate';
 import { EVALUATION_EVENT_NAMES, evaluationRequestSchemas, type EvaluationEvents, type EvaluationResponses } from './evaluation';
 import { ASSIST_EVENT_NAMES, assistRequestSchemas, type AssistEvents, type AssistResponses } from './assist';
+import { VOLUME_EVENT_NAMES, volumeRequestSchemas, type VolumeEvents, type VolumeResponses } from './volume';
 
 /** IPC channels are prefixed; the preload refuses anything else. */
 export const CHANNEL_PREFIX = 'fovea:';
@@ -206,6 +207,8 @@ export const requestSchemas = {
   ...evaluationRequestSchemas,
   /** Model help while labeling: click-to-mask, propagation, model packs, imported models (assist.ts). */
   ...assistRequestSchemas,
+  /** Multi-planar views and the segment editor (volume.ts). */
+  ...volumeRequestSchemas,
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -252,7 +255,7 @@ export interface SplitRedrawResult {
 }
 
 /** The response type of every request. */
-export interface Responses extends AnnotateResponses, EvaluationResponses, AssistResponses {
+export interface Responses extends AnnotateResponses, EvaluationResponses, AssistResponses, VolumeResponses {
   'app.info': AppInfo;
   'policy.get': EnterprisePolicyView;
   'datasets.list': Dataset[];
@@ -278,7 +281,7 @@ export interface Responses extends AnnotateResponses, EvaluationResponses, Assis
 }
 
 /** Events pushed from the backend to the UI. */
-export interface Events extends EvaluationEvents, AssistEvents {
+export interface Events extends EvaluationEvents, AssistEvents, VolumeEvents {
   /** A dataset was created, changed or its contents changed. */
   'datasets.changed': { datasetId: number };
   /** Import progress, at most a few times a second. */
@@ -319,6 +322,7 @@ export const EVENT_NAMES = [
   'export.finished',
   ...EVALUATION_EVENT_NAMES,
   ...ASSIST_EVENT_NAMES,
+  ...VOLUME_EVENT_NAMES,
 ] as const satisfies readonly EventName[];
 // Compile-time check that EVENT_NAMES lists every event.
 type _MissingEvents = Exclude<EventName, (typeof EVENT_NAMES)[number]>;

@@ -32,6 +32,11 @@ import { LibraryMaintenance } from './store/maintenance';
 import { ItemQuery } from './store/item-query';
 import { RunStore } from './store/run-store';
 import { PixelService } from './viewer/pixel-service';
+import { seriesDicomItems } from './export/volume-geometry';
+import { SegmentationStore } from './store/segmentation-store';
+import { VOLUME_WRITES } from '../contract/volume';
+import { volumeHandlers } from './volume/volume-requests';
+import { VolumeService } from './volume/volume-service';
 import type { PolicyLoadResult } from './policy/policy';
 import { DEFAULT_FRACTIONS, labelStratifier, SplitService } from './training/splits';
 import { collectForClasses, TrainingService, type RunSnapshot, type TrainCallbacks } from './training/training-service';
@@ -78,7 +83,7 @@ const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create'
   'annotations.create', 'annotations.update', 'annotations.delete', 'annotations.restore', 'annotations.review', 'items.setStatus',
   'classes.create', 'classes.update', 'classes.delete', 'classes.merge', 'classes.setMultiLabel', 'settings.set', ...EVALUATION_WRITES, ...ASSIST_WRITES,
   // an export appends to the library's audit log
-  'export.start']);
+  'export.start', ...VOLUME_WRITES]);
 
 export class Core {
   readonly db: Db;
@@ -107,6 +112,7 @@ export class Core {
   readonly assistEngine: AssistEngine | null;
   readonly #modelPredict: ModelPredictDeps;
   readonly #modelImport: ModelImportDeps;
+  readonly volumes: VolumeService;
   #preflightResult: Promise<MlPreflight> | null = null;
   readonly #handlers: Handlers;
   #closed = false;
@@ -175,6 +181,14 @@ export class Core {
     };
     this.#modelPredict = modelPredict;
     this.#modelImport = { engine: this.#assistEngineOrRefuse(), registry: this.models, audit: this.audit, libraryDir: options.libraryDir, library: this.library };
+    this.volumes = new VolumeService({
+      blobs: this.blobs,
+      store: new SegmentationStore(this.db, this.annotations, this.audit),
+      seriesItems: (seriesId) => seriesDicomItems(this.db, seriesId),
+      annotator: () => this.annotatorSettings.requireAnnotator(),
+      onLabelsChanged: (change) => this.events.emit('labels.changed', change),
+      onProgress: (p) => this.events.emit('volume.progress', p),
+    });
 
     this.#handlers = {
       'app.info': () => this.info(),
@@ -258,6 +272,7 @@ export class Core {
         emit: (name, payload) => this.events.emit(name, payload),
         labelsChanged: (change) => this.events.emit('labels.changed', change),
       }),
+      ...volumeHandlers(this.volumes),
     };
   }
 
@@ -536,6 +551,7 @@ export class Core {
     if (this.#closed) return;
     this.#closed = true;
     this.jobs.dispose();
+    this.volumes.dispose();
     this.db.close();
   }
 }

@@ -11,6 +11,7 @@ import { runViewerBench } from './viewer.bench';
 import { runKernelBench } from './wasm-kernels.bench';
 import { runSamBench } from './sam.bench';
 import { runStoreBench } from './store.bench';
+import { runVolumeBench } from './volume.bench';
 
 const benches: Record<string, () => Promise<void>> = {
   store: () => runStoreBench(),
@@ -21,6 +22,7 @@ const benches: Record<string, () => Promise<void>> = {
   viewer: () => runViewerBench(),
   learning: () => runLearningBench(),
   sam: () => runSamBench(),
+  volume: () => runVolumeBench(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -133,7 +133,7 @@ export function readFrameGeometries(blobs: BlobStore, items: readonly StoredDico
 }
 
 /** The stored DICOM file of an item, parsed. */
-export function parseStoredDicom(blobs: BlobStore, item: StoredDicomItem): ReturnType<typeof parseDicom> {
+export function parseStoredDicom(blobs: Pick<BlobStore, 'read'>, item: StoredDicomItem): ReturnType<typeof parseDicom> {
   let bytes: Buffer;
   try {
     bytes = blobs.read(item.blobSha256);

@@ -33,6 +33,17 @@ export interface SyntheticCtOptions {
   sliceThicknessMm?: number;
   /** Standard deviation of the Gaussian noise in HU. Default 10. */
   noiseHu?: number;
+  /**
+   * The z (mm, LPS) of each slice, head first, when the slices are NOT evenly spaced (a missing
+   * slice, a change of table increment): one per slice. Default: evenly spaced by sliceThicknessMm.
+   */
+  slicePositionsMm?: number[];
+  /**
+   * Gantry tilt in degrees (default 0): the image planes lean about the patient's left-right axis
+   * (ImageOrientationPatient column direction [0, cos t, sin t]) while the table moves along z, so
+   * consecutive slices are sheared, as a tilted CT gantry acquires them.
+   */
+  gantryTiltDeg?: number;
 }
 
 export type Vec3 = [number, number, number];
@@ -100,7 +111,7 @@ export interface SyntheticCtManifest {
   kind: 'fovea-synthetic-ct';
   version: 1;
   seed: number;
-  options: Required<SyntheticCtOptions>;
+  options: BaseCtOptions & Pick<SyntheticCtOptions, 'slicePositionsMm' | 'gantryTiltDeg'>;
   encoding: {
     sopClassUid: string;
     transferSyntaxUid: string;
@@ -117,6 +128,9 @@ export interface SyntheticCtManifest {
   labelsFile: string;
   patients: SyntheticCtPatient[];
 }
+
+/** The options every series has (the geometry variations are optional and stay absent by default). */
+type BaseCtOptions = Required<Omit<SyntheticCtOptions, 'slicePositionsMm' | 'gantryTiltDeg'>>;
 
 export const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
 export const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
@@ -287,7 +301,7 @@ function planLesions(
   rng: SeededRandom,
   anatomy: Anatomy,
   count: number,
-  o: Required<SyntheticCtOptions>,
+  o: BaseCtOptions,
   geometry: (slice: number) => SliceGeometry,
 ): PlannedLesion[] {
   const n = o.slicesPerSeries;
@@ -374,7 +388,7 @@ async function prepareOutDir(outDir: string, kind: string): Promise<void> {
   await writeFile(join(outDir, 'manifest.json'), `${JSON.stringify({ kind, complete: false })}\n`);
 }
 
-function checkOptions(o: Required<SyntheticCtOptions>): void {
+function checkOptions(o: BaseCtOptions, variation: Pick<SyntheticCtOptions, 'slicePositionsMm' | 'gantryTiltDeg'>): void {
   const positiveInt = (name: string, v: number, max: number): void => {
     if (!Number.isInteger(v) || v < 1 || v > max) throw new RangeError(`${name} must be an integer in 1..${max}, got ${v}`);
   };
@@ -386,6 +400,15 @@ function checkOptions(o: Required<SyntheticCtOptions>): void {
     if (!(v > 0 && v < 100)) throw new RangeError(`${name} must be in (0, 100), got ${v}`);
   }
   if (!(o.noiseHu >= 0 && o.noiseHu < 500)) throw new RangeError(`noiseHu must be in [0, 500), got ${o.noiseHu}`);
+  const z = variation.slicePositionsMm;
+  if (z !== undefined) {
+    if (z.length !== o.slicesPerSeries) throw new RangeError(`slicePositionsMm needs ${o.slicesPerSeries} positions, got ${z.length}`);
+    for (let i = 1; i < z.length; i++) {
+      if (!((z[i - 1] ?? 0) > (z[i] ?? 0))) throw new RangeError('slicePositionsMm must fall strictly (head first)');
+    }
+  }
+  const tilt = variation.gantryTiltDeg;
+  if (tilt !== undefined && !(Math.abs(tilt) < 45)) throw new RangeError(`gantryTiltDeg must be within (-45, 45), got ${tilt}`);
 }
 
 function dateFromDays(days: number): string {
@@ -402,7 +425,7 @@ function dateFromDays(days: number): string {
  * About half the patients (at least one when there are two or more) have 1-3 lesions.
  */
 export async function writeSyntheticCtStudies(outDir: string, options: SyntheticCtOptions): Promise<SyntheticCtManifest> {
-  const o: Required<SyntheticCtOptions> = {
+  const o: BaseCtOptions = {
     patients: options.patients,
     slicesPerSeries: options.slicesPerSeries,
     size: options.size,
@@ -411,7 +434,13 @@ export async function writeSyntheticCtStudies(outDir: string, options: Synthetic
     sliceThicknessMm: options.sliceThicknessMm ?? 2.5,
     noiseHu: options.noiseHu ?? 10,
   };
-  checkOptions(o);
+  // Geometry variations (uneven spacing, gantry tilt) take another path; without them the output
+  // is byte for byte what it always was.
+  const variation = {
+    ...(options.slicePositionsMm !== undefined ? { slicePositionsMm: options.slicePositionsMm.map((z) => Number(ds(z))) } : {}),
+    ...(options.gantryTiltDeg ? { gantryTiltDeg: options.gantryTiltDeg } : {}),
+  };
+  checkOptions(o, variation);
   await prepareOutDir(outDir, MANIFEST_KIND);
 
   const root = createRandom(`ct/${o.seed}`);
@@ -425,7 +454,19 @@ export async function writeSyntheticCtStudies(outDir: string, options: Synthetic
   const x0 = Number(ds(-((size - 1) / 2) * ps));
   const y0 = x0;
   const zTop = ((n - 1) / 2) * T;
-  const geometry = (slice: number): SliceGeometry => ({ zf: n > 1 ? slice / (n - 1) : 0.5, zMm: Number(ds(zTop - slice * T)) });
+  const positions = variation.slicePositionsMm;
+  const geometry = (slice: number): SliceGeometry =>
+    positions
+      ? { zf: n > 1 ? (zTop - (positions[slice] ?? 0)) / ((n - 1) * T) : 0.5, zMm: positions[slice] ?? 0 }
+      : { zf: n > 1 ? slice / (n - 1) : 0.5, zMm: Number(ds(zTop - slice * T)) };
+  const tilt = ((variation.gantryTiltDeg ?? 0) * Math.PI) / 180;
+  // Column direction of a tilted plane (LPS): rows lean towards the head by sin(tilt) per mm.
+  // Through the DS text once, so that the pixels follow exactly the orientation the files state.
+  const colDir: Vec3 = [0, Number(ds(Math.cos(tilt))), Number(ds(Math.sin(tilt)))];
+  const zfOf = (zMm: number): number => (n > 1 ? (zTop - zMm) / ((n - 1) * T) : 0.5);
+  /** Distance in mm along z from slice i's plane (at row r) to a lesion centre. */
+  const lesionDz = (i: number, r: number, l: PlannedLesion): number =>
+    positions || tilt !== 0 ? geometry(i).zMm + r * ps * colDir[2] - (zTop - l.cz * T) : (i - l.cz) * T;
   const implementationUid = syntheticUid('fovea/synthetic-ct/implementation');
 
   const patients: SyntheticCtPatient[] = [];
@@ -437,14 +478,16 @@ export async function writeSyntheticCtStudies(outDir: string, options: Synthetic
     const num = String(p + 1).padStart(3, '0');
     const patientId = `SYNTH-${num}`;
     const patientName = `SYNTH^PATIENT^${num}`;
-    const uidBase = `fovea/synthetic-ct/seed=${o.seed}/patient=${p}`;
+    // A geometry variation is another series (other UIDs) of the same phantom.
+    const variant = positions || tilt !== 0 ? `/positions=${positions?.join(',') ?? ''}/tilt=${variation.gantryTiltDeg ?? 0}` : '';
+    const uidBase = `fovea/synthetic-ct/seed=${o.seed}/patient=${p}${variant}`;
     const studyUid = syntheticUid(`${uidBase}/study`);
     const seriesUid = syntheticUid(`${uidBase}/series/1`);
     const forUid = syntheticUid(`${uidBase}/frame-of-reference`);
     const studyDate = dateFromDays(rng.int(0, 1200));
     const studyTime = `${String(rng.int(7, 18)).padStart(2, '0')}${String(rng.int(0, 59)).padStart(2, '0')}00`;
     const seriesDir = `${patientId}/CT_AXIAL`;
-    const seriesDescription = `SYNTHETIC CHEST AXIAL ${ds(T)}mm`;
+    const seriesDescription = `SYNTHETIC CHEST AXIAL ${ds(T)}mm${positions ? ' UNEVEN' : ''}${tilt !== 0 ? ` TILT ${ds(variation.gantryTiltDeg ?? 0)}` : ''}`;
     await mkdir(join(outDir, seriesDir, 'masks'), { recursive: true });
 
     const lesions: SyntheticCtLesion[] = planned.map((l, index) => ({
@@ -466,8 +509,17 @@ export async function writeSyntheticCtStudies(outDir: string, options: Synthetic
     for (let i = 0; i < n; i++) {
       const g = geometry(i);
       const srng = rng.fork(`slice/${i}`);
-      for (let y = 0; y < size; y++) {
-        for (let x = 0; x < size; x++) hu[y * size + x] = CT_TISSUE_HU[tissueAt(anatomy, g, x, y)];
+      if (tilt === 0) {
+        for (let y = 0; y < size; y++) {
+          for (let x = 0; x < size; x++) hu[y * size + x] = CT_TISSUE_HU[tissueAt(anatomy, g, x, y)];
+        }
+      } else {
+        // A tilted plane cuts the phantom obliquely: row r lies at y = r*cos(t), z = z_i + r*sin(t)*ps.
+        for (let y = 0; y < size; y++) {
+          const zMm = g.zMm + y * ps * colDir[2];
+          const gy: SliceGeometry = { zf: zfOf(zMm), zMm };
+          for (let x = 0; x < size; x++) hu[y * size + x] = CT_TISSUE_HU[tissueAt(anatomy, gy, x, y * colDir[1])];
+        }
       }
       // Lung vessels: small bright dots, so "round and bright" alone does not mean lesion.
       const shape = zShape(g.zf);
@@ -488,15 +540,30 @@ export async function writeSyntheticCtStudies(outDir: string, options: Synthetic
       mask.fill(0);
       let lesionPixels = 0;
       for (const [k, l] of planned.entries()) {
-        const dzMm = (i - l.cz) * T;
-        const r2 = l.radiusMm * l.radiusMm - dzMm * dzMm;
-        if (r2 < 0) continue;
-        const rPx = Math.sqrt(r2) / ps;
+        let yLo: number;
+        let yHi: number;
+        let rPx: number;
+        if (tilt === 0) {
+          const dzMm = lesionDz(i, 0, l);
+          const r2 = l.radiusMm * l.radiusMm - dzMm * dzMm;
+          if (r2 < 0) continue;
+          rPx = Math.sqrt(r2) / ps;
+          yLo = Math.floor(l.cy - rPx);
+          yHi = Math.ceil(l.cy + rPx);
+        } else {
+          // Every row of a tilted plane is at another z: test whole rows, bounded by the radius.
+          rPx = l.radiusMm / ps;
+          yLo = 0;
+          yHi = size - 1;
+        }
         let count = 0;
-        for (let y = Math.max(0, Math.floor(l.cy - rPx)); y <= Math.min(size - 1, Math.ceil(l.cy + rPx)); y++) {
+        for (let y = Math.max(0, yLo); y <= Math.min(size - 1, yHi); y++) {
+          const dzMm = lesionDz(i, y, l);
+          // Row y sits at y*cos(t) in the phantom's in-plane frame (cos(0) = 1).
+          const dyMm = (y * colDir[1] - l.cy) * ps;
           for (let x = Math.max(0, Math.floor(l.cx - rPx)); x <= Math.min(size - 1, Math.ceil(l.cx + rPx)); x++) {
             // Voxel centre inside the sphere, measured in mm: the mask and the HU agree exactly.
-            if (((x - l.cx) * ps) ** 2 + ((y - l.cy) * ps) ** 2 + dzMm * dzMm <= l.radiusMm * l.radiusMm) {
+            if (((x - l.cx) * ps) ** 2 + dyMm ** 2 + dzMm * dzMm <= l.radiusMm * l.radiusMm) {
               const idx = y * size + x;
               hu[idx] = l.hu;
               if (mask[idx] === 0) lesionPixels++;
@@ -566,7 +633,7 @@ export async function writeSyntheticCtStudies(outDir: string, options: Synthetic
         '00200012': el('IS', '1'),
         '00200013': el('IS', String(instanceNumber)),
         '00200032': el('DS', ds(ipp[0]), ds(ipp[1]), ds(ipp[2])),
-        '00200037': el('DS', '1', '0', '0', '0', '1', '0'),
+        '00200037': el('DS', '1', '0', '0', '0', ds(colDir[1]), ds(colDir[2])),
         '00200052': el('UI', forUid),
         '00201040': el('LO'),
         '00201041': el('DS', ds(g.zMm)),
@@ -635,7 +702,7 @@ export async function writeSyntheticCtStudies(outDir: string, options: Synthetic
     kind: MANIFEST_KIND,
     version: 1,
     seed: o.seed,
-    options: o,
+    options: { ...o, ...variation },
     encoding: {
       sopClassUid: CT_IMAGE_STORAGE,
       transferSyntaxUid: EXPLICIT_VR_LITTLE_ENDIAN,
