@@ -39,8 +39,8 @@ import { REPO_ROOT } from '../helpers/paths';
 const ALLOWED_URLS: { url: RegExp; files: RegExp; why: string }[] = [
   {
     url: /^http:\/\/www\.w3\.org\/2000\/svg$/u,
-    files: /^renderer\//u,
-    why: 'the SVG namespace: an identifier passed to createElementNS and the xmlns of favicon.svg, never fetched',
+    files: /^(renderer\/|resources\/icons\/[^/]+\.svg$)/u,
+    why: 'the SVG namespace: an identifier passed to createElementNS and the xmlns of favicon.svg and the app icon, never fetched',
   },
   {
     url: /^http:\/\/www\.w3\.org\/1999\/xhtml$/u,

@@ -59,6 +59,8 @@ type Staged = {
   written?: Promise<WrittenFile | FileFailure | null>;
   commit?: (written: WrittenFile) => number;
   reserved?: { sourceSha: string; sop: string | null };
+  /** A duplicate of a file staged earlier in this run: it points at that file's item once committed. */
+  duplicateOf?: Staged;
 };
 
 export class ImportEngine {
@@ -93,8 +95,9 @@ export class ImportEngine {
     let staged: Staged[] = [];
     let lastCommit = performance.now();
     const batchSize = req.batchSize ?? 16;
-    const stagedSop = new Set<string>();
-    const stagedSource = new Set<string>();
+    // Files staged but not yet committed, by SOP Instance UID and by content hash.
+    const stagedSop = new Map<string, Staged>();
+    const stagedSource = new Map<string, Staged>();
 
     const progress = (): ImportProgress => {
       const secs = Math.max((performance.now() - started) / 1000, 1e-3);
@@ -139,6 +142,10 @@ export class ImportEngine {
       const commitOne = (st: Staged): void => {
         const w = written.get(st);
         if (st.commit && w) st.outcome.itemId = st.commit(w);
+        // Whether an earlier copy was committed already or only staged (which depends on batching, so
+        // on the pool), a duplicate names the item it duplicates; the original commits first (file order).
+        const original = st.duplicateOf?.outcome.itemId;
+        if (original !== undefined) st.outcome.itemId = original;
         insertOutcome.run(jobId, st.outcome.path, st.outcome.outcome, st.outcome.reason ?? null, st.outcome.itemId ?? null);
       };
       try {
@@ -228,22 +235,22 @@ export class ImportEngine {
   async #decide(
     datasetId: number,
     head: { job: PrepareJob; path: string; size: number; relativeName: string },
-    stagedSop: Set<string>,
-    stagedSource: Set<string>,
+    stagedSop: Map<string, Staged>,
+    stagedSource: Map<string, Staged>,
   ): Promise<Staged> {
     const base = { path: head.path, bytes: head.size };
     const stage = await head.job.stage;
     if (stage.status === 'failed') return { outcome: { ...base, outcome: stage.failure.outcome, code: stage.failure.code, reason: stage.failure.reason } };
     if (stage.status === 'known') return { outcome: { ...base, outcome: 'duplicate', reason: 'this file is already in the dataset', itemId: stage.itemId } };
-    const drop = (outcome: FileOutcome): Staged => {
+    const drop = (outcome: FileOutcome, duplicateOf?: Staged): Staged => {
       void head.job.finish(false);
-      return { outcome };
+      return duplicateOf ? { outcome, duplicateOf } : { outcome };
     };
     const hash = stage.sha256;
     // Checked again here, in file order: an earlier copy in this run may have been committed or staged since.
     const existing = this.#items.findBySource(datasetId, hash);
     if (existing !== null || stagedSource.has(hash)) {
-      return drop({ ...base, outcome: 'duplicate', reason: 'this file is already in the dataset', ...(existing !== null ? { itemId: existing } : {}) });
+      return drop({ ...base, outcome: 'duplicate', reason: 'this file is already in the dataset', ...(existing !== null ? { itemId: existing } : {}) }, stagedSource.get(hash));
     }
     const summary: PreparedSummary = stage.summary;
     if (summary.kind === 'skip') return drop({ ...base, outcome: 'skipped', ...(summary.dicom ? { kind: 'dicom' as const } : {}), reason: summary.reason });
@@ -257,13 +264,11 @@ export class ImportEngine {
           kind: 'dicom',
           reason: 'an instance with the same SOP Instance UID is already in the dataset (another copy or encoding of it)',
           ...(dup !== null ? { itemId: dup } : {}),
-        });
+        }, stagedSop.get(sop));
       }
-      stagedSop.add(sop);
     }
-    stagedSource.add(hash);
     const relativeName = head.relativeName;
-    return {
+    const staged: Staged = {
       outcome: { ...base, outcome: 'imported', kind: summary.kind === 'image' ? 'image' : 'dicom' },
       reserved: { sourceSha: hash, sop },
       written: head.job.finish(true),
@@ -307,5 +312,8 @@ export class ImportEngine {
         });
       },
     };
+    if (sop) stagedSop.set(sop, staged);
+    stagedSource.set(hash, staged);
+    return staged;
   }
 }
