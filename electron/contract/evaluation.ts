@@ -127,6 +127,22 @@ export interface ClassificationReport {
   source: EvaluationSourceView;
 }
 
+/** The 12 numbers of pycocotools' COCOeval.summarize(), in its order (stats[0..11]). */
+export interface CocoSummary {
+  AP: number;
+  AP50: number;
+  AP75: number;
+  APsmall: number;
+  APmedium: number;
+  APlarge: number;
+  AR1: number;
+  AR10: number;
+  AR100: number;
+  ARsmall: number;
+  ARmedium: number;
+  ARlarge: number;
+}
+
 export interface DetectionReport {
   task: 'detection';
   n: number;
@@ -137,20 +153,7 @@ export interface DetectionReport {
   mAR10: number;
   mAR100: number;
   /** pycocotools' COCOeval.summarize() 12 numbers (-1 where a range has no ground truth). */
-  cocoSummary: {
-    AP: number;
-    AP50: number;
-    AP75: number;
-    APsmall: number;
-    APmedium: number;
-    APlarge: number;
-    AR1: number;
-    AR10: number;
-    AR100: number;
-    ARsmall: number;
-    ARmedium: number;
-    ARlarge: number;
-  };
+  cocoSummary: CocoSummary;
   /** Pascal VOC all-point interpolated AP@0.5, mean over classes with ground truth (-1 if none). */
   vocAP50: number;
   perClass: Record<string, { ap50: number; ap75: number; ap: number; ar100: number; vocAp50: number; groundTruth: number; detections: number }>;

@@ -69,6 +69,7 @@
  * which ground truth, which ground truth was missed): the makings of an
  * error gallery.
  */
+import type { CocoSummary } from '../../contract/evaluation';
 import { FoveaException } from '../../contract/result';
 
 export interface Box {
@@ -133,21 +134,8 @@ export const COCO_PARAMS: CocoEvalParams = {
   areaRanges: COCO_AREA_RANGES,
 };
 
-/** The 12 numbers of pycocotools' COCOeval.summarize(), in its order (stats[0..11]). */
-export interface CocoSummary {
-  AP: number;
-  AP50: number;
-  AP75: number;
-  APsmall: number;
-  APmedium: number;
-  APlarge: number;
-  AR1: number;
-  AR10: number;
-  AR100: number;
-  ARsmall: number;
-  ARmedium: number;
-  ARlarge: number;
-}
+/** The 12 numbers of pycocotools' COCOeval.summarize() (defined once, in the contract). */
+export type { CocoSummary };
 
 export interface DetectionClassMetrics {
   /** AP at IoU 0.5, -1 without ground truth. */
