@@ -5,6 +5,7 @@
  * server-sent events). Test tooling: bound to 127.0.0.1, never part of the
  * packaged app (the layering lint forbids http in shipped code).
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -70,6 +71,8 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 export async function startBridge(core: Core, options: { port?: number; staticDir?: string } = {}): Promise<Bridge> {
   const staticDir = options.staticDir ?? RENDERER_BUILD;
+  // Without a build the page would wait for elements that never come: say what to run instead.
+  if (!existsSync(join(staticDir, 'index.html'))) throw new Error(`No renderer build in ${staticDir}: run \`npm run build:renderer\` first.`);
   const clients = new Set<ServerResponse>();
   const unsubscribe = core.events.onAny((name, payload) => {
     const line = `data: ${JSON.stringify({ name, payload })}\n\n`;
