@@ -262,7 +262,7 @@ async function mprScroll(page: Page, url: string, core: Core, datasetId: number,
     const stack: number[] = [];
     const mpr: Record<string, number[]> = { axial: [], coronal: [] };
     const cold: number[] = [];
-    await page.keyboard.press('m');
+    await page.keyboard.press('q');
     await page.getByTestId('mpr-screen').waitFor(WAIT);
     for (const plane of ['axial', 'coronal'] as const) await page.waitForFunction((id) => Number(document.querySelector(`[data-testid="${id}"]`)?.getAttribute('data-render-count')) > 0, `mpr-${plane}`, WAIT);
     // Uncached planes: a request to the core per step.
@@ -284,7 +284,7 @@ async function mprScroll(page: Page, url: string, core: Core, datasetId: number,
       // Interleaved: the 2-D viewer, then MPR axial and coronal, each over span cached planes.
       await page.getByTestId('viewer').waitFor(WAIT);
       stack.push(await scrollFps(page, 'viewport', 4 * span, span - 1));
-      await page.keyboard.press('m');
+      await page.keyboard.press('q');
       await page.getByTestId('mpr-screen').waitFor(WAIT);
       for (const plane of ['axial', 'coronal'] as const) {
         await page.waitForFunction((id) => Number(document.querySelector(`[data-testid="${id}"]`)?.getAttribute('data-render-count')) > 0, `mpr-${plane}`, WAIT);
