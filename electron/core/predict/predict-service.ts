@@ -45,6 +45,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Core } from '../composition-root';
 import type { CocoRle } from '../labels/label-types';
+import { finishProposalPass, proposalPassWriter } from '../store/proposals-repo';
+import { transaction } from '../store/transaction';
 import { loadSample } from '../training/sample-loader';
 import { collectSamples, rleOfGeometry, type Sample, type SampleSource, type SampleTarget } from '../training/training-samples';
 import { boxToImage, classMapToImageMasks, letterboxOf, type Letterbox } from './letterbox-mapping';
@@ -253,28 +255,18 @@ export async function runPredict(core: PredictCore, runId: number, options: Pred
   const classIds = config.classNames.map((n, k) => (config.task === 'segmentation' && k === 0 ? 0 : core.annotations.ensureClass(datasetId, n)));
   const author = `model:run-${runId}`;
   const passAt = new Date().toISOString();
-  const before = (core.db.prepare('SELECT coalesce(max(id), 0) AS m FROM annotations').get() as { m: number }).m;
-
-  const delOld = core.db.prepare(
-    "DELETE FROM annotations WHERE run_id = ? AND dataset_id = ? AND item_id = ? AND source = 'model' AND status = 'proposed' AND id <= ?",
-  );
-  const upsertUnc = core.db.prepare(
-    `INSERT INTO item_uncertainty (run_id, item_id, dataset_id, score, method, computed_at) VALUES (?, ?, ?, ?, ?, ?)
-     ON CONFLICT (run_id, item_id) DO UPDATE SET
-       score = CASE WHEN item_uncertainty.computed_at = excluded.computed_at THEN max(item_uncertainty.score, excluded.score) ELSE excluded.score END,
-       dataset_id = excluded.dataset_id, method = excluded.method, computed_at = excluded.computed_at`,
-  );
+  const pass = proposalPassWriter(core.db);
   const cleared = new Set<number>();
   let replaced = 0;
   let proposed = 0;
   let images = 0;
   const failures: PredictReport['failures'] = [];
-  const writeBatch = core.db.transaction((preds: ImagePrediction[]) => {
+  const writeBatch = transaction(core.db, (preds: ImagePrediction[]) => {
     for (const p of preds) {
       const itemId = p.source.itemId;
       if (!cleared.has(itemId)) {
         cleared.add(itemId);
-        replaced += delOld.run(runId, datasetId, itemId, before).changes;
+        replaced += pass.deleteItemProposals(runId, datasetId, itemId);
       }
       const frameIndex = (framesOf.get(itemId) ?? 1) > 1 ? p.source.frameIndex : null;
       for (const s of p.shapes) {
@@ -284,7 +276,7 @@ export async function runPredict(core: PredictCore, runId: number, options: Pred
         core.annotations.create({ datasetId, itemId, frameIndex, classId, kind: s.kind, geometry, score: s.score, source: 'model', status: 'proposed', author, runId });
         proposed++;
       }
-      upsertUnc.run(runId, itemId, datasetId, p.uncertainty, method, passAt);
+      pass.upsertUncertainty(runId, itemId, datasetId, p.uncertainty, method, passAt);
     }
   });
 
@@ -304,12 +296,7 @@ export async function runPredict(core: PredictCore, runId: number, options: Pred
   throwIfAborted(options.signal);
 
   // The pass completed: what is left of this run's older proposals and scores in the dataset goes.
-  core.db.transaction(() => {
-    replaced += core.db
-      .prepare("DELETE FROM annotations WHERE run_id = ? AND dataset_id = ? AND source = 'model' AND status = 'proposed' AND id <= ?")
-      .run(runId, datasetId, before).changes;
-    core.db.prepare('DELETE FROM item_uncertainty WHERE run_id = ? AND dataset_id = ? AND computed_at < ?').run(runId, datasetId, passAt);
-  }).immediate();
+  replaced += finishProposalPass(core.db, { runId, datasetId, writtenItemIds: cleared, passAt });
 
   const report: PredictReport = {
     runId,
