@@ -26,6 +26,7 @@
 import { FoveaException } from '../../contract/result';
 import { fileStem } from '../labels/label-types';
 import type { CocoRle } from '../labels/label-types';
+import { listClasses } from '../store/classes-repo';
 import { sanitizeRelativePath } from './safe-output';
 import type { ExportJob } from './export-types';
 
@@ -215,9 +216,7 @@ export function collectExportData(job: ExportJob, opts: { withImages?: boolean }
   const which = exportLabelsOption(job.options);
   const statuses = which === 'human' ? "('active')" : which === 'proposals' ? "('proposed')" : "('active','proposed')";
   const dataset = datasets.get(job.datasetId);
-  const classRows = db
-    .prepare('SELECT id, name FROM label_classes WHERE dataset_id = ? ORDER BY position, id')
-    .all(job.datasetId) as { id: number; name: string }[];
+  const classRows = listClasses(db, job.datasetId);
   const classes: ExportClass[] = classRows.map((c, index) => ({ id: c.id, name: c.name, index }));
   const classById = new Map(classes.map((c) => [c.id, c]));
 

@@ -9,6 +9,8 @@
 import { FoveaException } from '../../contract/result';
 import { decodeRle, polygonToRle, rleProblem } from '../labels/rle';
 import type { CocoRle } from '../labels';
+import { listClasses } from '../store/classes-repo';
+import { listSeriesIds } from '../store/series-repo';
 import type { ExportJob } from './export-types';
 
 export interface VolumeClass {
@@ -88,14 +90,14 @@ export function collectSeriesRegions(job: ExportJob): DatasetRegions {
   }
   // Number every DICOM series of the dataset, labelled or not, so that series-<n> stays the same
   // whichever split or subset is exported.
-  const allSeries = db.prepare('SELECT id FROM series WHERE dataset_id = ? ORDER BY id').pluck().all(job.datasetId) as number[];
+  const allSeries = listSeriesIds(db, job.datasetId);
   const series: SeriesRegions[] = [];
   allSeries.forEach((id, i) => {
     const annotations = bySeries.get(id);
     if (annotations) series.push({ seriesId: id, ordinal: i + 1, annotations });
   });
   const used = new Set(rows.map((r) => r.classId));
-  const classes = (db.prepare('SELECT id, name, color FROM label_classes WHERE dataset_id = ? ORDER BY position, id').all(job.datasetId) as { id: number; name: string; color: string }[])
+  const classes = listClasses(db, job.datasetId)
     .filter((c) => used.has(c.id))
     .map((c, i) => ({ classId: c.id, name: c.name, color: c.color, value: i + 1 }));
   if (classes.length > 65535) throw new FoveaException('TOO_LARGE', `${classes.length} classes do not fit in a 16-bit label volume.`);

@@ -45,6 +45,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Core } from '../composition-root';
 import type { CocoRle } from '../labels/label-types';
+import { activeLabelsOfImageReader } from '../store/annotations-repo';
+import { itemGalleryReader, listItemSources, type ItemGalleryRow } from '../store/items-repo';
 import { finishProposalPass, proposalPassWriter } from '../store/proposals-repo';
 import { transaction } from '../store/transaction';
 import { loadSample } from '../training/sample-loader';
@@ -80,18 +82,6 @@ export interface ImagePrediction {
   shapes: OverlayShape[];
 }
 
-interface ItemSourceRow {
-  id: number;
-  kind: 'dicom' | 'image';
-  blob_sha256: string;
-  rows: number;
-  columns: number;
-  frames: number;
-  samples_per_pixel: number;
-  photometric: string | null;
-  status: string;
-}
-
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
@@ -110,9 +100,7 @@ export function runModel(core: Pick<Core, 'runs' | 'training'>, runId: number): 
 
 /** Every image (item, frame) of a dataset, or only these items, in (item, frame) order. */
 export function imageSources(core: Pick<Core, 'db'>, datasetId: number, itemIds?: readonly number[]): (SampleSource & { status: string; frames: number })[] {
-  const rows = core.db
-    .prepare('SELECT id, kind, blob_sha256, rows, columns, frames, samples_per_pixel, photometric, status FROM items WHERE dataset_id = ? ORDER BY id')
-    .all(datasetId) as ItemSourceRow[];
+  const rows = listItemSources(core.db, datasetId);
   const wanted = itemIds ? new Set(itemIds) : null;
   const out: (SampleSource & { status: string; frames: number })[] = [];
   for (const r of rows) {
@@ -344,16 +332,13 @@ export async function galleryImages(
   for await (const batch of predictImages(core, model, sources, {})) for (const p of batch) predicted.set(`${p.source.itemId}:${p.source.frameIndex}`, p);
 
   const indexOf = new Map(config.classNames.map((n, k) => [n, k]));
-  const meta = core.db.prepare('SELECT source_name, thumb_sha256, series_id FROM items WHERE id = ?');
-  const anns = core.db.prepare(
-    `SELECT a.kind, a.geometry, a.frame_index, a.score, c.name FROM annotations a JOIN label_classes c ON c.id = a.class_id
-     WHERE (a.item_id = @item OR a.series_id = @series) AND a.status = 'active' AND (a.frame_index IS NULL OR a.frame_index = @frame) ORDER BY a.id`,
-  );
+  const meta = itemGalleryReader(core.db);
+  const anns = activeLabelsOfImageReader(core.db);
   const out: GalleryImage[] = [];
   for (const s of sources) {
-    const m = meta.get(s.itemId) as { source_name: string; thumb_sha256: string | null; series_id: number | null };
+    const m = meta(s.itemId) as ItemGalleryRow;
     const truth: OverlayShape[] = [];
-    const rows = anns.all({ item: s.itemId, series: m.series_id ?? -1, frame: s.frameIndex }) as { kind: string; geometry: string | null; score: number | null; name: string }[];
+    const rows = anns(s.itemId, m.series_id, s.frameIndex);
     for (const a of rows) {
       const k = indexOf.get(a.name);
       if (k === undefined) continue;

@@ -4,6 +4,7 @@
  * returns, the label is on disk and survives a crash or power cut.
  */
 import { FoveaException } from '../../contract/result';
+import { listClasses } from './classes-repo';
 import type { Db } from './library-db';
 
 export type AnnotationKind = 'class' | 'box' | 'polygon' | 'mask';
@@ -61,9 +62,7 @@ export class AnnotationStore {
   }
 
   listClasses(datasetId: number): { id: number; name: string; color: string; hotkey: string | null; position: number }[] {
-    return this.#db
-      .prepare('SELECT id, name, color, hotkey, position FROM label_classes WHERE dataset_id = ? ORDER BY position, id')
-      .all(datasetId) as { id: number; name: string; color: string; hotkey: string | null; position: number }[];
+    return listClasses(this.#db, datasetId);
   }
 
   /** The class with this name, created (with a colour and the next free 1-9 hotkey) if missing. */

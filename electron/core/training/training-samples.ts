@@ -45,6 +45,7 @@ import { FoveaException } from '../../contract/result';
 import { isBackgroundName as isBackgroundClassName, isIgnoreClassName, LABELLED_STATUSES } from '../labels/class-names';
 import type { CocoRle } from '../labels/label-types';
 import { decodeRle, polygonToRle, rleFromString, rleProblem, rleToBbox } from '../labels/rle';
+import { listClasses } from '../store/classes-repo';
 import type { Db } from '../store/library-db';
 
 /** Where a sample's pixels come from. */
@@ -254,7 +255,7 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
   }
   const itemById = new Map(items.map((i) => [i.id, i]));
 
-  const classes = db.prepare('SELECT id, name FROM label_classes WHERE dataset_id = ? ORDER BY position, id').all(datasetId) as { id: number; name: string }[];
+  const classes = listClasses(db, datasetId);
   const classNameOf = new Map(classes.map((c) => [c.id, c.name]));
   const forced = options.classNames ? new Set(options.classNames) : null;
   const isBackground = (name: string): boolean => task === 'segmentation' && isBackgroundClassName(name);
