@@ -29,6 +29,7 @@ import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { FoveaException } from '../../contract/result';
 import { AuditLog } from '../store/audit-log';
+import { listExportBlobs, type ExportBlobRow } from '../store/export-repo';
 import type { ExportFormatHandler, ExportFormatResult, ExportJob } from '../export/export-types';
 import { DEFAULT_DEID_OPTIONS, DeidSession, deidentifyDicom, methodCodes, type DeidOptions } from './deidentify';
 import { PS315_EDITION } from './ps315-table';
@@ -80,23 +81,6 @@ export function parseDeidOptions(raw: Record<string, unknown>): ParsedDeidOption
   return { deid, pseudonymPrefix, unknown: Object.keys(raw).filter((k) => !KNOWN_OPTIONS.has(k)) };
 }
 
-interface ItemRow {
-  id: number;
-  kind: 'dicom' | 'image';
-  blob: string;
-}
-
-function listItems(job: ExportJob): ItemRow[] {
-  const db = job.sources.db;
-  const sql = job.split
-    ? `SELECT i.id AS id, i.kind AS kind, i.blob_sha256 AS blob FROM items i
-         JOIN splits s ON s.item_id = i.id AND s.dataset_id = i.dataset_id
-        WHERE i.dataset_id = ? AND s.split = ? ORDER BY i.id`
-    : 'SELECT id, kind, blob_sha256 AS blob FROM items WHERE dataset_id = ? ORDER BY id';
-  const stmt = db.prepare(sql);
-  return (job.split ? stmt.all(job.datasetId, job.split) : stmt.all(job.datasetId)) as ItemRow[];
-}
-
 /**
  * The library's audit log: the dispatcher's sources carry it (LabelExportSources.audit); a caller
  * that passes bare ExportSources still gets the decision recorded, in the same hash chain.
@@ -112,7 +96,7 @@ export const exportDeidentified: ExportFormatHandler = async (job: ExportJob): P
   const parsed = parseDeidOptions(job.options);
   const options = parsed.deid;
   job.sources.datasets.get(job.datasetId); // NOT_FOUND for a dataset that does not exist
-  const items = listItems(job);
+  const items = listExportBlobs(job.sources.db, job.datasetId, job.split);
   const session = new DeidSession({ pseudonymPrefix: parsed.pseudonymPrefix });
   const warnings: string[] = [];
   const heldBack: ExportFormatResult['heldBack'] = [];
@@ -125,7 +109,7 @@ export const exportDeidentified: ExportFormatHandler = async (job: ExportJob): P
 
   for (let i = 0; i < items.length; i++) {
     if (job.signal?.aborted) throw new FoveaException('CANCELLED', 'The de-identified export was cancelled.');
-    const item = items[i] as ItemRow;
+    const item = items[i] as ExportBlobRow;
     let bytes: Buffer;
     try {
       bytes = job.sources.blobs.read(item.blob);

@@ -4,7 +4,7 @@
  * returns, the label is on disk and survives a crash or power cut.
  */
 import { FoveaException } from '../../contract/result';
-import { listClasses } from './classes-repo';
+import { datasetMultiLabel, listClasses } from './classes-repo';
 import type { Db } from './library-db';
 
 export type AnnotationKind = 'class' | 'box' | 'polygon' | 'mask';
@@ -290,9 +290,7 @@ export class AnnotationStore {
   }
 
   multiLabel(datasetId: number): boolean {
-    const r = this.#db.prepare('SELECT multi_label FROM datasets WHERE id = ?').get(datasetId) as { multi_label: number } | undefined;
-    if (!r) throw new FoveaException('NOT_FOUND', `There is no dataset with id ${datasetId}.`);
-    return r.multi_label === 1;
+    return datasetMultiLabel(this.#db, datasetId);
   }
 
   setMultiLabel(datasetId: number, multiLabel: boolean): void {

@@ -2,6 +2,7 @@
  * Annotation reads and writes that are not the AnnotationStore's per-row API:
  * the duplicate check of label import, and reads for export and training.
  */
+import type { AnnotationKind } from './annotation-store';
 import type { Db } from './library-db';
 
 /**
@@ -59,4 +60,32 @@ export function activeClassLabelsAt(
 /** Whether a series has an active class label. */
 export function seriesHasClassLabel(db: Db, seriesId: number): boolean {
   return db.prepare("SELECT 1 FROM annotations WHERE series_id = ? AND kind = 'class' AND status = 'active' LIMIT 1").get(seriesId) !== undefined;
+}
+
+export interface ActiveAnnotationRow {
+  id: number;
+  version: number;
+  item_id: number | null;
+  series_id: number | null;
+  frame_index: number | null;
+  class_id: number;
+  kind: AnnotationKind;
+  geometry: string | null;
+}
+
+/** A dataset's active annotations of these kinds, in id order, read lazily (a dataset can hold millions). */
+export function iterateActiveAnnotations(db: Db, datasetId: number, kinds: readonly AnnotationKind[]): IterableIterator<ActiveAnnotationRow> {
+  return db
+    .prepare(
+      `SELECT id, version, item_id, series_id, frame_index, class_id, kind, geometry FROM annotations
+       WHERE dataset_id = ? AND status = 'active' AND kind IN (${kinds.map(() => '?').join(', ')})
+       ORDER BY id`,
+    )
+    .iterate(datasetId, ...kinds) as IterableIterator<ActiveAnnotationRow>;
+}
+
+/** Reads an annotation's geometry JSON if it is still active at `version`; prepared once for many masks. */
+export function activeGeometryReader(db: Db): (id: number, version: number) => string | null | undefined {
+  const stmt = db.prepare("SELECT geometry FROM annotations WHERE id = ? AND version = ? AND status = 'active'");
+  return (id, version) => (stmt.get(id, version) as { geometry: string | null } | undefined)?.geometry;
 }

@@ -116,3 +116,24 @@ export function getItemRecord(db: Db, itemId: number): ItemRecordRow | undefined
     | ItemRecordRow
     | undefined;
 }
+
+/** A sample source with its series and Patient ID (null for plain images). */
+export interface TrainingItemRow extends ItemSourceRow {
+  series_id: number | null;
+  patient_key: string | null;
+}
+
+/** A dataset's items for training and evaluation, in id order. */
+export function listTrainingItems(db: Db, datasetId: number): TrainingItemRow[] {
+  return db
+    .prepare(
+      `SELECT i.id, i.kind, i.blob_sha256, i.rows, i.columns, i.frames, i.samples_per_pixel, i.photometric, i.series_id, p.patient_key, i.status
+       FROM items i
+       LEFT JOIN series s ON s.id = i.series_id
+       LEFT JOIN studies st ON st.id = s.study_id
+       LEFT JOIN patients p ON p.id = st.patient_id
+       WHERE i.dataset_id = ?
+       ORDER BY i.id`,
+    )
+    .all(datasetId) as TrainingItemRow[];
+}
