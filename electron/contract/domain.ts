@@ -1,3 +1,4 @@
+import type { DatasetExportFormat } from './export-formats';
 import type { TrainConfig } from './ml';
 
 /**
@@ -451,7 +452,7 @@ export interface AnnotatorSettings {
 
 /** What a dataset export wrote ('export.finished'). */
 export interface DatasetExportResult {
-  format: 'coco' | 'yolo' | 'voc' | 'csv' | 'masks' | 'nifti' | 'dicom-seg' | 'dicom-deid';
+  format: DatasetExportFormat;
   /** The export folder (real path) and its manifest (SHA-256 of every file). */
   root: string;
   manifest: string;

@@ -1,3 +1,5 @@
 export * from './api';
 export * from './domain';
 export * from './result';
+export * from './export-formats';
+export * from './deid-options';

@@ -27,6 +27,7 @@
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
+import { DEFAULT_PSEUDONYM_PREFIX, DEID_PROFILE_FLAGS, PSEUDONYM_PREFIX_PATTERN, PSEUDONYM_PREFIX_RULE } from '../../contract/deid-options';
 import { FoveaException } from '../../contract/result';
 import { AuditLog } from '../store/audit-log';
 import { listExportBlobs, type ExportBlobRow } from '../store/export-repo';
@@ -34,17 +35,8 @@ import type { ExportFormatHandler, ExportFormatResult, ExportJob } from '../expo
 import { DEFAULT_DEID_OPTIONS, DeidSession, deidentifyDicom, methodCodes, type DeidOptions } from './deidentify';
 import { PS315_EDITION } from './ps315-table';
 
-const BOOLEAN_OPTIONS = [
-  'retainPatientCharacteristics',
-  'retainDeviceIdentity',
-  'retainInstitutionIdentity',
-  'retainUids',
-  'retainSafePrivate',
-  'cleanDescriptors',
-  'cleanStructuredContent',
-  'cleanGraphics',
-  'confirmBurnedIn',
-] as const;
+// retainSafePrivate is not offered (unsupported: a warning says so) but a CLI --option may name it.
+const BOOLEAN_OPTIONS = [...DEID_PROFILE_FLAGS, 'retainSafePrivate', 'confirmBurnedIn'] as const;
 const KNOWN_OPTIONS = new Set<string>([...BOOLEAN_OPTIONS, 'retainLongitudinalDates', 'pseudonymPrefix']);
 
 export interface ParsedDeidOptions {
@@ -70,11 +62,11 @@ export function parseDeidOptions(raw: Record<string, unknown>): ParsedDeidOption
     else if (dates === false || dates === 'none') deid.retainLongitudinalDates = 'none';
     else throw new FoveaException('BAD_INPUT', "The de-identification option retainLongitudinalDates must be 'none', 'full' or 'modified'.");
   }
-  let pseudonymPrefix = 'ANON-';
+  let pseudonymPrefix = DEFAULT_PSEUDONYM_PREFIX;
   const prefix = raw['pseudonymPrefix'];
   if (prefix !== undefined) {
-    if (typeof prefix !== 'string' || !/^[A-Za-z0-9_-]{1,12}$/u.test(prefix)) {
-      throw new FoveaException('BAD_INPUT', 'The de-identification option pseudonymPrefix must be 1 to 12 letters, digits, "-" or "_".');
+    if (typeof prefix !== 'string' || !PSEUDONYM_PREFIX_PATTERN.test(prefix)) {
+      throw new FoveaException('BAD_INPUT', `The de-identification option pseudonymPrefix must be ${PSEUDONYM_PREFIX_RULE}.`);
     }
     pseudonymPrefix = prefix;
   }

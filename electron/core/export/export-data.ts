@@ -23,6 +23,7 @@
  * Rejected and deleted rows are never exported. Series-level annotations have no image to go with
  * in a 2-D format; they are counted and reported as a warning.
  */
+import { EXPORT_LABELS, type ExportLabels } from '../../contract/export-formats';
 import { FoveaException } from '../../contract/result';
 import { fileStem } from '../labels/label-types';
 import type { CocoRle } from '../labels/label-types';
@@ -61,8 +62,6 @@ export interface ExportAnnotation {
 }
 
 /** Which annotations an export takes (see the file header). */
-export type ExportLabels = 'human' | 'proposals' | 'all';
-export const EXPORT_LABELS: readonly ExportLabels[] = ['human', 'proposals', 'all'];
 
 /** The job's `labels` option, checked. */
 export function exportLabelsOption(options: Record<string, unknown>): ExportLabels {

@@ -24,22 +24,7 @@
  */
 import { posix } from 'node:path';
 import * as v from 'valibot';
-
-/** Every export format Fovea knows. */
-export const EXPORT_FORMATS = [
-  'coco',
-  'yolo',
-  'voc',
-  'csv',
-  'masks',
-  'nifti',
-  'dicom-seg',
-  'dicom-deid',
-  'tfjs',
-  'onnx',
-  'report',
-] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+import { EXPORT_FORMATS, type ExportFormat } from '../../contract/export-formats';
 
 /** The keys a policy may set. */
 export const POLICY_KEYS = ['libraryLocation', 'allowedExportFormats', 'annotatorFromOsUser', 'modelExport', 'sampleData', 'modelPacksFolder'] as const;
