@@ -15,6 +15,7 @@ import type { AppInfo, Dataset, DatasetExportResult, EnterprisePolicyView, Impor
 import type { BatchProgress, EpochResult, ModelExportResult, TrainConfig, TrainOutcome } from './ml';
 import type { FoveaError, Result } from './result';
 import { deidOptionsSchema } from './deid-options';
+import { WITHOUT_UNSAFE_CHARS } from './unsafe-chars';
 import { DATASET_EXPORT_FORMATS, EXPORT_LABELS, MODEL_EXPORT_FORMATS } from './export-formats';
 import { annotateRequestSchemas, type AnnotateResponses } from './annotate';
 import { EVALUATION_EVENT_NAMES, evaluationRequestSchemas, type EvaluationEvents, type EvaluationResponses } from './evaluation';
@@ -30,9 +31,8 @@ const DatasetName = v.pipe(
   v.trim(),
   v.minLength(1, 'A dataset needs a name.'),
   v.maxLength(120, 'Dataset names are at most 120 characters.'),
-  // No control or bidi-override characters: names end up in paths and on screen.
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  v.regex(/^[^\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]+$/u, 'Dataset names cannot contain control characters.'),
+  // No control, bidi or invisible characters (unsafe-chars.ts): names end up in paths and on screen.
+  v.regex(WITHOUT_UNSAFE_CHARS, 'Dataset names cannot contain control characters.'),
 );
 const Id = v.pipe(v.number(), v.integer(), v.minValue(1));
 const TaskSchema = v.picklist(['classification', 'detection', 'segmentation']);

@@ -14,7 +14,8 @@ import { requestSchemas } from '../../../electron/contract/api';
 import { DEID_PROFILE_FLAGS, RETAIN_LONGITUDINAL_DATES, deidOptionsSchema } from '../../../electron/contract/deid-options';
 import { DATASET_EXPORT_FORMATS, EXPORT_FORMATS, EXPORT_LABELS, LABEL_EXPORT_FORMATS, MODEL_EXPORT_FORMATS } from '../../../electron/contract/export-formats';
 import { parseDeidOptions } from '../../../electron/core/deid/deid-export';
-import { DEFAULT_POLICY_SETTINGS } from '../../../electron/core/policy/policy-schema';
+import { POLICY_KEYS, type PolicyKey } from '../../../electron/contract/policy-keys';
+import { DEFAULT_POLICY_SETTINGS, isPolicyKey, validatePolicyDocument } from '../../../electron/core/policy/policy-schema';
 import { DEID_FLAGS, EXPORT_CHOICES, WITH_IMAGES_FORMATS } from '../../../renderer/src/lib/export-choices';
 
 /** The CLI checks its flags before it opens a library: a context that is never used. */
@@ -77,4 +78,28 @@ test('de-identification options: one typed object for the request, the exporter 
   assert.deepEqual(parsed.unknown, []);
   assert.equal(parsed.pseudonymPrefix, 'P-');
   assert.deepEqual(parseDeidOptions({ retainEverything: true }).unknown, ['retainEverything']);
+});
+
+test('policy keys: the policy reader validates exactly the contract keys and names each in its messages', () => {
+  const wrong: Record<PolicyKey, unknown> = {
+    libraryLocation: 7,
+    allowedExportFormats: 'coco',
+    annotatorFromOsUser: 'yes',
+    modelExport: 'no',
+    sampleData: 1,
+    modelPacksFolder: false,
+  };
+  assert.deepEqual(Object.keys(wrong).sort(), [...POLICY_KEYS].sort());
+  for (const key of POLICY_KEYS) {
+    const r = validatePolicyDocument({ [key]: wrong[key] }, 'policy.json', 'linux');
+    assert.ok(r.errors.some((e) => e.includes(`"${key}"`)), `${key}: ${r.errors.join(' | ')}`);
+    assert.ok(isPolicyKey(key));
+  }
+  const unknown = validatePolicyDocument({ allowEverything: true }, 'policy.json', 'linux');
+  assert.deepEqual(unknown.errors, []);
+  assert.ok(unknown.warnings.some((w) => w.includes('allowEverything')), unknown.warnings.join(' | '));
+  assert.ok(!isPolicyKey('allowEverything'));
+  const formats = validatePolicyDocument({ allowedExportFormats: [...EXPORT_FORMATS] }, 'policy.json', 'linux');
+  assert.deepEqual(formats.errors, []);
+  assert.deepEqual(formats.policy.allowedExportFormats, [...EXPORT_FORMATS]);
 });
