@@ -5,7 +5,10 @@
 // - electron/contract imports nothing of ours and no node: modules;
 // - the renderer reaches the backend only through the contract's types;
 // - native-models imports only the contract from electron/; the core never imports
-//   native-models (the ML engine is injected by main, the CLI and the tests).
+//   native-models (the ML engine is injected by main, the CLI and the tests);
+// - SQL lives in electron/core/store/ (repositories with typed rows): elsewhere a
+//   Database's prepare/exec/transaction/pragma and importing better-sqlite3 fail
+//   (fovea/sql-only-in-store below).
 import js from '@eslint/js';
 import svelte from 'eslint-plugin-svelte';
 import globals from 'globals';
@@ -54,6 +57,53 @@ export const layeringRules = {
   ]),
 };
 
+const SQL_MESSAGE =
+  'SQL lives in electron/core/store/: call (or add) a repository function there that takes the Database and returns typed rows.';
+const DB_METHODS = new Set(['prepare', 'exec', 'transaction', 'pragma', 'backup', 'function', 'aggregate', 'loadExtension']);
+const DB_NAME = /^(db|database|sqlite)$/i;
+const SQL_TEXT = /^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|PRAGMA|WITH|BEGIN|COMMIT|VACUUM|ATTACH)\b/i;
+
+/** The name a receiver goes by: `db`, `this.#db`, `core.db`, `job.sources.db` all end in "db". */
+function receiverName(node) {
+  if (node.type === 'Identifier') return node.name;
+  if (node.type === 'MemberExpression' && !node.computed && (node.property.type === 'Identifier' || node.property.type === 'PrivateIdentifier')) return node.property.name;
+  return null;
+}
+
+/** The literal text of a string or template literal argument, else null. */
+function literalText(node) {
+  if (!node) return null;
+  if (node.type === 'Literal' && typeof node.value === 'string') return node.value;
+  if (node.type === 'TemplateLiteral') return node.quasis.map((q) => q.value.cooked ?? '').join(' ');
+  return null;
+}
+
+/**
+ * A Database method (prepare, exec, transaction, pragma, ...) called on a receiver named like a
+ * database, or prepare/exec given SQL text, outside electron/core/store/; and better-sqlite3
+ * imported there. Without type information the receiver's name is the signal, as in the code
+ * base (`db`, `this.#db`, `core.db`); SQL text catches any other name.
+ */
+export const sqlOnlyInStore = {
+  meta: { type: 'problem', schema: [], messages: { sql: SQL_MESSAGE, driver: 'Only electron/core/store/ imports better-sqlite3.' } },
+  create(context) {
+    return {
+      CallExpression(node) {
+        const callee = node.callee;
+        if (callee.type !== 'MemberExpression' || callee.computed || callee.property.type !== 'Identifier') return;
+        const method = callee.property.name;
+        if (!DB_METHODS.has(method)) return;
+        const receiver = receiverName(callee.object);
+        const sql = (method === 'prepare' || method === 'exec') && SQL_TEXT.test(literalText(node.arguments[0]) ?? '');
+        if ((receiver !== null && DB_NAME.test(receiver)) || sql) context.report({ node, messageId: 'sql' });
+      },
+      ImportDeclaration(node) {
+        if (node.source.value === 'better-sqlite3') context.report({ node, messageId: 'driver' });
+      },
+    };
+  },
+};
+
 export default tseslint.config(
   {
     ignores: ['node_modules/', 'dist/', 'out/', 'test-results/', '.electron-native/', 'coverage/'],
@@ -83,6 +133,12 @@ export default tseslint.config(
   { files: ['electron/main/**/*.ts', 'electron/preload/**/*.ts'], rules: { 'no-restricted-imports': layeringRules.electronShell } },
   { files: ['renderer/src/**/*.{ts,svelte}'], rules: { 'no-restricted-imports': layeringRules.renderer } },
   { files: ['native-models/**/*.ts'], rules: { 'no-restricted-imports': layeringRules.nativeModels } },
+  {
+    files: ['electron/**/*.ts', 'native-models/**/*.ts', 'renderer/src/**/*.{ts,svelte}'],
+    ignores: ['electron/core/store/**'],
+    plugins: { fovea: { rules: { 'sql-only-in-store': sqlOnlyInStore } } },
+    rules: { 'fovea/sql-only-in-store': 'error' },
+  },
   {
     files: ['test/harness/bridge-client.js'],
     languageOptions: { globals: { ...globals.browser } },

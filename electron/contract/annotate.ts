@@ -14,6 +14,7 @@
 import * as v from 'valibot';
 import type { Annotation, AnnotatorSettings, ImageLabels, LabelClass, LabelSchema, StatusInfo } from './domain';
 import { HOTKEY_ACTIONS } from './domain';
+import { WITHOUT_UNSAFE_CHARS } from './unsafe-chars';
 
 export const ANNOTATION_LIMITS = {
   maxPolygonPoints: 10_000,
@@ -35,8 +36,6 @@ const Coord = v.pipe(
   v.maxValue(ANNOTATION_LIMITS.maxCoordinate, 'A coordinate is far outside any image.'),
 );
 const Extent = v.pipe(v.number(), v.finite(), v.gtValue(0, 'A box needs a width and height above 0.'), v.maxValue(ANNOTATION_LIMITS.maxCoordinate));
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const NO_CONTROL = /^[^\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]*$/u;
 
 export const BoxSchema = v.strictObject({ x: Coord, y: Coord, width: Extent, height: Extent });
 export const PolygonSchema = v.strictObject({
@@ -80,7 +79,7 @@ const ClassName = v.pipe(
   v.trim(),
   v.minLength(1, 'A class needs a name.'),
   v.maxLength(ANNOTATION_LIMITS.maxClassName, `Class names are at most ${ANNOTATION_LIMITS.maxClassName} characters.`),
-  v.regex(NO_CONTROL, 'Class names cannot contain control characters.'),
+  v.regex(WITHOUT_UNSAFE_CHARS, 'Class names cannot contain control characters.'),
 );
 const Color = v.pipe(v.string(), v.regex(/^#[0-9a-fA-F]{6}$/, 'A colour is #rrggbb.'));
 const ClassHotkey = v.nullable(v.picklist(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], 'A class key is one digit 0-9.'));
@@ -149,7 +148,7 @@ export const annotateRequestSchemas = {
   'settings.get': v.strictObject({}),
   'settings.set': v.strictObject({
     annotatorName: v.optional(
-      v.pipe(v.string(), v.trim(), v.minLength(1, 'Enter a name.'), v.maxLength(ANNOTATION_LIMITS.maxAnnotatorName), v.regex(NO_CONTROL, 'Names cannot contain control characters.')),
+      v.pipe(v.string(), v.trim(), v.minLength(1, 'Enter a name.'), v.maxLength(ANNOTATION_LIMITS.maxAnnotatorName), v.regex(WITHOUT_UNSAFE_CHARS, 'Names cannot contain control characters.')),
     ),
     hotkeys: v.optional(v.record(v.picklist(HOTKEY_ACTIONS), KeyName)),
   }),

@@ -14,6 +14,9 @@ import * as v from 'valibot';
 import type { AppInfo, Dataset, DatasetExportResult, EnterprisePolicyView, ImportProgress, ImportReport, ItemPage, LabelClass, PixelFrame, RunDetail, RunSummary, SeriesStack, TrainingPlan } from './domain';
 import type { BatchProgress, EpochResult, ModelExportResult, TrainConfig, TrainOutcome } from './ml';
 import type { FoveaError, Result } from './result';
+import { deidOptionsSchema } from './deid-options';
+import { WITHOUT_UNSAFE_CHARS } from './unsafe-chars';
+import { DATASET_EXPORT_FORMATS, EXPORT_LABELS, MODEL_EXPORT_FORMATS } from './export-formats';
 import { annotateRequestSchemas, type AnnotateResponses } from './annotate';
 import { EVALUATION_EVENT_NAMES, evaluationRequestSchemas, type EvaluationEvents, type EvaluationResponses } from './evaluation';
 import { ASSIST_EVENT_NAMES, assistRequestSchemas, type AssistEvents, type AssistResponses } from './assist';
@@ -28,9 +31,8 @@ const DatasetName = v.pipe(
   v.trim(),
   v.minLength(1, 'A dataset needs a name.'),
   v.maxLength(120, 'Dataset names are at most 120 characters.'),
-  // No control or bidi-override characters: names end up in paths and on screen.
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  v.regex(/^[^\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]+$/u, 'Dataset names cannot contain control characters.'),
+  // No control, bidi or invisible characters (unsafe-chars.ts): names end up in paths and on screen.
+  v.regex(WITHOUT_UNSAFE_CHARS, 'Dataset names cannot contain control characters.'),
 );
 const Id = v.pipe(v.number(), v.integer(), v.minValue(1));
 const TaskSchema = v.picklist(['classification', 'detection', 'segmentation']);
@@ -148,7 +150,7 @@ export const requestSchemas = {
    */
   'models.export': v.strictObject({
     runId: Id,
-    format: v.picklist(['tfjs', 'onnx']),
+    format: v.picklist(MODEL_EXPORT_FORMATS),
     outDir: v.pipe(v.string(), v.minLength(1), v.maxLength(4096)),
     checkpoint: v.optional(v.picklist(['best', 'last'])),
     overwrite: v.optional(v.boolean()),
@@ -174,7 +176,7 @@ export const requestSchemas = {
    */
   'export.start': v.strictObject({
     datasetId: Id,
-    format: v.picklist(['coco', 'yolo', 'voc', 'csv', 'masks', 'nifti', 'dicom-seg', 'dicom-deid']),
+    format: v.picklist(DATASET_EXPORT_FORMATS),
     outDir: v.pipe(v.string(), v.minLength(1, 'Choose a folder to export into.'), v.maxLength(4096)),
     split: v.optional(v.picklist(['train', 'val', 'test'])),
     overwrite: v.optional(v.boolean()),
@@ -183,23 +185,9 @@ export const requestSchemas = {
     /** YOLO: boxes (detect, default) or polygons (segment). */
     yoloTask: v.optional(v.picklist(['detect', 'segment'])),
     /** Label formats: the labels (human, default), a model's unreviewed proposals, or all. */
-    labels: v.optional(v.picklist(['human', 'proposals', 'all'])),
+    labels: v.optional(v.picklist(EXPORT_LABELS)),
     /** dicom-deid: the PS3.15 Annex E profile options (electron/core/deid/deid-export.ts). */
-    deid: v.optional(
-      v.strictObject({
-        retainLongitudinalDates: v.optional(v.picklist(['none', 'full', 'modified'])),
-        retainPatientCharacteristics: v.optional(v.boolean()),
-        retainDeviceIdentity: v.optional(v.boolean()),
-        retainInstitutionIdentity: v.optional(v.boolean()),
-        retainUids: v.optional(v.boolean()),
-        cleanDescriptors: v.optional(v.boolean()),
-        cleanStructuredContent: v.optional(v.boolean()),
-        cleanGraphics: v.optional(v.boolean()),
-        /** Export files whose pixels may carry burned-in text (the decision is audited). */
-        confirmBurnedIn: v.optional(v.boolean()),
-        pseudonymPrefix: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,12}$/u, 'A pseudonym prefix is 1 to 12 letters, digits, "-" or "_".'))),
-      }),
-    ),
+    deid: v.optional(deidOptionsSchema),
   }),
   /** Labeling: annotations, label schema, review status, annotator settings (annotate.ts). */
   ...annotateRequestSchemas,

@@ -10,6 +10,7 @@ import * as v from 'valibot';
 import { PLAIN_DECODERS, type OnnxGraphInfo } from './assist-engine';
 import { RleSchema } from './annotate';
 import type { FoveaError } from './result';
+import { PLAIN_FILE_NAME } from './unsafe-chars';
 
 // ---------------------------------------------------------------------------------------------
 // Model manifests (a model pack's fovea-model.json; an imported model's too)
@@ -22,8 +23,7 @@ const PackFileName = v.pipe(
   v.string(),
   v.minLength(1),
   v.maxLength(200),
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  v.regex(/^(?!\.\.?$)[^/\\:\u0000-\u001f\u007f]+$/u, 'A pack file is named by a plain file name in the pack folder (no folders, no "..").'),
+  v.regex(PLAIN_FILE_NAME, 'A pack file is named by a plain file name in the pack folder (no folders, no "..").'),
 );
 const ModelName = v.pipe(
   v.string(),

@@ -1,3 +1,5 @@
+import type { DatasetExportFormat } from './export-formats';
+import type { PolicyDocument } from './policy-keys';
 import type { TrainConfig } from './ml';
 
 /**
@@ -299,14 +301,7 @@ export interface LabelClass {
 export interface EnterprisePolicyView {
   /** 'none': no policy; 'policy': a valid policy; 'safest-defaults': a policy exists but could not be trusted. */
   source: 'none' | 'policy' | 'safest-defaults';
-  policy: {
-    libraryLocation?: string;
-    allowedExportFormats?: readonly string[];
-    annotatorFromOsUser?: boolean;
-    modelExport?: boolean;
-    sampleData?: boolean;
-    modelPacksFolder?: string;
-  };
+  policy: PolicyDocument;
   /** Where each enforced key came from (file or registry key). */
   origins: Record<string, string>;
   errors: string[];
@@ -451,7 +446,7 @@ export interface AnnotatorSettings {
 
 /** What a dataset export wrote ('export.finished'). */
 export interface DatasetExportResult {
-  format: 'coco' | 'yolo' | 'voc' | 'csv' | 'masks' | 'nifti' | 'dicom-seg' | 'dicom-deid';
+  format: DatasetExportFormat;
   /** The export folder (real path) and its manifest (SHA-256 of every file). */
   root: string;
   manifest: string;

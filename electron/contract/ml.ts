@@ -8,6 +8,7 @@
  * Tensor layout everywhere: NHWC, float32, pixel values already normalised
  * by the data pipeline (see TrainConfig.normalization).
  */
+import type { ModelExportFormat } from './export-formats';
 import type { BackendName, MlPreflight } from './domain';
 
 export type TaskKind = 'classification' | 'detection' | 'segmentation';
@@ -152,7 +153,7 @@ export interface MlEngine {
   exportModel(checkpoint: string, config: TrainConfig, format: ModelExportFormat): Promise<ModelExportArtifacts>;
 }
 
-export type ModelExportFormat = 'tfjs' | 'onnx';
+export type { ModelExportFormat };
 
 /** One model input or output as an exported file declares it. */
 export interface ModelTensorSpec {

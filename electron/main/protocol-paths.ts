@@ -16,6 +16,7 @@
 import type { CustomScheme } from 'electron';
 import { readFile as fsReadFile, realpath, stat } from 'node:fs/promises';
 import { extname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { hasUnsafeChar } from '../contract/unsafe-chars';
 import { APP_HOST, APP_ORIGIN, APP_SCHEME, CONTENT_SECURITY_POLICY, DATA_HOST } from './security';
 
 /**
@@ -58,8 +59,6 @@ const missing = (reason: string): ContainedPath => ({ ok: false, reason, kind: '
 
 /** Percent-encoded `.`, `/`, `\`, `%` or NUL left over after one decoding: a double-encoding attempt. */
 const DOUBLE_ENCODED = /%(?:2e|2f|5c|25|00)/i;
-// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/u;
 /** Windows device names, which name a device in every folder (`C:\\app\\NUL.txt` is NUL). */
 const WINDOWS_DEVICE = /^(?:con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(?:\..*)?$/iu;
 
@@ -95,7 +94,7 @@ export async function resolveContainedPath(root: string, urlPathname: string): P
   } catch {
     return refused('malformed percent-encoding');
   }
-  if (CONTROL_CHARS.test(decoded)) return refused('control character');
+  if (hasUnsafeChar(decoded)) return refused('control character');
   if (DOUBLE_ENCODED.test(decoded)) return refused('double-encoded');
 
   // The URL path starts with the one '/' that follows the host; what comes

@@ -6,12 +6,12 @@
  *   bytes, and the model card.
  */
 import { resolve } from 'node:path';
-import type { ModelExportFormat } from '../../contract/ml';
-import { exportModel, MODEL_EXPORT_FORMATS } from '../../core/export/model-export';
+import { MODEL_EXPORT_FORMATS, type ModelExportFormat } from '../../contract/export-formats';
+import { exportModel } from '../../core/export/model-export';
 import type { CliContext } from '../cli-context';
 import { EXIT_OK, UsageError } from '../cli-context';
 
-export const exportModelHelp = 'fovea export-model --run ID --format tfjs|onnx --out DIR [--checkpoint best|last] [--overwrite] [--json]';
+export const exportModelHelp = `fovea export-model --run ID --format ${MODEL_EXPORT_FORMATS.join('|')} --out DIR [--checkpoint best|last] [--overwrite] [--json]`;
 export const exportModelOptions = {
   run: { type: 'string' },
   format: { type: 'string' },

@@ -5,17 +5,17 @@
  * with fovea-manifest.json (SHA-256 of every file). Exit 0 when everything was exported, 1 when
  * items were held back or the export failed, 2 for bad usage (or a format the IT policy refuses).
  */
-import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { FoveaException } from '../../contract/result';
-import { EXPORT_FORMATS, type ExportFormat } from '../../core/export/export-types';
-import { exportLabels, isExportFormat } from '../../core/export/label-export';
+import { DATASET_EXPORT_FORMATS, EXPORT_LABELS, isDatasetExportFormat, isLabelExportFormat, LABEL_EXPORT_FORMATS } from '../../contract/export-formats';
+import { exportLabels } from '../../core/export/label-export';
 import type { CliContext } from '../cli-context';
 import { EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, UsageError } from '../cli-context';
 import { interruptible } from '../interrupt';
+import { currentUser } from '../../core/os-user';
 
 export const exportHelp = [
-  `fovea export --dataset NAME --format ${EXPORT_FORMATS.join('|')} --out DIR [--split S] [--labels human|proposals|all] [--overwrite] [--with-images] [--task detect|segment] [--confirm-burned-in] [--option K=V] [--json]   labels as files`,
+  `fovea export --dataset NAME --format ${DATASET_EXPORT_FORMATS.join('|')} --out DIR [--split S] [--labels ${EXPORT_LABELS.join('|')}] [--overwrite] [--with-images] [--task detect|segment] [--confirm-burned-in] [--option K=V] [--json]   labels as files`,
   '      --labels human       the labels (drawn, imported, accepted proposals): the default',
   '      --labels proposals   a model\'s predictions not yet reviewed (`fovea predict`), with their scores: COCO "score" (as a results file), YOLO conf at the line end',
   '      --labels all         both; COCO marks each with "source" and "proposed" (coco, yolo, voc, csv, masks)',
@@ -35,7 +35,10 @@ export const exportOptions = {
   option: { type: 'string', multiple: true },
 } as const;
 
-const LABEL_FORMATS = new Set(['coco', 'yolo', 'voc', 'csv', 'masks']);
+/** "a, b and c" */
+function orList(items: readonly string[], last: 'and' | 'or'): string {
+  return items.length > 1 ? `${items.slice(0, -1).join(', ')} ${last} ${items.at(-1)}` : (items[0] ?? '');
+}
 
 /** --option KEY=VALUE pairs; 'true'/'false' become booleans. */
 export function parseFormatOptions(pairs: readonly string[]): Record<string, unknown> {
@@ -54,7 +57,7 @@ export function parseFormatOptions(pairs: readonly string[]): Record<string, unk
 export async function runExport(ctx: CliContext, positionals: string[], values: Record<string, unknown>): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const format = values['format'] as string | undefined;
-  if (!isExportFormat(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
+  if (!isDatasetExportFormat(format)) throw new UsageError(`--format must be one of ${DATASET_EXPORT_FORMATS.join(', ')}`);
   const name = values['dataset'] as string | undefined;
   if (!name) throw new UsageError('--dataset NAME is required');
   const out = values['out'] as string | undefined;
@@ -69,7 +72,7 @@ export async function runExport(ctx: CliContext, positionals: string[], values: 
 
   const options = parseFormatOptions((values['option'] as string[] | undefined) ?? []);
   if (values['with-images']) {
-    if (!LABEL_FORMATS.has(format)) throw new UsageError('--with-images applies to coco, yolo, voc, csv and masks');
+    if (!isLabelExportFormat(format)) throw new UsageError(`--with-images applies to ${orList(LABEL_EXPORT_FORMATS, 'and')}`);
     options['withImages'] = true;
   }
   if (task) {
@@ -78,8 +81,8 @@ export async function runExport(ctx: CliContext, positionals: string[], values: 
   }
   const labels = values['labels'] as string | undefined;
   if (labels !== undefined) {
-    if (!['human', 'proposals', 'all'].includes(labels)) throw new UsageError('--labels must be human, proposals or all');
-    if (!LABEL_FORMATS.has(format)) throw new UsageError('--labels applies to coco, yolo, voc, csv and masks');
+    if (!(EXPORT_LABELS as readonly string[]).includes(labels)) throw new UsageError(`--labels must be ${orList(EXPORT_LABELS, 'or')}`);
+    if (!isLabelExportFormat(format)) throw new UsageError(`--labels applies to ${orList(LABEL_EXPORT_FORMATS, 'and')}`);
     options['labels'] = labels;
   }
   if (values['confirm-burned-in']) {
@@ -97,9 +100,9 @@ export async function runExport(ctx: CliContext, positionals: string[], values: 
         datasets: core.datasets,
         audit: core.audit,
         allowedFormats: core.policy.policy.allowedExportFormats,
-        actor: userInfo().username,
+        actor: currentUser(),
       },
-      { datasetId: dataset.id, format: format as ExportFormat, outDir: resolve(out), split: split as 'train' | 'val' | 'test' | undefined, overwrite: values['overwrite'] === true, options },
+      { datasetId: dataset.id, format, outDir: resolve(out), split: split as 'train' | 'val' | 'test' | undefined, overwrite: values['overwrite'] === true, options },
       stop.signal,
       (done, total) => {
         const now = Date.now();

@@ -5,12 +5,12 @@
  * know are reported (exit code 1 when label entries match no image); a source holding labels of
  * which nothing could be imported is an error that says why (exit 2).
  */
-import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { FoveaException } from '../../contract/result';
 import { LABEL_FORMATS, parseRenameList, type LabelFormat, type ParseLabelOptions } from '../../core/labels';
 import type { CliContext } from '../cli-context';
 import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
+import { currentUser } from '../../core/os-user';
 
 export const importLabelsHelp = [
   `fovea import-labels FILE --format ${LABEL_FORMATS.join('|')} --dataset NAME [--classes LIST|MAP] [--map OLD=NEW,...] [--instances CLASS] [--json]   labels from other tools`,
@@ -91,7 +91,7 @@ export async function runImportLabels(ctx: CliContext, positionals: string[], va
   const core = ctx.core();
   const dataset = core.datasets.findByName(name);
   if (!dataset) throw new UsageError(`there is no dataset named "${name}"; import its images first with \`fovea import\``);
-  const author = (values['author'] as string | undefined) ?? userInfo().username;
+  const author = (values['author'] as string | undefined) ?? currentUser();
   const report = await core.importLabels(dataset.id, resolve(file), format as LabelFormat, author, options);
   if (ctx.json) ctx.jsonLine(report);
   else {

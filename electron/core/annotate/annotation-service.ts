@@ -19,18 +19,11 @@ import type { Annotation, AnnotationGeometry, AnnotationKind, ImageLabels, ItemS
 import { FoveaException } from '../../contract/result';
 import type { AuditLog } from '../store/audit-log';
 import type { AnnotationChange, AnnotationRow, AnnotationStore, ClassRow, StatusRow } from '../store/annotation-store';
+import { activeClassLabelsAt } from '../store/annotations-repo';
+import { datasetOfTarget, getItemInfo, getSeriesDataset, markInProgress, type ItemInfoRow } from '../store/items-repo';
 import type { Db } from '../store/library-db';
+import { inImmediateTransaction } from '../store/transaction';
 import type { AnnotatorSettingsService } from './annotator-settings';
-
-interface ItemInfo {
-  id: number;
-  datasetId: number;
-  seriesId: number | null;
-  rows: number;
-  columns: number;
-  frames: number;
-  status: string;
-}
 
 export type CreateAnnotationInput =
   | { itemId?: number; seriesId?: number; frame?: number; classId: number; kind: 'class' }
@@ -107,7 +100,7 @@ export class AnnotationService {
       } else {
         if (input.kind !== 'class') throw new FoveaException('VALIDATION', 'A series takes class labels only; draw shapes on its images.');
         if (input.frame !== undefined) throw new FoveaException('VALIDATION', 'A series label has no frame.');
-        const s = this.#db.prepare('SELECT id, dataset_id AS datasetId FROM series WHERE id = ?').get(input.seriesId) as { id: number; datasetId: number } | undefined;
+        const s = getSeriesDataset(this.#db, input.seriesId as number);
         if (!s) throw new FoveaException('NOT_FOUND', `There is no series with id ${input.seriesId}.`);
         datasetId = s.datasetId;
         seriesId = s.id;
@@ -128,8 +121,7 @@ export class AnnotationService {
         author,
       });
       // The first label moves an untouched image or series to "in progress".
-      if (itemId !== null) this.#db.prepare("UPDATE items SET status = 'in_progress', status_by = ?, status_at = ? WHERE id = ? AND status = 'unlabeled'").run(author, new Date().toISOString(), itemId);
-      else this.#db.prepare("UPDATE series SET status = 'in_progress', status_by = ?, status_at = ? WHERE id = ? AND status = 'unlabeled'").run(author, new Date().toISOString(), seriesId);
+      markInProgress(this.#db, itemId !== null ? { itemId } : { seriesId: seriesId as number }, author, new Date().toISOString());
       const row = this.#store.get(id) as AnnotationRow;
       this.#audit.append({ action: 'annotation.create', objectType: 'annotation', objectId: id, actor: author, details: auditDetails(row) });
       return row;
@@ -225,14 +217,12 @@ export class AnnotationService {
     if (p.status === 'rejected' && !p.comment) throw new FoveaException('VALIDATION', 'Rejecting needs a comment that says what to fix.');
     const comment = p.comment ? p.comment : null;
     let datasetId = 0;
-    const result = this.#db
-      .transaction(() => {
+    const result = inImmediateTransaction(this.#db, () => {
         const target = p.itemId !== undefined ? { itemId: p.itemId } : { seriesId: p.seriesId as number };
         const before = p.itemId !== undefined ? this.#store.itemStatus(p.itemId) : this.#store.seriesStatus(p.seriesId as number);
         if (!before) throw new FoveaException('NOT_FOUND', p.itemId !== undefined ? `There is no image with id ${p.itemId}.` : `There is no series with id ${p.seriesId}.`);
         const row = this.#store.setStatus(target, p.status, author, comment);
-        const ds = this.#db.prepare(`SELECT dataset_id AS d FROM ${p.itemId !== undefined ? 'items' : 'series'} WHERE id = ?`).get(p.itemId ?? p.seriesId) as { d: number };
-        datasetId = ds.d;
+        datasetId = datasetOfTarget(this.#db, target) as number;
         this.#audit.append({
           action: p.itemId !== undefined ? 'item.status' : 'series.status',
           objectType: p.itemId !== undefined ? 'item' : 'series',
@@ -242,8 +232,7 @@ export class AnnotationService {
           details: { from: before.status, to: p.status, comment: comment !== null },
         });
         return row;
-      })
-      .immediate();
+    });
     this.#changed({ datasetId, itemId: p.itemId ?? null, seriesId: p.seriesId ?? null });
     return toStatus(result) as StatusInfo;
   }
@@ -258,22 +247,22 @@ export class AnnotationService {
   createClass(p: { datasetId: number; name: string; color?: string | undefined; hotkey?: string | null | undefined }): LabelClass {
     const actor = this.#settings.current().annotatorName;
     this.#store.multiLabel(p.datasetId); // NOT_FOUND for a missing dataset
-    const c = this.#db.transaction(() => {
+    const c = inImmediateTransaction(this.#db, () => {
       const row = this.#store.createClass(p.datasetId, p);
       this.#audit.append({ action: 'class.create', objectType: 'label_class', objectId: row.id, actor, details: { datasetId: p.datasetId } });
       return row;
-    }).immediate();
+    });
     this.#changed({ datasetId: p.datasetId, itemId: null, seriesId: null });
     return toClass(c);
   }
 
   updateClass(p: { id: number; name?: string | undefined; color?: string | undefined; hotkey?: string | null | undefined; position?: number | undefined }): LabelClass {
     const actor = this.#settings.current().annotatorName;
-    const c = this.#db.transaction(() => {
+    const c = inImmediateTransaction(this.#db, () => {
       const row = this.#store.updateClass(p.id, p);
       this.#audit.append({ action: 'class.update', objectType: 'label_class', objectId: row.id, actor, details: { datasetId: row.datasetId, changed: Object.keys(p).filter((k) => k !== 'id') } });
       return row;
-    }).immediate();
+    });
     this.#changed({ datasetId: c.datasetId, itemId: null, seriesId: null });
     return toClass(c);
   }
@@ -281,11 +270,11 @@ export class AnnotationService {
   deleteClass(p: { id: number; reassignTo?: number | undefined }): { deleted: true; reassigned: number } {
     const actor = this.#settings.current().annotatorName;
     const cls = this.#class(p.id);
-    const reassigned = this.#db.transaction(() => {
+    const reassigned = inImmediateTransaction(this.#db, () => {
       const moved = this.#store.deleteClass(p.id, p.reassignTo);
       this.#audit.append({ action: 'class.delete', objectType: 'label_class', objectId: p.id, actor, details: { datasetId: cls.datasetId, reassignTo: p.reassignTo ?? null, reassigned: moved } });
       return moved;
-    }).immediate();
+    });
     this.#changed({ datasetId: cls.datasetId, itemId: null, seriesId: null });
     return { deleted: true, reassigned };
   }
@@ -294,21 +283,21 @@ export class AnnotationService {
   mergeClasses(p: { from: number[]; into: number }): { moved: number; duplicatesRemoved: number; schema: LabelSchema } {
     const actor = this.#settings.current().annotatorName;
     const target = this.#class(p.into);
-    const result = this.#db.transaction(() => {
+    const result = inImmediateTransaction(this.#db, () => {
       const r = this.#store.mergeClasses(p.from, p.into);
       this.#audit.append({ action: 'class.merge', objectType: 'label_class', objectId: p.into, actor, details: { datasetId: target.datasetId, from: p.from, ...r } });
       return r;
-    }).immediate();
+    });
     this.#changed({ datasetId: target.datasetId, itemId: null, seriesId: null });
     return { ...result, schema: this.schema(target.datasetId) };
   }
 
   setMultiLabel(datasetId: number, multiLabel: boolean): LabelSchema {
     const actor = this.#settings.current().annotatorName;
-    this.#db.transaction(() => {
+    inImmediateTransaction(this.#db, () => {
       this.#store.setMultiLabel(datasetId, multiLabel);
       this.#audit.append({ action: 'schema.multi_label', objectType: 'dataset', objectId: datasetId, actor, details: { multiLabel } });
-    }).immediate();
+    });
     return this.schema(datasetId);
   }
 
@@ -316,7 +305,7 @@ export class AnnotationService {
 
   /** One write transaction, then the change notification. */
   #write(fn: () => AnnotationRow): Annotation {
-    const row = this.#db.transaction(fn).immediate();
+    const row = inImmediateTransaction(this.#db, fn);
     this.#changed({ datasetId: row.datasetId, itemId: row.itemId, seriesId: row.seriesId });
     return toAnnotation(row);
   }
@@ -335,10 +324,8 @@ export class AnnotationService {
     return row;
   }
 
-  #item(id: number): ItemInfo {
-    const item = this.#db
-      .prepare('SELECT id, dataset_id AS datasetId, series_id AS seriesId, rows, columns, frames, status FROM items WHERE id = ?')
-      .get(id) as ItemInfo | undefined;
+  #item(id: number): ItemInfoRow {
+    const item = getItemInfo(this.#db, id);
     if (!item) throw new FoveaException('NOT_FOUND', `There is no image with id ${id}.`);
     return item;
   }
@@ -360,13 +347,7 @@ export class AnnotationService {
    * dataset takes one class per level.
    */
   #checkClassLabel(datasetId: number, cls: ClassRow, itemId: number | null, seriesId: number | null, frame: number | null, selfId = 0): void {
-    const existing = this.#db
-      .prepare(
-        `SELECT a.class_id AS classId, c.name FROM annotations a JOIN label_classes c ON c.id = a.class_id
-         WHERE a.kind = 'class' AND a.status = 'active' AND a.id <> ?
-           AND ${itemId !== null ? 'a.item_id = ? AND a.frame_index IS ?' : 'a.series_id = ? AND ? IS NULL'}`,
-      )
-      .all(selfId, itemId ?? seriesId, frame) as { classId: number; name: string }[];
+    const existing = activeClassLabelsAt(this.#db, itemId !== null ? { itemId, frame } : { seriesId: seriesId as number }, selfId);
     const where = itemId !== null ? (frame !== null ? 'This frame' : 'This image') : 'This series';
     if (existing.some((e) => e.classId === cls.id)) throw new FoveaException('CONFLICT', `${where} already has the class "${cls.name}".`);
     if (existing.length > 0 && !this.#store.multiLabel(datasetId)) {
@@ -389,7 +370,7 @@ function conflict(current: AnnotationRow): FoveaException {
 }
 
 /** Shapes must fit their image (image pixels, one pixel of slack for boxes and polygons). */
-function checkFits(kind: AnnotationKind, g: AnnotationGeometry, item: ItemInfo): void {
+function checkFits(kind: AnnotationKind, g: AnnotationGeometry, item: ItemInfoRow): void {
   const size = `${item.columns}x${item.rows}`;
   const inside = (x: number, y: number): boolean => x >= -1 && y >= -1 && x <= item.columns + 1 && y <= item.rows + 1;
   if (kind === 'box') {

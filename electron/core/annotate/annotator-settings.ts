@@ -10,6 +10,8 @@ import { DEFAULT_HOTKEYS, HOTKEY_ACTIONS, type AnnotatorSettings, type HotkeyAct
 import { FoveaException } from '../../contract/result';
 import type { AuditLog } from '../store/audit-log';
 import type { Db } from '../store/library-db';
+import { getSetting, putSetting } from '../store/settings-repo';
+import { inImmediateTransaction } from '../store/transaction';
 
 const NAME_KEY = 'annotator.name';
 const HOTKEYS_KEY = 'annotator.hotkeys';
@@ -27,12 +29,11 @@ export class AnnotatorSettingsService {
   }
 
   #get(key: string): string | null {
-    const r = this.#db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
-    return r?.value ?? null;
+    return getSetting(this.#db, key);
   }
 
   #put(key: string, value: string): void {
-    this.#db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    putSetting(this.#db, key, value);
   }
 
   current(): AnnotatorSettings {
@@ -72,18 +73,16 @@ export class AnnotatorSettingsService {
         seen.set(key, a);
       }
     }
-    this.#db
-      .transaction(() => {
-        if (p.annotatorName !== undefined) this.#put(NAME_KEY, p.annotatorName);
-        if (hotkeys) this.#put(HOTKEYS_KEY, JSON.stringify(hotkeys));
-        this.#audit.append({
-          action: 'settings.change',
-          objectType: 'settings',
-          actor: p.annotatorName ?? before.annotatorName,
-          details: { annotatorName: p.annotatorName !== undefined, hotkeys: p.hotkeys ? Object.keys(p.hotkeys) : [] },
-        });
-      })
-      .immediate();
+    inImmediateTransaction(this.#db, () => {
+      if (p.annotatorName !== undefined) this.#put(NAME_KEY, p.annotatorName);
+      if (hotkeys) this.#put(HOTKEYS_KEY, JSON.stringify(hotkeys));
+      this.#audit.append({
+        action: 'settings.change',
+        objectType: 'settings',
+        actor: p.annotatorName ?? before.annotatorName,
+        details: { annotatorName: p.annotatorName !== undefined, hotkeys: p.hotkeys ? Object.keys(p.hotkeys) : [] },
+      });
+    });
     return this.current();
   }
 }

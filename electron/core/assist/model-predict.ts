@@ -42,7 +42,9 @@ import type { AnnotationStore } from '../store/annotation-store';
 import type { AssistStore } from '../store/assist-store';
 import type { AuditLog } from '../store/audit-log';
 import type { DatasetStore } from '../store/dataset-store';
+import { listItemRefs } from '../store/items-repo';
 import type { Db } from '../store/library-db';
+import { transaction } from '../store/transaction';
 import type { SplitService } from '../training/splits';
 import type { BlobReader } from '../training/sample-loader';
 import { collectSamples, maskReader, rasterizeSegmentation, type SampleSource } from '../training/training-samples';
@@ -190,7 +192,7 @@ export async function predictWithModel(deps: ModelPredictDeps, name: string, opt
   let replaced = 0;
   let images = 0;
   const framesOf = new Map(sources.map((s) => [s.itemId, s.frames]));
-  const write = deps.db.transaction((batch: { source: SampleSource; shapes: OverlayShape[] }[]) => {
+  const write = transaction(deps.db, (batch: { source: SampleSource; shapes: OverlayShape[] }[]) => {
     for (const { source, shapes } of batch) {
       if (!cleared.has(source.itemId)) {
         cleared.add(source.itemId);
@@ -267,7 +269,7 @@ export async function evaluateWithModel(deps: ModelPredictDeps, name: string, op
   if (samples.length === 0) {
     throw new FoveaException('BAD_INPUT', `No ${info.task}-labelled image of dataset "${dataset.name}"${options.split ? ` in the ${options.split} split` : ''}: nothing to evaluate.`);
   }
-  const names = new Map((deps.db.prepare('SELECT id, source_name AS n FROM items WHERE dataset_id = ?').all(dataset.id) as { id: number; n: string }[]).map((r) => [r.id, r.n]));
+  const names = new Map(listItemRefs(deps.db, dataset.id).map((r) => [r.id, r.sourceName]));
   const failures: ModelEvaluationSource['failures'] = [];
   const minScore = info.task === 'detection' ? EVAL_MIN_SCORE : 0.5;
   const work = mkdtempSync(join(tmpdir(), 'fovea-model-eval-'));

@@ -27,23 +27,16 @@
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
+import { DEFAULT_PSEUDONYM_PREFIX, DEID_PROFILE_FLAGS, PSEUDONYM_PREFIX_PATTERN, PSEUDONYM_PREFIX_RULE } from '../../contract/deid-options';
 import { FoveaException } from '../../contract/result';
 import { AuditLog } from '../store/audit-log';
+import { listExportBlobs, type ExportBlobRow } from '../store/export-repo';
 import type { ExportFormatHandler, ExportFormatResult, ExportJob } from '../export/export-types';
 import { DEFAULT_DEID_OPTIONS, DeidSession, deidentifyDicom, methodCodes, type DeidOptions } from './deidentify';
 import { PS315_EDITION } from './ps315-table';
 
-const BOOLEAN_OPTIONS = [
-  'retainPatientCharacteristics',
-  'retainDeviceIdentity',
-  'retainInstitutionIdentity',
-  'retainUids',
-  'retainSafePrivate',
-  'cleanDescriptors',
-  'cleanStructuredContent',
-  'cleanGraphics',
-  'confirmBurnedIn',
-] as const;
+// retainSafePrivate is not offered (unsupported: a warning says so) but a CLI --option may name it.
+const BOOLEAN_OPTIONS = [...DEID_PROFILE_FLAGS, 'retainSafePrivate', 'confirmBurnedIn'] as const;
 const KNOWN_OPTIONS = new Set<string>([...BOOLEAN_OPTIONS, 'retainLongitudinalDates', 'pseudonymPrefix']);
 
 export interface ParsedDeidOptions {
@@ -69,32 +62,15 @@ export function parseDeidOptions(raw: Record<string, unknown>): ParsedDeidOption
     else if (dates === false || dates === 'none') deid.retainLongitudinalDates = 'none';
     else throw new FoveaException('BAD_INPUT', "The de-identification option retainLongitudinalDates must be 'none', 'full' or 'modified'.");
   }
-  let pseudonymPrefix = 'ANON-';
+  let pseudonymPrefix = DEFAULT_PSEUDONYM_PREFIX;
   const prefix = raw['pseudonymPrefix'];
   if (prefix !== undefined) {
-    if (typeof prefix !== 'string' || !/^[A-Za-z0-9_-]{1,12}$/u.test(prefix)) {
-      throw new FoveaException('BAD_INPUT', 'The de-identification option pseudonymPrefix must be 1 to 12 letters, digits, "-" or "_".');
+    if (typeof prefix !== 'string' || !PSEUDONYM_PREFIX_PATTERN.test(prefix)) {
+      throw new FoveaException('BAD_INPUT', `The de-identification option pseudonymPrefix must be ${PSEUDONYM_PREFIX_RULE}.`);
     }
     pseudonymPrefix = prefix;
   }
   return { deid, pseudonymPrefix, unknown: Object.keys(raw).filter((k) => !KNOWN_OPTIONS.has(k)) };
-}
-
-interface ItemRow {
-  id: number;
-  kind: 'dicom' | 'image';
-  blob: string;
-}
-
-function listItems(job: ExportJob): ItemRow[] {
-  const db = job.sources.db;
-  const sql = job.split
-    ? `SELECT i.id AS id, i.kind AS kind, i.blob_sha256 AS blob FROM items i
-         JOIN splits s ON s.item_id = i.id AND s.dataset_id = i.dataset_id
-        WHERE i.dataset_id = ? AND s.split = ? ORDER BY i.id`
-    : 'SELECT id, kind, blob_sha256 AS blob FROM items WHERE dataset_id = ? ORDER BY id';
-  const stmt = db.prepare(sql);
-  return (job.split ? stmt.all(job.datasetId, job.split) : stmt.all(job.datasetId)) as ItemRow[];
 }
 
 /**
@@ -112,7 +88,7 @@ export const exportDeidentified: ExportFormatHandler = async (job: ExportJob): P
   const parsed = parseDeidOptions(job.options);
   const options = parsed.deid;
   job.sources.datasets.get(job.datasetId); // NOT_FOUND for a dataset that does not exist
-  const items = listItems(job);
+  const items = listExportBlobs(job.sources.db, job.datasetId, job.split);
   const session = new DeidSession({ pseudonymPrefix: parsed.pseudonymPrefix });
   const warnings: string[] = [];
   const heldBack: ExportFormatResult['heldBack'] = [];
@@ -125,7 +101,7 @@ export const exportDeidentified: ExportFormatHandler = async (job: ExportJob): P
 
   for (let i = 0; i < items.length; i++) {
     if (job.signal?.aborted) throw new FoveaException('CANCELLED', 'The de-identified export was cancelled.');
-    const item = items[i] as ItemRow;
+    const item = items[i] as ExportBlobRow;
     let bytes: Buffer;
     try {
       bytes = job.sources.blobs.read(item.blob);

@@ -9,21 +9,15 @@
  * Z/D, Z for X/Z, U for X/Z/U*), and for attributes in no standard IOD we remove them (X, or Z
  * for Z/D). Both are allowed by the profile and neither keeps any original value.
  */
+import type { DeidProfileFlag, RetainLongitudinalDates } from '../../contract/deid-options';
 import { PS315_ROWS, type Ps315Option, type Ps315Row } from './ps315-table';
 
 /** The profile options a user may choose (PS3.15 E.3). */
-export interface DeidProfileOptions {
+export interface DeidProfileOptions extends Record<DeidProfileFlag, boolean> {
   /** Keep dates and times ('full'), shift them by a per-patient offset ('modified'), or remove them ('none'). */
-  retainLongitudinalDates: 'none' | 'full' | 'modified';
-  retainPatientCharacteristics: boolean;
-  retainDeviceIdentity: boolean;
-  retainInstitutionIdentity: boolean;
-  retainUids: boolean;
+  retainLongitudinalDates: RetainLongitudinalDates;
   /** Not supported: every private attribute is removed whatever this says (a warning tells the user). */
   retainSafePrivate: boolean;
-  cleanDescriptors: boolean;
-  cleanStructuredContent: boolean;
-  cleanGraphics: boolean;
 }
 
 export const DEFAULT_PROFILE_OPTIONS: DeidProfileOptions = {

@@ -74,6 +74,7 @@ import { extensionOf, fileStem, isDirectory, readFileBounded, readTextBounded, w
 import { readCsvRows } from '../labels/parse-csv';
 import { isBackgroundName, LABELLED_STATUSES } from '../labels/class-names';
 import { parseClassMap, readLabelImage } from '../labels/parse-masks';
+import { listItemRefs } from '../store/items-repo';
 import { collectSamples, type Sample } from '../training/training-samples';
 import { classificationMetrics, multiLabelClassificationMetrics, type ClassificationMetrics } from './classification-metrics';
 import type { DetectedBox, DetectionMetrics } from './detection-metrics';
@@ -220,9 +221,7 @@ class MatchLog {
 }
 
 function loadItems(core: PredictionsCore, datasetId: number): ItemRef[] {
-  return core.db
-    .prepare('SELECT id, source_name AS sourceName, rows, columns, status, series_id AS seriesId FROM items WHERE dataset_id = ? ORDER BY id')
-    .all(datasetId) as ItemRef[];
+  return listItemRefs(core.db, datasetId);
 }
 
 const key = (itemId: number, frame: number): string => `${itemId}:${frame}`;

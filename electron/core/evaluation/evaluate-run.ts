@@ -34,7 +34,7 @@
  *   keeps split counts, not each image's split.
  *
  * Stored with the run: a row of the library's `evaluations` table
- * (evaluation-store.ts, what the evaluation screen reads) and a JSON file in the run's folder
+ * (store/evaluation-repo.ts, what the evaluation screen reads) and a JSON file in the run's folder
  * (TrainingService.checkpointDir), `evaluation-<split>.json`, or
  * `evaluation-<split>-dataset<id>.json` for another dataset; written
  * atomically (temporary file + rename); not written on a read-only library.
@@ -46,6 +46,8 @@ import type { Prediction, SplitName, TrainConfig } from '../../contract/ml';
 import { FoveaException } from '../../contract/result';
 import type { Core } from '../composition-root';
 import { boxToImage, classMapToImage, letterboxOf } from '../predict/letterbox-mapping';
+import { listClasses } from '../store/classes-repo';
+import { listItemRefs } from '../store/items-repo';
 import { createLibraryBatchProvider } from '../training/library-batch-provider';
 import { collectSamples, type Sample } from '../training/training-samples';
 import { argmax, classificationMetrics, multiLabelClassificationMetrics, type ClassificationMetrics } from './classification-metrics';
@@ -53,7 +55,7 @@ import type { DetectedBox, DetectionMetrics } from './detection-metrics';
 import { IMAGE_RULE, imageKey, scoreDetections, SegmentationScorer } from './score-images';
 import type { SegmentationMetrics } from './segmentation-metrics';
 import type { ClassificationImageView, EvaluationReport, EvaluationSourceView, EvaluationSplit } from '../../contract/evaluation';
-import { loadEvaluation, saveEvaluation } from './evaluation-store';
+import { loadEvaluation, saveEvaluation } from '../store/evaluation-repo';
 
 export type { EvaluationSplit };
 
@@ -151,7 +153,7 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
   });
   if (!own && collected.excluded.unknownClass > 0) {
     const runClasses = new Set(forcedClassNames(config).map((n) => n.toLowerCase()));
-    const names = (core.db.prepare('SELECT name FROM label_classes WHERE dataset_id = ? ORDER BY position, id').all(datasetId) as { name: string }[])
+    const names = listClasses(core.db, datasetId)
       .map((r) => r.name)
       .filter((n) => !runClasses.has(n.toLowerCase()) && !(config.task === 'segmentation' && n.toLowerCase() === 'background'));
     throw new FoveaException(
@@ -197,8 +199,7 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
   };
   const seriesOf = new Map<number, number | null>();
   if (config.task === 'segmentation') {
-    const rows = core.db.prepare('SELECT id, series_id FROM items WHERE dataset_id = ?').all(datasetId) as { id: number; series_id: number | null }[];
-    for (const r of rows) seriesOf.set(r.id, r.series_id);
+    for (const r of listItemRefs(core.db, datasetId)) seriesOf.set(r.id, r.seriesId);
   }
 
   const clsTruth: number[][] = [];

@@ -10,7 +10,7 @@ import { FoveaException, type FoveaError } from '../../contract/result';
 import type { Core } from '../composition-root';
 import { galleryImages, runPredict } from '../predict/predict-service';
 import { evaluateRun, readStoredEvaluation } from './evaluate-run';
-import { headlineOf, listEvaluations } from './evaluation-store';
+import { headlineOf, listEvaluations } from '../store/evaluation-repo';
 
 type EvalRequest = keyof EvaluationResponses;
 type EvalHandlers = { [K in EvalRequest]: (payload: RequestPayload<K>) => Promise<EvaluationResponses[K]> | EvaluationResponses[K] };

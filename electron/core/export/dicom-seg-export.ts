@@ -23,6 +23,7 @@
 import { randomUUID } from 'node:crypto';
 import { FoveaException } from '../../contract/result';
 import type { DicomView } from '../dicom';
+import { getSeriesHeader, type SeriesHeaderRow } from '../store/series-repo';
 import type { ExportFormatHandler, ExportFormatResult } from './export-types';
 import { buildStacks, parseStoredDicom, readFrameGeometries, seriesDicomItems, type FrameGeometry } from './volume-geometry';
 import { collectSeriesRegions, rasterizeRegion, throwIfCancelled, type RegionAnnotation, type VolumeClass } from './volume-labels';
@@ -274,11 +275,10 @@ export const exportDicomSeg: ExportFormatHandler = async (job) => {
   const warnings = [...regions.warnings];
   const result: ExportFormatResult = { format: 'dicom-seg', items: 0, annotations: 0, warnings, heldBack: [] };
   const valueOf = new Map(regions.classes.map((c) => [c.classId, c.value]));
-  const seriesInfo = db.prepare('SELECT series_uid AS uid, series_number AS number FROM series WHERE id = ?');
   let done = 0;
   for (const s of regions.series) {
     throwIfCancelled(job.signal);
-    const info = seriesInfo.get(s.seriesId) as { uid: string; number: number | null };
+    const info = getSeriesHeader(db, s.seriesId) as SeriesHeaderRow;
     const items = seriesDicomItems(db, s.seriesId);
     // Slice order (and position indices) from the volume stacks; frames of other sizes go in another SEG.
     const stacks = buildStacks(readFrameGeometries(blobs, items));

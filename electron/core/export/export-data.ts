@@ -23,9 +23,12 @@
  * Rejected and deleted rows are never exported. Series-level annotations have no image to go with
  * in a 2-D format; they are counted and reported as a warning.
  */
+import { EXPORT_LABELS, type ExportLabels } from '../../contract/export-formats';
 import { FoveaException } from '../../contract/result';
 import { fileStem } from '../labels/label-types';
 import type { CocoRle } from '../labels/label-types';
+import { listClasses } from '../store/classes-repo';
+import { countActiveSeriesLabels, listExportAnnotations, listExportItems, type ExportAnnotationRow } from '../store/export-repo';
 import { sanitizeRelativePath } from './safe-output';
 import type { ExportJob } from './export-types';
 
@@ -59,8 +62,6 @@ export interface ExportAnnotation {
 }
 
 /** Which annotations an export takes (see the file header). */
-export type ExportLabels = 'human' | 'proposals' | 'all';
-export const EXPORT_LABELS: readonly ExportLabels[] = ['human', 'proposals', 'all'];
 
 /** The job's `labels` option, checked. */
 export function exportLabelsOption(options: Record<string, unknown>): ExportLabels {
@@ -98,37 +99,12 @@ export interface ExportData {
   unreadable: number;
 }
 
-interface ItemRow {
-  id: number;
-  kind: 'dicom' | 'image';
-  sourceName: string;
-  rows: number;
-  columns: number;
-  frames: number;
-  samplesPerPixel: number;
-  blobSha256: string;
-  split: 'train' | 'val' | 'test' | null;
-}
-
-interface AnnRow {
-  id: number;
-  itemId: number;
-  frameIndex: number | null;
-  classId: number;
-  kind: 'class' | 'box' | 'polygon' | 'mask';
-  geometry: string | null;
-  score: number | null;
-  source: 'human' | 'imported' | 'model';
-  status: string;
-  runId: number | null;
-}
-
 function finite(...n: unknown[]): boolean {
   return n.every((x) => typeof x === 'number' && Number.isFinite(x));
 }
 
 /** The stored geometry JSON as an ExportGeometry, or null when it is not readable. */
-export function readGeometry(kind: AnnRow['kind'], json: string | null): { geometry: ExportGeometry; crowd: boolean; difficult: boolean } | null {
+export function readGeometry(kind: ExportAnnotationRow['kind'], json: string | null): { geometry: ExportGeometry; crowd: boolean; difficult: boolean } | null {
   let g: Record<string, unknown> = {};
   if (json) {
     try {
@@ -213,35 +189,18 @@ export function throwIfCancelled(signal: AbortSignal | undefined): void {
 export function collectExportData(job: ExportJob, opts: { withImages?: boolean } = {}): ExportData {
   const { db, datasets } = job.sources;
   const which = exportLabelsOption(job.options);
-  const statuses = which === 'human' ? "('active')" : which === 'proposals' ? "('proposed')" : "('active','proposed')";
+  const statuses: ('active' | 'proposed')[] = which === 'human' ? ['active'] : which === 'proposals' ? ['proposed'] : ['active', 'proposed'];
   const dataset = datasets.get(job.datasetId);
-  const classRows = db
-    .prepare('SELECT id, name FROM label_classes WHERE dataset_id = ? ORDER BY position, id')
-    .all(job.datasetId) as { id: number; name: string }[];
+  const classRows = listClasses(db, job.datasetId);
   const classes: ExportClass[] = classRows.map((c, index) => ({ id: c.id, name: c.name, index }));
   const classById = new Map(classes.map((c) => [c.id, c]));
 
-  const items = db
-    .prepare(
-      `SELECT i.id, i.kind, i.source_name AS sourceName, i.rows, i.columns, i.frames, i.samples_per_pixel AS samplesPerPixel,
-              i.blob_sha256 AS blobSha256, s.split AS split
-         FROM items i LEFT JOIN splits s ON s.dataset_id = i.dataset_id AND s.item_id = i.id
-        WHERE i.dataset_id = ? ${job.split ? 'AND s.split = ?' : ''}
-        ORDER BY i.source_name, i.id`,
-    )
-    .all(...(job.split ? [job.datasetId, job.split] : [job.datasetId])) as ItemRow[];
+  const items = listExportItems(db, job.datasetId, job.split);
 
-  const anns = db
-    .prepare(
-      `SELECT id, item_id AS itemId, frame_index AS frameIndex, class_id AS classId, kind, geometry, score, source, status, run_id AS runId
-         FROM annotations WHERE dataset_id = ? AND item_id IS NOT NULL AND status IN ${statuses} ORDER BY status = 'active', id`,
-    )
-    .all(job.datasetId) as AnnRow[];
-  const seriesAnnotations = (
-    db.prepare("SELECT count(*) AS n FROM annotations WHERE dataset_id = ? AND series_id IS NOT NULL AND status = 'active'").get(job.datasetId) as { n: number }
-  ).n;
+  const anns = listExportAnnotations(db, job.datasetId, statuses);
+  const seriesAnnotations = countActiveSeriesLabels(db, job.datasetId);
 
-  const byItem = new Map<number, AnnRow[]>();
+  const byItem = new Map<number, ExportAnnotationRow[]>();
   for (const a of anns) {
     const l = byItem.get(a.itemId);
     if (l) l.push(a);

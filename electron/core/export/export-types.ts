@@ -3,14 +3,13 @@
  * (coco, yolo, voc, csv, masks, nifti, dicom-seg, dicom-deid), dispatched by label-export.ts.
  * Every file is written through the job's ExportWriter (confined, atomic, hashed).
  */
+import type { DatasetExportFormat } from '../../contract/export-formats';
 import type { AnnotationStore } from '../store/annotation-store';
 import type { BlobStore } from '../store/blob-store';
 import type { DatasetStore } from '../store/dataset-store';
 import type { Db } from '../store/library-db';
 import type { ExportWriter } from './safe-output';
 
-export const EXPORT_FORMATS = ['coco', 'yolo', 'voc', 'csv', 'masks', 'nifti', 'dicom-seg', 'dicom-deid'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportSources {
   db: Db;
@@ -32,7 +31,7 @@ export interface ExportJob {
 }
 
 export interface ExportFormatResult {
-  format: ExportFormat;
+  format: DatasetExportFormat;
   items: number;
   annotations: number;
   /** Things a person should know (annotation kinds the format cannot hold, ...). */

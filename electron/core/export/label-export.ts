@@ -22,8 +22,8 @@ import { promises as fsp } from 'node:fs';
 import { FoveaException } from '../../contract/result';
 import { foveaVersion } from '../app/versions';
 import type { AuditLog } from '../store/audit-log';
-import type { ExportFormat, ExportFormatHandler, ExportFormatResult, ExportSources } from './export-types';
-import { EXPORT_FORMATS } from './export-types';
+import { DATASET_EXPORT_FORMATS, isDatasetExportFormat, type DatasetExportFormat } from '../../contract/export-formats';
+import type { ExportFormatHandler, ExportFormatResult, ExportSources } from './export-types';
 import { auditExport, ExportWriter, type WrittenFile } from './safe-output';
 
 export interface LabelExportSources extends ExportSources {
@@ -36,7 +36,7 @@ export interface LabelExportSources extends ExportSources {
 
 export interface LabelExportRequest {
   datasetId: number;
-  format: ExportFormat;
+  format: DatasetExportFormat;
   /** Absolute path of the folder to write into (created when missing). */
   outDir: string;
   split?: 'train' | 'val' | 'test' | undefined;
@@ -56,7 +56,7 @@ export interface LabelExportResult extends ExportFormatResult {
   seconds: number;
 }
 
-const LOADERS: Record<ExportFormat, () => Promise<ExportFormatHandler>> = {
+const LOADERS: Record<DatasetExportFormat, () => Promise<ExportFormatHandler>> = {
   coco: async () => (await import('./coco-export')).exportCoco,
   yolo: async () => (await import('./yolo-export')).exportYolo,
   voc: async () => (await import('./voc-export')).exportVoc,
@@ -67,10 +67,6 @@ const LOADERS: Record<ExportFormat, () => Promise<ExportFormatHandler>> = {
   'dicom-deid': async () => (await import('../deid/deid-export')).exportDeidentified,
 };
 
-export function isExportFormat(x: unknown): x is ExportFormat {
-  return typeof x === 'string' && (EXPORT_FORMATS as readonly string[]).includes(x);
-}
-
 /** Remove what a failed export wrote (only files it created or replaced), then empty folders it leaves. */
 /**
  * Checks what can be checked before any file is written: a known format, an existing dataset, and
@@ -78,7 +74,7 @@ export function isExportFormat(x: unknown): x is ExportFormat {
  * calls it first so a refusal is its answer, not a later event.
  */
 export function assertExportAllowed(sources: LabelExportSources, datasetId: number, format: unknown): { name: string } {
-  if (!isExportFormat(format)) throw new FoveaException('VALIDATION', `Unknown export format "${String(format)}" (known: ${EXPORT_FORMATS.join(', ')}).`);
+  if (!isDatasetExportFormat(format)) throw new FoveaException('VALIDATION', `Unknown export format "${String(format)}" (known: ${DATASET_EXPORT_FORMATS.join(', ')}).`);
   const dataset = sources.datasets.get(datasetId); // NOT_FOUND before anything is written
   if (sources.allowedFormats && !sources.allowedFormats.includes(format)) {
     auditExport(sources.audit, {
@@ -89,7 +85,7 @@ export function assertExportAllowed(sources: LabelExportSources, datasetId: numb
       actor: sources.actor ?? null,
       details: { format, reason: 'policy allowedExportFormats' },
     });
-    const allowed = sources.allowedFormats.filter(isExportFormat);
+    const allowed = sources.allowedFormats.filter(isDatasetExportFormat);
     throw new FoveaException(
       'FORBIDDEN',
       `Your IT policy does not allow exporting as ${format} (policy key allowedExportFormats). ` +

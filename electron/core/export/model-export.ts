@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MODEL_EXPORT_FORMATS } from '../../contract/export-formats';
 import type { ModelExportArtifacts, ModelExportFormat, ModelTensorSpec, TrainConfig } from '../../contract/ml';
 import { FoveaException } from '../../contract/result';
 import { foveaVersion } from '../app/versions';
@@ -28,7 +29,6 @@ import type { RunRecord, RunStore } from '../store/run-store';
 import type { RunSnapshot } from '../training/training-service';
 import { auditExport, ExportWriter, type WrittenFile } from './safe-output';
 
-export const MODEL_EXPORT_FORMATS: readonly ModelExportFormat[] = ['tfjs', 'onnx'];
 export const MODEL_CARD_NAME = 'model-card.json';
 
 export interface ModelExportRequest {
@@ -288,7 +288,7 @@ function policyRefusal(policy: PolicyLoadResult, format: ModelExportFormat): str
  */
 export async function exportModel(core: ModelExportCore, req: ModelExportRequest): Promise<ModelExportReport> {
   const checkpoint = req.checkpoint ?? 'best';
-  if (!MODEL_EXPORT_FORMATS.includes(req.format)) throw new FoveaException('VALIDATION', `Unknown model format "${String(req.format)}" (tfjs or onnx).`);
+  if (!MODEL_EXPORT_FORMATS.includes(req.format)) throw new FoveaException('VALIDATION', `Unknown model format "${String(req.format)}" (${MODEL_EXPORT_FORMATS.join(' or ')}).`);
   const refusal = policyRefusal(core.policy, req.format);
   if (refusal) {
     auditExport(core.audit, { action: 'model.export', objectType: 'run', objectId: req.runId, outcome: 'refused', details: { format: req.format, reason: 'policy' } });

@@ -17,6 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { getSeriesHeader } from '../store/series-repo';
 import type { ExportFormatHandler, ExportFormatResult } from './export-types';
 import { buildStacks, cross, dot, LPS_TO_RAS, matMul, norm, readFrameGeometries, seriesDicomItems, type Mat4, type SliceStack } from './volume-geometry';
 import { collectSeriesRegions, rasterizeRegion, throwIfCancelled, type RegionAnnotation } from './volume-labels';
@@ -267,7 +268,7 @@ export const exportNifti: ExportFormatHandler = async (job) => {
   for (const s of regions.series) {
     throwIfCancelled(job.signal);
     const items = seriesDicomItems(db, s.seriesId);
-    const seriesUid = (db.prepare('SELECT series_uid FROM series WHERE id = ?').pluck().get(s.seriesId) as string | undefined) ?? '';
+    const seriesUid = getSeriesHeader(db, s.seriesId)?.uid ?? '';
     const stacks = buildStacks(readFrameGeometries(blobs, items));
     const labelled = stacks.filter((st) => st.slices.some((f) => s.annotations.some((a) => a.itemId === f.itemId && a.frameIndex === f.frameIndex)));
     let m = 0;

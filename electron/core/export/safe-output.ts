@@ -18,6 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { FoveaException } from '../../contract/result';
+import { withoutUnsafeChars } from '../../contract/unsafe-chars';
 import type { AuditLog } from '../store/audit-log';
 
 export const MANIFEST_NAME = 'fovea-manifest.json';
@@ -43,9 +44,6 @@ export interface ExportWriterOptions {
   overwrite?: boolean;
 }
 
-// eslint-disable-next-line no-control-regex -- removing control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/gu;
-const BIDI_AND_INVISIBLE = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/gu;
 const FORBIDDEN = /[<>:"/\\|?*]/gu;
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(\..*)?$/iu;
 
@@ -76,7 +74,7 @@ function truncateUtf8(name: string, maxBytes: number): string {
  * Deterministic, so the same input always gives the same name.
  */
 export function sanitizeSegment(name: string): string {
-  let s = name.normalize('NFC').replace(CONTROL, '').replace(BIDI_AND_INVISIBLE, '').replace(FORBIDDEN, '_');
+  let s = withoutUnsafeChars(name.normalize('NFC')).replace(FORBIDDEN, '_');
   s = s.replace(/^[\s.]+|[\s.]+$/gu, '');
   if (s === '') s = '_';
   if (WINDOWS_RESERVED.test(s)) s = `_${s}`;

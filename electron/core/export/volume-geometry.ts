@@ -19,6 +19,7 @@ import { FoveaException } from '../../contract/result';
 import { parseDicom, type DicomView } from '../dicom';
 import type { BlobStore } from '../store/blob-store';
 import type { Db } from '../store/library-db';
+import { listSeriesDicomItems } from '../store/series-repo';
 
 export type Vec3 = [number, number, number];
 /** 4x4 row-major matrix. */
@@ -145,13 +146,7 @@ export function parseStoredDicom(blobs: Pick<BlobStore, 'read'>, item: StoredDic
 
 /** The DICOM items of a series (not plain images), in instance order. */
 export function seriesDicomItems(db: Db, seriesId: number): (StoredDicomItem & { rows: number; columns: number; frames: number })[] {
-  return db
-    .prepare(
-      `SELECT id, blob_sha256 AS blobSha256, rows, columns, frames FROM items
-       WHERE series_id = ? AND kind = 'dicom'
-       ORDER BY instance_number IS NULL, instance_number, slice_position IS NULL, slice_position, id`,
-    )
-    .all(seriesId) as (StoredDicomItem & { rows: number; columns: number; frames: number })[];
+  return listSeriesDicomItems(db, seriesId);
 }
 
 // ---------------------------------------------------------------------------------

@@ -9,6 +9,9 @@
 import { FoveaException } from '../../contract/result';
 import { decodeRle, polygonToRle, rleProblem } from '../labels/rle';
 import type { CocoRle } from '../labels';
+import { listClasses } from '../store/classes-repo';
+import { countDicomNonRegionLabels, listVolumeRegions } from '../store/export-repo';
+import { listSeriesIds } from '../store/series-repo';
 import type { ExportJob } from './export-types';
 
 export interface VolumeClass {
@@ -47,28 +50,9 @@ export interface DatasetRegions {
 /** Collects the dataset's (or split's) mask and polygon labels on DICOM series. */
 export function collectSeriesRegions(job: ExportJob): DatasetRegions {
   const db = job.sources.db;
-  // A series is in a split when any of its instances is: volumes are whole series.
-  const splitClause = (seriesExpr: string): string =>
-    job.split ? ` AND EXISTS (SELECT 1 FROM splits s JOIN items si ON si.id = s.item_id WHERE si.series_id = ${seriesExpr} AND s.dataset_id = a.dataset_id AND s.split = @split)` : '';
-  const params = { dataset: job.datasetId, ...(job.split ? { split: job.split } : {}) };
-  const rows = db
-    .prepare(
-      `SELECT a.id, a.item_id AS itemId, a.frame_index AS frameIndex, a.class_id AS classId, a.kind, a.geometry, a.source, i.series_id AS seriesId
-       FROM annotations a JOIN items i ON i.id = a.item_id
-       WHERE a.dataset_id = @dataset AND a.status = 'active' AND a.kind IN ('mask', 'polygon')
-         AND i.kind = 'dicom' AND i.series_id IS NOT NULL${splitClause('i.series_id')}
-       ORDER BY i.series_id, a.id`,
-    )
-    .all(params) as { id: number; itemId: number; frameIndex: number | null; classId: number; kind: 'mask' | 'polygon'; geometry: string | null; source: RegionAnnotation['source']; seriesId: number }[];
+  const rows = listVolumeRegions(db, job.datasetId, job.split);
   const warnings: string[] = [];
-  const other = db
-    .prepare(
-      `SELECT a.kind, count(*) AS n FROM annotations a LEFT JOIN items i ON i.id = a.item_id
-       WHERE a.dataset_id = @dataset AND a.status = 'active' AND a.kind IN ('box', 'class')
-         AND (a.series_id IS NOT NULL OR i.kind = 'dicom')${splitClause('COALESCE(i.series_id, a.series_id)')}
-       GROUP BY a.kind ORDER BY a.kind`,
-    )
-    .all(params) as { kind: string; n: number }[];
+  const other = countDicomNonRegionLabels(db, job.datasetId, job.split);
   for (const o of other) warnings.push(`${o.n} ${o.kind === 'box' ? 'box' : 'class'} label(s) on DICOM images are not regions and are not in label volumes.`);
   const polygons = rows.filter((r) => r.kind === 'polygon').length;
   if (polygons > 0) warnings.push(`${polygons} polygon(s) were filled into the label volumes as masks.`);
@@ -88,14 +72,14 @@ export function collectSeriesRegions(job: ExportJob): DatasetRegions {
   }
   // Number every DICOM series of the dataset, labelled or not, so that series-<n> stays the same
   // whichever split or subset is exported.
-  const allSeries = db.prepare('SELECT id FROM series WHERE dataset_id = ? ORDER BY id').pluck().all(job.datasetId) as number[];
+  const allSeries = listSeriesIds(db, job.datasetId);
   const series: SeriesRegions[] = [];
   allSeries.forEach((id, i) => {
     const annotations = bySeries.get(id);
     if (annotations) series.push({ seriesId: id, ordinal: i + 1, annotations });
   });
   const used = new Set(rows.map((r) => r.classId));
-  const classes = (db.prepare('SELECT id, name, color FROM label_classes WHERE dataset_id = ? ORDER BY position, id').all(job.datasetId) as { id: number; name: string; color: string }[])
+  const classes = listClasses(db, job.datasetId)
     .filter((c) => used.has(c.id))
     .map((c, i) => ({ classId: c.id, name: c.name, color: c.color, value: i + 1 }));
   if (classes.length > 65535) throw new FoveaException('TOO_LARGE', `${classes.length} classes do not fit in a 16-bit label volume.`);

@@ -20,8 +20,10 @@
 import type { ImportFileOutcome, ImportOutcome, ImportProgress, ImportReport } from '../../contract/domain';
 import type { AuditLog } from '../store/audit-log';
 import type { BlobStore } from '../store/blob-store';
+import { finishImportJob, importOutcomeWriter, startImportJob } from '../store/import-repo';
 import type { Db } from '../store/library-db';
 import { ItemStore } from '../store/item-store';
+import { inImmediateTransaction } from '../store/transaction';
 import { collectFiles, type DicomDirReader } from './collect-files';
 import { defaultImportWorkers, InThreadPreparer, WorkerPoolPreparer, type FilePreparer, type PrepareJob } from './file-preparer';
 import { hashPrefixFilter, type DicomSupport as FileDicomSupport, type FileFailure, type PreparedSummary, type WrittenFile } from './prepare-file';
@@ -82,11 +84,7 @@ export class ImportEngine {
     const started = performance.now();
     this.#blobs.removeTempFiles();
     const { files, problems } = collectFiles(req.paths, this.#dicom.readDicomDir);
-    const jobId = Number(
-      this.#db
-        .prepare("INSERT INTO import_jobs (dataset_id, started_at, status) VALUES (?, ?, 'running')")
-        .run(req.datasetId, new Date().toISOString()).lastInsertRowid,
-    );
+    const jobId = startImportJob(this.#db, req.datasetId, new Date().toISOString());
     const counts: Record<FileOutcomeKind, number> = { imported: 0, duplicate: 0, skipped: 0, failed: 0 };
     const notImported: FileOutcome[] = [];
     const bytesTotal = files.reduce((n, f) => n + f.size, 0);
@@ -138,7 +136,7 @@ export class ImportEngine {
           delete st.commit;
         }
       }
-      const insertOutcome = this.#db.prepare('INSERT OR REPLACE INTO import_files (job_id, path, outcome, reason, item_id) VALUES (?, ?, ?, ?, ?)');
+      const insertOutcome = importOutcomeWriter(this.#db);
       const commitOne = (st: Staged): void => {
         const w = written.get(st);
         if (st.commit && w) st.outcome.itemId = st.commit(w);
@@ -146,16 +144,16 @@ export class ImportEngine {
         // on the pool), a duplicate names the item it duplicates; the original commits first (file order).
         const original = st.duplicateOf?.outcome.itemId;
         if (original !== undefined) st.outcome.itemId = original;
-        insertOutcome.run(jobId, st.outcome.path, st.outcome.outcome, st.outcome.reason ?? null, st.outcome.itemId ?? null);
+        insertOutcome(jobId, st.outcome.path, st.outcome.outcome, st.outcome.reason ?? null, st.outcome.itemId ?? null);
       };
       try {
-        this.#db.transaction(() => batch.forEach(commitOne)).immediate();
+        inImmediateTransaction(this.#db, () => batch.forEach(commitOne));
       } catch {
         // One row the database refuses must not take the batch with it: commit one by one,
         // and report the file that fails with the database's reason.
         for (const st of batch) {
           try {
-            this.#db.transaction(() => commitOne(st)).immediate();
+            inImmediateTransaction(this.#db, () => commitOne(st));
           } catch (e) {
             st.outcome = { path: st.outcome.path, bytes: st.outcome.bytes, outcome: 'failed', code: 'INTERNAL', reason: `could not be saved: ${(e as Error).message}` };
           }
@@ -212,10 +210,7 @@ export class ImportEngine {
     if (req.signal?.aborted && filesDone < files.length) cancelled = true;
     const final = progress();
     const summary = { ...final.counts, problems: problems.length };
-    this.#db
-      .prepare('UPDATE import_jobs SET finished_at = ?, status = ?, summary = ? WHERE id = ?')
-      .run(new Date().toISOString(), cancelled ? 'cancelled' : 'done', JSON.stringify(summary), jobId);
-    this.#db.prepare("UPDATE datasets SET updated_at = ? WHERE id = ?").run(new Date().toISOString(), req.datasetId);
+    finishImportJob(this.#db, { jobId, datasetId: req.datasetId, status: cancelled ? 'cancelled' : 'done', summary, at: new Date().toISOString() });
     this.#audit.append({
       action: 'import',
       objectType: 'dataset',

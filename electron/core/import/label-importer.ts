@@ -29,7 +29,11 @@ import { IMAGE_SUFFIXES, labelStem, MASK_SUFFIXES, scaleNormalizedLabels } from 
 import type { AnnotationKind, AnnotationStore, NewAnnotation } from '../store/annotation-store';
 import type { AuditLog } from '../store/audit-log';
 import type { BlobStore } from '../store/blob-store';
+import { importedLabelChecker } from '../store/annotations-repo';
+import { itemDoneMarker, listItemRefs } from '../store/items-repo';
 import type { Db } from '../store/library-db';
+import { userSplitWriter } from '../store/splits-repo';
+import { inImmediateTransaction } from '../store/transaction';
 import { matchLabelVolumes } from './volume-label-matcher';
 
 export interface LabelImportReport {
@@ -161,7 +165,7 @@ export function applyLabels(
   /** The blob store: needed to lay label volumes (NIfTI) onto DICOM slices by their geometry. */
   sources: { blobs?: BlobStore } = {},
 ): LabelImportReport {
-  const items = (db.prepare('SELECT id, source_name AS sourceName, rows, columns, sop_instance_uid AS sopInstanceUid, frames FROM items WHERE dataset_id = ?').all(datasetId) as ItemRef[]);
+  const items = listItemRefs(db, datasetId);
   const index = new ItemIndex(items);
   const byId = new Map(items.map((it) => [it.id, it]));
   const bySop = new Map(items.filter((it) => it.sopInstanceUid).map((it) => [it.sopInstanceUid as string, it]));
@@ -191,16 +195,11 @@ export function applyLabels(
     splitsAssigned: 0,
     warnings: extraWarnings.length ? [...parsed.warnings, ...extraWarnings] : parsed.warnings,
   };
-  const existingKey = db.prepare(
-    "SELECT 1 FROM annotations WHERE item_id = ? AND frame_index IS ? AND class_id = ? AND kind = ? AND coalesce(geometry, '') = ? AND source = 'imported' AND status <> 'deleted' LIMIT 1",
-  );
-  const setStatus = db.prepare("UPDATE items SET status = 'done', status_by = ?, status_at = ? WHERE id = ? AND status = 'unlabeled'");
-  const setSplit = db.prepare(
-    `INSERT INTO splits (dataset_id, item_id, split, origin, seed, assigned_at) VALUES (?, ?, ?, 'user', NULL, ?)
-     ON CONFLICT (dataset_id, item_id) DO UPDATE SET split = excluded.split, origin = 'user', assigned_at = excluded.assigned_at`,
-  );
+  const existingKey = importedLabelChecker(db);
+  const setStatus = itemDoneMarker(db);
+  const setSplit = userSplitWriter(db);
 
-  db.transaction(() => {
+  inImmediateTransaction(db, () => {
     // Classes first, in the file's order, so hotkeys follow it.
     for (const name of parsed.classes) {
       if (!existingClasses.has(name) && entries.some((im) => im.labels.some((l) => l.className === name))) {
@@ -249,7 +248,7 @@ export function applyLabels(
         const classId = annotations.ensureClass(datasetId, label.className);
         const { kind, geometry } = geometryOf(label);
         const geometryJson = geometry == null ? '' : JSON.stringify(geometry);
-        if (existingKey.get(item.id, frameIndex, classId, kind, geometryJson)) {
+        if (existingKey(item.id, frameIndex, classId, kind, geometryJson)) {
           report.annotationsSkipped++;
           continue;
         }
@@ -258,10 +257,10 @@ export function applyLabels(
       for (const a of toCreate) annotations.create(a);
       report.annotationsCreated += toCreate.length;
       const listedEmpty = labels.length === 0 && !entry.hasUnreadContent && !entry.target && parsed.format !== 'csv';
-      if (labels.length > 0 || listedEmpty) setStatus.run(author, now, item.id);
+      if (labels.length > 0 || listedEmpty) setStatus(item.id, author, now);
       if (listedEmpty) report.labelledEmpty++;
       if (entry.split) {
-        setSplit.run(datasetId, item.id, entry.split, now);
+        setSplit(datasetId, item.id, entry.split, now);
         report.splitsAssigned++;
       }
     }
@@ -282,7 +281,7 @@ export function applyLabels(
         classesCreated: report.classesCreated.length,
       },
     });
-  }).immediate();
+  });
   return report;
 }
 

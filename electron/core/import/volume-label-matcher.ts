@@ -18,6 +18,7 @@ import { rlesFromLabelMap } from '../labels/rle';
 import { applyAffine, invertAffine, readFrameGeometries, type FrameGeometry, type Mat4 } from '../export/volume-geometry';
 import type { BlobStore } from '../store/blob-store';
 import type { Db } from '../store/library-db';
+import { listSpacedDicomItems } from '../store/series-repo';
 
 /** How far (in voxels) a pixel centre may miss a voxel centre and still be on it. */
 const GRID_TOLERANCE = 0.05;
@@ -80,13 +81,7 @@ function mapFrame(frame: FrameGeometry, inv: Mat4, dims: readonly number[]): Omi
  */
 export function matchLabelVolumes(db: Db, blobs: BlobStore, datasetId: number, volumes: readonly ParsedLabelVolume[]): VolumeMatchResult {
   const result: VolumeMatchResult = { images: [], unmatched: [], ambiguous: [], warnings: [] };
-  const candidates = db
-    .prepare(
-      `SELECT i.id, i.blob_sha256 AS blobSha256, i.series_id AS seriesId, i.pixel_spacing_row AS rs, i.pixel_spacing_col AS cs, s.series_uid AS seriesUid
-       FROM items i LEFT JOIN series s ON s.id = i.series_id WHERE i.dataset_id = ? AND i.kind = 'dicom' AND i.pixel_spacing_row IS NOT NULL AND i.pixel_spacing_col IS NOT NULL
-       ORDER BY i.series_id, i.id`,
-    )
-    .all(datasetId) as { id: number; blobSha256: string; seriesId: number | null; rs: number; cs: number; seriesUid: string | null }[];
+  const candidates = listSpacedDicomItems(db, datasetId);
   const keyOf = new Map<string, string>();
   const seriesKeyOf = (uid: string): string => {
     let k = keyOf.get(uid);

@@ -24,35 +24,12 @@
  */
 import { posix } from 'node:path';
 import * as v from 'valibot';
+import { EXPORT_FORMATS, type ExportFormat } from '../../contract/export-formats';
+import { hasUnsafeChar } from '../../contract/unsafe-chars';
+import { POLICY_KEYS, type PolicyDocument, type PolicyKey } from '../../contract/policy-keys';
 
-/** Every export format Fovea knows. */
-export const EXPORT_FORMATS = [
-  'coco',
-  'yolo',
-  'voc',
-  'csv',
-  'masks',
-  'nifti',
-  'dicom-seg',
-  'dicom-deid',
-  'tfjs',
-  'onnx',
-  'report',
-] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
-
-/** The keys a policy may set. */
-export const POLICY_KEYS = ['libraryLocation', 'allowedExportFormats', 'annotatorFromOsUser', 'modelExport', 'sampleData', 'modelPacksFolder'] as const;
-export type PolicyKey = (typeof POLICY_KEYS)[number];
-
-export interface Policy {
-  readonly libraryLocation?: string;
-  readonly allowedExportFormats?: readonly ExportFormat[];
-  readonly annotatorFromOsUser?: boolean;
-  readonly modelExport?: boolean;
-  readonly sampleData?: boolean;
-  readonly modelPacksFolder?: string;
-}
+export { POLICY_KEYS, type PolicyKey } from '../../contract/policy-keys';
+export type Policy = PolicyDocument;
 
 /**
  * What Fovea enforces when a policy exists but cannot be trusted (malformed,
@@ -82,8 +59,6 @@ export const MAX_PATH_CHARS = 4096;
 /** Keys that are never a policy key and that a hostile file uses to reach prototypes. */
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL_CHARS = /[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/u;
 
 /**
  * Why `path` cannot be a library location on `platform`, or null when it can.
@@ -93,7 +68,7 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/u;
 export function libraryLocationProblem(path: string, platform: NodeJS.Platform): string | null {
   if (path.length === 0) return 'is empty';
   if (path.length > MAX_PATH_CHARS) return `is longer than ${MAX_PATH_CHARS} characters`;
-  if (CONTROL_CHARS.test(path)) return 'contains control characters';
+  if (hasUnsafeChar(path)) return 'contains control characters';
   let rest: string[];
   if (platform === 'win32') {
     if (/^[\\/]{2}/.test(path)) return 'is a network (UNC) or device path; the library must be on a local disk';

@@ -28,7 +28,7 @@
  */
 import { execFile } from 'node:child_process';
 import { lstat, open, realpath, stat } from 'node:fs/promises';
-import { userInfo } from 'node:os';
+import { currentUser } from '../os-user';
 import { posix, win32 } from 'node:path';
 import {
   effectiveSettings,
@@ -695,17 +695,8 @@ export async function loadPolicy(host: PolicyHost = nodePolicyHost(), options: P
   return { source: 'policy', policy: Object.freeze(merged), sources, origins, errors, warnings };
 }
 
-/**
- * The OS account name, for annotatorFromOsUser: from the OS account database,
- * never from USER/USERNAME, which a user can set to anything.
- */
-export function osUserName(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return typeof process.getuid === 'function' ? `uid ${process.getuid()}` : 'unknown user';
-  }
-}
+/** The OS account name, for annotatorFromOsUser (os-user.ts: never from USER/USERNAME). */
+export const osUserName = currentUser;
 
 /** effectiveSettings with a loaded policy and this process's OS user. */
 export function settingsUnderPolicy(user: Partial<PolicySettings>, loaded: Pick<PolicyLoadResult, 'policy'>, userName: string = osUserName()): EffectiveSettings {

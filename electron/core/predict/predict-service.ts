@@ -45,6 +45,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Core } from '../composition-root';
 import type { CocoRle } from '../labels/label-types';
+import { activeLabelsOfImageReader } from '../store/annotations-repo';
+import { itemGalleryReader, listItemSources, type ItemGalleryRow } from '../store/items-repo';
+import { finishProposalPass, proposalPassWriter } from '../store/proposals-repo';
+import { transaction } from '../store/transaction';
 import { loadSample } from '../training/sample-loader';
 import { collectSamples, rleOfGeometry, type Sample, type SampleSource, type SampleTarget } from '../training/training-samples';
 import { boxToImage, classMapToImageMasks, letterboxOf, type Letterbox } from './letterbox-mapping';
@@ -78,18 +82,6 @@ export interface ImagePrediction {
   shapes: OverlayShape[];
 }
 
-interface ItemSourceRow {
-  id: number;
-  kind: 'dicom' | 'image';
-  blob_sha256: string;
-  rows: number;
-  columns: number;
-  frames: number;
-  samples_per_pixel: number;
-  photometric: string | null;
-  status: string;
-}
-
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
@@ -108,9 +100,7 @@ export function runModel(core: Pick<Core, 'runs' | 'training'>, runId: number): 
 
 /** Every image (item, frame) of a dataset, or only these items, in (item, frame) order. */
 export function imageSources(core: Pick<Core, 'db'>, datasetId: number, itemIds?: readonly number[]): (SampleSource & { status: string; frames: number })[] {
-  const rows = core.db
-    .prepare('SELECT id, kind, blob_sha256, rows, columns, frames, samples_per_pixel, photometric, status FROM items WHERE dataset_id = ? ORDER BY id')
-    .all(datasetId) as ItemSourceRow[];
+  const rows = listItemSources(core.db, datasetId);
   const wanted = itemIds ? new Set(itemIds) : null;
   const out: (SampleSource & { status: string; frames: number })[] = [];
   for (const r of rows) {
@@ -253,28 +243,18 @@ export async function runPredict(core: PredictCore, runId: number, options: Pred
   const classIds = config.classNames.map((n, k) => (config.task === 'segmentation' && k === 0 ? 0 : core.annotations.ensureClass(datasetId, n)));
   const author = `model:run-${runId}`;
   const passAt = new Date().toISOString();
-  const before = (core.db.prepare('SELECT coalesce(max(id), 0) AS m FROM annotations').get() as { m: number }).m;
-
-  const delOld = core.db.prepare(
-    "DELETE FROM annotations WHERE run_id = ? AND dataset_id = ? AND item_id = ? AND source = 'model' AND status = 'proposed' AND id <= ?",
-  );
-  const upsertUnc = core.db.prepare(
-    `INSERT INTO item_uncertainty (run_id, item_id, dataset_id, score, method, computed_at) VALUES (?, ?, ?, ?, ?, ?)
-     ON CONFLICT (run_id, item_id) DO UPDATE SET
-       score = CASE WHEN item_uncertainty.computed_at = excluded.computed_at THEN max(item_uncertainty.score, excluded.score) ELSE excluded.score END,
-       dataset_id = excluded.dataset_id, method = excluded.method, computed_at = excluded.computed_at`,
-  );
+  const pass = proposalPassWriter(core.db);
   const cleared = new Set<number>();
   let replaced = 0;
   let proposed = 0;
   let images = 0;
   const failures: PredictReport['failures'] = [];
-  const writeBatch = core.db.transaction((preds: ImagePrediction[]) => {
+  const writeBatch = transaction(core.db, (preds: ImagePrediction[]) => {
     for (const p of preds) {
       const itemId = p.source.itemId;
       if (!cleared.has(itemId)) {
         cleared.add(itemId);
-        replaced += delOld.run(runId, datasetId, itemId, before).changes;
+        replaced += pass.deleteItemProposals(runId, datasetId, itemId);
       }
       const frameIndex = (framesOf.get(itemId) ?? 1) > 1 ? p.source.frameIndex : null;
       for (const s of p.shapes) {
@@ -284,7 +264,7 @@ export async function runPredict(core: PredictCore, runId: number, options: Pred
         core.annotations.create({ datasetId, itemId, frameIndex, classId, kind: s.kind, geometry, score: s.score, source: 'model', status: 'proposed', author, runId });
         proposed++;
       }
-      upsertUnc.run(runId, itemId, datasetId, p.uncertainty, method, passAt);
+      pass.upsertUncertainty(runId, itemId, datasetId, p.uncertainty, method, passAt);
     }
   });
 
@@ -304,12 +284,7 @@ export async function runPredict(core: PredictCore, runId: number, options: Pred
   throwIfAborted(options.signal);
 
   // The pass completed: what is left of this run's older proposals and scores in the dataset goes.
-  core.db.transaction(() => {
-    replaced += core.db
-      .prepare("DELETE FROM annotations WHERE run_id = ? AND dataset_id = ? AND source = 'model' AND status = 'proposed' AND id <= ?")
-      .run(runId, datasetId, before).changes;
-    core.db.prepare('DELETE FROM item_uncertainty WHERE run_id = ? AND dataset_id = ? AND computed_at < ?').run(runId, datasetId, passAt);
-  }).immediate();
+  replaced += finishProposalPass(core.db, { runId, datasetId, writtenItemIds: cleared, passAt });
 
   const report: PredictReport = {
     runId,
@@ -357,16 +332,13 @@ export async function galleryImages(
   for await (const batch of predictImages(core, model, sources, {})) for (const p of batch) predicted.set(`${p.source.itemId}:${p.source.frameIndex}`, p);
 
   const indexOf = new Map(config.classNames.map((n, k) => [n, k]));
-  const meta = core.db.prepare('SELECT source_name, thumb_sha256, series_id FROM items WHERE id = ?');
-  const anns = core.db.prepare(
-    `SELECT a.kind, a.geometry, a.frame_index, a.score, c.name FROM annotations a JOIN label_classes c ON c.id = a.class_id
-     WHERE (a.item_id = @item OR a.series_id = @series) AND a.status = 'active' AND (a.frame_index IS NULL OR a.frame_index = @frame) ORDER BY a.id`,
-  );
+  const meta = itemGalleryReader(core.db);
+  const anns = activeLabelsOfImageReader(core.db);
   const out: GalleryImage[] = [];
   for (const s of sources) {
-    const m = meta.get(s.itemId) as { source_name: string; thumb_sha256: string | null; series_id: number | null };
+    const m = meta(s.itemId) as ItemGalleryRow;
     const truth: OverlayShape[] = [];
-    const rows = anns.all({ item: s.itemId, series: m.series_id ?? -1, frame: s.frameIndex }) as { kind: string; geometry: string | null; score: number | null; name: string }[];
+    const rows = anns(s.itemId, m.series_id, s.frameIndex);
     for (const a of rows) {
       const k = indexOf.get(a.name);
       if (k === undefined) continue;

@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ImportProgress } from '../../contract/domain';
 import type { Core } from '../composition-root';
+import { seriesHasClassLabel } from '../store/annotations-repo';
+import { findSeriesByUid } from '../store/series-repo';
 import { writeSampleData, type SampleDataSize } from './index';
 
 export const SAMPLE_CT_DATASET = 'Sample CT (synthetic)';
@@ -57,14 +59,13 @@ export async function createSampleLibrary(
     // Series-level classification from the generator's manifest.
     const lesionClass = core.annotations.ensureClass(ct.id, 'lesion present');
     const normalClass = core.annotations.ensureClass(ct.id, 'normal');
-    const seriesIdOf = core.db.prepare('SELECT id FROM series WHERE dataset_id = ? AND series_uid = ?');
-    const hasSeriesLabel = core.db.prepare("SELECT 1 FROM annotations WHERE series_id = ? AND kind = 'class' AND status = 'active' LIMIT 1");
+
     for (const p of manifest.ct.patients) {
-      const row = seriesIdOf.get(ct.id, p.series.seriesInstanceUid) as { id: number } | undefined;
-      if (!row || hasSeriesLabel.get(row.id)) continue;
+      const seriesId = findSeriesByUid(core.db, ct.id, p.series.seriesInstanceUid);
+      if (seriesId === undefined || seriesHasClassLabel(core.db, seriesId)) continue;
       core.annotations.create({
         datasetId: ct.id,
-        seriesId: row.id,
+        seriesId,
         classId: p.label === 'lesion' ? lesionClass : normalClass,
         kind: 'class',
         geometry: null,

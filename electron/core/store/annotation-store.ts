@@ -4,6 +4,7 @@
  * returns, the label is on disk and survives a crash or power cut.
  */
 import { FoveaException } from '../../contract/result';
+import { datasetMultiLabel, listClasses } from './classes-repo';
 import type { Db } from './library-db';
 
 export type AnnotationKind = 'class' | 'box' | 'polygon' | 'mask';
@@ -61,9 +62,7 @@ export class AnnotationStore {
   }
 
   listClasses(datasetId: number): { id: number; name: string; color: string; hotkey: string | null; position: number }[] {
-    return this.#db
-      .prepare('SELECT id, name, color, hotkey, position FROM label_classes WHERE dataset_id = ? ORDER BY position, id')
-      .all(datasetId) as { id: number; name: string; color: string; hotkey: string | null; position: number }[];
+    return listClasses(this.#db, datasetId);
   }
 
   /** The class with this name, created (with a colour and the next free 1-9 hotkey) if missing. */
@@ -291,9 +290,7 @@ export class AnnotationStore {
   }
 
   multiLabel(datasetId: number): boolean {
-    const r = this.#db.prepare('SELECT multi_label FROM datasets WHERE id = ?').get(datasetId) as { multi_label: number } | undefined;
-    if (!r) throw new FoveaException('NOT_FOUND', `There is no dataset with id ${datasetId}.`);
-    return r.multi_label === 1;
+    return datasetMultiLabel(this.#db, datasetId);
   }
 
   setMultiLabel(datasetId: number, multiLabel: boolean): void {

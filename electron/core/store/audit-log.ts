@@ -5,7 +5,7 @@
  * and outcomes, never PHI values.
  */
 import { createHash } from 'node:crypto';
-import { userInfo } from 'node:os';
+import { currentUser } from '../os-user';
 import type { Db } from './library-db';
 
 export interface AuditEntry {
@@ -19,14 +19,6 @@ export interface AuditEntry {
 
 const GENESIS = '0'.repeat(64);
 
-function osUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env['USER'] ?? process.env['USERNAME'] ?? 'unknown';
-  }
-}
-
 function rowHash(prev: string, fields: readonly (string | null)[]): string {
   const h = createHash('sha256');
   h.update(prev);
@@ -36,7 +28,7 @@ function rowHash(prev: string, fields: readonly (string | null)[]): string {
 
 export class AuditLog {
   readonly #db: Db;
-  readonly #user = osUser();
+  readonly #user = currentUser();
   constructor(db: Db) {
     this.#db = db;
   }

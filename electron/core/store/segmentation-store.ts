@@ -12,6 +12,7 @@ import type { CocoRle } from '../labels';
 import { FoveaException } from '../../contract/result';
 import type { AnnotationStore } from './annotation-store';
 import type { AuditLog } from './audit-log';
+import { listClasses } from './classes-repo';
 import type { Db } from './library-db';
 
 export interface SeriesRow {
@@ -89,7 +90,7 @@ export class SegmentationStore {
 
   /** The dataset's classes, in the schema's order. */
   classes(datasetId: number): { id: number; name: string; color: string }[] {
-    return this.#db.prepare('SELECT id, name, color FROM label_classes WHERE dataset_id = ? ORDER BY position, id').all(datasetId) as { id: number; name: string; color: string }[];
+    return listClasses(this.#db, datasetId).map(({ id, name, color }) => ({ id, name, color }));
   }
 
   /** Active masks and polygons of the series' images. */

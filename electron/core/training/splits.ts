@@ -36,6 +36,8 @@ import { FoveaException } from '../../contract/result';
 import { createRandom } from '../samples/seeded-random';
 import type { AuditLog } from '../store/audit-log';
 import type { Db } from '../store/library-db';
+import { type SplitRow, autoSplitInserter, deleteAutoSplits, itemClassesByCount, itemClassNames, listItemPatients, listSplitRows, userSplitWriter } from '../store/splits-repo';
+import { inImmediateTransaction } from '../store/transaction';
 
 export const SPLIT_NAMES: readonly SplitName[] = ['train', 'val', 'test'];
 
@@ -102,24 +104,11 @@ export interface SetSplitResult {
   patients: string[];
 }
 
-interface ItemGroupRow {
-  id: number;
-  kind: 'dicom' | 'image';
-  source_sha256: string;
-  patient_key: string | null;
-}
-
 interface Group {
   /** Stable across libraries: 'p:' + Patient ID, or 'i:' + source file hash. */
   key: string;
   patientKey: string | null;
   items: number[];
-}
-
-interface SplitRow {
-  item_id: number;
-  split: SplitName;
-  origin: 'auto' | 'user';
 }
 
 function normaliseFractions(f: SplitFractions | undefined): SplitFractions {
@@ -171,32 +160,12 @@ function majority(values: Iterable<string | null>): string | null {
 }
 
 /**
- * (item_id, class_id) of every active label of a dataset's items, their
- * own and their series' (one row per label). Two indexed joins rather than
- * one join on "item OR series", which SQLite can only answer by scanning.
- */
-const ITEM_LABELS_SQL = `
-  SELECT a.item_id AS item_id, a.class_id AS class_id FROM annotations a
-  WHERE a.dataset_id = @datasetId AND a.status = 'active' AND a.item_id IS NOT NULL
-  UNION ALL
-  SELECT i.id AS item_id, a.class_id AS class_id FROM annotations a JOIN items i ON i.series_id = a.series_id
-  WHERE a.dataset_id = @datasetId AND a.status = 'active' AND a.series_id IS NOT NULL`;
-
-/**
  * A stratifier from the library's labels: an item counts as the class it has
  * most active labels of (its own and its series'), ties to the class listed
  * first in the dataset's classes; null without labels. Reads the labels once.
  */
 export function labelStratifier(db: Db, datasetId: number): (itemId: number) => string | null {
-  const rows = db
-    .prepare(
-      `SELECT l.item_id AS item_id, c.name AS name, count(*) AS n
-       FROM (${ITEM_LABELS_SQL}) l
-       JOIN label_classes c ON c.id = l.class_id
-       GROUP BY l.item_id, c.id
-       ORDER BY l.item_id, n DESC, c.position, c.id`,
-    )
-    .all({ datasetId }) as { item_id: number; name: string }[];
+  const rows = itemClassesByCount(db, datasetId);
   const byItem = new Map<number, string>();
   for (const r of rows) if (!byItem.has(r.item_id)) byItem.set(r.item_id, r.name);
   return (itemId) => byItem.get(itemId) ?? null;
@@ -217,17 +186,7 @@ export class SplitService {
   }
 
   #groups(datasetId: number): { groups: Group[]; groupOf: Map<number, Group> } {
-    const rows = this.#db
-      .prepare(
-        `SELECT i.id, i.kind, i.source_sha256, p.patient_key
-         FROM items i
-         LEFT JOIN series s ON s.id = i.series_id
-         LEFT JOIN studies st ON st.id = s.study_id
-         LEFT JOIN patients p ON p.id = st.patient_id
-         WHERE i.dataset_id = ?
-         ORDER BY i.id`,
-      )
-      .all(datasetId) as ItemGroupRow[];
+    const rows = listItemPatients(this.#db, datasetId);
     const byKey = new Map<string, Group>();
     const groupOf = new Map<number, Group>();
     for (const r of rows) {
@@ -245,14 +204,12 @@ export class SplitService {
   }
 
   #rows(datasetId: number): Map<number, SplitRow> {
-    const rows = this.#db.prepare('SELECT item_id, split, origin FROM splits WHERE dataset_id = ?').all(datasetId) as SplitRow[];
-    return new Map(rows.map((r) => [r.item_id, r]));
+    return new Map(listSplitRows(this.#db, datasetId).map((r) => [r.item_id, r]));
   }
 
   /** itemId -> split for every item that has one (the provider's input). */
   splitMap(datasetId: number): Map<number, SplitName> {
-    const rows = this.#db.prepare('SELECT item_id, split FROM splits WHERE dataset_id = ?').all(datasetId) as SplitRow[];
-    return new Map(rows.map((r) => [r.item_id, r.split]));
+    return new Map(listSplitRows(this.#db, datasetId).map((r) => [r.item_id, r.split]));
   }
 
   /**
@@ -265,95 +222,91 @@ export class SplitService {
     const stratifyBy = options.stratifyBy;
     const assigned = { total: 0, joined: 0 };
 
-    this.#db
-      .transaction(() => {
-        const { groups } = this.#groups(datasetId);
-        const existing = this.#rows(datasetId);
-        const now = new Date().toISOString();
-        const insert = this.#db.prepare(
-          "INSERT INTO splits (dataset_id, item_id, split, origin, seed, assigned_at) VALUES (?, ?, ?, 'auto', ?, ?)",
-        );
-        const stratumOf = (g: Group): string => (stratifyBy ? majority(g.items.map((id) => stratifyBy(id))) ?? '' : '');
+    inImmediateTransaction(this.#db, () => {
+      const { groups } = this.#groups(datasetId);
+      const existing = this.#rows(datasetId);
+      const now = new Date().toISOString();
+      const insert = autoSplitInserter(this.#db);
+      const stratumOf = (g: Group): string => (stratifyBy ? majority(g.items.map((id) => stratifyBy(id))) ?? '' : '');
 
-        // Per stratum: items already assigned per split, and the groups still to draw.
-        const assignedPerStratum = new Map<string, SplitCounts>();
-        const pending = new Map<string, Group[]>();
-        for (const g of groups) {
-          const rows = g.items.map((id) => existing.get(id)).filter((r): r is SplitRow => r !== undefined);
-          const missing = g.items.filter((id) => !existing.has(id));
-          const stratum = stratumOf(g);
-          if (rows.length === 0) {
-            const list = pending.get(stratum);
-            if (list) list.push(g);
-            else pending.set(stratum, [g]);
-            continue;
-          }
-          // The group has a split already: its new items join it. If the existing
-          // rows disagree (a label file put one patient in two splits), a person's
-          // choice wins, then the split holding most of the group.
-          const user = rows.filter((r) => r.origin === 'user');
-          const split = (majority((user.length > 0 ? user : rows).map((r) => r.split)) ?? 'train') as SplitName;
-          for (const id of missing) {
-            insert.run(datasetId, id, split, options.seed, now);
-            assigned.total++;
-            assigned.joined++;
-          }
-          const counts = assignedPerStratum.get(stratum) ?? zeroCounts();
-          for (const r of rows) counts[r.split]++;
-          counts[split] += missing.length;
-          assignedPerStratum.set(stratum, counts);
+      // Per stratum: items already assigned per split, and the groups still to draw.
+      const assignedPerStratum = new Map<string, SplitCounts>();
+      const pending = new Map<string, Group[]>();
+      for (const g of groups) {
+        const rows = g.items.map((id) => existing.get(id)).filter((r): r is SplitRow => r !== undefined);
+        const missing = g.items.filter((id) => !existing.has(id));
+        const stratum = stratumOf(g);
+        if (rows.length === 0) {
+          const list = pending.get(stratum);
+          if (list) list.push(g);
+          else pending.set(stratum, [g]);
+          continue;
         }
+        // The group has a split already: its new items join it. If the existing
+        // rows disagree (a label file put one patient in two splits), a person's
+        // choice wins, then the split holding most of the group.
+        const user = rows.filter((r) => r.origin === 'user');
+        const split = (majority((user.length > 0 ? user : rows).map((r) => r.split)) ?? 'train') as SplitName;
+        for (const id of missing) {
+          insert(datasetId, id, split, options.seed, now);
+          assigned.total++;
+          assigned.joined++;
+        }
+        const counts = assignedPerStratum.get(stratum) ?? zeroCounts();
+        for (const r of rows) counts[r.split]++;
+        counts[split] += missing.length;
+        assignedPerStratum.set(stratum, counts);
+      }
 
-        const decisions: { g: Group; split: SplitName; u: number }[] = [];
-        for (const stratum of [...pending.keys()].sort()) {
-          const list = pending.get(stratum) as Group[];
-          const have = assignedPerStratum.get(stratum) ?? zeroCounts();
-          const newItems = list.reduce((n, g) => n + g.items.length, 0);
-          const haveTotal = have.train + have.val + have.test;
-          // What each split still lacks of its share of the whole stratum.
-          const lack = zeroCounts();
-          let lackSum = 0;
-          for (const s of SPLIT_NAMES) {
-            lack[s] = Math.max(0, fractions[s] * (haveTotal + newItems) - have[s]);
-            lackSum += lack[s];
-          }
-          const f = lackSum > 0 ? { train: lack.train / lackSum, val: lack.val / lackSum, test: lack.test / lackSum } : fractions;
+      const decisions: { g: Group; split: SplitName; u: number }[] = [];
+      for (const stratum of [...pending.keys()].sort()) {
+        const list = pending.get(stratum) as Group[];
+        const have = assignedPerStratum.get(stratum) ?? zeroCounts();
+        const newItems = list.reduce((n, g) => n + g.items.length, 0);
+        const haveTotal = have.train + have.val + have.test;
+        // What each split still lacks of its share of the whole stratum.
+        const lack = zeroCounts();
+        let lackSum = 0;
+        for (const s of SPLIT_NAMES) {
+          lack[s] = Math.max(0, fractions[s] * (haveTotal + newItems) - have[s]);
+          lackSum += lack[s];
+        }
+        const f = lackSum > 0 ? { train: lack.train / lackSum, val: lack.val / lackSum, test: lack.test / lackSum } : fractions;
 
-          const ordered = list
-            .map((g) => ({ g, u: hashUnit(options.seed, `order/${g.key}`) }))
-            .sort((a, b) => a.u - b.u || (a.g.key < b.g.key ? -1 : a.g.key > b.g.key ? 1 : 0))
-            .map((e) => e.g);
-          // Cut the circle at a few seeded offsets and keep the cut closest to the targets.
-          const cut = (offset: number): { splits: SplitName[]; cost: number } => {
-            const got = zeroCounts();
-            let cum = 0;
-            const splits = ordered.map((g) => {
-              const mid = (offset + cum + g.items.length / 2) / newItems;
-              const u = mid - Math.floor(mid);
-              cum += g.items.length;
-              const split: SplitName = u < f.train ? 'train' : u < f.train + f.val ? 'val' : 'test';
-              got[split] += g.items.length;
-              return split;
-            });
-            const cost = SPLIT_NAMES.reduce((c, sp) => c + (got[sp] - f[sp] * newItems) ** 2, 0);
-            return { splits, cost };
-          };
-          let best: { splits: SplitName[]; cost: number } | null = null;
-          for (let j = 0; j < OFFSET_CANDIDATES; j++) {
-            const candidate = cut(hashUnit(options.seed, `offset/${stratum}/${haveTotal}/${j}`) * newItems);
-            if (best === null || candidate.cost < best.cost - 1e-9) best = candidate;
-          }
-          ordered.forEach((g, i) => {
-            decisions.push({ g, split: (best as { splits: SplitName[] }).splits[i] as SplitName, u: hashUnit(options.seed, `move/${g.key}`) });
+        const ordered = list
+          .map((g) => ({ g, u: hashUnit(options.seed, `order/${g.key}`) }))
+          .sort((a, b) => a.u - b.u || (a.g.key < b.g.key ? -1 : a.g.key > b.g.key ? 1 : 0))
+          .map((e) => e.g);
+        // Cut the circle at a few seeded offsets and keep the cut closest to the targets.
+        const cut = (offset: number): { splits: SplitName[]; cost: number } => {
+          const got = zeroCounts();
+          let cum = 0;
+          const splits = ordered.map((g) => {
+            const mid = (offset + cum + g.items.length / 2) / newItems;
+            const u = mid - Math.floor(mid);
+            cum += g.items.length;
+            const split: SplitName = u < f.train ? 'train' : u < f.train + f.val ? 'val' : 'test';
+            got[split] += g.items.length;
+            return split;
           });
+          const cost = SPLIT_NAMES.reduce((c, sp) => c + (got[sp] - f[sp] * newItems) ** 2, 0);
+          return { splits, cost };
+        };
+        let best: { splits: SplitName[]; cost: number } | null = null;
+        for (let j = 0; j < OFFSET_CANDIDATES; j++) {
+          const candidate = cut(hashUnit(options.seed, `offset/${stratum}/${haveTotal}/${j}`) * newItems);
+          if (best === null || candidate.cost < best.cost - 1e-9) best = candidate;
         }
-        ensureEverySplitHasAGroup(decisions, fractions, existing);
-        for (const d of decisions) {
-          for (const id of d.g.items) insert.run(datasetId, id, d.split, options.seed, now);
-          assigned.total += d.g.items.length;
-        }
-      })
-      .immediate();
+        ordered.forEach((g, i) => {
+          decisions.push({ g, split: (best as { splits: SplitName[] }).splits[i] as SplitName, u: hashUnit(options.seed, `move/${g.key}`) });
+        });
+      }
+      ensureEverySplitHasAGroup(decisions, fractions, existing);
+      for (const d of decisions) {
+        for (const id of d.g.items) insert(datasetId, id, d.split, options.seed, now);
+        assigned.total += d.g.items.length;
+      }
+    });
 
     if (assigned.total > 0) {
       this.#audit?.append({
@@ -374,32 +327,27 @@ export class SplitService {
   setSplit(datasetId: number, itemIds: readonly number[], split: SplitName): SetSplitResult {
     if (!SPLIT_NAMES.includes(split)) throw new FoveaException('VALIDATION', `Unknown split ${JSON.stringify(split)}.`);
     let result: SetSplitResult | null = null;
-    this.#db
-      .transaction(() => {
-        const { groupOf } = this.#groups(datasetId);
-        const requested = new Set(itemIds.filter((id) => groupOf.has(id)));
-        const targets = new Set<number>();
-        const patients = new Set<string>();
-        for (const id of requested) {
-          const g = groupOf.get(id) as Group;
-          for (const member of g.items) targets.add(member);
-          if (g.patientKey !== null && g.items.length > 1) patients.add(g.patientKey);
-        }
-        const now = new Date().toISOString();
-        const upsert = this.#db.prepare(
-          `INSERT INTO splits (dataset_id, item_id, split, origin, seed, assigned_at) VALUES (?, ?, ?, 'user', NULL, ?)
-           ON CONFLICT (dataset_id, item_id) DO UPDATE SET split = excluded.split, origin = 'user', seed = NULL, assigned_at = excluded.assigned_at`,
-        );
-        for (const id of targets) upsert.run(datasetId, id, split, now);
-        result = {
-          split,
-          requested: requested.size,
-          written: targets.size,
-          addedFromPatients: targets.size - requested.size,
-          patients: [...patients].sort(),
-        };
-      })
-      .immediate();
+    inImmediateTransaction(this.#db, () => {
+      const { groupOf } = this.#groups(datasetId);
+      const requested = new Set(itemIds.filter((id) => groupOf.has(id)));
+      const targets = new Set<number>();
+      const patients = new Set<string>();
+      for (const id of requested) {
+        const g = groupOf.get(id) as Group;
+        for (const member of g.items) targets.add(member);
+        if (g.patientKey !== null && g.items.length > 1) patients.add(g.patientKey);
+      }
+      const now = new Date().toISOString();
+      const upsert = userSplitWriter(this.#db);
+      for (const id of targets) upsert(datasetId, id, split, now);
+      result = {
+        split,
+        requested: requested.size,
+        written: targets.size,
+        addedFromPatients: targets.size - requested.size,
+        patients: [...patients].sort(),
+      };
+    });
     const r = result as unknown as SetSplitResult;
     this.#audit?.append({
       action: 'splits.set',
@@ -416,12 +364,7 @@ export class SplitService {
    * an explicit request (a run's splits must not change under it).
    */
   redraw(datasetId: number, seed: number, options: Omit<EnsureSplitsOptions, 'seed'> = {}): EnsureSplitsResult {
-    let removed = 0;
-    this.#db
-      .transaction(() => {
-        removed = this.#db.prepare("DELETE FROM splits WHERE dataset_id = ? AND origin = 'auto'").run(datasetId).changes;
-      })
-      .immediate();
+    const removed = inImmediateTransaction(this.#db, () => deleteAutoSplits(this.#db, datasetId));
     this.#audit?.append({ action: 'splits.redraw', objectType: 'dataset', objectId: datasetId, details: { seed, removed } });
     return this.ensureSplits(datasetId, { ...options, seed });
   }
@@ -466,9 +409,7 @@ export class SplitService {
     if (stratifyBy) {
       for (const g of groups) for (const id of g.items) add(stratifyBy(id) ?? '', id);
     } else {
-      const labelled = this.#db
-        .prepare(`SELECT DISTINCT l.item_id AS item_id, c.name AS name FROM (${ITEM_LABELS_SQL}) l JOIN label_classes c ON c.id = l.class_id`)
-        .all({ datasetId }) as { item_id: number; name: string }[];
+      const labelled = itemClassNames(this.#db, datasetId);
       const has = new Set<number>();
       for (const r of labelled) {
         add(r.name, r.item_id);

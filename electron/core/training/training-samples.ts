@@ -45,6 +45,10 @@ import { FoveaException } from '../../contract/result';
 import { isBackgroundName as isBackgroundClassName, isIgnoreClassName, LABELLED_STATUSES } from '../labels/class-names';
 import type { CocoRle } from '../labels/label-types';
 import { decodeRle, polygonToRle, rleFromString, rleProblem, rleToBbox } from '../labels/rle';
+import { datasetMultiLabel, listClasses } from '../store/classes-repo';
+import type { AnnotationKind } from '../store/annotation-store';
+import { activeGeometryReader, iterateActiveAnnotations, type ActiveAnnotationRow } from '../store/annotations-repo';
+import { listTrainingItems, type TrainingItemRow } from '../store/items-repo';
 import type { Db } from '../store/library-db';
 
 /** Where a sample's pixels come from. */
@@ -146,31 +150,6 @@ export interface CollectedSamples {
   snapshot: SampleSnapshot;
 }
 
-interface ItemRow {
-  id: number;
-  kind: 'dicom' | 'image';
-  blob_sha256: string;
-  rows: number;
-  columns: number;
-  frames: number;
-  samples_per_pixel: number;
-  photometric: string | null;
-  series_id: number | null;
-  patient_key: string | null;
-  status: string;
-}
-
-interface AnnRow {
-  id: number;
-  version: number;
-  item_id: number | null;
-  series_id: number | null;
-  frame_index: number | null;
-  class_id: number;
-  kind: 'class' | 'box' | 'polygon' | 'mask';
-  geometry: string | null;
-}
-
 /** One usable annotation, before class ids become indices. */
 interface Usable {
   id: number;
@@ -232,29 +211,18 @@ function boundsOf(points: readonly [number, number][]): { x: number; y: number; 
  * Reads the library once; masks' pixels are not kept.
  */
 export function collectSamples(db: Db, datasetId: number, task: TaskKind, options: CollectSamplesOptions = {}): CollectedSamples {
-  const ds = db.prepare('SELECT multi_label FROM datasets WHERE id = ?').get(datasetId) as { multi_label: number } | undefined;
-  if (!ds) throw new FoveaException('NOT_FOUND', `There is no dataset with id ${datasetId}.`);
-  const multiLabel = task === 'classification' && (options.multiLabel ?? ds.multi_label === 1);
+  const datasetMulti = datasetMultiLabel(db, datasetId);
+  const multiLabel = task === 'classification' && (options.multiLabel ?? datasetMulti);
   const excluded: ExcludedCounts = { noLabels: 0, conflictingLabels: 0, badGeometry: 0, unknownClass: 0, crowd: 0, ignoreRegions: 0 };
 
-  let items = db
-    .prepare(
-      `SELECT i.id, i.kind, i.blob_sha256, i.rows, i.columns, i.frames, i.samples_per_pixel, i.photometric, i.series_id, p.patient_key, i.status
-       FROM items i
-       LEFT JOIN series s ON s.id = i.series_id
-       LEFT JOIN studies st ON st.id = s.study_id
-       LEFT JOIN patients p ON p.id = st.patient_id
-       WHERE i.dataset_id = ?
-       ORDER BY i.id`,
-    )
-    .all(datasetId) as ItemRow[];
+  let items = listTrainingItems(db, datasetId);
   if (options.itemIds) {
     const wanted = new Set(options.itemIds);
     items = items.filter((i) => wanted.has(i.id));
   }
   const itemById = new Map(items.map((i) => [i.id, i]));
 
-  const classes = db.prepare('SELECT id, name FROM label_classes WHERE dataset_id = ? ORDER BY position, id').all(datasetId) as { id: number; name: string }[];
+  const classes = listClasses(db, datasetId);
   const classNameOf = new Map(classes.map((c) => [c.id, c.name]));
   const forced = options.classNames ? new Set(options.classNames) : null;
   const isBackground = (name: string): boolean => task === 'segmentation' && isBackgroundClassName(name);
@@ -265,7 +233,7 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
   const withShapes = new Set<number>();
   // Detection: regions to ignore per item (void classes, crowd regions), as boxes with class -1.
   const ignoreRegions = new Map<number, { frame: number | null; box: SampleBox }[]>();
-  const addIgnoreRegion = (a: AnnRow): void => {
+  const addIgnoreRegion = (a: ActiveAnnotationRow): void => {
     if (a.item_id === null) return;
     let g: unknown;
     try {
@@ -301,14 +269,8 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
     if (l) l.push(u);
     else m.set(k, [u]);
   };
-  const wantedKinds = task === 'classification' ? "('class')" : task === 'detection' ? "('box','polygon','mask')" : "('polygon','mask')";
-  const rows = db
-    .prepare(
-      `SELECT id, version, item_id, series_id, frame_index, class_id, kind, geometry FROM annotations
-       WHERE dataset_id = ? AND status = 'active' AND kind IN ${wantedKinds}
-       ORDER BY id`,
-    )
-    .iterate(datasetId) as IterableIterator<AnnRow>;
+  const wantedKinds: AnnotationKind[] = task === 'classification' ? ['class'] : task === 'detection' ? ['box', 'polygon', 'mask'] : ['polygon', 'mask'];
+  const rows = iterateActiveAnnotations(db, datasetId, wantedKinds);
   for (const a of rows) {
     const name = classNameOf.get(a.class_id);
     if (name === undefined) continue;
@@ -388,7 +350,7 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
 
   // Per (item, frame): the annotations that make its target.
   interface Draft {
-    item: ItemRow;
+    item: TrainingItemRow;
     frame: number;
     used: Usable[];
   }
@@ -524,12 +486,12 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
  * with (otherwise null: the run's snapshot would no longer describe it).
  */
 export function maskReader(db: Db): (annotationId: number, version: number) => CocoRle | null {
-  const stmt = db.prepare("SELECT geometry FROM annotations WHERE id = ? AND version = ? AND status = 'active'");
+  const geometryOf = activeGeometryReader(db);
   return (id, version) => {
-    const row = stmt.get(id, version) as { geometry: string | null } | undefined;
-    if (!row || row.geometry === null) return null;
+    const geometry = geometryOf(id, version);
+    if (geometry === undefined || geometry === null) return null;
     try {
-      return rleOfGeometry(JSON.parse(row.geometry));
+      return rleOfGeometry(JSON.parse(geometry));
     } catch {
       return null;
     }

@@ -15,16 +15,9 @@ import type { FrameOverlay, GreyPixelFrame, PixelFrame, RgbaPixelFrame, SeriesSt
 import { FoveaException } from '../../contract/result';
 import { decodeFrame, modalityValues, parseDicom, readImageInfo, toDisplay, type DicomImageInfo, type ParsedDicom } from '../dicom';
 import type { BlobStore } from '../store/blob-store';
+import { getItemRecord, type ItemRecordRow } from '../store/items-repo';
 import type { Db } from '../store/library-db';
-
-interface ItemRecord {
-  id: number;
-  kind: 'dicom' | 'image';
-  blobSha256: string;
-  sourceName: string;
-  modality: string | null;
-  frames: number;
-}
+import { framePositionsReader, getSeriesHeader, listSeriesInstances } from '../store/series-repo';
 
 interface CachedDicom {
   parsed: ParsedDicom;
@@ -46,15 +39,13 @@ export class PixelService {
     this.#blobs = blobs;
   }
 
-  #item(itemId: number): ItemRecord {
-    const row = this.#db
-      .prepare('SELECT id, kind, blob_sha256 AS blobSha256, source_name AS sourceName, modality, frames FROM items WHERE id = ?')
-      .get(itemId) as ItemRecord | undefined;
+  #item(itemId: number): ItemRecordRow {
+    const row = getItemRecord(this.#db, itemId);
     if (!row) throw new FoveaException('NOT_FOUND', `There is no item ${itemId}.`);
     return row;
   }
 
-  #dicom(item: ItemRecord): CachedDicom {
+  #dicom(item: ItemRecordRow): CachedDicom {
     const hit = this.#cache.get(item.id);
     if (hit) {
       this.#cache.delete(item.id);
@@ -88,7 +79,7 @@ export class PixelService {
     return item.kind === 'image' ? this.#plainImage(item) : this.#dicomFrame(item, frame);
   }
 
-  async #dicomFrame(item: ItemRecord, frameIndex: number): Promise<PixelFrame> {
+  async #dicomFrame(item: ItemRecordRow, frameIndex: number): Promise<PixelFrame> {
     const { parsed, info } = this.#dicom(item);
     const decoded = await decodeFrame(parsed, frameIndex, { info });
     const base = {
@@ -147,7 +138,7 @@ export class PixelService {
     return grey;
   }
 
-  async #plainImage(item: ItemRecord): Promise<PixelFrame> {
+  async #plainImage(item: ItemRecordRow): Promise<PixelFrame> {
     const png = this.#blobs.read(item.blobSha256);
     const { data, info } = await sharp(png).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
     const pixels = info.width * info.height;
@@ -179,25 +170,17 @@ export class PixelService {
 
   /** A series' frames in display order: instance number, slice position, then frame index. */
   series(seriesId: number): SeriesStack {
-    const s = this.#db.prepare('SELECT id, description, modality FROM series WHERE id = ?').get(seriesId) as
-      | { id: number; description: string | null; modality: string | null }
-      | undefined;
+    const s = getSeriesHeader(this.#db, seriesId);
     if (!s) throw new FoveaException('NOT_FOUND', `There is no series ${seriesId}.`);
-    const rows = this.#db
-      .prepare(
-        `SELECT i.id AS itemId, i.frames, i.instance_number AS instanceNumber, i.slice_position AS slicePosition
-         FROM items i WHERE i.series_id = ?
-         ORDER BY i.instance_number IS NULL, i.instance_number, i.slice_position IS NULL, i.slice_position, i.id`,
-      )
-      .all(seriesId) as { itemId: number; frames: number; instanceNumber: number | null; slicePosition: number | null }[];
-    const framePositions = this.#db.prepare('SELECT frame_index AS f, slice_position AS p FROM frames WHERE item_id = ? ORDER BY frame_index');
+    const rows = listSeriesInstances(this.#db, seriesId);
+    const framePositions = framePositionsReader(this.#db);
     const entries: SeriesStack['entries'] = [];
     for (const r of rows) {
       if (r.frames <= 1) {
         entries.push({ itemId: r.itemId, frame: 0, instanceNumber: r.instanceNumber, slicePosition: r.slicePosition });
         continue;
       }
-      const positions = new Map((framePositions.all(r.itemId) as { f: number; p: number | null }[]).map((x) => [x.f, x.p]));
+      const positions = new Map(framePositions(r.itemId).map((x) => [x.f, x.p]));
       for (let f = 0; f < r.frames; f++) entries.push({ itemId: r.itemId, frame: f, instanceNumber: r.instanceNumber, slicePosition: positions.get(f) ?? null });
     }
     return { seriesId: s.id, description: s.description, modality: s.modality, entries };
@@ -208,7 +191,7 @@ function personName(v: string | null): string | null {
   return v === null ? null : v.replace(/\^+/g, ' ').trim() || null;
 }
 
-function overlayOf(item: ItemRecord, info: DicomImageInfo | null): FrameOverlay {
+function overlayOf(item: ItemRecordRow, info: DicomImageInfo | null): FrameOverlay {
   return {
     sourceName: item.sourceName,
     patientName: personName(info?.patientName ?? null),

@@ -2,39 +2,11 @@
  * State of the export screen: what to export where, the running job's progress, and the result.
  * Only this class talks to the api.
  */
-import type { RequestInput } from '../../../../electron/contract/api';
 import type { DatasetExportResult } from '../../../../electron/contract/domain';
+import { DEFAULT_PSEUDONYM_PREFIX, DEID_PROFILE_FLAGS, type DeidExportOptions, type DeidProfileFlag, type RetainLongitudinalDates } from '../../../../electron/contract/deid-options';
 import type { FoveaError } from '../../../../electron/contract/result';
 import { on, request } from '../api';
-
-export type ExportFormatChoice = RequestInput<'export.start'>['format'];
-export type DeidOptions = NonNullable<RequestInput<'export.start'>['deid']>;
-
-/** The PS3.15 Annex E profile options offered for dicom-deid (all off: the basic profile). */
-export const DEID_FLAGS: { id: Exclude<keyof DeidOptions, 'retainLongitudinalDates' | 'pseudonymPrefix' | 'confirmBurnedIn'>; label: string; note: string }[] = [
-  { id: 'retainPatientCharacteristics', label: 'Retain patient characteristics', note: 'sex, age, size, weight, …' },
-  { id: 'retainDeviceIdentity', label: 'Retain device identity', note: 'station name, serial numbers, …' },
-  { id: 'retainInstitutionIdentity', label: 'Retain institution identity', note: 'institution name, address, department' },
-  { id: 'retainUids', label: 'Retain UIDs', note: 'keep the original study, series and instance UIDs' },
-  { id: 'cleanDescriptors', label: 'Clean descriptors', note: 'keep descriptions and comments, identifying values blanked' },
-  { id: 'cleanStructuredContent', label: 'Clean structured content', note: 'keep SR content and acquisition context, cleaned' },
-  { id: 'cleanGraphics', label: 'Clean graphics', note: 'keep graphic annotations, cleaned (overlays and curves go anyway)' },
-];
-
-/** Formats that carry labels drawn on plain images, and so can copy those images along. */
-export const WITH_IMAGES_FORMATS: readonly ExportFormatChoice[] = ['coco', 'yolo', 'voc', 'csv', 'masks'];
-
-/** The formats offered, with what each writes. */
-export const EXPORT_CHOICES: { id: ExportFormatChoice; label: string; note: string }[] = [
-  { id: 'coco', label: 'COCO JSON', note: 'boxes, polygons, RLE masks, image classes in annotations.json' },
-  { id: 'yolo', label: 'YOLO', note: 'labels/*.txt with data.yaml (detect: boxes; segment: polygons, masks traced into polygons)' },
-  { id: 'voc', label: 'Pascal VOC', note: 'one XML per image with boxes' },
-  { id: 'csv', label: 'CSV', note: 'image classes: filename, label and one 0/1 column per class' },
-  { id: 'masks', label: 'PNG masks', note: 'one label map per image (value = class index) and classes.json' },
-  { id: 'nifti', label: 'NIfTI', note: 'segmentation volumes per DICOM series' },
-  { id: 'dicom-seg', label: 'DICOM SEG', note: 'segmentations referencing the source instances' },
-  { id: 'dicom-deid', label: 'De-identified DICOM', note: 'PS3.15 Annex E basic profile, with the options below; plain images without EXIF/XMP/GPS' },
-];
+import { WITH_IMAGES_FORMATS, type ExportFormatChoice } from '../export-choices';
 
 export class ExportState {
   datasetId = $state<number | null>(null);
@@ -44,9 +16,9 @@ export class ExportState {
   overwrite = $state(false);
   withImages = $state(false);
   yoloTask = $state<'detect' | 'segment'>('detect');
-  retainLongitudinalDates = $state<'none' | 'full' | 'modified'>('none');
-  deidFlags = $state<Record<(typeof DEID_FLAGS)[number]['id'], boolean>>(Object.fromEntries(DEID_FLAGS.map((f) => [f.id, false])) as Record<(typeof DEID_FLAGS)[number]['id'], boolean>);
-  pseudonymPrefix = $state('ANON-');
+  retainLongitudinalDates = $state<RetainLongitudinalDates>('none');
+  deidFlags = $state<Record<DeidProfileFlag, boolean>>(Object.fromEntries(DEID_PROFILE_FLAGS.map((f) => [f, false])) as Record<DeidProfileFlag, boolean>);
+  pseudonymPrefix = $state(DEFAULT_PSEUDONYM_PREFIX);
   /** dicom-deid: export files that may show burned-in text too (audited). */
   confirmBurnedIn = $state(false);
   jobId = $state<string | null>(null);
@@ -123,12 +95,12 @@ export class ExportState {
   }
 
   /** The profile options as the request takes them: only what differs from the basic profile. */
-  deidOptions(): DeidOptions {
-    const o: DeidOptions = {};
+  deidOptions(): DeidExportOptions {
+    const o: DeidExportOptions = {};
     if (this.retainLongitudinalDates !== 'none') o.retainLongitudinalDates = this.retainLongitudinalDates;
-    for (const f of DEID_FLAGS) if (this.deidFlags[f.id]) o[f.id] = true;
+    for (const f of DEID_PROFILE_FLAGS) if (this.deidFlags[f]) o[f] = true;
     const prefix = this.pseudonymPrefix.trim();
-    if (prefix && prefix !== 'ANON-') o.pseudonymPrefix = prefix;
+    if (prefix && prefix !== DEFAULT_PSEUDONYM_PREFIX) o.pseudonymPrefix = prefix;
     if (this.confirmBurnedIn) o.confirmBurnedIn = true;
     return o;
   }

@@ -9,8 +9,8 @@ import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { EXPORT_FORMATS } from '../../../../electron/contract/export-formats';
 import {
-  EXPORT_FORMATS,
   LINUX_POLICY_FILE,
   MAC_MANAGED_PLIST,
   MAC_POLICY_FILE,

@@ -6,7 +6,7 @@
  * and what `backup` carries.
  */
 import type { EvaluationReport, EvaluationSplit, EvaluationSummary } from '../../contract/evaluation';
-import type { Db } from '../store/library-db';
+import type { Db } from './library-db';
 
 interface Row {
   run_id: number;

@@ -1,0 +1,11 @@
+/** The library's key/value settings (table `settings`): values travel with the library. */
+import type { Db } from './library-db';
+
+export function getSetting(db: Db, key: string): string | null {
+  const r = db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+  return r?.value ?? null;
+}
+
+export function putSetting(db: Db, key: string, value: string): void {
+  db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+}
