@@ -49,6 +49,7 @@ import { assistHandlers } from './assist/assist-requests';
 import { ClickSegmentService } from './assist/click-segment';
 import type { ModelImportDeps } from './assist/model-import';
 import type { ModelPredictDeps } from './assist/model-predict';
+import type { TrainingExportDeps } from './export/training-export';
 import { builtInModelsDir, importedModelsDir, ModelRegistry, type ModelRoot } from './assist/model-registry';
 import { AssistStore } from './store/assist-store';
 
@@ -283,6 +284,21 @@ export class Core {
 
   modelImportDeps(): ModelImportDeps {
     return this.#modelImport;
+  }
+
+  /** What `fovea export-training` needs: the stores, and the training plan Fovea would use now. */
+  trainingExportDeps(): TrainingExportDeps {
+    return {
+      db: this.db,
+      blobs: this.blobs,
+      datasets: this.datasets,
+      runs: this.runs,
+      audit: this.audit,
+      policy: this.policy,
+      library: this.library,
+      trainingPlan: (datasetId, task) => this.trainingPlan(datasetId, task),
+      splitMap: (datasetId) => this.splits.splitMap(datasetId),
+    };
   }
 
   /** The engine for work that needs it, or one that answers UNSUPPORTED when none was injected. */

@@ -38,6 +38,8 @@ export const EXPORT_FORMATS = [
   'tfjs',
   'onnx',
   'report',
+  /** Training export for PyTorch (`fovea export-training --target pytorch`). */
+  'pytorch',
 ] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
