@@ -31,6 +31,7 @@ import { tempCore, tempDir } from '../helpers/temp-library';
 
 const engine = createAssistEngine();
 let core: Core;
+let libraryDir: string;
 let cleanup: () => void;
 const work = tempDir('fovea-cluster-');
 
@@ -38,6 +39,7 @@ before(() => {
   requireTool('torch');
   const t = tempCore({ assist: engine, modelPacksDir: null });
   core = t.core;
+  libraryDir = join(t.dir, 'library');
   cleanup = t.cleanup;
 });
 
@@ -230,6 +232,43 @@ test('segmentation: synthetic CT lesions through torchrun and back', { timeout: 
     }
   }
   process.stdout.write(`# segmentation (torchrun 2 x gloo, ${ddp.seconds.toFixed(1)} s): test Dice ${String(printed.dice)} (Fovea ${String(f.dice)}), IoU ${String(printed.iou)} (Fovea ${String(f.iou)})\n`);
+});
+
+test('fovea export-training --split-from-run: the run\'s own split and settings', { timeout: 300_000 }, async () => {
+  const data = await writePneumoniaSubset(join(work.dir, 'run-split'), { train: 8, val: 3, test: 3 });
+  const ds = core.datasets.create('Pneumonia run', '');
+  await core.importFiles({ datasetId: ds.id, paths: [data.imagesDir] });
+  await core.importLabels(ds.id, data.labelsCsv, 'csv', 'test');
+  const trained = await core.training.train(ds.id, 'classification', { epochs: 1, batchSize: 8, inputSize: 16, backend: 'wasm' });
+  assert.equal(trained.outcome.status, 'done', JSON.stringify(trained.outcome));
+  const snapshot = core.runs.snapshot(trained.runId) as { itemSplits: [number, string][] };
+  // The dataset's split moves afterwards: the export still follows the run's.
+  const moved = snapshot.itemSplits.filter(([, s]) => s === 'train').map(([id]) => id);
+  core.splits.setSplit(ds.id, moved, 'test');
+
+  const out = join(work.dir, 'run-split-export');
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'electron/cli/main.ts'), 'export-training', '--library', libraryDir, ...args], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, FOVEA_LIBRARY: '' } });
+  const r = cli('--dataset', 'Pneumonia run', '--task', 'classify', '--target', 'pytorch', '--out', out, '--split-from-run', String(trained.runId), '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as { images: Record<string, number>; plan: { inputSize: number; source: string } };
+  assert.equal(report.plan.inputSize, 16, 'the run\'s input size');
+  assert.match(report.plan.source, new RegExp(`run ${trained.runId}`));
+  const exported = JSON.parse(readFileSync(join(out, 'dataset.json'), 'utf8')) as { samples: { item: number; split: string }[] };
+  const runSplit = new Map(snapshot.itemSplits);
+  for (const s of exported.samples) assert.equal(s.split, runSplit.get(s.item), `item ${s.item}`);
+  assert.equal(report.images['train'], moved.length);
+
+  const bad = cli('--dataset', 'Pneumonia run', '--task', 'classify', '--target', 'monai', '--out', join(work.dir, 'x'));
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--target must be one of pytorch/);
+  // The dataset's own split now has no training image left: refused, as is the used folder.
+  const moved2 = cli('--dataset', 'Pneumonia run', '--task', 'classify', '--out', join(work.dir, 'y'));
+  assert.notEqual(moved2.status, 0);
+  assert.match(moved2.stderr, /no training images/);
+  const again = cli('--dataset', 'Pneumonia run', '--task', 'classify', '--out', out, '--split-from-run', String(trained.runId));
+  assert.notEqual(again.status, 0);
+  assert.match(again.stderr, /not empty/);
 });
 
 test('bad input: no labels, no test images, an existing folder, detection: clear errors, nothing written', async () => {
