@@ -22,10 +22,13 @@ import { evaluateWithModel, predictWithModel } from '../../electron/core/assist/
 import type { Core } from '../../electron/core/composition-root';
 import { exportTraining } from '../../electron/core/export/training-export';
 import { writeSyntheticCtStudies } from '../../electron/core/samples/synthetic-ct';
+import { writeSyntheticRoadScenes } from '../../electron/core/samples/synthetic-road';
+import { loadSample } from '../../electron/core/training/sample-loader';
+import type { TrainConfig } from '../../electron/contract/ml';
 import { collectSamples } from '../../electron/core/training/training-samples';
 import { createAssistEngine } from '../../native-models/assist/assist-engine';
 import { writePneumoniaSubset } from '../helpers/pneumonia-subset';
-import { REPO_ROOT } from '../helpers/paths';
+import { REPO_ROOT, SHARED_TESTDATA } from '../helpers/paths';
 import { PYTHON, requireTool } from '../helpers/reference-tools';
 import { tempCore, tempDir } from '../helpers/temp-library';
 
@@ -269,6 +272,68 @@ test('fovea export-training --split-from-run: the run\'s own split and settings'
   const again = cli('--dataset', 'Pneumonia run', '--task', 'classify', '--out', out, '--split-from-run', String(trained.runId));
   assert.notEqual(again.status, 0);
   assert.match(again.stderr, /not empty/);
+});
+
+/** Labels every item of a dataset with one of two classes (alternating) and splits them train/val/test. */
+function labelAndSplit(datasetId: number): number[] {
+  const ids = core.db.prepare('SELECT id FROM items WHERE dataset_id = ? ORDER BY id').pluck().all(datasetId) as number[];
+  const classes = [core.annotations.ensureClass(datasetId, 'a'), core.annotations.ensureClass(datasetId, 'b')];
+  ids.forEach((itemId, i) => core.annotations.create({ datasetId, itemId, classId: classes[i % 2] as number, kind: 'class', geometry: null, source: 'human', author: 'test' }));
+  ids.forEach((id, i) => core.splits.setSplit(datasetId, [id], i === 0 ? 'test' : i === 1 ? 'val' : 'train'));
+  return ids;
+}
+
+test('train.py builds the same model input as Fovea: letterbox, box-filter reduction, normalisation, channels', { timeout: 300_000 }, async () => {
+  // Non-square and large images (reduction factor > 1): road scenes (plain RGB PNG, 'unit') and
+  // DICOM (CT 128x128, NM 256x1024 JPEG 2000; grey, 'per-image', 16-bit normalised PNGs).
+  const roadDir = join(work.dir, 'road');
+  await writeSyntheticRoadScenes(roadDir, { count: 4, width: 160, height: 120, seed: 2 });
+  const road = core.datasets.create('Road input check', '');
+  await core.importFiles({ datasetId: road.id, paths: [join(roadDir, 'images')] });
+  const pyd = join(SHARED_TESTDATA, 'dicom', 'pydicom');
+  const grey = ['CT_small.dcm', 'MR_small.dcm', 'JPEG2000.dcm'];
+  // Grey only: 1 channel, per-image stretch; with a palette-colour file: 3 channels, the file's window.
+  const dicomGrey = core.datasets.create('DICOM grey input check', '');
+  await core.importFiles({ datasetId: dicomGrey.id, paths: grey.map((f) => join(pyd, f)) });
+  const dicomMixed = core.datasets.create('DICOM mixed input check', '');
+  await core.importFiles({ datasetId: dicomMixed.id, paths: [...grey, 'examples_palette.dcm'].map((f) => join(pyd, f)) });
+  const S = 32;
+  for (const ds of [road, dicomGrey, dicomMixed]) {
+    labelAndSplit(ds.id);
+    const out = join(work.dir, `input-check-${ds.id}`);
+    await exportTraining(core.trainingExportDeps(), { datasetId: ds.id, task: 'classification', target: 'pytorch', outDir: out });
+    const plan = JSON.parse(readFileSync(join(out, 'plan.json'), 'utf8')) as { normalization: TrainConfig['normalization']; channels: 1 | 3 };
+    const script = [
+      'import json, sys',
+      `sys.path.insert(0, ${JSON.stringify(out)})`,
+      'import train',
+      `meta = json.load(open(${JSON.stringify(join(out, 'dataset.json'))}))`,
+      `plan = json.load(open(${JSON.stringify(join(out, 'plan.json'))}))`,
+      `plan["inputSize"] = ${S}`,
+      'out = {}',
+      'for split in ("train", "val", "test"):',
+      '    d = train.ExportedDataset(meta, plan, split, train=False)',
+      '    for i in range(len(d)):',
+      '        out[d.samples[i]["item"]] = d[i][0].numpy().ravel().tolist()',
+      'print(json.dumps(out))',
+    ].join('\n');
+    const r = spawnSync(PYTHON, ['-c', script], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(r.status, 0, r.stderr);
+    const theirs = JSON.parse(r.stdout) as Record<string, number[]>;
+    const samples = collectSamples(core.db, ds.id, 'classification', { channels: plan.channels }).samples;
+    assert.equal(Object.keys(theirs).length, samples.length);
+    let worst = 0;
+    for (const sample of samples) {
+      const mine = (await loadSample(core.blobs, sample, { task: 'classification', inputSize: S, normalization: plan.normalization, channels: plan.channels })).x;
+      const t = theirs[String(sample.itemId)] ?? [];
+      assert.equal(t.length, mine.length, `item ${sample.itemId}`);
+      for (let i = 0; i < mine.length; i++) worst = Math.max(worst, Math.abs((mine[i] as number) - (t[i] as number)));
+    }
+    // Plain images: float rounding only; DICOM: the 16-bit PNG's quantisation (1/131070).
+    const tol = ds.id === road.id ? 1e-5 : 2e-5;
+    process.stdout.write(`# ${ds.name}: largest input difference train.py vs Fovea ${worst.toExponential(2)} (${plan.normalization.kind}, ${plan.channels} channel(s))\n`);
+    assert.ok(worst <= tol, `largest difference ${worst}`);
+  }
 });
 
 test('bad input: no labels, no test images, an existing folder, detection: clear errors, nothing written', async () => {
