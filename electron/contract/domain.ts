@@ -451,7 +451,7 @@ export interface AnnotatorSettings {
 
 /** What a dataset export wrote ('export.finished'). */
 export interface DatasetExportResult {
-  format: 'coco' | 'yolo' | 'voc' | 'csv' | 'masks' | 'nifti' | 'dicom-seg' | 'dicom-deid';
+  format: 'coco' | 'yolo' | 'voc' | 'csv' | 'masks' | 'nifti' | 'dicom-seg' | 'dicom-deid' | 'pytorch';
   /** The export folder (real path) and its manifest (SHA-256 of every file). */
   root: string;
   manifest: string;

@@ -24,6 +24,7 @@ import { exportTraining } from '../../electron/core/export/training-export';
 import { writeSyntheticCtStudies } from '../../electron/core/samples/synthetic-ct';
 import { writeSyntheticRoadScenes } from '../../electron/core/samples/synthetic-road';
 import { loadSample } from '../../electron/core/training/sample-loader';
+import type { Events } from '../../electron/contract/api';
 import type { TrainConfig } from '../../electron/contract/ml';
 import { collectSamples } from '../../electron/core/training/training-samples';
 import { createAssistEngine } from '../../native-models/assist/assist-engine';
@@ -363,5 +364,28 @@ test('bad input: no labels, no test images, an existing folder, detection: clear
   assert.equal(readFileSync(join(existing, 'notes.txt'), 'utf8'), 'mine');
 
   await assert.rejects(exportTraining(deps, { datasetId: ds.id, task: 'detection', target: 'pytorch', outDir: join(work.dir, 'bad-detect') }), (e: Error & { code?: string }) => e.code === 'UNSUPPORTED');
+
+  // The Export screen's request: the same service as a job, its refusal as the finished event's error.
+  const finished = new Promise<Events['export.finished']>((resolve) => {
+    const off = core.events.on('export.finished', (f) => {
+      off();
+      resolve(f);
+    });
+  });
+  core.startExport({ datasetId: ds.id, format: 'pytorch', trainingTask: 'classify', outDir: existing });
+  const f = await finished;
+  assert.equal(f.result, null);
+  assert.equal(f.error?.code, 'CONFLICT');
+  const ok = new Promise<Events['export.finished']>((resolve) => {
+    const off = core.events.on('export.finished', (e) => {
+      off();
+      resolve(e);
+    });
+  });
+  core.startExport({ datasetId: ds.id, format: 'pytorch', trainingTask: 'classify', outDir: join(work.dir, 'from-the-screen') });
+  const done = await ok;
+  assert.equal(done.error, null, JSON.stringify(done.error));
+  assert.equal(done.result?.format, 'pytorch');
+  assert.ok(done.result?.files.some((x) => x.path === 'train.py'));
   assert.ok(auditCount('refused') >= 3, 'refusals are audited');
 });

@@ -60,7 +60,7 @@ export async function runExportTraining(ctx: CliContext, positionals: string[], 
       ctx.out(`  classes: ${report.classes.join(', ')}; input ${report.plan.inputSize} px, ${report.plan.channels} channel(s), ${report.plan.normalization.kind} normalisation, ${report.plan.epochs} epochs`);
       for (const w of report.warnings) ctx.out(`  warning: ${w}`);
       for (const h of report.heldBack) ctx.out(`  held back: item ${h.itemId}: ${h.reason}`);
-      ctx.out(`  ${report.files} files, ${report.bytes} bytes; manifest ${report.manifest}`);
+      ctx.out(`  ${report.files.length} files, ${report.bytes} bytes; manifest ${report.manifest}`);
       ctx.out(`Train with: cd ${report.root} && python train.py   (or torchrun --nproc_per_node G train.py)`);
     }
     return report.heldBack.length > 0 ? EXIT_PARTIAL : EXIT_OK;

@@ -42,7 +42,7 @@ import type { RunStore } from '../store/run-store';
 import { decodeImage, type BlobReader } from '../training/sample-loader';
 import { collectSamples, IGNORE_INDEX, maskReader, rasterizeSegmentation, type Sample } from '../training/training-samples';
 import type { PolicyLoadResult } from '../policy/policy';
-import { auditExport, ExportWriter } from './safe-output';
+import { auditExport, ExportWriter, type WrittenFile } from './safe-output';
 
 export const TRAINING_EXPORT_TARGETS = ['pytorch'] as const;
 export type TrainingExportTarget = (typeof TRAINING_EXPORT_TARGETS)[number];
@@ -82,7 +82,7 @@ export interface TrainingExportReport {
   patients: { train: number; val: number; test: number } | null;
   heldBack: { itemId: number; reason: string }[];
   warnings: string[];
-  files: number;
+  files: WrittenFile[];
   bytes: number;
   plan: TrainingPlanFile;
   seconds: number;
@@ -400,7 +400,7 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
       objectId: datasetId,
       details: { target: req.target, task: req.task, outDir: summary.root, files: summary.files.length, bytes: summary.bytes, images: out.length, heldBack: heldBack.map((h) => h.itemId), deidentified: req.deidentify === true, splitFromRun: req.splitFromRun ?? null, manifestSha256 },
     });
-    return { root: summary.root, manifest: summary.manifest, task: req.task, classes, images, patients, heldBack, warnings, files: summary.files.length, bytes: summary.bytes, plan, seconds: (performance.now() - started) / 1000 };
+    return { root: summary.root, manifest: summary.manifest, task: req.task, classes, images, patients, heldBack, warnings, files: summary.files, bytes: summary.bytes, plan, seconds: (performance.now() - started) / 1000 };
   } catch (e) {
     const removed = await writer.discard();
     if (createdRoot) await fsp.rmdir(writer.root).catch(() => undefined);

@@ -34,6 +34,7 @@ export const EXPORT_CHOICES: { id: ExportFormatChoice; label: string; note: stri
   { id: 'nifti', label: 'NIfTI', note: 'segmentation volumes per DICOM series' },
   { id: 'dicom-seg', label: 'DICOM SEG', note: 'segmentations referencing the source instances' },
   { id: 'dicom-deid', label: 'De-identified DICOM', note: 'PS3.15 Annex E basic profile, with the options below; plain images without EXIF/XMP/GPS' },
+  { id: 'pytorch', label: 'PyTorch training (train.py)', note: 'images as PNG, labels, the patient-grouped split, plan.json and a train.py for torchrun; its model.onnx comes back with Import model. Needs a new or empty folder.' },
 ];
 
 export class ExportState {
@@ -44,6 +45,10 @@ export class ExportState {
   overwrite = $state(false);
   withImages = $state(false);
   yoloTask = $state<'detect' | 'segment'>('detect');
+  /** pytorch: what the exported train.py trains. */
+  trainingTask = $state<'classify' | 'segment'>('classify');
+  /** pytorch: DICOM through the PS3.15 basic profile first. */
+  deidentify = $state(false);
   retainLongitudinalDates = $state<'none' | 'full' | 'modified'>('none');
   deidFlags = $state<Record<(typeof DEID_FLAGS)[number]['id'], boolean>>(Object.fromEntries(DEID_FLAGS.map((f) => [f.id, false])) as Record<(typeof DEID_FLAGS)[number]['id'], boolean>);
   pseudonymPrefix = $state('ANON-');
@@ -96,11 +101,12 @@ export class ExportState {
       datasetId: this.datasetId,
       format: this.format,
       outDir,
-      ...(this.split ? { split: this.split } : {}),
+      ...(this.split && this.format !== 'pytorch' ? { split: this.split } : {}),
       ...(this.overwrite ? { overwrite: true } : {}),
       ...(this.withImages && WITH_IMAGES_FORMATS.includes(this.format) ? { withImages: true } : {}),
       ...(this.format === 'yolo' ? { yoloTask: this.yoloTask } : {}),
       ...(this.format === 'dicom-deid' ? { deid: this.deidOptions() } : {}),
+      ...(this.format === 'pytorch' ? { trainingTask: this.trainingTask, ...(this.deidentify ? { deidentify: true } : {}) } : {}),
     });
     if (!res.ok) {
       this.error = res.error;
