@@ -325,7 +325,14 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
       if (held.has(sample.itemId)) continue;
       let blob = deps.blobs.read(sample.blobSha256);
       if (sample.kind === 'dicom' && deid && deidOptions && session) {
-        const outcome = deid.deidentifyDicom(blob, deidOptions, session);
+        let outcome;
+        try {
+          outcome = deid.deidentifyDicom(blob, deidOptions, session);
+        } catch (e) {
+          held.add(sample.itemId);
+          heldBack.push({ itemId: sample.itemId, reason: `It could not be de-identified: ${e instanceof FoveaException ? e.message : 'an internal error'}` });
+          continue;
+        }
         if (outcome.status === 'held-back') {
           held.add(sample.itemId);
           heldBack.push({ itemId: sample.itemId, reason: `Possible burned-in text: ${outcome.burnedIn.reason}.` });
