@@ -335,6 +335,16 @@ test('train.py builds the same model input as Fovea: letterbox, box-filter reduc
     process.stdout.write(`# ${ds.name}: largest input difference train.py vs Fovea ${worst.toExponential(2)} (${plan.normalization.kind}, ${plan.channels} channel(s))\n`);
     assert.ok(worst <= tol, `largest difference ${worst}`);
   }
+  // --deidentify: images that may carry burned-in text (the ultrasound palette file: US without
+  // Burned In Annotation) are held back, by id, with the profile's reason.
+  const deid = await exportTraining(core.trainingExportDeps(), { datasetId: dicomMixed.id, task: 'classification', target: 'pytorch', outDir: join(work.dir, 'input-check-deid'), deidentify: true });
+  assert.ok(deid.heldBack.length >= 1);
+  assert.ok(deid.heldBack.some((h) => /burned-in text.*US/.test(h.reason)), JSON.stringify(deid.heldBack));
+  assert.ok(deid.heldBack.every((h) => /burned-in text/.test(h.reason)));
+  const manifest = JSON.parse(readFileSync(deid.manifest, 'utf8')) as { dataset?: string; whatLeft: { heldBack: number; dicomDeidentified: unknown } };
+  assert.equal(manifest.dataset, undefined);
+  assert.equal(manifest.whatLeft.heldBack, deid.heldBack.length);
+  assert.match(String(manifest.whatLeft.dicomDeidentified), /PS3.15/);
 });
 
 test('bad input: no labels, no test images, an existing folder, detection: clear errors, nothing written', async () => {
