@@ -12,6 +12,7 @@ import { demoHelp, runDemo } from './commands/demo';
 import { inspectHelp, pixelsHelp, pixelsOptions, runInspect, runPixels } from './commands/dicom-tools';
 import { evaluateHelp, evaluateOptions, runEvaluate } from './commands/evaluate';
 import { exportModelHelp, exportModelOptions, runExportModel } from './commands/export-model';
+import { exportTrainingHelp, exportTrainingOptions, runExportTraining } from './commands/export-training';
 import { predictHelp, predictOptions, runPredictCommand } from './commands/predict';
 import { importHelp, importOptions, runImport } from './commands/import';
 import { importLabelsHelp, importLabelsOptions, runImportLabels } from './commands/import-labels';
@@ -44,6 +45,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   evaluate: { help: evaluateHelp, options: evaluateOptions, run: runEvaluate },
   report: { help: reportHelp, options: reportOptions, run: runReport },
   'export-model': { help: exportModelHelp, options: exportModelOptions, run: runExportModel },
+  'export-training': { help: exportTrainingHelp, options: exportTrainingOptions, run: runExportTraining },
   predict: { help: predictHelp, options: predictOptions, run: runPredictCommand },
   runs: { help: runsHelp, run: (ctx, positionals) => runRuns(ctx, positionals) },
   inspect: { help: inspectHelp, run: (ctx, positionals) => runInspect(ctx, positionals) },

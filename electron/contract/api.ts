@@ -16,7 +16,7 @@ import type { BatchProgress, EpochResult, ModelExportResult, TrainConfig, TrainO
 import type { FoveaError, Result } from './result';
 import { deidOptionsSchema } from './deid-options';
 import { WITHOUT_UNSAFE_CHARS } from './unsafe-chars';
-import { DATASET_EXPORT_FORMATS, EXPORT_LABELS, MODEL_EXPORT_FORMATS } from './export-formats';
+import { EXPORT_LABELS, EXPORT_START_FORMATS, MODEL_EXPORT_FORMATS } from './export-formats';
 import { annotateRequestSchemas, type AnnotateResponses } from './annotate';
 import { EVALUATION_EVENT_NAMES, evaluationRequestSchemas, type EvaluationEvents, type EvaluationResponses } from './evaluation';
 import { ASSIST_EVENT_NAMES, assistRequestSchemas, type AssistEvents, type AssistResponses } from './assist';
@@ -172,11 +172,17 @@ export const requestSchemas = {
    * DICOM (dicom-deid) into an absolute folder, with a SHA-256 manifest. Returns the job at once;
    * 'export.progress' and 'export.finished' follow. FORBIDDEN when the IT policy
    * (allowedExportFormats) does not allow the format; an existing file is a CONFLICT unless
-   * `overwrite`.
+   * `overwrite`. 'pytorch' is the training export (images, labels, split, plan and train.py for
+   * torchrun; core/export/training-export.ts): it takes `trainingTask` and `deidentify`, needs a
+   * new or empty folder, and exports the dataset's whole current split (`split` does not apply).
    */
   'export.start': v.strictObject({
     datasetId: Id,
-    format: v.picklist(DATASET_EXPORT_FORMATS),
+    format: v.picklist(EXPORT_START_FORMATS),
+    /** pytorch: what the model learns (detection is not exported yet). */
+    trainingTask: v.optional(v.picklist(['classify', 'segment'])),
+    /** pytorch: DICOM through the PS3.15 basic profile first; possible burned-in text held back. */
+    deidentify: v.optional(v.boolean()),
     outDir: v.pipe(v.string(), v.minLength(1, 'Choose a folder to export into.'), v.maxLength(4096)),
     split: v.optional(v.picklist(['train', 'val', 'test'])),
     overwrite: v.optional(v.boolean()),

@@ -1,4 +1,4 @@
-import type { DatasetExportFormat } from './export-formats';
+import type { ExportStartFormat } from './export-formats';
 import type { PolicyDocument } from './policy-keys';
 import type { TrainConfig } from './ml';
 
@@ -446,7 +446,7 @@ export interface AnnotatorSettings {
 
 /** What a dataset export wrote ('export.finished'). */
 export interface DatasetExportResult {
-  format: DatasetExportFormat;
+  format: ExportStartFormat;
   /** The export folder (real path) and its manifest (SHA-256 of every file). */
   root: string;
   manifest: string;

@@ -15,12 +15,20 @@ export type DatasetExportFormat = (typeof DATASET_EXPORT_FORMATS)[number];
 export const LABEL_EXPORT_FORMATS = ['coco', 'yolo', 'voc', 'csv', 'masks'] as const satisfies readonly DatasetExportFormat[];
 export type LabelExportFormat = (typeof LABEL_EXPORT_FORMATS)[number];
 
+/** Training hand-offs to another engine ('export.start', `fovea export-training --target`). */
+export const TRAINING_EXPORT_TARGETS = ['pytorch'] as const;
+export type TrainingExportTarget = (typeof TRAINING_EXPORT_TARGETS)[number];
+
+/** What 'export.start' and the Export screen offer: the dataset formats and the training hand-offs. */
+export const EXPORT_START_FORMATS = [...DATASET_EXPORT_FORMATS, ...TRAINING_EXPORT_TARGETS] as const;
+export type ExportStartFormat = (typeof EXPORT_START_FORMATS)[number];
+
 /** A trained model's formats ('models.export', `fovea export-model`). */
 export const MODEL_EXPORT_FORMATS = ['tfjs', 'onnx'] as const;
 export type ModelExportFormat = (typeof MODEL_EXPORT_FORMATS)[number];
 
 /** Every export Fovea can make, as the IT policy's allowedExportFormats names them ('report': a run's report). */
-export const EXPORT_FORMATS = [...DATASET_EXPORT_FORMATS, ...MODEL_EXPORT_FORMATS, 'report'] as const;
+export const EXPORT_FORMATS = [...DATASET_EXPORT_FORMATS, ...TRAINING_EXPORT_TARGETS, ...MODEL_EXPORT_FORMATS, 'report'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** Which annotations a label format takes: people's labels (default), a model's unreviewed proposals, or both. */

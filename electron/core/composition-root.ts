@@ -49,6 +49,7 @@ import { assistHandlers } from './assist/assist-requests';
 import { ClickSegmentService } from './assist/click-segment';
 import type { ModelImportDeps } from './assist/model-import';
 import type { ModelPredictDeps } from './assist/model-predict';
+import { exportTraining, type TrainingExportDeps } from './export/training-export';
 import { builtInModelsDir, importedModelsDir, ModelRegistry, type ModelRoot } from './assist/model-registry';
 import { AssistStore } from './store/assist-store';
 
@@ -285,6 +286,21 @@ export class Core {
     return this.#modelImport;
   }
 
+  /** What `fovea export-training` needs: the stores, and the training plan Fovea would use now. */
+  trainingExportDeps(): TrainingExportDeps {
+    return {
+      db: this.db,
+      blobs: this.blobs,
+      datasets: this.datasets,
+      runs: this.runs,
+      audit: this.audit,
+      policy: this.policy,
+      library: this.library,
+      trainingPlan: (datasetId, task) => this.trainingPlan(datasetId, task),
+      splitMap: (datasetId) => this.splits.splitMap(datasetId),
+    };
+  }
+
   /** The engine for work that needs it, or one that answers UNSUPPORTED when none was injected. */
   #assistEngineOrRefuse(): Pick<AssistEngine, 'inspect' | 'run'> {
     const refuse = (): never => {
@@ -454,6 +470,7 @@ export class Core {
 
   /** Export a dataset (labels, or de-identified DICOM) as a job (UI): returns at once, reports through events. */
   startExport(p: RequestPayload<'export.start'>): { jobId: string } {
+    if (p.format === 'pytorch') return this.#startTrainingExport(p);
     const sources = {
       db: this.db,
       blobs: this.blobs,
@@ -487,6 +504,38 @@ export class Core {
           this.events.emit('export.finished', {
             jobId: job.id,
             result: { format: r.format, root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.items, annotations: r.annotations, warnings: r.warnings, heldBack: r.heldBack, seconds: r.seconds },
+            error: null,
+          }),
+        (e: unknown) => {
+          const res = toErrorResult(e);
+          this.events.emit('export.finished', { jobId: job.id, result: null, error: res.ok ? null : res.error });
+        },
+      )
+      .finally(() => this.jobs.finish(job.id));
+    return { jobId: job.id };
+  }
+
+  /** The training export as a job (UI), reporting through the export events like the label formats. */
+  #startTrainingExport(p: RequestPayload<'export.start'>): { jobId: string } {
+    this.datasets.get(p.datasetId); // NOT_FOUND as the request's answer
+    const job = this.jobs.start('export');
+    let last = 0;
+    void exportTraining(
+      this.trainingExportDeps(),
+      { datasetId: p.datasetId, task: p.trainingTask === 'segment' ? 'segmentation' : 'classification', target: 'pytorch', outDir: p.outDir, deidentify: p.deidentify === true },
+      job.controller.signal,
+      (done, total) => {
+        const now = Date.now();
+        if (now - last < 200 && done < total) return;
+        last = now;
+        this.events.emit('export.progress', { jobId: job.id, done, total });
+      },
+    )
+      .then(
+        (r) =>
+          this.events.emit('export.finished', {
+            jobId: job.id,
+            result: { format: 'pytorch', root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.images.train + r.images.val + r.images.test, annotations: 0, warnings: r.warnings, heldBack: r.heldBack, seconds: r.seconds },
             error: null,
           }),
         (e: unknown) => {

@@ -52,6 +52,7 @@ export const REFERENCE_TOOLS: readonly ReferenceTool[] = [
   { id: 'pil', purpose: 'reading GIF/PNG masks in the numpy references', apt: ['python3-pil'], check: () => pythonModules('PIL') },
   { id: 'sklearn', purpose: 'classification metric parity', apt: ['python3-sklearn'], check: () => pythonModules('sklearn') },
   { id: 'nibabel', purpose: 'NIfTI export geometry', apt: ['python3-nibabel'], check: () => pythonModules('nibabel') },
+  { id: 'torch', purpose: 'running the exported train.py (PyTorch, torchrun with gloo)', apt: ['python3-torch', 'python3-torchvision'], check: () => pythonModules('torch, torchvision, numpy, PIL') },
   { id: 'onnx', purpose: 'ONNX model checks', apt: ['python3-onnx'], check: () => pythonModules('onnx') },
   { id: 'openjpeg', purpose: 'JPEG 2000 / HTJ2K reference decoding (opj_decompress)', apt: ['libopenjp2-tools'], check: () => onPath('opj_decompress', ['-h']) },
   { id: 'poppler', purpose: 'reading the PDF report back (pdftotext)', apt: ['poppler-utils'], check: () => onPath('pdftotext', ['-v']) },

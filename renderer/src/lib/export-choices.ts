@@ -5,9 +5,9 @@
  * Node tests read it as the screen does.
  */
 import { DEID_PROFILE_FLAGS, type DeidProfileFlag } from '../../../electron/contract/deid-options';
-import { DATASET_EXPORT_FORMATS, LABEL_EXPORT_FORMATS, type DatasetExportFormat } from '../../../electron/contract/export-formats';
+import { EXPORT_START_FORMATS, LABEL_EXPORT_FORMATS, type ExportStartFormat } from '../../../electron/contract/export-formats';
 
-export type ExportFormatChoice = DatasetExportFormat;
+export type ExportFormatChoice = ExportStartFormat;
 
 /** What each format writes (a Record: a format added to the contract must be described here). */
 const FORMAT_TEXT: Record<ExportFormatChoice, { label: string; note: string }> = {
@@ -19,10 +19,14 @@ const FORMAT_TEXT: Record<ExportFormatChoice, { label: string; note: string }> =
   nifti: { label: 'NIfTI', note: 'segmentation volumes per DICOM series' },
   'dicom-seg': { label: 'DICOM SEG', note: 'segmentations referencing the source instances' },
   'dicom-deid': { label: 'De-identified DICOM', note: 'PS3.15 Annex E basic profile, with the options below; plain images without EXIF/XMP/GPS' },
+  pytorch: {
+    label: 'PyTorch training (train.py)',
+    note: 'images as PNG, labels, the patient-grouped split, plan.json and a train.py for torchrun; its model.onnx comes back with Import model. Needs a new or empty folder.',
+  },
 };
 
 /** The formats offered, in the contract's order, with what each writes. */
-export const EXPORT_CHOICES: { id: ExportFormatChoice; label: string; note: string }[] = DATASET_EXPORT_FORMATS.map((id) => ({ id, ...FORMAT_TEXT[id] }));
+export const EXPORT_CHOICES: { id: ExportFormatChoice; label: string; note: string }[] = EXPORT_START_FORMATS.map((id) => ({ id, ...FORMAT_TEXT[id] }));
 
 /** Formats that carry labels drawn on plain images, and so can copy those images along. */
 export const WITH_IMAGES_FORMATS: readonly ExportFormatChoice[] = LABEL_EXPORT_FORMATS;

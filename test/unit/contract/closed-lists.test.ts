@@ -12,7 +12,7 @@ import { exportModelHelp, runExportModel } from '../../../electron/cli/commands/
 import { UsageError, type CliContext } from '../../../electron/cli/cli-context';
 import { requestSchemas } from '../../../electron/contract/api';
 import { DEID_PROFILE_FLAGS, RETAIN_LONGITUDINAL_DATES, deidOptionsSchema } from '../../../electron/contract/deid-options';
-import { DATASET_EXPORT_FORMATS, EXPORT_FORMATS, EXPORT_LABELS, LABEL_EXPORT_FORMATS, MODEL_EXPORT_FORMATS } from '../../../electron/contract/export-formats';
+import { DATASET_EXPORT_FORMATS, EXPORT_FORMATS, EXPORT_LABELS, EXPORT_START_FORMATS, LABEL_EXPORT_FORMATS, MODEL_EXPORT_FORMATS, TRAINING_EXPORT_TARGETS } from '../../../electron/contract/export-formats';
 import { parseDeidOptions } from '../../../electron/core/deid/deid-export';
 import { POLICY_KEYS, type PolicyKey } from '../../../electron/contract/policy-keys';
 import { DEFAULT_POLICY_SETTINGS, isPolicyKey, validatePolicyDocument } from '../../../electron/core/policy/policy-schema';
@@ -43,21 +43,22 @@ test('export formats: the CLI help and its --format check list the contract form
 
 test('export formats: the request schemas take exactly the contract lists', () => {
   const start = requestSchemas['export.start'];
-  for (const format of DATASET_EXPORT_FORMATS) assert.ok(v.safeParse(start, { datasetId: 1, format, outDir: '/x' }).success, format);
+  for (const format of EXPORT_START_FORMATS) assert.ok(v.safeParse(start, { datasetId: 1, format, outDir: '/x' }).success, format);
+  assert.deepEqual([...EXPORT_START_FORMATS], [...DATASET_EXPORT_FORMATS, ...TRAINING_EXPORT_TARGETS]);
   for (const format of [...MODEL_EXPORT_FORMATS, 'report', 'bogus']) assert.ok(!v.safeParse(start, { datasetId: 1, format, outDir: '/x' }).success, format);
   for (const labels of EXPORT_LABELS) assert.ok(v.safeParse(start, { datasetId: 1, format: 'coco', outDir: '/x', labels }).success, labels);
   const model = requestSchemas['models.export'];
   for (const format of MODEL_EXPORT_FORMATS) assert.ok(v.safeParse(model, { runId: 1, format, outDir: '/x' }).success, format);
   assert.ok(!v.safeParse(model, { runId: 1, format: 'coco', outDir: '/x' }).success);
-  // The policy's list is every export: dataset formats, model formats and the run report.
-  assert.deepEqual([...EXPORT_FORMATS], [...DATASET_EXPORT_FORMATS, ...MODEL_EXPORT_FORMATS, 'report']);
+  // The policy's list is every export: dataset formats, training hand-offs, model formats and the run report.
+  assert.deepEqual([...EXPORT_FORMATS], [...DATASET_EXPORT_FORMATS, ...TRAINING_EXPORT_TARGETS, ...MODEL_EXPORT_FORMATS, 'report']);
   assert.equal(DEFAULT_POLICY_SETTINGS.allowedExportFormats, EXPORT_FORMATS);
 });
 
 test('export formats and de-identification options: the renderer offers the contract lists', () => {
   assert.deepEqual(
     EXPORT_CHOICES.map((c) => c.id),
-    [...DATASET_EXPORT_FORMATS],
+    [...EXPORT_START_FORMATS],
   );
   assert.ok(EXPORT_CHOICES.every((c) => c.label.length > 0 && c.note.length > 0));
   assert.equal(WITH_IMAGES_FORMATS, LABEL_EXPORT_FORMATS);

@@ -16,6 +16,10 @@ export class ExportState {
   overwrite = $state(false);
   withImages = $state(false);
   yoloTask = $state<'detect' | 'segment'>('detect');
+  /** pytorch: what the exported train.py trains. */
+  trainingTask = $state<'classify' | 'segment'>('classify');
+  /** pytorch: DICOM through the PS3.15 basic profile first. */
+  deidentify = $state(false);
   retainLongitudinalDates = $state<RetainLongitudinalDates>('none');
   deidFlags = $state<Record<DeidProfileFlag, boolean>>(Object.fromEntries(DEID_PROFILE_FLAGS.map((f) => [f, false])) as Record<DeidProfileFlag, boolean>);
   pseudonymPrefix = $state(DEFAULT_PSEUDONYM_PREFIX);
@@ -68,11 +72,12 @@ export class ExportState {
       datasetId: this.datasetId,
       format: this.format,
       outDir,
-      ...(this.split ? { split: this.split } : {}),
+      ...(this.split && this.format !== 'pytorch' ? { split: this.split } : {}),
       ...(this.overwrite ? { overwrite: true } : {}),
       ...(this.withImages && WITH_IMAGES_FORMATS.includes(this.format) ? { withImages: true } : {}),
       ...(this.format === 'yolo' ? { yoloTask: this.yoloTask } : {}),
       ...(this.format === 'dicom-deid' ? { deid: this.deidOptions() } : {}),
+      ...(this.format === 'pytorch' ? { trainingTask: this.trainingTask, ...(this.deidentify ? { deidentify: true } : {}) } : {}),
     });
     if (!res.ok) {
       this.error = res.error;

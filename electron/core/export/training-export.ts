@@ -1,0 +1,417 @@
+/**
+ * Training export (`fovea export-training --target pytorch`): a dataset's labelled images, labels,
+ * the exact split, the class list and the training plan, with a `train.py` that trains Fovea's
+ * model families with Fovea's preprocessing on PyTorch (one process or `torchrun`, DDP) and writes
+ * a model pack that `fovea import-model` takes back.
+ *
+ * Layout of the folder:
+ *   images/item-<id>-f<frame>.png      one per labelled image (frame 0 unless multi-frame)
+ *   masks/...png                       segmentation: class index per pixel, 0 background, 255 ignore
+ *                                      (the truth Fovea's evaluation rasterises: later shapes win,
+ *                                      ignore-class regions 255)
+ *   dataset.json                       task, classes, and per image: file, split, labels, size,
+ *                                      whether its PNG holds stored values or normalised ones
+ *   classes.txt                        one class per line (what `fovea import-model --classes` reads)
+ *   plan.json                          the settings train.py uses (see buildPlan)
+ *   train.py, README.md                resources/export-templates/pytorch/, copied unchanged
+ *   fovea-manifest.json                every file with its SHA-256, and what left the library
+ *
+ * Pixels: a plain image's PNG holds its stored values (after the same alpha flattening and colour
+ * space Fovea's loader uses), which train.py normalises exactly as Fovea does. A DICOM frame is
+ * decoded by Fovea (modality LUT, the plan's window or per-image stretch, MONOCHROME1 inverted) and
+ * written normalised: greyscale as 16-bit (within 1/131070 of Fovea's value), colour as 8-bit.
+ * Nothing of the DICOM header leaves; names are item ids, never source file names. With
+ * `deidentify`, every DICOM file first goes through the PS3.15 Basic Profile
+ * (deid/deidentify.ts); one whose pixels may carry burned-in text is held back and listed by id.
+ *
+ * The split: the dataset's current patient-grouped split (drawn now, as a training plan draws it,
+ * for images that have none), or with `splitFromRun` the exact split and settings a run trained on.
+ * A patient in two splits, a split without test images, or no labels at all are refused before
+ * anything is written. A failed export removes what it wrote. Audited as 'export.training'.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fsp, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SplitName, TaskKind, TrainConfig } from '../../contract/ml';
+import { FoveaException } from '../../contract/result';
+import { foveaPackageRoot, foveaVersion } from '../app/versions';
+import type { AuditLog } from '../store/audit-log';
+import type { DatasetStore } from '../store/dataset-store';
+import { TRAINING_EXPORT_TARGETS, type TrainingExportTarget } from '../../contract/export-formats';
+import type { Db } from '../store/library-db';
+import type { RunStore } from '../store/run-store';
+import { decodeImage, type BlobReader } from '../training/sample-loader';
+import { collectSamples, IGNORE_INDEX, maskReader, rasterizeSegmentation, type Sample } from '../training/training-samples';
+import type { PolicyLoadResult } from '../policy/policy';
+import { auditExport, ExportWriter, type WrittenFile } from './safe-output';
+
+/** The CLI's task names. */
+export const TRAINING_EXPORT_TASKS = { classify: 'classification', detect: 'detection', segment: 'segmentation' } as const;
+
+export interface TrainingExportRequest {
+  datasetId: number;
+  task: TaskKind;
+  target: TrainingExportTarget;
+  /** Absolute path of a folder that does not exist yet (or is empty). */
+  outDir: string;
+  /** Use this run's split and settings instead of the dataset's current split and Fovea's defaults. */
+  splitFromRun?: number;
+  deidentify?: boolean;
+}
+
+export interface TrainingExportDeps {
+  db: Db;
+  blobs: BlobReader;
+  datasets: Pick<DatasetStore, 'get'>;
+  runs: Pick<RunStore, 'get' | 'snapshot'>;
+  audit: AuditLog;
+  policy: PolicyLoadResult;
+  library: { readOnly: boolean; readOnlyReason?: string | null };
+  /** The training plan Fovea would use now (draws and persists the split, as the app's plan does). */
+  trainingPlan(datasetId: number, task: TaskKind): { defaults: TrainConfig; classNames: string[] };
+  splitMap(datasetId: number): Map<number, SplitName>;
+}
+
+export interface TrainingExportReport {
+  root: string;
+  manifest: string;
+  task: TaskKind;
+  classes: string[];
+  images: { train: number; val: number; test: number };
+  patients: { train: number; val: number; test: number } | null;
+  heldBack: { itemId: number; reason: string }[];
+  warnings: string[];
+  files: WrittenFile[];
+  bytes: number;
+  plan: TrainingPlanFile;
+  seconds: number;
+}
+
+export interface TrainingPlanFile {
+  fovea: 'training-plan';
+  version: 1;
+  source: string;
+  task: TaskKind;
+  dataset: string | null;
+  modelName: string;
+  classes: string[];
+  channels: 1 | 3;
+  inputSize: number;
+  normalization: TrainConfig['normalization'];
+  normalizationDescription: string;
+  letterboxDescription: string;
+  channelsDescription: string;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  seed: number;
+  earlyStoppingPatience: number;
+  augment: TrainConfig['augment'];
+  classWeights: number[] | null;
+  model: { family: string; factory: string };
+}
+
+interface ExportedSample {
+  image: string;
+  mask?: string;
+  split: SplitName;
+  labels?: number[];
+  item: number;
+  frame: number;
+  width: number;
+  height: number;
+  values: 'stored' | 'normalised';
+}
+
+const FAMILIES: Record<'classification' | 'segmentation', { family: string; factory: string }> = {
+  classification: { family: 'Fovea compact CNN classifier (conv-BN-ReLU blocks, global average pooling, dropout 0.3, dense, softmax)', factory: 'native-models/models/classifier.ts createClassifier' },
+  segmentation: { family: 'Fovea U-Net with batch norm (depth 3, 16 base filters, transposed-conv decoder, skip connections, softmax)', factory: 'native-models/models/unet.ts createUnet' },
+};
+
+function normalizationDescription(n: TrainConfig['normalization']): string {
+  switch (n.kind) {
+    case 'window':
+      return `Linear window y = clamp((x - (${n.center} - 0.5)) / (${n.width} - 1) + 0.5, 0, 1) of DICOM modality values (Hounsfield units for CT) or of stored values of plain images.`;
+    case 'per-image':
+      return 'Each image min/max-stretched to [0, 1] (DICOM: of its modality values, MONOCHROME1 inverted afterwards).';
+    default:
+      return "DICOM: the file's own window (else its VOI LUT, else min/max); plain images: stored value / 255 (/ 65535 for 16-bit).";
+  }
+}
+
+/** The plan train.py follows: the run's settings, or what Fovea's training code chooses today. */
+export function buildPlan(config: TrainConfig, source: string, dataset: string | null, modelName: string): TrainingPlanFile {
+  if (config.task === 'detection') throw new FoveaException('UNSUPPORTED', 'Detection is not exported for PyTorch yet.');
+  return {
+    fovea: 'training-plan',
+    version: 1,
+    source,
+    task: config.task,
+    dataset,
+    modelName,
+    classes: [...config.classNames],
+    channels: config.channels,
+    inputSize: config.inputSize,
+    normalization: config.normalization,
+    normalizationDescription: normalizationDescription(config.normalization),
+    letterboxDescription: 'Scale by s = S / max(width, height) (bilinear, pixel centres at +0.5; large images first box-filtered by floor(max side / S)), centre, pad with 0; S is inputSize.',
+    channelsDescription: config.channels === 1 ? 'Colour images become grey as BT.601 luma (0.299 R + 0.587 G + 0.114 B).' : 'Grey images repeat their value in R, G and B.',
+    epochs: config.epochs,
+    batchSize: config.batchSize,
+    learningRate: config.learningRate,
+    seed: config.seed,
+    earlyStoppingPatience: config.earlyStoppingPatience,
+    augment: { ...config.augment },
+    classWeights: config.classWeights ? [...config.classWeights] : null,
+    model: FAMILIES[config.task],
+  };
+}
+
+/** resources/export-templates/<target>/ of the app. */
+export function templateDir(target: TrainingExportTarget): string {
+  const root = foveaPackageRoot();
+  const dir = root ? join(root.dir, 'resources', 'export-templates', target) : null;
+  if (!dir || !existsSync(join(dir, 'train.py'))) throw new FoveaException('INTERNAL', `The ${target} export template (resources/export-templates/${target}/train.py) is missing from this installation.`);
+  return dir;
+}
+
+/** A plain image's stored values as a PNG, after the colour handling of sample-loader.ts decodePlain. */
+async function storedPng(bytes: Uint8Array): Promise<{ png: Buffer; lossy: boolean }> {
+  const sharp = (await import('sharp')).default;
+  const meta = await sharp(bytes).metadata();
+  const grey = (meta.channels ?? 3) <= 2;
+  const sixteen = meta.depth === 'ushort';
+  let pipeline = sharp(bytes);
+  if (meta.hasAlpha) pipeline = pipeline.flatten({ background: '#000000' });
+  // 16-bit colour PNGs are not read by Pillow as 16-bit: such images leave as 8-bit (reported).
+  pipeline = pipeline.toColourspace(grey ? (sixteen ? 'grey16' : 'b-w') : 'srgb');
+  return { png: await pipeline.png({ compressionLevel: 6 }).toBuffer(), lossy: sixteen && !grey };
+}
+
+/** Fovea's normalised frame as a PNG: grey 16-bit, colour 8-bit. */
+async function normalisedPng(image: { width: number; height: number; channels: 1 | 3; data: Float32Array }): Promise<{ png: Buffer; lossy: boolean }> {
+  const sharp = (await import('sharp')).default;
+  const { width, height, channels, data } = image;
+  if (channels === 1) {
+    // A Uint16Array is read by sharp as 16-bit samples; grey16 keeps them 16-bit in the PNG.
+    const raw = new Uint16Array(width * height);
+    for (let i = 0; i < raw.length; i++) raw[i] = Math.round(Math.min(1, Math.max(0, data[i] as number)) * 65535);
+    const png = await sharp(raw, { raw: { width, height, channels: 1 } }).toColourspace('grey16').png().toBuffer();
+    return { png, lossy: false };
+  }
+  const raw = Buffer.alloc(data.length);
+  let lossy = false;
+  for (let i = 0; i < data.length; i++) {
+    const v = Math.min(1, Math.max(0, data[i] as number)) * 255;
+    const r = Math.round(v);
+    if (Math.abs(v - r) > 1e-3) lossy = true;
+    raw[i] = r;
+  }
+  return { png: await sharp(raw, { raw: { width, height, channels: 3 } }).toColourspace('srgb').png().toBuffer(), lossy };
+}
+
+async function maskPng(classMap: Uint8Array, width: number, height: number): Promise<Buffer> {
+  const sharp = (await import('sharp')).default;
+  // b-w: one 8-bit channel (sharp would otherwise write the single channel as sRGB).
+  return sharp(Buffer.from(classMap.buffer, classMap.byteOffset, classMap.byteLength), { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+}
+
+function refuse(deps: TrainingExportDeps, datasetId: number, code: FoveaException['code'], message: string, details: Record<string, unknown> = {}): never {
+  auditExport(deps.audit, { action: 'export.training', objectType: 'dataset', objectId: datasetId, outcome: 'refused', details: { code, ...details } });
+  throw new FoveaException(code, message);
+}
+
+/** The folder must be new or empty: a training package is one whole, never merged into another. */
+async function assertFreshFolder(outDir: string): Promise<boolean> {
+  try {
+    const st = await fsp.stat(outDir);
+    if (!st.isDirectory()) throw new FoveaException('CONFLICT', `${outDir} exists and is not a folder.`);
+    if ((await fsp.readdir(outDir)).length > 0) throw new FoveaException('CONFLICT', `${outDir} exists and is not empty: choose a new folder for the training export.`);
+    return false;
+  } catch (e) {
+    if (e instanceof FoveaException) throw e;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw new FoveaException('IO', `Cannot use ${outDir}: ${(e as Error).message}`);
+  }
+}
+
+/** Export a dataset for training elsewhere (see the file header). */
+export async function exportTraining(deps: TrainingExportDeps, req: TrainingExportRequest, signal?: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<TrainingExportReport> {
+  const started = performance.now();
+  const { datasetId } = req;
+  if (!(TRAINING_EXPORT_TARGETS as readonly string[]).includes(req.target)) throw new FoveaException('VALIDATION', `Unknown training target "${String(req.target)}" (known: ${TRAINING_EXPORT_TARGETS.join(', ')}). A MONAI bundle target is not available yet.`);
+  if (!/^(classification|detection|segmentation)$/.test(req.task)) throw new FoveaException('VALIDATION', `Unknown task "${String(req.task)}" (classify, detect or segment).`);
+  const dataset = deps.datasets.get(datasetId); // NOT_FOUND first
+  const allowed = deps.policy.policy.allowedExportFormats;
+  if (allowed && !allowed.includes(req.target)) {
+    refuse(deps, datasetId, 'FORBIDDEN', `Your IT policy does not allow training exports for ${req.target} (policy key allowedExportFormats; add "${req.target}" to allow it).`, { target: req.target, reason: 'policy allowedExportFormats' });
+  }
+  if (deps.library.readOnly) throw new FoveaException('LIBRARY_READ_ONLY', `${deps.library.readOnlyReason ?? 'The library is open read-only.'} Exports are recorded in the library's audit log, so none can be made now.`);
+  if (req.task === 'detection') {
+    refuse(deps, datasetId, 'UNSUPPORTED', 'Detection is not exported for PyTorch yet: export classification or segmentation, or boxes with `fovea export --format coco`.', { task: req.task });
+  }
+
+  // ---- what to export, checked before anything is written
+  const probe = collectSamples(deps.db, datasetId, req.task);
+  if (probe.samples.length === 0) {
+    refuse(deps, datasetId, 'BAD_INPUT', `Dataset "${dataset.name}" has no ${req.task} labels: label some images (or import labels) before exporting it for training.`, { reason: 'no labels' });
+  }
+  let config: TrainConfig;
+  let source: string;
+  let splitOf: Map<number, SplitName>;
+  if (req.splitFromRun !== undefined) {
+    const run = deps.runs.get(req.splitFromRun);
+    if (run.datasetId !== datasetId) refuse(deps, datasetId, 'VALIDATION', `Run ${run.id} trained on dataset "${run.datasetName}", not "${dataset.name}".`);
+    if (run.config.task !== req.task) refuse(deps, datasetId, 'VALIDATION', `Run ${run.id} is a ${run.config.task} run; the export asks for ${req.task}.`);
+    const snap = deps.runs.snapshot(run.id) as { itemSplits?: [number, SplitName][] } | null;
+    if (!snap?.itemSplits) refuse(deps, datasetId, 'UNSUPPORTED', `Run ${run.id} was stored before Fovea kept each image's split with the run; export without --split-from-run.`);
+    config = run.config;
+    source = `run ${run.id} (its settings and its split)`;
+    splitOf = new Map(snap.itemSplits);
+  } else {
+    config = deps.trainingPlan(datasetId, req.task).defaults;
+    // Issue 13's training plan is not built yet: these are the defaults Fovea's trainer picks today.
+    source = "Fovea's training defaults for this dataset (native-models/models/defaults.ts) and the dataset's current split";
+    splitOf = deps.splitMap(datasetId);
+  }
+  if (config.multiLabel) refuse(deps, datasetId, 'UNSUPPORTED', 'Multi-label classification is not exported for PyTorch yet.');
+  const classNames = req.task === 'segmentation' ? config.classNames.slice(1) : config.classNames;
+  const collected = collectSamples(deps.db, datasetId, req.task, { classNames, channels: config.channels });
+  const warnings = [...collected.warnings];
+  const samples: { sample: Sample; split: SplitName }[] = [];
+  let unsplit = 0;
+  for (const s of collected.samples) {
+    const split = splitOf.get(s.itemId);
+    if (split) samples.push({ sample: s, split });
+    else unsplit++;
+  }
+  if (unsplit > 0) warnings.push(`${unsplit} labelled image(s) have no split${req.splitFromRun !== undefined ? ' in that run' : ''} and were not exported.`);
+  const patientSplits = new Map<string, Set<SplitName>>();
+  for (const { sample, split } of samples) {
+    if (sample.patientKey === null) continue;
+    const set = patientSplits.get(sample.patientKey) ?? new Set<SplitName>();
+    set.add(split);
+    patientSplits.set(sample.patientKey, set);
+  }
+  const mixed = [...patientSplits.values()].filter((s) => s.size > 1).length;
+  if (mixed > 0) refuse(deps, datasetId, 'BAD_INPUT', `${mixed} patient(s) have images in more than one split: a model would be tested on patients it trained on. Redraw the split (patients stay whole) before exporting.`, { reason: 'patient in two splits', patients: mixed });
+  const count = (k: SplitName): number => samples.filter((s) => s.split === k).length;
+  if (count('test') === 0) refuse(deps, datasetId, 'BAD_INPUT', `The split has no test images (train ${count('train')}, val ${count('val')}): train.py reports its metrics on the test split. Put some images (whole patients) in test first.`, { reason: 'no test images' });
+  if (count('train') === 0) refuse(deps, datasetId, 'BAD_INPUT', 'The split has no training images.', { reason: 'no training images' });
+
+  const template = templateDir(req.target);
+  const plan = buildPlan(config, source, req.deidentify ? null : dataset.name, `${req.task}-pytorch`);
+  const createdRoot = await assertFreshFolder(req.outDir);
+  let writer: ExportWriter;
+  try {
+    writer = await ExportWriter.open(req.outDir);
+  } catch (e) {
+    auditExport(deps.audit, { action: 'export.training', objectType: 'dataset', objectId: datasetId, outcome: 'failed', details: { error: e instanceof FoveaException ? e.code : 'INTERNAL' } });
+    throw e;
+  }
+
+  const heldBack: { itemId: number; reason: string }[] = [];
+  try {
+    const deid = req.deidentify ? await import('../deid/deidentify') : null;
+    const deidOptions = deid ? (await import('../deid/deid-export')).parseDeidOptions({}).deid : null;
+    const session = deid ? new deid.DeidSession() : null;
+    const readMask = maskReader(deps.db);
+    const out: ExportedSample[] = [];
+    let lossy = 0;
+    const held = new Set<number>();
+    for (const [i, { sample, split }] of samples.entries()) {
+      if (signal?.aborted) throw new FoveaException('CANCELLED', 'The training export was cancelled.');
+      if (held.has(sample.itemId)) continue;
+      let blob = deps.blobs.read(sample.blobSha256);
+      if (sample.kind === 'dicom' && deid && deidOptions && session) {
+        let outcome;
+        try {
+          outcome = deid.deidentifyDicom(blob, deidOptions, session);
+        } catch (e) {
+          held.add(sample.itemId);
+          heldBack.push({ itemId: sample.itemId, reason: `It could not be de-identified: ${e instanceof FoveaException ? e.message : 'an internal error'}` });
+          continue;
+        }
+        if (outcome.status === 'held-back') {
+          held.add(sample.itemId);
+          heldBack.push({ itemId: sample.itemId, reason: `Possible burned-in text: ${outcome.burnedIn.reason}.` });
+          continue;
+        }
+        blob = outcome.bytes;
+      }
+      const name = `item-${sample.itemId}-f${sample.frameIndex}.png`;
+      const reader: BlobReader = { read: () => blob };
+      let values: ExportedSample['values'];
+      let png: { png: Buffer; lossy: boolean };
+      if (sample.kind === 'image') {
+        png = await storedPng(blob);
+        values = 'stored';
+      } else {
+        png = await normalisedPng(await decodeImage(reader, sample, config.normalization, sample.colour ? 3 : 1));
+        values = 'normalised';
+      }
+      if (png.lossy) lossy++;
+      await writer.write(`images/${name}`, png.png);
+      const entry: ExportedSample = { image: `images/${name}`, split, item: sample.itemId, frame: sample.frameIndex, width: sample.width, height: sample.height, values };
+      if (sample.target.task === 'classification') entry.labels = [...sample.target.classIndices];
+      else if (sample.target.task === 'segmentation') {
+        const r = rasterizeSegmentation(sample.target.shapes, sample.height, sample.width, readMask);
+        if (r.missing.length > 0) warnings.push(`Item ${sample.itemId}: ${r.missing.length} mask(s) changed while exporting and were left out.`);
+        await writer.write(`masks/${name}`, await maskPng(r.classMap, sample.width, sample.height));
+        entry.mask = `masks/${name}`;
+      }
+      out.push(entry);
+      onProgress?.(i + 1, samples.length);
+    }
+    if (lossy > 0) warnings.push(`${lossy} colour image(s) with values between 8-bit steps were written as 8-bit PNG: train.py sees them within 1/510 of Fovea's values.`);
+    const kept = (k: SplitName): number => out.filter((s) => s.split === k).length;
+    if (kept('test') === 0) throw new FoveaException('BAD_INPUT', 'Every test image was held back (possible burned-in text): nothing is left to test on.');
+
+    const classes = collected.classNames;
+    await writer.write('dataset.json', `${JSON.stringify({ fovea: 'training-dataset', version: 1, task: req.task, classes, channels: config.channels, ignoreIndex: IGNORE_INDEX, samples: out }, null, 1)}\n`);
+    await writer.write('classes.txt', `${classes.join('\n')}\n`);
+    await writer.write('plan.json', `${JSON.stringify(plan, null, 2)}\n`);
+    // Only the template's own files (a __pycache__ a check left behind is not part of it).
+    for (const e of readdirSync(template, { withFileTypes: true }).filter((d) => d.isFile() && /\.(py|md)$/.test(d.name)).sort((a, b) => a.name.localeCompare(b.name))) {
+      await writer.write(e.name, readFileSync(join(template, e.name)));
+    }
+
+    const patientsIn = (k: SplitName): number => new Set(samples.filter((s) => s.split === k && s.sample.patientKey !== null && !held.has(s.sample.itemId)).map((s) => s.sample.patientKey)).size;
+    const anyPatients = samples.some((s) => s.sample.patientKey !== null);
+    const images = { train: kept('train'), val: kept('val'), test: kept('test') };
+    const patients = anyPatients ? { train: patientsIn('train'), val: patientsIn('val'), test: patientsIn('test') } : null;
+    const summary = await writer.finish({
+      kind: 'training',
+      target: req.target,
+      task: req.task,
+      // A de-identified export names nothing of the source: a dataset may be named after a patient.
+      ...(req.deidentify ? {} : { dataset: dataset.name }),
+      splitFrom: req.splitFromRun !== undefined ? { run: req.splitFromRun } : 'dataset',
+      whatLeft: {
+        images: out.length,
+        pixels: 'PNG pixel data only: no DICOM header, no file names (images are named by library item id), no patient data',
+        dicomDeidentified: req.deidentify === true ? 'DICOM files went through the PS3.15 Basic Profile first; possible burned-in text held back' : false,
+        labels: req.task === 'segmentation' ? 'class-index masks' : 'class indices',
+        splits: images,
+        patients,
+        heldBack: heldBack.length,
+      },
+      classes,
+      fovea: foveaVersion(),
+    });
+    const manifestSha256 = createHash('sha256').update(await fsp.readFile(summary.manifest)).digest('hex');
+    auditExport(deps.audit, {
+      action: 'export.training',
+      objectType: 'dataset',
+      objectId: datasetId,
+      details: { target: req.target, task: req.task, outDir: summary.root, files: summary.files.length, bytes: summary.bytes, images: out.length, heldBack: heldBack.map((h) => h.itemId), deidentified: req.deidentify === true, splitFromRun: req.splitFromRun ?? null, manifestSha256 },
+    });
+    return { root: summary.root, manifest: summary.manifest, task: req.task, classes, images, patients, heldBack, warnings, files: summary.files, bytes: summary.bytes, plan, seconds: (performance.now() - started) / 1000 };
+  } catch (e) {
+    const removed = await writer.discard();
+    if (createdRoot) await fsp.rmdir(writer.root).catch(() => undefined);
+    const code = e instanceof FoveaException ? e.code : 'INTERNAL';
+    auditExport(deps.audit, { action: 'export.training', objectType: 'dataset', objectId: datasetId, outcome: code === 'CANCELLED' ? 'cancelled' : 'failed', details: { error: code, filesRemoved: removed } });
+    throw e;
+  }
+}

@@ -1,0 +1,660 @@
+#!/usr/bin/env python3
+"""Train a Fovea-exported dataset with PyTorch, on one process or many (DDP), and write a model
+Fovea can import (`fovea import-model output/model/model.onnx`).
+
+Written by Fovea's `export-training --target pytorch`; needs only torch and torchvision (and the
+numpy and Pillow they bring). No Fovea code. Runs unchanged as
+
+    python train.py                                   # one process (GPU if there is one)
+    torchrun --nnodes N --nproc_per_node G train.py   # DistributedDataParallel
+
+DDP: NCCL on GPUs, gloo on CPU; a DistributedSampler shards the training split; the loss is
+averaged over every rank; only rank 0 writes checkpoints, the model and the metrics. `--resume`
+continues from output/checkpoints/last.pt (written after every epoch).
+
+What it reproduces of Fovea (plan.json says which values this export holds):
+- the model family: a compact CNN classifier (conv-BN-ReLU blocks, global average pooling,
+  dropout, dense + softmax) or a U-Net (batch norm, transposed-conv decoder, skips, softmax);
+- the preprocessing: the normalisation into [0, 1] (dataset.json says per image whether the PNG
+  holds stored values, normalised here as Fovea does, or values Fovea already normalised), grey
+  <-> RGB as BT.601 luma, the letterbox (scale s = S / max(w, h), centred, padding 0; large
+  images box-filtered by floor(max side / S) first; bilinear at pixel centres), masks nearest with
+  255 = ignore outside the image; augmentation as one affine (flips, rotation, scale) plus
+  contrast/brightness jitter;
+- the losses (cross-entropy; segmentation adds 1 - mean foreground soft Dice), Adam, the best
+  checkpoint by validation loss, early stopping;
+- the test metrics, computed as Fovea computes them (classification: sklearn's accuracy,
+  precision/recall/F1 with zero_division=0, confusion matrix, one-vs-rest ROC AUC;
+  segmentation: per-class Dice/IoU over the image pixels, the prediction mapped back from the
+  letterbox by nearest neighbour), so `fovea evaluate --model NAME --split test` on the imported
+  model prints the same numbers.
+"""
+import argparse
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+IGNORE = 255
+
+
+# ---------------------------------------------------------------------------- data
+
+def linear_window(x, center, width):
+    w = max(width, 1.0)
+    if w <= 1:
+        return (x > center - 0.5).astype(np.float32)
+    return np.clip((x - (center - 0.5)) / (w - 1) + 0.5, 0.0, 1.0)
+
+
+def read_png(path):
+    """The PNG's samples as float64 [H, W, C] and the maximum its bit depth allows."""
+    with Image.open(path) as im:
+        mode = im.mode
+        arr = np.asarray(im)
+    if mode in ("I;16", "I;16B", "I"):
+        return arr.astype(np.float64)[:, :, None], 65535.0
+    if arr.ndim == 2:
+        return arr.astype(np.float64)[:, :, None], 255.0
+    return arr[:, :, :3].astype(np.float64), 255.0
+
+
+def normalise(values, maxv, sample, normalization):
+    """Fovea's normalisation into [0, 1] (sample-loader.ts decodePlain) of stored values."""
+    if sample["values"] == "normalised":
+        return values / maxv
+    kind = normalization["kind"]
+    if kind == "window":
+        return linear_window(values, float(normalization["center"]), float(normalization["width"]))
+    if kind == "per-image":
+        lo, hi = values.min(), values.max()
+        return (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
+    return values / maxv
+
+
+def convert_channels(img, channels):
+    if img.shape[2] == channels:
+        return img
+    if channels == 3:
+        return np.repeat(img, 3, axis=2)
+    return (0.299 * img[:, :, 0] + 0.587 * img[:, :, 1] + 0.114 * img[:, :, 2])[:, :, None]
+
+
+def reduce_image(img, f):
+    """Box filter by f; partial blocks at the right and bottom average what they have."""
+    if f <= 1:
+        return img
+    h, w, c = img.shape
+    H, W = -(-h // f), -(-w // f)
+    pad = np.zeros((H * f, W * f, c))
+    cnt = np.zeros((H * f, W * f, 1))
+    pad[:h, :w] = img
+    cnt[:h, :w] = 1
+    s = pad.reshape(H, f, W, f, c).sum(axis=(1, 3))
+    n = cnt.reshape(H, f, W, f, 1).sum(axis=(1, 3))
+    return s / n
+
+
+def reduce_mask(mask, f):
+    """Each block's centre pixel (sample-loader.ts reduceClassMap)."""
+    if f <= 1:
+        return mask
+    h, w = mask.shape
+    half = f >> 1
+    ys = np.minimum(h - 1, np.arange(-(-h // f)) * f + half)
+    xs = np.minimum(w - 1, np.arange(-(-w // f)) * f + half)
+    return mask[ys][:, xs]
+
+
+def draw_augmentation(aug, rng):
+    u = rng.random(6)
+    return {
+        "flip_h": aug["flipHorizontal"] and u[0] < 0.5,
+        "flip_v": aug["flipVertical"] and u[1] < 0.5,
+        "angle": math.radians(aug["rotateDegrees"] * (2 * u[2] - 1)),
+        "scale": 1 + aug["scale"] * (2 * u[3] - 1),
+        "contrast": 1 + aug["intensity"] * (2 * u[4] - 1),
+        "brightness": aug["intensity"] * (2 * u[5] - 1),
+    }
+
+
+def letterbox(width, height, S):
+    s = S / max(width, height)
+    return s, (S - width * s) / 2, (S - height * s) / 2
+
+
+def forward_affine(width, height, S, a):
+    """Image -> input pixels: the letterbox, then the augmentation about the input centre."""
+    s, px, py = letterbox(width, height, S)
+    m = np.array([[s, 0, px], [0, s, py], [0, 0, 1]], dtype=np.float64)
+    if a is None:
+        return m
+    c = S / 2
+    k = a["scale"]
+    fx = -k if a["flip_h"] else k
+    fy = -k if a["flip_v"] else k
+    cos, sin = math.cos(a["angle"]), math.sin(a["angle"])
+    A = np.array([[cos * fx, -sin * fy, 0], [sin * fx, cos * fy, 0], [0, 0, 1]])
+    T1 = np.array([[1, 0, -c], [0, 1, -c], [0, 0, 1]])
+    T2 = np.array([[1, 0, c], [0, 1, c], [0, 0, 1]])
+    return T2 @ A @ T1 @ m
+
+
+def render(img, f, width, height, S, fwd, mask=None, augment=None):
+    """Resample the (reduced) image into S x S: bilinear, pixel centres, edges clamped, 0 outside;
+    the mask nearest with 255 outside (sample-loader.ts renderSample)."""
+    inv = np.linalg.inv(fwd)
+    q = np.arange(S) + 0.5
+    qx, qy = np.meshgrid(q, q)
+    px = inv[0, 0] * qx + inv[0, 1] * qy + inv[0, 2]
+    py = inv[1, 0] * qx + inv[1, 1] * qy + inv[1, 2]
+    inside = (px >= 0) & (px < width) & (py >= 0) & (py < height)
+    h, w, _ = img.shape
+    rx = px / f - 0.5
+    ry = py / f - 0.5
+    x0 = np.floor(rx)
+    y0 = np.floor(ry)
+    tx = rx - x0
+    ty = ry - y0
+    tx = np.where(x0 < 0, 0.0, tx)
+    ty = np.where(y0 < 0, 0.0, ty)
+    x0 = np.clip(x0, 0, w - 1).astype(np.int64)
+    y0 = np.clip(y0, 0, h - 1).astype(np.int64)
+    x1 = np.minimum(x0 + 1, w - 1)
+    y1 = np.minimum(y0 + 1, h - 1)
+    tx = tx[:, :, None]
+    ty = ty[:, :, None]
+    top = img[y0, x0] * (1 - tx) + img[y0, x1] * tx
+    bottom = img[y1, x0] * (1 - tx) + img[y1, x1] * tx
+    out = top * (1 - ty) + bottom * ty
+    if augment is not None and (augment["contrast"] != 1 or augment["brightness"] != 0):
+        out = np.clip((out - 0.5) * augment["contrast"] + 0.5 + augment["brightness"], 0, 1)
+    out = np.where(inside[:, :, None], out, 0.0).astype(np.float32)
+    m = None
+    if mask is not None:
+        nx = np.clip(np.floor(px / f), 0, w - 1).astype(np.int64)
+        ny = np.clip(np.floor(py / f), 0, h - 1).astype(np.int64)
+        m = np.where(inside, mask[ny, nx], IGNORE).astype(np.int64)
+    return out, m
+
+
+class ExportedDataset(torch.utils.data.Dataset):
+    """One split of dataset.json; items are (image [S, S, C] float32, target)."""
+
+    def __init__(self, meta, plan, split, train):
+        self.samples = [s for s in meta["samples"] if s["split"] == split]
+        self.plan = plan
+        self.task = meta["task"]
+        self.K = len(meta["classes"])
+        self.train = train
+        self.epoch = 0
+
+    def __len__(self):
+        return len(self.samples)
+
+    def load(self, i):
+        s = self.samples[i]
+        plan = self.plan
+        values, maxv = read_png(os.path.join(HERE, s["image"]))
+        img = convert_channels(normalise(values, maxv, s, plan["normalization"]), plan["channels"])
+        S = plan["inputSize"]
+        f = max(1, int(max(s["width"], s["height"]) // S))
+        mask = None
+        if self.task == "segmentation":
+            with Image.open(os.path.join(HERE, s["mask"])) as im:
+                mask = reduce_mask(np.asarray(im).astype(np.int64), f)
+        return s, reduce_image(img, f), f, mask
+
+    def __getitem__(self, i):
+        s, img, f, mask = self.load(i)
+        S = self.plan["inputSize"]
+        a = None
+        if self.train and self.plan.get("augment"):
+            rng = np.random.default_rng([self.plan["seed"], self.epoch, s["item"], s["frame"]])
+            a = draw_augmentation(self.plan["augment"], rng)
+        x, m = render(img, f, s["width"], s["height"], S, forward_affine(s["width"], s["height"], S, a), mask, a)
+        if self.task == "classification":
+            return torch.from_numpy(x), torch.tensor(s["labels"][0], dtype=torch.int64)
+        return torch.from_numpy(x), torch.from_numpy(m)
+
+
+# ---------------------------------------------------------------------------- models
+
+class ConvBnRelu(nn.Sequential):
+    def __init__(self, cin, cout):
+        # BN momentum 0.1 in PyTorch's convention is Fovea's 0.9 (Keras's convention); eps as Fovea's.
+        super().__init__(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout, eps=1e-3, momentum=0.1), nn.ReLU(inplace=True))
+
+
+def classifier_levels(S):
+    return max(1, min(5, round(math.log2(S / 6))))
+
+
+class Classifier(nn.Module):
+    """Fovea's compact CNN classifier (native-models/models/classifier.ts)."""
+
+    def __init__(self, S, C, K, base=16, dropout=0.3):
+        super().__init__()
+        layers = [ConvBnRelu(C, base)]
+        filters = base
+        for level in range(1, classifier_levels(S) + 1):
+            nxt = min(256, base * 2 ** level)
+            layers += [nn.MaxPool2d(2, 2, ceil_mode=True), ConvBnRelu(filters, nxt)]
+            filters = nxt
+        layers += [ConvBnRelu(filters, filters)]
+        self.features = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(filters, K)
+
+    def forward(self, x):  # x [n, C, S, S] -> logits [n, K]
+        return self.fc(self.dropout(self.features(x).mean(dim=(2, 3))))
+
+
+class UNet(nn.Module):
+    """Fovea's U-Net with batch norm (native-models/models/unet.ts): depth 3, 16 base filters."""
+
+    def __init__(self, C, K, depth=3, base=16):
+        super().__init__()
+        self.enc = nn.ModuleList()
+        cin = C
+        for level in range(depth):
+            f = base * 2 ** level
+            self.enc.append(nn.Sequential(ConvBnRelu(cin, f), ConvBnRelu(f, f)))
+            cin = f
+        fb = base * 2 ** depth
+        self.bottleneck = nn.Sequential(ConvBnRelu(cin, fb), ConvBnRelu(fb, fb), nn.Dropout(0.2))
+        self.up = nn.ModuleList()
+        self.dec = nn.ModuleList()
+        cin = fb
+        for level in reversed(range(depth)):
+            f = base * 2 ** level
+            self.up.append(nn.ConvTranspose2d(cin, f, 2, stride=2))
+            self.dec.append(nn.Sequential(ConvBnRelu(2 * f, f), ConvBnRelu(f, f)))
+            cin = f
+        self.head = nn.Conv2d(cin, K, 1)
+
+    def forward(self, x):  # x [n, C, S, S] -> logits [n, K, S, S]
+        skips = []
+        for enc in self.enc:
+            x = enc(x)
+            skips.append(x)
+            x = F.max_pool2d(x, 2)
+        x = self.bottleneck(x)
+        for up, dec in zip(self.up, self.dec):
+            x = dec(torch.cat([up(x), skips.pop()], dim=1))
+        return self.head(x)
+
+
+class FoveaModel(nn.Module):
+    """What the ONNX holds: Fovea's layout, NHWC image in, probabilities out (NHWC for masks)."""
+
+    def __init__(self, net, task):
+        super().__init__()
+        self.net = net
+        self.task = task
+
+    def forward(self, image):
+        y = self.net(image.permute(0, 3, 1, 2))
+        if self.task == "classification":
+            return torch.softmax(y, dim=1)
+        return torch.softmax(y, dim=1).permute(0, 2, 3, 1)
+
+
+def create_model(plan, K):
+    S, C = plan["inputSize"], plan["channels"]
+    net = Classifier(S, C, K) if plan["task"] == "classification" else UNet(C, K)
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        elif isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+    return net
+
+
+def loss_of(task, logits, target, class_weights):
+    if task == "classification":
+        return F.cross_entropy(logits, target, weight=class_weights)
+    K = logits.shape[1]
+    valid = target != IGNORE
+    ce = F.cross_entropy(logits, torch.where(valid, target, torch.zeros_like(target)), weight=class_weights, reduction="none")
+    ce = (ce * valid).sum() / valid.sum().clamp(min=1)
+    probs = torch.softmax(logits, dim=1) * valid[:, None]
+    onehot = F.one_hot(torch.where(valid, target, torch.zeros_like(target)), K).permute(0, 3, 1, 2) * valid[:, None]
+    inter = (probs * onehot).sum(dim=(0, 2, 3))
+    dice = (2 * inter + 1) / (probs.sum(dim=(0, 2, 3)) + onehot.sum(dim=(0, 2, 3)) + 1)
+    return ce + (1 - dice[1:].mean())
+
+
+# ---------------------------------------------------------------------------- metrics (as Fovea's)
+
+def roc_auc(y, p):
+    """Area under the ROC curve (ties averaged): sklearn's roc_auc_score; None without both classes."""
+    pos = p[y]
+    neg = p[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
+    allv = np.concatenate([pos, neg])[order]
+    ranks = np.empty(len(allv))
+    i = 0
+    while i < len(allv):
+        j = i
+        while j + 1 < len(allv) and allv[j + 1] == allv[i]:
+            j += 1
+        ranks[i:j + 1] = (i + j) / 2 + 1
+        i = j + 1
+    r = np.empty(len(allv))
+    r[order] = ranks
+    return float((r[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def classification_metrics(classes, truth, probs):
+    K = len(classes)
+    pred = probs.argmax(axis=1)
+    cm = np.zeros((K, K), dtype=np.int64)
+    for t, p in zip(truth, pred):
+        cm[t, p] += 1
+    per = {}
+    for k, name in enumerate(classes):
+        tp = cm[k, k]
+        pp = cm[:, k].sum()
+        sup = cm[k, :].sum()
+        prec = tp / pp if pp else 0.0
+        rec = tp / sup if sup else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        per[name] = {"precision": float(prec), "recall": float(rec), "f1": float(f1), "support": int(sup)}
+    auc = {name: roc_auc(truth == k, probs[:, k].astype(np.float64)) for k, name in enumerate(classes)}
+    defined = [v for v in auc.values() if v is not None]
+    macro_auc = auc[classes[1]] if K == 2 else (float(np.mean(defined)) if defined else None)
+    return {
+        "task": "classification",
+        "n": int(len(truth)),
+        "accuracy": float((pred == truth).mean()) if len(truth) else 0.0,
+        "macro": {m: float(np.mean([v[m] for v in per.values()])) for m in ("precision", "recall", "f1")},
+        "perClass": per,
+        "confusionMatrix": {"labels": list(classes), "matrix": cm.tolist()},
+        "auc": {"macro": macro_auc, "perClass": auc},
+    }
+
+
+def segmentation_metrics(classes, counts, n):
+    per = {}
+    for k, name in enumerate(classes):
+        tp, fp, fn = (float(counts[j][k]) for j in range(3))
+        d = tp + fp + fn
+        per[name] = {"dice": 2 * tp / (2 * tp + fp + fn) if d else None, "iou": tp / d if d else None, "truePositives": tp, "falsePositives": fp, "falseNegatives": fn}
+    fg = [per[c] for c in classes[1:]]
+    mean = lambda key: (float(np.mean([v[key] for v in fg if v[key] is not None])) if any(v[key] is not None for v in fg) else None)  # noqa: E731
+    return {"task": "segmentation", "n": n, "dice": mean("dice"), "iou": mean("iou"), "perClass": per, "ignoredPixels": int(counts[3])}
+
+
+@torch.no_grad()
+def evaluate_test(model, meta, plan, device):
+    """The test split scored as Fovea scores it (image pixels for masks)."""
+    ds = ExportedDataset(meta, plan, "test", train=False)
+    classes = meta["classes"]
+    model.eval()
+    S = plan["inputSize"]
+    if meta["task"] == "classification":
+        truth, probs = [], []
+        for i in range(len(ds)):
+            x, y = ds[i]
+            probs.append(model(x[None].to(device)).cpu().numpy()[0])
+            truth.append(int(y))
+        return classification_metrics(classes, np.array(truth, dtype=np.int64), np.array(probs, dtype=np.float32))
+    K = len(classes)
+    counts = [np.zeros(K), np.zeros(K), np.zeros(K), 0]
+    for i in range(len(ds)):
+        s = ds.samples[i]
+        x, _ = ds[i]
+        pred_in = model(x[None].to(device)).cpu().numpy()[0].argmax(axis=-1)
+        with Image.open(os.path.join(HERE, s["mask"])) as im:
+            truth = np.asarray(im).astype(np.int64)
+        sc, px, py = letterbox(s["width"], s["height"], S)
+        cols = np.clip(np.floor((np.arange(s["width"]) + 0.5) * sc + px), 0, S - 1).astype(np.int64)
+        rows = np.clip(np.floor((np.arange(s["height"]) + 0.5) * sc + py), 0, S - 1).astype(np.int64)
+        pred = pred_in[rows][:, cols]
+        valid = truth != IGNORE
+        counts[3] += int((~valid).sum())
+        t, p = truth[valid], pred[valid]
+        for k in range(K):
+            counts[0][k] += np.sum((t == k) & (p == k))
+            counts[1][k] += np.sum((t != k) & (p == k))
+            counts[2][k] += np.sum((t == k) & (p != k))
+    return segmentation_metrics(classes, counts, len(ds))
+
+
+# ---------------------------------------------------------------------------- model pack
+
+def sha256_of(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_json(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh, indent=2)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def write_model_pack(model, meta, plan, out_dir, metrics, info):
+    """model.onnx, model-card.json (Fovea's card) and fovea-model.json (the pack manifest, with SHA-256)."""
+    pack = os.path.join(out_dir, "model")
+    os.makedirs(pack, exist_ok=True)
+    S, C, task, classes = plan["inputSize"], plan["channels"], meta["task"], meta["classes"]
+    onnx_path = os.path.join(pack, "model.onnx")
+    model = model.cpu().eval()
+    torch.onnx.export(model, torch.zeros(1, S, S, C), onnx_path + ".tmp", input_names=["image"], output_names=["probabilities"],
+                      dynamic_axes={"image": {0: "batch"}, "probabilities": {0: "batch"}}, opset_version=13)
+    os.replace(onnx_path + ".tmp", onnx_path)
+    out_shape = [None, len(classes)] if task == "classification" else [None, S, S, len(classes)]
+    norm = plan["normalization"]
+    card = {
+        "fovea": "model-card",
+        "version": 1,
+        "createdAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "foveaVersion": None,
+        "task": task,
+        "classes": classes,
+        "multiLabel": False,
+        "model": {"format": "onnx", "architecture": plan["model"]["family"], "files": ["model.onnx"], "parameters": sum(p.numel() for p in model.parameters()), "checkpoint": "best"},
+        "input": {"name": "image", "shape": [None, S, S, C], "layout": "NHWC", "dtype": "float32", "channels": C, "channelOrder": "grey" if C == 1 else "RGB", "valueRange": [0, 1]},
+        "preprocessing": {"normalization": dict(norm, description=plan["normalizationDescription"]), "letterbox": {"size": S, "description": "Scale by s = %d / max(width, height) (bilinear, pixel centres at +0.5; large images first box-filtered by floor(max side / %d)), centre, pad with 0." % (S, S)}, "channels": plan["channelsDescription"]},
+        "outputs": [{"name": "probabilities", "shape": out_shape, "layout": "NC" if task == "classification" else "NHWC", "dtype": "float32"}],
+        "decoding": "argmax over the probabilities gives the class index into `classes`." if task == "classification" else "argmax over the last axis gives each input pixel's class index; index 0 is background.",
+        "training": {"trainedBy": "train.py (PyTorch %s)" % torch.__version__, "dataset": plan.get("dataset"), "epochs": plan["epochs"], **info},
+        "metrics": {"test": metrics},
+        "privacy": "No patient data: class names, counts and metrics only. The weights were learned from the exported images.",
+    }
+    write_json(os.path.join(pack, "model-card.json"), card)
+    manifest = {
+        "fovea": "model-pack",
+        "version": 1,
+        "name": plan.get("modelName", "pytorch-model"),
+        "title": "%s %s model trained with PyTorch" % (plan.get("dataset") or "Fovea", task),
+        "task": task,
+        "classes": classes,
+        "input": {"name": "image", "layout": "NHWC", "width": S, "height": S, "channels": C},
+        "preprocessing": {"resize": "fovea", "normalization": norm},
+        "output": {"decoder": "fovea", "multiLabel": False},
+        "license": {"name": "unknown", "notes": "Trained by the user on their own data; set the licence that applies."},
+        "files": [{"role": "model", "name": "model.onnx", "bytes": os.path.getsize(onnx_path), "sha256": sha256_of(onnx_path)}],
+    }
+    write_json(os.path.join(pack, "fovea-model.json"), manifest)
+    return pack
+
+
+# ---------------------------------------------------------------------------- training
+
+def emit(obj, prefix=""):
+    """One JSON line in one write: lines of several ranks sharing a pipe never interleave."""
+    sys.stdout.write(prefix + json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def setup_distributed():
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        device = torch.device("cuda", local) if backend == "nccl" else torch.device("cpu")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        return dist.get_rank(), world, device, backend
+    return 0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu"), None
+
+
+def all_sum(values, device, world):
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    if world > 1:
+        dist.all_reduce(t)
+    return t.tolist()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--epochs", type=int, help="epochs (default: the plan's)")
+    ap.add_argument("--batch-size", type=int, help="per process (default: the plan's)")
+    ap.add_argument("--lr", type=float, help="Adam learning rate (default: the plan's)")
+    ap.add_argument("--input-size", type=int, help="input side in pixels (default: the plan's; the model card records it, so Fovea preprocesses the same way)")
+    ap.add_argument("--out", default=os.path.join(HERE, "output"), help="checkpoints, model pack and metrics (default: ./output)")
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
+    ap.add_argument("--workers", type=int, default=0, help="DataLoader worker processes per rank")
+    ap.add_argument("--no-augment", action="store_true", help="train without the plan's augmentation")
+    args = ap.parse_args()
+
+    with open(os.path.join(HERE, "plan.json"), encoding="utf-8") as fh:
+        plan = json.load(fh)
+    with open(os.path.join(HERE, "dataset.json"), encoding="utf-8") as fh:
+        meta = json.load(fh)
+    if args.epochs is not None:
+        plan["epochs"] = args.epochs
+    if args.batch_size is not None:
+        plan["batchSize"] = args.batch_size
+    if args.lr is not None:
+        plan["learningRate"] = args.lr
+    if args.input_size is not None:
+        plan["inputSize"] = args.input_size
+    if plan["task"] == "segmentation" and plan["inputSize"] % 8:
+        sys.exit("the U-Net's input size must be a multiple of 8 (got %d)" % plan["inputSize"])
+    if args.no_augment:
+        plan["augment"] = None
+
+    rank, world, device, backend = setup_distributed()
+    torch.manual_seed(plan["seed"])
+    np.random.seed(plan["seed"])
+    K = len(meta["classes"])
+    task = meta["task"]
+    net = create_model(plan, K).to(device)
+    model = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None) if world > 1 else net
+    opt = torch.optim.Adam(net.parameters(), lr=plan["learningRate"])
+    weights = torch.tensor(plan["classWeights"], dtype=torch.float32, device=device) if plan.get("classWeights") else None
+
+    train_ds = ExportedDataset(meta, plan, "train", train=True)
+    val_ds = ExportedDataset(meta, plan, "val", train=False)
+    if len(train_ds) == 0:
+        sys.exit("dataset.json has no training images")
+    sampler = torch.utils.data.distributed.DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=plan["seed"]) if world > 1 else None
+    loader = torch.utils.data.DataLoader(train_ds, batch_size=plan["batchSize"], shuffle=sampler is None, sampler=sampler, num_workers=args.workers,
+                                         generator=torch.Generator().manual_seed(plan["seed"]))
+    val_sampler = torch.utils.data.distributed.DistributedSampler(val_ds, num_replicas=world, rank=rank, shuffle=False) if world > 1 and len(val_ds) else None
+    val_loader = torch.utils.data.DataLoader(val_ds, batch_size=plan["batchSize"], sampler=val_sampler, num_workers=args.workers) if len(val_ds) else None
+
+    ckpt_dir = os.path.join(args.out, "checkpoints")
+    start, best, best_epoch, stale = 0, float("inf"), None, 0
+    last = os.path.join(ckpt_dir, "last.pt")
+    if args.resume:
+        if not os.path.exists(last):
+            sys.exit("--resume: %s does not exist" % last)
+        ck = torch.load(last, map_location=device)
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        start, best, best_epoch, stale = ck["epoch"] + 1, ck["best"], ck["bestEpoch"], ck["stale"]
+        if rank == 0:
+            emit({"event": "resumed", "afterEpoch": ck["epoch"] + 1, "nextEpoch": ck["epoch"] + 2})
+    if rank == 0:
+        os.makedirs(ckpt_dir, exist_ok=True)
+        emit({"event": "start", "task": task, "world": world, "backend": backend, "device": str(device), "train": len(train_ds), "val": len(val_ds), "epochs": plan["epochs"]})
+
+    patience = plan.get("earlyStoppingPatience") or 0
+    for epoch in range(start, plan["epochs"]):
+        model.train()
+        train_ds.epoch = epoch
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        local_loss, local_n = 0.0, 0
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            opt.zero_grad()
+            loss = loss_of(task, model(x.permute(0, 3, 1, 2)), y, weights)
+            loss.backward()
+            opt.step()
+            local_loss += float(loss) * len(x)
+            local_n += len(x)
+        emit({"event": "rank-epoch", "rank": rank, "epoch": epoch + 1, "samples": local_n, "loss": local_loss / max(local_n, 1)})
+        tl, tn = all_sum([local_loss, local_n], device, world)
+        val_loss = None
+        if val_loader is not None:
+            model.eval()
+            vl, vn = 0.0, 0
+            with torch.no_grad():
+                for x, y in val_loader:
+                    x, y = x.to(device), y.to(device)
+                    vl += float(loss_of(task, model(x.permute(0, 3, 1, 2)), y, weights)) * len(x)
+                    vn += len(x)
+            vl, vn = all_sum([vl, vn], device, world)
+            val_loss = vl / max(vn, 1)
+        score = val_loss if val_loss is not None else tl / max(tn, 1)
+        improved = score < best
+        if improved:
+            best, best_epoch, stale = score, epoch + 1, 0
+        else:
+            stale += 1
+        if rank == 0:
+            state = {"model": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "best": best, "bestEpoch": best_epoch, "stale": stale, "plan": plan}
+            torch.save(state, last + ".tmp")
+            os.replace(last + ".tmp", last)
+            if improved:
+                torch.save({"model": net.state_dict(), "epoch": epoch}, os.path.join(ckpt_dir, "best.pt.tmp"))
+                os.replace(os.path.join(ckpt_dir, "best.pt.tmp"), os.path.join(ckpt_dir, "best.pt"))
+            emit({"event": "epoch", "epoch": epoch + 1, "loss": tl / max(tn, 1), "samples": int(tn), "valLoss": val_loss, "best": improved})
+            emit({"event": "checkpoint", "rank": rank, "epoch": epoch + 1, "path": os.path.relpath(last, args.out)})
+        if world > 1:
+            dist.barrier()
+        if patience and stale >= patience:
+            if rank == 0:
+                emit({"event": "early-stop", "epoch": epoch + 1, "bestEpoch": best_epoch})
+            break
+
+    if rank == 0:
+        best_path = os.path.join(ckpt_dir, "best.pt")
+        net.load_state_dict(torch.load(best_path if os.path.exists(best_path) else last, map_location=device)["model"])
+        export = FoveaModel(net, task).to(device)
+        metrics = evaluate_test(export, meta, plan, device)
+        write_json(os.path.join(args.out, "test-metrics.json"), metrics)
+        pack = write_model_pack(export, meta, plan, args.out, metrics, {"bestEpoch": best_epoch, "processes": world, "backend": backend or "single"})
+        emit({"event": "model", "path": os.path.relpath(pack, HERE)})
+        emit(metrics, "TEST_METRICS ")
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
