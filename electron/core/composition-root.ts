@@ -211,12 +211,7 @@ export class Core {
       'import.start': ({ datasetName, paths }) => this.startImport(datasetName, paths),
       'jobs.cancel': ({ jobId }) => ({ cancelled: this.jobs.cancel(jobId) }),
       'jobs.list': ({ kind }) => this.jobs.list(kind),
-      'samples.create': () => {
-        if (this.policy.policy.sampleData === false) {
-          throw new FoveaException('FORBIDDEN', 'Your IT policy turns the sample library off (policy key sampleData).');
-        }
-        return this.startSampleLibrary();
-      },
+      'samples.create': () => this.startSampleLibrary(),
       'runs.list': ({ datasetId }) => this.runs.list(datasetId).map(toRunSummary),
       'runs.get': ({ runId }) => this.runDetail(runId),
       'training.plan': ({ datasetId, task, classNames }) => this.trainingPlan(datasetId, task, classNames),
@@ -520,6 +515,20 @@ export class Core {
     return { jobId };
   }
 
+  /**
+   * The one place for the checks that hold for a request whatever its transport: a write on a
+   * read-only library (LIBRARY_READ_ONLY) and what the IT policy turns off (FORBIDDEN). `dispatch`
+   * calls it for every request; the CLI calls it with the request each command performs, so
+   * `fovea demo` is refused where the app's sample-library button is. (A check that needs the
+   * payload, such as the export formats a policy allows, lives in the service both call.)
+   */
+  admit(name: RequestName): void {
+    if (this.library.readOnly && WRITES.has(name)) throw new FoveaException('LIBRARY_READ_ONLY', this.library.readOnlyReason ?? 'The library is open read-only.');
+    if (name === 'samples.create' && this.policy.policy.sampleData === false) {
+      throw new FoveaException('FORBIDDEN', 'Your IT policy turns the sample library off (policy key sampleData).');
+    }
+  }
+
   on<E extends EventName>(name: E, listener: (payload: Events[E]) => void): () => void {
     return this.events.on(name, listener);
   }
@@ -534,10 +543,8 @@ export class Core {
     if (this.#closed) return err('LIBRARY_UNUSABLE', 'The library is closed.');
     const parsed = parseRequest(name, input);
     if (!parsed.ok) return err('VALIDATION', parsed.message, { issues: parsed.issues });
-    if (this.library.readOnly && WRITES.has(name)) {
-      return err('LIBRARY_READ_ONLY', this.library.readOnlyReason ?? 'The library is open read-only.');
-    }
     try {
+      this.admit(name);
       const handler = this.#handlers[name] as (p: unknown) => unknown;
       return ok(await handler(parsed.value));
     } catch (e) {
