@@ -10,6 +10,7 @@ import type { AppInfo, MlPreflight, RunDetail, RunSummary, TrainingPlan } from '
 import type { MlEngine, TaskKind, TrainOutcome } from '../contract/ml';
 import { err, FoveaException, ok, type Result } from '../contract/result';
 import { toErrorResult } from './errors';
+import type { CoreParts } from './core-parts';
 import { collectVersions } from './app/versions';
 import { EventHub } from './events';
 import { ImportEngine, type ImportRequest } from './import/import-engine';
@@ -86,7 +87,7 @@ const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create'
   // an export appends to the library's audit log
   'export.start', ...VOLUME_WRITES]);
 
-export class Core {
+export class Core implements CoreParts {
   readonly db: Db;
   readonly library: LibraryStatus;
   readonly events = new EventHub();

@@ -6,9 +6,9 @@
  */
 import type { EvaluationResponses, EvaluationSplit } from '../../contract/evaluation';
 import type { RequestPayload } from '../../contract/api';
-import type { Core } from '../composition-root';
-import { galleryImages, runPredict } from '../predict/predict-service';
-import { evaluateRun, readStoredEvaluation } from './evaluate-run';
+import type { CoreParts } from '../core-parts';
+import { galleryImages, runPredict, type PredictCore } from '../predict/predict-service';
+import { evaluateRun, readStoredEvaluation, type EvaluationCore } from './evaluate-run';
 import { headlineOf, listEvaluations } from './evaluation-store';
 
 type EvalRequest = keyof EvaluationResponses;
@@ -17,7 +17,10 @@ type EvalHandlers = { [K in EvalRequest]: (payload: RequestPayload<K>) => Promis
 /** Requests that write to the library (refused on a read-only one). */
 export const EVALUATION_WRITES: readonly EvalRequest[] = ['predict.start', 'evaluation.run'];
 
-export function evaluationHandlers(core: Core): EvalHandlers {
+/** What the evaluation requests need: the services they call, the job runner and the events. */
+export type EvaluationRequestsCore = PredictCore & EvaluationCore & Pick<CoreParts, 'jobs' | 'events'>;
+
+export function evaluationHandlers(core: EvaluationRequestsCore): EvalHandlers {
   return {
     'predict.start': ({ runId, datasetId, onlyUnlabeled, minScore, uncertainty }) => {
       // Refuse at once what cannot start (unknown run, no checkpoint): the UI shows it by the button.
