@@ -1,7 +1,7 @@
 /**
  * The `fovea` command: the same core as the desktop app, no Electron.
- * Exit codes: 0 success, 1 completed with per-item failures, 2 bad usage or
- * an unusable library.
+ * Exit codes: 0 success, 1 completed with per-item failures, 2 bad usage, a
+ * refusal by IT policy, or an unusable library.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RequestName } from '../contract/api';
@@ -79,7 +79,7 @@ export function usage(): string {
     '  --library DIR   the library folder (default: $FOVEA_LIBRARY, else the per-user application-data folder)',
     '  --json          machine-readable output (JSON, or JSON lines for long-running commands)',
     '',
-    'Exit codes: 0 success, 1 completed with per-item failures, 2 bad usage or unusable library.',
+    'Exit codes: 0 success, 1 completed with per-item failures, 2 bad usage, refused by IT policy, or unusable library.',
   ].join('\n');
 }
 
@@ -125,7 +125,8 @@ export async function main(argv: string[], deps: { policy?: PolicyLoadResult } =
     const error = toFoveaError(e);
     if (ctx.json) ctx.jsonLine({ error: { code: error.code, message: error.message } });
     ctx.err(`fovea ${name}: ${error.message} [${error.code}]`);
-    return error.code === 'LIBRARY_UNUSABLE' || error.code === 'VALIDATION' || error.code === 'NOT_FOUND' ? EXIT_USAGE : 1;
+    // A policy refusal is the caller's to change, like bad usage (fovea export has always exited 2 for it).
+    return error.code === 'LIBRARY_UNUSABLE' || error.code === 'VALIDATION' || error.code === 'NOT_FOUND' || error.code === 'FORBIDDEN' ? EXIT_USAGE : 1;
   } finally {
     ctx.close();
   }

@@ -19,7 +19,7 @@ import { applyLabels, type LabelImportReport } from './import/label-importer';
 import { parseLabelFile, type LabelFormat, type ParseLabelOptions } from './labels';
 import { JobRunner } from './jobs/job-runner';
 import { exportModel } from './export/model-export';
-import { assertExportAllowed, exportLabels } from './export/label-export';
+import { assertExportAllowed, exportLabels, type LabelExportRequest, type LabelExportResult, type LabelExportSources } from './export/label-export';
 import { createSampleLibrary } from './samples/sample-library';
 import { AnnotationStore } from './store/annotation-store';
 import { EVALUATION_WRITES, evaluationHandlers } from './evaluation/evaluation-requests';
@@ -460,16 +460,7 @@ export class Core implements CoreParts {
 
   /** Export a dataset (labels, or de-identified DICOM) as a job (UI): returns at once, reports through events. */
   startExport(p: RequestPayload<'export.start'>): { jobId: string } {
-    const sources = {
-      db: this.db,
-      blobs: this.blobs,
-      annotations: this.annotations,
-      datasets: this.datasets,
-      audit: this.audit,
-      allowedFormats: this.policy.policy.allowedExportFormats,
-      actor: osUserName(),
-    };
-    assertExportAllowed(sources, p.datasetId, p.format); // NOT_FOUND / FORBIDDEN as the request's answer
+    assertExportAllowed(this.#exportSources(), p.datasetId, p.format); // NOT_FOUND / FORBIDDEN as the request's answer
     const options: Record<string, unknown> = {};
     if (p.withImages) options['withImages'] = true;
     if (p.yoloTask) options['task'] = p.yoloTask;
@@ -479,8 +470,7 @@ export class Core implements CoreParts {
       kind: 'export',
       subject: { datasetId: p.datasetId },
       task: (job) =>
-        exportLabels(
-          sources,
+        this.exportDataset(
           { datasetId: p.datasetId, format: p.format, outDir: p.outDir, split: p.split, overwrite: p.overwrite, options },
           job.signal,
           (done, total) => job.progress({ done, total }, () => this.events.emit('export.progress', { jobId, done, total })),
@@ -498,6 +488,26 @@ export class Core implements CoreParts {
         ),
     });
     return { jobId };
+  }
+
+  /**
+   * Export a dataset (labels, or de-identified DICOM): the one entry point of the export job and
+   * `fovea export`, so the IT policy's formats, the audit and the actor hold for both.
+   */
+  exportDataset(request: LabelExportRequest, signal?: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<LabelExportResult> {
+    return exportLabels(this.#exportSources(), request, signal, onProgress);
+  }
+
+  #exportSources(): LabelExportSources {
+    return {
+      db: this.db,
+      blobs: this.blobs,
+      annotations: this.annotations,
+      datasets: this.datasets,
+      audit: this.audit,
+      allowedFormats: this.policy.policy.allowedExportFormats,
+      actor: osUserName(),
+    };
   }
 
   /** Make the sample library as a job (UI): returns at once, reports through events. */

@@ -5,13 +5,11 @@
  * with fovea-manifest.json (SHA-256 of every file). Exit 0 when everything was exported, 1 when
  * items were held back or the export failed, 2 for bad usage (or a format the IT policy refuses).
  */
-import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { FoveaException } from '../../contract/result';
 import { EXPORT_FORMATS, type ExportFormat } from '../../core/export/export-types';
-import { exportLabels, isExportFormat } from '../../core/export/label-export';
+import { isExportFormat } from '../../core/export/label-export';
 import type { CliContext } from '../cli-context';
-import { EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, UsageError } from '../cli-context';
+import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
 import { interruptible } from '../interrupt';
 
 export const exportHelp = [
@@ -89,16 +87,7 @@ export async function runExport(ctx: CliContext, positionals: string[], values: 
   const stop = interruptible(ctx, 'Stopping the export');
   let lastShown = 0;
   try {
-    const result = await exportLabels(
-      {
-        db: core.db,
-        blobs: core.blobs,
-        annotations: core.annotations,
-        datasets: core.datasets,
-        audit: core.audit,
-        allowedFormats: core.policy.policy.allowedExportFormats,
-        actor: userInfo().username,
-      },
+    const result = await core.exportDataset(
       { datasetId: dataset.id, format: format as ExportFormat, outDir: resolve(out), split: split as 'train' | 'val' | 'test' | undefined, overwrite: values['overwrite'] === true, options },
       stop.signal,
       (done, total) => {
@@ -132,13 +121,6 @@ export async function runExport(ctx: CliContext, positionals: string[], values: 
       }
     }
     return result.heldBack.length ? EXIT_PARTIAL : EXIT_OK;
-  } catch (e) {
-    if (e instanceof FoveaException && e.code === 'FORBIDDEN') {
-      if (ctx.json) ctx.jsonLine({ error: { code: e.code, message: e.message } });
-      ctx.err(`fovea export: ${e.message}`);
-      return EXIT_USAGE;
-    }
-    throw e;
   } finally {
     stop.release();
   }

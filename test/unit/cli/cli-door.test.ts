@@ -8,6 +8,7 @@
  * The commands run in-process (the policy is passed in), against real libraries.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -81,13 +82,36 @@ test("IT's sampleData: false refuses `fovea demo` as it refuses the app's reques
   const lib = join(tmp.dir, 'lib');
   const policy: PolicyLoadResult = { ...NO_POLICY, source: 'policy', policy: { sampleData: false }, origins: { sampleData: 'test' } };
   const r = await run(['demo', '--library', lib], policy);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2);
   assert.match(r.stderr, /^fovea demo: Your IT policy turns the sample library off \(policy key sampleData\)\. \[FORBIDDEN\]$/m);
   const core = createCore({ libraryDir: lib, ml: createMlEngine(), policy });
   try {
     assert.deepEqual(core.datasets.list(), []);
     const app = await core.dispatch('samples.create', {});
     assert.equal(!app.ok && app.error.code, 'FORBIDDEN');
+  } finally {
+    core.close();
+  }
+});
+
+test("IT's allowedExportFormats refuses `fovea export` of another format as it refuses the app's export.start, and writes nothing", { timeout: 60_000 }, async (t) => {
+  const tmp = tempDir();
+  t.after(tmp.cleanup);
+  const lib = join(tmp.dir, 'lib');
+  const policy: PolicyLoadResult = { ...NO_POLICY, source: 'policy', policy: { allowedExportFormats: ['coco'] }, origins: { allowedExportFormats: 'test' } };
+  const setup = createCore({ libraryDir: lib, ml: createMlEngine(), policy });
+  const ds = setup.datasets.create('Cases', '');
+  setup.close();
+  const out = join(tmp.dir, 'out');
+  const r = await run(['export', '--library', lib, '--dataset', 'Cases', '--format', 'voc', '--out', out], policy);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^fovea export: .*\[FORBIDDEN\]$/m);
+  assert.equal(existsSync(out), false);
+  const core = createCore({ libraryDir: lib, ml: createMlEngine(), policy });
+  try {
+    const app = await core.dispatch('export.start', { datasetId: ds.id, format: 'voc', outDir: out });
+    assert.equal(!app.ok && app.error.code, 'FORBIDDEN');
+    assert.equal(!app.ok && app.error.message, r.stderr.replace(/^fovea export: /, '').replace(/ \[FORBIDDEN\]\n$/, ''));
   } finally {
     core.close();
   }
