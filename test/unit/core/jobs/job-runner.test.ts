@@ -11,14 +11,25 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import type { EventName, Events } from '../../../../electron/contract/api';
-import type { JobEvents } from '../../../../electron/contract/jobs';
+import * as v from 'valibot';
+import { jobEventSchemas, type JobEvents } from '../../../../electron/contract/jobs';
 import { FoveaException } from '../../../../electron/contract/result';
 import { JobRunner } from '../../../../electron/core/jobs/job-runner';
 import { tempCore } from '../../../helpers/temp-library';
 
+/** Every generic job event the core sends passes its contract schema. */
+function assertValid(name: string, payload: unknown): void {
+  if (!(name in jobEventSchemas)) return;
+  const r = v.safeParse(jobEventSchemas[name as keyof JobEvents], payload);
+  assert.ok(r.success, `${name}: ${JSON.stringify(r.issues?.map((i) => i.message))} in ${JSON.stringify(payload)}`);
+}
+
 function record(core: ReturnType<typeof tempCore>['core']): { name: EventName; payload: Events[EventName] }[] {
   const seen: { name: EventName; payload: Events[EventName] }[] = [];
-  core.events.onAny((name, payload) => seen.push({ name, payload }));
+  core.events.onAny((name, payload) => {
+    assertValid(name, payload);
+    seen.push({ name, payload });
+  });
   return seen;
 }
 
@@ -104,7 +115,10 @@ test('a failed import into an existing dataset keeps that dataset; jobs.list sho
 
 test('the runner: throttled progress, last step always sent, errors mapped once, cancel ends as cancelled', async () => {
   const events: { name: keyof JobEvents; payload: JobEvents[keyof JobEvents] }[] = [];
-  const runner = new JobRunner((name, payload) => events.push({ name, payload }));
+  const runner = new JobRunner((name, payload) => {
+    assertValid(name, payload);
+    events.push({ name, payload });
+  });
   const results: string[] = [];
   const { jobId } = runner.run({
     kind: 'export',
