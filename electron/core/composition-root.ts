@@ -334,7 +334,8 @@ export class Core implements CoreParts {
     const existing = this.datasets.findByName(datasetName);
     const dataset = existing ?? this.datasets.create(datasetName, '');
     const removeIfNew = (): void => {
-      if (!existing && this.datasets.removeIfEmpty(dataset.id)) this.events.emit('datasets.changed', { datasetId: dataset.id });
+      // After close (the job was cancelled by it) the library is no longer ours to change.
+      if (!existing && !this.#closed && this.datasets.removeIfEmpty(dataset.id)) this.events.emit('datasets.changed', { datasetId: dataset.id });
     };
     const { jobId } = this.jobs.run({
       kind: 'import',
