@@ -17,6 +17,7 @@ import type { PolicyLoadResult } from '../../../electron/core/policy/policy';
 import { createCore } from '../../../electron/core/composition-root';
 import { DB_FILE } from '../../../electron/core/store/library-db';
 import { createMlEngine } from '../../../native-models/engine';
+import { SHARED_TESTDATA } from '../../helpers/paths';
 import { tempDir } from '../../helpers/temp-library';
 
 async function run(argv: string[], policy?: PolicyLoadResult): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -115,4 +116,10 @@ test("IT's allowedExportFormats refuses `fovea export` of another format as it r
   } finally {
     core.close();
   }
+});
+
+test('a full disk is a clear message with its code, not an internal error with a stack (a real ENOSPC from /dev/full)', { skip: !existsSync('/dev/full') && 'no /dev/full on this OS' }, async () => {
+  const r = await run(['pixels', join(SHARED_TESTDATA, 'dicom/pydicom/CT_small.dcm'), '--out', '/dev/full'], NO_POLICY);
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stderr, 'fovea pixels: The disk is full: free some space and try again. Nothing already saved was lost. [IO]\n');
 });
