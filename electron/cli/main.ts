@@ -1,11 +1,12 @@
 /**
  * The `fovea` command: the same core as the desktop app, no Electron.
- * Exit codes: 0 success, 1 completed with per-item failures, 2 bad usage or
- * an unusable library.
+ * Exit codes: 0 success, 1 completed with per-item failures, 2 bad usage, a
+ * refusal by IT policy, or an unusable library.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { FoveaException } from '../contract/result';
-import { loadPolicy } from '../core/policy/policy';
+import type { RequestName } from '../contract/api';
+import { loadPolicy, type PolicyLoadResult } from '../core/policy/policy';
+import { toFoveaError } from '../core/errors';
 import { createCliContext, EXIT_USAGE, UsageError, type CliContext } from './cli-context';
 import { datasetsHelp, runDatasets } from './commands/datasets';
 import { demoHelp, runDemo } from './commands/demo';
@@ -30,29 +31,35 @@ interface CommandSpec {
   help: string;
   run: Command;
   options?: ParseArgsConfig['options'];
+  /**
+   * The request of the app this command performs: the core admits it (read-only library, IT
+   * policy) exactly as it admits the app's request, before the command starts. None for commands
+   * that only read files outside the library.
+   */
+  request?: RequestName;
 }
 
 const COMMANDS: Record<string, CommandSpec> = {
-  info: { help: infoHelp, run: (ctx) => runInfo(ctx) },
-  datasets: { help: datasetsHelp, run: (ctx) => runDatasets(ctx) },
-  import: { help: importHelp, options: importOptions, run: runImport },
+  info: { help: infoHelp, request: 'app.info', run: (ctx) => runInfo(ctx) },
+  datasets: { help: datasetsHelp, request: 'datasets.list', run: (ctx) => runDatasets(ctx) },
+  import: { help: importHelp, request: 'import.start', options: importOptions, run: runImport },
   backup: { help: backupHelp, options: backupOptions, run: (ctx, _p, values) => runBackup(ctx, values) },
   check: { help: checkHelp, options: checkOptions, run: (ctx, _p, values) => runCheck(ctx, values) },
-  'import-labels': { help: importLabelsHelp, options: importLabelsOptions, run: runImportLabels },
-  export: { help: exportHelp, options: exportOptions, run: runExport },
-  demo: { help: demoHelp, run: (ctx) => runDemo(ctx) },
-  train: { help: trainHelp, options: trainOptions, run: runTrain },
-  evaluate: { help: evaluateHelp, options: evaluateOptions, run: runEvaluate },
-  report: { help: reportHelp, options: reportOptions, run: runReport },
-  'export-model': { help: exportModelHelp, options: exportModelOptions, run: runExportModel },
-  'export-training': { help: exportTrainingHelp, options: exportTrainingOptions, run: runExportTraining },
-  predict: { help: predictHelp, options: predictOptions, run: runPredictCommand },
-  runs: { help: runsHelp, run: (ctx, positionals) => runRuns(ctx, positionals) },
+  'import-labels': { help: importLabelsHelp, request: 'annotations.create', options: importLabelsOptions, run: runImportLabels },
+  export: { help: exportHelp, request: 'export.start', options: exportOptions, run: runExport },
+  demo: { help: demoHelp, request: 'samples.create', run: (ctx) => runDemo(ctx) },
+  train: { help: trainHelp, request: 'training.start', options: trainOptions, run: runTrain },
+  evaluate: { help: evaluateHelp, request: 'evaluation.run', options: evaluateOptions, run: runEvaluate },
+  report: { help: reportHelp, request: 'reports.export', options: reportOptions, run: runReport },
+  'export-model': { help: exportModelHelp, request: 'models.export', options: exportModelOptions, run: runExportModel },
+  'export-training': { help: exportTrainingHelp, request: 'export.start', options: exportTrainingOptions, run: runExportTraining },
+  predict: { help: predictHelp, request: 'predict.start', options: predictOptions, run: runPredictCommand },
+  runs: { help: runsHelp, request: 'runs.list', run: (ctx, positionals) => runRuns(ctx, positionals) },
   inspect: { help: inspectHelp, run: (ctx, positionals) => runInspect(ctx, positionals) },
   pixels: { help: pixelsHelp, options: pixelsOptions, run: runPixels },
-  segment: { help: segmentHelp, options: segmentOptions, run: runSegment },
-  models: { help: modelsHelp, run: (ctx) => runModels(ctx) },
-  'import-model': { help: importModelHelp, options: importModelOptions, run: runImportModel },
+  segment: { help: segmentHelp, request: 'assist.segment', options: segmentOptions, run: runSegment },
+  models: { help: modelsHelp, request: 'models.list', run: (ctx) => runModels(ctx) },
+  'import-model': { help: importModelHelp, request: 'models.import', options: importModelOptions, run: runImportModel },
   reslice: { help: resliceHelp, options: resliceOptions, run: runReslice },
   'segment-stats': { help: segmentStatsHelp, options: segmentStatsOptions, run: runSegmentStats },
 };
@@ -74,11 +81,12 @@ export function usage(): string {
     '  --library DIR   the library folder (default: $FOVEA_LIBRARY, else the per-user application-data folder)',
     '  --json          machine-readable output (JSON, or JSON lines for long-running commands)',
     '',
-    'Exit codes: 0 success, 1 completed with per-item failures, 2 bad usage or unusable library.',
+    'Exit codes: 0 success, 1 completed with per-item failures, 2 bad usage, refused by IT policy, or unusable library.',
   ].join('\n');
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** `policy`: tests pass one; the command loads IT's policy from its usual places otherwise. */
+export async function main(argv: string[], deps: { policy?: PolicyLoadResult } = {}): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage()}\n`);
@@ -101,26 +109,26 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${spec.help}\n`);
     return 0;
   }
-  const policy = await loadPolicy();
+  const policy = deps.policy ?? (await loadPolicy());
   for (const e of policy.errors) process.stderr.write(`fovea: IT policy problem, the safest settings apply: ${e}\n`);
   if (policy.policy.libraryLocation && values['library']) {
     process.stderr.write(`fovea: --library is ignored: your IT policy sets the library to ${policy.policy.libraryLocation}\n`);
   }
   const ctx = createCliContext({ json: Boolean(values['json']), library: values['library'] as string | undefined }, policy);
   try {
+    if (spec.request) ctx.core().admit(spec.request);
     return await spec.run(ctx, parsed.positionals, values);
   } catch (e) {
     if (e instanceof UsageError) {
       ctx.err(`fovea ${name}: ${e.message}\n  ${spec.help}`);
       return EXIT_USAGE;
     }
-    if (e instanceof FoveaException) {
-      if (ctx.json) ctx.jsonLine({ error: { code: e.code, message: e.message } });
-      ctx.err(`fovea ${name}: ${e.message}`);
-      return e.code === 'LIBRARY_UNUSABLE' || e.code === 'VALIDATION' || e.code === 'NOT_FOUND' ? EXIT_USAGE : 1;
-    }
-    ctx.err(`fovea ${name}: internal error: ${(e as Error).stack ?? String(e)}`);
-    return 1;
+    // The core's one error mapping: a read-only library or a full disk is a message with its code, not a stack.
+    const error = toFoveaError(e);
+    if (ctx.json) ctx.jsonLine({ error: { code: error.code, message: error.message } });
+    ctx.err(`fovea ${name}: ${error.message} [${error.code}]`);
+    // A policy refusal is the caller's to change, like bad usage (fovea export has always exited 2 for it).
+    return error.code === 'LIBRARY_UNUSABLE' || error.code === 'VALIDATION' || error.code === 'NOT_FOUND' || error.code === 'FORBIDDEN' ? EXIT_USAGE : 1;
   } finally {
     ctx.close();
   }

@@ -21,6 +21,7 @@ import { annotateRequestSchemas, type AnnotateResponses } from './annotate';
 import { EVALUATION_EVENT_NAMES, evaluationRequestSchemas, type EvaluationEvents, type EvaluationResponses } from './evaluation';
 import { ASSIST_EVENT_NAMES, assistRequestSchemas, type AssistEvents, type AssistResponses } from './assist';
 import { VOLUME_EVENT_NAMES, volumeRequestSchemas, type VolumeEvents, type VolumeResponses } from './volume';
+import { JOB_EVENT_NAMES, jobRequestSchemas, type JobEvents, type JobResponses } from './jobs';
 
 /** IPC channels are prefixed; the preload refuses anything else. */
 export const CHANNEL_PREFIX = 'fovea:';
@@ -203,6 +204,7 @@ export const requestSchemas = {
   ...assistRequestSchemas,
   /** Multi-planar views and the segment editor (volume.ts). */
   ...volumeRequestSchemas,
+  ...jobRequestSchemas,
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -249,7 +251,7 @@ export interface SplitRedrawResult {
 }
 
 /** The response type of every request. */
-export interface Responses extends AnnotateResponses, EvaluationResponses, AssistResponses, VolumeResponses {
+export interface Responses extends AnnotateResponses, EvaluationResponses, AssistResponses, VolumeResponses, JobResponses {
   'app.info': AppInfo;
   'policy.get': EnterprisePolicyView;
   'datasets.list': Dataset[];
@@ -275,7 +277,7 @@ export interface Responses extends AnnotateResponses, EvaluationResponses, Assis
 }
 
 /** Events pushed from the backend to the UI. */
-export interface Events extends EvaluationEvents, AssistEvents, VolumeEvents {
+export interface Events extends EvaluationEvents, AssistEvents, VolumeEvents, JobEvents {
   /** A dataset was created, changed or its contents changed. */
   'datasets.changed': { datasetId: number };
   /** Import progress, at most a few times a second. */
@@ -317,6 +319,7 @@ export const EVENT_NAMES = [
   ...EVALUATION_EVENT_NAMES,
   ...ASSIST_EVENT_NAMES,
   ...VOLUME_EVENT_NAMES,
+  ...JOB_EVENT_NAMES,
 ] as const satisfies readonly EventName[];
 // Compile-time check that EVENT_NAMES lists every event.
 type _MissingEvents = Exclude<EventName, (typeof EVENT_NAMES)[number]>;

@@ -147,8 +147,8 @@ export interface MlEngine {
   predict(checkpoint: string, config: TrainConfig, batch: Batch): Promise<Prediction[]>;
   /**
    * A checkpoint as files in a standard format (TF.js layers model, or ONNX
-   * with the same NHWC interface). Throws an Error whose message starts with
-   * UNSUPPORTED: for a layer the format cannot hold. The caller writes the files.
+   * with the same NHWC interface). Throws an MlEngineError with code UNSUPPORTED
+   * for a layer the format cannot hold. The caller writes the files.
    */
   exportModel(checkpoint: string, config: TrainConfig, format: ModelExportFormat): Promise<ModelExportArtifacts>;
 }
@@ -188,4 +188,17 @@ export interface ModelExportResult {
   /** Absolute path of fovea-manifest.json. */
   manifest: string;
   bytes: number;
+}
+
+/** Codes of the typed errors the ML engine throws (native-models' UnsupportedModelError has code UNSUPPORTED). */
+export type MlEngineErrorCode = 'UNSUPPORTED';
+
+/** An error from the ML engine that says what kind it is by its code, never by its message. */
+export interface MlEngineError extends Error {
+  readonly code: MlEngineErrorCode;
+}
+
+/** The error's code when it is one of the ML engine's typed errors, else null. */
+export function mlEngineErrorCode(e: unknown): MlEngineErrorCode | null {
+  return e instanceof Error && (e as Partial<MlEngineError>).code === 'UNSUPPORTED' ? 'UNSUPPORTED' : null;
 }

@@ -9,15 +9,17 @@ import { parseRequest, isRequestName } from '../contract/api';
 import type { AppInfo, MlPreflight, RunDetail, RunSummary, TrainingPlan } from '../contract/domain';
 import type { MlEngine, TaskKind, TrainOutcome } from '../contract/ml';
 import { err, FoveaException, ok, type Result } from '../contract/result';
+import { toErrorResult } from './errors';
+import type { CoreParts } from './core-parts';
 import { collectVersions } from './app/versions';
 import { EventHub } from './events';
 import { ImportEngine, type ImportRequest } from './import/import-engine';
 import { createDicomSupport } from './import/dicom-support';
 import { applyLabels, type LabelImportReport } from './import/label-importer';
 import { parseLabelFile, type LabelFormat, type ParseLabelOptions } from './labels';
-import { JobRegistry } from './jobs/job-registry';
+import { JobRunner } from './jobs/job-runner';
 import { exportModel } from './export/model-export';
-import { assertExportAllowed, exportLabels } from './export/label-export';
+import { assertExportAllowed, exportLabels, type LabelExportRequest, type LabelExportResult, type LabelExportSources } from './export/label-export';
 import { createSampleLibrary } from './samples/sample-library';
 import { AnnotationStore } from './store/annotation-store';
 import { EVALUATION_WRITES, evaluationHandlers } from './evaluation/evaluation-requests';
@@ -86,7 +88,7 @@ const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create'
   // an export appends to the library's audit log
   'export.start', ...VOLUME_WRITES]);
 
-export class Core {
+export class Core implements CoreParts {
   readonly db: Db;
   readonly library: LibraryStatus;
   readonly events = new EventHub();
@@ -95,7 +97,7 @@ export class Core {
   readonly annotations: AnnotationStore;
   readonly blobs: BlobStore;
   readonly maintenance: LibraryMaintenance;
-  readonly jobs = new JobRegistry();
+  readonly jobs = new JobRunner((name, payload) => this.events.emit(name, payload as Events[typeof name]));
   readonly #importer: ImportEngine;
   readonly ml: MlEngine;
   readonly policy: PolicyLoadResult;
@@ -210,22 +212,18 @@ export class Core {
       },
       'import.start': ({ datasetName, paths }) => this.startImport(datasetName, paths),
       'jobs.cancel': ({ jobId }) => ({ cancelled: this.jobs.cancel(jobId) }),
-      'samples.create': () => {
-        if (this.policy.policy.sampleData === false) {
-          throw new FoveaException('FORBIDDEN', 'Your IT policy turns the sample library off (policy key sampleData).');
-        }
-        return this.startSampleLibrary();
-      },
+      'jobs.list': ({ kind }) => this.jobs.list(kind),
+      'samples.create': () => this.startSampleLibrary(),
       'runs.list': ({ datasetId }) => this.runs.list(datasetId).map(toRunSummary),
       'runs.get': ({ runId }) => this.runDetail(runId),
       'training.plan': ({ datasetId, task, classNames }) => this.trainingPlan(datasetId, task, classNames),
       'training.start': ({ datasetId, task, classNames, epochs, batchSize, inputSize, backend, unlabeledPixels }) => {
         // A bad class choice is the request's answer (VALIDATION), not a failed job.
         collectForClasses(this.db, datasetId, task, classNames);
-        return this.startTrainingJob((cb) => this.training.train(datasetId, task, { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels }, cb));
+        return this.startTrainingJob(datasetId, (cb) => this.training.train(datasetId, task, { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels }, cb));
       },
       'splits.redraw': ({ datasetId, seed, fractions }) => this.redrawSplits(datasetId, seed, fractions),
-      'training.resume': ({ runId }) => this.startTrainingJob((cb) => this.training.resume(runId, cb)),
+      'training.resume': ({ runId }) => this.startTrainingJob(null, (cb) => this.training.resume(runId, cb)),
       'training.cancel': ({ runId }) => ({ cancelRequested: this.runs.requestCancel(runId) }),
       'items.list': ({ sort, offset, limit, withTotal, uncertaintyRunId, ...filter }) => {
         this.datasets.get(filter.datasetId);
@@ -269,7 +267,7 @@ export class Core {
         },
         modelImport: this.#modelImport,
         modelPredict,
-        jobs: this.jobs,
+        startJob: (spec) => this.jobs.run(spec),
         emit: (name, payload) => this.events.emit(name, payload),
         labelsChanged: (change) => this.events.emit('labels.changed', change),
       }),
@@ -343,29 +341,35 @@ export class Core {
     return report;
   }
 
-  /** Start an import as a job (UI): returns at once, reports through events. */
+  /**
+   * Start an import as a job (UI): returns at once, reports through events. A dataset this import
+   * created is removed again when nothing was imported into it (a path that does not exist), so a
+   * failed import leaves no empty dataset behind.
+   */
   startImport(datasetName: string, paths: string[]): { jobId: string; datasetId: number } {
-    const dataset = this.datasets.findByName(datasetName) ?? this.datasets.create(datasetName, '');
-    const job = this.jobs.start('import');
-    let lastEmit = 0;
-    void this.importFiles({
-      datasetId: dataset.id,
-      paths,
-      signal: job.controller.signal,
-      onProgress: (p) => {
-        const now = Date.now();
-        if (now - lastEmit < 200 && p.filesDone < p.filesTotal) return;
-        lastEmit = now;
-        this.events.emit('import.progress', { jobId: job.id, ...p });
+    const existing = this.datasets.findByName(datasetName);
+    const dataset = existing ?? this.datasets.create(datasetName, '');
+    const removeIfNew = (): void => {
+      // After close (the job was cancelled by it) the library is no longer ours to change.
+      if (!existing && !this.#closed && this.datasets.removeIfEmpty(dataset.id)) this.events.emit('datasets.changed', { datasetId: dataset.id });
+    };
+    const { jobId } = this.jobs.run({
+      kind: 'import',
+      subject: { datasetId: dataset.id },
+      task: (job) =>
+        this.importFiles({
+          datasetId: dataset.id,
+          paths,
+          signal: job.signal,
+          onProgress: (p) => job.progress({ done: p.filesDone, total: p.filesTotal }, () => this.events.emit('import.progress', { jobId, ...p })),
+        }),
+      outcomeOf: (report) => (report.cancelled ? 'cancelled' : 'done'),
+      finished: (r) => {
+        removeIfNew();
+        this.events.emit('import.finished', r.ok ? { jobId, report: r.value, error: null } : { jobId, report: null, error: r.error });
       },
-    }).then(
-      (report) => this.events.emit('import.finished', { jobId: job.id, report, error: null }),
-      (e: unknown) => {
-        const res = toErrorResult(e);
-        this.events.emit('import.finished', { jobId: job.id, report: null, error: res.ok ? null : res.error });
-      },
-    ).finally(() => this.jobs.finish(job.id));
-    return { jobId: job.id, datasetId: dataset.id };
+    });
+    return { jobId, datasetId: dataset.id };
   }
 
   /** Classes, counts, defaults and the patient-grouped split a training run would use (optionally on a subset of the classes). */
@@ -439,39 +443,82 @@ export class Core {
   }
 
   /** Run training as a job (UI): returns at once; progress, epochs and the end come as events. */
-  startTrainingJob(run: (cb: TrainCallbacks) => Promise<{ runId: number; outcome: TrainOutcome }>): { jobId: string } {
-    const job = this.jobs.start('training');
+  startTrainingJob(datasetId: number | null, run: (cb: TrainCallbacks) => Promise<{ runId: number; outcome: TrainOutcome }>): { jobId: string } {
     let runId: number | null = null;
-    let lastBatch = 0;
-    void run({
-      signal: job.controller.signal,
-      onStart: (info) => {
-        runId = info.runId;
-        this.events.emit('training.started', { jobId: job.id, runId: info.runId, config: info.config, samples: info.samples, warnings: info.warnings });
-      },
-      onBatch: (id, p) => {
-        const now = Date.now();
-        if (now - lastBatch < 150 && p.batch < p.batchesPerEpoch) return;
-        lastBatch = now;
-        this.events.emit('training.batch', { runId: id, ...p });
-      },
-      onEpoch: (id, r) => this.events.emit('training.epoch', { runId: id, ...r }),
-    })
-      .then(
-        ({ runId: id, outcome }) => this.events.emit('training.finished', { jobId: job.id, runId: id, outcome, error: null }),
-        (e: unknown) => {
-          const res = toErrorResult(e);
-          this.events.emit('training.finished', { jobId: job.id, runId, outcome: null, error: res.ok ? null : res.error });
-        },
-      )
-      .finally(() => this.jobs.finish(job.id));
-    return { jobId: job.id };
+    let epochs = 1;
+    const { jobId } = this.jobs.run({
+      kind: 'training',
+      subject: { datasetId },
+      throttleMs: 150,
+      task: (job) =>
+        run({
+          signal: job.signal,
+          onStart: (info) => {
+            runId = info.runId;
+            epochs = info.config.epochs;
+            job.subject({ runId: info.runId, datasetId: this.runs.get(info.runId).datasetId });
+            this.events.emit('training.started', { jobId, runId: info.runId, config: info.config, samples: info.samples, warnings: info.warnings });
+          },
+          // The last batch of each epoch always goes out (the curve's end point).
+          onBatch: (id, p) =>
+            job.progress(
+              { done: (p.epoch - 1) * p.batchesPerEpoch + p.batch, total: Math.max(epochs, p.epoch) * p.batchesPerEpoch, phase: `epoch ${p.epoch}` },
+              () => this.events.emit('training.batch', { runId: id, ...p }),
+              p.batch >= p.batchesPerEpoch,
+            ),
+          onEpoch: (id, r) => this.events.emit('training.epoch', { runId: id, ...r }),
+        }),
+      outcomeOf: ({ outcome }) => (outcome.status === 'cancelled' ? 'cancelled' : outcome.status === 'failed' ? 'failed' : 'done'),
+      finished: (r) =>
+        this.events.emit('training.finished', r.ok ? { jobId, runId: r.value.runId, outcome: r.value.outcome, error: null } : { jobId, runId, outcome: null, error: r.error }),
+    });
+    return { jobId };
   }
 
   /** Export a dataset (labels, or de-identified DICOM) as a job (UI): returns at once, reports through events. */
   startExport(p: RequestPayload<'export.start'>): { jobId: string } {
-    if (p.format === 'pytorch') return this.#startTrainingExport(p);
-    const sources = {
+    const format = p.format;
+    if (format === 'pytorch') return this.#startTrainingExport(p);
+    assertExportAllowed(this.#exportSources(), p.datasetId, format); // NOT_FOUND / FORBIDDEN as the request's answer
+    const options: Record<string, unknown> = {};
+    if (p.withImages) options['withImages'] = true;
+    if (p.yoloTask) options['task'] = p.yoloTask;
+    if (p.labels) options['labels'] = p.labels;
+    if (p.deid && p.format === 'dicom-deid') for (const [k, val] of Object.entries(p.deid)) if (val !== undefined) options[k] = val;
+    const { jobId } = this.jobs.run({
+      kind: 'export',
+      subject: { datasetId: p.datasetId },
+      task: (job) =>
+        this.exportDataset(
+          { datasetId: p.datasetId, format, outDir: p.outDir, split: p.split, overwrite: p.overwrite, options },
+          job.signal,
+          (done, total) => job.progress({ done, total }, () => this.events.emit('export.progress', { jobId, done, total })),
+        ),
+      finished: (r) =>
+        this.events.emit(
+          'export.finished',
+          r.ok
+            ? {
+                jobId,
+                result: { format: r.value.format, root: r.value.root, manifest: r.value.manifest, files: r.value.files, bytes: r.value.bytes, items: r.value.items, annotations: r.value.annotations, warnings: r.value.warnings, heldBack: r.value.heldBack, seconds: r.value.seconds },
+                error: null,
+              }
+            : { jobId, result: null, error: r.error },
+        ),
+    });
+    return { jobId };
+  }
+
+  /**
+   * Export a dataset (labels, or de-identified DICOM): the one entry point of the export job and
+   * `fovea export`, so the IT policy's formats, the audit and the actor hold for both.
+   */
+  exportDataset(request: LabelExportRequest, signal?: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<LabelExportResult> {
+    return exportLabels(this.#exportSources(), request, signal, onProgress);
+  }
+
+  #exportSources(): LabelExportSources {
+    return {
       db: this.db,
       blobs: this.blobs,
       annotations: this.annotations,
@@ -480,95 +527,64 @@ export class Core {
       allowedFormats: this.policy.policy.allowedExportFormats,
       actor: osUserName(),
     };
-    assertExportAllowed(sources, p.datasetId, p.format); // NOT_FOUND / FORBIDDEN as the request's answer
-    const job = this.jobs.start('export');
-    let last = 0;
-    const options: Record<string, unknown> = {};
-    if (p.withImages) options['withImages'] = true;
-    if (p.yoloTask) options['task'] = p.yoloTask;
-    if (p.labels) options['labels'] = p.labels;
-    if (p.deid && p.format === 'dicom-deid') for (const [k, val] of Object.entries(p.deid)) if (val !== undefined) options[k] = val;
-    void exportLabels(
-      sources,
-      { datasetId: p.datasetId, format: p.format, outDir: p.outDir, split: p.split, overwrite: p.overwrite, options },
-      job.controller.signal,
-      (done, total) => {
-        const now = Date.now();
-        if (now - last < 200 && done < total) return;
-        last = now;
-        this.events.emit('export.progress', { jobId: job.id, done, total });
-      },
-    )
-      .then(
-        (r) =>
-          this.events.emit('export.finished', {
-            jobId: job.id,
-            result: { format: r.format, root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.items, annotations: r.annotations, warnings: r.warnings, heldBack: r.heldBack, seconds: r.seconds },
-            error: null,
-          }),
-        (e: unknown) => {
-          const res = toErrorResult(e);
-          this.events.emit('export.finished', { jobId: job.id, result: null, error: res.ok ? null : res.error });
-        },
-      )
-      .finally(() => this.jobs.finish(job.id));
-    return { jobId: job.id };
   }
 
   /** The training export as a job (UI), reporting through the export events like the label formats. */
   #startTrainingExport(p: RequestPayload<'export.start'>): { jobId: string } {
     this.datasets.get(p.datasetId); // NOT_FOUND as the request's answer
-    const job = this.jobs.start('export');
-    let last = 0;
-    void exportTraining(
-      this.trainingExportDeps(),
-      { datasetId: p.datasetId, task: p.trainingTask === 'segment' ? 'segmentation' : 'classification', target: 'pytorch', outDir: p.outDir, deidentify: p.deidentify === true },
-      job.controller.signal,
-      (done, total) => {
-        const now = Date.now();
-        if (now - last < 200 && done < total) return;
-        last = now;
-        this.events.emit('export.progress', { jobId: job.id, done, total });
-      },
-    )
-      .then(
-        (r) =>
-          this.events.emit('export.finished', {
-            jobId: job.id,
-            result: { format: 'pytorch', root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.images.train + r.images.val + r.images.test, annotations: 0, warnings: r.warnings, heldBack: r.heldBack, seconds: r.seconds },
-            error: null,
-          }),
-        (e: unknown) => {
-          const res = toErrorResult(e);
-          this.events.emit('export.finished', { jobId: job.id, result: null, error: res.ok ? null : res.error });
-        },
-      )
-      .finally(() => this.jobs.finish(job.id));
-    return { jobId: job.id };
+    const { jobId } = this.jobs.run({
+      kind: 'export',
+      subject: { datasetId: p.datasetId },
+      task: (job) =>
+        exportTraining(
+          this.trainingExportDeps(),
+          { datasetId: p.datasetId, task: p.trainingTask === 'segment' ? 'segmentation' : 'classification', target: 'pytorch', outDir: p.outDir, deidentify: p.deidentify === true },
+          job.signal,
+          (done, total) => job.progress({ done, total }, () => this.events.emit('export.progress', { jobId, done, total })),
+        ),
+      finished: (r) =>
+        this.events.emit(
+          'export.finished',
+          r.ok
+            ? {
+                jobId,
+                result: { format: 'pytorch', root: r.value.root, manifest: r.value.manifest, files: r.value.files, bytes: r.value.bytes, items: r.value.images.train + r.value.images.val + r.value.images.test, annotations: 0, warnings: r.value.warnings, heldBack: r.value.heldBack, seconds: r.value.seconds },
+                error: null,
+              }
+            : { jobId, result: null, error: r.error },
+        ),
+    });
+    return { jobId };
   }
 
   /** Make the sample library as a job (UI): returns at once, reports through events. */
   startSampleLibrary(): { jobId: string } {
-    const job = this.jobs.start('samples');
-    let lastEmit = 0;
-    void createSampleLibrary(this, {
-      signal: job.controller.signal,
-      onProgress: (phase, progress) => {
-        const now = Date.now();
-        if (progress && now - lastEmit < 200) return;
-        lastEmit = now;
-        this.events.emit('samples.progress', { jobId: job.id, phase, progress });
-      },
-    })
-      .then(
-        (report) => this.events.emit('samples.finished', { jobId: job.id, datasets: report.datasets, error: null }),
-        (e: unknown) => {
-          const res = toErrorResult(e);
-          this.events.emit('samples.finished', { jobId: job.id, datasets: [], error: res.ok ? null : res.error });
-        },
-      )
-      .finally(() => this.jobs.finish(job.id));
-    return { jobId: job.id };
+    const { jobId } = this.jobs.run({
+      kind: 'samples',
+      task: (job) =>
+        createSampleLibrary(this, {
+          signal: job.signal,
+          // A phase change always goes out; import progress within a phase is throttled.
+          onProgress: (phase, progress) =>
+            job.progress({ done: progress?.filesDone ?? 0, total: progress?.filesTotal ?? null, phase }, () => this.events.emit('samples.progress', { jobId, phase, progress }), progress === null),
+        }),
+      finished: (r) => this.events.emit('samples.finished', r.ok ? { jobId, datasets: r.value.datasets, error: null } : { jobId, datasets: [], error: r.error }),
+    });
+    return { jobId };
+  }
+
+  /**
+   * The one place for the checks that hold for a request whatever its transport: a write on a
+   * read-only library (LIBRARY_READ_ONLY) and what the IT policy turns off (FORBIDDEN). `dispatch`
+   * calls it for every request; the CLI calls it with the request each command performs, so
+   * `fovea demo` is refused where the app's sample-library button is. (A check that needs the
+   * payload, such as the export formats a policy allows, lives in the service both call.)
+   */
+  admit(name: RequestName): void {
+    if (this.library.readOnly && WRITES.has(name)) throw new FoveaException('LIBRARY_READ_ONLY', this.library.readOnlyReason ?? 'The library is open read-only.');
+    if (name === 'samples.create' && this.policy.policy.sampleData === false) {
+      throw new FoveaException('FORBIDDEN', 'Your IT policy turns the sample library off (policy key sampleData).');
+    }
   }
 
   on<E extends EventName>(name: E, listener: (payload: Events[E]) => void): () => void {
@@ -585,10 +601,8 @@ export class Core {
     if (this.#closed) return err('LIBRARY_UNUSABLE', 'The library is closed.');
     const parsed = parseRequest(name, input);
     if (!parsed.ok) return err('VALIDATION', parsed.message, { issues: parsed.issues });
-    if (this.library.readOnly && WRITES.has(name)) {
-      return err('LIBRARY_READ_ONLY', this.library.readOnlyReason ?? 'The library is open read-only.');
-    }
     try {
+      this.admit(name);
       const handler = this.#handlers[name] as (p: unknown) => unknown;
       return ok(await handler(parsed.value));
     } catch (e) {
@@ -621,17 +635,6 @@ function toRunSummary(r: RunRecord): RunSummary {
     createdAt: r.createdAt,
     finishedAt: r.finishedAt,
   };
-}
-
-export function toErrorResult(e: unknown): Result<never> {
-  if (e instanceof FoveaException) return err(e.code, e.message, e.details);
-  const code = (e as NodeJS.ErrnoException | null)?.code;
-  if (code === 'SQLITE_READONLY') return err('LIBRARY_READ_ONLY', 'The library cannot be written (read-only folder or file).');
-  if (code === 'SQLITE_FULL' || code === 'ENOSPC') return err('IO', 'The disk is full: free some space and try again. Nothing already saved was lost.');
-  if (code === 'EACCES' || code === 'EPERM') return err('IO', `Permission denied: ${(e as Error).message}`);
-  // A bug: keep the stack on the backend, send a short message.
-  console.error('[fovea] internal error:', e);
-  return err('INTERNAL', `Internal error: ${(e as Error)?.message ?? String(e)}`);
 }
 
 /** Create the backend. Throws FoveaException('LIBRARY_UNUSABLE') if the library cannot be opened. */

@@ -6,13 +6,10 @@
  * items were held back or the export failed, 2 for bad usage (or a format the IT policy refuses).
  */
 import { resolve } from 'node:path';
-import { FoveaException } from '../../contract/result';
 import { DATASET_EXPORT_FORMATS, EXPORT_LABELS, isDatasetExportFormat, isLabelExportFormat, LABEL_EXPORT_FORMATS } from '../../contract/export-formats';
-import { exportLabels } from '../../core/export/label-export';
 import type { CliContext } from '../cli-context';
-import { EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, UsageError } from '../cli-context';
+import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
 import { interruptible } from '../interrupt';
-import { currentUser } from '../../core/os-user';
 
 export const exportHelp = [
   `fovea export --dataset NAME --format ${DATASET_EXPORT_FORMATS.join('|')} --out DIR [--split S] [--labels ${EXPORT_LABELS.join('|')}] [--overwrite] [--with-images] [--task detect|segment] [--confirm-burned-in] [--option K=V] [--json]   labels as files`,
@@ -92,16 +89,7 @@ export async function runExport(ctx: CliContext, positionals: string[], values: 
   const stop = interruptible(ctx, 'Stopping the export');
   let lastShown = 0;
   try {
-    const result = await exportLabels(
-      {
-        db: core.db,
-        blobs: core.blobs,
-        annotations: core.annotations,
-        datasets: core.datasets,
-        audit: core.audit,
-        allowedFormats: core.policy.policy.allowedExportFormats,
-        actor: currentUser(),
-      },
+    const result = await core.exportDataset(
       { datasetId: dataset.id, format, outDir: resolve(out), split: split as 'train' | 'val' | 'test' | undefined, overwrite: values['overwrite'] === true, options },
       stop.signal,
       (done, total) => {
@@ -135,13 +123,6 @@ export async function runExport(ctx: CliContext, positionals: string[], values: 
       }
     }
     return result.heldBack.length ? EXIT_PARTIAL : EXIT_OK;
-  } catch (e) {
-    if (e instanceof FoveaException && e.code === 'FORBIDDEN') {
-      if (ctx.json) ctx.jsonLine({ error: { code: e.code, message: e.message } });
-      ctx.err(`fovea export: ${e.message}`);
-      return EXIT_USAGE;
-    }
-    throw e;
   } finally {
     stop.release();
   }

@@ -7,8 +7,8 @@
 import type { AssistResponses } from '../../contract/assist';
 import type { RequestPayload } from '../../contract/api';
 import type { Events } from '../../contract/api';
-import { FoveaException, type FoveaError } from '../../contract/result';
-import type { JobRegistry } from '../jobs/job-registry';
+import { FoveaException } from '../../contract/result';
+import type { StartJob } from '../jobs/job-runner';
 import type { ClickSegmentService } from './click-segment';
 import { importModel, type ModelImportDeps } from './model-import';
 import { predictWithModel, type ModelPredictDeps } from './model-predict';
@@ -24,26 +24,10 @@ export interface AssistRequestDeps {
   propagation: PropagationDeps;
   modelImport: ModelImportDeps;
   modelPredict: ModelPredictDeps;
-  jobs: JobRegistry;
+  startJob: StartJob;
   emit<E extends keyof Events>(name: E, payload: Events[E]): void;
   /** The dataset or series whose labels changed (the viewer reloads). */
   labelsChanged(change: { datasetId: number; itemId: number | null; seriesId: number | null }): void;
-}
-
-function asError(e: unknown): FoveaError {
-  if (e instanceof FoveaException) return { code: e.code, message: e.message };
-  console.error('[fovea] internal error:', e);
-  return { code: 'INTERNAL', message: `Internal error: ${(e as Error)?.message ?? String(e)}` };
-}
-
-function throttled<A extends unknown[]>(ms: number, emit: (...a: A) => void, last: (...a: A) => boolean): (...a: A) => void {
-  let at = 0;
-  return (...a) => {
-    const now = Date.now();
-    if (now - at < ms && !last(...a)) return;
-    at = now;
-    emit(...a);
-  };
 }
 
 export function assistHandlers(deps: AssistRequestDeps): AssistHandlers {
@@ -58,45 +42,48 @@ export function assistHandlers(deps: AssistRequestDeps): AssistHandlers {
       if (!seed || seed.kind !== 'mask' || seed.itemId === null) throw new FoveaException('VALIDATION', `Annotation ${p.annotationId} is not a mask on an image: propagation starts from one.`);
       await deps.clickSegment.model(p.model);
       deps.clickSegment.engine();
-      const job = deps.jobs.start('propagate');
-      const progress = throttled(150, (done: number, direction: 'forward' | 'backward', itemId: number, frame: number) => deps.emit('assist.propagate.progress', { jobId: job.id, done, direction, itemId, frame }), () => false);
-      void propagate(deps.propagation, p, { signal: job.controller.signal, onSlice: (s) => progress(s.done, s.direction, s.itemId, s.frame) })
-        .then(
-          (report) => {
-            deps.emit('assist.propagate.finished', { jobId: job.id, report, error: null });
-            deps.labelsChanged({ datasetId: seed.datasetId, itemId: null, seriesId: null });
-          },
-          (e: unknown) => {
-            deps.emit('assist.propagate.finished', { jobId: job.id, report: null, error: asError(e) });
-            deps.labelsChanged({ datasetId: seed.datasetId, itemId: null, seriesId: null });
-          },
-        )
-        .finally(() => deps.jobs.finish(job.id));
-      return { jobId: job.id };
+      const { jobId } = deps.startJob({
+        kind: 'propagate',
+        subject: { datasetId: seed.datasetId },
+        throttleMs: 150,
+        task: (job) =>
+          propagate(deps.propagation, p, {
+            signal: job.signal,
+            onSlice: (sl) =>
+              job.progress({ done: sl.done, total: null, phase: sl.direction }, () =>
+                deps.emit('assist.propagate.progress', { jobId, done: sl.done, direction: sl.direction, itemId: sl.itemId, frame: sl.frame }),
+              ),
+          }),
+        finished: (r) => {
+          deps.emit('assist.propagate.finished', r.ok ? { jobId, report: r.value, error: null } : { jobId, report: null, error: r.error });
+          // Slices written before a failure or cancel are kept: the viewer reloads either way.
+          deps.labelsChanged({ datasetId: seed.datasetId, itemId: null, seriesId: null });
+        },
+      });
+      return { jobId };
     },
     'models.import': (p) => importModel(deps.modelImport, p),
     'models.predict': async (p) => {
       deps.modelPredict.datasets.get(p.datasetId);
       await deps.modelPredict.registry.get(p.model);
-      const job = deps.jobs.start('model-predict');
-      const progress = throttled(200, (done: number, total: number) => deps.emit('models.predict.progress', { jobId: job.id, model: p.model, done, total }), (done, total) => done >= total);
-      void predictWithModel(deps.modelPredict, p.model, {
-        datasetId: p.datasetId,
-        ...(p.classMap ? { classMap: p.classMap } : {}),
-        ...(p.onlyUnlabeled !== undefined ? { onlyUnlabeled: p.onlyUnlabeled } : {}),
-        ...(p.minScore !== undefined ? { minScore: p.minScore } : {}),
-        signal: job.controller.signal,
-        onProgress: progress,
-      })
-        .then(
-          (report) => {
-            deps.emit('models.predict.finished', { jobId: job.id, model: p.model, report, error: null });
-            deps.labelsChanged({ datasetId: p.datasetId, itemId: null, seriesId: null });
-          },
-          (e: unknown) => deps.emit('models.predict.finished', { jobId: job.id, model: p.model, report: null, error: asError(e) }),
-        )
-        .finally(() => deps.jobs.finish(job.id));
-      return { jobId: job.id };
+      const { jobId } = deps.startJob({
+        kind: 'model-predict',
+        subject: { datasetId: p.datasetId },
+        task: (job) =>
+          predictWithModel(deps.modelPredict, p.model, {
+            datasetId: p.datasetId,
+            ...(p.classMap ? { classMap: p.classMap } : {}),
+            ...(p.onlyUnlabeled !== undefined ? { onlyUnlabeled: p.onlyUnlabeled } : {}),
+            ...(p.minScore !== undefined ? { minScore: p.minScore } : {}),
+            signal: job.signal,
+            onProgress: (done, total) => job.progress({ done, total }, () => deps.emit('models.predict.progress', { jobId, model: p.model, done, total })),
+          }),
+        finished: (r) => {
+          deps.emit('models.predict.finished', r.ok ? { jobId, model: p.model, report: r.value, error: null } : { jobId, model: p.model, report: null, error: r.error });
+          if (r.ok) deps.labelsChanged({ datasetId: p.datasetId, itemId: null, seriesId: null });
+        },
+      });
+      return { jobId };
     },
   };
 }

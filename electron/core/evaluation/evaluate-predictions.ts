@@ -68,7 +68,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SplitName, TaskKind } from '../../contract/ml';
 import { FoveaException } from '../../contract/result';
-import type { Core } from '../composition-root';
+import type { CoreParts } from '../core-parts';
 import { IMAGE_SUFFIXES, labelStem, LABEL_LIMITS, MASK_SUFFIXES } from '../labels';
 import { extensionOf, fileStem, isDirectory, readFileBounded, readTextBounded, walkFiles } from '../labels/label-types';
 import { readCsvRows } from '../labels/parse-csv';
@@ -127,7 +127,7 @@ export type PredictionsEvaluation =
   | (DetectionMetrics & { source: PredictionsSource })
   | (SegmentationMetrics & { source: PredictionsSource });
 
-export type PredictionsCore = Pick<Core, 'db' | 'datasets' | 'splits'>;
+export type PredictionsCore = Pick<CoreParts, 'db' | 'datasets' | 'splits'>;
 
 /** masks for a folder, coco for .json, csv for .csv / .tsv; null otherwise. */
 export async function detectPredictionFormat(path: string): Promise<PredictionFormat | null> {

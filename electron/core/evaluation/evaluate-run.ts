@@ -44,7 +44,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import type { Prediction, SplitName, TrainConfig } from '../../contract/ml';
 import { FoveaException } from '../../contract/result';
-import type { Core } from '../composition-root';
+import type { CoreParts } from '../core-parts';
 import { boxToImage, classMapToImage, letterboxOf } from '../predict/letterbox-mapping';
 import { listClasses } from '../store/classes-repo';
 import { listItemRefs } from '../store/items-repo';
@@ -85,7 +85,7 @@ export type RunEvaluation =
   | (SegmentationMetrics & { source: EvaluationSource });
 
 /** What evaluateRun needs of the core. */
-export type EvaluationCore = Pick<Core, 'db' | 'blobs' | 'ml' | 'runs' | 'splits' | 'training' | 'datasets' | 'library'>;
+export type EvaluationCore = Pick<CoreParts, 'db' | 'blobs' | 'ml' | 'runs' | 'splits' | 'training' | 'datasets' | 'library'>;
 
 /** `evaluation-<split>.json`, or `evaluation-<split>-dataset<id>.json` for another dataset than the run's. */
 export function evaluationFileName(split: EvaluationSplit, otherDatasetId: number | null = null): string {
@@ -100,7 +100,7 @@ void _reportMatchesContract;
  * The stored evaluation of a run: the library's copy (table `evaluations`),
  * else the JSON file in the run's folder (see evaluationFileName), else null.
  */
-export function readStoredEvaluation(core: Pick<Core, 'runs' | 'training'> & Partial<Pick<Core, 'db'>>, runId: number, split: EvaluationSplit = 'test', datasetId?: number): RunEvaluation | null {
+export function readStoredEvaluation(core: Pick<CoreParts, 'runs' | 'training'> & Partial<Pick<CoreParts, 'db'>>, runId: number, split: EvaluationSplit = 'test', datasetId?: number): RunEvaluation | null {
   const run = core.runs.get(runId);
   const inDb = core.db ? loadEvaluation(core.db, runId, datasetId ?? run.datasetId, split) : null;
   if (inDb) return inDb as RunEvaluation;

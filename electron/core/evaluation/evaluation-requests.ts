@@ -6,10 +6,9 @@
  */
 import type { EvaluationResponses, EvaluationSplit } from '../../contract/evaluation';
 import type { RequestPayload } from '../../contract/api';
-import { FoveaException, type FoveaError } from '../../contract/result';
-import type { Core } from '../composition-root';
-import { galleryImages, runPredict } from '../predict/predict-service';
-import { evaluateRun, readStoredEvaluation } from './evaluate-run';
+import type { CoreParts } from '../core-parts';
+import { galleryImages, runPredict, type PredictCore } from '../predict/predict-service';
+import { evaluateRun, readStoredEvaluation, type EvaluationCore } from './evaluate-run';
 import { headlineOf, listEvaluations } from '../store/evaluation-repo';
 
 type EvalRequest = keyof EvaluationResponses;
@@ -18,69 +17,60 @@ type EvalHandlers = { [K in EvalRequest]: (payload: RequestPayload<K>) => Promis
 /** Requests that write to the library (refused on a read-only one). */
 export const EVALUATION_WRITES: readonly EvalRequest[] = ['predict.start', 'evaluation.run'];
 
-function asError(e: unknown): FoveaError {
-  if (e instanceof FoveaException) return { code: e.code, message: e.message };
-  console.error('[fovea] internal error:', e);
-  return { code: 'INTERNAL', message: `Internal error: ${(e as Error)?.message ?? String(e)}` };
-}
+/** What the evaluation requests need: the services they call, the job runner and the events. */
+export type EvaluationRequestsCore = PredictCore & EvaluationCore & Pick<CoreParts, 'jobs' | 'events'>;
 
-/** A progress emitter that speaks at most every `ms`, and always for the last step. */
-function throttled(ms: number, emit: (done: number, total: number) => void): (done: number, total: number) => void {
-  let last = 0;
-  return (done, total) => {
-    const now = Date.now();
-    if (now - last < ms && done < total) return;
-    last = now;
-    emit(done, total);
-  };
-}
-
-export function evaluationHandlers(core: Core): EvalHandlers {
+export function evaluationHandlers(core: EvaluationRequestsCore): EvalHandlers {
   return {
     'predict.start': ({ runId, datasetId, onlyUnlabeled, minScore, uncertainty }) => {
       // Refuse at once what cannot start (unknown run, no checkpoint): the UI shows it by the button.
       const run = core.runs.get(runId);
       const target = datasetId ?? run.datasetId;
       core.datasets.get(target);
-      const job = core.jobs.start('predict');
-      void runPredict(core, runId, {
-        datasetId: target,
-        ...(onlyUnlabeled !== undefined ? { onlyUnlabeled } : {}),
-        ...(minScore !== undefined ? { minScore } : {}),
-        ...(uncertainty !== undefined ? { uncertainty } : {}),
-        signal: job.controller.signal,
-        onProgress: throttled(200, (done, total) => core.events.emit('predict.progress', { jobId: job.id, runId, done, total })),
-      })
-        .then(
-          (report) => {
-            core.events.emit('predict.finished', { jobId: job.id, runId, report, error: null });
-            core.events.emit('datasets.changed', { datasetId: target });
-          },
-          (e: unknown) => core.events.emit('predict.finished', { jobId: job.id, runId, report: null, error: asError(e) }),
-        )
-        .finally(() => core.jobs.finish(job.id));
-      return { jobId: job.id };
+      const { jobId } = core.jobs.run({
+        kind: 'predict',
+        subject: { datasetId: target, runId },
+        task: (job) =>
+          runPredict(core, runId, {
+            datasetId: target,
+            ...(onlyUnlabeled !== undefined ? { onlyUnlabeled } : {}),
+            ...(minScore !== undefined ? { minScore } : {}),
+            ...(uncertainty !== undefined ? { uncertainty } : {}),
+            signal: job.signal,
+            onProgress: (done, total) => job.progress({ done, total }, () => core.events.emit('predict.progress', { jobId, runId, done, total })),
+          }),
+        finished: (r) => {
+          core.events.emit('predict.finished', r.ok ? { jobId, runId, report: r.value, error: null } : { jobId, runId, report: null, error: r.error });
+          if (r.ok) core.events.emit('datasets.changed', { datasetId: target });
+        },
+      });
+      return { jobId };
     },
     'evaluation.run': ({ runId, split, datasetId }) => {
-      core.runs.get(runId);
-      const job = core.jobs.start('evaluation');
-      const wanted: EvaluationSplit = split ?? (datasetId === undefined || datasetId === core.runs.get(runId).datasetId ? 'test' : 'all');
-      void evaluateRun(core, runId, {
-        split: wanted,
-        ...(datasetId !== undefined ? { datasetId } : {}),
-        signal: job.controller.signal,
-        onProgress: throttled(200, (done, total) => core.events.emit('evaluation.progress', { jobId: job.id, runId, done, total })),
-      })
-        .then(
-          (report) => {
-            const s = report.source;
-            const summary = { runId, datasetId: s.datasetId, split: s.split, task: report.task, createdAt: s.evaluatedAt, n: report.n, headline: headlineOf(report) };
-            core.events.emit('evaluation.finished', { jobId: job.id, runId, split: s.split, datasetId: s.datasetId, summary, error: null });
-          },
-          (e: unknown) => core.events.emit('evaluation.finished', { jobId: job.id, runId, split: wanted, datasetId: datasetId ?? null, summary: null, error: asError(e) }),
-        )
-        .finally(() => core.jobs.finish(job.id));
-      return { jobId: job.id };
+      const run = core.runs.get(runId);
+      const wanted: EvaluationSplit = split ?? (datasetId === undefined || datasetId === run.datasetId ? 'test' : 'all');
+      const { jobId } = core.jobs.run({
+        kind: 'evaluation',
+        subject: { datasetId: datasetId ?? run.datasetId, runId },
+        task: (job) =>
+          evaluateRun(core, runId, {
+            split: wanted,
+            ...(datasetId !== undefined ? { datasetId } : {}),
+            signal: job.signal,
+            onProgress: (done, total) => job.progress({ done, total }, () => core.events.emit('evaluation.progress', { jobId, runId, done, total })),
+          }),
+        finished: (r) => {
+          if (!r.ok) {
+            core.events.emit('evaluation.finished', { jobId, runId, split: wanted, datasetId: datasetId ?? null, summary: null, error: r.error });
+            return;
+          }
+          const report = r.value;
+          const s = report.source;
+          const summary = { runId, datasetId: s.datasetId, split: s.split, task: report.task, createdAt: s.evaluatedAt, n: report.n, headline: headlineOf(report) };
+          core.events.emit('evaluation.finished', { jobId, runId, split: s.split, datasetId: s.datasetId, summary, error: null });
+        },
+      });
+      return { jobId };
     },
     'evaluation.get': ({ runId, split, datasetId }) => readStoredEvaluation(core, runId, split ?? 'test', datasetId),
     'evaluation.list': ({ runId }) => {

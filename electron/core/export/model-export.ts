@@ -21,6 +21,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MODEL_EXPORT_FORMATS } from '../../contract/export-formats';
 import type { ModelExportArtifacts, ModelExportFormat, ModelTensorSpec, TrainConfig } from '../../contract/ml';
+import { mlEngineErrorCode } from '../../contract/ml';
 import { FoveaException } from '../../contract/result';
 import { foveaVersion } from '../app/versions';
 import type { PolicyLoadResult } from '../policy/policy';
@@ -312,7 +313,8 @@ export async function exportModel(core: ModelExportCore, req: ModelExportRequest
   } catch (e) {
     const message = (e as Error).message ?? String(e);
     auditExport(core.audit, { action: 'model.export', objectType: 'run', objectId: run.id, outcome: 'failed', details: { format: req.format, checkpoint } });
-    if (message.startsWith('UNSUPPORTED')) throw new FoveaException('UNSUPPORTED', `Run ${run.id} cannot be exported as ${req.format}: ${message.replace(/^UNSUPPORTED:\s*/, '')}`);
+    // The engine's typed error says what it is by its code; its message may still carry the old prefix.
+    if (mlEngineErrorCode(e) === 'UNSUPPORTED') throw new FoveaException('UNSUPPORTED', `Run ${run.id} cannot be exported as ${req.format}: ${message.replace(/^UNSUPPORTED:\s*/, '')}`);
     throw new FoveaException('INTERNAL', `Exporting run ${run.id} as ${req.format} failed: ${message}`);
   }
 

@@ -43,7 +43,7 @@ import type { GalleryImage, OverlayShape, PredictReport } from '../../contract/e
 import { FoveaException } from '../../contract/result';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Core } from '../composition-root';
+import type { CoreParts } from '../core-parts';
 import type { CocoRle } from '../labels/label-types';
 import { activeLabelsOfImageReader } from '../store/annotations-repo';
 import { itemGalleryReader, listItemSources, type ItemGalleryRow } from '../store/items-repo';
@@ -56,7 +56,7 @@ import { methodFor, uncertaintyOf, type ClassificationUncertainty } from './unce
 
 export const DEFAULT_MIN_BOX_SCORE = 0.25;
 
-export type PredictCore = Pick<Core, 'db' | 'blobs' | 'ml' | 'runs' | 'training' | 'datasets' | 'annotations' | 'audit' | 'library'>;
+export type PredictCore = Pick<CoreParts, 'db' | 'blobs' | 'ml' | 'runs' | 'training' | 'datasets' | 'annotations' | 'audit' | 'library'>;
 
 export interface PredictOptions {
   /** Default: the run's own dataset. */
@@ -89,7 +89,7 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 }
 
 /** The run's checkpoint and config; NOT_FOUND without a best checkpoint. */
-export function runModel(core: Pick<Core, 'runs' | 'training'>, runId: number): { config: TrainConfig; checkpoint: string; datasetId: number } {
+export function runModel(core: Pick<CoreParts, 'runs' | 'training'>, runId: number): { config: TrainConfig; checkpoint: string; datasetId: number } {
   const run = core.runs.get(runId);
   const checkpoint = join(core.training.checkpointDir(runId), 'best');
   if (!existsSync(checkpoint)) {
@@ -99,7 +99,7 @@ export function runModel(core: Pick<Core, 'runs' | 'training'>, runId: number): 
 }
 
 /** Every image (item, frame) of a dataset, or only these items, in (item, frame) order. */
-export function imageSources(core: Pick<Core, 'db'>, datasetId: number, itemIds?: readonly number[]): (SampleSource & { status: string; frames: number })[] {
+export function imageSources(core: Pick<CoreParts, 'db'>, datasetId: number, itemIds?: readonly number[]): (SampleSource & { status: string; frames: number })[] {
   const rows = listItemSources(core.db, datasetId);
   const wanted = itemIds ? new Set(itemIds) : null;
   const out: (SampleSource & { status: string; frames: number })[] = [];
@@ -163,7 +163,7 @@ export function predictionShapes(prediction: Prediction, lb: Letterbox, config: 
  * and left out.
  */
 export async function* predictImages(
-  core: Pick<Core, 'blobs' | 'ml' | 'db'>,
+  core: Pick<CoreParts, 'blobs' | 'ml' | 'db'>,
   model: { config: TrainConfig; checkpoint: string },
   sources: readonly SampleSource[],
   options: { batchSize?: number; minScore?: number; uncertainty?: ClassificationUncertainty; signal?: AbortSignal; onFailure?: (f: { itemId: number; frameIndex: number; message: string }) => void } = {},
@@ -210,7 +210,7 @@ export async function* predictImages(
 }
 
 /** (item, frame) keys of images that have a usable label for the task (any class). */
-function labelledImages(core: Pick<Core, 'db'>, datasetId: number, task: TrainConfig['task']): Set<string> {
+function labelledImages(core: Pick<CoreParts, 'db'>, datasetId: number, task: TrainConfig['task']): Set<string> {
   const collected = collectSamples(core.db, datasetId, task);
   return new Set(collected.samples.map((s) => `${s.itemId}:${s.frameIndex}`));
 }
@@ -319,7 +319,7 @@ function uncompressedRle(geometry: unknown): { size: [number, number]; counts: n
  * in image pixels) and the library's active labels of the run's classes.
  */
 export async function galleryImages(
-  core: Pick<Core, 'db' | 'blobs' | 'ml' | 'runs' | 'training'>,
+  core: Pick<CoreParts, 'db' | 'blobs' | 'ml' | 'runs' | 'training'>,
   runId: number,
   datasetId: number,
   images: readonly { itemId: number; frameIndex: number }[],

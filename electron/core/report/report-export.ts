@@ -21,7 +21,7 @@ import { promises as fsp } from 'node:fs';
 import type { EvaluationReport } from '../../contract/evaluation';
 import { FoveaException } from '../../contract/result';
 import { foveaVersion } from '../app/versions';
-import type { Core } from '../composition-root';
+import type { CoreParts } from '../core-parts';
 import { evaluateRun, readStoredEvaluation, type EvaluationSplit } from '../evaluation/evaluate-run';
 import { auditExport, ExportWriter, type WrittenFile } from '../export/safe-output';
 import { renderHtmlReport } from './html-report';
@@ -58,7 +58,7 @@ export interface ReportExportResult {
   audited: boolean;
 }
 
-export type ReportCore = Pick<Core, 'db' | 'blobs' | 'ml' | 'runs' | 'splits' | 'training' | 'datasets' | 'library' | 'audit'>;
+export type ReportCore = Pick<CoreParts, 'db' | 'blobs' | 'ml' | 'runs' | 'splits' | 'training' | 'datasets' | 'library' | 'audit'>;
 
 /** The report model of a run's evaluation on a split, evaluating first if it was never evaluated there. */
 export async function runReportModel(

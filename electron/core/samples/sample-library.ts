@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ImportProgress } from '../../contract/domain';
-import type { Core } from '../composition-root';
+import type { CoreParts } from '../core-parts';
 import { seriesHasClassLabel } from '../store/annotations-repo';
 import { findSeriesByUid } from '../store/series-repo';
 import { writeSampleData, type SampleDataSize } from './index';
@@ -25,8 +25,11 @@ export interface SampleLibraryReport {
   seconds: number;
 }
 
+/** What making the sample library needs from the core. */
+export type SampleLibraryCore = Pick<CoreParts, 'db' | 'datasets' | 'annotations' | 'audit' | 'importFiles' | 'importLabels'>;
+
 export async function createSampleLibrary(
-  core: Core,
+  core: SampleLibraryCore,
   options: { size?: SampleDataSize; signal?: AbortSignal; onProgress?: (phase: string, p: ImportProgress | null) => void } = {},
 ): Promise<SampleLibraryReport> {
   const started = performance.now();

@@ -69,4 +69,13 @@ export class DatasetStore {
       .run(name, description, now, now);
     return this.get(Number(info.lastInsertRowid));
   }
+
+  /**
+   * Remove a dataset that holds no items (an import that created it and imported nothing, so no
+   * empty dataset is left behind). Returns false, removing nothing, when it holds any item.
+   */
+  removeIfEmpty(id: number): boolean {
+    const info = this.#db.prepare('DELETE FROM datasets WHERE id = ? AND NOT EXISTS (SELECT 1 FROM items WHERE dataset_id = ?)').run(id, id);
+    return info.changes > 0;
+  }
 }

@@ -14,7 +14,8 @@ import type { PropagationReport, SegmentResponse } from '../../../../electron/co
 import type { BoxGeometry } from '../../../../electron/contract/domain';
 import type { PromptHost } from '../../annotate/tool';
 import type { Pt } from '../../annotate/geometry';
-import { on, request } from '../api';
+import { request } from '../api';
+import { JobState } from './job-state.svelte';
 
 /** What AssistState needs of the labeling state. */
 export interface AssistHost {
@@ -182,30 +183,29 @@ export class AssistState implements PromptHost {
   async propagate(annotationId: number, direction: 'forward' | 'backward' | 'both'): Promise<void> {
     if (this.propagation?.running) return;
     const window = this.#window();
-    let jobId: string | null = null;
-    const early: { done: number }[] = [];
     let finished: PropagationReport | null | undefined;
     let failure: string | null = null;
-    const offProgress = on('assist.propagate.progress', (e) => {
-      if (jobId === null) early.push(e);
-      else if (e.jobId === jobId && this.propagation) this.propagation = { ...this.propagation, done: e.done };
-    });
     let resolveDone: () => void = () => undefined;
     const done = new Promise<void>((r) => (resolveDone = r));
-    const offFinished = on('assist.propagate.finished', (e) => {
-      if (jobId !== null && e.jobId !== jobId) return;
-      finished = e.report;
-      failure = e.error?.code === 'CANCELLED' ? null : (e.error?.message ?? null);
-      resolveDone();
-    });
+    // Events of this job that arrive before the request answers are buffered by JobState.
+    const job = new JobState('propagate')
+      .on('assist.propagate.progress', (e) => {
+        if (this.propagation) this.propagation = { ...this.propagation, done: e.done };
+      })
+      .on('assist.propagate.finished', (e) => {
+        finished = e.report;
+        failure = e.error?.code === 'CANCELLED' ? null : (e.error?.message ?? null);
+        resolveDone();
+      });
+    job.connect();
     try {
-      const res = await request('assist.propagate', { annotationId, direction, ...(window ? { window } : {}) });
+      const res = await job.start(() => request('assist.propagate', { annotationId, direction, ...(window ? { window } : {}) }));
       if (!res.ok) {
         this.#host.notice(res.error.message);
         return;
       }
-      jobId = res.value.jobId;
-      this.propagation = { jobId, done: early.at(-1)?.done ?? 0, running: true, report: null };
+      const jobId = res.value.jobId;
+      this.propagation = { jobId, done: job.progress?.done ?? 0, running: true, report: null };
       if (finished === undefined) await done;
       this.propagation = { jobId, done: finished?.proposed ?? this.propagation?.done ?? 0, running: false, report: finished ?? null };
       await this.#host.reload();
@@ -215,8 +215,7 @@ export class AssistState implements PromptHost {
         this.#host.notice(`Proposed ${finished.proposed} mask${finished.proposed === 1 ? '' : 's'} on other slices (${why}). Review them slice by slice: accept (a) or reject (x).`);
       } else this.#host.notice('Propagation stopped; the masks proposed so far stay for review.');
     } finally {
-      offProgress();
-      offFinished();
+      job.dispose();
     }
   }
 

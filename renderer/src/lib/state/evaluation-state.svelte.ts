@@ -8,6 +8,7 @@ import type { RunSummary } from '../../../../electron/contract/domain';
 import type { EvaluationReport, EvaluationSplit, EvaluationSummary, GalleryImage, PredictReport } from '../../../../electron/contract/evaluation';
 import type { FoveaError } from '../../../../electron/contract/result';
 import { on, request } from '../api';
+import { JobState } from './job-state.svelte';
 
 /** An image of the report, with why it is interesting. */
 export interface ImageRef {
@@ -61,45 +62,55 @@ export class EvaluationState {
   loading = $state(false);
   error = $state<FoveaError | null>(null);
   /** The evaluation job running, and its batches. */
-  jobId = $state<string | null>(null);
+  readonly evalJob = new JobState('evaluation');
   progress = $state.raw<{ done: number; total: number } | null>(null);
   /** The predict job running, and its images. */
-  predictJobId = $state<string | null>(null);
+  readonly predictJob = new JobState('predict');
+  readonly predictJobId = $derived(this.predictJob.jobId);
   predictProgress = $state.raw<{ done: number; total: number } | null>(null);
   predictReport = $state.raw<PredictReport | null>(null);
   gallery = $state.raw<GalleryImage[]>([]);
   galleryLoading = $state(false);
 
   readonly run = $derived(this.runs.find((r) => r.id === this.runId) ?? null);
-  readonly running = $derived(this.jobId !== null);
+  readonly running = $derived(this.evalJob.running);
   #offs: (() => void)[] = [];
   #galleryTicket = 0;
 
   start(): void {
-    this.#offs.push(
-      on('evaluation.progress', (e) => {
-        if (e.jobId === this.jobId) this.progress = { done: e.done, total: e.total };
-      }),
-      on('evaluation.finished', (e) => {
-        if (e.jobId !== this.jobId) return;
-        this.jobId = null;
+    this.evalJob
+      .on('evaluation.progress', (e) => {
+        this.progress = { done: e.done, total: e.total };
+      })
+      .on('evaluation.finished', (e) => {
         this.progress = null;
         if (e.error) this.error = e.error;
         else void this.load();
-      }),
-      on('predict.progress', (e) => {
-        if (e.jobId === this.predictJobId) this.predictProgress = { done: e.done, total: e.total };
-      }),
-      on('predict.finished', (e) => {
-        if (e.jobId !== this.predictJobId) return;
-        this.predictJobId = null;
+      })
+      .connect();
+    this.predictJob
+      .on('predict.progress', (e) => {
+        this.predictProgress = { done: e.done, total: e.total };
+      })
+      .on('predict.finished', (e) => {
         this.predictProgress = null;
         if (e.error) this.error = e.error;
         this.predictReport = e.report;
-      }),
+      })
+      .connect();
+    this.#offs.push(
       on('training.finished', () => void this.refreshRuns()),
     );
-    void this.refreshRuns();
+    void this.refreshRuns().then(() => this.#rebuild());
+  }
+
+  /** Show an evaluation or a pre-labelling that is still running (started before this screen opened). */
+  async #rebuild(): Promise<void> {
+    const [evaluation, predict] = await Promise.all([this.evalJob.attach(), this.predictJob.attach()]);
+    const runId = evaluation?.subject.runId ?? predict?.subject.runId ?? null;
+    if (evaluation?.progress?.total) this.progress = { done: evaluation.progress.done, total: evaluation.progress.total };
+    if (predict?.progress?.total) this.predictProgress = { done: predict.progress.done, total: predict.progress.total };
+    if (runId !== null && runId !== this.runId) await this.select(runId);
   }
 
   async refreshRuns(): Promise<void> {
@@ -146,17 +157,16 @@ export class EvaluationState {
     if (this.runId === null) return;
     this.error = null;
     this.progress = { done: 0, total: 0 };
-    const res = await request('evaluation.run', { runId: this.runId, split: this.split });
-    if (res.ok) this.jobId = res.value.jobId;
-    else {
+    const runId = this.runId;
+    const res = await this.evalJob.start(() => request('evaluation.run', { runId, split: this.split }));
+    if (!res.ok) {
       this.progress = null;
       this.error = res.error;
     }
   }
 
   async cancel(): Promise<void> {
-    const id = this.jobId ?? this.predictJobId;
-    if (id) await request('jobs.cancel', { jobId: id });
+    await (this.evalJob.running ? this.evalJob : this.predictJob).cancel();
   }
 
   /** Pre-label the run's dataset with the model (proposals for a person to review). */
@@ -165,9 +175,9 @@ export class EvaluationState {
     this.error = null;
     this.predictReport = null;
     this.predictProgress = { done: 0, total: 0 };
-    const res = await request('predict.start', { runId: this.runId, onlyUnlabeled });
-    if (res.ok) this.predictJobId = res.value.jobId;
-    else {
+    const runId = this.runId;
+    const res = await this.predictJob.start(() => request('predict.start', { runId, onlyUnlabeled }));
+    if (!res.ok) {
       this.predictProgress = null;
       this.error = res.error;
     }
@@ -196,6 +206,8 @@ export class EvaluationState {
   }
 
   dispose(): void {
+    this.evalJob.dispose();
+    this.predictJob.dispose();
     for (const off of this.#offs) off();
     this.#offs = [];
   }

@@ -5,8 +5,9 @@
 import type { DatasetExportResult } from '../../../../electron/contract/domain';
 import { DEFAULT_PSEUDONYM_PREFIX, DEID_PROFILE_FLAGS, type DeidExportOptions, type DeidProfileFlag, type RetainLongitudinalDates } from '../../../../electron/contract/deid-options';
 import type { FoveaError } from '../../../../electron/contract/result';
-import { on, request } from '../api';
+import { request } from '../api';
 import { WITH_IMAGES_FORMATS, type ExportFormatChoice } from '../export-choices';
+import { JobState } from './job-state.svelte';
 
 export class ExportState {
   datasetId = $state<number | null>(null);
@@ -25,51 +26,43 @@ export class ExportState {
   pseudonymPrefix = $state(DEFAULT_PSEUDONYM_PREFIX);
   /** dicom-deid: export files that may show burned-in text too (audited). */
   confirmBurnedIn = $state(false);
-  jobId = $state<string | null>(null);
+  /** The export job this screen started, or found running when it opened. */
+  readonly job = new JobState('export');
   done = $state(0);
   total = $state(0);
   result = $state.raw<DatasetExportResult | null>(null);
   error = $state<FoveaError | null>(null);
-  cancelling = $state(false);
 
-  readonly running = $derived(this.jobId !== null);
+  readonly running = $derived(this.job.running);
+  readonly cancelling = $derived(this.job.cancelling);
   readonly fraction = $derived(this.total > 0 ? this.done / this.total : 0);
   /** The format and folder of the export whose result is shown (for "Confirm and export them"). */
   shown = $state.raw<{ format: ExportFormatChoice; outDir: string; confirmBurnedIn: boolean } | null>(null);
 
-  #off: (() => void)[] = [];
-  /** 'export.finished' events that arrived before 'export.start' answered with their job id. */
-  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a private buffer nothing renders
-  #early = new Map<string, { result: DatasetExportResult | null; error: FoveaError | null }>();
-
   start(): void {
-    this.#off.push(
-      on('export.progress', (p) => {
-        if (p.jobId !== this.jobId) return;
+    this.job
+      .on('export.progress', (p) => {
         this.done = p.done;
         this.total = p.total;
-      }),
-      on('export.finished', (f) => {
-        if (f.jobId !== this.jobId) {
-          // A fast job (a refused folder) can finish before its start request has answered.
-          this.#early.set(f.jobId, { result: f.result, error: f.error });
-          if (this.#early.size > 8) this.#early.delete(this.#early.keys().next().value as string);
-          return;
-        }
-        this.#finish(f);
-      }),
-    );
+      })
+      .on('export.finished', (f) => {
+        this.result = f.result;
+        this.error = f.error;
+      })
+      .connect();
+    void this.job.attach();
   }
 
   async run(): Promise<void> {
-    if (this.datasetId === null) return;
+    const datasetId = this.datasetId;
+    if (datasetId === null) return;
     this.error = null;
     this.result = null;
     this.done = 0;
     this.total = 0;
     const outDir = this.outDir.trim();
-    const res = await request('export.start', {
-      datasetId: this.datasetId,
+    const res = await this.job.start(() => request('export.start', {
+      datasetId,
       format: this.format,
       outDir,
       ...(this.split && this.format !== 'pytorch' ? { split: this.split } : {}),
@@ -78,25 +71,12 @@ export class ExportState {
       ...(this.format === 'yolo' ? { yoloTask: this.yoloTask } : {}),
       ...(this.format === 'dicom-deid' ? { deid: this.deidOptions() } : {}),
       ...(this.format === 'pytorch' ? { trainingTask: this.trainingTask, ...(this.deidentify ? { deidentify: true } : {}) } : {}),
-    });
+    }));
     if (!res.ok) {
       this.error = res.error;
       return;
     }
     this.shown = { format: this.format, outDir, confirmBurnedIn: this.format === 'dicom-deid' && this.confirmBurnedIn };
-    this.jobId = res.value.jobId;
-    const early = this.#early.get(res.value.jobId);
-    if (early) {
-      this.#early.delete(res.value.jobId);
-      this.#finish(early);
-    }
-  }
-
-  #finish(f: { result: DatasetExportResult | null; error: FoveaError | null }): void {
-    this.jobId = null;
-    this.cancelling = false;
-    this.result = f.result;
-    this.error = f.error;
   }
 
   /** The profile options as the request takes them: only what differs from the basic profile. */
@@ -129,13 +109,10 @@ export class ExportState {
   }
 
   async cancel(): Promise<void> {
-    if (!this.jobId) return;
-    this.cancelling = true;
-    await request('jobs.cancel', { jobId: this.jobId });
+    await this.job.cancel();
   }
 
   dispose(): void {
-    for (const off of this.#off) off();
-    this.#off = [];
+    this.job.dispose();
   }
 }

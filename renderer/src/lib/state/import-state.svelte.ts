@@ -4,38 +4,37 @@
  */
 import type { ImportProgress, ImportReport } from '../../../../electron/contract/domain';
 import type { FoveaError } from '../../../../electron/contract/result';
-import { on, pathForFile, request } from '../api';
+import { pathForFile, request } from '../api';
+import { JobState } from './job-state.svelte';
 
 export class ImportState {
   datasetName = $state('');
   paths = $state.raw<string[]>([]);
-  jobId = $state<string | null>(null);
+  /** The import job this screen started, or found running when it opened. */
+  readonly job = new JobState('import');
   progress = $state.raw<ImportProgress | null>(null);
   report = $state.raw<ImportReport | null>(null);
   error = $state<FoveaError | null>(null);
   /** Files dropped that the transport could not give a path for. */
   unresolvedDrops = $state(0);
-  cancelling = $state(false);
 
-  readonly running = $derived(this.jobId !== null);
-  readonly fraction = $derived(this.progress && this.progress.filesTotal > 0 ? this.progress.filesDone / this.progress.filesTotal : 0);
+  readonly running = $derived(this.job.running);
+  readonly cancelling = $derived(this.job.cancelling);
+  readonly fraction = $derived(this.progress && this.progress.filesTotal > 0 ? this.progress.filesDone / this.progress.filesTotal : this.job.fraction);
 
-  #off: (() => void)[] = [];
-
+  /** Subscribe, and show an import that is still running (started before this screen opened). */
   start(): void {
-    this.#off.push(
-      on('import.progress', (p) => {
-        if (p.jobId === this.jobId) this.progress = p;
-      }),
-      on('import.finished', (f) => {
-        if (f.jobId !== this.jobId) return;
-        this.jobId = null;
-        this.cancelling = false;
+    this.job
+      .on('import.progress', (p) => {
+        this.progress = p;
+      })
+      .on('import.finished', (f) => {
         this.report = f.report;
         if (f.report) this.progress = f.report;
         this.error = f.error;
-      }),
-    );
+      })
+      .connect();
+    void this.job.attach();
   }
 
   addPaths(text: string): void {
@@ -66,23 +65,16 @@ export class ImportState {
     this.error = null;
     this.report = null;
     this.progress = null;
-    const res = await request('import.start', { datasetName: this.datasetName, paths: this.paths });
-    if (!res.ok) {
-      this.error = res.error;
-      return;
-    }
-    this.jobId = res.value.jobId;
+    const res = await this.job.start(() => request('import.start', { datasetName: this.datasetName, paths: this.paths }));
+    if (!res.ok) this.error = res.error;
   }
 
   async cancel(): Promise<void> {
-    if (!this.jobId) return;
-    this.cancelling = true;
-    await request('jobs.cancel', { jobId: this.jobId });
+    await this.job.cancel();
   }
 
   dispose(): void {
-    for (const off of this.#off) off();
-    this.#off = [];
+    this.job.dispose();
   }
 }
 

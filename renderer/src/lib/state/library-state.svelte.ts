@@ -5,6 +5,7 @@
 import type { AppInfo, Dataset, EnterprisePolicyView } from '../../../../electron/contract/domain';
 import type { FoveaError } from '../../../../electron/contract/result';
 import { on, request } from '../api';
+import { JobState } from './job-state.svelte';
 
 export class LibraryState {
   info = $state.raw<AppInfo | null>(null);
@@ -13,12 +14,12 @@ export class LibraryState {
   loading = $state(true);
   error = $state<FoveaError | null>(null);
   infoLoading = $state(true);
-  /** The sample-library job, while it runs. */
-  sampleJob = $state<string | null>(null);
+  /** The sample-library job (started here, or found running when the window opened). */
+  readonly sampleJob = new JobState('samples');
   samplePhase = $state('');
   sampleFraction = $state(0);
   sampleStarting = $state(false);
-  readonly sampleRunning = $derived(this.sampleStarting || this.sampleJob !== null);
+  readonly sampleRunning = $derived(this.sampleStarting || this.sampleJob.running);
 
   readonly totalItems = $derived(this.datasets.reduce((n, d) => n + d.counts.items, 0));
   readonly readOnly = $derived(this.info?.library.readOnly ?? false);
@@ -26,22 +27,22 @@ export class LibraryState {
   #unsubscribe: (() => void) | null = null;
 
   start(): void {
-    const offs = [
-      on('datasets.changed', () => void this.refreshDatasets()),
-      on('samples.progress', (e) => {
-        // Events can arrive before the request that started the job has returned its id.
-        if (this.sampleJob !== null && e.jobId !== this.sampleJob) return;
+    this.sampleJob
+      .on('samples.progress', (e) => {
         this.samplePhase = e.phase;
         this.sampleFraction = e.progress && e.progress.filesTotal ? e.progress.filesDone / e.progress.filesTotal : 0;
-      }),
-      on('samples.finished', (e) => {
-        if (this.sampleJob !== null && e.jobId !== this.sampleJob) return;
-        this.sampleJob = null;
+      })
+      .on('samples.finished', (e) => {
         if (e.error) this.error = e.error;
         void this.refreshDatasets();
-      }),
-    ];
-    this.#unsubscribe = () => offs.forEach((off) => off());
+      })
+      .connect();
+    const off = on('datasets.changed', () => void this.refreshDatasets());
+    this.#unsubscribe = () => {
+      off();
+      this.sampleJob.dispose();
+    };
+    void this.sampleJob.attach();
     void this.refreshDatasets();
     void this.refreshInfo();
   }
@@ -79,10 +80,9 @@ export class LibraryState {
     this.samplePhase = 'Starting';
     this.sampleFraction = 0;
     this.sampleStarting = true;
-    const res = await request('samples.create', {});
+    const res = await this.sampleJob.start(() => request('samples.create', {}));
     this.sampleStarting = false;
-    if (res.ok) this.sampleJob = res.value.jobId;
-    else this.error = res.error;
+    if (!res.ok) this.error = res.error;
   }
 
   dispose(): void {

@@ -6,7 +6,8 @@
 import type { ImportedModel, ModelInfo, ModelPredictReport } from '../../../../electron/contract/assist';
 import type { LabelClass } from '../../../../electron/contract/domain';
 import type { FoveaError } from '../../../../electron/contract/result';
-import { on, request } from '../api';
+import { request } from '../api';
+import { JobState } from './job-state.svelte';
 
 export class ModelsState {
   models = $state.raw<ModelInfo[]>([]);
@@ -30,7 +31,9 @@ export class ModelsState {
   classMap = $state<Record<string, string>>({});
   onlyUnlabeled = $state(false);
   minScore = $state(0.25);
-  job = $state<string | null>(null);
+  /** The model's pass over a dataset that this screen started, or found running when it opened. */
+  readonly predictJob = new JobState('model-predict');
+  readonly job = $derived(this.predictJob.jobId);
   done = $state(0);
   total = $state(0);
   report = $state.raw<ModelPredictReport | null>(null);
@@ -41,21 +44,24 @@ export class ModelsState {
   #off: (() => void) | null = null;
 
   start(): void {
-    const offs = [
-      on('models.predict.progress', (e) => {
-        if (this.job !== null && e.jobId !== this.job) return;
+    this.predictJob
+      .on('models.predict.progress', (e) => {
         this.done = e.done;
         this.total = e.total;
-      }),
-      on('models.predict.finished', (e) => {
-        if (this.job !== null && e.jobId !== this.job) return;
-        this.job = null;
+      })
+      .on('models.predict.finished', (e) => {
         this.report = e.report;
         this.predictError = e.error;
-      }),
-    ];
-    this.#off = () => offs.forEach((f) => f());
+      })
+      .connect();
+    this.#off = () => this.predictJob.dispose();
     void this.refresh();
+    void this.predictJob.attach().then((j) => {
+      if (j?.progress?.total) {
+        this.done = j.progress.done;
+        this.total = j.progress.total;
+      }
+    });
   }
 
   dispose(): void {
@@ -129,22 +135,19 @@ export class ModelsState {
     this.predictError = null;
     this.done = 0;
     this.total = 0;
-    const res = await request('models.predict', {
-      model: this.model,
-      datasetId: this.datasetId,
+    const model = this.model;
+    const datasetId = this.datasetId;
+    const res = await this.predictJob.start(() => request('models.predict', {
+      model,
+      datasetId,
       classMap: { ...this.classMap },
       onlyUnlabeled: this.onlyUnlabeled,
       ...(this.selected?.task === 'detection' ? { minScore: this.minScore } : {}),
-    });
-    if (!res.ok) {
-      this.predictError = res.error;
-      return;
-    }
-    // The finished event may have come first (a quick pass): then it already cleared the job.
-    if (this.report === null && this.predictError === null) this.job = res.value.jobId;
+    }));
+    if (!res.ok) this.predictError = res.error;
   }
 
   cancel(): void {
-    if (this.job) void request('jobs.cancel', { jobId: this.job });
+    void this.predictJob.cancel();
   }
 }

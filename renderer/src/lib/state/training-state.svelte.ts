@@ -14,6 +14,7 @@ import type { RunDetail, RunSummary, TrainingPlan } from '../../../../electron/c
 import type { BatchProgress, TaskKind } from '../../../../electron/contract/ml';
 import type { FoveaError } from '../../../../electron/contract/result';
 import { on, request } from '../api';
+import { JobState } from './job-state.svelte';
 
 export class TrainingState {
   datasetId = $state<number | null>(null);
@@ -42,12 +43,13 @@ export class TrainingState {
   /** The run shown in the charts (live or picked from history). */
   selected = $state.raw<RunDetail | null>(null);
   live = $state.raw<BatchProgress | null>(null);
-  jobId = $state<string | null>(null);
+  /** The training job this screen started, or found running when it opened. */
+  readonly job = new JobState('training');
   liveRunId = $state<number | null>(null);
   error = $state<FoveaError | null>(null);
   starting = $state(false);
 
-  readonly running = $derived(this.jobId !== null);
+  readonly running = $derived(this.job.running);
   /** Why the ticked classes cannot train (checked here too, so no request is made), or null. */
   readonly classProblem = $derived.by(() => {
     const n = this.chosenClasses?.length ?? this.available.length;
@@ -59,14 +61,22 @@ export class TrainingState {
   #planSeq = 0;
   #planKey = '';
 
+  /** Subscribe, and show a run that is still training (started before this screen opened, or elsewhere). */
   start(): void {
-    this.#offs.push(
-      on('training.started', (e) => {
-        if (this.jobId !== null && e.jobId !== this.jobId) return;
+    this.job
+      .on('training.started', (e) => {
         this.liveRunId = e.runId;
         void this.select(e.runId);
         void this.refreshRuns();
-      }),
+      })
+      .on('training.finished', (e) => {
+        this.live = null;
+        if (e.error) this.error = e.error;
+        if (e.runId !== null) void this.select(e.runId);
+        void this.refreshRuns();
+      })
+      .connect();
+    this.#offs.push(
       on('training.batch', (e) => {
         if (e.runId !== this.liveRunId) return;
         this.live = e;
@@ -78,16 +88,27 @@ export class TrainingState {
       on('training.epoch', (e) => {
         if (e.runId === this.liveRunId) void this.select(e.runId);
       }),
-      on('training.finished', (e) => {
-        if (this.jobId !== null && e.jobId !== this.jobId) return;
-        this.jobId = null;
-        this.live = null;
-        if (e.error) this.error = e.error;
-        if (e.runId !== null) void this.select(e.runId);
-        void this.refreshRuns();
-      }),
     );
     void this.refreshRuns();
+    void this.#rebuild();
+  }
+
+  /** Follow a running training job: its run, and the form it was started with. */
+  async #rebuild(): Promise<void> {
+    const job = await this.job.attach();
+    const runId = job?.subject.runId ?? null;
+    if (runId === null || this.liveRunId !== null) return;
+    this.liveRunId = runId;
+    const res = await request('runs.get', { runId });
+    if (!res.ok) return;
+    const run = res.value;
+    this.selected = run;
+    this.datasetId = run.datasetId;
+    this.task = run.task;
+    this.epochs = run.config.epochs;
+    this.batchSize = run.config.batchSize;
+    this.inputSize = run.config.inputSize;
+    this.chosenClasses = null;
   }
 
   async refreshPlan(): Promise<void> {
@@ -165,35 +186,39 @@ export class TrainingState {
   }
 
   async startRun(): Promise<void> {
-    if (this.datasetId === null) return;
+    const datasetId = this.datasetId;
+    if (datasetId === null) return;
     this.error = null;
     this.starting = true;
-    const res = await request('training.start', {
-      datasetId: this.datasetId,
+    this.liveRunId = null;
+    const res = await this.job.start(() => request('training.start', {
+      datasetId,
       task: this.task,
       backend: this.backend,
       ...(this.chosenClasses ? { classNames: this.chosenClasses } : {}),
       ...(this.epochs ? { epochs: this.epochs } : {}),
       ...(this.batchSize ? { batchSize: this.batchSize } : {}),
       ...(this.inputSize ? { inputSize: this.inputSize } : {}),
-    });
+    }));
     this.starting = false;
-    if (res.ok) this.jobId = res.value.jobId;
-    else this.error = res.error;
+    if (!res.ok) this.error = res.error;
   }
 
   async resume(runId: number): Promise<void> {
     this.error = null;
-    const res = await request('training.resume', { runId });
-    if (res.ok) this.jobId = res.value.jobId;
-    else this.error = res.error;
+    this.liveRunId = null;
+    const res = await this.job.start(() => request('training.resume', { runId }));
+    if (!res.ok) this.error = res.error;
   }
 
+  /** Stop after the current batch (the run keeps its checkpoint); before the run exists, cancel the job. */
   async cancel(): Promise<void> {
     if (this.liveRunId !== null) await request('training.cancel', { runId: this.liveRunId });
+    else await this.job.cancel();
   }
 
   dispose(): void {
+    this.job.dispose();
     for (const off of this.#offs) off();
     this.#offs = [];
   }
