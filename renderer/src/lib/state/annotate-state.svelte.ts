@@ -27,7 +27,7 @@ import {
 } from '../../../../electron/contract/domain';
 import type { RequestInput, RequestName, Responses } from '../../../../electron/contract/api';
 import { History, type Op } from '../../annotate/history';
-import { Keymap, normalizeKeyName } from '../../annotate/hotkeys';
+import { eventKeyName, Keymap, normalizeKeyName } from '../../annotate/hotkeys';
 import { between, interpolateBox, interpolateMasks } from '../../annotate/interpolate';
 import { maskArea, maskToRle, rleToMask } from '../../annotate/mask';
 import type { AnnotationTool, Draft, PromptHost, Stroke, ToolHost, ToolName, ToolPointer } from '../../annotate/tool';
@@ -81,6 +81,12 @@ export class AnnotateState implements ToolHost {
   activeClassId = $state<number | null>(null);
   /** Brush diameter in image pixels. */
   brushSize = $state(12);
+  /** Where the pointer is over the image (image pixels), for the brush-size circle; null when outside. */
+  hover = $state.raw<{ x: number; y: number } | null>(null);
+  /** Hide every label drawn on the image (J), to read the pixels under them. */
+  hideAll = $state(false);
+  /** Opacity of the mask layer, 0 to 1. */
+  maskOpacity = $state(1);
   selectedId = $state<number | null>(null);
   draft = $state.raw<Draft | null>(null);
   stroke = $state.raw<Stroke | null>(null);
@@ -214,6 +220,9 @@ export class AnnotateState implements ToolHost {
   }
   pointerMove(e: ToolPointer): void {
     this.tool?.move(this, e);
+  }
+  pointerHover(p: { x: number; y: number } | null): void {
+    this.hover = p;
   }
   pointerUp(e: ToolPointer): void {
     this.tool?.up(this, e);
@@ -613,7 +622,7 @@ export class AnnotateState implements ToolHost {
    * Returns true when handled (the viewer's own keys come after).
    */
   handleKey(e: KeyboardEvent, nav: Navigation, stack: readonly StackEntry[], index: number, step: (d: number) => void): boolean {
-    if (this.tool && !e.ctrlKey && !e.metaKey && this.tool.key(this, e.key)) return true;
+    if (this.tool && !e.ctrlKey && !e.metaKey && this.tool.key(this, eventKeyName(e))) return true;
     if (e.key === 'Escape' && this.selectedId !== null) {
       this.selectedId = null;
       return true;
