@@ -7,7 +7,8 @@
  *    comes back to the same slice and window;
  *  - the HU probe follows the slice when the wheel scrolls (never the previous slice's value);
  *  - a scale bar from the pixel spacing, smooth display with a toggle, a brush-size circle,
- *    mask opacity, hide-all, and overlay text on a dark plate.
+ *    mask opacity, hide-all, and overlay text on a dark plate;
+ *  - closing the viewer releases the undo histories (issue 16 item 8).
  */
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
@@ -210,6 +211,14 @@ test('scale bar, smooth display with a toggle, brush circle, mask opacity, hide-
   await screenshot(page, 'viewer-keys-hidden');
   await page.keyboard.press('j');
   await page.getByTestId('mask-layer').waitFor();
+  assert.equal(await page.getByTestId('undo').isEnabled(), true);
+  // Closing the viewer releases the undo histories: back in, the saved mask is there, nothing to undo.
+  await page.keyboard.press('Escape');
+  await page.getByTestId('browse-grid').waitFor();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('annotation-panel').waitFor();
+  await page.locator('[data-testid="annotation-layer"] g[data-kind="mask"]').waitFor();
+  assert.equal(await page.getByTestId('undo').isEnabled(), false);
   assert.deepEqual(errors, []);
   await page.close();
 });
