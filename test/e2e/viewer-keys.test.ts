@@ -109,6 +109,9 @@ test('the probe reads the slice the wheel scrolled to; Escape leaves a drawing t
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const errors = collectPageErrors(page);
   await page.goto(bridge.url);
+  // Alt+4 lands with the grid focused: the arrows move the selection at once (issue 19 item 10).
+  await page.keyboard.press('Alt+4');
+  await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'browse-grid');
   await openFirst(page);
   assert.equal(await position(page), 'Im 1/5');
 
