@@ -4,7 +4,8 @@
  * dataset without labels for the task, and the sample CT's lesion segmentation starts training
  * with the defaults (its lesion patients are no longer all drawn into train) and finishes an
  * epoch, its validation scores drawn on a fixed 0-1 axis apart from the losses. The run is then
- * cancelled: 30 default epochs are a user's wait, not a test's.
+ * cancelled (30 default epochs are a user's wait, not a test's), evaluated on validation, and its
+ * worst image opened: the viewer shows the truth and the model's prediction (item 4).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -106,6 +107,25 @@ test('the sample CT lesion segmentation: the plan counts labelled slices per spl
   await page.getByTestId('run-status').filter({ hasText: /cancel/ }).waitFor({ timeout: 120_000 });
   const run = t.core.db.prepare('SELECT status, epochs_completed FROM runs WHERE id = ?').get(runId) as { status: string; epochs_completed: number };
   assert.ok(run.epochs_completed >= 1, JSON.stringify(run));
+
+  // Evaluate it on validation and open the worst image: the viewer shows the truth mask and the
+  // model's prediction over it (issue 19 item 4: it showed the ground truth only).
+  await page.keyboard.press('Alt+5');
+  await page.getByTestId('eval-run-select').selectOption(String(runId));
+  await page.getByTestId('eval-split').selectOption('val');
+  await page.getByTestId('eval-start').click();
+  await page.getByTestId('eval-per-image').or(page.getByTestId('eval-error')).waitFor({ timeout: 240_000 });
+  assert.equal(await page.getByTestId('eval-error').count(), 0, (await page.getByTestId('eval-error').textContent().catch(() => '')) ?? '');
+  await page.getByTestId('eval-per-image').locator('button.link').first().click();
+  await page.getByTestId('eval-viewer').waitFor();
+  await page.getByTestId('eval-compare').waitFor({ timeout: 60_000 });
+  assert.match((await page.getByTestId('eval-compare-truth').textContent()) ?? '', /mask: lesion/);
+  const layer = page.getByTestId('prediction-layer');
+  await layer.waitFor();
+  const predictedMasks = Number(await layer.getAttribute('data-masks'));
+  const modelSaid = (await page.getByTestId('eval-compare-model').textContent()) ?? '';
+  assert.equal(predictedMasks > 0, /mask: /.test(modelSaid), `layer ${predictedMasks} masks, bar "${modelSaid}"`);
+  await screenshot(page, 'training-plan-ct-segmentation-eval-viewer');
   assert.deepEqual(errors, []);
   await page.close();
 });
