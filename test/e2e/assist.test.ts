@@ -123,7 +123,7 @@ function maskOf(row: AnnotationRow): Uint8Array {
   return decodeRle((row.geometry as { rle: { size: [number, number]; counts: number[] } }).rle);
 }
 
-test('a click on a pedestrian gives a mask; Enter stores it (audited, undoable); P stores polygons; the next image was read ahead', async () => {
+test('a click on a pedestrian gives a mask; Enter stores it (audited, undoable); Shift+Enter stores polygons; the next image was read ahead', async () => {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const errors = collectPageErrors(page);
   await page.goto(bridge.url);
