@@ -11,7 +11,7 @@
  *   annotate the labeling actions (the user's map over DEFAULT_HOTKEYS)
  *   tool     keys of the active annotation tool (Enter, Escape, ...)
  * The MPR screen replaces the viewer while open, so its keys are checked
- * against `app` only.
+ * against `app` only; so are the browse grid's and the library home's.
  *
  * Pure: no DOM, unit-tested in Node.
  */
@@ -141,6 +141,27 @@ export const MPR_KEYS: readonly { command: MprCommand; keys: string[] }[] = [
   { command: 'mpr.resetWindow', keys: letter('r') },
 ];
 
+export type GridCommand = 'grid.right' | 'grid.left' | 'grid.down' | 'grid.up' | 'grid.pageDown' | 'grid.pageUp' | 'grid.first' | 'grid.last' | 'grid.open';
+
+/** The browse grid's keys (the grid has focus; the viewer is closed). */
+export const GRID_KEYS: readonly { command: GridCommand; keys: string[] }[] = [
+  { command: 'grid.right', keys: ['ArrowRight'] },
+  { command: 'grid.left', keys: ['ArrowLeft'] },
+  { command: 'grid.down', keys: ['ArrowDown'] },
+  { command: 'grid.up', keys: ['ArrowUp'] },
+  { command: 'grid.pageDown', keys: ['PageDown'] },
+  { command: 'grid.pageUp', keys: ['PageUp'] },
+  { command: 'grid.first', keys: ['Home'] },
+  { command: 'grid.last', keys: ['End'] },
+  { command: 'grid.open', keys: ['Enter'] },
+];
+
+/** The library home's keys (outside text fields). */
+export const LIBRARY_KEYS: readonly { command: 'library.newDataset' | 'library.cancel'; keys: string[] }[] = [
+  { command: 'library.newDataset', keys: ['n'] },
+  { command: 'library.cancel', keys: ['Escape'] },
+];
+
 function lookup<C extends string>(table: readonly { command: C; keys: string[] }[]): Map<string, C> {
   const m = new Map<string, C>();
   for (const row of table) for (const k of row.keys) m.set(normalizeKeyName(k), row.command);
@@ -150,6 +171,16 @@ function lookup<C extends string>(table: readonly { command: C; keys: string[] }
 const APP_BY_KEY = new Map(APP_SCREENS.map((s) => [normalizeKeyName(s.key), s.id]));
 const VIEWER_BY_KEY = lookup(VIEWER_KEYS);
 const MPR_BY_KEY = lookup(MPR_KEYS);
+const GRID_BY_KEY = lookup(GRID_KEYS);
+const LIBRARY_BY_KEY = lookup(LIBRARY_KEYS);
+
+export function gridCommandFor(e: KeyLike): GridCommand | null {
+  return GRID_BY_KEY.get(eventKeyName(e)) ?? null;
+}
+
+export function libraryCommandFor(e: KeyLike): 'library.newDataset' | 'library.cancel' | null {
+  return LIBRARY_BY_KEY.get(eventKeyName(e)) ?? null;
+}
 
 /** The screen an Alt+digit opens, or null. */
 export function appScreenFor(e: KeyLike): AppScreen | null {

@@ -11,6 +11,10 @@ import { normalizeKeyName } from '../../../renderer/src/annotate/hotkeys';
 import {
   APP_SCREENS,
   appScreenFor,
+  GRID_KEYS,
+  gridCommandFor,
+  LIBRARY_KEYS,
+  libraryCommandFor,
   hotkeyConflict,
   MPR_KEYS,
   mprCommandFor,
@@ -54,6 +58,22 @@ describe('hotkey registry', () => {
       seen.add(n);
       assert.equal(appScreenFor(key(n.split('+').pop() ?? '', { alt: n.startsWith('Alt+') })), null);
     }
+  });
+
+  test('the grid and the library home have unique keys that leave the screen keys alone', () => {
+    for (const table of [GRID_KEYS, LIBRARY_KEYS] as const) {
+      const seen = new Set<string>();
+      for (const r of table) for (const k of r.keys) {
+        const n = normalizeKeyName(k);
+        assert.ok(!seen.has(n), `${k} twice`);
+        seen.add(n);
+        assert.ok(!APP_SCREENS.some((s) => normalizeKeyName(s.key) === n), `${k} is a screen key`);
+      }
+    }
+    assert.equal(gridCommandFor(key('Enter')), 'grid.open');
+    assert.equal(gridCommandFor(key('End')), 'grid.last');
+    assert.equal(libraryCommandFor(key('n')), 'library.newDataset');
+    assert.equal(libraryCommandFor(key('N', { shift: true, code: 'KeyN' })), null);
   });
 
   test('events resolve to one command per scope', () => {
