@@ -185,6 +185,11 @@ export interface TrainingPlan {
     patientGrouped: boolean;
     /** Rows drawn automatically (a redraw moves these) and rows a person set (never moved). */
     byOrigin?: { auto: number; user: number };
+    /**
+     * Training samples (labelled images or frames for this task and these classes) per split:
+     * what training uses, where `counts` is every image. A run needs some in train and in val.
+     */
+    labelled?: Record<string, number>;
   };
 }
 

@@ -378,6 +378,14 @@ export class Core implements CoreParts {
     const defaults = this.ml.defaultConfig(task, collected.classNames, collected.channels);
     // The split is drawn now (seeded, persisted, never moving what exists) so the user sees what training will use.
     const split = this.splits.ensureSplits(datasetId, { seed: defaults.seed, stratifyBy: labelStratifier(this.db, datasetId) });
+    // What training will find in each split: labelled samples, not all slices (a series of 24
+    // slices with lesions on 5 trains on 5).
+    const splitOf = this.splits.splitMap(datasetId);
+    const labelled: Record<string, number> = { train: 0, val: 0, test: 0, unassigned: 0 };
+    for (const s of collected.samples) {
+      const sp = splitOf.get(s.itemId) ?? 'unassigned';
+      labelled[sp] = (labelled[sp] ?? 0) + 1;
+    }
     return {
       task,
       classNames: collected.classNames,
@@ -387,7 +395,7 @@ export class Core implements CoreParts {
       channels: collected.channels,
       warnings: collected.warnings,
       defaults: { ...defaults, multiLabel: collected.multiLabel },
-      splits: { counts: split.counts, patients: split.patients, patientGrouped: split.patientGrouped, byOrigin: split.byOrigin },
+      splits: { counts: split.counts, patients: split.patients, patientGrouped: split.patientGrouped, byOrigin: split.byOrigin, labelled },
     };
   }
 

@@ -123,7 +123,7 @@ function maskOf(row: AnnotationRow): Uint8Array {
   return decodeRle((row.geometry as { rle: { size: [number, number]; counts: number[] } }).rle);
 }
 
-test('a click on a pedestrian gives a mask; Enter stores it (audited, undoable); P stores polygons; the next image was read ahead', async () => {
+test('a click on a pedestrian gives a mask; Enter stores it (audited, undoable); Shift+Enter stores polygons; the next image was read ahead', async () => {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const errors = collectPageErrors(page);
   await page.goto(bridge.url);
@@ -160,12 +160,12 @@ test('a click on a pedestrian gives a mask; Enter stores it (audited, undoable);
   await page.keyboard.press('Control+Shift+Z');
   await until('redo', () => core.annotations.get(mask.id)?.status === 'active');
 
-  // The second pedestrian as polygons: click, then P.
+  // The second pedestrian as polygons: click, then Shift+Enter (P is the viewer's pan key).
   const inner2 = mostInteriorPoint(other, truth.width, truth.height)!;
   const at2 = imageToPage(t, inner2.x, inner2.y, truth.width, truth.height);
   await page.mouse.click(at2.x, at2.y);
   await candidate(page);
-  await page.keyboard.press('p');
+  await page.keyboard.press('Shift+Enter');
   const polys = await until('the polygons', () => {
     const r = rows(item).filter((x) => x.kind === 'polygon' && x.status === 'active');
     return r.length ? r : null;

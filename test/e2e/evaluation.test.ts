@@ -97,6 +97,14 @@ test('train from the UI, evaluate, click a confusion-matrix cell, land in the vi
   assert.ok(cellItems.includes(shown), `viewer shows item ${shown}, not one of the cell's ${cellItems.join(',')}`);
   assert.deepEqual((await host.getAttribute('data-stack'))?.split(',').map(Number), cellItems);
   assert.match((await page.getByTestId('overlay-index').textContent()) ?? '', new RegExp(`Im 1/${cellItems.length}`));
+  // The viewer says what the truth and the model are on this image (issue 19 item 4): the cell's classes.
+  const names = report.source.classNames;
+  const compare = page.getByTestId('eval-compare');
+  await compare.waitFor({ timeout: 30_000 });
+  const truthSaid = (await page.getByTestId('eval-compare-truth').textContent()) ?? '';
+  const modelSaid = (await page.getByTestId('eval-compare-model').textContent()) ?? '';
+  assert.ok(truthSaid.split(' · ').includes(names[row] as string), `truth "${truthSaid}", want ${names[row]}`);
+  assert.match(modelSaid, new RegExp(`^${names[col]} \\d\\.\\d\\d$`), modelSaid);
   await screenshot(page, 'evaluation-cell-in-viewer');
   if (cellItems.length > 1) {
     await page.keyboard.press('ArrowDown');

@@ -140,6 +140,30 @@ function ensureEverySplitHasAGroup(decisions: { g: Group; split: SplitName; u: n
   }
 }
 
+/**
+ * A stratum of a few patients can fall whole into train (3 lesion patients cut 70/15/15), leaving
+ * validation without a single example of it: the sample CT's lesion masks all went to train and
+ * segmentation could not train. With 2 or more groups validation gets one, with 3 or more test
+ * does too, taken from the split holding the most groups (never train's last).
+ */
+function spreadSmallStratum(drawn: { g: Group; split: SplitName; u: number }[], fractions: SplitFractions): void {
+  const wants: [SplitName, number][] = [
+    ['val', 2],
+    ['test', 3],
+  ];
+  for (const [s, min] of wants) {
+    if (fractions[s] <= 0 || drawn.length < min || drawn.some((d) => d.split === s)) continue;
+    const groupsIn = (sp: SplitName): typeof drawn => drawn.filter((d) => d.split === sp);
+    // Validation matters more than test (training needs it): test's only group may move to it.
+    const donor =
+      SPLIT_NAMES.filter((sp) => sp !== s && groupsIn(sp).length >= 2).sort((a, b) => groupsIn(b).length - groupsIn(a).length)[0] ??
+      (s === 'val' && groupsIn('test').length > 0 ? 'test' : undefined);
+    if (!donor) continue;
+    const pick = groupsIn(donor).sort((a, b) => a.g.items.length - b.g.items.length || a.u - b.u)[0];
+    if (pick) pick.split = s;
+  }
+}
+
 function zeroCounts(): SplitCounts {
   return { train: 0, val: 0, test: 0 };
 }
@@ -297,9 +321,9 @@ export class SplitService {
           const candidate = cut(hashUnit(options.seed, `offset/${stratum}/${haveTotal}/${j}`) * newItems);
           if (best === null || candidate.cost < best.cost - 1e-9) best = candidate;
         }
-        ordered.forEach((g, i) => {
-          decisions.push({ g, split: (best as { splits: SplitName[] }).splits[i] as SplitName, u: hashUnit(options.seed, `move/${g.key}`) });
-        });
+        const drawn = ordered.map((g, i) => ({ g, split: (best as { splits: SplitName[] }).splits[i] as SplitName, u: hashUnit(options.seed, `move/${g.key}`) }));
+        if (haveTotal === 0) spreadSmallStratum(drawn, fractions);
+        decisions.push(...drawn);
       }
       ensureEverySplitHasAGroup(decisions, fractions, existing);
       for (const d of decisions) {

@@ -73,8 +73,13 @@ export class History {
 
   /** Record an edit that was applied as `forward` ops; clears redo. */
   record(label: string, forward: readonly Op[]): void {
-    if (forward.length === 0) return;
-    this.#undo.push({ label, inverse: invertDelta(forward) });
+    this.push({ label, inverse: invertDelta(forward) });
+  }
+
+  /** Record an entry an action built (its inverse delta); clears redo. */
+  push(entry: HistoryEntry): void {
+    if (entry.inverse.length === 0) return;
+    this.#undo.push(entry);
     if (this.#undo.length > this.#limit) this.#undo.shift();
     this.#redo.length = 0;
   }

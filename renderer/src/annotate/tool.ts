@@ -50,7 +50,7 @@ export interface PromptHost {
   undoLast(): boolean;
   /** Drop every prompt and the candidate mask (Escape). */
   clear(): boolean;
-  /** Save the candidate as a mask or as polygons of the active class (Enter / P). */
+  /** Save the candidate as a mask or as polygons of the active class (Enter / Shift+Enter). */
   accept(as: 'mask' | 'polygon'): boolean;
 }
 
@@ -81,7 +81,10 @@ export interface AnnotationTool {
   down(host: ToolHost, e: ToolPointer): void;
   move(host: ToolHost, e: ToolPointer): void;
   up(host: ToolHost, e: ToolPointer): void;
-  /** Keys while the tool is active (Enter, Escape, Backspace); true when handled. */
+  /**
+   * Keys while the tool is active, as canonical key names (annotate/hotkeys.ts: 'Enter',
+   * 'Shift+Enter', 'Escape'); true when handled. lib/hotkey-registry.ts lists them (TOOL_KEYS).
+   */
   key(host: ToolHost, key: string): boolean;
   /** Drop whatever is in progress (tool switch, image change). */
   cancel(host: ToolHost): void;

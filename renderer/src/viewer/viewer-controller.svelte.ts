@@ -47,6 +47,27 @@ export interface LengthMeasurement {
 
 const PREFETCH = 8;
 
+/** What the viewer keeps of a stack when it is left, to come back to the same slice and window. */
+export interface ViewMemory {
+  /** The stack it belongs to (first entry and length). */
+  key: string;
+  index: number;
+  /** The user's window, or null when the files' own was in force. */
+  window: DicomWindow | null;
+  invert: boolean;
+}
+
+function stackKey(stack: readonly StackEntry[]): string {
+  const first = stack[0];
+  return first ? `${first.itemId}:${first.frame}:${stack.length}` : '';
+}
+
+/**
+ * Smooth (bilinear) display is the default, as in every radiology viewer; the user's choice
+ * of pixels carries over to the next image opened in this window.
+ */
+let smoothPreference = true;
+
 export class ViewerController {
   stack = $state.raw<StackEntry[]>([]);
   index = $state(0);
@@ -63,6 +84,8 @@ export class ViewerController {
   tool = $state<ViewerTool>('wl');
   overlays = $state(true);
   hideIdentifiers = $state(false);
+  /** Bilinear interpolation when magnified; false shows each image pixel as a square (pixel replication). */
+  smooth = $state(smoothPreference);
   probe = $state.raw<ProbeReading | null>(null);
   measurements = $state.raw<LengthMeasurement[]>([]);
   draft = $state.raw<LengthMeasurement | null>(null);
@@ -110,17 +133,31 @@ export class ViewerController {
     this.#image = null;
   }
 
-  /** Show a stack (a series, a multi-frame instance or one image) at `index`; resets the view. */
-  open(stack: StackEntry[], index = 0): void {
+  /**
+   * Show a stack (a series, a multi-frame instance or one image) at `index`; resets the view,
+   * unless `memory` is of this same stack: then its slice and window come back.
+   */
+  open(stack: StackEntry[], index = 0, memory: ViewMemory | null = null): void {
+    const same = memory !== null && memory.key === stackKey(stack);
     this.stack = stack;
-    this.index = Math.min(Math.max(index, 0), Math.max(stack.length - 1, 0));
-    this.window = null;
-    this.windowTouched = false;
-    this.userInvert = false;
+    this.index = Math.min(Math.max(same ? memory.index : index, 0), Math.max(stack.length - 1, 0));
+    this.window = same ? memory.window : null;
+    this.windowTouched = same && memory.window !== null;
+    this.userInvert = same ? memory.invert : false;
     this.probe = null;
     this.#fitNext = true;
     this.stopCine();
     void this.#show(true);
+  }
+
+  /** What to give `open` to come back here. */
+  remember(): ViewMemory {
+    return { key: stackKey(this.stack), index: this.index, window: this.windowTouched ? this.window : null, invert: this.userInvert };
+  }
+
+  toggleSmooth(): void {
+    this.smooth = smoothPreference = !this.smooth;
+    this.#update({ pixelReplication: !this.smooth });
   }
 
   setIndex(i: number): void {
@@ -165,13 +202,15 @@ export class ViewerController {
     this.#image = image;
     const viewport: Partial<Viewport> = {
       ...base,
-      pixelReplication: true,
+      pixelReplication: !this.smooth,
       invert: this.effectiveInvert,
       ...(this.window ? { voi: toCornerstoneVoi(this.window) } : {}),
     };
     cornerstone.displayImage(el, image, viewport);
     this.scale = cornerstone.getViewport(el)?.scale ?? 1;
     this.translation = { ...(cornerstone.getViewport(el)?.translation ?? { x: 0, y: 0 }) };
+    // The probe reads the pixel it points at on the slice now shown, never the previous slice's.
+    if (this.probe) this.#probePixel(this.probe.x, this.probe.y);
     this.#prefetch();
   }
 
@@ -284,10 +323,15 @@ export class ViewerController {
   }
 
   probeAt(pageX: number, pageY: number): ProbeReading | null {
+    const p = this.pixelAt(pageX, pageY);
+    return p ? this.#probePixel(p.x, p.y) : (this.probe = null);
+  }
+
+  #probePixel(x: number, y: number): ProbeReading | null {
     const img = this.#image;
     const f = this.frame;
-    const p = this.pixelAt(pageX, pageY);
-    if (!img || !f || !p) return (this.probe = null);
+    if (!img || !f || x >= img.columns || y >= img.rows) return (this.probe = null);
+    const p = { x, y };
     const data = img.getPixelData();
     const i = p.y * img.columns + p.x;
     if (f.kind === 'rgba') {

@@ -1,11 +1,12 @@
 /**
  * Click-to-mask (Segment Anything): a click marks the object (Alt+click: not the object), a drag
  * draws a box around it; every prompt asks the backend for a new mask, refined from the last one.
- * Enter accepts the candidate as a mask of the active class, P as polygons; Backspace takes the
+ * Enter accepts the candidate as a mask of the active class, Shift+Enter as polygons; Backspace takes the
  * last click back, Escape clears. The prompts and the candidate live in the host's PromptHost.
  */
 import { boxFromCorners, clamp, type Pt } from '../geometry';
 import type { AnnotationTool, ToolHost, ToolPointer } from '../tool';
+import { SAM_ACCEPT_MASK, SAM_ACCEPT_POLYGON } from '../../lib/hotkey-registry';
 
 export class SamTool implements AnnotationTool {
   static readonly toolName = 'sam';
@@ -50,8 +51,9 @@ export class SamTool implements AnnotationTool {
   key(host: ToolHost, key: string): boolean {
     const p = host.prompts;
     if (!p) return false;
-    if (key === 'Enter') return p.accept('mask');
-    if (key === 'p' || key === 'P') return p.accept('polygon');
+    // Shift+Enter, not P: P is the viewer's pan key (lib/hotkey-registry.ts).
+    if (key === SAM_ACCEPT_MASK) return p.accept('mask');
+    if (key === SAM_ACCEPT_POLYGON) return p.accept('polygon');
     if (key === 'Backspace') return p.undoLast();
     if (key === 'Escape') return this.#start ? (this.cancel(host), true) : p.clear();
     return false;

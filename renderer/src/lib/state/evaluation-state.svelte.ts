@@ -76,6 +76,9 @@ export class EvaluationState {
   readonly running = $derived(this.evalJob.running);
   #offs: (() => void)[] = [];
   #galleryTicket = 0;
+  // A cache, never rendered.
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- see above
+  readonly #comparisons = new Map<string, GalleryImage>();
 
   start(): void {
     this.evalJob
@@ -205,9 +208,30 @@ export class EvaluationState {
     if (!res.ok) this.error = res.error;
   }
 
+  /**
+   * The truth and the run's prediction on one image, for the viewer opened from a number
+   * (a confusion-matrix cell showed neither before). Cached per image while the report is shown.
+   */
+  async comparisonFor(itemId: number, frameIndex: number): Promise<GalleryImage | null> {
+    const report = this.report;
+    const runId = this.runId;
+    if (!report || runId === null) return null;
+    const key = `${runId}:${report.source.datasetId}:${itemId}:${frameIndex}`;
+    const hit = this.#comparisons.get(key);
+    if (hit) return hit;
+    const res = await request('evaluation.gallery', { runId, datasetId: report.source.datasetId, images: [{ itemId, frameIndex }] });
+    const image = res.ok ? (res.value[0] ?? null) : null;
+    if (image) {
+      if (this.#comparisons.size >= 64) this.#comparisons.delete(this.#comparisons.keys().next().value as string);
+      this.#comparisons.set(key, image);
+    }
+    return image;
+  }
+
   dispose(): void {
     this.evalJob.dispose();
     this.predictJob.dispose();
+    this.#comparisons.clear();
     for (const off of this.#offs) off();
     this.#offs = [];
   }

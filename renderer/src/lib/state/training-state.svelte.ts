@@ -56,6 +56,17 @@ export class TrainingState {
     if (this.chosenClasses === null || n >= this.minClasses) return null;
     return this.minClasses === 2 ? 'A single-label classifier needs at least two classes.' : 'Choose at least one class.';
   });
+  /** Why this plan cannot train (no labels; none in train or validation), or null: Start says it. */
+  readonly dataProblem = $derived.by(() => {
+    const p = this.plan;
+    if (!p) return null;
+    if (p.samples === 0) return `No labelled images for ${p.task} in this dataset: label some in Browse (Alt+4) or import labels first.`;
+    const l = p.splits.labelled;
+    if (l && (!l['train'] || !l['val'])) {
+      return `Training needs labelled images in both the train and the validation split (now ${l['train'] ?? 0} and ${l['val'] ?? 0}): redraw the split or set splits by hand.`;
+    }
+    return null;
+  });
   #offs: (() => void)[] = [];
   /** Plans answered out of order are dropped: only the latest request's answer counts. */
   #planSeq = 0;

@@ -284,3 +284,28 @@ test('few patients per label stratum: every split still gets a patient, for any 
     assert.ok(s.patients.train >= s.patients.val && s.patients.train >= s.patients.test, `seed ${seed}: train stays the largest (${JSON.stringify(s.patients)})`);
   }
 });
+
+test('a stratum of two or three patients is spread: validation (and, from three, test) gets one of them, for any seed', async (t) => {
+  const { core, dir, cleanup } = tempCore();
+  t.after(cleanup);
+  const ds = core.datasets.create('small strata', '');
+  writePatientCopies(join(dir, 'six'), [70, 71, 72, 73, 74, 75]);
+  await core.importFiles({ datasetId: ds.id, paths: [join(dir, 'six')] });
+  // 12 patients: 2 with a lesion, 3 with a nodule, the rest normal (the sample CT's shape,
+  // where all three lesion patients used to land in train and segmentation could not train).
+  const keys = core.db.prepare('SELECT patient_key FROM patients ORDER BY patient_key').pluck().all() as string[];
+  assert.equal(keys.length, 12);
+  const stratumOfKey = new Map(keys.map((k, i) => [k, i < 2 ? 'lesion' : i < 5 ? 'nodule' : 'normal']));
+  const stratumOfItem = new Map<number, string>();
+  for (const k of keys) for (const id of itemsOfPatient(core, ds.id, k)) stratumOfItem.set(id, stratumOfKey.get(k) as string);
+  for (let seed = 1; seed <= 8; seed++) {
+    core.db.prepare('DELETE FROM splits WHERE dataset_id = ?').run(ds.id);
+    new SplitService(core.db, core.audit).ensureSplits(ds.id, { seed, stratifyBy: (id) => stratumOfItem.get(id) ?? null });
+    assert.deepEqual(patientsInSeveralSplits(core, ds.id), [], `seed ${seed}: no patient in two splits`);
+    const splitOf = new Map(core.db.prepare('SELECT item_id, split FROM splits WHERE dataset_id = ?').all(ds.id).map((r) => [(r as { item_id: number }).item_id, (r as { split: string }).split]));
+    const splitsOf = (stratum: string): Set<string> =>
+      new Set(keys.filter((k) => stratumOfKey.get(k) === stratum).flatMap((k) => itemsOfPatient(core, ds.id, k).map((id) => splitOf.get(id) as string)));
+    assert.deepEqual([...splitsOf('lesion')].sort(), ['train', 'val'], `seed ${seed}: lesion patients`);
+    assert.deepEqual([...splitsOf('nodule')].sort(), ['test', 'train', 'val'], `seed ${seed}: nodule patients`);
+  }
+});
