@@ -21,11 +21,12 @@
  * its smaller overall gain than the classifier's.
  *
  * Used when onnxruntime-node loads and not disabled (FOVEA_ORT_KERNELS=0, or
- * setOrtConvKernelsEnabled(false)); otherwise wasm-kernels.ts runs its own kernels. One intra-op
- * thread by default (FOVEA_ORT_KERNEL_THREADS): the wasm backend itself runs on one.
+ * setOrtConvKernelsEnabled(false)); otherwise wasm-kernels.ts runs its own kernels. Intra-op
+ * threads: every core by default (threads.ts; FOVEA_ORT_KERNEL_THREADS overrides it here).
  */
 import { createRequire } from 'node:module';
 import onnxProto from 'onnx-proto';
+import { cpuThreads } from './threads';
 
 const require = createRequire(import.meta.url);
 const { onnx } = onnxProto;
@@ -116,23 +117,27 @@ export function setOrtConvKernelsEnabled(on: boolean): void {
   enabled = on;
 }
 
-function threads(): number {
+/** ONNX Runtime's intra-op threads: FOVEA_ORT_KERNEL_THREADS, else the training threads (threads.ts). */
+export function ortKernelThreads(): number {
   const t = Number(process.env['FOVEA_ORT_KERNEL_THREADS']);
-  return Number.isInteger(t) && t >= 1 ? t : 1;
+  return Number.isInteger(t) && t >= 1 ? t : cpuThreads();
 }
 
 const sessions = new Map<string, NativeSession>();
 // A U-Net's convolutions need about 60 (forward, both gradients, 1-3 filter-gradient tiles).
 const MAX_SESSIONS = 160;
 
-function session(key: string, build: () => Uint8Array): NativeSession {
+function session(graphKey: string, build: () => Uint8Array): NativeSession {
+  // A session's pool size is fixed when it is created: the thread count is part of the key.
+  const threads = ortKernelThreads();
+  const key = `${graphKey}|threads=${threads}`;
   const hit = sessions.get(key);
   if (hit) return hit;
   const n = loadNative();
   if (!n) throw new Error('onnxruntime-node is not available');
   const bytes = build();
   const s = new n.binding.InferenceSession();
-  s.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, { intraOpNumThreads: threads(), interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
+  s.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
   if (sessions.size >= MAX_SESSIONS) {
     const [oldest, old] = sessions.entries().next().value as [string, NativeSession];
     old.dispose();

@@ -1,6 +1,6 @@
 /**
  * `fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N]
- *  [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--resume RUN] [--json]`
+ *  [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--threads N] [--resume RUN [--backend B]] [--json]`
  * `--classes` trains only those of the dataset's classes (default: every class with a usable
  * label); labels of the others are left out and counted, and the run records its classes.
  * A progress bar on a terminal; with --json, JSON lines (batch, epoch, ...), the last of
@@ -16,7 +16,7 @@ import { interruptible } from '../interrupt';
 import { formatDuration, ProgressBar } from '../progress-bar';
 
 export const trainHelp =
-  'fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N] [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--resume RUN] [--json]';
+  'fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N] [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--threads N] [--resume RUN] [--json]';
 export const trainOptions = {
   dataset: { type: 'string' },
   task: { type: 'string' },
@@ -27,6 +27,7 @@ export const trainOptions = {
   backend: { type: 'string' },
   resume: { type: 'string' },
   seed: { type: 'string' },
+  threads: { type: 'string' },
   'unlabeled-pixels': { type: 'string' },
 } as const;
 export const runsHelp = 'fovea runs [--json] | fovea runs cancel ID   training runs with their status and metrics';
@@ -95,6 +96,10 @@ export async function runTrain(ctx: CliContext, _positionals: string[], values: 
   };
   try {
     let result;
+    // CPU threads of the run (default: every core). The training worker inherits the environment
+    // it starts with (native-models/backends/threads.ts reads it there).
+    const threads = positiveInt(values, 'threads', 1024);
+    if (threads !== undefined) process.env['FOVEA_THREADS'] = String(threads);
     const resume = values['resume'] as string | undefined;
     if (resume) {
       const id = Number(resume);
