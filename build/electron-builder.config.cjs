@@ -51,19 +51,30 @@ const NATIVE_UNPACK = [
   'node_modules/@tensorflow/tfjs-node-gpu/**/*',
   // The inference engine: onnxruntime_binding.node and libonnxruntime beside it.
   'node_modules/onnxruntime-node/**/*',
+  // Dawn (WebGPU for the GPU backend): dawn.node, and on Windows the D3D compilers beside it.
+  'node_modules/webgpu/dist/**/*',
   // Model packs' ONNX files: real files, so any runtime can map them (ONNX Runtime cannot read
   // inside an asar; Fovea hands it the verified bytes, but IT's tools and checksums see real files).
   'resources/models/**/*.onnx',
 ];
 
 /**
- * onnxruntime-node ships its CPU binaries for every OS and arch (~290 MB in
+ * Per-platform native binaries. onnxruntime-node ships its CPU binaries for every OS and arch (~290 MB in
  * bin/napi-v6/<os>/<arch>); each installer keeps its own (~45 MB on linux x64).
  * `${arch}` is the target arch, which onnxruntime-node names the same way (x64, arm64).
  */
 const ORT_BIN = 'node_modules/onnxruntime-node/bin/napi-v6';
-function onnxRuntimeBinariesFor(os) {
-  return [`!${ORT_BIN}/!(${os})/**`, `!${ORT_BIN}/${os}/!(\${arch})/**`, '!node_modules/onnxruntime-node/script/**'];
+function nativeBinariesFor(os) {
+  return [`!${ORT_BIN}/!(${os})/**`, `!${ORT_BIN}/${os}/!(\${arch})/**`, '!node_modules/onnxruntime-node/script/**', ...dawnBinariesFor(os)];
+}
+
+/**
+ * The webgpu package ships Dawn for every OS and arch (~150 MB in dist/<os>-<arch>); each
+ * installer keeps its own (~20-35 MB). macOS has one universal build.
+ */
+function dawnBinariesFor(os) {
+  const keep = os === 'darwin' ? 'darwin-universal' : `${os}-\${arch}`;
+  return [`!node_modules/webgpu/dist/!(${keep})/**`, '!node_modules/webgpu/build/**', '!node_modules/webgpu/test/**'];
 }
 
 /** Never shipped, wherever it appears (our files and dependencies alike). */
@@ -152,7 +163,7 @@ const config = {
     ],
     legalTrademarks: 'Fovea',
     icon: 'build/generated/icon.ico',
-    files: onnxRuntimeBinariesFor('win32'),
+    files: nativeBinariesFor('win32'),
     // Azure Trusted Signing when its variables are set; otherwise signtool
     // with CSC_LINK / CSC_KEY_PASSWORD (or WIN_CSC_LINK / WIN_CSC_KEY_PASSWORD),
     // which electron-builder reads from the environment by itself.
@@ -203,7 +214,7 @@ const config = {
     ],
     category: 'public.app-category.medical',
     icon: 'build/generated/icon.icns',
-    files: onnxRuntimeBinariesFor('darwin'),
+    files: nativeBinariesFor('darwin'),
     hardenedRuntime: true,
     gatekeeperAssess: false,
     entitlements: 'build/entitlements.mac.plist',
@@ -230,7 +241,7 @@ const config = {
     ],
     executableName: 'fovea',
     icon: 'build/generated/icons',
-    files: onnxRuntimeBinariesFor('linux'),
+    files: nativeBinariesFor('linux'),
     category: 'Science;MedicalSoftware;Graphics',
     maintainer: 'Fovea <fovea@localhost>',
     vendor: 'Fovea',

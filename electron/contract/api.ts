@@ -93,7 +93,7 @@ export const requestSchemas = {
     epochs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10000))),
     batchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(4096))),
     inputSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(8), v.maxValue(4096))),
-    backend: v.optional(v.picklist(['auto', 'tensorflow', 'wasm', 'cpu'])),
+    backend: v.optional(v.picklist(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'])),
     /** Segmentation: pixels no label covers train as background (default) or are ignored (void). */
     unlabeledPixels: v.optional(v.picklist(['background', 'ignore'])),
   }),

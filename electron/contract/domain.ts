@@ -7,7 +7,23 @@ import type { TrainConfig } from './ml';
  * everything here must survive structured clone (IPC) and JSON (CLI, bridge).
  */
 
-export type BackendName = 'tensorflow-gpu' | 'tensorflow-cpu' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow-gpu' | 'tensorflow-cpu' | 'webgpu' | 'wasm' | 'cpu';
+
+/** The WebGPU adapter preflight found (Dawn: Vulkan, D3D12 or Metal underneath). */
+export interface GpuAdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /**
+   * A software rasteriser (SwiftShader, WARP, llvmpipe) or an adapter the driver marks as a
+   * fallback: usable when asked for by name, never chosen by 'auto'.
+   */
+  software: boolean;
+  /** The adapter's limits that bound a training step, in MiB. */
+  maxBufferMiB: number;
+  maxStorageBufferBindingMiB: number;
+}
 
 export interface GpuInfo {
   name: string;
@@ -30,6 +46,8 @@ export interface BackendStatus {
   reason: string;
   /** Package version when installed. */
   version: string | null;
+  /** webgpu only: the adapter found, when one was. */
+  adapter?: GpuAdapterInfo;
 }
 
 export interface MlPreflight {

@@ -12,7 +12,7 @@ import type { ModelExportFormat } from './export-formats';
 import type { BackendName, MlPreflight } from './domain';
 
 export type TaskKind = 'classification' | 'detection' | 'segmentation';
-export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendPreference = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export type SplitName = 'train' | 'val' | 'test';
 
 export interface AugmentConfig {
@@ -116,6 +116,8 @@ export interface TrainOutcome {
   bestEpoch: number | null;
   bestValMetrics: Record<string, number> | null;
   backend: BackendName;
+  /** Something a person must know about how the run ran (e.g. webgpu on a software adapter, no GPU). */
+  warning?: string;
   /** For failed runs: a message for a person, with a suggestion (OOM: smaller batch or input). */
   error: { code: 'OUT_OF_MEMORY' | 'BACKEND_UNAVAILABLE' | 'INTERNAL'; message: string } | null;
 }

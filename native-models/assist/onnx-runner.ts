@@ -30,8 +30,12 @@ async function decodeFovea(model: OnnxModelRef, outs: RawOutput[], n: number): P
   await tf.ready();
   const config = { ...defaults.defaultTrainConfig(f.task, f.classNames, f.channels), inputSize: f.inputSize, multiLabel: f.multiLabel };
   const hooks = models.taskHooks(config);
-  const preds = tf.tidy(() => hooks.decode(outs.map((o) => tf.tensor(o.data, o.dims, 'float32')), n));
-  return foveaOutputs(preds, model);
+  const tensors = outs.map((o) => tf.tensor(o.data, o.dims, 'float32'));
+  try {
+    return foveaOutputs(await hooks.decode(tensors, n), model);
+  } finally {
+    tf.dispose(tensors);
+  }
 }
 
 export class OnnxRunner {

@@ -4,9 +4,10 @@
  *
  * TF.js kernels are synchronous, so this uses onnxruntime-node's native binding directly (its
  * `run` is synchronous; the public InferenceSession only wraps it in a Promise). That binding
- * (onnxruntime-node/dist/binding) is not a public API: package.json pins onnxruntime-node to an
- * exact version, and if a future version moves it, loadNative() returns null and the wasm kernels
- * run instead (slower, never wrong); the kernel tests check both paths. One tiny ONNX
+ * (onnxruntime-node/dist/binding) is not a public API: it sits behind one seam,
+ * resolveNativeBinding(), which loads it only for the exact version it was tested with
+ * (ORT_BINDING_VERSION, pinned in package.json) and otherwise returns null with the reason, so
+ * the wasm kernels run instead (slower, never wrong); the kernel tests check both paths. One tiny ONNX
  * graph per shape and attribute set (Transpose NHWC->NCHW, Conv or ConvTranspose, Transpose back;
  * ORT's layout optimiser fuses the transposes into its blocked-layout reorders: measured against
  * a plain NCHW graph they cost 0-18%), cached. Inputs
@@ -20,11 +21,12 @@
  * its smaller overall gain than the classifier's.
  *
  * Used when onnxruntime-node loads and not disabled (FOVEA_ORT_KERNELS=0, or
- * setOrtConvKernelsEnabled(false)); otherwise wasm-kernels.ts runs its own kernels. One intra-op
- * thread by default (FOVEA_ORT_KERNEL_THREADS): the wasm backend itself runs on one.
+ * setOrtConvKernelsEnabled(false)); otherwise wasm-kernels.ts runs its own kernels. Intra-op
+ * threads: every core by default (threads.ts; FOVEA_ORT_KERNEL_THREADS overrides it here).
  */
 import { createRequire } from 'node:module';
 import onnxProto from 'onnx-proto';
+import { cpuThreads } from './threads';
 
 const require = createRequire(import.meta.url);
 const { onnx } = onnxProto;
@@ -41,19 +43,68 @@ interface Native {
 }
 
 let native: Native | null | undefined;
+let nativeReason = '';
 let enabled = process.env['FOVEA_ORT_KERNELS'] !== '0';
 
-function loadNative(): Native | null {
-  if (native !== undefined) return native;
-  try {
+/**
+ * The one version whose internal binding this file was written and tested against (package.json
+ * pins it exactly). Any other version is never loaded: the wasm kernels run instead.
+ */
+export const ORT_BINDING_VERSION = '1.30.0';
+
+export interface NativeBindingProbe {
+  /** The installed onnxruntime-node version, or null when it is not installed. */
+  version(): string | null;
+  /** Loads the internal binding (onnxruntime-node/dist/binding) and onnxruntime-common's Tensor. */
+  load(): Native;
+}
+
+const realProbe: NativeBindingProbe = {
+  version() {
+    try {
+      return (require('onnxruntime-node/package.json') as { version?: string }).version ?? null;
+    } catch {
+      return null;
+    }
+  },
+  load() {
     const b = require('onnxruntime-node/dist/binding') as { binding: Native['binding']; initOrt(): void };
     b.initOrt();
     const common = require('onnxruntime-common') as { Tensor: Native['Tensor'] };
-    native = { binding: b.binding, Tensor: common.Tensor };
-  } catch {
-    native = null;
+    if (typeof b.binding?.InferenceSession !== 'function' || typeof common.Tensor !== 'function') throw new Error('the binding does not have the expected shape');
+    return { binding: b.binding, Tensor: common.Tensor };
+  },
+};
+
+/**
+ * The seam to onnxruntime-node's private binding: the version check first (a different version
+ * is never loaded), then the load and a shape check. Null with the reason when it cannot be used.
+ */
+export function resolveNativeBinding(probe: NativeBindingProbe): { native: Native | null; reason: string } {
+  const version = probe.version();
+  if (version == null) return { native: null, reason: 'onnxruntime-node is not installed: the wasm kernels run the convolutions' };
+  if (version !== ORT_BINDING_VERSION) {
+    return { native: null, reason: `onnxruntime-node ${version} is not ${ORT_BINDING_VERSION}, the version whose internal binding Fovea was tested with: the wasm kernels run the convolutions` };
   }
+  try {
+    return { native: probe.load(), reason: `onnxruntime-node ${version} runs the convolutions` };
+  } catch (e) {
+    return { native: null, reason: `onnxruntime-node ${version}'s binding failed to load (${(e instanceof Error ? e.message : String(e)).split('\n')[0]}): the wasm kernels run the convolutions` };
+  }
+}
+
+function loadNative(): Native | null {
+  if (native !== undefined) return native;
+  const r = resolveNativeBinding(realProbe);
+  native = r.native;
+  nativeReason = r.reason;
   return native;
+}
+
+/** Why the convolutions run where they do (for logs and `fovea info`). */
+export function ortConvKernelsReason(): string {
+  loadNative();
+  return enabled ? nativeReason : 'ONNX Runtime convolutions are disabled (FOVEA_ORT_KERNELS=0)';
 }
 
 /** Whether convolutions run on ONNX Runtime (it loaded, and it is not disabled). */
@@ -66,23 +117,27 @@ export function setOrtConvKernelsEnabled(on: boolean): void {
   enabled = on;
 }
 
-function threads(): number {
+/** ONNX Runtime's intra-op threads: FOVEA_ORT_KERNEL_THREADS, else the training threads (threads.ts). */
+export function ortKernelThreads(): number {
   const t = Number(process.env['FOVEA_ORT_KERNEL_THREADS']);
-  return Number.isInteger(t) && t >= 1 ? t : 1;
+  return Number.isInteger(t) && t >= 1 ? t : cpuThreads();
 }
 
 const sessions = new Map<string, NativeSession>();
 // A U-Net's convolutions need about 60 (forward, both gradients, 1-3 filter-gradient tiles).
 const MAX_SESSIONS = 160;
 
-function session(key: string, build: () => Uint8Array): NativeSession {
+function session(graphKey: string, build: () => Uint8Array): NativeSession {
+  // A session's pool size is fixed when it is created: the thread count is part of the key.
+  const threads = ortKernelThreads();
+  const key = `${graphKey}|threads=${threads}`;
   const hit = sessions.get(key);
   if (hit) return hit;
   const n = loadNative();
   if (!n) throw new Error('onnxruntime-node is not available');
   const bytes = build();
   const s = new n.binding.InferenceSession();
-  s.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, { intraOpNumThreads: threads(), interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
+  s.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
   if (sessions.size >= MAX_SESSIONS) {
     const [oldest, old] = sessions.entries().next().value as [string, NativeSession];
     old.dispose();

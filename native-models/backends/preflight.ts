@@ -4,14 +4,17 @@
  * the app show this table and the reason for the choice.
  *
  * Order of preference: tensorflow-gpu (@tensorflow/tfjs-node-gpu, CUDA) >
- * tensorflow-cpu (@tensorflow/tfjs-node) > wasm (@tensorflow/tfjs-backend-wasm
- * with Fovea's training kernels) > cpu (inference only).
+ * webgpu (@tensorflow/tfjs-backend-webgpu on Dawn, any GPU with its normal
+ * driver; a software adapter is never chosen here, only when asked for by
+ * name) > tensorflow-cpu (@tensorflow/tfjs-node) > wasm
+ * (@tensorflow/tfjs-backend-wasm with Fovea's training kernels) > cpu
+ * (inference only).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
-import type { BackendName, BackendStatus, GpuInfo, InferenceEngineStatus, MlPreflight } from '../../electron/contract/domain';
+import type { BackendName, BackendStatus, GpuAdapterInfo, GpuInfo, InferenceEngineStatus, MlPreflight } from '../../electron/contract/domain';
 import { defaultInferenceThreads, loadOnnxRuntime } from '../train/onnx-inference';
 
 const require = createRequire(import.meta.url);
@@ -38,6 +41,8 @@ export interface PreflightProbes {
   platform: NodeJS.Platform;
   /** Load onnxruntime-node (the inference engine); its version, or throws with the reason. Default: the real load. */
   loadOnnxRuntime?(): Promise<string>;
+  /** The WebGPU adapter Dawn finds, or throws with the reason. Default: the real probe. */
+  webGpuAdapter?(): Promise<GpuAdapterInfo>;
 }
 
 function packageVersion(name: string): string | null {
@@ -130,6 +135,11 @@ export function defaultProbes(): PreflightProbes {
   };
 }
 
+async function realWebGpuAdapter(): Promise<GpuAdapterInfo> {
+  const { probeWebGpuAdapter } = await import('./webgpu-setup');
+  return probeWebGpuAdapter();
+}
+
 async function realOnnxRuntimeLoad(): Promise<string> {
   const r = await loadOnnxRuntime();
   if (!r.ok) throw new Error(r.reason);
@@ -139,7 +149,7 @@ async function realOnnxRuntimeLoad(): Promise<string> {
 /** Which engine runs predictions with the chosen backend (see native-models/train/inference.ts). */
 async function probeInference(p: PreflightProbes, chosen: BackendName | null): Promise<InferenceEngineStatus | undefined> {
   if (chosen == null) return undefined;
-  if (chosen === 'tensorflow-gpu') return { engine: 'tfjs', version: null, reason: 'TF.js on tensorflow-gpu (the GPU) runs predictions.' };
+  if (chosen === 'tensorflow-gpu' || chosen === 'webgpu') return { engine: 'tfjs', version: null, reason: `TF.js on ${chosen} (the GPU) runs predictions.` };
   try {
     const version = await (p.loadOnnxRuntime ?? realOnnxRuntimeLoad)();
     const threads = defaultInferenceThreads();
@@ -224,6 +234,49 @@ async function probeWasm(p: PreflightProbes): Promise<BackendStatus> {
   }
 }
 
+async function probeWebGpu(p: PreflightProbes): Promise<BackendStatus> {
+  const pkg = '@tensorflow/tfjs-backend-webgpu';
+  const version = p.packageVersion(pkg);
+  const dawn = p.packageVersion('webgpu');
+  const base = { name: 'webgpu' as const, package: pkg, canTrain: true, version };
+  if (!version || !dawn) {
+    return { ...base, available: false, summary: 'not installed', reason: `${!version ? pkg : 'webgpu (Dawn\'s Node bindings)'} is not installed; reinstall Fovea.` };
+  }
+  if (p.platform === 'linux' && !p.webGpuAdapter) {
+    // Dawn needs the Vulkan loader; checked first so Dawn is not loaded just to print its own warning.
+    const loader = p.findLibraries(['libvulkan.so.1'])['libvulkan.so.1'];
+    if (!loader) {
+      return {
+        ...base,
+        available: false,
+        summary: 'no Vulkan',
+        reason: `${pkg} ${version} on Dawn ${dawn}: no Vulkan loader (libvulkan.so.1). Install libvulkan1 and the GPU's Vulkan driver (mesa-vulkan-drivers, or the NVIDIA driver) to train on the GPU.`,
+      };
+    }
+  }
+  try {
+    const adapter = await (p.webGpuAdapter ?? realWebGpuAdapter)();
+    const { adapterSummary } = await import('./webgpu-setup');
+    if (adapter.software) {
+      return {
+        ...base,
+        adapter,
+        available: true,
+        summary: 'software adapter only',
+        reason: `Only a software adapter: ${adapterSummary(adapter)}. It runs on the CPU, slower than wasm: never chosen automatically; \`--backend webgpu\` uses it with a warning. Install the GPU's Vulkan/D3D12/Metal driver for a hardware adapter.`,
+      };
+    }
+    return { ...base, adapter, available: true, summary: 'loaded', reason: `${pkg} ${version} on Dawn ${dawn}: ${adapterSummary(adapter)}.` };
+  } catch (e) {
+    return { ...base, available: false, summary: 'no adapter', reason: `${pkg} ${version} on Dawn ${dawn}: ${firstLine(e)}.` };
+  }
+}
+
+/** Whether 'auto' may pick this backend: a software WebGPU adapter is never picked silently. */
+export function autoEligible(b: BackendStatus): boolean {
+  return b.available && !(b.name === 'webgpu' && b.adapter?.software === true);
+}
+
 function probeCpu(p: PreflightProbes): BackendStatus {
   const pkg = '@tensorflow/tfjs-backend-cpu';
   const version = p.packageVersion(pkg);
@@ -238,7 +291,7 @@ function probeCpu(p: PreflightProbes): BackendStatus {
   };
 }
 
-const ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow-cpu', 'wasm', 'cpu'];
+const ORDER: readonly BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow-cpu', 'wasm', 'cpu'];
 
 /** Probe every backend (in order) and choose one. Never throws. */
 export async function runPreflight(probes: PreflightProbes = defaultProbes()): Promise<MlPreflight> {
@@ -256,10 +309,12 @@ export async function runPreflight(probes: PreflightProbes = defaultProbes()): P
         reason: 'Not loaded: tensorflow-gpu is in use (only one libtensorflow can load per process).',
       }
     : await probeNodeCpu(probes);
+  const webgpu = await probeWebGpu(probes);
   const wasm = await probeWasm(probes);
   const cpu = probeCpu(probes);
-  const backends = [gpu, nodeCpu, wasm, cpu];
-  const chosen = ORDER.find((n) => backends.find((b) => b.name === n)?.available) ?? null;
+  const backends = [gpu, webgpu, nodeCpu, wasm, cpu];
+  const eligible = (n: BackendName) => backends.some((b) => b.name === n && autoEligible(b));
+  const chosen = ORDER.find(eligible) ?? null;
   const skipped = backends.filter((b) => ORDER.indexOf(b.name) < (chosen ? ORDER.indexOf(chosen) : ORDER.length));
   const why = chosen
     ? `Using ${chosen}${skipped.length ? ` because ${skipped.map((b) => `${b.name} is unavailable (${b.summary})`).join(' and ')}` : ': the fastest backend available'}.` +

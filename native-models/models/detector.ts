@@ -232,17 +232,21 @@ export interface DetectedBox {
  * neighbourhood, CenterNet's replacement for IoU NMS), the top k of them
  * per image with score >= scoreThreshold, sorted by score.
  */
-export function decodeDetections(outputs: DetectorOutputs, k = 100, scoreThreshold = 0.05): DetectedBox[][] {
+export async function decodeDetections(outputs: DetectorOutputs, k = 100, scoreThreshold = 0.05): Promise<DetectedBox[][]> {
   const [n, H, W, K] = outputs.heatmap.shape;
-  const { scores, indices } = tf.tidy(() => {
+  const top = tf.tidy(() => {
     const heat = outputs.heatmap;
     const peaks = tf.mul(heat, tf.cast(tf.equal(tf.maxPool(heat, 3, 1, 'same'), heat), 'float32'));
     const flat = tf.reshape(peaks, [n, H * W * K]);
-    const top = tf.topk(flat, Math.min(k, H * W * K), true);
-    return { scores: top.values.dataSync(), indices: top.indices.dataSync() };
+    return tf.topk(flat, Math.min(k, H * W * K), true);
   });
-  const size = outputs.size.dataSync();
-  const offset = outputs.offset.dataSync();
+  // Asynchronous read-backs: a synchronous read of a GPU tensor throws in Node (webgpu).
+  let scores: tf.TypedArray, indices: tf.TypedArray, size: tf.TypedArray, offset: tf.TypedArray;
+  try {
+    [scores, indices, size, offset] = await Promise.all([top.values.data(), top.indices.data(), outputs.size.data(), outputs.offset.data()]);
+  } finally {
+    tf.dispose([top.values, top.indices]);
+  }
   const kk = Math.min(k, H * W * K);
   // No box wider than twice the image (an untrained head can output anything).
   const maxLog = Math.log(2 * W);

@@ -37,7 +37,7 @@ export interface MetricsAccumulator {
    * (validation only) the model outputs, still alive, for metrics that
    * decode predictions.
    */
-  add(stats: Float32Array | null, batch: Batch, outputs: tf.Tensor[] | null): void;
+  add(stats: Float32Array | null, batch: Batch, outputs: tf.Tensor[] | null): void | Promise<void>;
   result(): Record<string, number>;
 }
 
@@ -51,8 +51,11 @@ export interface TaskHooks {
   lossAndStats(outputs: tf.Tensor[], targets: tf.Tensor[]): { loss: tf.Scalar; stats: tf.Tensor | null };
   /** A fresh accumulator; `val` ones may use outputs (detection AP). */
   newMetrics(split: 'train' | 'val'): MetricsAccumulator;
-  /** Predictions for the `n` images of a batch from the model outputs. */
-  decode(outputs: tf.Tensor[], n: number): Prediction[];
+  /**
+   * Predictions for the `n` images of a batch from the model outputs (left for the caller to
+   * dispose). Asynchronous: a synchronous read of a GPU tensor throws in Node (webgpu).
+   */
+  decode(outputs: tf.Tensor[], n: number): Promise<Prediction[]>;
 }
 
 /** Checks a config before building anything; returns a message for a person, or null. */
@@ -105,8 +108,8 @@ function classificationHooks(config: TrainConfig): TaskHooks {
         result: (): Record<string, number> => (s && (s[1] as number) > 0 ? { accuracy: (s[0] as number) / (s[1] as number) } : {}),
       };
     },
-    decode: (outs, n) => {
-      const p = (outs[0] as tf.Tensor).dataSync();
+    decode: async (outs, n) => {
+      const p = await (outs[0] as tf.Tensor).data();
       return Array.from({ length: n }, (_, i) => ({ task: 'classification' as const, probabilities: Array.from(p.subarray(i * K, (i + 1) * K)) }));
     },
   };
@@ -132,9 +135,15 @@ function segmentationHooks(config: TrainConfig): TaskHooks {
         result: () => (s ? diceIou(s, K) : {}),
       };
     },
-    decode: (outs, n) => {
+    decode: async (outs, n) => {
       const p = outs[0] as tf.Tensor4D;
-      const [cls, conf] = tf.tidy(() => [tf.argMax(p, -1).dataSync(), tf.max(p, -1).dataSync()]);
+      const [clsT, confT] = tf.tidy(() => [tf.argMax(p, -1), tf.max(p, -1)]) as [tf.Tensor, tf.Tensor];
+      let cls: tf.TypedArray, conf: tf.TypedArray;
+      try {
+        [cls, conf] = await Promise.all([clsT.data(), confT.data()]);
+      } finally {
+        tf.dispose([clsT, confT]);
+      }
       const px = S * S;
       return Array.from({ length: n }, (_, i) => ({
         task: 'segmentation' as const,
@@ -180,10 +189,10 @@ function detectionHooks(config: TrainConfig): TaskHooks {
       let s: Float64Array | null = null;
       const ap = split === 'val' ? new Ap50Accumulator(K) : null;
       return {
-        add: (stats, batch, outputs) => {
+        add: async (stats, batch, outputs) => {
           s = sumInto(s, stats);
           if (ap && outputs && batch.targets.task === 'detection') {
-            const dets = decodeDetections(detectorOutputs(outputs), DETECTION_TOP_K, DETECTION_MIN_SCORE);
+            const dets = await decodeDetections(detectorOutputs(outputs), DETECTION_TOP_K, DETECTION_MIN_SCORE);
             dets.forEach((d, i) => ap.addImage(d, (batch.targets as { boxes: number[][][] }).boxes[i] ?? []));
           }
         },
@@ -206,8 +215,8 @@ function detectionHooks(config: TrainConfig): TaskHooks {
         },
       };
     },
-    decode: (outs, n) =>
-      decodeDetections(detectorOutputs(outs), DETECTION_TOP_K, DETECTION_MIN_SCORE)
+    decode: async (outs, n) =>
+      (await decodeDetections(detectorOutputs(outs), DETECTION_TOP_K, DETECTION_MIN_SCORE))
         .slice(0, n)
         .map((boxes) => ({ task: 'detection' as const, boxes })),
   };

@@ -16,7 +16,8 @@ export function threadPreflight(): Promise<MlPreflight> {
   return preflightCache;
 }
 
-export type BackendChoice = { ok: true; backend: BackendName } | { ok: false; backend: BackendName; message: string };
+/** `warning`: something a person must be told when the run starts (a software GPU adapter). */
+export type BackendChoice = { ok: true; backend: BackendName; warning?: string } | { ok: false; backend: BackendName; message: string };
 
 /**
  * The backend to use for a preference, from a preflight. Training refuses
@@ -45,6 +46,18 @@ export function chooseBackend(pref: BackendPreference, pf: MlPreflight, purpose:
         backend: 'tensorflow-gpu',
         message: `The tensorflow backend was asked for but is unavailable. tensorflow-gpu (${gpu?.package ?? '@tensorflow/tfjs-node-gpu'}): ${gpu?.reason ?? 'not probed'} tensorflow-cpu (${cpu?.package ?? '@tensorflow/tfjs-node'}): ${cpu?.reason ?? 'not probed'} Choose 'auto' to use ${pf.chosen ?? 'the best available backend'}.`,
       };
+    }
+    case 'webgpu': {
+      const g = status('webgpu');
+      if (!g?.available) return { ok: false, backend: 'webgpu', message: `The webgpu backend was asked for but is unavailable: ${g?.reason ?? 'not probed'} Choose 'auto' to use ${pf.chosen ?? 'the best available backend'}.` };
+      if (g.adapter?.software) {
+        return {
+          ok: true,
+          backend: 'webgpu',
+          warning: `webgpu runs on a SOFTWARE adapter (${g.adapter.vendor} ${g.adapter.architecture}): no GPU is used and it is slower than the wasm backend. Install the GPU's driver for a hardware adapter.`,
+        };
+      }
+      return { ok: true, backend: 'webgpu' };
     }
     case 'wasm': {
       const w = status('wasm');

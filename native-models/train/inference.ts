@@ -92,7 +92,7 @@ export function createInference(options: InferenceOptions | number = {}): Infere
     const model = await loadCheckpointModel(checkpoint);
     const tfjs = (why: string): { runner: Runner; use: InferenceEngineUse } => ({ runner: { kind: 'tfjs', model }, use: { engine: 'tfjs', detail: `TF.js on ${backend}: ${why}` } });
     if (preference === 'tfjs') return tfjs('TF.js was asked for');
-    if (backend === 'tensorflow-gpu') return tfjs('the GPU backend runs inference');
+    if (backend === 'tensorflow-gpu' || backend === 'webgpu') return tfjs('the GPU backend runs inference');
     const ort = await loadOnnxRuntime();
     if (!ort.ok) return tfjs(ort.reason);
     try {
@@ -141,15 +141,23 @@ export function createInference(options: InferenceOptions | number = {}): Infere
       uses.set(checkpoint, entry.use);
       const hooks = taskHooks(config);
       const { runner } = entry;
+      let outs: tfTypes.Tensor[];
       if (runner.kind === 'onnxruntime') {
-        const outs = await runner.ort.run(x, n);
-        return tf.tidy(() => hooks.decode(outs.map((o) => tf.tensor(o.data, o.shape, 'float32')), n));
+        const ortOuts = await runner.ort.run(x, n);
+        outs = ortOuts.map((o) => tf.tensor(o.data, o.shape, 'float32'));
+      } else {
+        outs = tf.tidy(() => {
+          const input = tf.tensor4d(x, [n, config.inputSize, config.inputSize, config.channels]);
+          const out = runner.model.apply(input, { training: false }) as tfTypes.Tensor | tfTypes.Tensor[];
+          return Array.isArray(out) ? out : [out];
+        });
       }
-      return tf.tidy(() => {
-        const input = tf.tensor4d(x, [n, config.inputSize, config.inputSize, config.channels]);
-        const out = runner.model.apply(input, { training: false }) as tfTypes.Tensor | tfTypes.Tensor[];
-        return hooks.decode(Array.isArray(out) ? out : [out], n);
-      });
+      // Decoding reads back asynchronously (a GPU tensor cannot be read synchronously), so no tidy here.
+      try {
+        return await hooks.decode(outs, n);
+      } finally {
+        tf.dispose(outs);
+      }
     },
     engineFor: (checkpoint) => uses.get(checkpoint) ?? null,
     dispose() {

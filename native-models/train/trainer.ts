@@ -28,6 +28,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendName, MlPreflight } from '../../electron/contract/domain';
 import type { Batch, BatchProgress, EpochResult, TrainConfig, TrainOutcome } from '../../electron/contract/ml';
 import { initWasmBackend } from '../backends/wasm-setup';
+import { initWebGpuBackend, takeWebGpuFault } from '../backends/webgpu-setup';
 import { createModel, taskHooks, validateConfig, type TaskHooks } from '../models/index';
 import { checkpointExists, copyCheckpoint, loadCheckpointModel, loadOptimizerState, readCheckpointState, saveCheckpoint } from './checkpoint-io';
 import type { WorkerTrainOptions } from './protocol';
@@ -49,6 +50,9 @@ export async function activateBackend(name: BackendName): Promise<void> {
       // requiring it again is a no-op then, and loads it if preflight was injected.
       if (tf.findBackend('tensorflow') == null) require(name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node');
       if (!(await tf.setBackend('tensorflow'))) throw new Error(`the ${name} backend failed to initialise`);
+      break;
+    case 'webgpu':
+      await initWebGpuBackend();
       break;
     case 'wasm':
       await initWasmBackend();
@@ -135,6 +139,20 @@ class TrainingError extends Error {
   }
 }
 
+/**
+ * A GPU fault (device lost, out of GPU memory, a shader that failed to compile) stops the run: the
+ * step that saw it is not trusted, the last checkpoint (written before this epoch) stays intact,
+ * and the message says how to go on. Never a silent switch to the CPU.
+ */
+function checkGpuFault(backend: BackendName, config: TrainConfig, epoch: number): void {
+  if (backend !== 'webgpu') return;
+  const fault = takeWebGpuFault();
+  if (fault == null) return;
+  const resume = epoch > 1 ? ` The checkpoint of epoch ${epoch - 1} is intact: resume with \`fovea train --resume RUN\` (add \`--backend wasm\` to continue on the CPU).` : ' No epoch had completed.';
+  if (/out of GPU memory/i.test(fault)) throw new TrainingError('OUT_OF_MEMORY', `${outOfMemoryMessage(config, fault)}${resume}`);
+  throw new TrainingError('BACKEND_UNAVAILABLE', `Training stopped at epoch ${epoch}: ${fault}${resume}`);
+}
+
 // ---------------------------------------------------------------------------
 // Run state kept with every checkpoint (state.json)
 
@@ -219,7 +237,8 @@ function setDropoutSeeds(model: tf.LayersModel, seed: number, epoch: number, ind
   });
 }
 
-function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, hooks: TaskHooks, varList: tf.Variable[], batch: Batch, config: TrainConfig): { loss: number; stats: Float32Array | null } {
+/** Read-backs are asynchronous: a synchronous read of a GPU tensor throws in Node (webgpu). */
+async function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, hooks: TaskHooks, varList: tf.Variable[], batch: Batch, config: TrainConfig): Promise<{ loss: number; stats: Float32Array | null }> {
   const x = tf.tensor4d(batch.x, [batch.n, config.inputSize, config.inputSize, config.channels]);
   const targets = hooks.targets(batch);
   let stats: tf.Tensor | null = null;
@@ -232,26 +251,32 @@ function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, hooks: TaskHo
     }, varList);
     optimizer.applyGradients(grads);
     tf.dispose(Object.values(grads));
-    const loss = (value.dataSync() as Float32Array)[0] as number;
+    const loss = ((await value.data()) as Float32Array)[0] as number;
     value.dispose();
     const s = stats as tf.Tensor | null;
-    return { loss, stats: s ? Float32Array.from(s.dataSync() as Float32Array) : null };
+    return { loss, stats: s ? Float32Array.from((await s.data()) as Float32Array) : null };
   } finally {
     tf.dispose([x, ...targets]);
     (stats as tf.Tensor | null)?.dispose();
   }
 }
 
-function evalStep(model: tf.LayersModel, hooks: TaskHooks, batch: Batch, config: TrainConfig, acc: ReturnType<TaskHooks['newMetrics']>): number {
-  return tf.tidy(() => {
+async function evalStep(model: tf.LayersModel, hooks: TaskHooks, batch: Batch, config: TrainConfig, acc: ReturnType<TaskHooks['newMetrics']>): Promise<number> {
+  const { outs, loss, stats } = tf.tidy(() => {
     const x = tf.tensor4d(batch.x, [batch.n, config.inputSize, config.inputSize, config.channels]);
     const targets = hooks.targets(batch);
     const outs = toArray(model.apply(x, { training: false }) as tf.Tensor | tf.Tensor[]);
     const r = hooks.lossAndStats(outs, targets);
-    const loss = (r.loss.dataSync() as Float32Array)[0] as number;
-    acc.add(r.stats ? Float32Array.from(r.stats.dataSync() as Float32Array) : null, batch, outs);
-    return loss;
+    return { outs, loss: r.loss as tf.Tensor, stats: r.stats ? [r.stats] : [] };
   });
+  try {
+    const lossValue = ((await loss.data()) as Float32Array)[0] as number;
+    const st = stats[0];
+    await acc.add(st ? Float32Array.from((await st.data()) as Float32Array) : null, batch, outs);
+    return lossValue;
+  } finally {
+    tf.dispose([...outs, loss, ...stats]);
+  }
 }
 
 /** Fetches a batch; a prefetched promise that is never awaited (cancel) must not be an unhandled rejection. */
@@ -275,6 +300,7 @@ function pruneEpochCheckpoints(checkpointDir: string, keep: Set<number>): void {
  */
 export async function runTraining(config: TrainConfig, provider: TrainerProvider, options: WorkerTrainOptions, cb: TrainerCallbacks, deps: TrainerDeps = {}): Promise<TrainOutcome> {
   let backend: BackendName = 'wasm';
+  let warning: string | undefined;
   let epochsCompleted = options.resumeAfterEpoch ?? 0;
   let run: RunBookkeeping = { bestEpoch: null, bestMonitor: null, bestValMetrics: null, epochsSinceBest: 0, stoppedEarly: false, history: [] };
   const outcome = (status: TrainOutcome['status'], error: TrainOutcome['error'] = null): TrainOutcome => ({
@@ -284,6 +310,7 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
     bestValMetrics: run.bestValMetrics,
     backend,
     error,
+    ...(warning ? { warning } : {}),
   });
 
   const invalid = validateConfig(config);
@@ -296,6 +323,7 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
     backend = choice.backend;
     if (!choice.ok) return outcome('failed', { code: 'BACKEND_UNAVAILABLE', message: choice.message });
     await activateBackend(choice.backend);
+    if (choice.warning) warning = choice.warning;
     cb.onStarted?.(choice.backend);
   } catch (e) {
     return outcome('failed', { code: 'BACKEND_UNAVAILABLE', message: `The ${backend} backend failed to start: ${(e as Error).message}` });
@@ -357,7 +385,8 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
         if (i + 1 < nTrain) next = fetchBatch(provider, 'train', epoch, i + 1);
         checkBatch(batch, config);
         setDropoutSeeds(model, config.seed, epoch, i);
-        const r = trainStep(model, optimizer, hooks, varList, batch, config);
+        const r = await trainStep(model, optimizer, hooks, varList, batch, config);
+        checkGpuFault(backend, config, epoch);
         if (!Number.isFinite(r.loss)) throw new TrainingError('INTERNAL', `Training diverged (loss ${r.loss} at epoch ${epoch}, batch ${i + 1}). Try a lower learning rate (e.g. ${config.learningRate / 10}).`);
         trainAcc.add(r.stats, batch, null);
         lossSum += r.loss * batch.n;
@@ -396,7 +425,8 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
           if (cb.isCancelled()) return outcome('cancelled');
           if (i + 1 < nVal) nextVal = fetchBatch(provider, 'val', epoch, i + 1);
           checkBatch(batch, config);
-          valLossSum += evalStep(model, hooks, batch, config, valAcc) * batch.n;
+          valLossSum += (await evalStep(model, hooks, batch, config, valAcc)) * batch.n;
+          checkGpuFault(backend, config, epoch);
           valCount += batch.n;
         }
         valSecondsPerBatch = (performance.now() - valT0) / 1000 / nVal;
@@ -418,6 +448,8 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
       run.history.push(result);
       run.stoppedEarly = config.earlyStoppingPatience > 0 && run.epochsSinceBest >= config.earlyStoppingPatience && epoch < config.epochs;
 
+      // Nothing of this epoch is saved if the GPU faulted while it ran.
+      checkGpuFault(backend, config, epoch);
       const state: CheckpointState = { format: 'fovea-checkpoint', version: 1, epoch, monitor: 'valLoss', config, backend, tfjs: tf.version.tfjs, savedAt: new Date().toISOString(), run };
       const dir = epochDir(options.checkpointDir, epoch);
       await saveCheckpoint(dir, model, { optimizer, state });

@@ -25,7 +25,10 @@ const benches: Record<string, () => Promise<void>> = {
   volume: () => runVolumeBench(),
 };
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+// Options that take a value (the training bench's); their values are not bench names.
+const VALUE_OPTIONS = new Set(['--rounds', '--backend', '--torch-device']);
+const args = process.argv.slice(2);
+const wanted = args.filter((a, i) => !a.startsWith('-') && !VALUE_OPTIONS.has(args[i - 1] ?? ''));
 const names = wanted.length ? wanted : Object.keys(benches);
 for (const name of names) {
   const bench = benches[name];

@@ -4,8 +4,9 @@ as native-models/models/classifier.ts and unet.ts (layer for layer, same
 filter counts, batch norm without conv bias, same losses), trained with Adam
 on random data and timed on the CPU.
 
-torch.set_num_threads(1) (and 1 inter-op thread): the TF.js wasm backend is
-single-threaded under Node, so one thread is the like-for-like comparison.
+Threads: FOVEA_TORCH_THREADS intra-op threads (default 1; 1 inter-op thread),
+the same count Fovea is given in the same comparison. Device: FOVEA_TORCH_DEVICE
+(default cpu; cuda for test/bench/gpu-check.sh, timed with synchronisation).
 PyTorch runs NCHW (its native CPU layout); TF.js runs NHWC (its only layout).
 
 Usage: torch_models.py classifier|unet SIZE CHANNELS CLASSES BATCH TRAIN_STEPS INFER_STEPS
@@ -20,7 +21,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-torch.set_num_threads(1)
+import os
+
+THREADS = int(os.environ.get("FOVEA_TORCH_THREADS", "1"))
+DEVICE = os.environ.get("FOVEA_TORCH_DEVICE", "cpu")
+torch.set_num_threads(THREADS)
 try:
     torch.set_num_interop_threads(1)
 except RuntimeError:
@@ -114,13 +119,14 @@ def count_params(model):
 
 def main():
     task, size, channels, classes, batch, train_steps, infer_steps = sys.argv[1], *map(int, sys.argv[2:8])
-    model = Classifier(size, channels, classes) if task == "classifier" else Unet(channels, classes)
-    x = torch.randn(batch, channels, size, size)
+    model = (Classifier(size, channels, classes) if task == "classifier" else Unet(channels, classes)).to(DEVICE)
+    x = torch.randn(batch, channels, size, size, device=DEVICE)
+    sync = torch.cuda.synchronize if DEVICE.startswith("cuda") else (lambda: None)
     if task == "classifier":
-        y = torch.randint(0, classes, (batch,))
+        y = torch.randint(0, classes, (batch,), device=DEVICE)
         loss_fn = lambda out: F.cross_entropy(out, y)
     else:
-        onehot = F.one_hot(torch.randint(0, classes, (batch, size, size)), classes).permute(0, 3, 1, 2).float()
+        onehot = F.one_hot(torch.randint(0, classes, (batch, size, size), device=DEVICE), classes).permute(0, 3, 1, 2).float()
         loss_fn = lambda out: seg_loss(out, onehot)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
@@ -134,9 +140,11 @@ def main():
     model.train()
     for _ in range(2):
         step()
+    sync()
     t0 = time.perf_counter()
     for _ in range(train_steps):
         step()
+    sync()
     train_s = time.perf_counter() - t0
 
     model.eval()
@@ -148,6 +156,7 @@ def main():
         for _ in range(infer_steps):
             out = model(x)
             out = out.softmax(1)
+        sync()
         infer_s = time.perf_counter() - t0
 
     print(json.dumps({
@@ -156,6 +165,7 @@ def main():
         "infer_img_s": batch * infer_steps / infer_s,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "device": DEVICE,
     }))
 
 

@@ -17,13 +17,14 @@
  * by an InferenceSession with 1 intra-op thread, like PyTorch here.
  *
  * Reference: test/bench/torch_models.py, the same layers (parameter counts
- * are compared), Debian's python3-torch on the CPU with
- * torch.set_num_threads(1), because the TF.js wasm backend is
- * single-threaded under Node. Ratios are TF.js / PyTorch (> 1: TF.js faster).
+ * are compared), Debian's python3-torch on the CPU with the same thread
+ * count as Fovea (1 thread, and every core: Fovea's convolutions run on
+ * ONNX Runtime's pool, see native-models/backends/threads.ts), interleaved
+ * and repeated (median and range). Ratios are TF.js / PyTorch (> 1: TF.js faster).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -33,7 +34,7 @@ import { createModel } from '../../native-models/models/index';
 import { createOrtModel, loadOnnxRuntime } from '../../native-models/train/onnx-inference';
 import { activateBackend, runTraining } from '../../native-models/train/trainer';
 import { threadPreflight } from '../../native-models/train/backend';
-import { report } from './bench-util';
+import { report, type BenchResult } from './bench-util';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -150,12 +151,14 @@ interface TorchResult {
   infer_img_s: number;
   torch: string;
   threads: number;
+  device: string;
 }
 
-function torchSpeed(m: ModelCase): TorchResult | { error: string } {
+function torchSpeed(m: ModelCase, threads: number, device: 'cpu' | 'cuda' = 'cpu'): TorchResult | { error: string } {
   const c = m.config;
   const args = [join(HERE, 'torch_models.py'), m.torchModel, c.inputSize, c.channels, c.classNames.length, c.batchSize, m.trainBatches, m.inferBatches].map(String);
-  const r = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', timeout: 600_000, env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' } });
+  const env = { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads), FOVEA_TORCH_THREADS: String(threads), FOVEA_TORCH_DEVICE: device };
+  const r = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', timeout: 600_000, env });
   if (r.status !== 0) return { error: (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop() ?? 'failed' };
   try {
     return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as TorchResult;
@@ -164,44 +167,110 @@ function torchSpeed(m: ModelCase): TorchResult | { error: string } {
   }
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** "median (min-max, n rounds)" of samples, for the report's note. */
+function spread(xs: number[], digits = 2): string {
+  return `median of ${xs.length}, range ${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)}`;
+}
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/**
+ * Training speed against PyTorch, interleaved and repeated: each round times PyTorch and Fovea
+ * back to back at each thread count (1 thread, and every core), so load on the machine hits both
+ * alike; every figure is the median of the rounds with its range. Options (argv):
+ *   --quick            fewer batches, 1 round
+ *   --rounds N         rounds (default 3)
+ *   --backend webgpu   also time Fovea on WebGPU (a software adapter is timed too, and labelled)
+ *   --torch-device cuda  PyTorch on CUDA for the GPU comparison (test/bench/gpu-check.sh)
+ *   --skip-wasm        only the other backends (the GPU check's time limit)
+ */
 export async function runTrainingBench(opts: { quick?: boolean } = {}): Promise<void> {
   const q = opts.quick ?? process.argv.includes('--quick');
+  const rounds = Math.max(1, Number(argValue('--rounds') ?? (q ? 1 : 3)) || 1);
+  const torchDevice = argValue('--torch-device') === 'cuda' ? 'cuda' : 'cpu';
   const cases: ModelCase[] = [
     { name: 'classifier 64x64x1 b32', torchModel: 'classifier', config: config('classification', 64, 32, 10), trainBatches: q ? 4 : 12, inferBatches: q ? 4 : 10 },
     // 12 U-Net batches (was 6: the ratio moved +-0.03 run to run); PyTorch times the same count.
     { name: 'U-Net 128x128x1 b8', torchModel: 'unet', config: config('segmentation', 128, 8, 2), trainBatches: q ? 2 : 12, inferBatches: q ? 2 : 5 },
   ];
+  const all = availableParallelism();
+  const threadCounts = [...new Set([1, all])];
   const pf = await threadPreflight();
-  const backends: BackendName[] = ['wasm'];
-  for (const b of ['tensorflow-gpu', 'tensorflow-cpu'] as const) if (pf.backends.find((s) => s.name === b)?.available) backends.push(b);
+  // Other backends than wasm: every core (they manage their own threads), against PyTorch on every core (or CUDA).
+  const extra: BackendName[] = [];
+  for (const b of ['tensorflow-gpu', 'tensorflow-cpu'] as const) if (pf.backends.find((s) => s.name === b)?.available) extra.push(b);
+  const gpu = pf.backends.find((b) => b.name === 'webgpu');
+  if (argValue('--backend') === 'webgpu' || (gpu?.available && gpu.adapter && !gpu.adapter.software)) {
+    if (gpu?.available) extra.push('webgpu');
+    else process.stdout.write(`training   webgpu not measured: ${gpu?.reason ?? 'not probed'}\n`);
+  }
+  const gpuLabel = gpu?.adapter ? `${gpu.adapter.vendor} ${gpu.adapter.architecture}${gpu.adapter.software ? ' (SOFTWARE adapter)' : ''}` : '';
   const skipped = pf.backends.filter((b) => b.name.startsWith('tensorflow') && !b.available).map((b) => `${b.name}: ${b.summary}`);
   if (skipped.length) process.stdout.write(`training   not measured: ${skipped.join('; ')}\n`);
 
   for (const m of cases) {
-    const torch = torchSpeed(m);
-    if ('error' in torch) process.stdout.write(`training   PyTorch reference unavailable for ${m.name}: ${torch.error}\n`);
-    else {
-      report({ bench: 'training', metric: `${m.name} train, PyTorch ${torch.torch} CPU 1 thread`, value: torch.train_img_s, unit: 'img/s' });
-      report({ bench: 'training', metric: `${m.name} infer, PyTorch ${torch.torch} CPU 1 thread`, value: torch.infer_img_s, unit: 'img/s' });
-    }
-    for (const backend of backends) {
-      await activateBackend(backend);
-      const c: TrainConfig = { ...m.config, backend: backend === 'wasm' ? 'wasm' : 'tensorflow' };
-      const train = await trainSpeed(c, m.trainBatches);
-      const infer = inferSpeed(c, m.inferBatches);
-      const note = 'error' in torch ? undefined : infer.params === torch.params ? `params ${infer.params} (same in PyTorch)` : `params ${infer.params} vs PyTorch ${torch.params}: architectures differ`;
-      report({ bench: 'training', metric: `${m.name} train, TF.js ${backend}`, value: train, unit: 'img/s', ...(note ? { note } : {}) });
-      report({ bench: 'training', metric: `${m.name} infer, TF.js ${backend}`, value: infer.imagesPerSecond, unit: 'img/s' });
-      if (!('error' in torch)) {
-        report({ bench: 'training', metric: `${m.name} train ratio TF.js ${backend} / PyTorch`, value: train / torch.train_img_s, unit: 'x' });
-        report({ bench: 'training', metric: `${m.name} infer ratio TF.js ${backend} / PyTorch`, value: infer.imagesPerSecond / torch.infer_img_s, unit: 'x' });
+    type Key = string;
+    const fovea = new Map<Key, number[]>();
+    const torch = new Map<Key, number[]>();
+    const ratios = new Map<Key, number[]>();
+    const push = (map: Map<Key, number[]>, k: Key, v: number) => map.set(k, [...(map.get(k) ?? []), v]);
+    let torchInfo: TorchResult | null = null;
+    const measure = async (key: Key, backend: BackendName, threads: number, device: 'cpu' | 'cuda'): Promise<void> => {
+      const t = torchSpeed(m, threads, device);
+      if ('error' in t) process.stdout.write(`training   PyTorch ${device} ${threads} thread(s) unavailable for ${m.name}: ${t.error}\n`);
+      else {
+        torchInfo ??= t;
+        push(torch, key, t.train_img_s);
       }
+      process.env['FOVEA_THREADS'] = String(threads);
+      const c: TrainConfig = { ...m.config, backend: backend === 'wasm' ? 'wasm' : backend === 'webgpu' ? 'webgpu' : 'tensorflow' };
+      const f = await trainSpeed(c, m.trainBatches);
+      push(fovea, key, f);
+      if (!('error' in t)) push(ratios, key, f / t.train_img_s);
+    };
+    for (let r = 0; r < rounds; r++) {
+      if (!process.argv.includes('--skip-wasm')) for (const threads of threadCounts) await measure(`wasm|${threads}`, 'wasm', threads, 'cpu');
+      for (const b of extra) await measure(`${b}|${all}`, b, all, b === 'webgpu' || b === 'tensorflow-gpu' ? torchDevice : 'cpu');
+    }
+    delete process.env['FOVEA_THREADS'];
+    const tv = (torchInfo as TorchResult | null)?.torch ?? '?';
+    for (const key of fovea.keys()) {
+      const [backend = '', threads = ''] = key.split('|');
+      const device = backend === 'webgpu' || backend === 'tensorflow-gpu' ? torchDevice : 'cpu';
+      const ref = `PyTorch ${tv} ${device === 'cuda' ? 'CUDA' : `CPU ${threads} thread${threads === '1' ? '' : 's'}`}`;
+      const label = `${backend}${backend === 'webgpu' ? ` [${gpuLabel}]` : ''}${backend === 'wasm' ? ` ${threads} thread${threads === '1' ? '' : 's'}` : ''}`;
+      const fs = fovea.get(key) ?? [];
+      report({ bench: 'training', metric: `${m.name} train, TF.js ${label}`, value: median(fs), unit: 'img/s', note: spread(fs, 1) });
+      const ts = torch.get(key);
+      if (ts?.length) report({ bench: 'training', metric: `${m.name} train, ${ref}`, value: median(ts), unit: 'img/s', note: spread(ts, 1) });
+      const rs = ratios.get(key);
+      if (rs?.length) report({ bench: 'training', metric: `${m.name} train ratio ${label} / ${ref}`, value: median(rs), unit: 'x', goal: backend === 'webgpu' ? '>= 0.5x PyTorch CUDA' : threads === String(all) ? '>= 1.0x (all cores)' : undefined, note: spread(rs) } as BenchResult);
+    }
+
+    // Inference: once per case, on wasm and ONNX Runtime at 1 thread, like PyTorch at 1 thread.
+    if (process.argv.includes('--skip-wasm')) continue;
+    await activateBackend('wasm');
+    const infer = inferSpeed({ ...m.config, backend: 'wasm' }, m.inferBatches);
+    const t1 = torchSpeed(m, 1);
+    report({ bench: 'training', metric: `${m.name} infer, TF.js wasm`, value: infer.imagesPerSecond, unit: 'img/s', note: 'error' in t1 ? undefined : infer.params === t1.params ? `params ${infer.params} (same in PyTorch)` : `params ${infer.params} vs PyTorch ${t1.params}: architectures differ` } as BenchResult);
+    if (!('error' in t1)) {
+      report({ bench: 'training', metric: `${m.name} infer, PyTorch ${t1.torch} CPU 1 thread`, value: t1.infer_img_s, unit: 'img/s' });
+      report({ bench: 'training', metric: `${m.name} infer ratio TF.js wasm / PyTorch 1 thread`, value: infer.imagesPerSecond / t1.infer_img_s, unit: 'x' });
     }
     const ort = await ortInferSpeed(m.config, m.inferBatches * 2);
     if (typeof ort !== 'number') process.stdout.write(`training   ONNX Runtime inference not measured for ${m.name}: ${ort.error}\n`);
     else {
       report({ bench: 'training', metric: `${m.name} infer, ONNX Runtime CPU 1 thread (Fovea's inference engine)`, value: ort, unit: 'img/s' });
-      if (!('error' in torch)) report({ bench: 'training', metric: `${m.name} infer ratio ONNX Runtime / PyTorch`, value: ort / torch.infer_img_s, unit: 'x' });
+      if (!('error' in t1)) report({ bench: 'training', metric: `${m.name} infer ratio ONNX Runtime / PyTorch 1 thread`, value: ort / t1.infer_img_s, unit: 'x' });
     }
   }
 }

@@ -43,6 +43,17 @@ function pythonModules(modules: string): string | null {
 /** Debian's Chromium, or the browser named by FOVEA_CHROMIUM. */
 export const CHROMIUM = process.env['FOVEA_CHROMIUM'] ?? '/usr/bin/chromium';
 
+/** SwiftShader's Vulkan ICD from Debian's chromium package. */
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+/**
+ * The environment that gives Dawn SwiftShader's software Vulkan adapter: for a test's child
+ * process only (never the test runner's own environment).
+ */
+export function swiftShaderEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, VK_ICD_FILENAMES: SWIFTSHADER_ICD, LD_LIBRARY_PATH: ['/usr/lib/chromium', process.env['LD_LIBRARY_PATH']].filter(Boolean).join(':') };
+}
+
 export const REFERENCE_TOOLS: readonly ReferenceTool[] = [
   { id: 'chromium', purpose: 'the browser tests and the offline report check', apt: ['chromium'], check: () => (existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing`) },
   { id: 'dcmtk', purpose: 'DICOM reference decoding and validation (dcmdump, dcmdjpeg, dcmconv)', apt: ['dcmtk'], check: () => onPath('dcmdump', ['--version']) },
@@ -56,6 +67,12 @@ export const REFERENCE_TOOLS: readonly ReferenceTool[] = [
   { id: 'onnx', purpose: 'ONNX model checks', apt: ['python3-onnx'], check: () => pythonModules('onnx') },
   { id: 'openjpeg', purpose: 'JPEG 2000 / HTJ2K reference decoding (opj_decompress)', apt: ['libopenjp2-tools'], check: () => onPath('opj_decompress', ['-h']) },
   { id: 'poppler', purpose: 'reading the PDF report back (pdftotext)', apt: ['poppler-utils'], check: () => onPath('pdftotext', ['-v']) },
+  {
+    id: 'swiftshader',
+    purpose: 'the WebGPU tests without a GPU (SwiftShader, the software Vulkan driver Chromium ships)',
+    apt: ['chromium'],
+    check: () => (existsSync(SWIFTSHADER_ICD) ? null : `${SWIFTSHADER_ICD} is missing`),
+  },
   { id: 'strace', purpose: 'tracing every socket of the offline workflow', apt: ['strace'], check: () => onPath('strace', ['-V']) },
 ];
 

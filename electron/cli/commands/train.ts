@@ -1,6 +1,6 @@
 /**
  * `fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N]
- *  [--size N] [--backend auto|tensorflow|wasm|cpu] [--resume RUN] [--json]`
+ *  [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--threads N] [--resume RUN [--backend B]] [--json]`
  * `--classes` trains only those of the dataset's classes (default: every class with a usable
  * label); labels of the others are left out and counted, and the run records its classes.
  * A progress bar on a terminal; with --json, JSON lines (batch, epoch, ...), the last of
@@ -16,7 +16,7 @@ import { interruptible } from '../interrupt';
 import { formatDuration, ProgressBar } from '../progress-bar';
 
 export const trainHelp =
-  'fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N] [--size N] [--backend auto|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--resume RUN] [--json]';
+  'fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N] [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--threads N] [--resume RUN] [--json]';
 export const trainOptions = {
   dataset: { type: 'string' },
   task: { type: 'string' },
@@ -27,12 +27,13 @@ export const trainOptions = {
   backend: { type: 'string' },
   resume: { type: 'string' },
   seed: { type: 'string' },
+  threads: { type: 'string' },
   'unlabeled-pixels': { type: 'string' },
 } as const;
 export const runsHelp = 'fovea runs [--json] | fovea runs cancel ID   training runs with their status and metrics';
 
 const TASKS: Record<string, TaskKind> = { classify: 'classification', detect: 'detection', segment: 'segmentation' };
-const BACKENDS: readonly BackendPreference[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+const BACKENDS: readonly BackendPreference[] = ['auto', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
 function positiveInt(values: Record<string, unknown>, key: string, max: number): number | undefined {
   const v = values[key];
@@ -95,11 +96,18 @@ export async function runTrain(ctx: CliContext, _positionals: string[], values: 
   };
   try {
     let result;
+    // CPU threads of the run (default: every core). The training worker inherits the environment
+    // it starts with (native-models/backends/threads.ts reads it there).
+    const threads = positiveInt(values, 'threads', 1024);
+    if (threads !== undefined) process.env['FOVEA_THREADS'] = String(threads);
     const resume = values['resume'] as string | undefined;
     if (resume) {
       const id = Number(resume);
       if (!Number.isInteger(id) || id < 1) throw new UsageError('--resume takes a run id');
-      result = await training.resume(id, callbacks);
+      // `--backend` with `--resume` continues the run on another backend (a checkpoint is backend-neutral).
+      const backend = values['backend'] as string | undefined;
+      if (backend !== undefined && !(BACKENDS as readonly string[]).includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
+      result = await training.resume(id, callbacks, backend !== undefined ? { backend: backend as BackendPreference } : {});
     } else {
       const name = values['dataset'] as string | undefined;
       if (!name) throw new UsageError('--dataset NAME is required');
@@ -125,9 +133,10 @@ export async function runTrain(ctx: CliContext, _positionals: string[], values: 
     }
     bar?.done();
     const o = result.outcome;
-    const final = { type: 'done', runId: result.runId, status: o.status, epochsCompleted: o.epochsCompleted, bestEpoch: o.bestEpoch, metrics: o.bestValMetrics, backend: o.backend, error: o.error };
+    const final = { type: 'done', runId: result.runId, status: o.status, epochsCompleted: o.epochsCompleted, bestEpoch: o.bestEpoch, metrics: o.bestValMetrics, backend: o.backend, error: o.error, ...(o.warning ? { warning: o.warning } : {}) };
     if (ctx.json) ctx.jsonLine(final);
     else {
+      if (o.warning) ctx.err(`warning: ${o.warning}`);
       ctx.out(`Run ${result.runId} ${o.status} after ${o.epochsCompleted} epoch(s) on ${o.backend}. Best epoch ${o.bestEpoch ?? '-'}: ${fmtMetrics(o.bestValMetrics ?? {})}`);
       if (o.error) ctx.out(`${o.error.code}: ${o.error.message}`);
       if (o.status === 'cancelled') ctx.out(`Resume with: fovea train --resume ${result.runId}`);

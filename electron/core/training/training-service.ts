@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BatchProgress, EpochResult, MlEngine, SplitName, TaskKind, TrainConfig, TrainOutcome } from '../../contract/ml';
+import type { BackendPreference, BatchProgress, EpochResult, MlEngine, SplitName, TaskKind, TrainConfig, TrainOutcome } from '../../contract/ml';
 import { FoveaException } from '../../contract/result';
 import type { AuditLog } from '../store/audit-log';
 import type { BlobStore } from '../store/blob-store';
@@ -168,8 +168,11 @@ export class TrainingService {
     }
   }
 
-  /** Continue an interrupted or cancelled run from its last completed epoch, on the same data. */
-  async resume(runId: number, cb: TrainCallbacks = {}): Promise<{ runId: number; outcome: TrainOutcome }> {
+  /**
+   * Continue an interrupted or cancelled run from its last completed epoch, on the same data;
+   * `overrides.backend` continues it on another backend (checkpoints are backend-neutral).
+   */
+  async resume(runId: number, cb: TrainCallbacks = {}, overrides: { backend?: BackendPreference } = {}): Promise<{ runId: number; outcome: TrainOutcome }> {
     const { db, runs, splits } = this.#d;
     runs.markInterrupted();
     const record = runs.get(runId);
@@ -182,7 +185,7 @@ export class TrainingService {
       throw new FoveaException('NOT_FOUND', `The checkpoint of epoch ${after} of run ${runId} is missing from ${this.checkpointDir(runId)}; the run cannot be resumed.`);
     }
     const snapshot = runs.snapshot(runId) as RunSnapshot;
-    const config = record.config;
+    const config = overrides.backend ? { ...record.config, backend: overrides.backend } : record.config;
     const classNames = config.task === 'segmentation' ? snapshot.samples.classNames.slice(1) : snapshot.samples.classNames;
     const collected = collectSamples(db, record.datasetId, config.task, {
       itemIds: [...new Set(snapshot.samples.samples.map((s) => s.itemId))],

@@ -32,7 +32,7 @@ test('fovea info --json prints valid JSON with the backend table: wasm chosen, t
   assert.match(info.versions['sqlite'] ?? '', /^3\.\d+/);
   assert.equal(info.versions['tfjs'], '4.22.0');
   assert.equal(info.versions['electron'], null);
-  assert.deepEqual(info.ml.backends.map((b) => b.name), ['tensorflow-gpu', 'tensorflow-cpu', 'wasm', 'cpu']);
+  assert.deepEqual(info.ml.backends.map((b) => b.name), ['tensorflow-gpu', 'webgpu', 'tensorflow-cpu', 'wasm', 'cpu']);
   const gpu = info.ml.backends.find((b) => b.name === 'tensorflow-gpu');
   assert.equal(gpu?.package, '@tensorflow/tfjs-node-gpu');
   assert.equal(gpu?.available, false);

@@ -37,13 +37,13 @@ function targetTensors(t: ReturnType<typeof encodeDetectionTargets>) {
   };
 }
 
-test('encode boxes, decode the targets as predictions: the same boxes come back', () => {
+test('encode boxes, decode the targets as predictions: the same boxes come back', async () => {
   const t = encodeDetectionTargets(boxes, S, K);
   assert.equal(t.outSize, 16);
   assert.equal(t.mask.reduce((a, b) => a + b, 0), 4, 'one centre cell per box');
   assert.equal(t.heatmap.filter((v) => v === 1).length, 4, 'heatmap is exactly 1 at each centre');
   const tt = targetTensors(t);
-  const decoded = decodeDetections({ heatmap: tt.heatmap, size: tt.size, offset: tt.offset }, 100, 0.5);
+  const decoded = await decodeDetections({ heatmap: tt.heatmap, size: tt.size, offset: tt.offset }, 100, 0.5);
   assert.equal(decoded.length, 3);
   boxes.forEach((want, i) => {
     const got = decoded[i] ?? [];

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { GpuAdapterInfo } from '../../../electron/contract/domain';
 import { runPreflight, type PreflightProbes } from '../../../native-models/backends/preflight';
+import { chooseBackend } from '../../../native-models/train/backend';
 
 function probes(over: Partial<PreflightProbes>): PreflightProbes {
   return {
@@ -88,4 +90,58 @@ test('the inference engine is reported: ONNX Runtime when it loads, TF.js with t
   // The real probe (default): onnxruntime-node is a dependency and loads here.
   const real = await runPreflight(probes({}));
   assert.equal(real.inference?.engine, 'onnxruntime', real.why);
+});
+
+const adapter = (over: Partial<GpuAdapterInfo>): GpuAdapterInfo => ({
+  vendor: 'nvidia',
+  architecture: 'ampere',
+  device: 'NVIDIA RTX A4000',
+  description: 'Vulkan driver',
+  software: false,
+  maxBufferMiB: 4096,
+  maxStorageBufferBindingMiB: 2048,
+  ...over,
+});
+
+test('a hardware WebGPU adapter: auto picks webgpu (before tfjs-node and wasm) and the row names the adapter and its limits', async () => {
+  const r = await runPreflight(probes({ webGpuAdapter: async () => adapter({}) }));
+  assert.equal(r.chosen, 'webgpu');
+  const w = r.backends.find((b) => b.name === 'webgpu');
+  assert.equal(w?.available, true);
+  assert.match(w?.reason ?? '', /nvidia ampere \(NVIDIA RTX A4000, Vulkan driver\), hardware, max buffer 4096 MiB/);
+  assert.equal(chooseBackend('auto', r, 'train').backend, 'webgpu');
+  assert.deepEqual(chooseBackend('webgpu', r, 'train'), { ok: true, backend: 'webgpu' });
+  assert.match(r.inference?.reason ?? '', /TF\.js on webgpu/);
+});
+
+test('only a software adapter (SwiftShader): auto never picks it; --backend webgpu uses it with a warning', async () => {
+  const r = await runPreflight(probes({ webGpuAdapter: async () => adapter({ vendor: 'google', architecture: 'swiftshader', device: 'SwiftShader Device', software: true }) }));
+  assert.equal(r.chosen, 'wasm');
+  assert.match(r.why, /webgpu is unavailable \(software adapter only\)/);
+  const c = chooseBackend('webgpu', r, 'train');
+  assert.equal(c.ok, true);
+  assert.equal(c.backend, 'webgpu');
+  assert.match(c.ok ? (c.warning ?? '') : '', /SOFTWARE adapter/);
+});
+
+test('no adapter: webgpu is unavailable with the reason, and asking for it is refused (no silent fallback)', async () => {
+  const r = await runPreflight(
+    probes({
+      webGpuAdapter: async () => {
+        throw new Error('no WebGPU adapter: Dawn found no Vulkan driver');
+      },
+    }),
+  );
+  assert.equal(r.chosen, 'wasm');
+  assert.match(r.backends.find((b) => b.name === 'webgpu')?.reason ?? '', /no WebGPU adapter: Dawn found no Vulkan driver/);
+  const c = chooseBackend('webgpu', r, 'train');
+  assert.equal(c.ok, false);
+  assert.match(c.ok ? '' : c.message, /webgpu backend was asked for but is unavailable.*no WebGPU adapter/);
+});
+
+test('Linux without the Vulkan loader: webgpu says so without loading Dawn', async () => {
+  const r = await runPreflight(probes({}));
+  const w = r.backends.find((b) => b.name === 'webgpu');
+  assert.equal(w?.available, false);
+  assert.match(w?.reason ?? '', /no Vulkan loader \(libvulkan\.so\.1\)/);
 });

@@ -11,7 +11,7 @@
  */
 import type { SplitRedrawResult } from '../../../../electron/contract/api';
 import type { RunDetail, RunSummary, TrainingPlan } from '../../../../electron/contract/domain';
-import type { BatchProgress, TaskKind } from '../../../../electron/contract/ml';
+import type { BackendPreference, BatchProgress, TaskKind } from '../../../../electron/contract/ml';
 import type { FoveaError } from '../../../../electron/contract/result';
 import { on, request } from '../api';
 import { JobState } from './job-state.svelte';
@@ -22,7 +22,7 @@ export class TrainingState {
   epochs = $state<number | null>(null);
   batchSize = $state<number | null>(null);
   inputSize = $state<number | null>(null);
-  backend = $state<'auto' | 'tensorflow' | 'wasm' | 'cpu'>('auto');
+  backend = $state<BackendPreference>('auto');
 
   /** The ticked classes, in the dataset's order; null: all of `available`. */
   chosenClasses = $state.raw<string[] | null>(null);
