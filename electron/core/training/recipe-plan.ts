@@ -78,7 +78,15 @@ export interface PlanOptions {
   /** A GPU or native TensorFlow backend: larger inputs are affordable. */
   accelerator?: boolean;
   memoryBudgetBytes?: number;
+  /** Train for at most this long (TrainConfig.timeBudgetSeconds). */
+  timeBudgetSeconds?: number | null;
 }
+
+/** Epochs of a budgeted run: the budget, not this, ends it. */
+export const BUDGET_EPOCHS = 1000;
+/** Under this budget on a CPU, inputs are at most SHORT_BUDGET_SIDE so that several epochs fit. */
+export const SHORT_BUDGET_SECONDS = 180;
+export const SHORT_BUDGET_SIDE = 64;
 
 const median = (xs: readonly number[]): number => {
   if (xs.length === 0) return 0;
@@ -212,6 +220,15 @@ export function planRecipe(facts: DatasetFacts, options: PlanOptions): RecipePla
     sampling = { value: { mode: 'whole-image', inputSize: side, foregroundProbability: 0, patchesPerImage: 1 }, reason: `Whole images letterboxed to ${side} px.` };
   }
 
+  const budgetSeconds = options.timeBudgetSeconds ?? null;
+  if (budgetSeconds !== null && budgetSeconds < SHORT_BUDGET_SECONDS && !options.accelerator && facts.task !== 'detection' && sampling.value.inputSize > SHORT_BUDGET_SIDE) {
+    const s = sampling.value;
+    const perImage = s.mode === 'patches' ? Math.max(1, Math.round(median(widths.map((w, i) => (w * (heights[i] as number)) / (SHORT_BUDGET_SIDE * SHORT_BUDGET_SIDE))))) : 1;
+    sampling = {
+      value: { ...s, inputSize: SHORT_BUDGET_SIDE, patchesPerImage: perImage },
+      reason: `${sampling.reason} A budget under ${SHORT_BUDGET_SECONDS / 60} minutes on a CPU: ${SHORT_BUDGET_SIDE} px instead of ${s.inputSize} px, so that several epochs fit.`,
+    };
+  }
   const side = sampling.value.inputSize;
   const batchCap = facts.task === 'classification' ? 64 : 16;
   const batchSize = Math.max(2, batchFor(side, batchCap));
@@ -240,8 +257,17 @@ export function planRecipe(facts: DatasetFacts, options: PlanOptions): RecipePla
     batch,
     classWeights: classWeightsDecision(facts),
     slices: slicesDecision(facts),
-    epochs: { value: defaults.epochs, reason: `The ${facts.task} default (${defaults.epochs}), with early stopping after ${defaults.earlyStoppingPatience} epochs without improvement.` },
-    timeBudget: null,
+    epochs:
+      budgetSeconds === null
+        ? { value: defaults.epochs, reason: `The ${facts.task} default (${defaults.epochs}), with early stopping after ${defaults.earlyStoppingPatience} epochs without improvement.` }
+        : { value: BUDGET_EPOCHS, reason: `As many as fit in ${fmt(budgetSeconds / 60)} minutes: the trainer measures its steps on the backend in use and starts an epoch only if it fits (early stopping after ${defaults.earlyStoppingPatience} epochs without improvement still applies).` },
+    timeBudget:
+      budgetSeconds === null
+        ? null
+        : {
+            value: { seconds: budgetSeconds, secondsPerStep: null, stepsPerEpoch: Math.ceil((facts.images.length * sampling.value.patchesPerImage) / batchSize) },
+            reason: `Training stops before ${fmt(budgetSeconds / 60)} minutes with the best checkpoint; steps per epoch counts every labelled image (the train split has fewer). Seconds per step are measured while training.`,
+          },
   };
 }
 
@@ -254,6 +280,7 @@ export function applyPlan(defaults: TrainConfig, plan: RecipePlan): TrainConfig 
     batchSize: plan.batch.value.batchSize,
     epochs: plan.epochs.value,
     normalization: plan.normalization.value,
+    timeBudgetSeconds: plan.timeBudget?.value.seconds ?? null,
     // Recomputed over the train split by the training service (the plan saw every labelled image).
     classWeights: null,
     patch: s.mode === 'patches' ? { foregroundProbability: s.foregroundProbability, patchesPerImage: s.patchesPerImage } : null,

@@ -25,7 +25,7 @@ import { collectSamples, type CollectedSamples, type SampleSnapshot } from './tr
 export const RUNS_DIR = 'runs';
 
 /** What a user may set; everything else comes from the task's defaults. */
-export type TrainOverrides = Partial<Pick<TrainConfig, 'epochs' | 'batchSize' | 'inputSize' | 'backend' | 'learningRate' | 'seed' | 'earlyStoppingPatience' | 'unlabeledPixels'>>;
+export type TrainOverrides = Partial<Pick<TrainConfig, 'epochs' | 'batchSize' | 'inputSize' | 'backend' | 'learningRate' | 'seed' | 'earlyStoppingPatience' | 'unlabeledPixels' | 'timeBudgetSeconds'>>;
 
 /** What to train on: the overrides, and optionally a subset of the dataset's classes. */
 export type TrainRequest = TrainOverrides & {
@@ -34,6 +34,7 @@ export type TrainRequest = TrainOverrides & {
   /**
    * 'planned': the recipe planned from the data (recipe-plan.ts) replaces the task's defaults
    * (the overrides still win) and is stored with the run; 'defaults' (default): the task's defaults.
+   * A time budget (timeBudgetSeconds) always plans.
    */
   recipe?: 'planned' | 'defaults' | undefined;
   /** The plan assumes a GPU or native TensorFlow backend (larger inputs). */
@@ -153,7 +154,7 @@ export class TrainingService {
       { db, blobs: this.#d.blobs, readMask: maskReader(db) },
       { task, classNames: collected.classNames, channels: collected.channels, samples: collected.samples, ...(request.unlabeledPixels ? { unlabeledPixels: request.unlabeledPixels } : {}) },
     );
-    const plan = planRecipe(facts, { defaults, accelerator: request.accelerator === true });
+    const plan = planRecipe(facts, { defaults, accelerator: request.accelerator === true, timeBudgetSeconds: request.timeBudgetSeconds ?? null });
     const { classNames: _c, recipe: _r, accelerator: _a, ...overrides } = request;
     return { plan, config: { ...applyPlan(defaults, plan), ...definedOnly(overrides), multiLabel: collected.multiLabel } };
   }
@@ -170,7 +171,9 @@ export class TrainingService {
       );
     }
     const defaults = ml.defaultConfig(task, collected.classNames, collected.channels);
-    const config: TrainConfig = recipe === 'planned' ? (await this.plan(datasetId, task, request)).config : { ...defaults, ...definedOnly(overrides), multiLabel: collected.multiLabel };
+    // A time budget is a planned run: the plan fits the recipe to it.
+    const planned = recipe === 'planned' || (request.timeBudgetSeconds ?? null) !== null;
+    const config: TrainConfig = planned ? (await this.plan(datasetId, task, request)).config : { ...defaults, ...definedOnly(overrides), multiLabel: collected.multiLabel };
     const split = splits.ensureSplits(datasetId, { seed: config.seed, stratifyBy: labelStratifier(db, datasetId) });
     const splitMap = splits.splitMap(datasetId);
     const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: collected.samples, splits: splitMap, config });
