@@ -3,13 +3,20 @@
  * the image, a foreground-centred share as asked, deterministic), and the
  * provider's patch batches on real DRIVE data: native pixels (a val patch
  * equals the crop of the decoded full-resolution image), the foreground
- * bias visible in the targets, and a short real training run on patches.
+ * bias visible in the targets, a short real training run on patches, and
+ * its evaluation at each test image's own size (sliding window), per image
+ * and pooled, equal to a direct computation.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { join } from 'node:path';
+import { evaluateRun } from '../../../../electron/core/evaluation/evaluate-run';
+import { predictNativeSegmentation } from '../../../../electron/core/training/native-prediction';
 import { choosePatchOrigin, patchTransform } from '../../../../electron/core/training/patches';
 import { createLibraryBatchProvider } from '../../../../electron/core/training/library-batch-provider';
-import { decodeSample } from '../../../../electron/core/training/sample-loader';
+import { decodeImage, decodeSample } from '../../../../electron/core/training/sample-loader';
+import { diceScores } from '../../../../electron/core/training/sliding-window';
+import { IGNORE_INDEX, rasterizeSegmentation } from '../../../../electron/core/training/training-samples';
 import { collectSamples, maskReader } from '../../../../electron/core/training/training-samples';
 import { createRandom } from '../../../../electron/core/samples/seeded-random';
 import { buildLearningLibrary } from '../../../helpers/learning';
@@ -103,4 +110,21 @@ test('DRIVE patch batches: native pixels, foreground bias in the targets, and a 
   assert.equal(stored.inputSize, P);
   const dice = outcome.bestValMetrics?.['dice'];
   assert.ok(dice !== undefined && dice >= 0 && dice <= 1, JSON.stringify(outcome.bestValMetrics));
+
+  // Evaluation slides the patch model over each full-resolution test image.
+  const ev = await evaluateRun(core, runId, { store: false });
+  assert.ok('perSeries' in ev && 'images' in ev);
+  const images = ev.images as { itemId?: number; dice: number | null }[];
+  assert.equal(images.length, 5);
+  const firstTest = collected.samples.find((s) => s.itemId === images[0]?.itemId);
+  assert.ok(firstTest);
+  const image = await decodeImage(core.blobs, firstTest, stored.normalization, stored.channels);
+  assert.deepEqual([image.width, image.height], [565, 584]);
+  const predicted = await predictNativeSegmentation(core.ml, join(core.training.checkpointDir(runId), 'best'), stored, image);
+  assert.equal(predicted.length, 565 * 584, 'a class for every pixel of the image');
+  if (firstTest.target.task !== 'segmentation') throw new Error('a segmentation sample');
+  const truth = rasterizeSegmentation(firstTest.target.shapes, 584, 565, maskReader(core.db), 0).classMap;
+  const direct = diceScores(predicted, truth.map((k) => (k === IGNORE_INDEX ? 255 : k)), 2)[0] ?? NaN;
+  const reported = images[0]?.dice ?? NaN;
+  assert.ok(Math.abs(direct - reported) < 1e-6 || (Number.isNaN(direct) && Number.isNaN(reported)), `evaluation ${reported} vs direct ${direct}`);
 });

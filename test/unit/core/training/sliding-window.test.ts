@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initWasmBackend } from '../../../native-models/backends/wasm-setup';
-import { argmaxClasses, diceScores, gaussianWeights, slidingWindowPredict, tileOrigins } from '../../../native-models/train/sliding-window';
+import { initWasmBackend } from '../../../../native-models/backends/wasm-setup';
+import { argmaxClasses, diceScores, gaussianWeights, slidingWindowPredict, tileOrigins } from '../../../../electron/core/training/sliding-window';
 
 before(async () => {
   await initWasmBackend();

@@ -177,3 +177,20 @@ export function diceScores(pred: Uint8Array, target: Uint8Array, classes: number
   }
   return out;
 }
+
+/**
+ * Class probabilities of tiles from an engine that returns, per pixel, the
+ * winning class and its probability (MlEngine.predict's segmentation
+ * prediction): the winner gets its probability and the other classes share
+ * the rest equally. Exact for two classes; for more it keeps each tile's
+ * winner and confidence, which is what the weighted blend needs.
+ */
+export function probabilitiesFromWinners(classes: Uint8Array, confidence: Float32Array, K: number, out: Float32Array, offset: number): void {
+  const rest = K > 1 ? 1 / (K - 1) : 0;
+  for (let p = 0; p < classes.length; p++) {
+    const c = confidence[p] as number;
+    const o = offset + p * K;
+    for (let k = 0; k < K; k++) out[o + k] = (1 - c) * rest;
+    out[o + (classes[p] as number)] = c;
+  }
+}
