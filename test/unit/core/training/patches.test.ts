@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { join } from 'node:path';
 import { evaluateRun } from '../../../../electron/core/evaluation/evaluate-run';
+import { runPredict } from '../../../../electron/core/predict/predict-service';
 import { predictNativeSegmentation } from '../../../../electron/core/training/native-prediction';
 import { choosePatchOrigin, patchTransform } from '../../../../electron/core/training/patches';
 import { createLibraryBatchProvider } from '../../../../electron/core/training/library-batch-provider';
@@ -126,5 +127,7 @@ test('DRIVE patch batches: native pixels, foreground bias in the targets, and a 
   const truth = rasterizeSegmentation(firstTest.target.shapes, 584, 565, maskReader(core.db), 0).classMap;
   const direct = diceScores(predicted, truth.map((k) => (k === IGNORE_INDEX ? 255 : k)), 2)[0] ?? NaN;
   const reported = images[0]?.dice ?? NaN;
+  // Proposals do not slide yet: refused with the reason rather than letterboxed at the wrong scale.
+  await assert.rejects(runPredict(core, runId), (e: Error & { code?: string }) => e.code === 'UNSUPPORTED' && /native resolution/.test(e.message));
   assert.ok(Math.abs(direct - reported) < 1e-6 || (Number.isNaN(direct) && Number.isNaN(reported)), `evaluation ${reported} vs direct ${direct}`);
 });
