@@ -4,8 +4,11 @@
  * backend in use and stops in time, keeping the best checkpoint.
  *
  * Two decisions, both from measured seconds:
- * - Before an epoch (after the first): start it only if a whole epoch, at
- *   the mean epoch time so far, fits in what is left.
+ * - Before an epoch (after the first): start it only if what is left holds
+ *   at least two training batches plus the reserve (validation and saving),
+ *   at their measured pace. A whole epoch need not fit: the cut below ends
+ *   it in time, and the batches it trained are not wasted (waiting for a
+ *   whole epoch to fit left half of a 10-minute DRIVE budget unused).
  * - Within an epoch: stop taking training batches when one more batch plus
  *   the reserve (validation at its measured or estimated pace, and saving)
  *   would overrun; the epoch is then validated and checkpointed as it
@@ -21,7 +24,7 @@ export class TrainingBudget {
   readonly seconds: number;
   readonly #t0: number;
   readonly #now: () => number;
-  #epochSeconds: number[] = [];
+  #epochs = 0;
   #exhausted = false;
 
   /** `now` in milliseconds (performance.now by default; injectable for tests). */
@@ -46,16 +49,15 @@ export class TrainingBudget {
     return this.#exhausted;
   }
 
-  /** Record a finished epoch's wall time. */
-  epochDone(seconds: number): void {
-    this.#epochSeconds.push(seconds);
+  /** Record a finished epoch. */
+  epochDone(): void {
+    this.#epochs++;
   }
 
-  /** Whether another whole epoch fits (always true before the first: it is what gets measured). */
-  nextEpochFits(): boolean {
-    if (this.#epochSeconds.length === 0) return true;
-    const mean = this.#epochSeconds.reduce((a, b) => a + b, 0) / this.#epochSeconds.length;
-    const fits = this.elapsed() + mean <= this.seconds;
+  /** Whether to start another epoch (always the first: it is what gets measured); see the header. */
+  nextEpochFits(secondsPerBatch: number, reserveSeconds: number): boolean {
+    if (this.#epochs === 0) return true;
+    const fits = this.elapsed() + 2 * secondsPerBatch + reserveSeconds + SAVE_RESERVE_SECONDS <= this.seconds;
     if (!fits) this.#exhausted = true;
     return fits;
   }

@@ -345,7 +345,10 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
     const budget = config.timeBudgetSeconds ? new TrainingBudget(config.timeBudgetSeconds) : null;
 
     for (let epoch = start + 1; epoch <= config.epochs; epoch++) {
-      if (budget && !budget.nextEpochFits()) break;
+      if (budget) {
+        const perBatch = trainBatches > 0 ? trainSeconds / trainBatches : 0;
+        if (!budget.nextEpochFits(perBatch, nVal * (valSecondsPerBatch ?? perBatch / 3))) break;
+      }
       const epochT0 = performance.now();
       const trainAcc = hooks.newMetrics('train');
       let lossSum = 0;
@@ -424,7 +427,7 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
         run.epochsSinceBest++;
       }
       const result: EpochResult = { epoch, trainLoss, trainMetrics, valLoss, valMetrics, best, seconds: (performance.now() - epochT0) / 1000 };
-      budget?.epochDone(result.seconds);
+      budget?.epochDone();
       run.history.push(result);
       run.stoppedEarly = config.earlyStoppingPatience > 0 && run.epochsSinceBest >= config.earlyStoppingPatience && epoch < config.epochs;
 

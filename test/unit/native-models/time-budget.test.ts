@@ -26,29 +26,28 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-test('the budget clock: the first epoch and batch always run; later ones only if they fit', () => {
+test('the budget clock: the first epoch and batch always run; later ones only while two batches and the reserve fit', () => {
   let ms = 0;
   const b = new TrainingBudget(60, () => ms);
-  assert.equal(b.nextEpochFits(), true);
+  assert.equal(b.nextEpochFits(100, 100), true);
   assert.equal(b.takeBatch(0, 100, 100), true, 'an epoch never ends before its first batch');
   ms = 40_000;
   assert.equal(b.takeBatch(5, 1, 10), true);
   assert.equal(b.takeBatch(5, 1, 60 - 40 - 1 - SAVE_RESERVE_SECONDS + 0.5), false);
   assert.equal(b.exhausted, true);
   const c = new TrainingBudget(60, () => ms);
-  ms += 25_000;
-  c.epochDone(25);
-  assert.equal(c.nextEpochFits(), true, '25 s used + 25 s epoch <= 60 s');
-  ms += 25_000;
-  c.epochDone(25);
-  assert.equal(c.nextEpochFits(), false, '50 s used + 25 s epoch > 60 s');
+  ms += 40_000;
+  c.epochDone();
+  assert.equal(c.nextEpochFits(5, 5), true, '40 s used + 2 x 5 s + 5 s + saving <= 60 s, though a 40 s epoch would not fit');
+  ms += 10_000;
+  assert.equal(c.nextEpochFits(5, 5), false, '50 s used + 2 x 5 s + 5 s > 60 s');
   assert.equal(Math.round(c.left()), 10);
   assert.throws(() => new TrainingBudget(0), RangeError);
 });
 
 for (const { name, trainBatches, budget } of [
   { name: 'an epoch longer than the budget is cut short, validated and saved', trainBatches: 100_000, budget: 8 },
-  { name: 'short epochs: as many whole epochs as fit', trainBatches: 2, budget: 6 },
+  { name: 'short epochs: epochs until the budget ends', trainBatches: 2, budget: 6 },
 ]) {
   test(`a tiny time budget: ${name}`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fovea-budget-'));
