@@ -10,6 +10,7 @@
  */
 import type { ModelExportFormat } from './export-formats';
 import type { BackendName, MlPreflight } from './domain';
+import type { PatchSampling, RecipePlan } from './recipe';
 
 export type TaskKind = 'classification' | 'detection' | 'segmentation';
 export type BackendPreference = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -56,6 +57,12 @@ export interface TrainConfig {
   unlabeledPixels?: 'background' | 'ignore';
   /** How the data pipeline turned pixels into numbers (recorded with the model). */
   normalization: { kind: 'window'; center: number; width: number } | { kind: 'file-window' } | { kind: 'per-image' } | { kind: 'unit' };
+  /** Segmentation: train on patches cut at native resolution (inputSize is the patch side) instead of letterboxed whole images. */
+  patch?: PatchSampling | null;
+  /** Stop before this many seconds of training have passed, keeping the best checkpoint (`--time-budget`). */
+  timeBudgetSeconds?: number | null;
+  /** The recipe planned from the data, when the run was planned (see recipe.ts). */
+  plan?: RecipePlan | null;
 }
 
 /** Targets of one batch, by task. */
@@ -96,6 +103,8 @@ export interface BatchProgress {
   metrics: Record<string, number>;
   imagesPerSecond: number;
   etaSeconds: number;
+  /** With a time budget: seconds of it left. */
+  budgetLeftSeconds?: number;
 }
 
 export interface EpochResult {

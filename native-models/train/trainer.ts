@@ -35,6 +35,7 @@ import type { WorkerTrainOptions } from './protocol';
 import { chooseBackend, threadPreflight } from './backend';
 import { isOutOfMemory, outOfMemoryMessage } from './errors';
 import { adam } from './fused-adam';
+import { TrainingBudget } from './time-budget';
 
 const require = createRequire(import.meta.url);
 
@@ -368,8 +369,14 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
     let trainSeconds = 0;
     let trainBatches = 0;
     let valSecondsPerBatch: number | null = null;
+    // A time budget (time-budget.ts) ends the run in time; a resumed run gets its budget afresh.
+    const budget = config.timeBudgetSeconds ? new TrainingBudget(config.timeBudgetSeconds) : null;
 
     for (let epoch = start + 1; epoch <= config.epochs; epoch++) {
+      if (budget) {
+        const perBatch = trainBatches > 0 ? trainSeconds / trainBatches : 0;
+        if (!budget.nextEpochFits(perBatch, nVal * (valSecondsPerBatch ?? perBatch / 3))) break;
+      }
       const epochT0 = performance.now();
       const trainAcc = hooks.newMetrics('train');
       let lossSum = 0;
@@ -379,6 +386,10 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
       let next = fetchBatch(provider, 'train', epoch, 0);
       for (let i = 0; i < nTrain; i++) {
         if (cb.isCancelled()) return outcome('cancelled');
+        if (budget) {
+          const perBatch = trainBatches > 0 ? trainSeconds / trainBatches : 0;
+          if (!budget.takeBatch(i, perBatch, nVal * (valSecondsPerBatch ?? perBatch / 3))) break;
+        }
         const t0 = performance.now();
         const batch = await next;
         if (cb.isCancelled()) return outcome('cancelled');
@@ -406,7 +417,8 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
           loss: lossSum / lossCount,
           metrics: trainAcc.result(),
           imagesPerSecond: epochImages / Math.max(1e-9, epochTrainSeconds),
-          etaSeconds: (nTrain - i - 1 + nTrain * remainingEpochs) * secPerTrainBatch + nVal * (remainingEpochs + 1) * valPerBatch,
+          etaSeconds: Math.min(budget ? budget.left() : Infinity, (nTrain - i - 1 + nTrain * remainingEpochs) * secPerTrainBatch + nVal * (remainingEpochs + 1) * valPerBatch),
+          ...(budget ? { budgetLeftSeconds: budget.left() } : {}),
         });
       }
       const trainLoss = lossSum / lossCount;
@@ -445,6 +457,7 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
         run.epochsSinceBest++;
       }
       const result: EpochResult = { epoch, trainLoss, trainMetrics, valLoss, valMetrics, best, seconds: (performance.now() - epochT0) / 1000 };
+      budget?.epochDone();
       run.history.push(result);
       run.stoppedEarly = config.earlyStoppingPatience > 0 && run.epochsSinceBest >= config.earlyStoppingPatience && epoch < config.epochs;
 

@@ -1,6 +1,10 @@
 /**
  * `fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N]
- *  [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--threads N] [--resume RUN [--backend B]] [--json]`
+ *  [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--threads N] [--planned] [--time-budget MINUTES] [--plan-only] [--resume RUN [--backend B]] [--json]`
+ * `--planned` trains with the recipe planned from the data (resolution, patches, normalisation,
+ * batch, class weights: see core/training/recipe-plan.ts), stored with the run; `--time-budget
+ * MINUTES` plans too and stops in time with the best checkpoint; `--plan-only` prints the plan
+ * (with --json: one JSON line {type:'plan', plan, config}) and trains nothing.
  * `--classes` trains only those of the dataset's classes (default: every class with a usable
  * label); labels of the others are left out and counted, and the run records its classes.
  * A progress bar on a terminal; with --json, JSON lines (batch, epoch, ...), the last of
@@ -10,13 +14,14 @@
  * `fovea runs [--json]` lists runs; `fovea runs cancel ID` asks a running run to stop.
  */
 import type { BackendPreference, TaskKind } from '../../contract/ml';
+import type { TrainRequest } from '../../core/training/training-service';
 import type { CliContext } from '../cli-context';
 import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
 import { interruptible } from '../interrupt';
 import { formatDuration, ProgressBar } from '../progress-bar';
 
 export const trainHelp =
-  'fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N] [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--threads N] [--resume RUN] [--json]';
+  'fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N] [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--threads N] [--planned] [--time-budget MINUTES] [--plan-only] [--resume RUN] [--json]';
 export const trainOptions = {
   dataset: { type: 'string' },
   task: { type: 'string' },
@@ -29,6 +34,9 @@ export const trainOptions = {
   seed: { type: 'string' },
   threads: { type: 'string' },
   'unlabeled-pixels': { type: 'string' },
+  planned: { type: 'boolean' },
+  'plan-only': { type: 'boolean' },
+  'time-budget': { type: 'string' },
 } as const;
 export const runsHelp = 'fovea runs [--json] | fovea runs cancel ID   training runs with their status and metrics';
 
@@ -52,6 +60,14 @@ export function parseClassList(value: unknown): string[] | undefined {
     .filter((n) => n.length > 0);
   if (names.length === 0) throw new UsageError('--classes takes class names separated by commas, e.g. --classes car,pedestrian');
   return names;
+}
+
+/** `--time-budget MINUTES` in seconds (fractions allowed: 0.5 is 30 s); undefined when absent. */
+export function parseTimeBudget(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const minutes = Number(value);
+  if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 7 * 24 * 60) throw new UsageError('--time-budget takes minutes, a number above 0 (e.g. --time-budget 15)');
+  return Math.round(minutes * 60);
 }
 
 function fmtMetrics(m: Record<string, number>): string {
@@ -78,12 +94,12 @@ export async function runTrain(ctx: CliContext, _positionals: string[], values: 
         for (const w of info.warnings) ctx.err(`  note: ${w}`);
       }
     },
-    onBatch: (runId: number, p: { epoch: number; batch: number; batchesPerEpoch: number; loss: number; metrics: Record<string, number>; imagesPerSecond: number; etaSeconds: number }) => {
+    onBatch: (runId: number, p: { epoch: number; batch: number; batchesPerEpoch: number; loss: number; metrics: Record<string, number>; imagesPerSecond: number; etaSeconds: number; budgetLeftSeconds?: number }) => {
       if (ctx.json) ctx.jsonLine({ type: 'batch', runId, ...p });
       else
         bar?.update(
           ((p.epoch - 1) * p.batchesPerEpoch + p.batch) / Math.max(1, totalEpochs * p.batchesPerEpoch),
-          `epoch ${p.epoch}/${totalEpochs} batch ${p.batch}/${p.batchesPerEpoch}  loss ${p.loss.toFixed(4)}  ${fmtMetrics(p.metrics)}  ${p.imagesPerSecond.toFixed(0)} img/s  ETA ${formatDuration(p.etaSeconds)}`,
+          `epoch ${p.epoch}/${totalEpochs} batch ${p.batch}/${p.batchesPerEpoch}  loss ${p.loss.toFixed(4)}  ${fmtMetrics(p.metrics)}  ${p.imagesPerSecond.toFixed(0)} img/s  ETA ${formatDuration(p.etaSeconds)}${p.budgetLeftSeconds !== undefined ? `  budget left ${formatDuration(p.budgetLeftSeconds)}` : ''}`,
         );
     },
     onEpoch: (runId: number, r: { epoch: number; trainLoss: number; valLoss: number; valMetrics: Record<string, number>; best: boolean; seconds: number }) => {
@@ -121,15 +137,39 @@ export async function runTrain(ctx: CliContext, _positionals: string[], values: 
       const unlabeled = values['unlabeled-pixels'] as string | undefined;
       if (unlabeled !== undefined && unlabeled !== 'background' && unlabeled !== 'ignore') throw new UsageError('--unlabeled-pixels must be background or ignore');
       const classNames = parseClassList(values['classes']);
-      result = await training.train(dataset.id, task, {
+      const timeBudgetSeconds = parseTimeBudget(values['time-budget']);
+      const request: TrainRequest = {
         ...(classNames ? { classNames } : {}),
+        ...(values['planned'] === true || timeBudgetSeconds !== undefined || values['plan-only'] === true ? { recipe: 'planned' as const } : {}),
+        ...(timeBudgetSeconds !== undefined ? { timeBudgetSeconds } : {}),
         epochs: positiveInt(values, 'epochs', 10_000),
         batchSize: positiveInt(values, 'batch', 4096),
         inputSize: positiveInt(values, 'size', 4096),
         backend: backend as BackendPreference,
         ...(seed !== undefined && Number.isInteger(seed) ? { seed } : {}),
-        ...(unlabeled ? { unlabeledPixels: unlabeled } : {}),
-      }, callbacks);
+        ...(unlabeled ? { unlabeledPixels: unlabeled as 'background' | 'ignore' } : {}),
+      };
+      if (values['plan-only'] === true) {
+        const { plan, config } = await training.plan(dataset.id, task, request);
+        if (ctx.json) ctx.jsonLine({ type: 'plan', plan, config });
+        else {
+          ctx.out(`Plan for ${name} (${task}): ${plan.data.images} images, median ${plan.data.medianSize[0]}x${plan.data.medianSize[1]} px, ${plan.data.modality}`);
+          const lines: [string, { reason: string } | null][] = [
+            ['resolution', plan.resolution],
+            ['sampling', plan.sampling],
+            ['normalisation', plan.normalization],
+            ['batch', plan.batch],
+            ['class weights', plan.classWeights],
+            ['slices', plan.slices],
+            ['epochs', plan.epochs],
+            ['time budget', plan.timeBudget],
+          ];
+          for (const [label, d] of lines) if (d) ctx.out(`  ${label}: ${d.reason}`);
+          ctx.out(`Config: input ${config.inputSize} px${config.patch ? ' patches' : ''}, batch ${config.batchSize}, ${config.epochs} epochs, normalisation ${config.normalization.kind}`);
+        }
+        return EXIT_OK;
+      }
+      result = await training.train(dataset.id, task, request, callbacks);
     }
     bar?.done();
     const o = result.outcome;

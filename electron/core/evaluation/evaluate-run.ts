@@ -49,6 +49,8 @@ import { boxToImage, classMapToImage, letterboxOf } from '../predict/letterbox-m
 import { listClasses } from '../store/classes-repo';
 import { listItemRefs } from '../store/items-repo';
 import { createLibraryBatchProvider } from '../training/library-batch-provider';
+import { predictNativeSegmentation, predictsAtNativeResolution } from '../training/native-prediction';
+import { decodeImage } from '../training/sample-loader';
 import { collectSamples, type Sample } from '../training/training-samples';
 import { argmax, classificationMetrics, multiLabelClassificationMetrics, type ClassificationMetrics } from './classification-metrics';
 import type { DetectedBox, DetectionMetrics } from './detection-metrics';
@@ -239,7 +241,11 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
           }
           detections.set(imageKey(sample.itemId, sample.frameIndex), boxes);
         } else if (t.task === 'segmentation' && p.task === 'segmentation' && seg) {
-          seg.add(sample, classMapToImage(p.classes, lb));
+          // A patch-trained model sees images at native resolution: it slides over the full image.
+          const native = predictsAtNativeResolution(config)
+            ? await predictNativeSegmentation(core.ml, checkpoint, config, await decodeImage(core.blobs, sample, config.normalization, config.channels))
+            : null;
+          seg.add(sample, native ?? classMapToImage(p.classes, lb));
         } else {
           throw new FoveaException('INTERNAL', `The model returned a ${p.task} prediction for a ${t.task} batch.`);
         }

@@ -49,6 +49,7 @@ import { activeLabelsOfImageReader } from '../store/annotations-repo';
 import { itemGalleryReader, listItemSources, type ItemGalleryRow } from '../store/items-repo';
 import { finishProposalPass, proposalPassWriter } from '../store/proposals-repo';
 import { transaction } from '../store/transaction';
+import { predictsAtNativeResolution } from '../training/native-prediction';
 import { loadSample } from '../training/sample-loader';
 import { collectSamples, rleOfGeometry, type Sample, type SampleSource, type SampleTarget } from '../training/training-samples';
 import { boxToImage, classMapToImageMasks, letterboxOf, type Letterbox } from './letterbox-mapping';
@@ -169,6 +170,13 @@ export async function* predictImages(
   options: { batchSize?: number; minScore?: number; uncertainty?: ClassificationUncertainty; signal?: AbortSignal; onFailure?: (f: { itemId: number; frameIndex: number; message: string }) => void } = {},
 ): AsyncGenerator<ImagePrediction[]> {
   const { config, checkpoint } = model;
+  if (predictsAtNativeResolution(config)) {
+    // Letterboxing a whole image into a patch-sized input would show the model the wrong scale: refuse rather than propose garbage.
+    throw new FoveaException(
+      'UNSUPPORTED',
+      'This model was trained on patches at native resolution; proposals from it (predict, assisted labelling) do not slide over images yet. Evaluate it with `fovea evaluate`, or train without --planned/--time-budget for proposals.',
+    );
+  }
   const S = config.inputSize;
   const C = config.channels;
   const batchSize = Math.max(1, Math.min(options.batchSize ?? Math.min(config.batchSize, 32), 256));

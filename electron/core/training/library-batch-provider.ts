@@ -32,6 +32,7 @@ import type { CocoRle } from '../labels/label-types';
 import { rleArea } from '../labels/rle';
 import { createRandom } from '../samples/seeded-random';
 import type { Db } from '../store/library-db';
+import { choosePatchOrigin, patchTransform } from './patches';
 import { assembleSample, decodeSample, type BlobReader, type DecodedSample, type LoadOptions } from './sample-loader';
 import { IGNORE_INDEX, maskReader, type Sample } from './training-samples';
 
@@ -242,6 +243,22 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
     else unassigned++;
   }
   for (const list of Object.values(bySplit)) list.sort(byItemFrame);
+  // Patch training (segmentation at native resolution): each train and val image gives
+  // patchesPerImage patches per epoch, told apart by their index. The test split stays whole.
+  const patch = config.task === 'segmentation' && config.patch ? config.patch : null;
+  const patchIndex = new Map<Sample, number>();
+  if (patch) {
+    const copies = Math.max(1, Math.floor(patch.patchesPerImage));
+    for (const split of ['train', 'val'] as const) {
+      bySplit[split] = bySplit[split].flatMap((s) =>
+        Array.from({ length: copies }, (_, r) => {
+          const copy: Sample = { ...s };
+          patchIndex.set(copy, r);
+          return copy;
+        }),
+      );
+    }
+  }
 
   const readMask = deps.db ? maskReader(deps.db) : undefined;
   const cache = new DecodedCache(budget);
@@ -257,7 +274,8 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
   const decodeOptions = {
     normalization: config.normalization,
     channels: C,
-    inputSize: S,
+    // Patches are cut from the full-resolution image; whole images are reduced for the input first.
+    ...(patch ? {} : { inputSize: S }),
     ...(readMask ? { readMask } : {}),
     ...(config.unlabeledPixels ? { unlabeledPixels: config.unlabeledPixels } : {}),
   };
@@ -311,6 +329,7 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
     const members = order.slice(index * config.batchSize, (index + 1) * config.batchSize);
     const loadOptions: LoadOptions = {
       ...decodeOptions,
+      inputSize: S,
       task: config.task,
       ...(split === 'train' ? { augment: config.augment, seed: config.seed, epoch } : {}),
     };
@@ -321,7 +340,19 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
         const i = next++;
         const s = members[i] as Sample;
         try {
-          results[i] = assembleSample(s, await decoded(s), loadOptions);
+          const d = await decoded(s);
+          const r = patchIndex.get(s);
+          const placed: LoadOptions =
+            patch && r !== undefined
+              ? {
+                  ...loadOptions,
+                  placement: (draw) => {
+                    const rng = createRandom(config.seed).fork(`patch/${split === 'train' ? epoch : 0}/${s.itemId}/${s.frameIndex}/${r}`);
+                    return patchTransform(choosePatchOrigin(d.classMap, d.sourceWidth, d.sourceHeight, S, patch.foregroundProbability, rng), S, draw);
+                  },
+                }
+              : loadOptions;
+          results[i] = assembleSample(s, d, placed);
         } catch (e) {
           const key = sampleKey(s);
           if (!failed.has(key)) {

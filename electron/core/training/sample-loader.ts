@@ -375,7 +375,8 @@ export function drawAugmentation(augment: AugmentConfig, seed: number, epoch: nu
   };
 }
 
-function invert(m: Affine): Affine {
+/** The inverse of an affine (throws INTERNAL for a degenerate one). */
+export function invertAffine(m: Affine): Affine {
   const [a, b, c, d, e, f] = m;
   const det = a * e - b * d;
   if (Math.abs(det) < 1e-12) throw new FoveaException('INTERNAL', 'A degenerate sample transform (scale 0).');
@@ -411,7 +412,7 @@ export function sampleTransform(width: number, height: number, inputSize: number
     // A * (s p + pad - c) + c
     forward = [a00 * s, a01 * s, a00 * (padX - c) + a01 * (padY - c) + c, a10 * s, a11 * s, a10 * (padX - c) + a11 * (padY - c) + c];
   }
-  return { inputSize, forward, inverse: invert(forward), letterbox: { scale: s, padX, padY }, augment };
+  return { inputSize, forward, inverse: invertAffine(forward), letterbox: { scale: s, padX, padY }, augment };
 }
 
 /** Boxes (image pixels) into input pixels; boxes with < 1 px left after clipping are dropped. */
@@ -517,6 +518,8 @@ export interface LoadOptions extends DecodeOptions {
   augment?: AugmentConfig | null;
   seed?: number;
   epoch?: number;
+  /** Where the sample goes in the input, given its augmentation (default: the letterbox; patches.ts cuts patches). */
+  placement?: (augment: AugmentDraw | null) => SampleTransform;
 }
 
 /** The model input and target of an already decoded sample (the provider's step after its cache). */
@@ -525,7 +528,7 @@ export function assembleSample(sample: Sample, decoded: DecodedSample, options: 
     throw new FoveaException('VALIDATION', `A ${sample.target.task} sample cannot feed a ${options.task} model.`);
   }
   const draw = options.augment ? drawAugmentation(options.augment, options.seed ?? 0, options.epoch ?? 0, sample.itemId, sample.frameIndex) : null;
-  const t = sampleTransform(decoded.sourceWidth, decoded.sourceHeight, options.inputSize, draw);
+  const t = options.placement ? options.placement(draw) : sampleTransform(decoded.sourceWidth, decoded.sourceHeight, options.inputSize, draw);
   const { x, mask } = renderSample(decoded, t);
   let target: LoadedTarget;
   if (sample.target.task === 'classification') target = { task: 'classification', classIndices: sample.target.classIndices };

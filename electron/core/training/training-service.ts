@@ -9,24 +9,36 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendPreference, BatchProgress, EpochResult, MlEngine, SplitName, TaskKind, TrainConfig, TrainOutcome } from '../../contract/ml';
+import type { RecipePlan } from '../../contract/recipe';
 import { FoveaException } from '../../contract/result';
 import type { AuditLog } from '../store/audit-log';
 import type { BlobStore } from '../store/blob-store';
 import type { Db } from '../store/library-db';
 import type { RunStore } from '../store/run-store';
 import { createLibraryBatchProvider } from './library-batch-provider';
+import { measureDatasetFacts } from './recipe-facts';
+import { applyPlan, planRecipe } from './recipe-plan';
 import { labelStratifier, type SplitService, type SplitSummary } from './splits';
+import { maskReader } from './training-samples';
 import { collectSamples, type CollectedSamples, type SampleSnapshot } from './training-samples';
 
 export const RUNS_DIR = 'runs';
 
 /** What a user may set; everything else comes from the task's defaults. */
-export type TrainOverrides = Partial<Pick<TrainConfig, 'epochs' | 'batchSize' | 'inputSize' | 'backend' | 'learningRate' | 'seed' | 'earlyStoppingPatience' | 'unlabeledPixels'>>;
+export type TrainOverrides = Partial<Pick<TrainConfig, 'epochs' | 'batchSize' | 'inputSize' | 'backend' | 'learningRate' | 'seed' | 'earlyStoppingPatience' | 'unlabeledPixels' | 'timeBudgetSeconds'>>;
 
 /** What to train on: the overrides, and optionally a subset of the dataset's classes. */
 export type TrainRequest = TrainOverrides & {
   /** Train only these classes (see `collectForClasses`); default every class with a usable label. */
   classNames?: readonly string[] | undefined;
+  /**
+   * 'planned': the recipe planned from the data (recipe-plan.ts) replaces the task's defaults
+   * (the overrides still win) and is stored with the run; 'defaults' (default): the task's defaults.
+   * A time budget (timeBudgetSeconds) always plans.
+   */
+  recipe?: 'planned' | 'defaults' | undefined;
+  /** The plan assumes a GPU or native TensorFlow backend (larger inputs). */
+  accelerator?: boolean | undefined;
 };
 
 /** The least number of classes a model of this kind can learn: a single-label classifier must tell two apart. */
@@ -127,10 +139,30 @@ export class TrainingService {
     return join(this.#d.libraryDir, RUNS_DIR, String(runId));
   }
 
+  /**
+   * The recipe for a dataset and task, planned from its labelled data (no run is created), and the
+   * config a planned run would start with (user overrides applied). Deterministic.
+   */
+  async plan(datasetId: number, task: TaskKind, request: TrainRequest = {}): Promise<{ plan: RecipePlan; config: TrainConfig }> {
+    const { db, ml } = this.#d;
+    const { collected } = collectForClasses(db, datasetId, task, request.classNames);
+    if (collected.samples.length === 0) {
+      throw new FoveaException('BAD_INPUT', `The dataset has no images labelled for ${task}. ${collected.warnings.join(' ')} Label some images (or import labels) first.`);
+    }
+    const defaults = ml.defaultConfig(task, collected.classNames, collected.channels);
+    const facts = await measureDatasetFacts(
+      { db, blobs: this.#d.blobs, readMask: maskReader(db) },
+      { task, classNames: collected.classNames, channels: collected.channels, samples: collected.samples, ...(request.unlabeledPixels ? { unlabeledPixels: request.unlabeledPixels } : {}) },
+    );
+    const plan = planRecipe(facts, { defaults, accelerator: request.accelerator === true, timeBudgetSeconds: request.timeBudgetSeconds ?? null });
+    const { classNames: _c, recipe: _r, accelerator: _a, ...overrides } = request;
+    return { plan, config: { ...applyPlan(defaults, plan), ...definedOnly(overrides), multiLabel: collected.multiLabel } };
+  }
+
   /** Train a new model on a dataset. Resolves when the run ends (done, cancelled, stopped early or failed). */
   async train(datasetId: number, task: TaskKind, request: TrainRequest, cb: TrainCallbacks = {}): Promise<{ runId: number; outcome: TrainOutcome }> {
     const { db, ml, splits } = this.#d;
-    const { classNames, ...overrides } = request;
+    const { classNames, recipe, accelerator: _accelerator, ...overrides } = request;
     const { collected } = collectForClasses(db, datasetId, task, classNames);
     if (collected.samples.length === 0) {
       throw new FoveaException(
@@ -139,7 +171,9 @@ export class TrainingService {
       );
     }
     const defaults = ml.defaultConfig(task, collected.classNames, collected.channels);
-    const config: TrainConfig = { ...defaults, ...definedOnly(overrides), multiLabel: collected.multiLabel };
+    // A time budget is a planned run: the plan fits the recipe to it.
+    const planned = recipe === 'planned' || (request.timeBudgetSeconds ?? null) !== null;
+    const config: TrainConfig = planned ? (await this.plan(datasetId, task, request)).config : { ...defaults, ...definedOnly(overrides), multiLabel: collected.multiLabel };
     const split = splits.ensureSplits(datasetId, { seed: config.seed, stratifyBy: labelStratifier(db, datasetId) });
     const splitMap = splits.splitMap(datasetId);
     const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: collected.samples, splits: splitMap, config });
@@ -151,7 +185,9 @@ export class TrainingService {
           'Label more images, or assign some to the validation split.',
       );
     }
-    if (task !== 'detection' && config.classWeights === null) config.classWeights = provider.classWeights();
+    // A plan that found the classes balanced keeps its 'no weights'.
+    const weighted = config.plan ? config.plan.classWeights.value !== null : true;
+    if (task !== 'detection' && config.classWeights === null && weighted) config.classWeights = provider.classWeights();
     const itemSplits: [number, SplitName][] = [];
     for (const id of new Set(collected.samples.map((s) => s.itemId))) {
       const sp = splitMap.get(id);
