@@ -6,7 +6,7 @@
  */
 import type { EventName, Events, RequestName, RequestPayload, Responses, SplitRedrawResult } from '../contract/api';
 import { parseRequest, isRequestName } from '../contract/api';
-import type { AppInfo, MlPreflight, RunDetail, RunSummary, TrainingPlan } from '../contract/domain';
+import type { AppInfo, DatasetExportResult, MlPreflight, RunDetail, RunSummary, TrainingPlan } from '../contract/domain';
 import type { MlEngine, TaskKind, TrainOutcome } from '../contract/ml';
 import { err, FoveaException, ok, type Result } from '../contract/result';
 import { toErrorResult } from './errors';
@@ -493,26 +493,19 @@ export class Core implements CoreParts {
     if (p.yoloTask) options['task'] = p.yoloTask;
     if (p.labels) options['labels'] = p.labels;
     if (p.deid && p.format === 'dicom-deid') for (const [k, val] of Object.entries(p.deid)) if (val !== undefined) options[k] = val;
+    return this.#runExportJob(p.datasetId, async (signal, onProgress) => {
+      const r = await this.exportDataset({ datasetId: p.datasetId, format, outDir: p.outDir, split: p.split, overwrite: p.overwrite, options }, signal, onProgress);
+      return { format: r.format, root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.items, annotations: r.annotations, warnings: r.warnings, heldBack: r.heldBack, seconds: r.seconds };
+    });
+  }
+
+  /** An export as a job: progress and the finished event alike for every format. */
+  #runExportJob(datasetId: number, run: (signal: AbortSignal, onProgress: (done: number, total: number) => void) => Promise<DatasetExportResult>): { jobId: string } {
     const { jobId } = this.jobs.run({
       kind: 'export',
-      subject: { datasetId: p.datasetId },
-      task: (job) =>
-        this.exportDataset(
-          { datasetId: p.datasetId, format, outDir: p.outDir, split: p.split, overwrite: p.overwrite, options },
-          job.signal,
-          (done, total) => job.progress({ done, total }, () => this.events.emit('export.progress', { jobId, done, total })),
-        ),
-      finished: (r) =>
-        this.events.emit(
-          'export.finished',
-          r.ok
-            ? {
-                jobId,
-                result: { format: r.value.format, root: r.value.root, manifest: r.value.manifest, files: r.value.files, bytes: r.value.bytes, items: r.value.items, annotations: r.value.annotations, warnings: r.value.warnings, heldBack: r.value.heldBack, seconds: r.value.seconds },
-                error: null,
-              }
-            : { jobId, result: null, error: r.error },
-        ),
+      subject: { datasetId },
+      task: (job) => run(job.signal, (done, total) => job.progress({ done, total }, () => this.events.emit('export.progress', { jobId, done, total }))),
+      finished: (r) => this.events.emit('export.finished', r.ok ? { jobId, result: r.value, error: null } : { jobId, result: null, error: r.error }),
     });
     return { jobId };
   }
@@ -540,29 +533,11 @@ export class Core implements CoreParts {
   /** The training export as a job (UI), reporting through the export events like the label formats. */
   #startTrainingExport(p: RequestPayload<'export.start'>): { jobId: string } {
     this.datasets.get(p.datasetId); // NOT_FOUND as the request's answer
-    const { jobId } = this.jobs.run({
-      kind: 'export',
-      subject: { datasetId: p.datasetId },
-      task: (job) =>
-        exportTraining(
-          this.trainingExportDeps(),
-          { datasetId: p.datasetId, task: p.trainingTask === 'segment' ? 'segmentation' : 'classification', target: 'pytorch', outDir: p.outDir, deidentify: p.deidentify === true },
-          job.signal,
-          (done, total) => job.progress({ done, total }, () => this.events.emit('export.progress', { jobId, done, total })),
-        ),
-      finished: (r) =>
-        this.events.emit(
-          'export.finished',
-          r.ok
-            ? {
-                jobId,
-                result: { format: 'pytorch', root: r.value.root, manifest: r.value.manifest, files: r.value.files, bytes: r.value.bytes, items: r.value.images.train + r.value.images.val + r.value.images.test, annotations: 0, warnings: r.value.warnings, heldBack: r.value.heldBack, seconds: r.value.seconds },
-                error: null,
-              }
-            : { jobId, result: null, error: r.error },
-        ),
+    const request = { datasetId: p.datasetId, task: p.trainingTask === 'segment' ? 'segmentation' : 'classification', target: 'pytorch', outDir: p.outDir, deidentify: p.deidentify === true } as const;
+    return this.#runExportJob(p.datasetId, async (signal, onProgress) => {
+      const r = await exportTraining(this.trainingExportDeps(), request, signal, onProgress);
+      return { format: 'pytorch', root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.images.train + r.images.val + r.images.test, annotations: 0, warnings: r.warnings, heldBack: r.heldBack, seconds: r.seconds };
     });
-    return { jobId };
   }
 
   /** Make the sample library as a job (UI): returns at once, reports through events. */
