@@ -137,7 +137,15 @@ function session(graphKey: string, build: () => Uint8Array): NativeSession {
   if (!n) throw new Error('onnxruntime-node is not available');
   const bytes = build();
   const s = new n.binding.InferenceSession();
-  s.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
+  // Up to MAX_SESSIONS pools, used one after another: a pool whose threads spin after their op
+  // (ORT's default) takes the cores from the next op's pool, so its threads sleep at once instead.
+  s.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  });
   if (sessions.size >= MAX_SESSIONS) {
     const [oldest, old] = sessions.entries().next().value as [string, NativeSession];
     old.dispose();
