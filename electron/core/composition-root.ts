@@ -25,7 +25,7 @@ import { AnnotationStore } from './store/annotation-store';
 import { EVALUATION_WRITES, evaluationHandlers } from './evaluation/evaluation-requests';
 import { AnnotationService } from './annotate/annotation-service';
 import { AnnotatorSettingsService } from './annotate/annotator-settings';
-import { osUserName } from './policy/policy';
+import { currentUser } from './os-user';
 import { AuditLog } from './store/audit-log';
 import { BlobStore } from './store/blob-store';
 import { DatasetStore } from './store/dataset-store';
@@ -149,7 +149,7 @@ export class Core implements CoreParts {
 
     this.items = new ItemQuery(this.db);
     this.pixels = new PixelService(this.db, this.blobs);
-    this.annotatorSettings = new AnnotatorSettingsService(this.db, this.audit, this.policy.policy.annotatorFromOsUser === true ? osUserName() : null);
+    this.annotatorSettings = new AnnotatorSettingsService(this.db, this.audit, this.policy.policy.annotatorFromOsUser === true ? currentUser() : null);
     this.labeling = new AnnotationService({
       db: this.db,
       store: this.annotations,
@@ -526,7 +526,7 @@ export class Core implements CoreParts {
       datasets: this.datasets,
       audit: this.audit,
       allowedFormats: this.policy.policy.allowedExportFormats,
-      actor: osUserName(),
+      actor: currentUser(),
     };
   }
 
