@@ -29,6 +29,7 @@
 import { execFile } from 'node:child_process';
 import { lstat, open, realpath, stat } from 'node:fs/promises';
 import { currentUser } from '../os-user';
+import { parseXml, type XmlElement } from '../xml/read-xml';
 import { posix, win32 } from 'node:path';
 import {
   effectiveSettings,
@@ -242,6 +243,8 @@ export function parsePolicyJson(text: string, origin: string, platform: NodeJS.P
 // ---------------------------------------------------------------------------
 
 const PLIST_MAX_DEPTH = 16;
+const PLIST_MAX_ARRAY = 10_000;
+const PLIST_MAX_TAG_CHARS = 1024;
 const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
 /**
@@ -251,12 +254,17 @@ const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot:
  * CDATA, no processing instructions other than the XML declaration: whatever
  * else appears is an error, never expanded. Dicts come back as objects
  * without a prototype; duplicate and forbidden keys are errors.
+ *
+ * The XML itself is read by the project's one XML reader (core/xml, fast-xml-parser
+ * with its safety rules); this function checks the plist's narrower subset around it:
+ * the prolog (an external-only DOCTYPE, as Apple writes, is allowed here and nowhere
+ * else), the markup the plist never needs, and the plist structure.
  */
 export function parsePlistXml(text: string): unknown {
-  let pos = 0;
   const fail = (what: string): never => {
-    throw new Error(`${what} at character ${pos}`);
+    throw new Error(what);
   };
+  let pos = 0;
   const skipMisc = (): void => {
     for (;;) {
       const ws = /\s+/y;
@@ -264,124 +272,138 @@ export function parsePlistXml(text: string): unknown {
       if (ws.test(text)) pos = ws.lastIndex;
       if (text.startsWith('<!--', pos)) {
         const end = text.indexOf('-->', pos + 4);
-        if (end < 0) fail('unterminated comment');
+        if (end < 0) fail(`unterminated comment at character ${pos}`);
         pos = end + 3;
         continue;
       }
       return;
     }
   };
-  const decodeText = (raw: string): string => {
-    if (raw.includes('<')) fail('unexpected markup in text');
-    return raw.replace(/&([^;\s]{0,10});?/g, (whole, name: string) => {
-      if (!whole.endsWith(';')) fail('bare "&" in text');
-      if (name in XML_ENTITIES) return XML_ENTITIES[name]!;
-      const num = /^#(?:x([0-9a-fA-F]{1,6})|([0-9]{1,7}))$/.exec(name);
-      if (num) {
-        const cp = num[1] !== undefined ? parseInt(num[1], 16) : parseInt(num[2]!, 10);
-        if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp === 0) fail(`invalid character reference &${name};`);
-        return String.fromCodePoint(cp);
-      }
-      return fail(`entity &${name}; is not allowed`);
-    });
-  };
-  const tag = (): { name: string; close: boolean; empty: boolean } => {
-    const m = /^<(\/?)([A-Za-z][A-Za-z0-9]*)((?:\s+[A-Za-z][\w:.-]*\s*=\s*(?:"[^"<&]*"|'[^'<&]*'))*)\s*(\/?)>/.exec(text.slice(pos, pos + 1024));
-    if (!m) return fail('expected a tag');
-    pos += m[0].length;
-    return { name: m[2]!, close: m[1] === '/', empty: m[4] === '/' };
-  };
-  const textUntilClose = (name: string): string => {
-    const end = text.indexOf(`</${name}>`, pos);
-    if (end < 0) fail(`unterminated <${name}>`);
-    const raw = text.slice(pos, end);
-    pos = end + name.length + 3;
-    return decodeText(raw);
-  };
-  const value = (depth: number): unknown => {
-    if (depth > PLIST_MAX_DEPTH) fail('nested too deeply');
-    skipMisc();
-    const t = tag();
-    if (t.close) fail(`unexpected </${t.name}>`);
-    switch (t.name) {
-      case 'true':
-      case 'false':
-        if (!t.empty) {
-          skipMisc();
-          const c = tag();
-          if (!c.close || c.name !== t.name) fail(`<${t.name}> must be empty`);
-        }
-        return t.name === 'true';
-      case 'string':
-        return t.empty ? '' : textUntilClose('string');
-      case 'integer': {
-        const s = t.empty ? '' : textUntilClose('integer').trim();
-        if (!/^[+-]?\d{1,15}$/.test(s)) fail(`invalid <integer> ${JSON.stringify(s)}`);
-        return Number(s);
-      }
-      case 'real': {
-        const s = t.empty ? '' : textUntilClose('real').trim();
-        const n = Number(s);
-        if (s === '' || !Number.isFinite(n)) fail(`invalid <real> ${JSON.stringify(s)}`);
-        return n;
-      }
-      case 'array': {
-        const items: unknown[] = [];
-        if (t.empty) return items;
-        for (;;) {
-          skipMisc();
-          if (text.startsWith('</array>', pos)) {
-            pos += 8;
-            return items;
-          }
-          if (items.length >= 10_000) fail('array too long');
-          items.push(value(depth + 1));
-        }
-      }
-      case 'dict': {
-        const dict = Object.create(null) as Record<string, unknown>;
-        if (t.empty) return dict;
-        for (;;) {
-          skipMisc();
-          if (text.startsWith('</dict>', pos)) {
-            pos += 7;
-            return dict;
-          }
-          const k = tag();
-          if (k.close || k.name !== 'key') fail('expected <key> in <dict>');
-          const key = k.empty ? '' : textUntilClose('key');
-          if (FORBIDDEN_KEYS.has(key)) fail(`the key "${key}" is not allowed`);
-          if (Object.prototype.hasOwnProperty.call(dict, key)) fail(`duplicate key "${key}"`);
-          dict[key] = value(depth + 1);
-        }
-      }
-      default:
-        return fail(`<${t.name}> is not supported in a Fovea policy`);
-    }
-  };
 
+  // The prolog: XML declaration, comments, and at most a DOCTYPE without declarations.
+  let src = text;
   skipMisc();
   const decl = /^<\?xml\s[^?]*\?>/.exec(text.slice(pos, pos + 512));
   if (decl) pos += decl[0].length;
   skipMisc();
   if (text.startsWith('<!DOCTYPE', pos)) {
     const end = text.indexOf('>', pos);
-    if (end < 0) fail('unterminated DOCTYPE');
+    if (end < 0) fail(`unterminated DOCTYPE at character ${pos}`);
     const doctype = text.slice(pos, end + 1);
-    if (doctype.includes('[') || /<!ENTITY/i.test(doctype)) fail('a DOCTYPE with declarations is not allowed');
+    if (doctype.includes('[') || /<!ENTITY/i.test(doctype)) fail(`a DOCTYPE with declarations is not allowed (character ${pos})`);
+    // Blanked (same length) for the shared reader, which refuses every DOCTYPE; this one
+    // only names Apple's DTD and is never fetched.
+    src = text.slice(0, pos) + ' '.repeat(doctype.length) + text.slice(end + 1);
     pos = end + 1;
   }
   skipMisc();
-  if (text.startsWith('<?', pos) || text.startsWith('<![CDATA[', pos) || text.startsWith('<!', pos)) fail('unsupported markup');
-  const open = tag();
-  if (open.name !== 'plist' || open.close || open.empty) fail('expected <plist>');
-  const result = value(1);
-  skipMisc();
-  const close = tag();
-  if (!close.close || close.name !== 'plist') fail('expected </plist>');
-  skipMisc();
-  if (pos !== text.length) fail('content after </plist>');
-  return result;
+  if (text.startsWith('<?', pos) || text.startsWith('<!', pos)) fail(`unsupported markup at character ${pos}`);
+  if (!text.startsWith('<', pos)) fail(`expected a tag (<plist>) at character ${pos}`);
+  if (!/^<plist[\s/>]/.test(text.slice(pos, pos + 7))) fail(`expected <plist> at character ${pos}`);
+
+  // Markup a plist never needs, refused before the reader sees it. Comments are blanked first
+  // (they may mention anything); in `marked` they stay visible as "<" so that a comment inside
+  // a text value is still refused, as it always was.
+  const body = src.slice(pos);
+  const blank = body.replace(/<!--[\s\S]*?-->/g, (m) => ' '.repeat(m.length));
+  const marked = body.replace(/<!--[\s\S]*?-->/g, (m) => `<${' '.repeat(m.length - 1)}`);
+  const at = (i: number): string => `at character ${pos + i}`;
+  let m: RegExpExecArray | null;
+  if ((m = /<!--/.exec(blank))) fail(`unterminated comment ${at(m.index)}`);
+  if ((m = /<!\[CDATA\[/.exec(blank))) fail(`unexpected markup (a CDATA section) ${at(m.index)}`);
+  if ((m = /<\?/.exec(blank))) fail(`unsupported markup (a processing instruction) ${at(m.index)}`);
+  if ((m = /<!(?!--)/.exec(blank))) fail(`unsupported markup (a declaration) ${at(m.index)}`);
+  // Every tag as the plist has always been read: a plain name, a few simple attributes without
+  // "&" (they are ignored), no space in closing tags, a bounded length (which also bounds the
+  // attribute count the library would otherwise collect).
+  for (const t of blank.matchAll(/<(?:"[^"<]*"|'[^'<]*'|[^"'<>])*>?/g)) {
+    const tagText = t[0];
+    if (tagText.length > PLIST_MAX_TAG_CHARS) fail(`a tag longer than ${PLIST_MAX_TAG_CHARS} characters ${at(t.index ?? 0)}`);
+    if (!/^<(?:\/[A-Za-z][A-Za-z0-9]*|[A-Za-z][A-Za-z0-9]*(?:\s+[A-Za-z][\w:.-]*\s*=\s*(?:"[^"<&]*"|'[^'<&]*'))*\s*\/?)>$/.test(tagText)) {
+      fail(`expected a tag, found ${JSON.stringify(tagText.slice(0, 40))} ${at(t.index ?? 0)}`);
+    }
+  }
+  if ((m = /<(?:string|key|integer|real)(?:\s(?:"[^"]*"|'[^']*'|[^"'>])*)?(?<!\/)>[^<]*<(?!\/)/.exec(marked))) fail(`unexpected markup in text ${at(m.index)}`);
+  for (const e of blank.matchAll(/&([^;\s]{0,10});?/g)) {
+    const [whole, name] = e as unknown as [string, string];
+    if (!whole.endsWith(';')) fail(`bare "&" in text ${at(e.index ?? 0)}`);
+    if (name in XML_ENTITIES) continue;
+    const num = /^#(?:x([0-9a-fA-F]{1,6})|([0-9]{1,7}))$/.exec(name);
+    if (!num) fail(`entity &${name}; is not allowed ${at(e.index ?? 0)}`);
+    const cp = num![1] !== undefined ? parseInt(num![1], 16) : parseInt(num![2]!, 10);
+    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp === 0) fail(`invalid character reference &${name}; ${at(e.index ?? 0)}`);
+  }
+
+  let root: XmlElement;
+  try {
+    // One level more than PLIST_MAX_DEPTH: <plist> itself. Bounded before the library's validator runs.
+    root = parseXml(src, { maxDepth: PLIST_MAX_DEPTH + 1 });
+  } catch (e) {
+    const msg = message(e);
+    if (/nested deeper than/.test(msg)) return fail(`nested too deeply (more than ${PLIST_MAX_DEPTH} levels)`);
+    if (/second root|extra text/i.test(msg)) return fail(`content after </plist> (${msg})`);
+    if (/does not close|never closed/.test(msg)) return fail(`unterminated element (${msg})`);
+    return fail(msg);
+  }
+
+  const value = (el: XmlElement, depth: number): unknown => {
+    if (depth > PLIST_MAX_DEPTH) fail('nested too deeply');
+    const leaf = (): string => {
+      if (el.children.length > 0) fail(`unexpected markup in <${el.name}>`);
+      return el.text;
+    };
+    const noText = (): void => {
+      if (el.text.trim() !== '') fail(`unexpected text in <${el.name}>`);
+    };
+    switch (el.name) {
+      case 'true':
+      case 'false':
+        if (el.children.length > 0 || el.text.trim() !== '') fail(`<${el.name}> must be empty`);
+        return el.name === 'true';
+      case 'string':
+        return leaf();
+      case 'integer': {
+        const s = leaf().trim();
+        if (!/^[+-]?\d{1,15}$/.test(s)) fail(`invalid <integer> ${JSON.stringify(s)}`);
+        return Number(s);
+      }
+      case 'real': {
+        const s = leaf().trim();
+        const n = Number(s);
+        if (s === '' || !Number.isFinite(n)) fail(`invalid <real> ${JSON.stringify(s)}`);
+        return n;
+      }
+      case 'array': {
+        noText();
+        if (el.children.length > PLIST_MAX_ARRAY) fail('array too long');
+        return el.children.map((c) => value(c, depth + 1));
+      }
+      case 'dict': {
+        noText();
+        // The children keep document order, so each <key> pairs with the element after it.
+        const dict = Object.create(null) as Record<string, unknown>;
+        for (let i = 0; i < el.children.length; i += 2) {
+          const k = el.children[i]!;
+          if (k.name !== 'key') fail(`expected <key> in <dict>, found <${k.name}>`);
+          if (k.children.length > 0) fail('unexpected markup in <key>');
+          const key = k.text;
+          if (FORBIDDEN_KEYS.has(key)) fail(`the key "${key}" is not allowed`);
+          if (Object.prototype.hasOwnProperty.call(dict, key)) fail(`duplicate key "${key}"`);
+          const v = el.children[i + 1];
+          if (v === undefined) fail(`expected a value after <key>${key}</key>`);
+          dict[key] = value(v!, depth + 1);
+        }
+        return dict;
+      }
+      default:
+        return fail(`<${el.name}> is not supported in a Fovea policy`);
+    }
+  };
+
+  if (root.name !== 'plist') fail('expected <plist>');
+  if (root.text.trim() !== '') fail('unexpected text in <plist>');
+  if (root.children.length !== 1) fail(`expected one value in <plist>, found ${root.children.length}`);
+  return value(root.children[0]!, 1);
 }
 
 /** Parses a policy plist (XML text). */

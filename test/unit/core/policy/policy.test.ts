@@ -591,6 +591,41 @@ describe('policy on macOS (managed preferences org.fovea.app and the JSON file)'
     assert.throws(() => parsePlistXml(plist('<string>&#0;</string>')), /invalid character reference/);
     assert.throws(() => parsePlistXml(plist('<string>a & b</string>')), /bare "&"/);
   });
+
+  test('the plist parser refuses hostile input early, before the XML library builds a tree', () => {
+    // Sizes near MAX_POLICY_BYTES (1 MiB), the most a policy file may hold.
+    assert.throws(() => parsePlistXml(plist('<array>'.repeat(150_000) + '</array>'.repeat(150_000))), /nested too deeply/);
+    assert.throws(() => parsePlistXml(plist('<array>'.repeat(150_000))), /nested too deeply/);
+    assert.throws(() => parsePlistXml(plist(`<dict ${'a="1" '.repeat(170_000)}/>`)), /tag longer than 1024/);
+    assert.throws(() => parsePlistXml(plist(`<dict ${'a'.repeat(1_000_000)}`)), /tag longer than 1024/);
+    assert.throws(() => parsePlistXml(plist(`<array>${'<true/>'.repeat(10_001)}</array>`)), /array too long/);
+    assert.throws(
+      () => parsePlistXml(`<?xml version="1.0"?><!DOCTYPE plist [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><plist><string>&b;</string></plist>`),
+      /DOCTYPE with declarations/,
+    );
+    assert.throws(() => parsePlistXml(plist('<array><!ENTITY x "y"></array>')), /unsupported markup/);
+    assert.throws(() => parsePlistXml(plist('<array><?x y?></array>')), /unsupported markup/);
+    assert.throws(() => parsePlistXml('<plist><dict/></plist><!DOCTYPE plist SYSTEM "x">'), /unsupported markup/);
+    assert.throws(() => parsePlistXml(plist(`<dict><!-- ${'x'.repeat(1_000_000)}</dict>`)), /unterminated comment/);
+    assert.throws(() => parsePlistXml(plist('<string>a<!-- hidden -->b</string>')), /unexpected markup in text/);
+    assert.throws(() => parsePlistXml(plist('<string>&#xD800;</string>')), /invalid character reference/);
+    assert.throws(() => parsePlistXml(plist('<string>&#1114112;</string>')), /entity|invalid character reference/);
+    // A forbidden key spelled with a character reference is still the forbidden key.
+    assert.throws(() => parsePlistXml(plist('<dict><key>__proto&#95;_</key><dict><key>polluted</key><true/></dict></dict>')), /"__proto__" is not allowed/);
+    assert.throws(() => parsePlistXml(plist('<dict><key>constructor</key><true/></dict>')), /"constructor" is not allowed/);
+    assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+    // Stricter than XML, as this reader always was: no "&" in attribute values, no space in a closing tag.
+    assert.throws(() => parsePlistXml(plist('<dict><key a="&amp;">k</key><true/></dict>')), /expected a tag/);
+    assert.throws(() => parsePlistXml(plist('<string>a</string >')), /expected a tag/);
+    // Key order pairs keys with values; comments between them are allowed.
+    assert.deepEqual(
+      { ...(parsePlistXml(plist('<dict><!-- c --><key>b</key><integer>2</integer><key>a</key><array><true/><false/></array></dict>')) as object) },
+      { b: 2, a: [true, false] },
+    );
+    assert.throws(() => parsePlistXml(plist('<dict><key>a</key></dict>')), /expected a value/);
+    assert.throws(() => parsePlistXml(plist('<dict><string>a</string><true/></dict>')), /expected <key>/);
+    assert.throws(() => parsePlistXml(plist('<dict>text<key>a</key><true/></dict>')), /unexpected text/);
+  });
 });
 
 // ---------------------------------------------------------------------------
