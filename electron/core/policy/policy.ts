@@ -717,10 +717,8 @@ export async function loadPolicy(host: PolicyHost = nodePolicyHost(), options: P
   return { source: 'policy', policy: Object.freeze(merged), sources, origins, errors, warnings };
 }
 
-/** The OS account name, for annotatorFromOsUser (os-user.ts: never from USER/USERNAME). */
-export const osUserName = currentUser;
 
 /** effectiveSettings with a loaded policy and this process's OS user. */
-export function settingsUnderPolicy(user: Partial<PolicySettings>, loaded: Pick<PolicyLoadResult, 'policy'>, userName: string = osUserName()): EffectiveSettings {
+export function settingsUnderPolicy(user: Partial<PolicySettings>, loaded: Pick<PolicyLoadResult, 'policy'>, userName: string = currentUser()): EffectiveSettings {
   return effectiveSettings(user, loaded.policy, userName);
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { userInfo } from 'node:os';
 import { test } from 'node:test';
 import { currentUser } from '../../../electron/core/os-user';
-import { osUserName } from '../../../electron/core/policy/policy';
+import { settingsUnderPolicy } from '../../../electron/core/policy/policy';
 import { tempCore } from '../../helpers/temp-library';
 
 test('currentUser is the account name, whatever USER and USERNAME say; the audit log and the policy use it', (t) => {
@@ -23,7 +23,8 @@ test('currentUser is the account name, whatever USER and USERNAME say; the audit
   const account = userInfo().username;
   assert.notEqual(account, 'spoofed-user');
   assert.equal(currentUser(), account);
-  assert.equal(osUserName(), account);
+  // The policy's annotatorFromOsUser names the annotator with it.
+  assert.equal(settingsUnderPolicy({}, { policy: { annotatorFromOsUser: true } }).settings.annotatorName, account);
 
   const { core, cleanup } = tempCore();
   t.after(cleanup);
