@@ -66,3 +66,18 @@ export interface PatchSampling {
   /** Patches drawn from each training image per epoch. */
   patchesPerImage: number;
 }
+
+/** A plan's decisions with their reasons, in the order the CLI, the Training screen and the report show them. */
+export function planDecisions(plan: RecipePlan): { label: string; reason: string }[] {
+  const rows: [string, PlanDecision<unknown> | null][] = [
+    ['resolution', plan.resolution],
+    ['sampling', plan.sampling],
+    ['normalisation', plan.normalization],
+    ['batch', plan.batch],
+    ['class weights', plan.classWeights],
+    ['slices', plan.slices],
+    ['epochs', plan.epochs],
+    ['time budget', plan.timeBudget],
+  ];
+  return rows.flatMap(([label, d]) => (d ? [{ label, reason: d.reason }] : []));
+}

@@ -14,6 +14,7 @@
  * `fovea runs [--json]` lists runs; `fovea runs cancel ID` asks a running run to stop.
  */
 import type { BackendPreference, TaskKind } from '../../contract/ml';
+import { planDecisions } from '../../contract/recipe';
 import type { TrainRequest } from '../../core/training/training-service';
 import type { CliContext } from '../cli-context';
 import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
@@ -154,17 +155,7 @@ export async function runTrain(ctx: CliContext, _positionals: string[], values: 
         if (ctx.json) ctx.jsonLine({ type: 'plan', plan, config });
         else {
           ctx.out(`Plan for ${name} (${task}): ${plan.data.images} images, median ${plan.data.medianSize[0]}x${plan.data.medianSize[1]} px, ${plan.data.modality}`);
-          const lines: [string, { reason: string } | null][] = [
-            ['resolution', plan.resolution],
-            ['sampling', plan.sampling],
-            ['normalisation', plan.normalization],
-            ['batch', plan.batch],
-            ['class weights', plan.classWeights],
-            ['slices', plan.slices],
-            ['epochs', plan.epochs],
-            ['time budget', plan.timeBudget],
-          ];
-          for (const [label, d] of lines) if (d) ctx.out(`  ${label}: ${d.reason}`);
+          for (const { label, reason } of planDecisions(plan)) ctx.out(`  ${label}: ${reason}`);
           ctx.out(`Config: input ${config.inputSize} px${config.patch ? ' patches' : ''}, batch ${config.batchSize}, ${config.epochs} epochs, normalisation ${config.normalization.kind}`);
         }
         return EXIT_OK;

@@ -49,8 +49,8 @@ import { activeLabelsOfImageReader } from '../store/annotations-repo';
 import { itemGalleryReader, listItemSources, type ItemGalleryRow } from '../store/items-repo';
 import { finishProposalPass, proposalPassWriter } from '../store/proposals-repo';
 import { transaction } from '../store/transaction';
-import { predictsAtNativeResolution } from '../training/native-prediction';
-import { loadSample } from '../training/sample-loader';
+import { predictNativeSegmentationMaps, predictsAtNativeResolution } from '../training/native-prediction';
+import { decodeImage, loadSample } from '../training/sample-loader';
 import { collectSamples, rleOfGeometry, type Sample, type SampleSource, type SampleTarget } from '../training/training-samples';
 import { boxToImage, classMapToImageMasks, letterboxOf, type Letterbox } from './letterbox-mapping';
 import { methodFor, uncertaintyOf, type ClassificationUncertainty } from './uncertainty';
@@ -171,11 +171,9 @@ export async function* predictImages(
 ): AsyncGenerator<ImagePrediction[]> {
   const { config, checkpoint } = model;
   if (predictsAtNativeResolution(config)) {
-    // Letterboxing a whole image into a patch-sized input would show the model the wrong scale: refuse rather than propose garbage.
-    throw new FoveaException(
-      'UNSUPPORTED',
-      'This model was trained on patches at native resolution; proposals from it (predict, assisted labelling) do not slide over images yet. Evaluate it with `fovea evaluate`, or train without --planned/--time-budget for proposals.',
-    );
+    // A patch-trained model sees images at their own resolution: it slides over each full image.
+    yield* predictNative(core, model, sources, options);
+    return;
   }
   const S = config.inputSize;
   const C = config.channels;
@@ -213,6 +211,47 @@ export async function* predictImages(
       };
     });
     // Let IPC, timers and other requests run between batches.
+    await yieldToEventLoop();
+  }
+}
+
+/**
+ * predictImages for a model trained on patches at native resolution: each image is decoded at its
+ * own size and the model slides over it (native-prediction.ts); the prediction is the full-size
+ * class and confidence maps, so its "letterbox" is the identity (one input pixel per image pixel).
+ */
+async function* predictNative(
+  core: Pick<CoreParts, 'blobs' | 'ml'>,
+  model: { config: TrainConfig; checkpoint: string },
+  sources: readonly SampleSource[],
+  options: { minScore?: number; signal?: AbortSignal; onFailure?: (f: { itemId: number; frameIndex: number; message: string }) => void },
+): AsyncGenerator<ImagePrediction[]> {
+  const { config, checkpoint } = model;
+  for (const source of sources) {
+    throwIfAborted(options.signal);
+    let maps: { classes: Uint8Array; confidence: Float32Array };
+    let width: number;
+    let height: number;
+    try {
+      const image = await decodeImage(core.blobs, source, config.normalization, config.channels);
+      ({ width, height } = image);
+      maps = await predictNativeSegmentationMaps(core.ml, checkpoint, config, image);
+    } catch (e) {
+      if (e instanceof FoveaException && e.code === 'CANCELLED') throw e;
+      options.onFailure?.({ itemId: source.itemId, frameIndex: source.frameIndex, message: (e as Error).message });
+      continue;
+    }
+    const lb: Letterbox = { inputSize: width, inputHeight: height, scale: 1, padX: 0, padY: 0, width, height };
+    const prediction: Prediction = { task: 'segmentation', classes: maps.classes, confidence: maps.confidence };
+    yield [
+      {
+        source,
+        letterbox: lb,
+        prediction,
+        uncertainty: uncertaintyOf(prediction, lb, { multiLabel: false, numClasses: config.classNames.length, method: 'entropy' }),
+        shapes: predictionShapes(prediction, lb, config, options.minScore),
+      },
+    ];
     await yieldToEventLoop();
   }
 }

@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import type { EvaluationReport } from '../../contract/evaluation';
+import { planDecisions } from '../../contract/recipe';
 import { FoveaException } from '../../contract/result';
 import { foveaVersion } from '../app/versions';
 import type { CoreParts } from '../core-parts';
@@ -85,6 +86,7 @@ export async function runReportModel(
     channels: run.config.channels,
     createdAt: run.createdAt,
     epochCurve: epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valLoss: e.valLoss })),
+    ...(run.config.plan ? { plan: planDecisions(run.config.plan) } : {}),
   };
   return { model: buildReportModel(evaluation, facts), evaluation, evaluatedNow };
 }

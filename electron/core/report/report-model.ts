@@ -65,6 +65,8 @@ export interface RunFacts {
   createdAt?: string;
   /** Per-epoch losses for the training-curve chart. */
   epochCurve?: { epoch: number; trainLoss: number; valLoss: number }[];
+  /** The dataset-aware plan's decisions with their reasons (planned runs only). */
+  plan?: { label: string; reason: string }[];
 }
 
 /** A metric value with three decimals; "n/a" for null, undefined, NaN and COCO's -1. */
@@ -378,6 +380,7 @@ export function buildReportModel(evaluation: EvaluationReport, run: RunFacts = {
   }
   if (run.batchSize !== undefined) facts.push(['Batch size', String(run.batchSize)]);
   if (run.status) facts.push(['Run status', run.status]);
+  for (const d of run.plan ?? []) facts.push([`Plan: ${d.label}`, d.reason]);
 
   const body =
     evaluation.task === 'classification' ? classificationSections(evaluation) : evaluation.task === 'detection' ? detectionSections(evaluation) : segmentationSections(evaluation);

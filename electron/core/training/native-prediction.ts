@@ -20,6 +20,19 @@ export function predictsAtNativeResolution(config: TrainConfig): boolean {
 
 /** The class map [height, width] of a normalised full-resolution image. */
 export async function predictNativeSegmentation(ml: Pick<MlEngine, 'predict'>, checkpoint: string, config: TrainConfig, image: FloatImage): Promise<Uint8Array> {
+  return (await predictNativeSegmentationMaps(ml, checkpoint, config, image)).classes;
+}
+
+/**
+ * The class map and each pixel's confidence (the winning class's blended probability), both
+ * [height, width], of a normalised full-resolution image.
+ */
+export async function predictNativeSegmentationMaps(
+  ml: Pick<MlEngine, 'predict'>,
+  checkpoint: string,
+  config: TrainConfig,
+  image: FloatImage,
+): Promise<{ classes: Uint8Array; confidence: Float32Array }> {
   const S = config.inputSize;
   const K = config.classNames.length;
   if (image.channels !== config.channels) throw new FoveaException('INTERNAL', `A ${image.channels}-channel image for a ${config.channels}-channel model.`);
@@ -39,5 +52,8 @@ export async function predictNativeSegmentation(ml: Pick<MlEngine, 'predict'>, c
     },
     { patch: S, overlap: TILE_OVERLAP, classes: K, batch: Math.max(1, Math.min(config.batchSize, 8)) },
   );
-  return argmaxClasses(probs, K);
+  const classes = argmaxClasses(probs, K);
+  const confidence = new Float32Array(classes.length);
+  for (let i = 0; i < classes.length; i++) confidence[i] = probs[i * K + (classes[i] as number)] as number;
+  return { classes, confidence };
 }

@@ -5,13 +5,16 @@
  * equals the crop of the decoded full-resolution image), the foreground
  * bias visible in the targets, a short real training run on patches, and
  * its evaluation at each test image's own size (sliding window), per image
- * and pooled, equal to a direct computation.
+ * and pooled, equal to a direct computation; proposals (predict) slide the
+ * same way and store the full-size mask.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { join } from 'node:path';
 import { evaluateRun } from '../../../../electron/core/evaluation/evaluate-run';
-import { runPredict } from '../../../../electron/core/predict/predict-service';
+import { decodeRle } from '../../../../electron/core/labels/rle';
+import { predictImages, runPredict } from '../../../../electron/core/predict/predict-service';
+import { runReportModel } from '../../../../electron/core/report/report-export';
 import { predictNativeSegmentation } from '../../../../electron/core/training/native-prediction';
 import { choosePatchOrigin, patchTransform } from '../../../../electron/core/training/patches';
 import { createLibraryBatchProvider } from '../../../../electron/core/training/library-batch-provider';
@@ -20,7 +23,7 @@ import { diceScores } from '../../../../electron/core/training/sliding-window';
 import { IGNORE_INDEX, rasterizeSegmentation } from '../../../../electron/core/training/training-samples';
 import { collectSamples, maskReader } from '../../../../electron/core/training/training-samples';
 import { createRandom } from '../../../../electron/core/samples/seeded-random';
-import { buildLearningLibrary } from '../../../helpers/learning';
+import { buildLearningLibrary, DRIVE } from '../../../helpers/learning';
 
 test('patch origins: inside the image, foreground-centred as often as asked, deterministic per stream', () => {
   const W = 300;
@@ -113,7 +116,7 @@ test('DRIVE patch batches: native pixels, foreground bias in the targets, and a 
   assert.ok(dice !== undefined && dice >= 0 && dice <= 1, JSON.stringify(outcome.bestValMetrics));
 
   // Evaluation slides the patch model over each full-resolution test image.
-  const ev = await evaluateRun(core, runId, { store: false });
+  const ev = await evaluateRun(core, runId);
   assert.ok('perSeries' in ev && 'images' in ev);
   const images = ev.images as { itemId?: number; dice: number | null }[];
   assert.equal(images.length, 5);
@@ -127,7 +130,26 @@ test('DRIVE patch batches: native pixels, foreground bias in the targets, and a 
   const truth = rasterizeSegmentation(firstTest.target.shapes, 584, 565, maskReader(core.db), 0).classMap;
   const direct = diceScores(predicted, truth.map((k) => (k === IGNORE_INDEX ? 255 : k)), 2)[0] ?? NaN;
   const reported = images[0]?.dice ?? NaN;
-  // Proposals do not slide yet: refused with the reason rather than letterboxed at the wrong scale.
-  await assert.rejects(runPredict(core, runId), (e: Error & { code?: string }) => e.code === 'UNSUPPORTED' && /native resolution/.test(e.message));
+  // Proposals slide too: the stored vessel proposal of that image is the same full-size class map.
+  const proposals = [];
+  for await (const batch of predictImages(core, { config: stored, checkpoint: join(core.training.checkpointDir(runId), 'best') }, [firstTest])) proposals.push(...batch);
+  assert.equal(proposals.length, 1);
+  const shape = proposals[0]?.shapes.find((s) => s.kind === 'mask');
+  assert.ok(shape && shape.kind === 'mask', 'a vessel mask proposal');
+  assert.deepEqual(shape.rle.size, [584, 565]);
+  assert.deepEqual(decodeRle(shape.rle), predicted.map((k) => (k === 1 ? 1 : 0)));
+  // The report states the plan's decisions, read from the run (the stored evaluation above, not a new one).
+  const { model, evaluatedNow } = await runReportModel(core, runId, 'test');
+  assert.equal(evaluatedNow, false);
+  const sampling = model.facts.find(([k]) => k === 'Plan: sampling');
+  assert.match(sampling?.[1] ?? '', /native resolution/);
+  // And through predict's service, into another dataset holding one unlabelled DRIVE image.
+  const other = core.datasets.create('drive one', '');
+  const imported = await core.importFiles({ datasetId: other.id, paths: [join(DRIVE, 'images', '21_training.tif')] });
+  assert.equal(imported.counts.imported, 1);
+  const report = await runPredict(core, runId, { datasetId: other.id });
+  assert.equal(report.images, 1);
+  assert.equal(report.failures.length, 0);
+  assert.ok(report.proposed >= 1, JSON.stringify(report));
   assert.ok(Math.abs(direct - reported) < 1e-6 || (Number.isNaN(direct) && Number.isNaN(reported)), `evaluation ${reported} vs direct ${direct}`);
 });
