@@ -146,6 +146,9 @@ test('the toolbar fits the image: CT presets for CT only, no window buttons on c
   await andRender(page, () => page.getByTestId('preset-lung').click());
   const w = page.getByTestId('overlay-window');
   assert.deepEqual([await w.getAttribute('data-center'), await w.getAttribute('data-width')], ['-600', '1500']);
+  // Smooth display is the default; the scale bar shows a round length from the file's spacing.
+  assert.match((await page.getByTestId('smooth').textContent()) ?? '', /Smooth/);
+  assert.ok([1, 2, 5, 10, 20, 50].includes(Number(await page.getByTestId('scale-bar').getAttribute('data-mm'))));
   await screenshot(page, 'viewer-ux-ct-toolbar');
   await close(page);
 

@@ -6,8 +6,10 @@
  *
  * As OHIF's orientation markers do, an edge's label names the patient axes the direction runs
  * along, the largest component first: 'L' for a pure axial row, 'LA' for one turned 30 degrees.
- * Components under OBLIQUE_MIN (about 8 degrees of tilt) are left out, so that a slightly
- * tilted slice still reads as the plain plane radiologists name it; at most two letters.
+ * Components under OBLIQUE_MIN (about 17 degrees of tilt) are left out, so that a slightly
+ * tilted slice still reads as the plain plane radiologists name it. This is the MPR views'
+ * rule (electron/core/volume/volume-grid.ts orientationLetters; a unit test keeps the two equal),
+ * so a series reads the same in the 2-D viewer and in MPR.
  * The viewer shows the image unrotated and unflipped, so right = +row, bottom = +column.
  * Pure: unit-tested in Node.
  */
@@ -21,8 +23,8 @@ export interface OrientationMarkers {
   right: string;
 }
 
-/** Smallest direction cosine that still adds a letter (sin 8 degrees). */
-export const OBLIQUE_MIN = 0.14;
+/** Smallest direction cosine that still adds a letter (about sin 17 degrees). */
+export const OBLIQUE_MIN = 0.3;
 
 const AXES: readonly (readonly [string, string])[] = [
   ['L', 'R'],
@@ -35,8 +37,7 @@ export function directionLabel(v: readonly [number, number, number]): string {
   const parts = v
     .map((c, i) => ({ c, i }))
     .filter((p) => Math.abs(p.c) >= OBLIQUE_MIN)
-    .sort((a, b) => Math.abs(b.c) - Math.abs(a.c) || a.i - b.i)
-    .slice(0, 2);
+    .sort((a, b) => Math.abs(b.c) - Math.abs(a.c) || a.i - b.i);
   return parts.map((p) => (p.c > 0 ? AXES[p.i]![0] : AXES[p.i]![1])).join('');
 }
 

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { orientationLetters } from '../../../../electron/core/volume/volume-grid';
 import { directionLabel, orientationMarkers } from '../../../../renderer/src/viewer/orientation';
 
 test('axial (1,0,0 / 0,1,0): R left, L right, A top, P bottom', () => {
@@ -33,17 +34,28 @@ test('oblique: both axes named, the larger first (MR2_UNCR: 0.569,0.822,0 / 0,0,
   assert.equal(directionLabel([Math.cos(Math.PI / 6), -Math.sin(Math.PI / 6), 0]), 'LA');
 });
 
-test('a small tilt (under about 8 degrees) keeps the plain label; rounding noise adds nothing', () => {
-  // A gantry-tilted CT row, 5 degrees off.
-  assert.equal(directionLabel([1, 0, Math.sin((5 * Math.PI) / 180)]), 'L');
+test('a small tilt (under about 17 degrees) keeps the plain label; rounding noise adds nothing', () => {
+  // A gantry-tilted CT row, 15 degrees off.
+  assert.equal(directionLabel([Math.cos(0.2618), 0, Math.sin(0.2618)]), 'L');
   assert.deepEqual(orientationMarkers([1, 0.001, -0.001, -0.001, 0.006, -1]), { left: 'R', right: 'L', top: 'S', bottom: 'I' });
-  // 10 degrees does show.
-  assert.equal(directionLabel([Math.cos(0.1745), 0, Math.sin(0.1745)]), 'LS');
+  // 20 degrees does show.
+  assert.equal(directionLabel([Math.cos(0.349), 0, Math.sin(0.349)]), 'LS');
 });
 
-test('at most two letters, the third axis dropped', () => {
-  const s = 1 / Math.sqrt(3);
-  assert.equal(directionLabel([s, -s, s]).length, 2);
+test('a direction along all three axes names all three, the largest first', () => {
+  assert.equal(directionLabel([0.5, -0.7, 0.5]), 'ALS');
+});
+
+test('the same letters as the MPR views (the core\'s orientationLetters) for any direction', () => {
+  let seed = 7;
+  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+  for (let i = 0; i < 2000; i++) {
+    const v: [number, number, number] = [rnd(), rnd(), rnd()];
+    const n = Math.hypot(...v);
+    if (n < 1e-3) continue;
+    const u: [number, number, number] = [v[0] / n, v[1] / n, v[2] / n];
+    assert.equal(directionLabel(u), orientationLetters(u), `${u}`);
+  }
 });
 
 test('no orientation, a zero or non-finite one: no markers', () => {
