@@ -67,8 +67,15 @@ async function open(page: Page, dataset: string, search: string): Promise<void> 
   await page.getByTestId('browse-grid').waitFor();
   await page.getByTestId('browse-dataset').selectOption({ label: dataset });
   await page.getByTestId('filter-search').fill(search);
+  // The grid may still show the previous search's one item: wait for this one.
+  const name = dataset.replace(/ \(\d+\)$/, '');
+  const id = core.db
+    .prepare('SELECT i.id FROM items i JOIN datasets d ON d.id = i.dataset_id WHERE d.name = ? AND i.source_name LIKE ?')
+    .pluck()
+    .get(name, `%${search}%`) as number | undefined;
+  assert.ok(id, `${dataset}: ${search}`);
   await page.getByTestId('browse-total').filter({ hasText: /^1 items$/ }).waitFor();
-  await page.locator('.cell[data-index="0"][data-item-id]:not([data-item-id=""])').waitFor();
+  await page.locator(`.cell[data-index="0"][data-item-id="${id}"]`).waitFor();
   await page.getByTestId('browse-grid').focus();
   await page.keyboard.press('Enter');
   await page.getByTestId('viewer').waitFor();
@@ -178,7 +185,8 @@ test('the side panel folds with \\ and its button, gives the image the width, an
   await page.getByTestId('annotation-panel').waitFor();
   const wide = async (): Promise<number> => (await page.getByTestId('viewport').boundingBox())?.width ?? 0;
   const before = await wide();
-  await page.keyboard.press('\\');
+  // cornerstone redraws at the new size.
+  await andRender(page, () => page.keyboard.press('\\'));
   await page.getByTestId('viewer-sidebar-folded').waitFor();
   assert.equal(await page.getByTestId('annotation-panel').count(), 0);
   await page.waitForFunction((w) => (document.querySelector('[data-testid="viewport"]')?.getBoundingClientRect().width ?? 0) > w + 200, before);
