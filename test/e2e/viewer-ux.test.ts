@@ -190,6 +190,16 @@ test('the side panel folds with \\ and its button, gives the image the width, an
   await page.getByTestId('viewer-sidebar-folded').waitFor();
   assert.equal(await page.getByTestId('annotation-panel').count(), 0);
   await page.waitForFunction((w) => (document.querySelector('[data-testid="viewport"]')?.getBoundingClientRect().width ?? 0) > w + 200, before);
+  // The image (320 x 240) fitted before and fits the wider viewport now: whole, touching two edges, the zoom shown is the zoom drawn.
+  await page.waitForFunction(() => {
+    const vp = document.querySelector('[data-testid="viewport"]') as HTMLElement;
+    const s = Number(vp.getAttribute('data-scale'));
+    return Math.abs(320 * s - vp.clientWidth) <= 1 || Math.abs(240 * s - vp.clientHeight) <= 1;
+  });
+  const vpEl = page.getByTestId('viewport');
+  const s = Number(await vpEl.getAttribute('data-scale'));
+  const size = await vpEl.evaluate((e) => [e.clientWidth, e.clientHeight]);
+  assert.ok(320 * s <= (size[0] ?? 0) + 1 && 240 * s <= (size[1] ?? 0) + 1, `the whole image shows: zoom ${s} in ${size}`);
   await screenshot(page, 'viewer-ux-sidebar-folded');
 
   await page.reload();
