@@ -269,6 +269,13 @@ interface PixelFrameBase {
   /** ms between frames for cine (FrameTime / CineRate), or null. */
   frameTime: number | null;
   overlay: FrameOverlay;
+  /**
+   * ImageOrientationPatient of this frame (per-frame, shared functional group or top level):
+   * the row direction then the column direction, unit vectors in the patient's LPS frame;
+   * null when the file does not say (photos, most secondary captures). The viewer's
+   * orientation markers come from it.
+   */
+  orientation?: [number, number, number, number, number, number] | null;
 }
 
 /**

@@ -231,6 +231,7 @@ export class Core implements CoreParts {
       },
       'pixels.get': ({ itemId, frame }) => this.pixels.frame(itemId, frame),
       'series.get': ({ seriesId }) => this.pixels.series(seriesId),
+      'dicom.tags': ({ itemId }) => this.pixels.tags(itemId),
       'classes.list': ({ datasetId }) => this.annotations.listClasses(datasetId),
       'models.export': async (p) => {
         const r = await exportModel(this, p);

@@ -19,6 +19,7 @@ export { toDisplay, modalityValues, linearVoi, linearExactVoi, sigmoidVoi } from
 export type { DisplayImage, DisplayWindow, ToDisplayOptions } from './display';
 export { inspectDicom } from './inspect-dicom';
 export type { InspectedAttribute, InspectedDataSet } from './inspect-dicom';
+export { toTagRows } from './tag-rows';
 export { readDicomDir } from './dicomdir';
 export { transferSyntaxInfo, transferSyntaxName } from './transfer-syntax';
 export type { TransferSyntaxInfo } from './transfer-syntax';

@@ -11,9 +11,11 @@
  * multi-frame instance does not parse the file once per frame.
  */
 import sharp from 'sharp';
+import type { DicomTags } from '../../contract/dicom-tags';
 import type { FrameOverlay, GreyPixelFrame, PixelFrame, RgbaPixelFrame, SeriesStack, StoredPixels } from '../../contract/domain';
 import { FoveaException } from '../../contract/result';
-import { decodeFrame, modalityValues, parseDicom, readImageInfo, toDisplay, type DicomImageInfo, type ParsedDicom } from '../dicom';
+import { decodeFrame, inspectDicom, modalityValues, parseDicom, readImageInfo, toDisplay, toTagRows, type DicomImageInfo, type ParsedDicom } from '../dicom';
+import { frameGeometriesOf, type FrameGeometry } from '../export/volume-geometry';
 import type { BlobStore } from '../store/blob-store';
 import { getItemRecord, type ItemRecordRow } from '../store/items-repo';
 import type { Db } from '../store/library-db';
@@ -23,6 +25,8 @@ interface CachedDicom {
   parsed: ParsedDicom;
   info: DicomImageInfo;
   bytes: number;
+  /** Each frame's ImageOrientationPatient, read once on first use. */
+  orientations?: FrameGeometry['orientation'][];
 }
 
 const CACHE_BYTES = 256 * 1024 * 1024;
@@ -80,8 +84,10 @@ export class PixelService {
   }
 
   async #dicomFrame(item: ItemRecordRow, frameIndex: number): Promise<PixelFrame> {
-    const { parsed, info } = this.#dicom(item);
+    const cached = this.#dicom(item);
+    const { parsed, info } = cached;
     const decoded = await decodeFrame(parsed, frameIndex, { info });
+    cached.orientations ??= frameGeometriesOf(parsed, item.id).map((g) => g.orientation);
     const base = {
       itemId: item.id,
       frame: frameIndex,
@@ -93,6 +99,7 @@ export class PixelService {
       photometric: decoded.photometric,
       frameTime: info.frameTime ?? (info.recommendedDisplayFrameRate ? 1000 / info.recommendedDisplayFrameRate : null),
       overlay: overlayOf(item, info),
+      orientation: cached.orientations[frameIndex] ?? null,
     };
     if (decoded.samplesPerPixel !== 1 || decoded.photometric === 'PALETTE COLOR') {
       const display = toDisplay(decoded, info);
@@ -158,6 +165,7 @@ export class PixelService {
       pixelSpacingSource: null,
       frameTime: null,
       overlay: overlayOf(item, null),
+      orientation: null,
     };
     if (greyOnly) {
       const grey = new Uint8Array(pixels);
@@ -166,6 +174,16 @@ export class PixelService {
       return { ...base, kind: 'grey', photometric: 'MONOCHROME2', data: grey, slope: 1, intercept: 0, windowCenter: [128], windowWidth: [256], windowExplanation: [], voiLutFunction: 'LINEAR', monochrome1: false, min: 0, max: 255, units: null };
     }
     return { ...base, kind: 'rgba', photometric: 'RGB', data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice() };
+  }
+
+  /**
+   * Every attribute of a DICOM item's stored file for the viewer's tag browser, read by the same
+   * inspect service as `fovea inspect`; binary values (pixel data) go out as their length only.
+   */
+  tags(itemId: number): DicomTags {
+    const item = this.#item(itemId);
+    if (item.kind !== 'dicom') throw new FoveaException('UNSUPPORTED', `${item.sourceName} is not a DICOM file: it has no tags.`);
+    return { itemId: item.id, sourceName: item.sourceName, rows: toTagRows(inspectDicom(this.#dicom(item).parsed)) };
   }
 
   /** A series' frames in display order: instance number, slice position, then frame index. */

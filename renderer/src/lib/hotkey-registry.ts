@@ -51,6 +51,8 @@ export type ViewerCommand =
   | 'viewer.smooth'
   | 'viewer.hideLabels'
   | 'viewer.mpr'
+  | 'viewer.sidebar'
+  | 'viewer.tags'
   | 'tool.wl'
   | 'tool.pan'
   | 'tool.zoom'
@@ -81,6 +83,8 @@ export const VIEWER_KEYS: readonly { command: ViewerCommand; label: string; keys
   { command: 'viewer.smooth', label: 'Smooth / pixels', keys: letter('k') },
   { command: 'viewer.hideLabels', label: 'Hide all labels', keys: letter('j') },
   { command: 'viewer.mpr', label: 'MPR', keys: letter('q') },
+  { command: 'viewer.sidebar', label: 'Show / hide the side panel', keys: ['\\'] },
+  { command: 'viewer.tags', label: 'DICOM tags', keys: ['Ctrl+i'] },
   { command: 'tool.wl', label: 'W/L', keys: letter('w') },
   { command: 'tool.pan', label: 'Pan', keys: letter('p') },
   { command: 'tool.zoom', label: 'Zoom', keys: letter('z') },

@@ -305,9 +305,21 @@ export class ViewerController {
     this.#update({ translation: { x: vp.translation.x + dx / vp.scale, y: vp.translation.y + dy / vp.scale } });
   }
 
-  /** Redraw after the element changed size. */
+  /**
+   * Redraw after the element changed size (window resize, side panel folded). An image that
+   * fitted stays fitted (cornerstone's own test misses fits rounded by a pixel and would scale
+   * it by the area's change, cutting it off); the zoom and pan fields follow what is drawn.
+   */
   resize(): void {
-    if (this.#element && this.#image) cornerstone.resize(this.#element, false);
+    const el = this.#element;
+    const img = this.#image;
+    if (!el || !img) return;
+    const vp = cornerstone.getViewport(el);
+    const fit = cornerstone.getDefaultViewportForImage(el, img).scale;
+    const wasFit = vp !== undefined && Math.abs(vp.scale - fit) <= 1e-6 * fit && vp.translation.x === 0 && vp.translation.y === 0;
+    cornerstone.resize(el, wasFit);
+    this.scale = cornerstone.getViewport(el)?.scale ?? this.scale;
+    this.translation = { ...(cornerstone.getViewport(el)?.translation ?? this.translation) };
   }
 
   /** Image pixel under a page position, or null outside the image. */

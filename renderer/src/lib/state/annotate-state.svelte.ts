@@ -70,6 +70,8 @@ export class AnnotateState implements ToolHost, EditContext {
   hideAll = $state(false);
   /** Opacity of the mask layer, 0 to 1. */
   maskOpacity = $state(1);
+  /** Draw masks as their outline (the pixels on their edge) instead of filled, to see the image inside. */
+  maskOutline = $state(false);
   selectedId = $state<number | null>(null);
   draft = $state.raw<Draft | null>(null);
   stroke = $state.raw<Stroke | null>(null);
