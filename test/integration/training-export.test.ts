@@ -6,7 +6,11 @@
  * - classification (PneumoniaMNIST PNGs): to 1e-6, accuracy, per-class precision/recall/F1,
  *   confusion matrix and ROC AUC;
  * - segmentation (synthetic CT lesions, DICOM): Dice and IoU within 0.01 (the DICOM frames travel
- *   as 16-bit normalised PNGs, so boundary pixels where two classes are nearly tied may differ).
+ *   as 16-bit normalised PNGs, so boundary pixels where two classes are nearly tied may differ);
+ * - detection (synthetic road scenes, COCO boxes per split): COCO AP at IoU 0.5, 0.75 and
+ *   0.50:0.05:0.95, per class and mean, within DETECTION_TOLERANCE (PyTorch and ONNX Runtime differ
+ *   in the last float bits, which can swap two nearly equal scores or move an IoU across a
+ *   threshold); per-class ground-truth and detection counts exactly.
  * Both ranks train (each prints its share, the loss is averaged), one checkpoint per epoch is
  * written, by rank 0 only; --resume continues after the last epoch; the same train.py on one
  * process gives the same model family. Bad input is refused before anything is written.
@@ -240,6 +244,50 @@ test('segmentation: synthetic CT lesions through torchrun and back', { timeout: 
   process.stdout.write(`# segmentation (torchrun 2 x gloo, ${ddp.seconds.toFixed(1)} s): test Dice ${String(printed.dice)} (Fovea ${String(f.dice)}), IoU ${String(printed.iou)} (Fovea ${String(f.iou)})\n`);
 });
 
+/** Fovea's COCO AP of the imported ONNX vs train.py's printed AP (see the header). */
+const DETECTION_TOLERANCE = 0.01;
+
+test('detection: synthetic road scenes through torchrun and back, COCO AP as train.py printed', { timeout: 900_000 }, async () => {
+  const roadDir = join(work.dir, 'road-boxes');
+  const road = await writeSyntheticRoadScenes(roadDir, { count: 20, width: 160, height: 120, seed: 7 });
+  const ds = core.datasets.create('Road boxes', '');
+  await core.importFiles({ datasetId: ds.id, paths: [join(roadDir, 'images')] });
+  await core.importLabels(ds.id, join(roadDir, road.annotationsFile), 'coco', 'test', { cocoGeometry: 'box' });
+  const ids = core.db.prepare('SELECT id FROM items WHERE dataset_id = ? ORDER BY id').pluck().all(ds.id) as number[];
+  ids.forEach((id, i) => core.splits.setSplit(ds.id, [id], i % 5 === 0 ? 'test' : i % 5 === 1 ? 'val' : 'train'));
+  const out = join(work.dir, 'road-export');
+  const report = await exportTraining(core.trainingExportDeps(), { datasetId: ds.id, task: 'detection', target: 'pytorch', outDir: out });
+  assert.equal(report.task, 'detection');
+  assert.deepEqual(report.images, { train: 12, val: 4, test: 4 });
+  const test = JSON.parse(readFileSync(join(out, 'annotations', 'test.json'), 'utf8')) as { images: { id: number }[]; annotations: { image_id: number; bbox: number[]; category_id: number }[]; categories: { id: number; name: string }[] };
+  assert.equal(test.images.length, 4);
+  assert.deepEqual(test.categories.map((c) => c.name), report.classes);
+  const manifest = JSON.parse(readFileSync(join(out, 'fovea-manifest.json'), 'utf8')) as { files: { path: string }[] };
+  for (const s of ['train', 'val', 'test']) assert.ok(manifest.files.some((f) => f.path === `annotations/${s}.json`), `annotations/${s}.json hashed in the manifest`);
+
+  const ddp = train(out, 2, ['--epochs', '3', '--input-size', '64', '--batch-size', '4', '--lr', '0.003']);
+  assertDistributed(ddp, 3, report.images.train);
+  await importBack(out, 'road-boxes-pytorch');
+  const fovea = await evaluateWithModel(core.modelPredictDeps(), 'road-boxes-pytorch', { datasetId: ds.id, split: 'test' });
+  assert.equal(fovea.task, 'detection');
+  const printed = ddp.metrics as { n: number; mAP50: number; mAP75: number; mAP: number; perClass: Record<string, { ap50: number; ap75: number; ap: number; ar100: number; groundTruth: number; detections: number }> };
+  const f = fovea as unknown as typeof printed;
+  assert.equal(f.n, printed.n);
+  assert.ok(Object.values(printed.perClass).some((c) => c.detections > 0), 'the model detects something');
+  let worst = 0;
+  for (const [name, c] of Object.entries(printed.perClass)) {
+    const mine = f.perClass[name];
+    assert.ok(mine, name);
+    assert.equal(mine.groundTruth, c.groundTruth, `${name} ground truth`);
+    assert.equal(c.groundTruth, test.annotations.filter((x) => x.category_id === test.categories.find((k) => k.name === name)?.id).length, `${name}: annotations/test.json holds the boxes Fovea scores`);
+    for (const k of ['ap50', 'ap75', 'ap', 'ar100'] as const) worst = Math.max(worst, Math.abs(mine[k] - c[k]));
+  }
+  for (const k of ['mAP50', 'mAP75', 'mAP'] as const) worst = Math.max(worst, Math.abs(f[k] - printed[k]));
+  const dets = (m: typeof printed) => Object.values(m.perClass).reduce((n, c) => n + c.detections, 0);
+  process.stdout.write(`# detection (torchrun 2 x gloo, ${ddp.seconds.toFixed(1)} s): test mAP50 ${printed.mAP50.toFixed(4)} (Fovea ${f.mAP50.toFixed(4)}), mAP ${printed.mAP.toFixed(4)} (Fovea ${f.mAP.toFixed(4)}), ${dets(printed)} detections (Fovea ${dets(f)}); largest AP difference ${worst.toExponential(2)}\n`);
+  assert.ok(worst <= DETECTION_TOLERANCE, `largest AP difference ${worst}`);
+});
+
 test('fovea export-training --split-from-run: the run\'s own split and settings', { timeout: 300_000 }, async () => {
   const data = await writePneumoniaSubset(join(work.dir, 'run-split'), { train: 8, val: 3, test: 3 });
   const ds = core.datasets.create('Pneumonia run', '');
@@ -349,7 +397,7 @@ test('train.py builds the same model input as Fovea: letterbox, box-filter reduc
   assert.match(String(manifest.whatLeft.dicomDeidentified), /PS3.15/);
 });
 
-test('bad input: no labels, no test images, an existing folder, detection: clear errors, nothing written', async () => {
+test('bad input: no labels, no test images, an existing folder, no boxes: clear errors, nothing written', async () => {
   const data = await writePneumoniaSubset(join(work.dir, 'bad'), { train: 4, val: 1, test: 2 });
   const unlabelled = core.datasets.create('Unlabelled', '');
   await core.importFiles({ datasetId: unlabelled.id, paths: [data.imagesDir] });
@@ -375,7 +423,12 @@ test('bad input: no labels, no test images, an existing folder, detection: clear
   assert.deepEqual(readdirSync(existing), ['notes.txt']);
   assert.equal(readFileSync(join(existing, 'notes.txt'), 'utf8'), 'mine');
 
-  await assert.rejects(exportTraining(deps, { datasetId: ds.id, task: 'detection', target: 'pytorch', outDir: join(work.dir, 'bad-detect') }), (e: Error & { code?: string }) => e.code === 'UNSUPPORTED');
+  // Detection without any box: class labels only, then images a person marked labelled (negatives) only.
+  const noBoxes = join(work.dir, 'bad-detect');
+  await assert.rejects(exportTraining(deps, { datasetId: ds.id, task: 'detection', target: 'pytorch', outDir: noBoxes }), (e: Error & { code?: string }) => e.code === 'BAD_INPUT' && /no detection labels/.test(e.message));
+  for (const itemId of ids) core.labeling.setStatus({ itemId, status: 'done' });
+  await assert.rejects(exportTraining(deps, { datasetId: ds.id, task: 'detection', target: 'pytorch', outDir: noBoxes }), (e: Error & { code?: string }) => e.code === 'BAD_INPUT' && /has no boxes/.test(e.message));
+  assert.ok(!existsSync(noBoxes), 'no folder was made');
 
   // The Export screen's request: the same service as a job, its refusal as the finished event's error.
   const finished = new Promise<Events['export.finished']>((resolve) => {
