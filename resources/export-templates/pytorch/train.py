@@ -698,8 +698,9 @@ def detection_metrics(classes, images):
 
 
 @torch.no_grad()
-def evaluate_test(model, meta, plan, device):
-    """The test split scored as Fovea scores it (image pixels for masks)."""
+def evaluate_test(model, meta, plan, device, detections_out=None):
+    """The test split scored as Fovea scores it (image pixels for masks and boxes). Detection: each
+    image's boxes (image pixels) are appended to `detections_out` when given."""
     ds = ExportedDataset(meta, plan, "test", train=False)
     classes = meta["classes"]
     model.eval()
@@ -716,6 +717,9 @@ def evaluate_test(model, meta, plan, device):
                 if box is not None:
                     dets.append(box + b[4:])
             images.append((dets, ds.boxes[s["id"]]))
+            if detections_out is not None:
+                detections_out.append({"item": s["item"], "frame": s["frame"], "image": s["image"],
+                                       "detections": [{"bbox": list(d[:4]), "classIndex": d[4], "class": classes[d[4]], "score": d[5]} for d in dets]})
         return detection_metrics(classes, images)
     if meta["task"] == "classification":
         truth, probs = [], []
@@ -978,8 +982,11 @@ def main():
         best_path = os.path.join(ckpt_dir, "best.pt")
         net.load_state_dict(torch.load(best_path if os.path.exists(best_path) else last, map_location=device)["model"])
         export = FoveaModel(net, task).to(device)
-        metrics = evaluate_test(export, meta, plan, device)
+        detections = [] if task == "detection" else None
+        metrics = evaluate_test(export, meta, plan, device, detections)
         write_json(os.path.join(args.out, "test-metrics.json"), metrics)
+        if detections is not None:  # the boxes behind the AP, per test image, in image pixels
+            write_json(os.path.join(args.out, "test-detections.json"), detections)
         pack = write_model_pack(export, meta, plan, args.out, metrics, {"bestEpoch": best_epoch, "processes": world, "backend": backend or "single"})
         emit({"event": "model", "path": os.path.relpath(pack, HERE)})
         emit(metrics, "TEST_METRICS ")
