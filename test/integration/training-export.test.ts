@@ -25,6 +25,8 @@ import { importModel } from '../../electron/core/assist/model-import';
 import { evaluateWithModel, predictWithModel } from '../../electron/core/assist/model-predict';
 import type { Core } from '../../electron/core/composition-root';
 import { exportTraining } from '../../electron/core/export/training-export';
+import { cocoEvaluate, type DetectionImage } from '../../electron/core/evaluation/detection-metrics';
+import { createRandom } from '../../electron/core/samples/seeded-random';
 import { writeSyntheticCtStudies } from '../../electron/core/samples/synthetic-ct';
 import { writeSyntheticRoadScenes } from '../../electron/core/samples/synthetic-road';
 import { loadSample } from '../../electron/core/training/sample-loader';
@@ -306,6 +308,40 @@ test('detection: synthetic road scenes through torchrun and back, COCO AP as tra
   const dets = (m: typeof printed) => Object.values(m.perClass).reduce((n, c) => n + c.detections, 0);
   process.stdout.write(`# detection (torchrun 2 x gloo, ${ddp.seconds.toFixed(1)} s): test mAP50 ${printed.mAP50.toFixed(4)} (Fovea ${f.mAP50.toFixed(4)}), mAP ${printed.mAP.toFixed(4)} (Fovea ${f.mAP.toFixed(4)}), ${dets(printed)} detections (Fovea ${dets(f)}); largest AP difference ${worst.toExponential(2)}, score ${scoreGap.toExponential(2)}, box ${boxGap.toExponential(2)} px\n`);
   assert.ok(worst <= DETECTION_TOLERANCE, `largest AP difference ${worst}`);
+});
+
+test("train.py's detection AP is Fovea's COCO evaluation: crowd and void regions, difficult boxes, equal scores, a class without boxes", () => {
+  const rnd = createRandom(5);
+  const classes = ['car', 'pedestrian', 'sign'];
+  const images: DetectionImage[] = [];
+  for (let i = 0; i < 30; i++) {
+    const groundTruth: DetectionImage['groundTruth'][number][] = [];
+    const detections: DetectionImage['detections'][number][] = [];
+    for (let g = Math.floor(rnd.next() * 5); g > 0; g--) {
+      const box = { x: rnd.next() * 80, y: rnd.next() * 60, width: 5 + rnd.next() * 40, height: 5 + rnd.next() * 40 };
+      const u = rnd.next();
+      // 'sign' (index 2) has no regular box: its AP is -1, left out of the means.
+      groundTruth.push({ ...box, classIndex: u < 0.5 ? 0 : 1, ...(u > 0.9 ? { crowd: true } : u > 0.8 ? { ignore: true } : {}) });
+      // Detections near the box (some exact, some off), and strays; scores on a coarse grid: ties.
+      for (let d = Math.floor(rnd.next() * 3); d > 0; d--) {
+        const j = (): number => (rnd.next() - 0.5) * 12;
+        detections.push({ x: box.x + j(), y: box.y + j(), width: box.width + j(), height: box.height + j(), classIndex: rnd.next() < 0.85 ? (groundTruth.at(-1)?.classIndex ?? 0) : 2, score: Math.round(rnd.next() * 10) / 10 });
+      }
+    }
+    for (let d = Math.floor(rnd.next() * 3); d > 0; d--) detections.push({ x: rnd.next() * 80, y: rnd.next() * 60, width: 4 + rnd.next() * 30, height: 4 + rnd.next() * 30, classIndex: Math.floor(rnd.next() * 3), score: Math.round(rnd.next() * 10) / 10 });
+    images.push({ groundTruth, detections });
+  }
+  const fovea = cocoEvaluate(images, classes);
+  const asPython = images.map((im) => [im.detections.map((d) => [d.x, d.y, d.width, d.height, d.classIndex, d.score]), im.groundTruth.map((g) => [g.x, g.y, g.width, g.height, g.classIndex, g.crowd === true, g.ignore === true])]);
+  const script = ['import json, sys', `sys.path.insert(0, ${JSON.stringify(join(REPO_ROOT, 'resources', 'export-templates', 'pytorch'))})`, 'sys.dont_write_bytecode = True', 'import train', 'classes, images = json.load(sys.stdin)', 'print(json.dumps(train.detection_metrics(classes, [([tuple(d) for d in ds], [tuple(g) for g in gs]) for ds, gs in images])))'].join('\n');
+  const r = spawnSync(PYTHON, ['-B', '-c', script], { input: JSON.stringify([classes, asPython]), encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const printed = JSON.parse(r.stdout) as Record<string, unknown>;
+  assert.ok(fovea.mAP50 > 0 && fovea.mAP50 < 1, `a mix of hits and misses (mAP50 ${fovea.mAP50})`);
+  assert.equal(fovea.perClass['sign']?.ap50, -1);
+  close(fovea, printed, 1e-12, 'detection');
+  const regions = images.reduce((n, im) => n + im.groundTruth.filter((g) => g.crowd || g.ignore).length, 0);
+  process.stdout.write(`# COCO AP of ${images.reduce((n, im) => n + im.detections.length, 0)} detections on 30 images (${regions} crowd/difficult): mAP50 ${fovea.mAP50.toFixed(4)}, mAP ${fovea.mAP.toFixed(4)}, equal to 1e-12 in train.py\n`);
 });
 
 test('fovea export-training --split-from-run: the run\'s own split and settings', { timeout: 300_000 }, async () => {
