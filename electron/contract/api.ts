@@ -181,8 +181,8 @@ export const requestSchemas = {
   'export.start': v.strictObject({
     datasetId: Id,
     format: v.picklist(EXPORT_START_FORMATS),
-    /** pytorch: what the model learns (detection is not exported yet). */
-    trainingTask: v.optional(v.picklist(['classify', 'segment'])),
+    /** pytorch: what the model learns. */
+    trainingTask: v.optional(v.picklist(['classify', 'detect', 'segment'])),
     /** pytorch: DICOM through the PS3.15 basic profile first; possible burned-in text held back. */
     deidentify: v.optional(v.boolean()),
     outDir: v.pipe(v.string(), v.minLength(1, 'Choose a folder to export into.'), v.maxLength(4096)),

@@ -51,7 +51,7 @@ import { assistHandlers } from './assist/assist-requests';
 import { ClickSegmentService } from './assist/click-segment';
 import type { ModelImportDeps } from './assist/model-import';
 import type { ModelPredictDeps } from './assist/model-predict';
-import { exportTraining, type TrainingExportDeps } from './export/training-export';
+import { exportTraining, TRAINING_EXPORT_TASKS, type TrainingExportDeps } from './export/training-export';
 import { builtInModelsDir, importedModelsDir, ModelRegistry, type ModelRoot } from './assist/model-registry';
 import { AssistStore } from './store/assist-store';
 
@@ -534,10 +534,10 @@ export class Core implements CoreParts {
   /** The training export as a job (UI), reporting through the export events like the label formats. */
   #startTrainingExport(p: RequestPayload<'export.start'>): { jobId: string } {
     this.datasets.get(p.datasetId); // NOT_FOUND as the request's answer
-    const request = { datasetId: p.datasetId, task: p.trainingTask === 'segment' ? 'segmentation' : 'classification', target: 'pytorch', outDir: p.outDir, deidentify: p.deidentify === true } as const;
+    const request = { datasetId: p.datasetId, task: TRAINING_EXPORT_TASKS[p.trainingTask ?? 'classify'], target: 'pytorch', outDir: p.outDir, deidentify: p.deidentify === true } as const;
     return this.#runExportJob(p.datasetId, async (signal, onProgress) => {
       const r = await exportTraining(this.trainingExportDeps(), request, signal, onProgress);
-      return { format: 'pytorch', root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.images.train + r.images.val + r.images.test, annotations: 0, warnings: r.warnings, heldBack: r.heldBack, seconds: r.seconds };
+      return { format: 'pytorch', root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.images.train + r.images.val + r.images.test, annotations: r.annotations, warnings: r.warnings, heldBack: r.heldBack, seconds: r.seconds };
     });
   }
 

@@ -6,7 +6,11 @@
  * - classification (PneumoniaMNIST PNGs): to 1e-6, accuracy, per-class precision/recall/F1,
  *   confusion matrix and ROC AUC;
  * - segmentation (synthetic CT lesions, DICOM): Dice and IoU within 0.01 (the DICOM frames travel
- *   as 16-bit normalised PNGs, so boundary pixels where two classes are nearly tied may differ).
+ *   as 16-bit normalised PNGs, so boundary pixels where two classes are nearly tied may differ);
+ * - detection (synthetic road scenes, COCO boxes per split): COCO AP at IoU 0.5, 0.75 and
+ *   0.50:0.05:0.95, per class and mean, within DETECTION_TOLERANCE (PyTorch and ONNX Runtime differ
+ *   in the last float bits, which can swap two nearly equal scores or move an IoU across a
+ *   threshold); per-class ground-truth and detection counts exactly.
  * Both ranks train (each prints its share, the loss is averaged), one checkpoint per epoch is
  * written, by rank 0 only; --resume continues after the last epoch; the same train.py on one
  * process gives the same model family. Bad input is refused before anything is written.
@@ -21,6 +25,8 @@ import { importModel } from '../../electron/core/assist/model-import';
 import { evaluateWithModel, predictWithModel } from '../../electron/core/assist/model-predict';
 import type { Core } from '../../electron/core/composition-root';
 import { exportTraining } from '../../electron/core/export/training-export';
+import { cocoEvaluate, type DetectionImage } from '../../electron/core/evaluation/detection-metrics';
+import { createRandom } from '../../electron/core/samples/seeded-random';
 import { writeSyntheticCtStudies } from '../../electron/core/samples/synthetic-ct';
 import { writeSyntheticRoadScenes } from '../../electron/core/samples/synthetic-road';
 import { loadSample } from '../../electron/core/training/sample-loader';
@@ -240,6 +246,108 @@ test('segmentation: synthetic CT lesions through torchrun and back', { timeout: 
   process.stdout.write(`# segmentation (torchrun 2 x gloo, ${ddp.seconds.toFixed(1)} s): test Dice ${String(printed.dice)} (Fovea ${String(f.dice)}), IoU ${String(printed.iou)} (Fovea ${String(f.iou)})\n`);
 });
 
+/** Fovea's COCO AP of the imported ONNX vs train.py's printed AP (see the header). */
+const DETECTION_TOLERANCE = 0.01;
+
+test('detection: synthetic road scenes through torchrun and back, COCO AP as train.py printed', { timeout: 900_000 }, async () => {
+  const roadDir = join(work.dir, 'road-boxes');
+  const road = await writeSyntheticRoadScenes(roadDir, { count: 30, width: 160, height: 120, seed: 7 });
+  const ds = core.datasets.create('Road boxes', '');
+  await core.importFiles({ datasetId: ds.id, paths: [join(roadDir, 'images')] });
+  await core.importLabels(ds.id, join(roadDir, road.annotationsFile), 'coco', 'test', { cocoGeometry: 'box' });
+  const ids = core.db.prepare('SELECT id FROM items WHERE dataset_id = ? ORDER BY id').pluck().all(ds.id) as number[];
+  ids.forEach((id, i) => core.splits.setSplit(ds.id, [id], i % 5 === 0 ? 'test' : i % 5 === 1 ? 'val' : 'train'));
+  const out = join(work.dir, 'road-export');
+  const report = await exportTraining(core.trainingExportDeps(), { datasetId: ds.id, task: 'detection', target: 'pytorch', outDir: out });
+  assert.equal(report.task, 'detection');
+  assert.deepEqual(report.images, { train: 18, val: 6, test: 6 });
+  const test = JSON.parse(readFileSync(join(out, 'annotations', 'test.json'), 'utf8')) as { images: { id: number }[]; annotations: { image_id: number; bbox: number[]; category_id: number }[]; categories: { id: number; name: string }[] };
+  assert.equal(test.images.length, 6);
+  assert.deepEqual(test.categories.map((c) => c.name), report.classes);
+  const manifest = JSON.parse(readFileSync(join(out, 'fovea-manifest.json'), 'utf8')) as { files: { path: string }[] };
+  for (const s of ['train', 'val', 'test']) assert.ok(manifest.files.some((f) => f.path === `annotations/${s}.json`), `annotations/${s}.json hashed in the manifest`);
+
+  const ddp = train(out, 2, ['--epochs', '12', '--input-size', '64', '--batch-size', '4', '--lr', '0.005']);
+  assertDistributed(ddp, 12, report.images.train);
+  await importBack(out, 'road-boxes-pytorch');
+  const fovea = await evaluateWithModel(core.modelPredictDeps(), 'road-boxes-pytorch', { datasetId: ds.id, split: 'test' });
+  assert.equal(fovea.task, 'detection');
+  const printed = ddp.metrics as { n: number; mAP50: number; mAP75: number; mAP: number; perClass: Record<string, { ap50: number; ap75: number; ap: number; ar100: number; groundTruth: number; detections: number }> };
+  const f = fovea as unknown as typeof printed;
+  assert.equal(f.n, printed.n);
+  // A detector trained from scratch for 12 short epochs finds few objects (test mAP50 about 0.01, run to
+  // run): the AP compared here may have few true positives. The boxes behind it are compared one by one
+  // below, and the next test checks train.py's AP against Fovea's on boxes with hits, misses, crowd
+  // and difficult regions, so equal boxes give equal AP.
+  assert.ok(Object.values(printed.perClass).some((c) => c.detections > 0), 'the model detects something');
+  // The boxes behind the AP: the same per image (class, score, box in image pixels).
+  const theirs = JSON.parse(readFileSync(join(out, 'output', 'test-detections.json'), 'utf8')) as { item: number; frame: number; detections: { bbox: number[]; classIndex: number; score: number }[] }[];
+  assert.equal(theirs.length, f.n);
+  let boxGap = 0;
+  let scoreGap = 0;
+  for (const im of fovea.images) {
+    const t = theirs.find((x) => x.item === im.itemId && x.frame === im.frameIndex);
+    assert.ok(t, `item ${im.itemId} in test-detections.json`);
+    assert.equal(im.detections.length, t.detections.length, `item ${im.itemId}: detections`);
+    const left = [...t.detections];
+    for (const d of im.detections) {
+      // Nearest of the same class by score (two nearly equal scores may come in either order).
+      const j = left.reduce((best, x, i) => (x.classIndex === d.classIndex && (best < 0 || Math.abs(x.score - d.score) < Math.abs((left[best] as { score: number }).score - d.score)) ? i : best), -1);
+      assert.ok(j >= 0, `item ${im.itemId}: a ${d.classIndex} box train.py did not find`);
+      const m = left.splice(j, 1)[0] as { bbox: number[]; score: number };
+      scoreGap = Math.max(scoreGap, Math.abs(m.score - d.score));
+      d.box.forEach((v, i) => (boxGap = Math.max(boxGap, Math.abs(v - (m.bbox[i] as number)))));
+    }
+  }
+  assert.ok(scoreGap <= 1e-4 && boxGap <= 1e-2, `largest score difference ${scoreGap}, box difference ${boxGap} px`);
+  let worst = 0;
+  for (const [name, c] of Object.entries(printed.perClass)) {
+    const mine = f.perClass[name];
+    assert.ok(mine, name);
+    assert.equal(mine.groundTruth, c.groundTruth, `${name} ground truth`);
+    assert.equal(c.groundTruth, test.annotations.filter((x) => x.category_id === test.categories.find((k) => k.name === name)?.id).length, `${name}: annotations/test.json holds the boxes Fovea scores`);
+    for (const k of ['ap50', 'ap75', 'ap', 'ar100'] as const) worst = Math.max(worst, Math.abs(mine[k] - c[k]));
+  }
+  for (const k of ['mAP50', 'mAP75', 'mAP'] as const) worst = Math.max(worst, Math.abs(f[k] - printed[k]));
+  const dets = (m: typeof printed) => Object.values(m.perClass).reduce((n, c) => n + c.detections, 0);
+  process.stdout.write(`# detection (torchrun 2 x gloo, ${ddp.seconds.toFixed(1)} s): test mAP50 ${printed.mAP50.toFixed(4)} (Fovea ${f.mAP50.toFixed(4)}), mAP ${printed.mAP.toFixed(4)} (Fovea ${f.mAP.toFixed(4)}), ${dets(printed)} detections (Fovea ${dets(f)}); largest AP difference ${worst.toExponential(2)}, score ${scoreGap.toExponential(2)}, box ${boxGap.toExponential(2)} px\n`);
+  assert.ok(worst <= DETECTION_TOLERANCE, `largest AP difference ${worst}`);
+});
+
+test("train.py's detection AP is Fovea's COCO evaluation: crowd and void regions, difficult boxes, equal scores, a class without boxes", () => {
+  const rnd = createRandom(5);
+  const classes = ['car', 'pedestrian', 'sign'];
+  const images: DetectionImage[] = [];
+  for (let i = 0; i < 30; i++) {
+    const groundTruth: DetectionImage['groundTruth'][number][] = [];
+    const detections: DetectionImage['detections'][number][] = [];
+    for (let g = Math.floor(rnd.next() * 5); g > 0; g--) {
+      const box = { x: rnd.next() * 80, y: rnd.next() * 60, width: 5 + rnd.next() * 40, height: 5 + rnd.next() * 40 };
+      const u = rnd.next();
+      // 'sign' (index 2) has no regular box: its AP is -1, left out of the means.
+      groundTruth.push({ ...box, classIndex: u < 0.5 ? 0 : 1, ...(u > 0.9 ? { crowd: true } : u > 0.8 ? { ignore: true } : {}) });
+      // Detections near the box (some exact, some off), and strays; scores on a coarse grid: ties.
+      for (let d = Math.floor(rnd.next() * 3); d > 0; d--) {
+        const j = (): number => (rnd.next() - 0.5) * 12;
+        detections.push({ x: box.x + j(), y: box.y + j(), width: box.width + j(), height: box.height + j(), classIndex: rnd.next() < 0.85 ? (groundTruth.at(-1)?.classIndex ?? 0) : 2, score: Math.round(rnd.next() * 10) / 10 });
+      }
+    }
+    for (let d = Math.floor(rnd.next() * 3); d > 0; d--) detections.push({ x: rnd.next() * 80, y: rnd.next() * 60, width: 4 + rnd.next() * 30, height: 4 + rnd.next() * 30, classIndex: Math.floor(rnd.next() * 3), score: Math.round(rnd.next() * 10) / 10 });
+    images.push({ groundTruth, detections });
+  }
+  const fovea = cocoEvaluate(images, classes);
+  const asPython = images.map((im) => [im.detections.map((d) => [d.x, d.y, d.width, d.height, d.classIndex, d.score]), im.groundTruth.map((g) => [g.x, g.y, g.width, g.height, g.classIndex, g.crowd === true, g.ignore === true])]);
+  const script = ['import json, sys', `sys.path.insert(0, ${JSON.stringify(join(REPO_ROOT, 'resources', 'export-templates', 'pytorch'))})`, 'sys.dont_write_bytecode = True', 'import train', 'classes, images = json.load(sys.stdin)', 'print(json.dumps(train.detection_metrics(classes, [([tuple(d) for d in ds], [tuple(g) for g in gs]) for ds, gs in images])))'].join('\n');
+  const r = spawnSync(PYTHON, ['-B', '-c', script], { input: JSON.stringify([classes, asPython]), encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const printed = JSON.parse(r.stdout) as Record<string, unknown>;
+  assert.ok(fovea.mAP50 > 0 && fovea.mAP50 < 1, `a mix of hits and misses (mAP50 ${fovea.mAP50})`);
+  assert.equal(fovea.perClass['sign']?.ap50, -1);
+  close(fovea, printed, 1e-12, 'detection');
+  const regions = images.reduce((n, im) => n + im.groundTruth.filter((g) => g.crowd || g.ignore).length, 0);
+  process.stdout.write(`# COCO AP of ${images.reduce((n, im) => n + im.detections.length, 0)} detections on 30 images (${regions} crowd/difficult): mAP50 ${fovea.mAP50.toFixed(4)}, mAP ${fovea.mAP.toFixed(4)}, equal to 1e-12 in train.py\n`);
+});
+
 test('fovea export-training --split-from-run: the run\'s own split and settings', { timeout: 300_000 }, async () => {
   const data = await writePneumoniaSubset(join(work.dir, 'run-split'), { train: 8, val: 3, test: 3 });
   const ds = core.datasets.create('Pneumonia run', '');
@@ -349,7 +457,7 @@ test('train.py builds the same model input as Fovea: letterbox, box-filter reduc
   assert.match(String(manifest.whatLeft.dicomDeidentified), /PS3.15/);
 });
 
-test('bad input: no labels, no test images, an existing folder, detection: clear errors, nothing written', async () => {
+test('bad input: no labels, no test images, an existing folder, no boxes: clear errors, nothing written', async () => {
   const data = await writePneumoniaSubset(join(work.dir, 'bad'), { train: 4, val: 1, test: 2 });
   const unlabelled = core.datasets.create('Unlabelled', '');
   await core.importFiles({ datasetId: unlabelled.id, paths: [data.imagesDir] });
@@ -375,7 +483,11 @@ test('bad input: no labels, no test images, an existing folder, detection: clear
   assert.deepEqual(readdirSync(existing), ['notes.txt']);
   assert.equal(readFileSync(join(existing, 'notes.txt'), 'utf8'), 'mine');
 
-  await assert.rejects(exportTraining(deps, { datasetId: ds.id, task: 'detection', target: 'pytorch', outDir: join(work.dir, 'bad-detect') }), (e: Error & { code?: string }) => e.code === 'UNSUPPORTED');
+  // Detection without any box: class labels only. Importing them marked the images labelled, so
+  // they are detection negatives, but a detector has no object to learn from.
+  const noBoxes = join(work.dir, 'bad-detect');
+  await assert.rejects(exportTraining(deps, { datasetId: ds.id, task: 'detection', target: 'pytorch', outDir: noBoxes }), (e: Error & { code?: string }) => e.code === 'BAD_INPUT' && /has no boxes/.test(e.message));
+  assert.ok(!existsSync(noBoxes), 'no folder was made');
 
   // The Export screen's request: the same service as a job, its refusal as the finished event's error.
   const finished = new Promise<Events['export.finished']>((resolve) => {

@@ -9,6 +9,13 @@
  *   masks/...png                       segmentation: class index per pixel, 0 background, 255 ignore
  *                                      (the truth Fovea's evaluation rasterises: later shapes win,
  *                                      ignore-class regions 255)
+ *   annotations/<split>.json           detection: COCO per split (image pixels; category_id = class
+ *                                      index + 1; image id = the sample's `id` in dataset.json). The
+ *                                      boxes are the ground truth Fovea's evaluation scores against
+ *                                      (score-images.ts detectionTruth): `area` COCO's, VOC difficult
+ *                                      as `ignore: 1`, crowd regions `iscrowd: 1` of their class and
+ *                                      void / DontCare regions `iscrowd: 1` of every class. Images
+ *                                      marked labelled without boxes are listed (negatives).
  *   dataset.json                       task, classes, and per image: file, split, labels, size,
  *                                      whether its PNG holds stored values or normalised ones
  *   classes.txt                        one class per line (what `fovea import-model --classes` reads)
@@ -43,6 +50,7 @@ import type { RunStore } from '../store/run-store';
 import { decodeImage, type BlobReader } from '../training/sample-loader';
 import { collectSamples, IGNORE_INDEX, maskReader, rasterizeSegmentation, type Sample } from '../training/training-samples';
 import type { PolicyLoadResult } from '../policy/policy';
+import { detectionTruth } from '../evaluation/score-images';
 import { auditExport, ExportWriter, type WrittenFile } from './safe-output';
 
 /** The CLI's task names. */
@@ -78,6 +86,8 @@ export interface TrainingExportReport {
   task: TaskKind;
   classes: string[];
   images: { train: number; val: number; test: number };
+  /** Labels written: class labels, boxes and regions (COCO annotations), or masks. */
+  annotations: number;
   patients: { train: number; val: number; test: number } | null;
   heldBack: { itemId: number; reason: string }[];
   warnings: string[];
@@ -112,6 +122,8 @@ export interface TrainingPlanFile {
 }
 
 interface ExportedSample {
+  /** Detection: the image's id in annotations/<split>.json. */
+  id?: number;
   image: string;
   mask?: string;
   split: SplitName;
@@ -123,8 +135,9 @@ interface ExportedSample {
   values: 'stored' | 'normalised';
 }
 
-const FAMILIES: Record<'classification' | 'segmentation', { family: string; factory: string }> = {
+const FAMILIES: Record<TaskKind, { family: string; factory: string }> = {
   classification: { family: 'Fovea compact CNN classifier (conv-BN-ReLU blocks, global average pooling, dropout 0.3, dense, softmax)', factory: 'native-models/models/classifier.ts createClassifier' },
+  detection: { family: 'Fovea CenterNet-style detector (stride-2 conv-BN-ReLU backbone, FPN-like top-down to stride 4, heatmap/size/offset heads)', factory: 'native-models/models/detector.ts createDetector' },
   segmentation: { family: 'Fovea U-Net with batch norm (depth 3, 16 base filters, transposed-conv decoder, skip connections, softmax)', factory: 'native-models/models/unet.ts createUnet' },
 };
 
@@ -141,7 +154,6 @@ function normalizationDescription(n: TrainConfig['normalization']): string {
 
 /** The plan train.py follows: the run's settings, or what Fovea's training code chooses today. */
 export function buildPlan(config: TrainConfig, source: string, dataset: string | null, modelName: string): TrainingPlanFile {
-  if (config.task === 'detection') throw new FoveaException('UNSUPPORTED', 'Detection is not exported for PyTorch yet.');
   return {
     fovea: 'training-plan',
     version: 1,
@@ -247,14 +259,15 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
     refuse(deps, datasetId, 'FORBIDDEN', `Your IT policy does not allow training exports for ${req.target} (policy key allowedExportFormats; add "${req.target}" to allow it).`, { target: req.target, reason: 'policy allowedExportFormats' });
   }
   if (deps.library.readOnly) throw new FoveaException('LIBRARY_READ_ONLY', `${deps.library.readOnlyReason ?? 'The library is open read-only.'} Exports are recorded in the library's audit log, so none can be made now.`);
-  if (req.task === 'detection') {
-    refuse(deps, datasetId, 'UNSUPPORTED', 'Detection is not exported for PyTorch yet: export classification or segmentation, or boxes with `fovea export --format coco`.', { task: req.task });
-  }
 
   // ---- what to export, checked before anything is written
   const probe = collectSamples(deps.db, datasetId, req.task);
   if (probe.samples.length === 0) {
     refuse(deps, datasetId, 'BAD_INPUT', `Dataset "${dataset.name}" has no ${req.task} labels: label some images (or import labels) before exporting it for training.`, { reason: 'no labels' });
+  }
+  // Images marked labelled without boxes are detection samples (negatives), but a detector needs objects.
+  if (req.task === 'detection' && !probe.samples.some((s) => s.target.task === 'detection' && s.target.boxes.length > 0)) {
+    refuse(deps, datasetId, 'BAD_INPUT', `Dataset "${dataset.name}" has no boxes (boxes, polygons or masks of a class): a detector learns from boxes. Draw or import some (e.g. \`fovea import-labels --format coco\`) before exporting it for detection.`, { reason: 'no boxes' });
   }
   let config: TrainConfig;
   let source: string;
@@ -316,8 +329,12 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
     const deidOptions = deid ? (await import('../deid/deid-export')).parseDeidOptions({}).deid : null;
     const session = deid ? new deid.DeidSession() : null;
     const readMask = maskReader(deps.db);
+    const truth = req.task === 'detection' ? detectionTruth(deps.db, datasetId, collected.classNames, samples.map((s) => s.sample)) : null;
+    const coco = new Map<SplitName, { images: unknown[]; annotations: unknown[] }>();
+    let annotationId = 0;
     const out: ExportedSample[] = [];
     let lossy = 0;
+    let labelsWritten = 0;
     const held = new Set<number>();
     for (const [i, { sample, split }] of samples.entries()) {
       if (signal?.aborted) throw new FoveaException('CANCELLED', 'The training export was cancelled.');
@@ -353,12 +370,25 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
       if (png.lossy) lossy++;
       await writer.write(`images/${name}`, png.png);
       const entry: ExportedSample = { image: `images/${name}`, split, item: sample.itemId, frame: sample.frameIndex, width: sample.width, height: sample.height, values };
-      if (sample.target.task === 'classification') entry.labels = [...sample.target.classIndices];
+      if (sample.target.task === 'classification') {
+        entry.labels = [...sample.target.classIndices];
+        labelsWritten += entry.labels.length;
+      }
       else if (sample.target.task === 'segmentation') {
         const r = rasterizeSegmentation(sample.target.shapes, sample.height, sample.width, readMask);
         if (r.missing.length > 0) warnings.push(`Item ${sample.itemId}: ${r.missing.length} mask(s) changed while exporting and were left out.`);
         await writer.write(`masks/${name}`, await maskPng(r.classMap, sample.width, sample.height));
         entry.mask = `masks/${name}`;
+        labelsWritten++;
+      } else if (truth) {
+        entry.id = out.length + 1;
+        const cocoSplit = coco.get(split) ?? { images: [], annotations: [] };
+        coco.set(split, cocoSplit);
+        cocoSplit.images.push({ id: entry.id, file_name: entry.image, width: sample.width, height: sample.height, item: sample.itemId, frame: sample.frameIndex });
+        for (const g of truth.get(`${sample.itemId}:${sample.frameIndex}`) ?? []) {
+          labelsWritten++;
+          cocoSplit.annotations.push({ id: ++annotationId, image_id: entry.id, category_id: g.classIndex + 1, bbox: [g.x, g.y, g.width, g.height], area: g.area ?? g.width * g.height, iscrowd: g.crowd ? 1 : 0, ...(g.ignore ? { ignore: 1 } : {}) });
+        }
       }
       out.push(entry);
       onProgress?.(i + 1, samples.length);
@@ -368,6 +398,11 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
     if (kept('test') === 0) throw new FoveaException('BAD_INPUT', 'Every test image was held back (possible burned-in text): nothing is left to test on.');
 
     const classes = collected.classNames;
+    for (const split of ['train', 'val', 'test'] as const) {
+      if (!truth) break;
+      const c = coco.get(split) ?? { images: [], annotations: [] };
+      await writer.write(`annotations/${split}.json`, `${JSON.stringify({ info: { description: `Fovea training export, ${split} split`, note: 'bbox [x, y, width, height] in image pixels; category_id = class index + 1' }, images: c.images, annotations: c.annotations, categories: classes.map((name, k) => ({ id: k + 1, name })) })}\n`);
+    }
     await writer.write('dataset.json', `${JSON.stringify({ fovea: 'training-dataset', version: 1, task: req.task, classes, channels: config.channels, ignoreIndex: IGNORE_INDEX, samples: out }, null, 1)}\n`);
     await writer.write('classes.txt', `${classes.join('\n')}\n`);
     await writer.write('plan.json', `${JSON.stringify(plan, null, 2)}\n`);
@@ -391,7 +426,7 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
         images: out.length,
         pixels: 'PNG pixel data only: no DICOM header, no file names (images are named by library item id), no patient data',
         dicomDeidentified: req.deidentify === true ? 'DICOM files went through the PS3.15 Basic Profile first; possible burned-in text held back' : false,
-        labels: req.task === 'segmentation' ? 'class-index masks' : 'class indices',
+        labels: req.task === 'segmentation' ? 'class-index masks' : req.task === 'detection' ? 'COCO boxes per split (annotations/)' : 'class indices',
         splits: images,
         patients,
         heldBack: heldBack.length,
@@ -406,7 +441,7 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
       objectId: datasetId,
       details: { target: req.target, task: req.task, outDir: summary.root, files: summary.files.length, bytes: summary.bytes, images: out.length, heldBack: heldBack.map((h) => h.itemId), deidentified: req.deidentify === true, splitFromRun: req.splitFromRun ?? null, manifestSha256 },
     });
-    return { root: summary.root, manifest: summary.manifest, task: req.task, classes, images, patients, heldBack, warnings, files: summary.files, bytes: summary.bytes, plan, seconds: (performance.now() - started) / 1000 };
+    return { root: summary.root, manifest: summary.manifest, task: req.task, classes, images, annotations: labelsWritten, patients, heldBack, warnings, files: summary.files, bytes: summary.bytes, plan, seconds: (performance.now() - started) / 1000 };
   } catch (e) {
     const removed = await writer.discard();
     if (createdRoot) await fsp.rmdir(writer.root).catch(() => undefined);

@@ -14,20 +14,25 @@ continues from output/checkpoints/last.pt (written after every epoch).
 
 What it reproduces of Fovea (plan.json says which values this export holds):
 - the model family: a compact CNN classifier (conv-BN-ReLU blocks, global average pooling,
-  dropout, dense + softmax) or a U-Net (batch norm, transposed-conv decoder, skips, softmax);
+  dropout, dense + softmax), a U-Net (batch norm, transposed-conv decoder, skips, softmax) or a
+  CenterNet-style detector (per-class centre heatmap, log box size and centre offset at stride 4,
+  decoded by 3x3 peak picking: Fovea's own decoding, so the ONNX imports with decoder 'fovea');
 - the preprocessing: the normalisation into [0, 1] (dataset.json says per image whether the PNG
   holds stored values, normalised here as Fovea does, or values Fovea already normalised), grey
   <-> RGB as BT.601 luma, the letterbox (scale s = S / max(w, h), centred, padding 0; large
   images box-filtered by floor(max side / S) first; bilinear at pixel centres), masks nearest with
   255 = ignore outside the image; augmentation as one affine (flips, rotation, scale) plus
   contrast/brightness jitter;
-- the losses (cross-entropy; segmentation adds 1 - mean foreground soft Dice), Adam, the best
-  checkpoint by validation loss, early stopping;
+- the losses (cross-entropy; segmentation adds 1 - mean foreground soft Dice; detection:
+  CenterNet's penalty-reduced focal loss + L1 on log size and offset, no heatmap loss inside
+  crowd / void regions), Adam, the best checkpoint by validation loss, early stopping;
 - the test metrics, computed as Fovea computes them (classification: sklearn's accuracy,
   precision/recall/F1 with zero_division=0, confusion matrix, one-vs-rest ROC AUC;
   segmentation: per-class Dice/IoU over the image pixels, the prediction mapped back from the
-  letterbox by nearest neighbour), so `fovea evaluate --model NAME --split test` on the imported
-  model prints the same numbers.
+  letterbox by nearest neighbour; detection: pycocotools' COCOeval matching and 101-point AP at
+  IoU 0.50:0.05:0.95, crowd and void regions ignored, boxes mapped back to image pixels and
+  clipped), so `fovea evaluate --model NAME --split test` on the imported model prints the same
+  numbers (detection: within floating-point differences between PyTorch and ONNX Runtime).
 """
 import argparse
 import hashlib
@@ -150,6 +155,76 @@ def forward_affine(width, height, S, a):
     return T2 @ A @ T1 @ m
 
 
+def transform_boxes(boxes, fwd, S):
+    """[x, y, w, h, class] in image pixels -> input pixels: the corners through the affine, their
+    bounding box clipped to the input; boxes under 1 px dropped (sample-loader.ts transformBoxes)."""
+    out = []
+    for x, y, w, h, c in boxes:
+        pts = fwd @ np.array([[x, x + w, x, x + w], [y, y, y + h, y + h], [1, 1, 1, 1]], dtype=np.float64)
+        x0, y0 = max(0.0, pts[0].min()), max(0.0, pts[1].min())
+        x1, y1 = min(float(S), pts[0].max()), min(float(S), pts[1].max())
+        if x1 - x0 >= 1 and y1 - y0 >= 1:
+            out.append((x0, y0, x1 - x0, y1 - y0, c))
+    return out
+
+
+STRIDE = 4  # the detector's output stride
+
+
+def gaussian_radius(height, width, min_overlap=0.7):
+    """CenterNet's radius (detector.ts gaussianRadius)."""
+    b1 = height + width
+    c1 = width * height * (1 - min_overlap) / (1 + min_overlap)
+    r1 = (b1 + math.sqrt(b1 * b1 - 4 * c1)) / 2
+    b2 = 2 * (height + width)
+    c2 = (1 - min_overlap) * width * height
+    r2 = (b2 + math.sqrt(b2 * b2 - 16 * c2)) / 2
+    a3 = 4 * min_overlap
+    b3 = -2 * min_overlap * (height + width)
+    c3 = (min_overlap - 1) * width * height
+    r3 = (b3 + math.sqrt(b3 * b3 - 4 * a3 * c3)) / 2
+    return min(r1, r2, r3)
+
+
+def encode_detection(boxes, S, K):
+    """One image's CenterNet targets on the S/4 grid (detector.ts encodeDetectionTargets): a gaussian
+    per object peaking at 1 on its centre cell, log size and offset there; class -1 = a region whose
+    cells carry no heatmap loss."""
+    H = W = S // STRIDE
+    heat = np.zeros((H, W, K), np.float32)
+    size = np.zeros((H, W, 2), np.float32)
+    offset = np.zeros((H, W, 2), np.float32)
+    mask = np.zeros((H, W), np.float32)
+    ignore = np.zeros((H, W), np.float32)
+    for bx, by, bw, bh, cls in boxes:
+        if cls == -1 and bw > 0 and bh > 0:
+            x0, x1 = max(0, math.ceil(bx / STRIDE - 0.5)), min(W - 1, math.floor((bx + bw) / STRIDE - 0.5))
+            y0, y1 = max(0, math.ceil(by / STRIDE - 0.5)), min(H - 1, math.floor((by + bh) / STRIDE - 0.5))
+            if x1 >= x0 and y1 >= y0:
+                ignore[y0:y1 + 1, x0:x1 + 1] = 1
+            continue
+        if not (bw > 0 and bh > 0) or not (0 <= cls < K):
+            continue
+        w, h = bw / STRIDE, bh / STRIDE
+        cx = min(W - 1e-3, max(0.0, (bx + bw / 2) / STRIDE))
+        cy = min(H - 1e-3, max(0.0, (by + bh / 2) / STRIDE))
+        ix, iy = int(math.floor(cx)), int(math.floor(cy))
+        r = max(0, int(math.floor(gaussian_radius(math.ceil(h), math.ceil(w)))))
+        sigma = (2 * r + 1) / 6
+        for dy in range(-r, r + 1):
+            y = iy + dy
+            if y < 0 or y >= H:
+                continue
+            for dx in range(-r, r + 1):
+                x = ix + dx
+                if 0 <= x < W:
+                    heat[y, x, cls] = max(heat[y, x, cls], math.exp(-(dx * dx + dy * dy) / (2 * sigma * sigma)))
+        size[iy, ix] = (math.log(w), math.log(h))
+        offset[iy, ix] = (cx - ix, cy - iy)
+        mask[iy, ix] = 1
+    return heat, size, offset, mask, ignore
+
+
 def render(img, f, width, height, S, fwd, mask=None, augment=None):
     """Resample the (reduced) image into S x S: bilinear, pixel centres, edges clamped, 0 outside;
     the mask nearest with 255 outside (sample-loader.ts renderSample)."""
@@ -198,6 +273,16 @@ class ExportedDataset(torch.utils.data.Dataset):
         self.K = len(meta["classes"])
         self.train = train
         self.epoch = 0
+        if self.task == "detection":
+            # annotations/<split>.json (COCO): objects (iscrowd 0, VOC difficult included, as Fovea
+            # trains them) and regions to ignore (iscrowd 1: crowd and void), by image id.
+            with open(os.path.join(HERE, "annotations", split + ".json"), encoding="utf-8") as fh:
+                coco = json.load(fh)
+            # Per image id, in the file's order: (x, y, w, h, class index, crowd, ignore).
+            self.boxes = {im["id"]: [] for im in coco["images"]}
+            for a in coco["annotations"]:
+                x, y, w, h = a["bbox"]
+                self.boxes[a["image_id"]].append((x, y, w, h, a["category_id"] - 1, bool(a.get("iscrowd")), bool(a.get("ignore"))))
 
     def __len__(self):
         return len(self.samples)
@@ -225,15 +310,19 @@ class ExportedDataset(torch.utils.data.Dataset):
         x, m = render(img, f, s["width"], s["height"], S, forward_affine(s["width"], s["height"], S, a), mask, a)
         if self.task == "classification":
             return torch.from_numpy(x), torch.tensor(s["labels"][0], dtype=torch.int64)
+        if self.task == "detection":
+            fwd = forward_affine(s["width"], s["height"], S, a)
+            boxes = transform_boxes([(x, y, w, h, -1 if crowd else c) for x, y, w, h, c, crowd, _ in self.boxes[s["id"]]], fwd, S)
+            return torch.from_numpy(x), tuple(torch.from_numpy(t) for t in encode_detection(boxes, S, self.K))
         return torch.from_numpy(x), torch.from_numpy(m)
 
 
 # ---------------------------------------------------------------------------- models
 
 class ConvBnRelu(nn.Sequential):
-    def __init__(self, cin, cout):
+    def __init__(self, cin, cout, stride=1):
         # BN momentum 0.1 in PyTorch's convention is Fovea's 0.9 (Keras's convention); eps as Fovea's.
-        super().__init__(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout, eps=1e-3, momentum=0.1), nn.ReLU(inplace=True))
+        super().__init__(nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout, eps=1e-3, momentum=0.1), nn.ReLU(inplace=True))
 
 
 def classifier_levels(S):
@@ -295,6 +384,32 @@ class UNet(nn.Module):
         return self.head(x)
 
 
+class Detector(nn.Module):
+    """Fovea's CenterNet-style detector (native-models/models/detector.ts): stride-2 backbone to S/16,
+    FPN-like top-down back to S/4, a shared head and three 1x1 outputs: per-class centre heatmap
+    (sigmoid, bias -2.19 = prior 0.1), log(width), log(height) in cells, centre offset in its cell."""
+
+    def __init__(self, C, K, f=16):
+        super().__init__()
+        self.stem = ConvBnRelu(C, f, 2)
+        self.c2 = nn.Sequential(ConvBnRelu(f, 2 * f, 2), ConvBnRelu(2 * f, 2 * f))
+        self.c3 = nn.Sequential(ConvBnRelu(2 * f, 4 * f, 2), ConvBnRelu(4 * f, 4 * f))
+        self.c4 = nn.Sequential(ConvBnRelu(4 * f, 8 * f, 2), ConvBnRelu(8 * f, 8 * f))
+        self.p3_reduce, self.p3_lateral, self.p3 = nn.Conv2d(8 * f, 4 * f, 1), nn.Conv2d(4 * f, 4 * f, 1), ConvBnRelu(4 * f, 4 * f)
+        self.p2_reduce, self.p2_lateral, self.p2 = nn.Conv2d(4 * f, 2 * f, 1), nn.Conv2d(2 * f, 2 * f, 1), ConvBnRelu(2 * f, 2 * f)
+        self.head = ConvBnRelu(2 * f, 2 * f)
+        self.heatmap, self.size, self.offset = nn.Conv2d(2 * f, K, 1), nn.Conv2d(2 * f, 2, 1), nn.Conv2d(2 * f, 2, 1)
+
+    def forward(self, x):  # x [n, C, S, S] -> heatmap [n, K, S/4, S/4], size and offset [n, 2, S/4, S/4]
+        c2 = self.c2(self.stem(x))
+        c3 = self.c3(c2)
+        c4 = self.c4(c3)
+        p3 = self.p3(F.interpolate(self.p3_reduce(c4), scale_factor=2, mode="nearest") + self.p3_lateral(c3))
+        p2 = self.p2(F.interpolate(self.p2_reduce(p3), scale_factor=2, mode="nearest") + self.p2_lateral(c2))
+        h = self.head(p2)
+        return torch.sigmoid(self.heatmap(h)), self.size(h), self.offset(h)
+
+
 class FoveaModel(nn.Module):
     """What the ONNX holds: Fovea's layout, NHWC image in, probabilities out (NHWC for masks)."""
 
@@ -305,6 +420,8 @@ class FoveaModel(nn.Module):
 
     def forward(self, image):
         y = self.net(image.permute(0, 3, 1, 2))
+        if self.task == "detection":  # Fovea's detector outputs, in its order: heatmap, size, offset (NHWC)
+            return tuple(t.permute(0, 2, 3, 1) for t in y)
         if self.task == "classification":
             return torch.softmax(y, dim=1)
         return torch.softmax(y, dim=1).permute(0, 2, 3, 1)
@@ -312,16 +429,40 @@ class FoveaModel(nn.Module):
 
 def create_model(plan, K):
     S, C = plan["inputSize"], plan["channels"]
-    net = Classifier(S, C, K) if plan["task"] == "classification" else UNet(C, K)
+    net = Classifier(S, C, K) if plan["task"] == "classification" else Detector(C, K) if plan["task"] == "detection" else UNet(C, K)
     for m in net.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
         elif isinstance(m, nn.Linear):
             nn.init.xavier_uniform_(m.weight)
+    if isinstance(net, Detector):  # the heads as Fovea's: Glorot, zero bias, heatmap bias -2.19
+        for m in (net.p3_reduce, net.p3_lateral, net.p2_reduce, net.p2_lateral, net.heatmap, net.size, net.offset):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+        nn.init.constant_(net.heatmap.bias, -2.19)
     return net
 
 
+def detection_loss(out, target):
+    """CenterNet's loss as Fovea's (detector.ts detectionLoss): penalty-reduced focal loss on the
+    heatmap (alpha 2, beta 4, over the number of objects; no negative loss in ignored cells) + L1
+    on log size and offset at object centres."""
+    heat, size, offset = (t.permute(0, 2, 3, 1) for t in out)
+    t_heat, t_size, t_offset, t_mask, t_ignore = target
+    p = heat.clamp(1e-4, 1 - 1e-4)
+    pos = (t_heat >= 1).float()
+    neg = (1 - pos) * (1 - t_ignore[..., None])
+    pos_loss = (torch.log(p) * (1 - p) ** 2 * pos).sum()
+    neg_loss = (torch.log(1 - p) * p ** 2 * (1 - t_heat) ** 4 * neg).sum()
+    focal = -(pos_loss + neg_loss) / pos.sum().clamp(min=1)
+    n_reg = t_mask.sum() * 2 + 1e-4
+    m = t_mask[..., None]
+    return focal + ((size - t_size).abs() * m).sum() / n_reg + ((offset - t_offset).abs() * m).sum() / n_reg
+
+
 def loss_of(task, logits, target, class_weights):
+    if task == "detection":
+        return detection_loss(logits, target)
     if task == "classification":
         return F.cross_entropy(logits, target, weight=class_weights)
     K = logits.shape[1]
@@ -398,13 +539,188 @@ def segmentation_metrics(classes, counts, n):
     return {"task": "segmentation", "n": n, "dice": mean("dice"), "iou": mean("iou"), "perClass": per, "ignoredPixels": int(counts[3])}
 
 
+TOP_K, MIN_SCORE = 100, 0.05  # native-models/models/index.ts DETECTION_TOP_K, DETECTION_MIN_SCORE
+
+
+def decode_detections(heat, size, offset):
+    """One image's boxes in input pixels from NHWC outputs [H, W, K], [H, W, 2], [H, W, 2] (detector.ts
+    decodeDetections): cells equal to their 3x3 maximum are peaks; the top 100 over cells x classes
+    (ties: lower index first) with score >= 0.05, highest first."""
+    H, W, K = heat.shape
+    pad = np.full((H + 2, W + 2, K), -np.inf, dtype=heat.dtype)
+    pad[1:-1, 1:-1] = heat
+    pooled = np.max([pad[dy:dy + H, dx:dx + W] for dy in range(3) for dx in range(3)], axis=0)
+    peaks = np.where(pooled == heat, heat, 0).reshape(-1)
+    order = np.argsort(-peaks, kind="stable")[: min(TOP_K, H * W * K)]
+    max_log = math.log(2 * W)
+    out = []
+    for idx in order:
+        score = float(peaks[idx])
+        if not score >= MIN_SCORE:
+            break
+        cls = int(idx % K)
+        cell = int(idx // K)
+        cx, cy = cell % W, cell // W
+        w = math.exp(min(max_log, float(size[cy, cx, 0]))) * STRIDE
+        h = math.exp(min(max_log, float(size[cy, cx, 1]))) * STRIDE
+        x = (cx + float(offset[cy, cx, 0])) * STRIDE
+        y = (cy + float(offset[cy, cx, 1])) * STRIDE
+        out.append((x - w / 2, y - h / 2, w, h, cls, score))
+    return out
+
+
+def box_to_image(b, width, height, S):
+    """An input-pixel box back to image pixels through the letterbox, clipped; None when nothing is left."""
+    s, px, py = letterbox(width, height, S)
+    x0, y0 = max(0.0, (b[0] - px) / s), max(0.0, (b[1] - py) / s)
+    x1, y1 = min(float(width), (b[0] + b[2] - px) / s), min(float(height), (b[1] + b[3] - py) / s)
+    return (x0, y0, x1 - x0, y1 - y0) if x1 - x0 > 0 and y1 - y0 > 0 else None
+
+
+def box_iou(d, g, crowd):
+    w = min(d[0] + d[2], g[0] + g[2]) - max(d[0], g[0])
+    if w <= 0:
+        return 0.0
+    h = min(d[1] + d[3], g[1] + g[3]) - max(d[1], g[1])
+    if h <= 0:
+        return 0.0
+    i = w * h
+    da = d[2] * d[3]
+    return i / (da if crowd else da + g[2] * g[3] - i)
+
+
+def coco_thresholds(start, stop, num):
+    """numpy.linspace, as Fovea's linspace (the last value exactly `stop`)."""
+    step = (stop - start) / (num - 1)
+    out = [i * step + start for i in range(num)]
+    out[-1] = stop
+    return out
+
+
+IOU_THRS = coco_thresholds(0.5, 0.95, 10)
+REC_THRS = coco_thresholds(0.0, 1.0, 101)
+MAX_DET = 100
+
+
+def eval_image(dets, gts, k):
+    """COCOeval.evaluateImg for one image and class (all areas, 100 detections): detections by score
+    (stable), ground truth with the ignored (crowd, void, VOC difficult) last; each detection takes
+    the free ground truth of highest IoU >= the threshold, a regular one before an ignored one."""
+    g_all = [g for g in gts if g[4] == k]
+    d_all = [d for d in dets if d[4] == k]
+    if not g_all and not d_all:
+        return None
+    g_all = sorted(g_all, key=lambda g: 1 if (g[5] or g[6]) else 0)
+    d_all = sorted(d_all, key=lambda d: -d[5])[:MAX_DET]
+    g_ig = [g[5] or g[6] for g in g_all]
+    crowd = [g[5] for g in g_all]
+    ious = [[box_iou(d, g, c) for g, c in zip(g_all, crowd)] for d in d_all]
+    matched, ignored = [], []
+    for thr in IOU_THRS:
+        gtm = [False] * len(g_all)
+        dm, dig = [False] * len(d_all), [False] * len(d_all)
+        for di, row in enumerate(ious):
+            iou, m = min(thr, 1 - 1e-10), -1
+            for gi in range(len(g_all)):
+                if gtm[gi] and not crowd[gi]:
+                    continue
+                if m > -1 and not g_ig[m] and g_ig[gi]:
+                    break
+                if row[gi] < iou:
+                    continue
+                iou, m = row[gi], gi
+            if m == -1:
+                continue
+            dig[di], dm[di], gtm[m] = g_ig[m], True, True
+        matched.append(dm)
+        ignored.append(dig)
+    return {"scores": [d[5] for d in d_all], "matched": matched, "ignored": ignored, "npig": sum(1 for x in g_ig if not x)}
+
+
+def accumulate(evals):
+    """COCOeval.accumulate for one class: precision at the 101 recall points per threshold and the
+    recall reached; None without (non-ignored) ground truth."""
+    npig = sum(e["npig"] for e in evals)
+    if not evals or npig == 0:
+        return None
+    scores = [s for e in evals for s in e["scores"]]
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])
+    precision, recall = [], []
+    for t in range(len(IOU_THRS)):
+        dtm = [m for e in evals for m in e["matched"][t]]
+        dig = [x for e in evals for x in e["ignored"][t]]
+        tp = fp = 0
+        rc, pr = [], []
+        for i in order:
+            if dtm[i] and not dig[i]:
+                tp += 1
+            if not dtm[i] and not dig[i]:
+                fp += 1
+            rc.append(tp / npig)
+            pr.append(tp / (fp + tp + 2.220446049250313e-16))
+        recall.append(rc[-1] if rc else 0.0)
+        for i in range(len(pr) - 1, 0, -1):
+            if pr[i] > pr[i - 1]:
+                pr[i - 1] = pr[i]
+        q, pi = [0.0] * len(REC_THRS), 0
+        for r, thr in enumerate(REC_THRS):
+            while pi < len(rc) and rc[pi] < thr:
+                pi += 1
+            if pi >= len(rc):
+                break
+            q[r] = pr[pi]
+        precision.append(q)
+    return precision, recall
+
+
+def detection_metrics(classes, images):
+    """COCO AP as Fovea's evaluation (core/evaluation/detection-metrics.ts cocoEvaluate): per class AP
+    at IoU 0.5, 0.75 and over 0.50:0.05:0.95, recall with 100 detections; -1 for a class without
+    ground truth, left out of the means. `images`: (detections, ground truth) in (item, frame) order;
+    a detection is (x, y, w, h, class, score), a ground truth (x, y, w, h, class, crowd, ignore)."""
+    per, ap50s, ap75s, aps = {}, [], [], []
+    for k, name in enumerate(classes):
+        evals = [e for e in (eval_image(d, g, k) for d, g in images) if e is not None]
+        acc = accumulate(evals)
+        ap50 = ap75 = ap = ar = -1.0
+        if acc is not None:
+            precision, recall = acc
+            ap_at = [sum(p) / len(REC_THRS) for p in precision]
+            ap50, ap75, ap, ar = ap_at[0], ap_at[5], sum(ap_at) / len(ap_at), sum(recall) / len(recall)
+        per[name] = {"ap50": ap50, "ap75": ap75, "ap": ap, "ar100": ar,
+                     "groundTruth": sum(1 for _, g in images for b in g if b[4] == k and not b[5] and not b[6]),
+                     "detections": sum(1 for d, _ in images for b in d if b[4] == k)}
+        ap50s.append(ap50)
+        ap75s.append(ap75)
+        aps.append(ap)
+    mean = lambda xs: (sum(x for x in xs if x > -1) / sum(1 for x in xs if x > -1)) if any(x > -1 for x in xs) else -1.0  # noqa: E731
+    return {"task": "detection", "n": len(images), "mAP50": mean(ap50s), "mAP75": mean(ap75s), "mAP": mean(aps), "perClass": per}
+
+
 @torch.no_grad()
-def evaluate_test(model, meta, plan, device):
-    """The test split scored as Fovea scores it (image pixels for masks)."""
+def evaluate_test(model, meta, plan, device, detections_out=None):
+    """The test split scored as Fovea scores it (image pixels for masks and boxes). Detection: each
+    image's boxes (image pixels) are appended to `detections_out` when given."""
     ds = ExportedDataset(meta, plan, "test", train=False)
     classes = meta["classes"]
     model.eval()
     S = plan["inputSize"]
+    if meta["task"] == "detection":
+        images = []
+        for i in sorted(range(len(ds)), key=lambda j: (ds.samples[j]["item"], ds.samples[j]["frame"])):
+            s = ds.samples[i]
+            x, _ = ds[i]
+            heat, size, offset = (t.cpu().numpy()[0] for t in model(x[None].to(device)))
+            dets = []
+            for b in decode_detections(heat, size, offset):
+                box = box_to_image(b, s["width"], s["height"], S)
+                if box is not None:
+                    dets.append(box + b[4:])
+            images.append((dets, ds.boxes[s["id"]]))
+            if detections_out is not None:
+                detections_out.append({"item": s["item"], "frame": s["frame"], "image": s["image"],
+                                       "detections": [{"bbox": list(d[:4]), "classIndex": d[4], "class": classes[d[4]], "score": d[5]} for d in dets]})
+        return detection_metrics(classes, images)
     if meta["task"] == "classification":
         truth, probs = [], []
         for i in range(len(ds)):
@@ -459,10 +775,23 @@ def write_model_pack(model, meta, plan, out_dir, metrics, info):
     S, C, task, classes = plan["inputSize"], plan["channels"], meta["task"], meta["classes"]
     onnx_path = os.path.join(pack, "model.onnx")
     model = model.cpu().eval()
-    torch.onnx.export(model, torch.zeros(1, S, S, C), onnx_path + ".tmp", input_names=["image"], output_names=["probabilities"],
-                      dynamic_axes={"image": {0: "batch"}, "probabilities": {0: "batch"}}, opset_version=13)
+    # Detection: Fovea's three outputs in its order (its decoder reads them by position).
+    names = ["heatmap", "size", "offset"] if task == "detection" else ["probabilities"]
+    torch.onnx.export(model, torch.zeros(1, S, S, C), onnx_path + ".tmp", input_names=["image"], output_names=names,
+                      dynamic_axes={"image": {0: "batch"}, **{n: {0: "batch"} for n in names}}, opset_version=13)
     os.replace(onnx_path + ".tmp", onnx_path)
     out_shape = [None, len(classes)] if task == "classification" else [None, S, S, len(classes)]
+    G = S // STRIDE
+    outputs = ([{"name": "heatmap", "shape": [None, G, G, len(classes)], "layout": "NHWC", "dtype": "float32"},
+                {"name": "size", "shape": [None, G, G, 2], "layout": "NHWC", "dtype": "float32"},
+                {"name": "offset", "shape": [None, G, G, 2], "layout": "NHWC", "dtype": "float32"}] if task == "detection" else
+               [{"name": "probabilities", "shape": out_shape, "layout": "NC" if task == "classification" else "NHWC", "dtype": "float32"}])
+    decoding = {
+        "classification": "argmax over the probabilities gives the class index into `classes`.",
+        "segmentation": "argmax over the last axis gives each input pixel's class index; index 0 is background.",
+        "detection": "CenterNet: heatmap cells equal to their 3x3 maximum are peaks; the top 100 (cells x classes) with score >= 0.05; "
+                     "box centre (cell + offset) x 4, width and height exp(size) x 4 input pixels.",
+    }[task]
     norm = plan["normalization"]
     card = {
         "fovea": "model-card",
@@ -475,8 +804,8 @@ def write_model_pack(model, meta, plan, out_dir, metrics, info):
         "model": {"format": "onnx", "architecture": plan["model"]["family"], "files": ["model.onnx"], "parameters": sum(p.numel() for p in model.parameters()), "checkpoint": "best"},
         "input": {"name": "image", "shape": [None, S, S, C], "layout": "NHWC", "dtype": "float32", "channels": C, "channelOrder": "grey" if C == 1 else "RGB", "valueRange": [0, 1]},
         "preprocessing": {"normalization": dict(norm, description=plan["normalizationDescription"]), "letterbox": {"size": S, "description": "Scale by s = %d / max(width, height) (bilinear, pixel centres at +0.5; large images first box-filtered by floor(max side / %d)), centre, pad with 0." % (S, S)}, "channels": plan["channelsDescription"]},
-        "outputs": [{"name": "probabilities", "shape": out_shape, "layout": "NC" if task == "classification" else "NHWC", "dtype": "float32"}],
-        "decoding": "argmax over the probabilities gives the class index into `classes`." if task == "classification" else "argmax over the last axis gives each input pixel's class index; index 0 is background.",
+        "outputs": outputs,
+        "decoding": decoding,
         "training": {"trainedBy": "train.py (PyTorch %s)" % torch.__version__, "dataset": plan.get("dataset"), "epochs": plan["epochs"], **info},
         "metrics": {"test": metrics},
         "privacy": "No patient data: class names, counts and metrics only. The weights were learned from the exported images.",
@@ -520,6 +849,11 @@ def setup_distributed():
     return 0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu"), None
 
 
+def to_device(y, device):
+    """A target tensor, or detection's tuple of them."""
+    return tuple(t.to(device) for t in y) if isinstance(y, (tuple, list)) else y.to(device)
+
+
 def all_sum(values, device, world):
     t = torch.tensor(values, dtype=torch.float64, device=device)
     if world > 1:
@@ -553,6 +887,8 @@ def main():
         plan["inputSize"] = args.input_size
     if plan["task"] == "segmentation" and plan["inputSize"] % 8:
         sys.exit("the U-Net's input size must be a multiple of 8 (got %d)" % plan["inputSize"])
+    if plan["task"] == "detection" and (plan["inputSize"] % 16 or plan["inputSize"] < 32):
+        sys.exit("the detector's input size must be a multiple of 16, at least 32 (got %d)" % plan["inputSize"])
     if args.no_augment:
         plan["augment"] = None
 
@@ -600,7 +936,7 @@ def main():
             sampler.set_epoch(epoch)
         local_loss, local_n = 0.0, 0
         for x, y in loader:
-            x, y = x.to(device), y.to(device)
+            x, y = x.to(device), to_device(y, device)
             opt.zero_grad()
             loss = loss_of(task, model(x.permute(0, 3, 1, 2)), y, weights)
             loss.backward()
@@ -615,7 +951,7 @@ def main():
             vl, vn = 0.0, 0
             with torch.no_grad():
                 for x, y in val_loader:
-                    x, y = x.to(device), y.to(device)
+                    x, y = x.to(device), to_device(y, device)
                     vl += float(loss_of(task, model(x.permute(0, 3, 1, 2)), y, weights)) * len(x)
                     vn += len(x)
             vl, vn = all_sum([vl, vn], device, world)
@@ -646,8 +982,11 @@ def main():
         best_path = os.path.join(ckpt_dir, "best.pt")
         net.load_state_dict(torch.load(best_path if os.path.exists(best_path) else last, map_location=device)["model"])
         export = FoveaModel(net, task).to(device)
-        metrics = evaluate_test(export, meta, plan, device)
+        detections = [] if task == "detection" else None
+        metrics = evaluate_test(export, meta, plan, device, detections)
         write_json(os.path.join(args.out, "test-metrics.json"), metrics)
+        if detections is not None:  # the boxes behind the AP, per test image, in image pixels
+            write_json(os.path.join(args.out, "test-detections.json"), detections)
         pack = write_model_pack(export, meta, plan, args.out, metrics, {"bestEpoch": best_epoch, "processes": world, "backend": backend or "single"})
         emit({"event": "model", "path": os.path.relpath(pack, HERE)})
         emit(metrics, "TEST_METRICS ")

@@ -18,7 +18,7 @@ export class ExportState {
   withImages = $state(false);
   yoloTask = $state<'detect' | 'segment'>('detect');
   /** pytorch: what the exported train.py trains. */
-  trainingTask = $state<'classify' | 'segment'>('classify');
+  trainingTask = $state<'classify' | 'detect' | 'segment'>('classify');
   /** pytorch: DICOM through the PS3.15 basic profile first. */
   deidentify = $state(false);
   retainLongitudinalDates = $state<RetainLongitudinalDates>('none');
