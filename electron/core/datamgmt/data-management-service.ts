@@ -84,7 +84,7 @@ export class DataManagementService {
     const f = datasetFootprint(this.#d.db, id);
     const summary = [
       `${plural(f.items, 'item')} (${plural(f.series, 'series', 'series')}, ${plural(f.patients, 'patient')}), ${plural(f.labels, 'label')} and ${plural(f.proposals, 'model proposal')} will be deleted.`,
-      f.runs > 0 ? `${plural(f.runs, 'training run')} (${f.runIds.join(', ')}): ${DATASET_DELETE_RUNS_NOTE}` : 'This dataset has no training runs.',
+      f.runs > 0 ? `This dataset has ${plural(f.runs, 'training run')} (${f.runs === 1 ? 'run' : 'runs'} ${f.runIds.join(', ')}). ${DATASET_DELETE_RUNS_NOTE}` : 'This dataset has no training runs.',
       `${plural(f.blobs, 'stored file')} (${mib(f.blobBytes)}) only this dataset uses will be removed from the library. The audit log keeps its record. This cannot be undone.`,
     ];
     return { ...f, blockedBy: this.blockedBy(id), summary };

@@ -121,3 +121,19 @@ test('fovea datasets rename/delete and fovea items: what they print, --yes, and 
     assert.match(r.stderr, /\[LIBRARY_READ_ONLY\]$/m, argv.join(' '));
   }
 });
+
+test('`fovea import` of paths that do not exist leaves no empty dataset behind (issue 19 item 1), an existing one stays', { timeout: 60_000 }, async (t) => {
+  const tmp = tempDir();
+  t.after(tmp.cleanup);
+  const lib = join(tmp.dir, 'lib');
+  let r = await run(['import', join(tmp.dir, 'missing'), '--dataset', 'Ghost', '--library', lib]);
+  assert.match(r.stderr, /Nothing was imported; the new dataset "Ghost" was not kept\./);
+  r = await run(['datasets', '--json', '--library', lib]);
+  assert.deepEqual(JSON.parse(r.stdout), []);
+  const core = createCore({ libraryDir: lib, ml: createMlEngine() });
+  core.datasets.create('Kept empty', '');
+  core.close();
+  await run(['import', join(tmp.dir, 'missing'), '--dataset', 'Kept empty', '--library', lib]);
+  r = await run(['datasets', '--json', '--library', lib]);
+  assert.deepEqual((JSON.parse(r.stdout) as { name: string }[]).map((d) => d.name), ['Kept empty']);
+});
