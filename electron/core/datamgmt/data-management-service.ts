@@ -91,7 +91,7 @@ export class DataManagementService {
   }
 
   deleteDataset(id: number): DatasetDeleteResult {
-    datasetFootprint(this.#d.db, id); // NOT_FOUND first
+    this.#d.getDataset(id); // NOT_FOUND first
     this.#refuseIfBusy(id);
     const { footprint, removedBlobs } = inImmediateTransaction(this.#d.db, () => {
       const fp = datasetFootprint(this.#d.db, id);

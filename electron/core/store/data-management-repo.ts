@@ -97,8 +97,12 @@ function dropUnreferencedBlobs(db: Db, candidates: Iterable<string>): string[] {
  */
 export function deleteDataset(db: Db, id: number): { removedBlobs: string[] } {
   const candidates = blobsOfItems(db, id, null);
-  // Annotations first: annotations.class_id has no cascade of its own.
-  db.prepare('DELETE FROM annotations WHERE dataset_id = ?').run(id);
+  // Children first, each by an index on dataset_id: one cascade from the dataset row would walk
+  // every item's child tables item by item (10 s instead of 1.5 s for 25,000 items).
+  // Annotations go before their classes (annotations.class_id has no cascade of its own).
+  for (const table of ['annotations', 'import_jobs', 'splits', 'item_uncertainty', 'evaluations', 'runs', 'items', 'series', 'patients', 'label_classes']) {
+    db.prepare(`DELETE FROM ${table} WHERE dataset_id = ?`).run(id);
+  }
   const info = db.prepare('DELETE FROM datasets WHERE id = ?').run(id);
   if (info.changes !== 1) throw new FoveaException('NOT_FOUND', `There is no dataset with id ${id}.`);
   return { removedBlobs: dropUnreferencedBlobs(db, candidates) };
