@@ -203,7 +203,8 @@ export class Core implements CoreParts {
       audit: this.audit,
       getDataset: (id) => this.datasets.get(id),
       setSplit: (datasetId, itemIds, split) => this.splits.setSplit(datasetId, itemIds, split),
-      markInterruptedRuns: () => void this.runs.markInterrupted(),
+      // A read-only library is not written to (its preview still answers).
+      markInterruptedRuns: () => void (this.library.readOnly ? 0 : this.runs.markInterrupted()),
       activeJobs: () => this.jobs.list(),
       runDatasetOf: (runId) => {
         try {
