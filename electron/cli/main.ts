@@ -8,7 +8,8 @@ import type { RequestName } from '../contract/api';
 import { loadPolicy, type PolicyLoadResult } from '../core/policy/policy';
 import { toFoveaError } from '../core/errors';
 import { createCliContext, EXIT_USAGE, UsageError, type CliContext } from './cli-context';
-import { datasetsHelp, runDatasets } from './commands/datasets';
+import { datasetsHelp, datasetsOptions, runDatasets } from './commands/datasets';
+import { itemsHelp, itemsOptions, runItems } from './commands/data-management';
 import { demoHelp, runDemo } from './commands/demo';
 import { inspectHelp, pixelsHelp, pixelsOptions, runInspect, runPixels } from './commands/dicom-tools';
 import { evaluateHelp, evaluateOptions, runEvaluate } from './commands/evaluate';
@@ -41,7 +42,7 @@ interface CommandSpec {
 
 const COMMANDS: Record<string, CommandSpec> = {
   info: { help: infoHelp, request: 'app.info', run: (ctx) => runInfo(ctx) },
-  datasets: { help: datasetsHelp, request: 'datasets.list', run: (ctx) => runDatasets(ctx) },
+  datasets: { help: datasetsHelp, request: 'datasets.list', options: datasetsOptions, run: runDatasets },
   import: { help: importHelp, request: 'import.start', options: importOptions, run: runImport },
   backup: { help: backupHelp, options: backupOptions, run: (ctx, _p, values) => runBackup(ctx, values) },
   check: { help: checkHelp, options: checkOptions, run: (ctx, _p, values) => runCheck(ctx, values) },
@@ -62,6 +63,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   'import-model': { help: importModelHelp, request: 'models.import', options: importModelOptions, run: runImportModel },
   reslice: { help: resliceHelp, options: resliceOptions, run: runReslice },
   'segment-stats': { help: segmentStatsHelp, options: segmentStatsOptions, run: runSegmentStats },
+  items: { help: itemsHelp, options: itemsOptions, run: runItems },
 };
 
 const GLOBAL_OPTIONS = {

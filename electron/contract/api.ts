@@ -23,6 +23,7 @@ import { ASSIST_EVENT_NAMES, assistRequestSchemas, type AssistEvents, type Assis
 import { VOLUME_EVENT_NAMES, volumeRequestSchemas, type VolumeEvents, type VolumeResponses } from './volume';
 import { JOB_EVENT_NAMES, jobRequestSchemas, type JobEvents, type JobResponses } from './jobs';
 import { dicomTagRequestSchemas, type DicomTagResponses } from './dicom-tags';
+import { dataManagementRequestSchemas, type DataManagementResponses } from './data-management';
 
 /** IPC channels are prefixed; the preload refuses anything else. */
 export const CHANNEL_PREFIX = 'fovea:';
@@ -208,6 +209,8 @@ export const requestSchemas = {
   ...jobRequestSchemas,
   /** The viewer's DICOM tag browser (dicom-tags.ts). */
   ...dicomTagRequestSchemas,
+  /** Rename and delete datasets, delete items, batch status and split (data-management.ts). */
+  ...dataManagementRequestSchemas,
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -254,7 +257,7 @@ export interface SplitRedrawResult {
 }
 
 /** The response type of every request. */
-export interface Responses extends AnnotateResponses, EvaluationResponses, AssistResponses, VolumeResponses, JobResponses, DicomTagResponses {
+export interface Responses extends AnnotateResponses, EvaluationResponses, AssistResponses, VolumeResponses, JobResponses, DicomTagResponses, DataManagementResponses {
   'app.info': AppInfo;
   'policy.get': EnterprisePolicyView;
   'datasets.list': Dataset[];

@@ -54,6 +54,9 @@ import type { ModelPredictDeps } from './assist/model-predict';
 import { exportTraining, TRAINING_EXPORT_TASKS, type TrainingExportDeps } from './export/training-export';
 import { builtInModelsDir, importedModelsDir, ModelRegistry, type ModelRoot } from './assist/model-registry';
 import { AssistStore } from './store/assist-store';
+import { DATA_MANAGEMENT_WRITES } from '../contract/data-management';
+import { DataManagementService } from './datamgmt/data-management-service';
+import { dataManagementHandlers } from './datamgmt/data-management-requests';
 
 export interface CoreOptions {
   libraryDir: string;
@@ -86,7 +89,7 @@ const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create'
   'annotations.create', 'annotations.update', 'annotations.delete', 'annotations.restore', 'annotations.review', 'items.setStatus',
   'classes.create', 'classes.update', 'classes.delete', 'classes.merge', 'classes.setMultiLabel', 'settings.set', ...EVALUATION_WRITES, ...ASSIST_WRITES,
   // an export appends to the library's audit log
-  'export.start', ...VOLUME_WRITES]);
+  'export.start', ...VOLUME_WRITES, ...DATA_MANAGEMENT_WRITES]);
 
 export class Core implements CoreParts {
   readonly db: Db;
@@ -116,6 +119,8 @@ export class Core implements CoreParts {
   readonly #modelPredict: ModelPredictDeps;
   readonly #modelImport: ModelImportDeps;
   readonly volumes: VolumeService;
+  /** Rename and delete datasets, delete items, batch status and split (issue 19). */
+  readonly dataManagement: DataManagementService;
   #preflightResult: Promise<MlPreflight> | null = null;
   readonly #handlers: Handlers;
   #closed = false;
@@ -191,6 +196,30 @@ export class Core implements CoreParts {
       annotator: () => this.annotatorSettings.requireAnnotator(),
       onLabelsChanged: (change) => this.events.emit('labels.changed', change),
       onProgress: (p) => this.events.emit('volume.progress', p),
+    });
+
+    this.dataManagement = new DataManagementService({
+      db: this.db,
+      audit: this.audit,
+      getDataset: (id) => this.datasets.get(id),
+      setSplit: (datasetId, itemIds, split) => this.splits.setSplit(datasetId, itemIds, split),
+      // A read-only library is not written to (its preview still answers).
+      markInterruptedRuns: () => void (this.library.readOnly ? 0 : this.runs.markInterrupted()),
+      activeJobs: () => this.jobs.list(),
+      runDatasetOf: (runId) => {
+        try {
+          return this.runs.get(runId).datasetId;
+        } catch {
+          return null;
+        }
+      },
+      checkpointDir: (runId) => this.training.checkpointDir(runId),
+      removeBlobFile: (hash) => this.blobs.removeFile(hash),
+      annotator: () => this.annotatorSettings.requireAnnotator(),
+      onChanged: (datasetId, labels) => {
+        this.events.emit('datasets.changed', { datasetId });
+        if (labels) this.events.emit('labels.changed', { datasetId, itemId: null, seriesId: null });
+      },
     });
 
     this.#handlers = {
@@ -273,6 +302,7 @@ export class Core implements CoreParts {
         labelsChanged: (change) => this.events.emit('labels.changed', change),
       }),
       ...volumeHandlers(this.volumes),
+      ...dataManagementHandlers(this.dataManagement),
     };
   }
 

@@ -12,6 +12,7 @@ import { runKernelBench } from './wasm-kernels.bench';
 import { runSamBench } from './sam.bench';
 import { runStoreBench } from './store.bench';
 import { runVolumeBench } from './volume.bench';
+import { runDataManagementBench } from './datamgmt.bench';
 
 const benches: Record<string, () => Promise<void>> = {
   store: () => runStoreBench(),
@@ -23,6 +24,7 @@ const benches: Record<string, () => Promise<void>> = {
   learning: () => runLearningBench(),
   sam: () => runSamBench(),
   volume: () => runVolumeBench(),
+  datamgmt: () => runDataManagementBench(),
 };
 
 // Options that take a value (the training bench's); their values are not bench names.

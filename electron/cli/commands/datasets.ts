@@ -1,10 +1,15 @@
-/** `fovea datasets [--json]`: the datasets in the library with their counts. */
+/** `fovea datasets [--json]`: the datasets in the library with their counts; `rename` and `delete` (data-management.ts). */
 import type { CliContext } from '../cli-context';
 import { EXIT_OK } from '../cli-context';
+import { datasetsManageHelp, runDatasetsManage } from './data-management';
 
-export const datasetsHelp = 'fovea datasets [--json]        list datasets with item, series and label counts';
+export const datasetsHelp = `fovea datasets [--json]        list datasets with item, series and label counts\n  ${datasetsManageHelp}`;
 
-export function runDatasets(ctx: CliContext): number {
+export const datasetsOptions = { yes: { type: 'boolean', default: false } } as const;
+
+export function runDatasets(ctx: CliContext, positionals: string[] = [], values: Record<string, unknown> = {}): number | Promise<number> {
+  const [sub, ...rest] = positionals;
+  if (sub !== undefined) return runDatasetsManage(ctx, sub, rest, values);
   const list = ctx.core().datasets.list();
   if (ctx.json) {
     ctx.jsonLine(list);

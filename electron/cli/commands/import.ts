@@ -24,7 +24,13 @@ export async function runImport(ctx: CliContext, paths: string[], values: Record
     throw new UsageError('--workers must be a whole number from 0 (decode in this thread) to 256');
   }
   const core = ctx.core();
-  const dataset = core.datasets.findByName(datasetName) ?? core.datasets.create(datasetName, '');
+  const existing = core.datasets.findByName(datasetName);
+  const dataset = existing ?? core.datasets.create(datasetName, '');
+  // As the app's import does (Core.startImport): a dataset this import made and filled with nothing
+  // (every path missing or unreadable) does not stay behind empty.
+  const removeIfNew = (): void => {
+    if (!existing && core.datasets.removeIfEmpty(dataset.id) && !ctx.json) ctx.err(`Nothing was imported; the new dataset "${dataset.name}" was not kept.`);
+  };
 
   const interrupt = interruptible(ctx, 'Stopping after the current file');
   const bar = !ctx.json && ctx.isTty ? new ProgressBar() : null;
@@ -85,5 +91,6 @@ export async function runImport(ctx: CliContext, paths: string[], values: Record
     return c.failed > 0 || report.problems.length > 0 ? EXIT_PARTIAL : EXIT_OK;
   } finally {
     interrupt.release();
+    removeIfNew();
   }
 }

@@ -314,6 +314,13 @@ CREATE TABLE evaluations (
 CREATE INDEX item_uncertainty_rank ON item_uncertainty(run_id, score DESC, item_id);
 `,
   },
+  {
+    version: 5,
+    description: 'datamgmt: deleting items looks up their import records by index (ON DELETE SET NULL scanned import_files once per item)',
+    sql: /* sql */ `
+CREATE INDEX import_files_item ON import_files(item_id);
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

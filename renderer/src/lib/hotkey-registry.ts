@@ -145,7 +145,10 @@ export const MPR_KEYS: readonly { command: MprCommand; keys: string[] }[] = [
   { command: 'mpr.resetWindow', keys: letter('r') },
 ];
 
-export type GridCommand = 'grid.right' | 'grid.left' | 'grid.down' | 'grid.up' | 'grid.pageDown' | 'grid.pageUp' | 'grid.first' | 'grid.last' | 'grid.open';
+export type GridCommand =
+  | 'grid.right' | 'grid.left' | 'grid.down' | 'grid.up' | 'grid.pageDown' | 'grid.pageUp' | 'grid.first' | 'grid.last' | 'grid.open'
+  // marks for batch actions (issue 19)
+  | 'grid.mark' | 'grid.markAll' | 'grid.unmarkAll' | 'grid.deleteMarked';
 
 /** The browse grid's keys (the grid has focus; the viewer is closed). */
 export const GRID_KEYS: readonly { command: GridCommand; keys: string[] }[] = [
@@ -158,6 +161,10 @@ export const GRID_KEYS: readonly { command: GridCommand; keys: string[] }[] = [
   { command: 'grid.first', keys: ['Home'] },
   { command: 'grid.last', keys: ['End'] },
   { command: 'grid.open', keys: ['Enter'] },
+  { command: 'grid.mark', keys: ['Space'] },
+  { command: 'grid.markAll', keys: ['Ctrl+a', 'Meta+a'] },
+  { command: 'grid.unmarkAll', keys: ['Escape'] },
+  { command: 'grid.deleteMarked', keys: ['Delete'] },
 ];
 
 /** The library home's keys (outside text fields). */

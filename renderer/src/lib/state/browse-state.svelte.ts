@@ -90,6 +90,11 @@ export class BrowseState {
     };
   }
 
+  /** The items.list query of the current dataset, filter and sort for a page (batch marks). */
+  pageQuery(offset: number, limit: number) {
+    return { ...this.#query(offset, false), limit };
+  }
+
   /** Start over: new filter, sort or dataset. Fetches the first page with the total. */
   async reload(): Promise<void> {
     if (this.datasetId === null) return;
