@@ -44,7 +44,10 @@ export function resultSummary<E extends ResultEvent>(name: E, payload: Events[E]
       const r = (e as Events['import.finished']).report;
       if (!r) return null;
       const c = r.counts;
-      return [plural(c.imported, 'file') + ' imported', c.duplicate ? `${c.duplicate} duplicate` : '', c.skipped ? `${c.skipped} skipped` : '', c.failed ? `${c.failed} failed` : ''].filter(Boolean).join(', ');
+      const counts = [plural(c.imported, 'file') + ' imported', c.duplicate ? `${c.duplicate} duplicate` : '', c.skipped ? `${c.skipped} skipped` : '', c.failed ? `${c.failed} failed` : ''].filter(Boolean).join(', ');
+      // A path that could not be read at all is the likeliest reason for "0 imported": say it.
+      const problem = r.problems[0];
+      return problem ? `${counts}; ${problem.path}: ${problem.reason}${r.problems.length > 1 ? ` (and ${r.problems.length - 1} more)` : ''}` : counts;
     }
     case 'samples.finished':
       return (e as Events['samples.finished']).datasets.map((d) => `${d.name}: ${plural(d.items, 'item')}`).join('; ') || null;
