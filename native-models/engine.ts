@@ -183,6 +183,7 @@ function trainInWorker(url: URL, config: TrainConfig, provider: BatchProvider, o
     let worker: Worker;
     const onBatch = safe(options.onBatch);
     const onEpoch = safe(options.onEpoch);
+    const onPhase = safe(options.onPhase);
 
     const finish = (o: TrainOutcome): void => {
       if (settled) return;
@@ -205,6 +206,7 @@ function trainInWorker(url: URL, config: TrainConfig, provider: BatchProvider, o
     let batchesPerEpoch: { train: number; val: number };
     try {
       batchesPerEpoch = { train: provider.batchesPerEpoch('train'), val: provider.batchesPerEpoch('val') };
+      onPhase?.('loading-backend');
       worker = spawnWorker(url);
     } catch (e) {
       settled = true;
@@ -231,6 +233,9 @@ function trainInWorker(url: URL, config: TrainConfig, provider: BatchProvider, o
               },
               (e: unknown) => send({ type: 'batch-error', requestId: m.requestId, message: e instanceof Error ? e.message : String(e) }),
             );
+          break;
+        case 'phase':
+          onPhase?.(m.phase);
           break;
         case 'progress': {
           const { type: _type, ...p } = m;
@@ -284,6 +289,8 @@ async function trainInProcess(config: TrainConfig, provider: BatchProvider, opti
   }
   const onBatch = safe(options.onBatch);
   const onEpoch = safe(options.onEpoch);
+  const onPhase = safe(options.onPhase);
+  onPhase?.('loading-backend');
   const { runTraining } = await loadTrainer();
   return runTraining(
     config,
@@ -293,6 +300,7 @@ async function trainInProcess(config: TrainConfig, provider: BatchProvider, opti
       isCancelled: () => options.signal?.aborted === true,
       ...(onBatch ? { onBatch } : {}),
       ...(onEpoch ? { onEpoch } : {}),
+      ...(onPhase ? { onPhase } : {}),
     },
     { preflight, recoverWasmAfterAbort: true },
   );

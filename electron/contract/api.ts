@@ -291,7 +291,8 @@ export interface Events extends EvaluationEvents, AssistEvents, VolumeEvents, Jo
   /** An import ended (done, cancelled or failed), with its report. */
   'import.finished': { jobId: string; report: ImportReport | null; error: FoveaError | null };
   /** The sample library is being made: the phase, and import progress within it. */
-  'samples.progress': { jobId: string; phase: string; progress: ImportProgress | null };
+  /** `fraction`: 0..1 over the whole sample library (weighted by phase), never going back. */
+  'samples.progress': { jobId: string; phase: string; progress: ImportProgress | null; fraction: number };
   'samples.finished': { jobId: string; datasets: { name: string; id: number; items: number; annotations: number }[]; error: FoveaError | null };
   /** A run began (or resumed): its id and settings. */
   'training.started': { jobId: string; runId: number; config: TrainConfig; samples: number; warnings: string[] };

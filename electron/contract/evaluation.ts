@@ -66,8 +66,8 @@ export interface EvaluationEvents {
   /** Images predicted so far. */
   'predict.progress': { jobId: string; runId: number; done: number; total: number };
   'predict.finished': { jobId: string; runId: number; report: PredictReport | null; error: FoveaError | null };
-  /** Batches evaluated so far. */
-  'evaluation.progress': { jobId: string; runId: number; done: number; total: number };
+  /** Images scored so far of `total`, and the phase ('Loading the model', 'Predicting', 'Computing metrics'). */
+  'evaluation.progress': { jobId: string; runId: number; done: number; total: number; phase: string };
   'evaluation.finished': { jobId: string; runId: number; split: EvaluationSplit; datasetId: number | null; summary: EvaluationSummary | null; error: FoveaError | null };
 }
 

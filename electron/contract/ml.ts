@@ -131,6 +131,14 @@ export interface TrainOutcome {
   error: { code: 'OUT_OF_MEMORY' | 'BACKEND_UNAVAILABLE' | 'INTERNAL'; message: string } | null;
 }
 
+/**
+ * What a run does before its first batch has trained, so a person watching it start sees it move:
+ * the backend loading (a worker starting, TensorFlow.js and its wasm or GPU backend), the model
+ * being built (or its checkpoint loaded), waiting for the first batch's images, the first step
+ * (kernels compiled on first use).
+ */
+export type TrainPhase = 'loading-backend' | 'building-model' | 'waiting-for-data' | 'first-step';
+
 export interface TrainOptions {
   /** Folder for this run's checkpoints (epoch-N/, best/, last/). */
   checkpointDir: string;
@@ -139,6 +147,8 @@ export interface TrainOptions {
   signal?: AbortSignal;
   onBatch?: (p: BatchProgress) => void;
   onEpoch?: (r: EpochResult) => void;
+  /** Before the first batch has trained: each phase once, in order. */
+  onPhase?: (phase: TrainPhase) => void;
 }
 
 /** Model outputs for one batch of images, decoded, in input-pixel coordinates. */

@@ -506,6 +506,8 @@ export class Core implements CoreParts {
               p.batch >= p.batchesPerEpoch,
             ),
           onEpoch: (id, r) => this.events.emit('training.epoch', { runId: id, ...r }),
+          // Before the first batch: every phase change goes out; decoding counts are throttled.
+          onPhase: (p) => job.progress({ done: p.done ?? 0, total: p.total, phase: p.phase }, undefined, p.changed),
         }),
       outcomeOf: ({ outcome }) => (outcome.status === 'cancelled' ? 'cancelled' : outcome.status === 'failed' ? 'failed' : 'done'),
       finished: (r) =>
@@ -578,9 +580,9 @@ export class Core implements CoreParts {
       task: (job) =>
         createSampleLibrary(this, {
           signal: job.signal,
-          // A phase change always goes out; import progress within a phase is throttled.
-          onProgress: (phase, progress) =>
-            job.progress({ done: progress?.filesDone ?? 0, total: progress?.filesTotal ?? null, phase }, () => this.events.emit('samples.progress', { jobId, phase, progress }), progress === null),
+          // The whole library in thousandths, weighted by phase; a phase change always goes out.
+          onProgress: ({ phase, fraction, progress, phaseStart }) =>
+            job.progress({ done: Math.round(fraction * 1000), total: 1000, phase }, () => this.events.emit('samples.progress', { jobId, phase, progress, fraction }), phaseStart),
         }),
       finished: (r) => this.events.emit('samples.finished', r.ok ? { jobId, datasets: r.value.datasets, error: null } : { jobId, datasets: [], error: r.error }),
     });

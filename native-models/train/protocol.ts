@@ -7,6 +7,7 @@
  * The conversation:
  *   calling thread -> worker   start
  *   worker -> calling thread   started            (the backend it trains on)
+ *   worker -> calling thread   phase*             (building the model, ..., the first step)
  *   worker -> calling thread   need-batch*        (the BatchProvider lives on the
  *   calling thread -> worker   batch*              calling thread: it decodes images)
  *   worker -> calling thread   progress*, epoch*, checkpoint*
@@ -20,7 +21,7 @@
  * prompts for Segment Anything, inspect and run imported ONNX models), per request id.
  */
 import type { BackendName } from '../../electron/contract/domain';
-import type { Batch, BatchProgress, EpochResult, Prediction, TrainConfig, TrainOutcome } from '../../electron/contract/ml';
+import type { Batch, BatchProgress, EpochResult, Prediction, TrainConfig, TrainOutcome, TrainPhase } from '../../electron/contract/ml';
 import type { AssistWorkerConfig, FromAssistWorker, ToAssistWorker } from '../assist/assist-protocol';
 import type { InferenceEngineUse } from './onnx-inference';
 
@@ -66,6 +67,8 @@ export type FromWorker =
   /** The backend is up (before the first batch): which one trains. */
   | { type: 'started'; backend: BackendName }
   | { type: 'need-batch'; requestId: number; split: 'train' | 'val'; epoch: number; index: number }
+  /** What the run does before its first batch has trained (building the model, the first step). */
+  | { type: 'phase'; phase: TrainPhase }
   | ({ type: 'progress' } & BatchProgress)
   | ({ type: 'epoch' } & EpochResult)
   | { type: 'checkpoint'; epoch: number; path: string }

@@ -26,7 +26,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName, MlPreflight } from '../../electron/contract/domain';
-import type { Batch, BatchProgress, EpochResult, TrainConfig, TrainOutcome } from '../../electron/contract/ml';
+import type { Batch, BatchProgress, EpochResult, TrainConfig, TrainOutcome, TrainPhase } from '../../electron/contract/ml';
 import { initWasmBackend } from '../backends/wasm-setup';
 import { initWebGpuBackend, takeWebGpuFault } from '../backends/webgpu-setup';
 import { createModel, taskHooks, validateConfig, type TaskHooks } from '../models/index';
@@ -197,6 +197,8 @@ export interface TrainerCallbacks {
   onCheckpoint?: (epoch: number, path: string) => void;
   /** The backend is active (before the first batch). */
   onStarted?: (backend: BackendName) => void;
+  /** Before the first batch has trained: 'building-model', 'waiting-for-data', 'first-step', once each. */
+  onPhase?: (phase: TrainPhase) => void;
   /** Polled at every batch boundary. */
   isCancelled: () => boolean;
 }
@@ -326,6 +328,7 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
     await activateBackend(choice.backend);
     if (choice.warning) warning = choice.warning;
     cb.onStarted?.(choice.backend);
+    cb.onPhase?.('building-model');
   } catch (e) {
     return outcome('failed', { code: 'BACKEND_UNAVAILABLE', message: `The ${backend} backend failed to start: ${(e as Error).message}` });
   }
@@ -364,6 +367,8 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
       }
     }
     const varList = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    cb.onPhase?.('waiting-for-data');
+    let firstStep = true;
 
     // Timing over this call's training steps (waiting for batches included), for the ETA.
     let trainSeconds = 0;
@@ -396,6 +401,10 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
         if (i + 1 < nTrain) next = fetchBatch(provider, 'train', epoch, i + 1);
         checkBatch(batch, config);
         setDropoutSeeds(model, config.seed, epoch, i);
+        if (firstStep) {
+          firstStep = false;
+          cb.onPhase?.('first-step');
+        }
         const r = await trainStep(model, optimizer, hooks, varList, batch, config);
         checkGpuFault(backend, config, epoch);
         if (!Number.isFinite(r.loss)) throw new TrainingError('INTERNAL', `Training diverged (loss ${r.loss} at epoch ${epoch}, batch ${i + 1}). Try a lower learning rate (e.g. ${config.learningRate / 10}).`);

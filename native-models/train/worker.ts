@@ -69,6 +69,7 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<void> {
       {
         isCancelled: () => cancelled,
         onStarted: (backend) => post({ type: 'started', backend }),
+        onPhase: (phase) => post({ type: 'phase', phase }),
         onBatch: (p) => post({ type: 'progress', ...p }),
         onEpoch: (r) => post({ type: 'epoch', ...r }),
         onCheckpoint: (epoch, path) => post({ type: 'checkpoint', epoch, path }),

@@ -10,10 +10,10 @@ export async function runDemo(ctx: CliContext): Promise<number> {
   const bar = !ctx.json && ctx.isTty ? new ProgressBar() : null;
   let lastPhase = '';
   const report = await createSampleLibrary(ctx.core(), {
-    onProgress: (phase, p) => {
+    onProgress: ({ phase, fraction }) => {
       if (phase !== lastPhase && !bar && !ctx.json) ctx.err(`${phase}...`);
       lastPhase = phase;
-      bar?.update(p && p.filesTotal ? p.filesDone / p.filesTotal : 0, phase);
+      bar?.update(fraction, phase);
     },
   });
   bar?.done();

@@ -61,6 +61,9 @@ import { loadEvaluation, saveEvaluation } from '../store/evaluation-repo';
 
 export type { EvaluationSplit };
 
+/** Images per prediction call while evaluating: small enough that progress moves every second or so. */
+const EVALUATION_BATCH = 8;
+
 export interface EvaluateRunOptions {
   /** Default: 'test' on the run's own dataset, 'all' on another dataset. */
   split?: EvaluationSplit;
@@ -69,8 +72,8 @@ export interface EvaluateRunOptions {
   /** Write the result into the run's folder (default true). */
   store?: boolean;
   signal?: AbortSignal;
-  /** After every batch. */
-  onProgress?: (done: number, total: number) => void;
+  /** Images scored so far of all to score, and what is happening ('Loading the model', 'Predicting', 'Computing metrics'). */
+  onProgress?: (done: number, total: number, phase: string) => void;
 }
 
 /** Per-image classification outcome (the error gallery's input): the contract's view. */
@@ -185,8 +188,11 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
       `No ${config.task}-labelled image of dataset "${dataset.name}" is in the ${split === 'all' ? 'dataset' : `${split} split`}: nothing to evaluate.`,
     );
   }
-  const provider = createLibraryBatchProvider({ blobs: core.blobs, db: core.db }, { samples: inSplit, splits: chosen, config });
-  const total = provider.batchesPerEpoch('test');
+  // Small batches, whatever the run trained with: a test split of 24 slices is one training batch,
+  // and the bar would stand still until the end. Inference does not depend on the batch size.
+  const provider = createLibraryBatchProvider({ blobs: core.blobs, db: core.db }, { samples: inSplit, splits: chosen, config: { ...config, batchSize: Math.min(config.batchSize, EVALUATION_BATCH) } });
+  const total = inSplit.length;
+  options.onProgress?.(0, total, 'Loading the model');
   const K = config.classNames.length;
 
   // (item, frame) of each image of a batch: the provider keeps (item, frame) order and leaves out unreadable images.
@@ -249,14 +255,15 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
         } else {
           throw new FoveaException('INTERNAL', `The model returned a ${p.task} prediction for a ${t.task} batch.`);
         }
+        // Per image: a segmentation model sliding over full images takes a while for each.
+        options.onProgress?.(++done, total, 'Predicting');
       }
-      done++;
-      options.onProgress?.(done, total);
     }
   } finally {
     provider.dispose();
   }
   const failures = provider.stats().failures;
+  options.onProgress?.(total, total, 'Computing metrics');
   if (failures.length) warnings.push(`${failures.length} image(s) could not be read and are left out.`);
 
   let metrics: ClassificationMetrics | DetectionMetrics | SegmentationMetrics;

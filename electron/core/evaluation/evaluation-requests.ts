@@ -57,7 +57,7 @@ export function evaluationHandlers(core: EvaluationRequestsCore): EvalHandlers {
             split: wanted,
             ...(datasetId !== undefined ? { datasetId } : {}),
             signal: job.signal,
-            onProgress: (done, total) => job.progress({ done, total }, () => core.events.emit('evaluation.progress', { jobId, runId, done, total })),
+            onProgress: (done, total, phase) => job.progress({ done, total, phase }, () => core.events.emit('evaluation.progress', { jobId, runId, done, total, phase }), done === 0),
           }),
         finished: (r) => {
           if (!r.ok) {

@@ -89,7 +89,7 @@ road/   road scenes: images/, annotations.coco.json (car, pedestrian, sign boxes
  */
 export async function writeSampleData(
   outDir: string,
-  options: { size?: SampleDataSize; seed?: number } = {},
+  options: { size?: SampleDataSize; seed?: number; onProgress?: (part: 'ct' | 'road', done: number, total: number) => void } = {},
 ): Promise<SampleDataManifest> {
   const size = options.size ?? 'demo';
   const seed = options.seed ?? DEFAULT_SAMPLE_SEED;
@@ -112,8 +112,9 @@ export async function writeSampleData(
 
   // One after the other: both mostly use this one thread, and running them together
   // would only interleave them on the two cores the tests share.
-  const ct = await writeSyntheticCtStudies(join(outDir, 'ct'), { ...preset.ct, seed });
-  const road = await writeSyntheticRoadScenes(join(outDir, 'road'), { ...preset.road, seed });
+  const onProgress = options.onProgress;
+  const ct = await writeSyntheticCtStudies(join(outDir, 'ct'), { ...preset.ct, seed }, onProgress && ((done, total) => onProgress('ct', done, total)));
+  const road = await writeSyntheticRoadScenes(join(outDir, 'road'), { ...preset.road, seed }, onProgress && ((done, total) => onProgress('road', done, total)));
   const manifest: SampleDataManifest = {
     kind: MANIFEST_KIND,
     version: 1,

@@ -424,7 +424,8 @@ function dateFromDays(days: number): string {
  *   <outDir>/labels.csv, classes.json, manifest.json
  * About half the patients (at least one when there are two or more) have 1-3 lesions.
  */
-export async function writeSyntheticCtStudies(outDir: string, options: SyntheticCtOptions): Promise<SyntheticCtManifest> {
+/** `onSlice(done, total)` follows the work slice by slice (the sample library's progress bar). */
+export async function writeSyntheticCtStudies(outDir: string, options: SyntheticCtOptions, onSlice?: (done: number, total: number) => void): Promise<SyntheticCtManifest> {
   const o: BaseCtOptions = {
     patients: options.patients,
     slicesPerSeries: options.slicesPerSeries,
@@ -658,6 +659,7 @@ export async function writeSyntheticCtStudies(outDir: string, options: Synthetic
       const maskFile = `${seriesDir}/masks/${name}.png`;
       await writeFile(join(outDir, file), Buffer.from(dict.write()));
       await writeFile(join(outDir, maskFile), await encodeMaskPng(mask, size, size));
+      onSlice?.(p * n + i + 1, o.patients * n);
       slices.push({
         index: i,
         instanceNumber,

@@ -737,7 +737,8 @@ function encodeRgb(data: Uint8Array, w: number, h: number, format: 'png' | 'jpeg
  *   classes.json, manifest.json
  * Scene i depends only on (seed, i).
  */
-export async function writeSyntheticRoadScenes(outDir: string, options: SyntheticRoadOptions): Promise<SyntheticRoadManifest> {
+/** `onImage(done, total)` follows the scenes as they are written (the sample library's progress bar). */
+export async function writeSyntheticRoadScenes(outDir: string, options: SyntheticRoadOptions, onImage?: (done: number, total: number) => void): Promise<SyntheticRoadManifest> {
   const o: Required<SyntheticRoadOptions> = {
     count: options.count,
     width: options.width,
@@ -766,6 +767,7 @@ export async function writeSyntheticRoadScenes(outDir: string, options: Syntheti
   // this thread) overlaps with it, without holding hundreds of buffers at once.
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
+  let written = 0;
   for (let i = 0; i < o.count; i++) {
     const scene = renderScene(root.fork(`scene/${i}`), o.width, o.height, noise);
     const id = i + 1;
@@ -804,6 +806,7 @@ export async function writeSyntheticRoadScenes(outDir: string, options: Syntheti
         writeFile(join(outDir, mask), sem),
         writeFile(join(outDir, instances), ins),
       ]);
+      onImage?.(++written, o.count);
     })()
       .catch((e: unknown) => {
         failure ??= e;

@@ -56,6 +56,8 @@ export interface LibraryBatchProviderOptions {
   prefetchBatches?: number;
   /** Images decoded at once within a batch (default 4). */
   decodeConcurrency?: number;
+  /** After each image decoded, with the number decoded so far (a training run's start phases). */
+  onDecoded?: (decodes: number) => void;
 }
 
 export interface ProviderStats {
@@ -307,6 +309,7 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
     if (!p) {
       p = decodeSample(deps.blobs, s, decodeOptions).then((d) => {
         decodes++;
+        options.onDecoded?.(decodes);
         if (d.missingMasks.length > 0) missingMasks += d.missingMasks.length;
         if (!disposed) cache.set(key, d);
         return d;

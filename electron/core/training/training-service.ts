@@ -17,6 +17,7 @@ import type { Db } from '../store/library-db';
 import type { RunStore } from '../store/run-store';
 import { createLibraryBatchProvider } from './library-batch-provider';
 import { measureDatasetFacts } from './recipe-facts';
+import { StartPhases, type StartPhase } from './start-phases';
 import { applyPlan, planRecipe } from './recipe-plan';
 import { labelStratifier, type SplitService, type SplitSummary } from './splits';
 import { maskReader } from './training-samples';
@@ -103,6 +104,8 @@ export interface TrainCallbacks {
   onStart?: (info: { runId: number; config: TrainConfig; splits: SplitSummary; samples: number; warnings: string[] }) => void;
   onBatch?: (runId: number, p: BatchProgress) => void;
   onEpoch?: (runId: number, r: EpochResult) => void;
+  /** Between Start and the first trained batch: what the run is doing (collecting, loading, building, decoding). */
+  onPhase?: (p: StartPhase) => void;
 }
 
 export interface RunSnapshot {
@@ -162,6 +165,8 @@ export class TrainingService {
   /** Train a new model on a dataset. Resolves when the run ends (done, cancelled, stopped early or failed). */
   async train(datasetId: number, task: TaskKind, request: TrainRequest, cb: TrainCallbacks = {}): Promise<{ runId: number; outcome: TrainOutcome }> {
     const { db, ml, splits } = this.#d;
+    const phases = new StartPhases((p) => cb.onPhase?.(p), { resumed: false });
+    phases.collecting();
     const { classNames, recipe, accelerator: _accelerator, ...overrides } = request;
     const { collected } = collectForClasses(db, datasetId, task, classNames);
     if (collected.samples.length === 0) {
@@ -176,7 +181,7 @@ export class TrainingService {
     const config: TrainConfig = planned ? (await this.plan(datasetId, task, request)).config : { ...defaults, ...definedOnly(overrides), multiLabel: collected.multiLabel };
     const split = splits.ensureSplits(datasetId, { seed: config.seed, stratifyBy: labelStratifier(db, datasetId) });
     const splitMap = splits.splitMap(datasetId);
-    const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: collected.samples, splits: splitMap, config });
+    const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: collected.samples, splits: splitMap, config, onDecoded: (n) => phases.decoded(n) });
     if (provider.sampleCounts.train === 0 || provider.sampleCounts.val === 0) {
       provider.dispose();
       throw new FoveaException(
@@ -198,7 +203,8 @@ export class TrainingService {
     this.#d.audit.append({ action: 'train.start', objectType: 'run', objectId: runId, details: { datasetId, task, samples: collected.samples.length, classNames: config.classNames } });
     cb.onStart?.({ runId, config, splits: split, samples: collected.samples.length, warnings: collected.warnings });
     try {
-      return { runId, outcome: await this.#run(runId, config, provider, undefined, cb) };
+      phases.prepared(Math.min(config.batchSize, provider.sampleCounts.train), config.backend);
+      return { runId, outcome: await this.#run(runId, config, provider, undefined, cb, phases) };
     } finally {
       provider.dispose();
     }
@@ -210,6 +216,7 @@ export class TrainingService {
    */
   async resume(runId: number, cb: TrainCallbacks = {}, overrides: { backend?: BackendPreference } = {}): Promise<{ runId: number; outcome: TrainOutcome }> {
     const { db, runs, splits } = this.#d;
+    const phases = new StartPhases((p) => cb.onPhase?.(p), { resumed: true });
     runs.markInterrupted();
     const record = runs.get(runId);
     if (record.status === 'running') throw new FoveaException('CONFLICT', `Run ${runId} is still running (process alive); cancel it first.`);
@@ -231,12 +238,14 @@ export class TrainingService {
     });
     // The split the run started with (a redraw since then must not move its images); older runs: today's.
     const splitMap = snapshot.itemSplits ? new Map(snapshot.itemSplits) : splits.splitMap(record.datasetId);
-    const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: collected.samples, splits: splitMap, config });
+    phases.collecting();
+    const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: collected.samples, splits: splitMap, config, onDecoded: (n) => phases.decoded(n) });
     runs.reopen(runId);
     this.#d.audit.append({ action: 'train.resume', objectType: 'run', objectId: runId, details: { afterEpoch: after } });
     cb.onStart?.({ runId, config, splits: snapshot.splits, samples: collected.samples.length, warnings: collected.warnings });
     try {
-      return { runId, outcome: await this.#run(runId, config, provider, after > 0 ? after : undefined, cb) };
+      phases.prepared(Math.min(config.batchSize, provider.sampleCounts.train), config.backend);
+      return { runId, outcome: await this.#run(runId, config, provider, after > 0 ? after : undefined, cb, phases) };
     } finally {
       provider.dispose();
     }
@@ -248,6 +257,7 @@ export class TrainingService {
     provider: ReturnType<typeof createLibraryBatchProvider>,
     resumeAfterEpoch: number | undefined,
     cb: TrainCallbacks,
+    phases: StartPhases,
   ): Promise<TrainOutcome> {
     const { runs, ml, audit } = this.#d;
     const dir = this.checkpointDir(runId);
@@ -268,7 +278,9 @@ export class TrainingService {
         checkpointDir: dir,
         ...(resumeAfterEpoch !== undefined ? { resumeAfterEpoch } : {}),
         signal: controller.signal,
+        onPhase: (phase) => phases.engine(phase),
         onBatch: (p) => {
+          phases.trained();
           runs.recordBatch(runId, p);
           beat();
           cb.onBatch?.(runId, p);

@@ -61,9 +61,9 @@ export class EvaluationState {
   stored = $state.raw<EvaluationSummary[]>([]);
   loading = $state(false);
   error = $state<FoveaError | null>(null);
-  /** The evaluation job running, and its batches. */
+  /** The evaluation job running, and its images scored so far. */
   readonly evalJob = new JobState('evaluation');
-  progress = $state.raw<{ done: number; total: number } | null>(null);
+  progress = $state.raw<{ done: number; total: number; phase: string } | null>(null);
   /** The predict job running, and its images. */
   readonly predictJob = new JobState('predict');
   readonly predictJobId = $derived(this.predictJob.jobId);
@@ -83,7 +83,7 @@ export class EvaluationState {
   start(): void {
     this.evalJob
       .on('evaluation.progress', (e) => {
-        this.progress = { done: e.done, total: e.total };
+        this.progress = { done: e.done, total: e.total, phase: e.phase };
       })
       .on('evaluation.finished', (e) => {
         this.progress = null;
@@ -111,7 +111,7 @@ export class EvaluationState {
   async #rebuild(): Promise<void> {
     const [evaluation, predict] = await Promise.all([this.evalJob.attach(), this.predictJob.attach()]);
     const runId = evaluation?.subject.runId ?? predict?.subject.runId ?? null;
-    if (evaluation?.progress?.total) this.progress = { done: evaluation.progress.done, total: evaluation.progress.total };
+    if (evaluation?.progress?.total) this.progress = { done: evaluation.progress.done, total: evaluation.progress.total, phase: evaluation.progress.phase ?? 'Predicting' };
     if (predict?.progress?.total) this.predictProgress = { done: predict.progress.done, total: predict.progress.total };
     if (runId !== null && runId !== this.runId) await this.select(runId);
   }
@@ -159,7 +159,7 @@ export class EvaluationState {
   async evaluate(): Promise<void> {
     if (this.runId === null) return;
     this.error = null;
-    this.progress = { done: 0, total: 0 };
+    this.progress = { done: 0, total: 0, phase: 'Starting' };
     const runId = this.runId;
     const res = await this.evalJob.start(() => request('evaluation.run', { runId, split: this.split }));
     if (!res.ok) {

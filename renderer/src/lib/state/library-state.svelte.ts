@@ -30,7 +30,7 @@ export class LibraryState {
     this.sampleJob
       .on('samples.progress', (e) => {
         this.samplePhase = e.phase;
-        this.sampleFraction = e.progress && e.progress.filesTotal ? e.progress.filesDone / e.progress.filesTotal : 0;
+        this.sampleFraction = e.fraction;
       })
       .on('samples.finished', (e) => {
         if (e.error) this.error = e.error;

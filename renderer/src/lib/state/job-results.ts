@@ -1,0 +1,84 @@
+/**
+ * What the jobs panel says about a finished job, and where its result lives: a one-line summary
+ * from the kind's own finished event (which carries the result), and the screen to open for it.
+ */
+import type { Events } from '../../../../electron/contract/api';
+import type { JobKind } from '../../../../electron/contract/jobs';
+import type { AppScreen } from '../hotkey-registry';
+
+/** The screen that starts a job of each kind, and shows its result. */
+export const JOB_SCREENS: Record<JobKind, AppScreen> = {
+  import: 'browse',
+  samples: 'library',
+  training: 'training',
+  export: 'export',
+  predict: 'evaluation',
+  evaluation: 'evaluation',
+  propagate: 'browse',
+  'model-predict': 'models',
+};
+
+/** The screens from which a job of each kind is started and followed (no notice pops up there). */
+export const JOB_HOME_SCREENS: Record<JobKind, readonly AppScreen[]> = {
+  import: ['import'],
+  samples: ['library'],
+  training: ['training'],
+  export: ['export'],
+  predict: ['evaluation'],
+  evaluation: ['evaluation'],
+  propagate: ['browse'],
+  'model-predict': ['models'],
+};
+
+const plural = (n: number, word: string): string => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
+
+/** The kind-specific finished events whose results the panel summarises. */
+export type ResultEvent = 'import.finished' | 'samples.finished' | 'training.finished' | 'export.finished' | 'evaluation.finished' | 'predict.finished' | 'assist.propagate.finished' | 'models.predict.finished';
+export const RESULT_EVENTS: readonly ResultEvent[] = ['import.finished', 'samples.finished', 'training.finished', 'export.finished', 'evaluation.finished', 'predict.finished', 'assist.propagate.finished', 'models.predict.finished'];
+
+/** One line about a job's result, or null when its event carries none (an error says why elsewhere). */
+export function resultSummary<E extends ResultEvent>(name: E, payload: Events[E]): string | null {
+  const e = payload as Events[ResultEvent];
+  switch (name) {
+    case 'import.finished': {
+      const r = (e as Events['import.finished']).report;
+      if (!r) return null;
+      const c = r.counts;
+      const counts = [plural(c.imported, 'file') + ' imported', c.duplicate ? `${c.duplicate} duplicate` : '', c.skipped ? `${c.skipped} skipped` : '', c.failed ? `${c.failed} failed` : ''].filter(Boolean).join(', ');
+      // A path that could not be read at all is the likeliest reason for "0 imported": say it.
+      const problem = r.problems[0];
+      return problem ? `${counts}; ${problem.path}: ${problem.reason}${r.problems.length > 1 ? ` (and ${r.problems.length - 1} more)` : ''}` : counts;
+    }
+    case 'samples.finished':
+      return (e as Events['samples.finished']).datasets.map((d) => `${d.name}: ${plural(d.items, 'item')}`).join('; ') || null;
+    case 'training.finished': {
+      const t = e as Events['training.finished'];
+      if (!t.outcome) return t.runId !== null ? `run ${t.runId}` : null;
+      const metrics = t.outcome.bestValMetrics ? Object.entries(t.outcome.bestValMetrics).slice(0, 2).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ') : '';
+      return `run ${t.runId}: ${t.outcome.status}, ${plural(t.outcome.epochsCompleted, 'epoch')}${metrics ? `, best ${metrics}` : ''}`;
+    }
+    case 'export.finished': {
+      const r = (e as Events['export.finished']).result;
+      return r ? `${plural(r.files.length, 'file')} in ${r.root}` : null;
+    }
+    case 'evaluation.finished': {
+      const s = (e as Events['evaluation.finished']).summary;
+      if (!s) return null;
+      return `run ${s.runId}, ${s.split}: ${s.headline.name} ${s.headline.value === null ? '—' : s.headline.value.toFixed(3)} on ${plural(s.n, 'image')}`;
+    }
+    case 'predict.finished': {
+      const r = (e as Events['predict.finished']).report;
+      return r ? `${plural(r.proposed, 'proposal')} on ${plural(r.images, 'image')}` : null;
+    }
+    case 'assist.propagate.finished': {
+      const r = (e as Events['assist.propagate.finished']).report;
+      return r ? `${plural(r.proposed, 'slice')} proposed` : null;
+    }
+    case 'models.predict.finished': {
+      const r = (e as Events['models.predict.finished']).report;
+      return r ? `${plural(r.proposed, 'proposal')} on ${plural(r.images, 'image')}` : null;
+    }
+    default:
+      return null;
+  }
+}
