@@ -23,6 +23,7 @@ import { reportHelp, reportOptions, runReport } from './commands/report';
 import { runRuns, runsHelp, runTrain, trainHelp, trainOptions } from './commands/train';
 import { backupHelp, backupOptions, checkHelp, checkOptions, runBackup, runCheck } from './commands/maintenance';
 import { importModelHelp, importModelOptions, modelsHelp, runImportModel, runModels, runSegment, segmentHelp, segmentOptions } from './commands/models';
+import { measurementsHelp, measurementsOptions, runMeasurements } from './commands/measurements';
 import { resliceHelp, resliceOptions, runReslice, runSegmentStats, segmentStatsHelp, segmentStatsOptions } from './commands/volume';
 
 type Command = (ctx: CliContext, positionals: string[], values: Record<string, unknown>) => Promise<number> | number;
@@ -62,6 +63,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   'import-model': { help: importModelHelp, request: 'models.import', options: importModelOptions, run: runImportModel },
   reslice: { help: resliceHelp, options: resliceOptions, run: runReslice },
   'segment-stats': { help: segmentStatsHelp, options: segmentStatsOptions, run: runSegmentStats },
+  measurements: { help: measurementsHelp, request: 'measurements.list', options: measurementsOptions, run: runMeasurements },
 };
 
 const GLOBAL_OPTIONS = {

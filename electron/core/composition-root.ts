@@ -54,6 +54,10 @@ import type { ModelPredictDeps } from './assist/model-predict';
 import { exportTraining, type TrainingExportDeps } from './export/training-export';
 import { builtInModelsDir, importedModelsDir, ModelRegistry, type ModelRoot } from './assist/model-registry';
 import { AssistStore } from './store/assist-store';
+import { MEASURE_WRITES } from '../contract/measure';
+import { measureHandlers } from './measure/measure-requests';
+import type { MeasureExportDeps } from './measure/measure-export';
+import { MeasureService } from './measure/measure-service';
 
 export interface CoreOptions {
   libraryDir: string;
@@ -86,7 +90,7 @@ const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create'
   'annotations.create', 'annotations.update', 'annotations.delete', 'annotations.restore', 'annotations.review', 'items.setStatus',
   'classes.create', 'classes.update', 'classes.delete', 'classes.merge', 'classes.setMultiLabel', 'settings.set', ...EVALUATION_WRITES, ...ASSIST_WRITES,
   // an export appends to the library's audit log
-  'export.start', ...VOLUME_WRITES]);
+  'export.start', ...VOLUME_WRITES, ...MEASURE_WRITES]);
 
 export class Core implements CoreParts {
   readonly db: Db;
@@ -116,6 +120,8 @@ export class Core implements CoreParts {
   readonly #modelPredict: ModelPredictDeps;
   readonly #modelImport: ModelImportDeps;
   readonly volumes: VolumeService;
+  /** Kept measurements (issue 19), their values computed from the decoded pixels. */
+  readonly measure: MeasureService;
   #preflightResult: Promise<MlPreflight> | null = null;
   readonly #handlers: Handlers;
   #closed = false;
@@ -191,6 +197,13 @@ export class Core implements CoreParts {
       annotator: () => this.annotatorSettings.requireAnnotator(),
       onLabelsChanged: (change) => this.events.emit('labels.changed', change),
       onProgress: (p) => this.events.emit('volume.progress', p),
+    });
+
+    this.measure = new MeasureService({
+      db: this.db,
+      audit: this.audit,
+      frame: (itemId, frame) => this.pixels.frame(itemId, frame),
+      author: () => this.annotatorSettings.current().annotatorName ?? currentUser(),
     });
 
     this.#handlers = {
@@ -272,6 +285,18 @@ export class Core implements CoreParts {
         labelsChanged: (change) => this.events.emit('labels.changed', change),
       }),
       ...volumeHandlers(this.volumes),
+      ...measureHandlers(this.measure, () => this.measureExportDeps()),
+    };
+  }
+
+  /** What a measurement export needs (the request and `fovea measurements --csv`). */
+  measureExportDeps(): MeasureExportDeps {
+    return {
+      audit: this.audit,
+      datasetName: (id) => this.datasets.get(id).name,
+      list: (id) => this.measure.list({ datasetId: id }),
+      allowedFormats: this.policy.policy.allowedExportFormats,
+      actor: this.annotatorSettings.current().annotatorName ?? currentUser(),
     };
   }
 
