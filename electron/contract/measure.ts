@@ -69,10 +69,10 @@ export function measurementShapeProblem(kind: MeasurementKind, points: readonly 
 }
 
 export const measureRequestSchemas = {
-  /** The measurements of a dataset, or of one image (item; with frame: that frame only), oldest first. */
+  /** The measurements of a dataset, a series, or one image (item; with frame: that frame only), oldest first. */
   'measurements.list': v.pipe(
-    v.strictObject({ datasetId: v.optional(Id), itemId: v.optional(Id), frame: v.optional(Frame) }),
-    v.check((q) => (q.datasetId === undefined) !== (q.itemId === undefined), 'Name exactly one of datasetId and itemId.'),
+    v.strictObject({ datasetId: v.optional(Id), seriesId: v.optional(Id), itemId: v.optional(Id), frame: v.optional(Frame) }),
+    v.check((q) => [q.datasetId, q.seriesId, q.itemId].filter((x) => x !== undefined).length === 1, 'Name exactly one of datasetId, seriesId and itemId.'),
   ),
   /** Keep a measurement on an image; the core computes its values. Audited. */
   'measurements.create': v.pipe(

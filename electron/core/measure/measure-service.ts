@@ -43,12 +43,13 @@ export class MeasureService {
     this.#repo = new MeasurementsRepo(deps.db);
   }
 
-  list(q: { datasetId?: number | undefined; itemId?: number | undefined; frame?: number | undefined }): Measurement[] {
+  list(q: { datasetId?: number | undefined; seriesId?: number | undefined; itemId?: number | undefined; frame?: number | undefined }): Measurement[] {
+    if (q.seriesId !== undefined) return this.#repo.listForSeries(q.seriesId);
     if (q.itemId !== undefined) {
       if (!measuredItem(this.#deps.db, q.itemId)) throw new FoveaException('NOT_FOUND', `There is no item ${q.itemId}.`);
       return this.#repo.listForItem(q.itemId, q.frame);
     }
-    if (q.datasetId === undefined) throw new FoveaException('VALIDATION', 'Name exactly one of datasetId and itemId.');
+    if (q.datasetId === undefined) throw new FoveaException('VALIDATION', 'Name exactly one of datasetId, seriesId and itemId.');
     return this.#repo.listForDataset(q.datasetId);
   }
 

@@ -72,6 +72,10 @@ export class MeasurementsRepo {
     return (this.#db.prepare(`${SELECT} WHERE m.dataset_id = ? ORDER BY m.id`).all(datasetId) as MeasurementRow[]).map(toMeasurement);
   }
 
+  listForSeries(seriesId: number): Measurement[] {
+    return (this.#db.prepare(`${SELECT} WHERE i.series_id = ? ORDER BY m.id`).all(seriesId) as MeasurementRow[]).map(toMeasurement);
+  }
+
   listForItem(itemId: number, frame?: number): Measurement[] {
     const rows = frame === undefined
       ? this.#db.prepare(`${SELECT} WHERE m.item_id = ? ORDER BY m.id`).all(itemId)
