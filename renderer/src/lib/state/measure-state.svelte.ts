@@ -38,7 +38,7 @@ export class MeasureState {
     this.#scope = scope;
     const lists = 'seriesId' in scope
       ? [await request('measurements.list', { seriesId: scope.seriesId })]
-      : await Promise.all([...new Set(scope.itemIds)].slice(0, 100).map((itemId) => request('measurements.list', { itemId })));
+      : await Promise.all(scope.itemIds.filter((id, i, all) => all.indexOf(id) === i).slice(0, 100).map((itemId) => request('measurements.list', { itemId })));
     if (this.#scope !== scope) return;
     const out: Measurement[] = [];
     for (const r of lists) {
