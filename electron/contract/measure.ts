@@ -104,6 +104,11 @@ export const MEASURE_WRITES = ['measurements.create', 'measurements.update', 'me
 export interface MeasurementValues {
   /** Unit of lengths and areas: mm where the image has a pixel spacing, else px. */
   unit: 'mm' | 'px';
+  /**
+   * Where the spacing came from: PixelSpacing (in the patient), ImagerPixelSpacing (at the
+   * detector: projection images, magnification not corrected), or null (px).
+   */
+  spacingSource: 'PixelSpacing' | 'ImagerPixelSpacing' | null;
   /** length: the distance; regions: the perimeter is not given (null). */
   length: number | null;
   /** angle: degrees in 0..180, measured in physical space (pixel spacing applied). */

@@ -26,7 +26,7 @@ export interface MeasureExportDeps {
 
 export const MEASUREMENT_CSV_COLUMNS = [
   'id', 'dataset', 'item_id', 'source_name', 'instance_number', 'frame', 'series_id', 'kind',
-  'length', 'length_unit', 'angle_deg', 'area', 'area_unit', 'pixels', 'mean', 'sd_sample', 'min', 'max', 'value_unit',
+  'length', 'length_unit', 'spacing_source', 'angle_deg', 'area', 'area_unit', 'pixels', 'mean', 'sd_sample', 'min', 'max', 'value_unit',
   'note', 'author', 'created_at', 'updated_at', 'points_json',
 ] as const;
 
@@ -45,7 +45,7 @@ export function measurementsCsv(datasetName: string, rows: readonly Measurement[
     lines.push(
       [
         m.id, datasetName, m.itemId, m.item.sourceName, m.item.instanceNumber, m.frame, m.seriesId, m.kind,
-        v.length, v.length !== null ? v.unit : null, v.angle, v.area, region ? `${v.unit}2` : null, v.pixels, v.mean, v.sd, v.min, v.max, v.valueUnit,
+        v.length, v.length !== null ? v.unit : null, v.spacingSource, v.angle, v.area, region ? `${v.unit}2` : null, v.pixels, v.mean, v.sd, v.min, v.max, v.valueUnit,
         m.note, m.author, m.createdAt, m.updatedAt, JSON.stringify(m.points),
       ].map(cell).join(','),
     );

@@ -28,10 +28,10 @@ export interface MeasureServiceDeps {
 
 /** The modality values of a frame (HU for CT), or null for colour. */
 export function frameValues(f: PixelFrame): FrameValues {
-  if (f.kind !== 'grey') return { rows: f.rows, columns: f.columns, values: null, pixelSpacing: f.pixelSpacing, valueUnit: null };
+  if (f.kind !== 'grey') return { rows: f.rows, columns: f.columns, values: null, pixelSpacing: f.pixelSpacing, spacingSource: f.pixelSpacingSource, valueUnit: null };
   const values = new Float64Array(f.data.length);
   for (let i = 0; i < values.length; i++) values[i] = (f.data[i] as number) * f.slope + f.intercept;
-  return { rows: f.rows, columns: f.columns, values, pixelSpacing: f.pixelSpacing, valueUnit: f.units };
+  return { rows: f.rows, columns: f.columns, values, pixelSpacing: f.pixelSpacing, spacingSource: f.pixelSpacingSource, valueUnit: f.units };
 }
 
 export class MeasureService {

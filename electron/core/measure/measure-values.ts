@@ -23,6 +23,8 @@ export interface FrameValues {
   values: ArrayLike<number> | null;
   /** [row spacing, column spacing] in mm, or null. */
   pixelSpacing: readonly [number, number] | null;
+  /** Which attribute gave the spacing (default PixelSpacing). */
+  spacingSource?: 'PixelSpacing' | 'ImagerPixelSpacing' | null;
   valueUnit: string | null;
 }
 
@@ -90,7 +92,7 @@ export function measurementValues(kind: MeasurementKind, points: readonly Pt[], 
   const unit = s ? 'mm' : 'px';
   const sx = s ? s[1] : 1;
   const sy = s ? s[0] : 1;
-  const base = { ...EMPTY, unit, valueUnit: null } as MeasurementValues;
+  const base: MeasurementValues = { ...EMPTY, unit, spacingSource: s ? (frame.spacingSource ?? 'PixelSpacing') : null, valueUnit: null };
   if (kind === 'length') {
     const [a, b] = points as [Pt, Pt];
     return { ...base, length: Math.hypot((b[0] - a[0]) * sx, (b[1] - a[1]) * sy) };

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import type { MeasurementValues } from '../../../electron/contract/measure';
 import { measurementLines } from '../../../renderer/src/viewer/measure-format';
 
-const NONE: MeasurementValues = { unit: 'mm', length: null, angle: null, area: null, pixels: null, mean: null, sd: null, min: null, max: null, valueUnit: null };
+const NONE: MeasurementValues = { unit: 'mm', spacingSource: 'PixelSpacing', length: null, angle: null, area: null, pixels: null, mean: null, sd: null, min: null, max: null, valueUnit: null };
 
 test('lengths, angles and regions read with their units', () => {
   assert.deepEqual(measurementLines('length', { ...NONE, length: 12.345 }), ['12.3 mm']);

@@ -67,6 +67,7 @@ async function cli(argv: string[], policy?: PolicyLoadResult): Promise<{ code: n
 test('create, list, move and delete: values from the core, every change audited', async () => {
   const len = await call<Measurement>('measurements.create', { itemId, kind: 'length', points: [[10, 10], [40, 50]] });
   assert.equal(len.values.unit, 'mm');
+  assert.equal(len.values.spacingSource, 'PixelSpacing');
   assert.equal(len.item.sourceName, 'CT_small.dcm');
   assert.equal(len.datasetId, datasetId);
   const roi = await call<Measurement>('measurements.create', { itemId, kind: 'ellipse', points: [[40, 40], [80, 70]], note: 'liver ROI' });

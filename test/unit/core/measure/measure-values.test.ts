@@ -21,6 +21,7 @@ test('length and angle are measured in mm with [row, column] spacing; px without
   assert.ok(Math.abs((mm.length ?? 0) - Math.hypot(3 * 0.5, 4 * 2)) < 1e-12);
   const px = measurementValues('length', [[1, 1], [4, 5]], frame());
   assert.equal(px.unit, 'px');
+  assert.equal(px.spacingSource, null);
   assert.equal(px.length, 5);
   const right = measurementValues('angle', [[5, 0], [0, 0], [0, 3]], frame());
   assert.ok(Math.abs((right.angle ?? 0) - 90) < 1e-12);
