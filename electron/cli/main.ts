@@ -24,6 +24,7 @@ import { reportHelp, reportOptions, runReport } from './commands/report';
 import { runRuns, runsHelp, runTrain, trainHelp, trainOptions } from './commands/train';
 import { backupHelp, backupOptions, checkHelp, checkOptions, runBackup, runCheck } from './commands/maintenance';
 import { importModelHelp, importModelOptions, modelsHelp, runImportModel, runModels, runSegment, segmentHelp, segmentOptions } from './commands/models';
+import { measurementsHelp, measurementsOptions, runMeasurements } from './commands/measurements';
 import { resliceHelp, resliceOptions, runReslice, runSegmentStats, segmentStatsHelp, segmentStatsOptions } from './commands/volume';
 
 type Command = (ctx: CliContext, positionals: string[], values: Record<string, unknown>) => Promise<number> | number;
@@ -64,6 +65,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   reslice: { help: resliceHelp, options: resliceOptions, run: runReslice },
   'segment-stats': { help: segmentStatsHelp, options: segmentStatsOptions, run: runSegmentStats },
   items: { help: itemsHelp, options: itemsOptions, run: runItems },
+  measurements: { help: measurementsHelp, request: 'measurements.list', options: measurementsOptions, run: runMeasurements },
 };
 
 const GLOBAL_OPTIONS = {

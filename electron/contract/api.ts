@@ -24,6 +24,7 @@ import { VOLUME_EVENT_NAMES, volumeRequestSchemas, type VolumeEvents, type Volum
 import { JOB_EVENT_NAMES, jobRequestSchemas, type JobEvents, type JobResponses } from './jobs';
 import { dicomTagRequestSchemas, type DicomTagResponses } from './dicom-tags';
 import { dataManagementRequestSchemas, type DataManagementResponses } from './data-management';
+import { measureRequestSchemas, type MeasureResponses } from './measure';
 
 /** IPC channels are prefixed; the preload refuses anything else. */
 export const CHANNEL_PREFIX = 'fovea:';
@@ -211,6 +212,8 @@ export const requestSchemas = {
   ...dicomTagRequestSchemas,
   /** Rename and delete datasets, delete items, batch status and split (data-management.ts). */
   ...dataManagementRequestSchemas,
+  /** Kept measurements: length, angle, regions with statistics (measure.ts). */
+  ...measureRequestSchemas,
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -257,7 +260,7 @@ export interface SplitRedrawResult {
 }
 
 /** The response type of every request. */
-export interface Responses extends AnnotateResponses, EvaluationResponses, AssistResponses, VolumeResponses, JobResponses, DicomTagResponses, DataManagementResponses {
+export interface Responses extends AnnotateResponses, EvaluationResponses, AssistResponses, VolumeResponses, JobResponses, DicomTagResponses, DataManagementResponses, MeasureResponses {
   'app.info': AppInfo;
   'policy.get': EnterprisePolicyView;
   'datasets.list': Dataset[];

@@ -28,8 +28,12 @@ export const MODEL_EXPORT_FORMATS = ['tfjs', 'onnx'] as const;
 export type ModelExportFormat = (typeof MODEL_EXPORT_FORMATS)[number];
 
 /** Every export Fovea can make, as the IT policy's allowedExportFormats names them ('report': a run's report). */
-export const EXPORT_FORMATS = [...DATASET_EXPORT_FORMATS, ...TRAINING_EXPORT_TARGETS, ...MODEL_EXPORT_FORMATS, 'report'] as const;
+export const EXPORT_FORMATS = [...DATASET_EXPORT_FORMATS, ...TRAINING_EXPORT_TARGETS, ...MODEL_EXPORT_FORMATS, 'report', 'measurements'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** A dataset's kept measurements ('measurements.export', `fovea measurements`); the policy names both 'measurements'. */
+export const MEASUREMENT_EXPORT_FORMATS = ['csv', 'json'] as const;
+export type MeasurementExportFormat = (typeof MEASUREMENT_EXPORT_FORMATS)[number];
 
 /** Which annotations a label format takes: people's labels (default), a model's unreviewed proposals, or both. */
 export const EXPORT_LABELS = ['human', 'proposals', 'all'] as const;

@@ -57,6 +57,10 @@ import { AssistStore } from './store/assist-store';
 import { DATA_MANAGEMENT_WRITES } from '../contract/data-management';
 import { DataManagementService } from './datamgmt/data-management-service';
 import { dataManagementHandlers } from './datamgmt/data-management-requests';
+import { MEASURE_WRITES } from '../contract/measure';
+import { measureHandlers } from './measure/measure-requests';
+import type { MeasureExportDeps } from './measure/measure-export';
+import { MeasureService } from './measure/measure-service';
 
 export interface CoreOptions {
   libraryDir: string;
@@ -89,7 +93,7 @@ const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create'
   'annotations.create', 'annotations.update', 'annotations.delete', 'annotations.restore', 'annotations.review', 'items.setStatus',
   'classes.create', 'classes.update', 'classes.delete', 'classes.merge', 'classes.setMultiLabel', 'settings.set', ...EVALUATION_WRITES, ...ASSIST_WRITES,
   // an export appends to the library's audit log
-  'export.start', ...VOLUME_WRITES, ...DATA_MANAGEMENT_WRITES]);
+  'export.start', ...VOLUME_WRITES, ...DATA_MANAGEMENT_WRITES, ...MEASURE_WRITES]);
 
 export class Core implements CoreParts {
   readonly db: Db;
@@ -121,6 +125,8 @@ export class Core implements CoreParts {
   readonly volumes: VolumeService;
   /** Rename and delete datasets, delete items, batch status and split (issue 19). */
   readonly dataManagement: DataManagementService;
+  /** Kept measurements (issue 19), their values computed from the decoded pixels. */
+  readonly measure: MeasureService;
   #preflightResult: Promise<MlPreflight> | null = null;
   readonly #handlers: Handlers;
   #closed = false;
@@ -221,6 +227,12 @@ export class Core implements CoreParts {
         if (labels) this.events.emit('labels.changed', { datasetId, itemId: null, seriesId: null });
       },
     });
+    this.measure = new MeasureService({
+      db: this.db,
+      audit: this.audit,
+      frame: (itemId, frame) => this.pixels.frame(itemId, frame),
+      author: () => this.annotatorSettings.current().annotatorName ?? currentUser(),
+    });
 
     this.#handlers = {
       'app.info': () => this.info(),
@@ -303,6 +315,18 @@ export class Core implements CoreParts {
       }),
       ...volumeHandlers(this.volumes),
       ...dataManagementHandlers(this.dataManagement),
+      ...measureHandlers(this.measure, () => this.measureExportDeps()),
+    };
+  }
+
+  /** What a measurement export needs (the request and `fovea measurements --csv`). */
+  measureExportDeps(): MeasureExportDeps {
+    return {
+      audit: this.audit,
+      datasetName: (id) => this.datasets.get(id).name,
+      list: (id) => this.measure.list({ datasetId: id }),
+      allowedFormats: this.policy.policy.allowedExportFormats,
+      actor: this.annotatorSettings.current().annotatorName ?? currentUser(),
     };
   }
 

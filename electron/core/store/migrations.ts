@@ -321,6 +321,30 @@ CREATE INDEX item_uncertainty_rank ON item_uncertainty(run_id, score DESC, item_
 CREATE INDEX import_files_item ON import_files(item_id);
 `,
   },
+  {
+    version: 6,
+    description: 'measure: kept measurements (length, angle, ellipse/rectangle/freehand regions) with the values the core computed',
+    sql: /* sql */ `
+-- One measurement on one image (item, frame); contract/measure.ts says what the points and values mean.
+CREATE TABLE measurements (
+  id          INTEGER PRIMARY KEY,
+  dataset_id  INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+  item_id     INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+  frame_index INTEGER NOT NULL DEFAULT 0,
+  kind        TEXT NOT NULL CHECK (kind IN ('length','angle','ellipse','rectangle','freehand')),
+  -- JSON array of [x, y] in image pixels
+  points      TEXT NOT NULL,
+  note        TEXT NOT NULL DEFAULT '',
+  -- JSON MeasurementValues, computed by the core from the stored pixels
+  vals        TEXT NOT NULL,
+  author      TEXT NOT NULL,
+  created_at  TEXT NOT NULL,
+  updated_at  TEXT NOT NULL
+) STRICT;
+CREATE INDEX measurements_item ON measurements(item_id, frame_index, id);
+CREATE INDEX measurements_dataset ON measurements(dataset_id, id);
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

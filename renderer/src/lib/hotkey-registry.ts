@@ -57,7 +57,11 @@ export type ViewerCommand =
   | 'tool.pan'
   | 'tool.zoom'
   | 'tool.probe'
-  | 'tool.length';
+  | 'tool.length'
+  | 'tool.angle'
+  | 'tool.ellipse'
+  | 'tool.rectangle'
+  | 'tool.freehand';
 
 /** A letter key works with and without Shift (as it always has in the viewer). */
 function letter(k: string): string[] {
@@ -90,6 +94,12 @@ export const VIEWER_KEYS: readonly { command: ViewerCommand; label: string; keys
   { command: 'tool.zoom', label: 'Zoom', keys: letter('z') },
   { command: 'tool.probe', label: 'Probe', keys: letter('v') },
   { command: 'tool.length', label: 'Length', keys: letter('l') },
+  // Kept measurements: every plain letter is taken, so Shift with the letter of a labeling key
+  // (which those keys never use shifted): A angle, E ellipse, B box (rectangle), G freehand (as polygon's G).
+  { command: 'tool.angle', label: 'Angle', keys: ['Shift+A'] },
+  { command: 'tool.ellipse', label: 'Ellipse', keys: ['Shift+E'] },
+  { command: 'tool.rectangle', label: 'Rectangle', keys: ['Shift+B'] },
+  { command: 'tool.freehand', label: 'Freehand', keys: ['Shift+G'] },
 ];
 
 /** Keys of the annotation tools while one is active (they win over everything but the app's). */

@@ -1,12 +1,13 @@
 /**
  * The viewer's state and its cornerstone element: the stack being shown,
  * the window (in DICOM LINEAR terms), invert, zoom/pan, the active tool,
- * overlays, probe, length measurements and cine. Components read the
+ * overlays, probe and cine (kept measurements: lib/state/measure-state.svelte.ts). Components read the
  * fields and call the methods; only this class (and image-loader.ts) talk to
  * cornerstone. `dispose()` disables the element (cornerstone's redraw loop
  * runs until then) and stops cine.
  */
 import cornerstone, { type Image, type Point, type Viewport } from 'cornerstone-core';
+import { MEASUREMENT_KINDS, type MeasurementKind } from '../../../electron/contract/measure';
 import { defaultWindow, frameOf, imageIdOf, registerFoveaLoader, toCornerstoneVoi, type DicomWindow, type FrameMeta } from './image-loader';
 
 export interface StackEntry {
@@ -14,7 +15,12 @@ export interface StackEntry {
   frame: number;
 }
 
-export type ViewerTool = 'wl' | 'pan' | 'zoom' | 'probe' | 'length';
+export type ViewerTool = 'wl' | 'pan' | 'zoom' | 'probe' | MeasurementKind;
+
+/** The tools that draw a kept measurement (lib/state/measure-state.svelte.ts). */
+export function isMeasureTool(tool: ViewerTool): tool is MeasurementKind {
+  return (MEASUREMENT_KINDS as readonly string[]).includes(tool);
+}
 
 /** CT presets (center/width, Hounsfield units). */
 export const CT_PRESETS: readonly { id: string; label: string; center: number; width: number }[] = [
@@ -34,15 +40,6 @@ export interface ProbeReading {
   /** Modality value (HU for CT), grey only. */
   value: number | null;
   units: string | null;
-}
-
-export interface LengthMeasurement {
-  imageId: string;
-  a: Point;
-  b: Point;
-  /** mm when the image has a pixel spacing, else pixels. */
-  length: number;
-  unit: 'mm' | 'px';
 }
 
 const PREFETCH = 8;
@@ -87,8 +84,6 @@ export class ViewerController {
   /** Bilinear interpolation when magnified; false shows each image pixel as a square (pixel replication). */
   smooth = $state(smoothPreference);
   probe = $state.raw<ProbeReading | null>(null);
-  measurements = $state.raw<LengthMeasurement[]>([]);
-  draft = $state.raw<LengthMeasurement | null>(null);
   cinePlaying = $state(false);
   error = $state<string | null>(null);
   loading = $state(false);
@@ -364,23 +359,20 @@ export class ViewerController {
     return this.#element && this.#image ? cornerstone.pageToPixel(this.#element, pageX, pageY) : null;
   }
 
-  measure(a: Point, b: Point): LengthMeasurement | null {
-    const id = this.currentImageId;
-    if (!id) return null;
-    const s = this.frame?.pixelSpacing ?? null;
-    const dx = b.x - a.x;
-    const dy = b.y - a.y;
-    return s
-      ? { imageId: id, a, b, length: Math.hypot(dx * s[1], dy * s[0]), unit: 'mm' }
-      : { imageId: id, a, b, length: Math.hypot(dx, dy), unit: 'px' };
+  /** A page position as image coordinates kept inside the image (a measurement's point). */
+  imagePointInside(pageX: number, pageY: number): Point | null {
+    const p = this.imagePoint(pageX, pageY);
+    const img = this.#image;
+    if (!p || !img) return null;
+    return { x: Math.min(Math.max(p.x, 0), img.columns), y: Math.min(Math.max(p.y, 0), img.rows) };
   }
 
-  addMeasurement(m: LengthMeasurement): void {
-    this.measurements = [...this.measurements, m];
-  }
-
-  clearMeasurements(): void {
-    this.measurements = [];
+  /** Show the stack entry of this image and frame, if the stack has it. */
+  goTo(itemId: number, frame: number): boolean {
+    const i = this.stack.findIndex((e) => e.itemId === itemId && e.frame === frame);
+    if (i < 0) return false;
+    this.setIndex(i);
+    return true;
   }
 
   /** Play through the stack at the file's frame time (else 15 fps), looping. */

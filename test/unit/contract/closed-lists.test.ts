@@ -51,7 +51,7 @@ test('export formats: the request schemas take exactly the contract lists', () =
   for (const format of MODEL_EXPORT_FORMATS) assert.ok(v.safeParse(model, { runId: 1, format, outDir: '/x' }).success, format);
   assert.ok(!v.safeParse(model, { runId: 1, format: 'coco', outDir: '/x' }).success);
   // The policy's list is every export: dataset formats, training hand-offs, model formats and the run report.
-  assert.deepEqual([...EXPORT_FORMATS], [...DATASET_EXPORT_FORMATS, ...TRAINING_EXPORT_TARGETS, ...MODEL_EXPORT_FORMATS, 'report']);
+  assert.deepEqual([...EXPORT_FORMATS], [...DATASET_EXPORT_FORMATS, ...TRAINING_EXPORT_TARGETS, ...MODEL_EXPORT_FORMATS, 'report', 'measurements']);
   assert.equal(DEFAULT_POLICY_SETTINGS.allowedExportFormats, EXPORT_FORMATS);
 });
 

@@ -97,7 +97,13 @@ describe('hotkey registry', () => {
     assert.match(hotkeyConflict('tool.box', 'Escape', DEFAULT_HOTKEYS) ?? '', /viewer's/);
     assert.match(hotkeyConflict('tool.box', 'd', DEFAULT_HOTKEYS) ?? '', /already the key of "tool.brush"/);
     assert.match(hotkeyConflict('tool.box', '3', DEFAULT_HOTKEYS) ?? '', /class key/);
-    assert.equal(hotkeyConflict('tool.box', 'Shift+B', DEFAULT_HOTKEYS), null);
+    assert.equal(hotkeyConflict('tool.box', 'Shift+Y', DEFAULT_HOTKEYS), null);
+    // The measurement tools took Shift+A/E/B/G (issue 19): Settings keeps them for the viewer.
+    assert.match(hotkeyConflict('tool.box', 'Shift+B', DEFAULT_HOTKEYS) ?? '', /"Rectangle"/);
+    for (const [k, command] of [['a', 'tool.angle'], ['e', 'tool.ellipse'], ['b', 'tool.rectangle'], ['g', 'tool.freehand']] as const) {
+      assert.equal(viewerCommandFor(key(k.toUpperCase(), { shift: true, code: `Key${k.toUpperCase()}` })), command);
+      assert.notEqual(viewerCommandFor(key(k, { code: `Key${k.toUpperCase()}` })), command, `${k} unshifted stays a labeling key`);
+    }
     // A viewer command that keeps another key may give one up: ArrowDown still steps the slices.
     assert.equal(hotkeyConflict('image.next', 'ArrowRight', DEFAULT_HOTKEYS), null);
     // Its own current key is no clash.
