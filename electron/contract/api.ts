@@ -22,6 +22,7 @@ import { EVALUATION_EVENT_NAMES, evaluationRequestSchemas, type EvaluationEvents
 import { ASSIST_EVENT_NAMES, assistRequestSchemas, type AssistEvents, type AssistResponses } from './assist';
 import { VOLUME_EVENT_NAMES, volumeRequestSchemas, type VolumeEvents, type VolumeResponses } from './volume';
 import { JOB_EVENT_NAMES, jobRequestSchemas, type JobEvents, type JobResponses } from './jobs';
+import { runRequestSchemas, trainingStartRunFields, type RunResponses } from './runs';
 
 /** IPC channels are prefixed; the preload refuses anything else. */
 export const CHANNEL_PREFIX = 'fovea:';
@@ -96,6 +97,8 @@ export const requestSchemas = {
     backend: v.optional(v.picklist(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'])),
     /** Segmentation: pixels no label covers train as background (default) or are ignored (void). */
     unlabeledPixels: v.optional(v.picklist(['background', 'ignore'])),
+    /** The run's name and notes, learning rate and augmentation (runs.ts). */
+    ...trainingStartRunFields,
   }),
   /** Continue an interrupted or cancelled run from its last checkpoint. */
   'training.resume': v.strictObject({ runId: Id }),
@@ -205,6 +208,8 @@ export const requestSchemas = {
   /** Multi-planar views and the segment editor (volume.ts). */
   ...volumeRequestSchemas,
   ...jobRequestSchemas,
+  /** Run names and notes, comparing runs (runs.ts). */
+  ...runRequestSchemas,
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -251,7 +256,7 @@ export interface SplitRedrawResult {
 }
 
 /** The response type of every request. */
-export interface Responses extends AnnotateResponses, EvaluationResponses, AssistResponses, VolumeResponses, JobResponses {
+export interface Responses extends AnnotateResponses, EvaluationResponses, AssistResponses, VolumeResponses, JobResponses, RunResponses {
   'app.info': AppInfo;
   'policy.get': EnterprisePolicyView;
   'datasets.list': Dataset[];

@@ -314,6 +314,15 @@ CREATE TABLE evaluations (
 CREATE INDEX item_uncertainty_rank ON item_uncertainty(run_id, score DESC, item_id);
 `,
   },
+  {
+    version: 5,
+    description: 'runs: a name and notes a person gives a run (issue 19, task runs)',
+    sql: /* sql */ `
+-- NULL: no name given (the UI says "run 3"); notes are free text, '' when none.
+ALTER TABLE runs ADD COLUMN name TEXT;
+ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
