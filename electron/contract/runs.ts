@@ -43,6 +43,19 @@ export const AugmentSchema = v.strictObject({
   intensity: v.optional(v.pipe(v.number(), v.minValue(0, 'Intensity jitter is 0 to 1.'), v.maxValue(1, 'Intensity jitter is 0 to 1.'))),
 });
 
+/**
+ * What is wrong with a learning rate and augmentation choices ('training.start' refuses them with
+ * the same message), or null: lets a form say it before any request.
+ */
+export function runRecipeProblem(learningRate: number | null | undefined, augment: Record<string, unknown>): string | null {
+  const given = Object.fromEntries(Object.entries(augment).filter(([, x]) => x !== undefined && x !== null));
+  const r = v.safeParse(v.strictObject({ learningRate: v.optional(LearningRateSchema), augment: AugmentSchema }), {
+    ...(learningRate === null || learningRate === undefined ? {} : { learningRate }),
+    augment: given,
+  });
+  return r.success ? null : (r.issues[0]?.message ?? 'Invalid learning rate or augmentation.');
+}
+
 /** Fields 'training.start' takes besides the data and size choices (spread into its schema in api.ts). */
 export const trainingStartRunFields = {
   /** The run's name (shown in every list instead of "run 3"). */

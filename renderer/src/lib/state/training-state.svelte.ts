@@ -13,6 +13,7 @@ import type { SplitRedrawResult } from '../../../../electron/contract/api';
 import type { RunDetail, RunSummary, TrainingPlan } from '../../../../electron/contract/domain';
 import type { AugmentConfig, BackendPreference, BatchProgress, TaskKind } from '../../../../electron/contract/ml';
 import type { FoveaError } from '../../../../electron/contract/result';
+import { runRecipeProblem } from '../../../../electron/contract/runs';
 import { on, request } from '../api';
 import { JobState } from './job-state.svelte';
 
@@ -61,6 +62,8 @@ export class TrainingState {
     if (this.chosenClasses === null || n >= this.minClasses) return null;
     return this.minClasses === 2 ? 'A single-label classifier needs at least two classes.' : 'Choose at least one class.';
   });
+  /** Why the learning rate or augmentation cannot be used (the contract's rule and message), or null. */
+  readonly recipeProblem = $derived(runRecipeProblem(this.learningRate, this.augment));
   /** Why this plan cannot train (no labels; none in train or validation), or null: Start says it. */
   readonly dataProblem = $derived.by(() => {
     const p = this.plan;
