@@ -111,6 +111,8 @@ test('name two runs, rename one, compare them, move the decision threshold', { t
   await page.getByTestId('run-notes-input').fill('kept: the reference run');
   await page.getByTestId('run-label-save').click();
   await page.getByTestId('run-name').filter({ hasText: /^baseline lr 0\.002$/ }).waitFor();
+  await page.getByTestId('run-notes').filter({ hasText: 'kept: the reference run' }).waitFor();
+  await screenshot(page, 'runs-renamed');
   await page.getByTestId(`run-link-${first.id}`).filter({ hasText: 'baseline lr 0.002' }).waitFor();
   assert.equal(t.core.runs.get(first.id).name, 'baseline lr 0.002');
   assert.equal(t.core.runs.get(first.id).notes, 'kept: the reference run');
@@ -142,13 +144,17 @@ test('name two runs, rename one, compare them, move the decision threshold', { t
   await select.waitFor();
   await select.selectOption(String(second.id));
   assert.match((await select.locator(`option[value="${second.id}"]`).textContent()) ?? '', /^flips \(#\d+\) · /);
+  // Every labelled image: the sample's test split holds one patient, so one class only.
+  await page.getByTestId('eval-split').selectOption('all');
   await page.getByTestId('eval-start').click();
   await page.getByTestId('threshold-panel').or(page.getByTestId('eval-error')).waitFor({ timeout: 120_000 });
   if (await page.getByTestId('eval-error').isVisible()) assert.fail(`evaluation failed: ${await page.getByTestId('eval-error').textContent()}`);
-  const report = readStoredEvaluation(t.core, second.id, 'test') as unknown as ClassificationReport;
+  const report = readStoredEvaluation(t.core, second.id, 'all') as unknown as ClassificationReport;
   assert.ok(report && report.task === 'classification');
   const data = binaryScores(report.images, report.source.classNames.length, report.multiLabel);
   assert.ok(data);
+  assert.ok(data.positive.includes(true) && data.positive.includes(false), 'both classes are scored');
+  assert.equal(await page.locator('[data-testid="threshold-roc"] path.curve').count(), 1, 'the ROC curve is drawn under the point');
 
   const panel = page.getByTestId('threshold-panel');
   const check = async (threshold: number): Promise<void> => {
