@@ -8,7 +8,7 @@
  */
 import * as v from 'valibot';
 import type { RunDetail, RunSummary } from './domain';
-import { WITHOUT_UNSAFE_CHARS } from './unsafe-chars';
+import { hasUnsafeChar, WITHOUT_UNSAFE_CHARS } from './unsafe-chars';
 
 const Id = v.pipe(v.number(), v.integer(), v.minValue(1));
 
@@ -24,7 +24,8 @@ export const RunNameSchema = v.pipe(
 export const RunNotesSchema = v.pipe(
   v.string(),
   v.maxLength(10_000, 'Run notes are at most 10,000 characters.'),
-  v.check((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u.test(s), 'Run notes cannot contain control or bidi characters (line breaks and tabs are fine).'),
+  // The names' rule (unsafe-chars.ts) with line breaks and tabs allowed: notes are prose.
+  v.check((s) => !hasUnsafeChar(s.replace(/[\n\r\t]/g, ' ')), 'Run notes cannot contain control, bidi or invisible characters (line breaks and tabs are fine).'),
 );
 
 /** The learning rate a run starts with: above 0, at most 1. */

@@ -151,4 +151,9 @@ test('fovea train run options: name, notes, learning rate and augmentation check
   assert.throws(() => parseRunStartOptions({ 'learning-rate': '2' }), /at most 1/);
   assert.throws(() => parseAugment('rotate=400'), /Rotation/);
   assert.throws(() => parseAugment('wobble'), UsageError);
+  // Notes are prose: line breaks and tabs pass, control, bidi and invisible characters do not.
+  assert.deepEqual(parseRunStartOptions({ notes: 'line 1\n\tline 2\r\n' }), { notes: 'line 1\n\tline 2\r\n' });
+  for (const bad of ['bell\u0007', 'evil\u202e', 'zero\u200bwidth']) assert.throws(() => parseRunStartOptions({ notes: bad }), /--notes: Run notes cannot contain/);
+  assert.throws(() => parseRunStartOptions({ name: 'two\nlines' }), /--name: Run names cannot contain/);
+  assert.throws(() => parseRunStartOptions({ name: 'x'.repeat(121) }), /at most 120/);
 });
