@@ -25,6 +25,7 @@ import { JOB_EVENT_NAMES, jobRequestSchemas, type JobEvents, type JobResponses }
 import { dicomTagRequestSchemas, type DicomTagResponses } from './dicom-tags';
 import { dataManagementRequestSchemas, type DataManagementResponses } from './data-management';
 import { measureRequestSchemas, type MeasureResponses } from './measure';
+import { runRequestSchemas, trainingStartRunFields, type RunResponses } from './runs';
 
 /** IPC channels are prefixed; the preload refuses anything else. */
 export const CHANNEL_PREFIX = 'fovea:';
@@ -99,6 +100,8 @@ export const requestSchemas = {
     backend: v.optional(v.picklist(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'])),
     /** Segmentation: pixels no label covers train as background (default) or are ignored (void). */
     unlabeledPixels: v.optional(v.picklist(['background', 'ignore'])),
+    /** The run's name and notes, learning rate and augmentation (runs.ts). */
+    ...trainingStartRunFields,
   }),
   /** Continue an interrupted or cancelled run from its last checkpoint. */
   'training.resume': v.strictObject({ runId: Id }),
@@ -214,6 +217,8 @@ export const requestSchemas = {
   ...dataManagementRequestSchemas,
   /** Kept measurements: length, angle, regions with statistics (measure.ts). */
   ...measureRequestSchemas,
+  /** Run names and notes, comparing runs (runs.ts). */
+  ...runRequestSchemas,
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -260,7 +265,7 @@ export interface SplitRedrawResult {
 }
 
 /** The response type of every request. */
-export interface Responses extends AnnotateResponses, EvaluationResponses, AssistResponses, VolumeResponses, JobResponses, DicomTagResponses, DataManagementResponses, MeasureResponses {
+export interface Responses extends AnnotateResponses, EvaluationResponses, AssistResponses, VolumeResponses, JobResponses, DicomTagResponses, DataManagementResponses, MeasureResponses, RunResponses {
   'app.info': AppInfo;
   'policy.get': EnterprisePolicyView;
   'datasets.list': Dataset[];

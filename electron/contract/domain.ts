@@ -171,8 +171,15 @@ export interface RunSummary {
   /** Best validation metrics. */
   metrics: Record<string, number> | null;
   error: string | null;
+  /** When the run started (ISO). */
   createdAt: string;
   finishedAt: string | null;
+  /** The name a person gave it (null: none; show "run N", contract/runs.ts runDisplayName). */
+  name: string | null;
+  /** Free-text notes, '' when none. */
+  notes: string;
+  /** Seconds from start to finish, or so far while it runs (null: interrupted, end unknown). */
+  durationSeconds: number | null;
 }
 
 export interface RunDetail extends RunSummary {

@@ -124,7 +124,31 @@ export interface ClassificationReport {
     pr: Record<string, { precision: number[]; recall: number[]; thresholds: number[] } | null>;
   };
   images: ClassificationImageView[];
+  /** Single-label: the same metrics per DICOM series and per patient (mean probability; core/evaluation/grouped-classification.ts). */
+  perSeries?: GroupedClassificationView | null;
+  perPatient?: GroupedClassificationView | null;
   source: EvaluationSourceView;
+}
+
+/**
+ * Classification scored per series or per patient: each group's probabilities are the mean of its
+ * images', its truth their most frequent true class (see core/evaluation/grouped-classification.ts).
+ */
+export interface GroupedClassificationView {
+  by: 'series' | 'patient';
+  groups: number;
+  /** Groups whose images have more than one true class (scored with the most frequent). */
+  mixedTruth: number;
+  /** Images in no series or patient (plain images), left out. */
+  ungrouped: number;
+  accuracy: number;
+  macro: { precision: number; recall: number; f1: number };
+  perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
+  confusionMatrix: { labels: string[]; matrix: number[][] } | null;
+  auc: { macro: number | null; perClass: Record<string, number | null> };
+  averagePrecision: { macro: number | null; perClass: Record<string, number | null> };
+  /** One row per group, in the order of their first image. `label`: "series 12", "patient 3" (no Patient ID: reports leave the library). */
+  rows: { label: string; firstItemId: number; images: number; truth: number; predicted: number; probabilities: number[] }[];
 }
 
 /** The 12 numbers of pycocotools' COCOeval.summarize(), in its order (stats[0..11]). */

@@ -5,3 +5,4 @@ export * from './export-formats';
 export * from './deid-options';
 export * from './unsafe-chars';
 export * from './policy-keys';
+export * from './runs';

@@ -43,6 +43,9 @@ import type { PolicyLoadResult } from './policy/policy';
 import { DEFAULT_FRACTIONS, labelStratifier, SplitService } from './training/splits';
 import { collectForClasses, TrainingService, type RunSnapshot, type TrainCallbacks } from './training/training-service';
 import { exportReport } from './report/report-export';
+import { compareRuns } from './training/run-compare';
+import { runDurationSeconds } from '../contract/runs';
+import { updateRunLabel } from './training/training-service';
 import type { RunRecord } from './store/run-store';
 import type { ImportReport, LibraryStatus } from '../contract/domain';
 import type { AssistEngine } from '../contract/assist-engine';
@@ -93,7 +96,7 @@ const WRITES: ReadonlySet<RequestName> = new Set<RequestName>(['datasets.create'
   'annotations.create', 'annotations.update', 'annotations.delete', 'annotations.restore', 'annotations.review', 'items.setStatus',
   'classes.create', 'classes.update', 'classes.delete', 'classes.merge', 'classes.setMultiLabel', 'settings.set', ...EVALUATION_WRITES, ...ASSIST_WRITES,
   // an export appends to the library's audit log
-  'export.start', ...VOLUME_WRITES, ...DATA_MANAGEMENT_WRITES, ...MEASURE_WRITES]);
+  'export.start', ...VOLUME_WRITES, ...DATA_MANAGEMENT_WRITES, ...MEASURE_WRITES, 'runs.update']);
 
 export class Core implements CoreParts {
   readonly db: Db;
@@ -258,11 +261,18 @@ export class Core implements CoreParts {
       'runs.list': ({ datasetId }) => this.runs.list(datasetId).map(toRunSummary),
       'runs.get': ({ runId }) => this.runDetail(runId),
       'training.plan': ({ datasetId, task, classNames }) => this.trainingPlan(datasetId, task, classNames),
-      'training.start': ({ datasetId, task, classNames, epochs, batchSize, inputSize, backend, unlabeledPixels }) => {
+      'training.start': ({ datasetId, task, classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment }) => {
         // A bad class choice is the request's answer (VALIDATION), not a failed job.
         collectForClasses(this.db, datasetId, task, classNames);
-        return this.startTrainingJob(datasetId, (cb) => this.training.train(datasetId, task, { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels }, cb));
+        return this.startTrainingJob(datasetId, (cb) =>
+          this.training.train(datasetId, task, { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment }, cb),
+        );
       },
+      'runs.update': ({ runId, name, notes }) => {
+        updateRunLabel(this, runId, { name, notes });
+        return toRunSummary(this.runs.get(runId));
+      },
+      'runs.compare': ({ runIds }) => compareRuns(runIds.map((id) => this.runDetail(id))),
       'splits.redraw': ({ datasetId, seed, fractions }) => this.redrawSplits(datasetId, seed, fractions),
       'training.resume': ({ runId }) => this.startTrainingJob(null, (cb) => this.training.resume(runId, cb)),
       'training.cancel': ({ runId }) => ({ cancelRequested: this.runs.requestCancel(runId) }),
@@ -674,8 +684,12 @@ function toRunSummary(r: RunRecord): RunSummary {
     error: r.error,
     createdAt: r.createdAt,
     finishedAt: r.finishedAt,
+    name: r.name,
+    notes: r.notes,
+    durationSeconds: runDurationSeconds(r),
   };
 }
+
 
 /** Create the backend. Throws FoveaException('LIBRARY_UNUSABLE') if the library cannot be opened. */
 export function createCore(options: CoreOptions): Core {

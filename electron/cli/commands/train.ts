@@ -20,9 +20,11 @@ import type { CliContext } from '../cli-context';
 import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
 import { interruptible } from '../interrupt';
 import { formatDuration, ProgressBar } from '../progress-bar';
+import { formatRunDuration, runDisplayName, runDurationSeconds } from '../../contract/runs';
+import { parseRunStartOptions, runRunsLabelCommand, runStartOptions } from './runs';
 
 export const trainHelp =
-  'fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N] [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--threads N] [--planned] [--time-budget MINUTES] [--plan-only] [--resume RUN] [--json]';
+  'fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N] [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--threads N] [--planned] [--time-budget MINUTES] [--plan-only] [--resume RUN] [--name NAME] [--notes TEXT] [--learning-rate LR] [--augment none|flip-h,flip-v,rotate=DEG,scale=S,intensity=I] [--json]';
 export const trainOptions = {
   dataset: { type: 'string' },
   task: { type: 'string' },
@@ -38,8 +40,9 @@ export const trainOptions = {
   planned: { type: 'boolean' },
   'plan-only': { type: 'boolean' },
   'time-budget': { type: 'string' },
+  ...runStartOptions,
 } as const;
-export const runsHelp = 'fovea runs [--json] | fovea runs cancel ID   training runs with their status and metrics';
+export const runsHelp = 'fovea runs [--json] | fovea runs cancel ID | fovea runs rename ID NAME | fovea runs note ID TEXT | fovea runs compare ID ID...   training runs with their names, status and metrics';
 
 const TASKS: Record<string, TaskKind> = { classify: 'classification', detect: 'detection', segment: 'segmentation' };
 const BACKENDS: readonly BackendPreference[] = ['auto', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
@@ -149,6 +152,7 @@ export async function runTrain(ctx: CliContext, _positionals: string[], values: 
         backend: backend as BackendPreference,
         ...(seed !== undefined && Number.isInteger(seed) ? { seed } : {}),
         ...(unlabeled ? { unlabeledPixels: unlabeled as 'background' | 'ignore' } : {}),
+        ...parseRunStartOptions(values),
       };
       if (values['plan-only'] === true) {
         const { plan, config } = await training.plan(dataset.id, task, request);
@@ -190,6 +194,8 @@ export function runRuns(ctx: CliContext, positionals: string[]): number {
     else ctx.out(ok ? `Asked run ${id} to stop after its current batch.` : `Run ${id} is not running.`);
     return ok ? EXIT_OK : EXIT_PARTIAL;
   }
+  const labelled = runRunsLabelCommand(ctx, ctx.core(), positionals);
+  if (labelled !== null) return labelled;
   if (positionals.length) throw new UsageError(`unknown runs subcommand "${positionals[0]}"`);
   const list = runs.list();
   if (ctx.json) {
@@ -198,7 +204,10 @@ export function runRuns(ctx: CliContext, positionals: string[]): number {
   }
   if (!list.length) ctx.out('No training runs yet. Start one with `fovea train --dataset NAME --task classify`.');
   for (const r of list) {
-    ctx.out(`${String(r.id).padStart(4)}  ${r.status.padEnd(13)} ${r.task.padEnd(14)} ${r.datasetName.slice(0, 24).padEnd(24)} epochs ${r.epochsCompleted}/${r.config.epochs}  ${r.backend ?? ''}  ${fmtMetrics(r.metrics ?? {})}`);
+    const duration = formatRunDuration(runDurationSeconds(r));
+    ctx.out(
+      `${String(r.id).padStart(4)}  ${runDisplayName(r).slice(0, 24).padEnd(24)} ${r.status.padEnd(13)} ${r.task.padEnd(14)} ${r.datasetName.slice(0, 24).padEnd(24)} epochs ${r.epochsCompleted}/${r.config.epochs}  ${r.backend ?? ''}  started ${r.createdAt.slice(0, 16).replace('T', ' ')}  ${duration}  ${fmtMetrics(r.metrics ?? {})}`,
+    );
   }
   return EXIT_OK;
 }

@@ -47,7 +47,8 @@ import { FoveaException } from '../../contract/result';
 import type { CoreParts } from '../core-parts';
 import { boxToImage, classMapToImage, letterboxOf } from '../predict/letterbox-mapping';
 import { listClasses } from '../store/classes-repo';
-import { listItemRefs } from '../store/items-repo';
+import { listItemRefs, listTrainingItems } from '../store/items-repo';
+import { groupedClassification } from './grouped-classification';
 import { createLibraryBatchProvider } from '../training/library-batch-provider';
 import { predictNativeSegmentation, predictsAtNativeResolution } from '../training/native-prediction';
 import { decodeImage } from '../training/sample-loader';
@@ -56,7 +57,7 @@ import { argmax, classificationMetrics, multiLabelClassificationMetrics, type Cl
 import type { DetectedBox, DetectionMetrics } from './detection-metrics';
 import { IMAGE_RULE, imageKey, scoreDetections, SegmentationScorer } from './score-images';
 import type { SegmentationMetrics } from './segmentation-metrics';
-import type { ClassificationImageView, EvaluationReport, EvaluationSourceView, EvaluationSplit } from '../../contract/evaluation';
+import type { ClassificationImageView, GroupedClassificationView, EvaluationReport, EvaluationSourceView, EvaluationSplit } from '../../contract/evaluation';
 import { loadEvaluation, saveEvaluation } from '../store/evaluation-repo';
 
 export type { EvaluationSplit };
@@ -85,7 +86,7 @@ export interface EvaluationSource extends EvaluationSourceView {
 }
 
 export type RunEvaluation =
-  | (ClassificationMetrics & { images: ClassificationImageResult[]; source: EvaluationSource })
+  | (ClassificationMetrics & { images: ClassificationImageResult[]; perSeries?: GroupedClassificationView | null; perPatient?: GroupedClassificationView | null; source: EvaluationSource })
   | (DetectionMetrics & { source: EvaluationSource })
   | (SegmentationMetrics & { source: EvaluationSource });
 
@@ -311,11 +312,32 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
     warnings,
   };
   const report: RunEvaluation =
-    metrics.task === 'classification' ? { ...metrics, images: clsImages, source } : ({ ...metrics, source } as RunEvaluation);
+    metrics.task === 'classification' ? { ...metrics, images: clsImages, ...groupedViews(core, datasetId, metrics, clsImages), source } : ({ ...metrics, source } as RunEvaluation);
   if (storedAt) {
     mkdirSync(dir, { recursive: true });
     writeJsonAtomic(storedAt, report);
     saveEvaluation(core.db, report);
   }
   return report;
+}
+
+/** Single-label classification per series and per patient (grouped-classification.ts); none for multi-label. */
+function groupedViews(
+  core: EvaluationCore,
+  datasetId: number,
+  metrics: ClassificationMetrics,
+  images: readonly ClassificationImageResult[],
+): { perSeries: GroupedClassificationView | null; perPatient: GroupedClassificationView | null } {
+  if (metrics.multiLabel) return { perSeries: null, perPatient: null };
+  const rows = new Map(listTrainingItems(core.db, datasetId).map((r) => [r.id, r]));
+  const names = metrics.confusionMatrix?.labels ?? Object.keys(metrics.perClass);
+  const series = (id: number): string | null => {
+    const s = rows.get(id)?.series_id;
+    return s === null || s === undefined ? null : String(s);
+  };
+  const patient = (id: number): string | null => rows.get(id)?.patient_key ?? null;
+  return {
+    perSeries: groupedClassification('series', images, names, series, (key) => `series ${key}`),
+    perPatient: groupedClassification('patient', images, names, patient, (_key, i) => `patient ${i + 1}`),
+  };
 }

@@ -345,6 +345,15 @@ CREATE INDEX measurements_item ON measurements(item_id, frame_index, id);
 CREATE INDEX measurements_dataset ON measurements(dataset_id, id);
 `,
   },
+  {
+    version: 7,
+    description: 'runs: a name and notes a person gives a run (issue 19, task runs)',
+    sql: /* sql */ `
+-- NULL: no name given (the UI says "run 3"); notes are free text, '' when none.
+ALTER TABLE runs ADD COLUMN name TEXT;
+ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

@@ -25,6 +25,10 @@ export interface RunRecord {
   error: string | null;
   createdAt: string;
   finishedAt: string | null;
+  /** The name a person gave the run, or null. */
+  name: string | null;
+  /** Free-text notes ('' when none). */
+  notes: string;
 }
 
 export interface RunEpochRecord extends EpochResult {
@@ -50,14 +54,21 @@ export class RunStore {
     this.#db = db;
   }
 
-  create(datasetId: number, config: TrainConfig, snapshot: unknown): number {
+  create(datasetId: number, config: TrainConfig, snapshot: unknown, label: { name?: string | null; notes?: string } = {}): number {
     const info = this.#db
       .prepare(
-        `INSERT INTO runs (dataset_id, task, status, config, seed, snapshot, pid, heartbeat_at, created_at)
-         VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO runs (dataset_id, task, status, config, seed, snapshot, pid, heartbeat_at, created_at, name, notes)
+         VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(datasetId, config.task, JSON.stringify(config), config.seed, JSON.stringify(snapshot), process.pid, new Date().toISOString(), new Date().toISOString());
+      .run(datasetId, config.task, JSON.stringify(config), config.seed, JSON.stringify(snapshot), process.pid, new Date().toISOString(), new Date().toISOString(), label.name ?? null, label.notes ?? '');
     return Number(info.lastInsertRowid);
+  }
+
+  /** Set a run's name (null: none) and/or notes; NOT_FOUND when there is no such run. */
+  setLabel(id: number, change: { name?: string | null; notes?: string }): void {
+    this.get(id);
+    if (change.name !== undefined) this.#db.prepare('UPDATE runs SET name = ? WHERE id = ?').run(change.name, id);
+    if (change.notes !== undefined) this.#db.prepare('UPDATE runs SET notes = ? WHERE id = ?').run(change.notes, id);
   }
 
   /** Mark a run running again (resume) in this process. */
@@ -198,5 +209,7 @@ function toRecord(r: Record<string, unknown>): RunRecord {
     error: (r['error'] as string | null) ?? null,
     createdAt: r['created_at'] as string,
     finishedAt: (r['finished_at'] as string | null) ?? null,
+    name: (r['name'] as string | null) ?? null,
+    notes: (r['notes'] as string | null) ?? '',
   };
 }

@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BackendPreference, BatchProgress, EpochResult, MlEngine, SplitName, TaskKind, TrainConfig, TrainOutcome } from '../../contract/ml';
+import type { AugmentConfig, BackendPreference, BatchProgress, EpochResult, MlEngine, SplitName, TaskKind, TrainConfig, TrainOutcome } from '../../contract/ml';
 import type { RecipePlan } from '../../contract/recipe';
 import { FoveaException } from '../../contract/result';
 import type { AuditLog } from '../store/audit-log';
@@ -40,6 +40,11 @@ export type TrainRequest = TrainOverrides & {
   recipe?: 'planned' | 'defaults' | undefined;
   /** The plan assumes a GPU or native TensorFlow backend (larger inputs). */
   accelerator?: boolean | undefined;
+  /** Augmentation choices over the task's (or plan's) defaults; what is left out keeps its default. */
+  augment?: Partial<AugmentConfig> | undefined;
+  /** The run's name ('' or absent: none) and notes, stored with it. */
+  name?: string | undefined;
+  notes?: string | undefined;
 };
 
 /** The least number of classes a model of this kind can learn: a single-label classifier must tell two apart. */
@@ -158,8 +163,9 @@ export class TrainingService {
       { task, classNames: collected.classNames, channels: collected.channels, samples: collected.samples, ...(request.unlabeledPixels ? { unlabeledPixels: request.unlabeledPixels } : {}) },
     );
     const plan = planRecipe(facts, { defaults, accelerator: request.accelerator === true, timeBudgetSeconds: request.timeBudgetSeconds ?? null });
-    const { classNames: _c, recipe: _r, accelerator: _a, ...overrides } = request;
-    return { plan, config: { ...applyPlan(defaults, plan), ...definedOnly(overrides), multiLabel: collected.multiLabel } };
+    const { classNames: _c, recipe: _r, accelerator: _a, augment, name: _n, notes: _t, ...overrides } = request;
+    const planned = applyPlan(defaults, plan);
+    return { plan, config: { ...planned, ...definedOnly(overrides), augment: withAugment(planned.augment, augment), multiLabel: collected.multiLabel } };
   }
 
   /** Train a new model on a dataset. Resolves when the run ends (done, cancelled, stopped early or failed). */
@@ -167,7 +173,7 @@ export class TrainingService {
     const { db, ml, splits } = this.#d;
     const phases = new StartPhases((p) => cb.onPhase?.(p), { resumed: false });
     phases.collecting();
-    const { classNames, recipe, accelerator: _accelerator, ...overrides } = request;
+    const { classNames, recipe, accelerator: _accelerator, augment, name, notes, ...overrides } = request;
     const { collected } = collectForClasses(db, datasetId, task, classNames);
     if (collected.samples.length === 0) {
       throw new FoveaException(
@@ -178,7 +184,9 @@ export class TrainingService {
     const defaults = ml.defaultConfig(task, collected.classNames, collected.channels);
     // A time budget is a planned run: the plan fits the recipe to it.
     const planned = recipe === 'planned' || (request.timeBudgetSeconds ?? null) !== null;
-    const config: TrainConfig = planned ? (await this.plan(datasetId, task, request)).config : { ...defaults, ...definedOnly(overrides), multiLabel: collected.multiLabel };
+    const config: TrainConfig = planned
+      ? (await this.plan(datasetId, task, request)).config
+      : { ...defaults, ...definedOnly(overrides), augment: withAugment(defaults.augment, augment), multiLabel: collected.multiLabel };
     const split = splits.ensureSplits(datasetId, { seed: config.seed, stratifyBy: labelStratifier(db, datasetId) });
     const splitMap = splits.splitMap(datasetId);
     const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: collected.samples, splits: splitMap, config, onDecoded: (n) => phases.decoded(n) });
@@ -199,8 +207,14 @@ export class TrainingService {
       if (sp !== undefined) itemSplits.push([id, sp]);
     }
     const snapshot: RunSnapshot = { samples: collected.snapshot, splits: split, itemSplits };
-    const runId = this.#d.runs.create(datasetId, config, snapshot);
-    this.#d.audit.append({ action: 'train.start', objectType: 'run', objectId: runId, details: { datasetId, task, samples: collected.samples.length, classNames: config.classNames } });
+    const label = { name: name?.trim() ? name.trim() : null, notes: notes ?? '' };
+    const runId = this.#d.runs.create(datasetId, config, snapshot, label);
+    this.#d.audit.append({
+      action: 'train.start',
+      objectType: 'run',
+      objectId: runId,
+      details: { datasetId, task, samples: collected.samples.length, classNames: config.classNames, name: label.name, learningRate: config.learningRate, augment: config.augment },
+    });
     cb.onStart?.({ runId, config, splits: split, samples: collected.samples.length, warnings: collected.warnings });
     try {
       phases.prepared(Math.min(config.batchSize, provider.sampleCounts.train), config.backend);
@@ -298,6 +312,30 @@ export class TrainingService {
       cb.signal?.removeEventListener('abort', onAbort);
     }
   }
+}
+
+/** The default augmentation with the choices made over it. */
+function withAugment(defaults: AugmentConfig, choices: Partial<AugmentConfig> | undefined): AugmentConfig {
+  return { ...defaults, ...definedOnly(choices ?? {}) };
+}
+
+/**
+ * Rename a run and/or change its notes (one door: the request 'runs.update' and `fovea runs
+ * rename|note` both call it). Audited with the old and new values.
+ */
+export function updateRunLabel(deps: { runs: RunStore; audit: AuditLog }, runId: number, change: { name?: string | undefined; notes?: string | undefined }): void {
+  const before = deps.runs.get(runId); // NOT_FOUND first
+  const name = change.name === undefined ? undefined : change.name.trim() ? change.name.trim() : null;
+  deps.runs.setLabel(runId, { ...(name !== undefined ? { name } : {}), ...(change.notes !== undefined ? { notes: change.notes } : {}) });
+  deps.audit.append({
+    action: 'run.update',
+    objectType: 'run',
+    objectId: runId,
+    details: {
+      ...(name !== undefined ? { name: { from: before.name, to: name } } : {}),
+      ...(change.notes !== undefined ? { notes: { fromChars: before.notes.length, toChars: change.notes.length } } : {}),
+    },
+  });
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

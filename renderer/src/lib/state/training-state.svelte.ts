@@ -11,8 +11,9 @@
  */
 import type { SplitRedrawResult } from '../../../../electron/contract/api';
 import type { RunDetail, RunSummary, TrainingPlan } from '../../../../electron/contract/domain';
-import type { BackendPreference, BatchProgress, TaskKind } from '../../../../electron/contract/ml';
+import type { AugmentConfig, BackendPreference, BatchProgress, TaskKind } from '../../../../electron/contract/ml';
 import type { FoveaError } from '../../../../electron/contract/result';
+import { runRecipeProblem } from '../../../../electron/contract/runs';
 import { on, request } from '../api';
 import { JobState } from './job-state.svelte';
 
@@ -23,6 +24,11 @@ export class TrainingState {
   batchSize = $state<number | null>(null);
   inputSize = $state<number | null>(null);
   backend = $state<BackendPreference>('auto');
+  /** The new run's name and notes, learning rate (null: the task's) and augmentation choices (absent: the task's). */
+  runName = $state('');
+  runNotes = $state('');
+  learningRate = $state<number | null>(null);
+  augment = $state<Partial<AugmentConfig>>({});
 
   /** The ticked classes, in the dataset's order; null: all of `available`. */
   chosenClasses = $state.raw<string[] | null>(null);
@@ -56,6 +62,8 @@ export class TrainingState {
     if (this.chosenClasses === null || n >= this.minClasses) return null;
     return this.minClasses === 2 ? 'A single-label classifier needs at least two classes.' : 'Choose at least one class.';
   });
+  /** Why the learning rate or augmentation cannot be used (the contract's rule and message), or null. */
+  readonly recipeProblem = $derived(runRecipeProblem(this.learningRate, this.augment));
   /** Why this plan cannot train (no labels; none in train or validation), or null: Start says it. */
   readonly dataProblem = $derived.by(() => {
     const p = this.plan;
@@ -210,9 +218,18 @@ export class TrainingState {
       ...(this.epochs ? { epochs: this.epochs } : {}),
       ...(this.batchSize ? { batchSize: this.batchSize } : {}),
       ...(this.inputSize ? { inputSize: this.inputSize } : {}),
+      ...(this.runName.trim() ? { name: this.runName } : {}),
+      ...(this.runNotes ? { notes: this.runNotes } : {}),
+      ...(typeof this.learningRate === 'number' && !Number.isNaN(this.learningRate) ? { learningRate: this.learningRate } : {}),
+      ...(Object.values(this.augment).some((x) => x !== undefined && x !== null) ? { augment: chosenAugment(this.augment) } : {}),
     }));
     this.starting = false;
     if (!res.ok) this.error = res.error;
+    else {
+      // The name and notes were this run's; the next run gets its own.
+      this.runName = '';
+      this.runNotes = '';
+    }
   }
 
   async resume(runId: number): Promise<void> {
@@ -233,4 +250,9 @@ export class TrainingState {
     for (const off of this.#offs) off();
     this.#offs = [];
   }
+}
+
+/** The augmentation fields a person set (an emptied number field is no choice). */
+function chosenAugment(a: Partial<AugmentConfig>): Partial<AugmentConfig> {
+  return Object.fromEntries(Object.entries(a).filter(([, x]) => x !== undefined && x !== null && !(typeof x === 'number' && Number.isNaN(x)))) as Partial<AugmentConfig>;
 }
