@@ -22,6 +22,7 @@ import { EVALUATION_EVENT_NAMES, evaluationRequestSchemas, type EvaluationEvents
 import { ASSIST_EVENT_NAMES, assistRequestSchemas, type AssistEvents, type AssistResponses } from './assist';
 import { VOLUME_EVENT_NAMES, volumeRequestSchemas, type VolumeEvents, type VolumeResponses } from './volume';
 import { JOB_EVENT_NAMES, jobRequestSchemas, type JobEvents, type JobResponses } from './jobs';
+import { seriesViewRequestSchemas, type SeriesViewResponses } from './series-view';
 
 /** IPC channels are prefixed; the preload refuses anything else. */
 export const CHANNEL_PREFIX = 'fovea:';
@@ -205,6 +206,7 @@ export const requestSchemas = {
   /** Multi-planar views and the segment editor (volume.ts). */
   ...volumeRequestSchemas,
   ...jobRequestSchemas,
+  ...seriesViewRequestSchemas,
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -251,7 +253,7 @@ export interface SplitRedrawResult {
 }
 
 /** The response type of every request. */
-export interface Responses extends AnnotateResponses, EvaluationResponses, AssistResponses, VolumeResponses, JobResponses {
+export interface Responses extends AnnotateResponses, EvaluationResponses, AssistResponses, VolumeResponses, JobResponses, SeriesViewResponses {
   'app.info': AppInfo;
   'policy.get': EnterprisePolicyView;
   'datasets.list': Dataset[];

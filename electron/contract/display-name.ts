@@ -28,6 +28,8 @@ export interface ItemNameFacts {
   seriesNumber: number | null;
   seriesDescription: string | null;
   instanceNumber: number | null;
+  /** The study's description: told apart two series that share number and description. */
+  studyDescription?: string | null;
 }
 
 function clean(s: string | null | undefined): string {
@@ -105,14 +107,24 @@ export function itemDisplayNames(items: readonly ItemNameFacts[]): string[] {
     const patient = patientLabel(it);
     return [patient, it.modality || it.seriesNumber !== null || it.seriesDescription ? seriesLabel(it) : '', tail].filter(Boolean).join(NAME_SEPARATOR);
   });
-  // Same name twice (two files with one instance number in a series, say): each of them carries
-  // its path tail; a counter (in id order) settles what even that leaves equal.
-  const count = new Map<string, number>();
-  for (const n of names) count.set(n, (count.get(n) ?? 0) + 1);
-  names.forEach((n, k) => {
-    const it = items[k];
-    if ((count.get(n) ?? 0) > 1 && it?.kind === 'dicom') names[k] = `${n}${NAME_SEPARATOR}${tails[k] ?? it.sourceName}`;
+  // Same name twice: first the study says which (one patient, "MR 1 FAST LOCALIZER" in two
+  // studies), then the path tail (two files with one instance number in a series), then a
+  // counter in id order settles what even that leaves equal.
+  const qualify = (add: (it: ItemNameFacts, k: number, name: string) => string): void => {
+    const count = new Map<string, number>();
+    for (const n of names) count.set(n, (count.get(n) ?? 0) + 1);
+    names.forEach((n, k) => {
+      const it = items[k];
+      if ((count.get(n) ?? 0) > 1 && it?.kind === 'dicom') names[k] = add(it, k, n);
+    });
+  };
+  qualify((it, _k, n) => {
+    const study = clean(it.studyDescription);
+    const patient = patientLabel(it);
+    if (!study) return n;
+    return patient && n.startsWith(patient + NAME_SEPARATOR) ? `${patient}${NAME_SEPARATOR}${study}${n.slice(patient.length)}` : `${study}${NAME_SEPARATOR}${n}`;
   });
+  qualify((it, k, n) => `${n}${NAME_SEPARATOR}${tails[k] ?? it.sourceName}`);
   const order = items.map((_, k) => k).sort((a, b) => (items[a]?.id ?? 0) - (items[b]?.id ?? 0));
   const seen = new Set<string>();
   for (const k of order) {

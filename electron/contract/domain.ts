@@ -221,6 +221,8 @@ export interface ItemRow {
   id: number;
   kind: 'dicom' | 'image';
   sourceName: string;
+  /** What a person sees as its name (contract/display-name.ts): unique in the dataset, carries patient and series. */
+  displayName: string;
   modality: string | null;
   rows: number;
   columns: number;

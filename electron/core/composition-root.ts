@@ -54,6 +54,7 @@ import type { ModelPredictDeps } from './assist/model-predict';
 import { exportTraining, type TrainingExportDeps } from './export/training-export';
 import { builtInModelsDir, importedModelsDir, ModelRegistry, type ModelRoot } from './assist/model-registry';
 import { AssistStore } from './store/assist-store';
+import { listSeriesCards } from './store/series-cards';
 
 export interface CoreOptions {
   libraryDir: string;
@@ -231,6 +232,10 @@ export class Core implements CoreParts {
       },
       'pixels.get': ({ itemId, frame }) => this.pixels.frame(itemId, frame),
       'series.get': ({ seriesId }) => this.pixels.series(seriesId),
+      'series.list': ({ datasetId }) => {
+        this.datasets.get(datasetId);
+        return listSeriesCards(this.db, datasetId);
+      },
       'classes.list': ({ datasetId }) => this.annotations.listClasses(datasetId),
       'models.export': async (p) => {
         const r = await exportModel(this, p);

@@ -50,3 +50,12 @@ test('names never repeat: equal DICOM names carry their path tail, equal paths a
 test('a DICOM item without an instance number is named by its series and file', () => {
   assert.deepEqual(itemDisplayNames([dicom(1, 'p/CT2/17106', { instanceNumber: null })]), ['DOE^JANE · CT 3 Chest · 17106']);
 });
+
+test('one patient with "MR 1 FAST LOCALIZER" in two studies: the study tells them apart', () => {
+  const names = itemDisplayNames([
+    dicom(1, '98892003/MR1/15820', { patientName: 'Doe^Peter', modality: 'MR', seriesNumber: 1, seriesDescription: 'FAST LOCALIZER', instanceNumber: 1, studyDescription: 'Carotids' }),
+    dicom(2, '98892003/MR1/5641', { patientName: 'Doe^Peter', modality: 'MR', seriesNumber: 1, seriesDescription: 'FAST LOCALIZER', instanceNumber: 1, studyDescription: 'Brain' }),
+    dicom(3, '98892003/MR2/4950', { patientName: 'Doe^Peter', modality: 'MR', seriesNumber: 2, seriesDescription: 'PILOT', instanceNumber: 1, studyDescription: 'Brain' }),
+  ]);
+  assert.deepEqual(names, ['Doe^Peter · Carotids · MR 1 FAST LOCALIZER · #1', 'Doe^Peter · Brain · MR 1 FAST LOCALIZER · #1', 'Doe^Peter · MR 2 PILOT · #1']);
+});
