@@ -136,3 +136,29 @@ export function itemDisplayNames(items: readonly ItemNameFacts[]): string[] {
   }
   return names;
 }
+
+/**
+ * A name cut for a narrow cell: the head may be shortened with an ellipsis, the tail (its last
+ * part, "· #12" or "/scene.png") must stay visible. head + tail is the name.
+ */
+export function splitDisplayName(name: string): { head: string; tail: string } {
+  const sep = name.lastIndexOf(NAME_SEPARATOR);
+  if (sep > 0) return { head: name.slice(0, sep), tail: name.slice(sep) };
+  const slash = name.lastIndexOf('/');
+  if (slash > 0) return { head: name.slice(0, slash), tail: name.slice(slash) };
+  return { head: '', tail: name };
+}
+
+/**
+ * Two lines for a grid cell: the first part (the patient), then the rest split as
+ * splitDisplayName does; a name of one part (a photo's path) has no first line.
+ * first + head + tail is the name.
+ */
+export function displayNameLines(name: string): { first: string; head: string; tail: string } {
+  const sep = name.indexOf(NAME_SEPARATOR);
+  if (sep > 0 && name.indexOf(NAME_SEPARATOR, sep + 1) > 0) {
+    const rest = splitDisplayName(name.slice(sep));
+    return { first: name.slice(0, sep), head: rest.head, tail: rest.tail };
+  }
+  return { first: '', ...splitDisplayName(name) };
+}

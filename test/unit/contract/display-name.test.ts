@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { itemDisplayNames, patientLabel, seriesLabel, uniquePathTails, type ItemNameFacts } from '../../../electron/contract/display-name';
+import { displayNameLines, itemDisplayNames, patientLabel, seriesLabel, splitDisplayName, uniquePathTails, type ItemNameFacts } from '../../../electron/contract/display-name';
 
 function dicom(id: number, sourceName: string, o: Partial<ItemNameFacts> = {}): ItemNameFacts {
   return { id, kind: 'dicom', sourceName, patientName: 'DOE^JANE', patientId: 'P1', modality: 'CT', seriesNumber: 3, seriesDescription: 'Chest', instanceNumber: 12, ...o };
@@ -58,4 +58,17 @@ test('one patient with "MR 1 FAST LOCALIZER" in two studies: the study tells the
     dicom(3, '98892003/MR2/4950', { patientName: 'Doe^Peter', modality: 'MR', seriesNumber: 2, seriesDescription: 'PILOT', instanceNumber: 1, studyDescription: 'Brain' }),
   ]);
   assert.deepEqual(names, ['Doe^Peter · Carotids · MR 1 FAST LOCALIZER · #1', 'Doe^Peter · Brain · MR 1 FAST LOCALIZER · #1', 'Doe^Peter · MR 2 PILOT · #1']);
+});
+
+test('a name splits into a head that may be cut and a tail that stays', () => {
+  assert.deepEqual(splitDisplayName('DOE^JANE · CT 3 Chest · #12'), { head: 'DOE^JANE · CT 3 Chest', tail: ' · #12' });
+  assert.deepEqual(splitDisplayName('left/scene.png'), { head: 'left', tail: '/scene.png' });
+  assert.deepEqual(splitDisplayName('solo.png'), { head: '', tail: 'solo.png' });
+});
+
+test('a grid cell shows the patient on one line and series · instance on the next', () => {
+  const lines = displayNameLines('SYNTH^PATIENT^001 · CT 1 Synthetic axial chest · #3');
+  assert.deepEqual(lines, { first: 'SYNTH^PATIENT^001', head: ' · CT 1 Synthetic axial chest', tail: ' · #3' });
+  assert.deepEqual(displayNameLines('left/scene.png'), { first: '', head: 'left', tail: '/scene.png' });
+  assert.deepEqual(displayNameLines('solo.png'), { first: '', head: '', tail: 'solo.png' });
 });

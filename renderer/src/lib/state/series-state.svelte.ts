@@ -74,6 +74,14 @@ export class SeriesState {
     return me ? this.cards.filter((c) => c.patientId === me.patientId) : [];
   }
 
+  /** Display names of a series' items, by id (the viewer's title follows the slice shown). */
+  async itemNames(datasetId: number, seriesId: number): Promise<ReadonlyMap<number, string>> {
+    const res = await request('items.list', { datasetId, seriesId, sort: 'instance', limit: 1000, withTotal: false });
+    // Built once and replaced whole (never mutated): a plain Map held in $state.raw.
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- see above
+    return new Map(res.ok ? res.value.rows.map((r) => [r.id, r.displayName]) : []);
+  }
+
   /** The row to open a series at: its middle slice (the card's), or its first. */
   async rowToOpen(card: SeriesCard): Promise<ItemRow | null> {
     if (this.datasetId === null) return null;
