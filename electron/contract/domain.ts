@@ -481,6 +481,6 @@ export interface DatasetExportResult {
   annotations: number;
   warnings: string[];
   /** Items deliberately not exported, with why (e.g. possible burned-in text). */
-  heldBack: { itemId: number; reason: string }[];
+  heldBack: { itemId: number; /** Its display name (display-name.ts). */ name: string; reason: string }[];
   seconds: number;
 }

@@ -36,8 +36,12 @@ export interface SeriesCard {
 export const seriesViewRequestSchemas = {
   /** A dataset's DICOM series, by patient, then study date, then series number. */
   'series.list': v.strictObject({ datasetId: Id }),
+  /** Display names (display-name.ts) of some items: lists that hold only ids (evaluation) show names. */
+  'items.names': v.strictObject({ itemIds: v.pipe(v.array(Id), v.maxLength(5000)) }),
 };
 
 export interface SeriesViewResponses {
   'series.list': SeriesCard[];
+  /** Unknown ids are left out. */
+  'items.names': { itemId: number; name: string }[];
 }

@@ -55,6 +55,7 @@ import { exportTraining, type TrainingExportDeps } from './export/training-expor
 import { builtInModelsDir, importedModelsDir, ModelRegistry, type ModelRoot } from './assist/model-registry';
 import { AssistStore } from './store/assist-store';
 import { listSeriesCards } from './store/series-cards';
+import { itemNamesById, withItemNames } from './store/item-names';
 
 export interface CoreOptions {
   libraryDir: string;
@@ -236,6 +237,7 @@ export class Core implements CoreParts {
         this.datasets.get(datasetId);
         return listSeriesCards(this.db, datasetId);
       },
+      'items.names': ({ itemIds }) => [...itemNamesById(this.db, itemIds)].map(([itemId, name]) => ({ itemId, name })),
       'classes.list': ({ datasetId }) => this.annotations.listClasses(datasetId),
       'models.export': async (p) => {
         const r = await exportModel(this, p);
@@ -500,7 +502,7 @@ export class Core implements CoreParts {
     if (p.deid && p.format === 'dicom-deid') for (const [k, val] of Object.entries(p.deid)) if (val !== undefined) options[k] = val;
     return this.#runExportJob(p.datasetId, async (signal, onProgress) => {
       const r = await this.exportDataset({ datasetId: p.datasetId, format, outDir: p.outDir, split: p.split, overwrite: p.overwrite, options }, signal, onProgress);
-      return { format: r.format, root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.items, annotations: r.annotations, warnings: r.warnings, heldBack: r.heldBack, seconds: r.seconds };
+      return { format: r.format, root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.items, annotations: r.annotations, warnings: r.warnings, heldBack: withItemNames(this.db, r.heldBack), seconds: r.seconds };
     });
   }
 
@@ -541,7 +543,7 @@ export class Core implements CoreParts {
     const request = { datasetId: p.datasetId, task: p.trainingTask === 'segment' ? 'segmentation' : 'classification', target: 'pytorch', outDir: p.outDir, deidentify: p.deidentify === true } as const;
     return this.#runExportJob(p.datasetId, async (signal, onProgress) => {
       const r = await exportTraining(this.trainingExportDeps(), request, signal, onProgress);
-      return { format: 'pytorch', root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.images.train + r.images.val + r.images.test, annotations: 0, warnings: r.warnings, heldBack: r.heldBack, seconds: r.seconds };
+      return { format: 'pytorch', root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.images.train + r.images.val + r.images.test, annotations: 0, warnings: r.warnings, heldBack: withItemNames(this.db, r.heldBack), seconds: r.seconds };
     });
   }
 

@@ -30,6 +30,7 @@ let browser: Browser;
 let bridge: Bridge;
 let core: Core;
 let cleanup: () => void;
+let exportDir: string;
 
 before(async () => {
   const t = tempCore();
@@ -46,6 +47,10 @@ before(async () => {
     writeFileSync(join(photos, dir, dir === 'solo' ? 'other.png' : 'scene.png'), png);
   }
   await core.importFiles({ datasetId: core.datasets.create('Photos', '').id, paths: [photos] });
+  // An ultrasound and a secondary capture without BurnedInAnnotation: a de-identified export holds them back.
+  const burned = join(SHARED_TESTDATA, 'dicom');
+  await core.importFiles({ datasetId: core.datasets.create('Burned-in check', '').id, paths: [join(burned, 'pydicom-data/US1_UNCR.dcm'), join(burned, 'pydicom/SC_rgb_rle.dcm')] });
+  exportDir = join(t.dir, 'export');
   bridge = await startBridge(core);
   browser = await launchBrowser();
 });
@@ -198,6 +203,39 @@ test('the Series view shows one card per series by patient and study, with its s
   assert.equal(fromFiles.get(uidOf.get(Number(mr700)) ?? ''), 7);
   await screenshot(page, 'names-series-viewer-mr700');
 
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the hold-back list of a de-identified export names each image by patient and series, not "item 158"', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const errors = collectPageErrors(page);
+  const ds = datasetId('Burned-in check');
+  const listed = await core.dispatch('items.list', { datasetId: ds });
+  assert.ok(listed.ok);
+  const expected = listed.value.rows.map((r) => r.displayName).sort();
+  const patients = core.db
+    .prepare('SELECT p.patient_name AS name, p.patient_key AS id FROM items i JOIN series s ON s.id = i.series_id JOIN studies st ON st.id = s.study_id JOIN patients p ON p.id = st.patient_id WHERE i.dataset_id = ?')
+    .all(ds) as { name: string | null; id: string }[];
+  assert.equal(patients.length, 2);
+  await page.goto(bridge.url);
+  await page.keyboard.press('Alt+7');
+  await page.getByTestId('export-dataset').selectOption({ label: 'Burned-in check (2 items)' });
+  await page.getByTestId('export-format').selectOption('dicom-deid');
+  await page.getByTestId('export-folder').fill(exportDir);
+  await page.getByTestId('export-start').click();
+  const held = page.getByTestId('export-held-back');
+  await held.waitFor({ timeout: 30_000 });
+  const lines = await held.getByTestId('held-back-item').allTextContents();
+  await screenshot(page, 'names-series-held-back');
+  assert.equal(lines.length, 2);
+  const shownNames = lines.map((l) => l.slice(0, l.indexOf(': '))).sort();
+  assert.deepEqual(shownNames, expected);
+  for (const l of lines) assert.doesNotMatch(l, /^item \d/);
+  for (const p of patients) {
+    const who = (p.name ?? '').replace(/\^+$/, '') || p.id;
+    assert.ok(shownNames.some((n) => n.startsWith(who)), `a held-back name carries patient ${who}: ${shownNames.join(' | ')}`);
+  }
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -64,3 +64,9 @@ export function itemNamesById(db: Db, itemIds: readonly number[]): Map<number, s
   }
   return out;
 }
+
+/** A list of items (held back, failed, ...) with each one's display name added. */
+export function withItemNames<T extends { itemId: number }>(db: Db, list: readonly T[]): (T & { name: string })[] {
+  const names = itemNamesById(db, list.map((h) => h.itemId));
+  return list.map((h) => ({ ...h, name: names.get(h.itemId) ?? `item ${h.itemId}` }));
+}
