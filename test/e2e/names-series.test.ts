@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
+import type { ItemPage } from '../../electron/contract/domain';
 import type { Core } from '../../electron/core/composition-root';
 import { parseDicom } from '../../electron/core/dicom';
 import { createSampleLibrary, SAMPLE_CT_DATASET } from '../../electron/core/samples/sample-library';
@@ -213,7 +214,7 @@ test('the hold-back list of a de-identified export names each image by patient a
   const ds = datasetId('Burned-in check');
   const listed = await core.dispatch('items.list', { datasetId: ds });
   assert.ok(listed.ok);
-  const expected = listed.value.rows.map((r) => r.displayName).sort();
+  const expected = (listed.value as ItemPage).rows.map((r) => r.displayName).sort();
   const patients = core.db
     .prepare('SELECT p.patient_name AS name, p.patient_key AS id FROM items i JOIN series s ON s.id = i.series_id JOIN studies st ON st.id = s.study_id JOIN patients p ON p.id = st.patient_id WHERE i.dataset_id = ?')
     .all(ds) as { name: string | null; id: string }[];

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
+import type { ItemPage } from '../../../../electron/contract/domain';
 import type { SeriesCard } from '../../../../electron/contract/series-view';
 import type { Core } from '../../../../electron/core/composition-root';
-import { datasetItemNames, itemNamesById, withItemNames } from '../../../../electron/core/store/item-names';
+import { datasetItemNames, withItemNames } from '../../../../electron/core/store/item-names';
 import { SHARED_TESTDATA } from '../../../helpers/paths';
 import { tempCore } from '../../../helpers/temp-library';
 
@@ -72,7 +73,7 @@ test('a new import that repeats a name changes the names (the cache follows the 
   assert.equal(names.get(idOf('right/scene.png')), 'right/scene.png');
   const page = await core.dispatch('items.list', { datasetId, search: 'scene' });
   assert.ok(page.ok);
-  assert.deepEqual(page.value.rows.map((r) => r.displayName).sort(), ['left/scene.png', 'right/scene.png']);
+  assert.deepEqual((page.value as ItemPage).rows.map((r) => r.displayName).sort(), ['left/scene.png', 'right/scene.png']);
 });
 
 test('series.list: one card per series with its slice count, patients and studies in order', async () => {
