@@ -52,37 +52,74 @@ function pathParts(path: string): string[] {
   return path.split(/[/\\]+/).filter((p) => p !== '' && p !== '.');
 }
 
+function baseName(path: string): string {
+  return path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+}
+
+/** Settle the tails of one group of paths that share a file name, into `out`. */
+function settleGroup(group: readonly number[], paths: readonly string[], out: Map<number, string>): void {
+  if (group.length === 1) {
+    const i = group[0] ?? 0;
+    const p = pathParts(paths[i] ?? '');
+    out.set(i, p[p.length - 1] ?? paths[i] ?? '');
+    return;
+  }
+  const parts = group.map((i) => pathParts(paths[i] ?? ''));
+  // Each member's k-component tail, grown one component a round (one string each, not k).
+  const tail = parts.map((p) => p[p.length - 1] ?? '');
+  let open = group.map((_, g) => g);
+  for (let k = 1; open.length > 0; k++) {
+    const counts = new Map<string, number>();
+    for (const t of tail) counts.set(t, (counts.get(t) ?? 0) + 1);
+    const still: number[] = [];
+    for (const g of open) {
+      const depth = parts[g]?.length ?? 0;
+      // Unique, or the whole path (nothing longer to show; equal paths are numbered by the caller).
+      if (counts.get(tail[g] ?? '') === 1 || k >= depth) out.set(group[g] ?? 0, tail[g] ?? '');
+      else still.push(g);
+    }
+    parts.forEach((p, g) => {
+      if (k < p.length) tail[g] = `${p[p.length - 1 - k] ?? ''}/${tail[g] ?? ''}`;
+    });
+    open = still;
+  }
+}
+
+/**
+ * A finder of unique path tails: `tailOf(i)` is the shortest tail (whole path components, at
+ * least the file name) of paths[i] that tells it apart from every other path. Work is done per
+ * file name, and only for the file names asked about (a DICOM dataset whose names are unique
+ * on their own asks for none).
+ */
+function tailFinder(paths: readonly string[]): (i: number) => string {
+  let byBase: Map<string, number[]> | null = null;
+  const settled = new Map<number, string>();
+  return (i) => {
+    const hit = settled.get(i);
+    if (hit !== undefined) return hit;
+    if (!byBase) {
+      const groups = new Map<string, number[]>();
+      paths.forEach((p, k) => {
+        const b = baseName(p);
+        const g = groups.get(b);
+        if (g) g.push(k);
+        else groups.set(b, [k]);
+      });
+      byBase = groups;
+    }
+    settleGroup(byBase.get(baseName(paths[i] ?? '')) ?? [i], paths, settled);
+    return settled.get(i) ?? paths[i] ?? '';
+  };
+}
+
 /**
  * For each path, the shortest tail (whole path components, at least the file name) that tells it
  * apart from every other path in the list. Paths that are equal keep their whole path (the caller
  * numbers them). Linear in the number of paths times their depth.
  */
 export function uniquePathTails(paths: readonly string[]): string[] {
-  const parts = paths.map(pathParts);
-  const out: string[] = parts.map((p, i) => p.join('/') || (paths[i] ?? ''));
-  const byBase = new Map<string, number[]>();
-  parts.forEach((p, i) => {
-    const base = p[p.length - 1] ?? '';
-    const group = byBase.get(base);
-    if (group) group.push(i);
-    else byBase.set(base, [i]);
-  });
-  for (const group of byBase.values()) {
-    let open = group;
-    for (let k = 1; open.length > 0; k++) {
-      const tail = (i: number) => (parts[i] ?? []).slice(-k).join('/');
-      const counts = new Map<string, number>();
-      for (const i of group) counts.set(tail(i), (counts.get(tail(i)) ?? 0) + 1);
-      const still: number[] = [];
-      for (const i of open) {
-        if (counts.get(tail(i)) === 1) out[i] = tail(i);
-        else if (k >= (parts[i]?.length ?? 0)) out[i] = tail(i); // the whole path: nothing longer to show
-        else still.push(i);
-      }
-      open = still;
-    }
-  }
-  return out;
+  const tailOf = tailFinder(paths);
+  return paths.map((_, i) => tailOf(i));
 }
 
 /** A DICOM item's name from its own facts, or null when it has too little to be told apart by (no series facts, no instance). */
@@ -97,12 +134,14 @@ export function dicomItemName(f: ItemNameFacts): string | null {
  * Returns names in the order of `items`.
  */
 export function itemDisplayNames(items: readonly ItemNameFacts[]): string[] {
-  const tails = uniquePathTails(items.map((i) => i.sourceName));
+  const tailOf = tailFinder(items.map((i) => i.sourceName));
   const names = items.map((it, k) => {
-    const tail = tails[k] ?? it.sourceName;
+    if (it.kind === 'dicom') {
+      const own = dicomItemName(it);
+      if (own !== null) return own;
+    }
+    const tail = tailOf(k);
     if (it.kind !== 'dicom') return tail;
-    const own = dicomItemName(it);
-    if (own !== null) return own;
     // No instance number: the series and the file name say which one it is.
     const patient = patientLabel(it);
     return [patient, it.modality || it.seriesNumber !== null || it.seriesDescription ? seriesLabel(it) : '', tail].filter(Boolean).join(NAME_SEPARATOR);
@@ -124,7 +163,7 @@ export function itemDisplayNames(items: readonly ItemNameFacts[]): string[] {
     if (!study) return n;
     return patient && n.startsWith(patient + NAME_SEPARATOR) ? `${patient}${NAME_SEPARATOR}${study}${n.slice(patient.length)}` : `${study}${NAME_SEPARATOR}${n}`;
   });
-  qualify((it, k, n) => `${n}${NAME_SEPARATOR}${tails[k] ?? it.sourceName}`);
+  qualify((_it, k, n) => `${n}${NAME_SEPARATOR}${tailOf(k)}`);
   const order = items.map((_, k) => k).sort((a, b) => (items[a]?.id ?? 0) - (items[b]?.id ?? 0));
   const seen = new Set<string>();
   for (const k of order) {
