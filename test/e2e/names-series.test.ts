@@ -7,7 +7,8 @@
  *  - the Series view (pydicom's dicomdirtests: two patients, several studies and series) shows
  *    one card per series, grouped by patient and study, with the slice counts read here from the
  *    files themselves (Series Instance UID per file);
- *  - a card opens its series in the viewer, and the viewer's series strip switches series.
+ *  - a card opens its series in the viewer, and the viewer's series strip switches series;
+ *  - a de-identified export's hold-back list names images by patient and series.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
