@@ -26,6 +26,7 @@ import { dicomTagRequestSchemas, type DicomTagResponses } from './dicom-tags';
 import { dataManagementRequestSchemas, type DataManagementResponses } from './data-management';
 import { measureRequestSchemas, type MeasureResponses } from './measure';
 import { runRequestSchemas, trainingStartRunFields, type RunResponses } from './runs';
+import { seriesViewRequestSchemas, type SeriesViewResponses } from './series-view';
 
 /** IPC channels are prefixed; the preload refuses anything else. */
 export const CHANNEL_PREFIX = 'fovea:';
@@ -219,6 +220,7 @@ export const requestSchemas = {
   ...measureRequestSchemas,
   /** Run names and notes, comparing runs (runs.ts). */
   ...runRequestSchemas,
+  ...seriesViewRequestSchemas,
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -265,7 +267,7 @@ export interface SplitRedrawResult {
 }
 
 /** The response type of every request. */
-export interface Responses extends AnnotateResponses, EvaluationResponses, AssistResponses, VolumeResponses, JobResponses, DicomTagResponses, DataManagementResponses, MeasureResponses, RunResponses {
+export interface Responses extends AnnotateResponses, EvaluationResponses, AssistResponses, VolumeResponses, JobResponses, DicomTagResponses, DataManagementResponses, MeasureResponses, RunResponses, SeriesViewResponses {
   'app.info': AppInfo;
   'policy.get': EnterprisePolicyView;
   'datasets.list': Dataset[];

@@ -228,6 +228,8 @@ export interface ItemRow {
   id: number;
   kind: 'dicom' | 'image';
   sourceName: string;
+  /** What a person sees as its name (contract/display-name.ts): unique in the dataset, carries patient and series. */
+  displayName: string;
   modality: string | null;
   rows: number;
   columns: number;
@@ -493,6 +495,6 @@ export interface DatasetExportResult {
   annotations: number;
   warnings: string[];
   /** Items deliberately not exported, with why (e.g. possible burned-in text). */
-  heldBack: { itemId: number; reason: string }[];
+  heldBack: { itemId: number; /** Its display name (display-name.ts). */ name: string; reason: string }[];
   seconds: number;
 }

@@ -235,6 +235,8 @@ export interface GalleryImage {
   itemId: number;
   frameIndex: number;
   sourceName: string;
+  /** What a person sees as its name (display-name.ts). */
+  displayName: string;
   thumbSha256: string | null;
   width: number;
   height: number;

@@ -64,6 +64,8 @@ import { MEASURE_WRITES } from '../contract/measure';
 import { measureHandlers } from './measure/measure-requests';
 import type { MeasureExportDeps } from './measure/measure-export';
 import { MeasureService } from './measure/measure-service';
+import { listSeriesCards } from './store/series-cards';
+import { itemNamesById, withItemNames } from './store/item-names';
 
 export interface CoreOptions {
   libraryDir: string;
@@ -283,6 +285,11 @@ export class Core implements CoreParts {
       'pixels.get': ({ itemId, frame }) => this.pixels.frame(itemId, frame),
       'series.get': ({ seriesId }) => this.pixels.series(seriesId),
       'dicom.tags': ({ itemId }) => this.pixels.tags(itemId),
+      'series.list': ({ datasetId }) => {
+        this.datasets.get(datasetId);
+        return listSeriesCards(this.db, datasetId);
+      },
+      'items.names': ({ itemIds }) => [...itemNamesById(this.db, itemIds)].map(([itemId, name]) => ({ itemId, name })),
       'classes.list': ({ datasetId }) => this.annotations.listClasses(datasetId),
       'models.export': async (p) => {
         const r = await exportModel(this, p);
@@ -562,7 +569,7 @@ export class Core implements CoreParts {
     if (p.deid && p.format === 'dicom-deid') for (const [k, val] of Object.entries(p.deid)) if (val !== undefined) options[k] = val;
     return this.#runExportJob(p.datasetId, async (signal, onProgress) => {
       const r = await this.exportDataset({ datasetId: p.datasetId, format, outDir: p.outDir, split: p.split, overwrite: p.overwrite, options }, signal, onProgress);
-      return { format: r.format, root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.items, annotations: r.annotations, warnings: r.warnings, heldBack: r.heldBack, seconds: r.seconds };
+      return { format: r.format, root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.items, annotations: r.annotations, warnings: r.warnings, heldBack: withItemNames(this.db, r.heldBack), seconds: r.seconds };
     });
   }
 
@@ -603,7 +610,7 @@ export class Core implements CoreParts {
     const request = { datasetId: p.datasetId, task: TRAINING_EXPORT_TASKS[p.trainingTask ?? 'classify'], target: 'pytorch', outDir: p.outDir, deidentify: p.deidentify === true } as const;
     return this.#runExportJob(p.datasetId, async (signal, onProgress) => {
       const r = await exportTraining(this.trainingExportDeps(), request, signal, onProgress);
-      return { format: 'pytorch', root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.images.train + r.images.val + r.images.test, annotations: r.annotations, warnings: r.warnings, heldBack: r.heldBack, seconds: r.seconds };
+      return { format: 'pytorch', root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.images.train + r.images.val + r.images.test, annotations: r.annotations, warnings: r.warnings, heldBack: withItemNames(this.db, r.heldBack), seconds: r.seconds };
     });
   }
 

@@ -8,6 +8,7 @@
 import { resolve } from 'node:path';
 import { TRAINING_EXPORT_TARGETS, type TrainingExportTarget } from '../../contract/export-formats';
 import { exportTraining, TRAINING_EXPORT_TASKS } from '../../core/export/training-export';
+import { withItemNames } from '../../core/store/item-names';
 import type { CliContext } from '../cli-context';
 import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
 import { interruptible } from '../interrupt';
@@ -60,7 +61,7 @@ export async function runExportTraining(ctx: CliContext, positionals: string[], 
       ctx.out(`  split: train ${report.images.train}, val ${report.images.val}, test ${report.images.test}${report.patients ? ` (patients ${report.patients.train}/${report.patients.val}/${report.patients.test})` : ''}`);
       ctx.out(`  classes: ${report.classes.join(', ')}; input ${report.plan.inputSize} px, ${report.plan.channels} channel(s), ${report.plan.normalization.kind} normalisation, ${report.plan.epochs} epochs`);
       for (const w of report.warnings) ctx.out(`  warning: ${w}`);
-      for (const h of report.heldBack) ctx.out(`  held back: item ${h.itemId}: ${h.reason}`);
+      for (const h of withItemNames(core.db, report.heldBack)) ctx.out(`  held back: ${h.name} (item ${h.itemId}): ${h.reason}`);
       ctx.out(`  ${report.files.length} files, ${report.bytes} bytes; manifest ${report.manifest}`);
       ctx.out(`Train with: cd ${report.root} && python train.py   (or torchrun --nproc_per_node G train.py)`);
     }

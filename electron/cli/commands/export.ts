@@ -7,6 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { DATASET_EXPORT_FORMATS, EXPORT_LABELS, isDatasetExportFormat, isLabelExportFormat, LABEL_EXPORT_FORMATS } from '../../contract/export-formats';
+import { withItemNames } from '../../core/store/item-names';
 import type { CliContext } from '../cli-context';
 import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
 import { interruptible } from '../interrupt';
@@ -119,7 +120,7 @@ export async function runExport(ctx: CliContext, positionals: string[], values: 
       for (const w of result.warnings) ctx.out(`  warning: ${w}`);
       if (result.heldBack.length) {
         ctx.out(`${result.heldBack.length} item(s) held back:`);
-        for (const h of result.heldBack.slice(0, 20)) ctx.out(`  item ${h.itemId}: ${h.reason}`);
+        for (const h of withItemNames(core.db, result.heldBack.slice(0, 20))) ctx.out(`  ${h.name} (item ${h.itemId}): ${h.reason}`);
       }
     }
     return result.heldBack.length ? EXIT_PARTIAL : EXIT_OK;

@@ -21,6 +21,7 @@ import type { CliContext } from '../cli-context';
 import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
 import { interruptible } from '../interrupt';
 import { ProgressBar } from '../progress-bar';
+import { withItemNames } from '../../core/store/item-names';
 
 export const segmentHelp = 'fovea segment --image FILE [--frame N] [--point X,Y[,+|-]]... [--box X0,Y0,X1,Y1] --out MASK.png [--window C,W] [--model NAME] [--json]';
 export const segmentOptions = {
@@ -174,7 +175,7 @@ export async function runPredictModel(ctx: CliContext, values: Record<string, un
     else {
       ctx.out(`Model ${report.model} predicted ${report.images} image(s) of "${dataset.name}" in ${report.seconds.toFixed(1)} s: ${report.proposed} proposed annotation(s), ${report.replaced} earlier proposal(s) replaced.`);
       for (const [from, to] of Object.entries(report.classMap)) ctx.out(`  ${from} -> ${to ?? '(left out: no such class in the dataset; --map it)'}`);
-      for (const f of report.failures.slice(0, 20)) ctx.out(`  could not read item ${f.itemId} frame ${f.frameIndex}: ${f.message}`);
+      for (const f of withItemNames(core.db, report.failures.slice(0, 20))) ctx.out(`  could not read ${f.name} (item ${f.itemId}) frame ${f.frameIndex}: ${f.message}`);
     }
     return report.failures.length ? EXIT_PARTIAL : EXIT_OK;
   } finally {

@@ -18,6 +18,7 @@ import { interruptible } from '../interrupt';
 import { ProgressBar } from '../progress-bar';
 import { runPredict } from '../../core/predict/predict-service';
 import { runPredictModel } from './models';
+import { withItemNames } from '../../core/store/item-names';
 
 export const predictHelp =
   'fovea predict --run ID [--dataset NAME] [--only-unlabeled] [--min-score 0.25] [--uncertainty entropy|margin] [--json] | fovea predict --model NAME --dataset NAME [--map MODEL=DATASET]... [--only-unlabeled] [--min-score S] [--json]';
@@ -76,7 +77,7 @@ export async function runPredictCommand(ctx: CliContext, positionals: string[], 
         `Run ${report.runId} predicted ${report.images} image(s) of ${report.items} item(s) in ${report.seconds.toFixed(1)} s: ` +
           `${report.proposed} proposed annotation(s), ${report.replaced} earlier proposal(s) replaced; uncertainty by ${report.uncertaintyMethod}.`,
       );
-      for (const f of report.failures.slice(0, 20)) ctx.out(`  could not read item ${f.itemId} frame ${f.frameIndex}: ${f.message}`);
+      for (const f of withItemNames(core.db, report.failures.slice(0, 20))) ctx.out(`  could not read ${f.name} (item ${f.itemId}) frame ${f.frameIndex}: ${f.message}`);
       if (report.failures.length > 20) ctx.out(`  ... and ${report.failures.length - 20} more`);
     }
     return report.failures.length ? EXIT_PARTIAL : EXIT_OK;

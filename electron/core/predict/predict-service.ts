@@ -54,6 +54,7 @@ import { decodeImage, loadSample } from '../training/sample-loader';
 import { collectSamples, rleOfGeometry, type Sample, type SampleSource, type SampleTarget } from '../training/training-samples';
 import { boxToImage, classMapToImageMasks, letterboxOf, type Letterbox } from './letterbox-mapping';
 import { methodFor, uncertaintyOf, type ClassificationUncertainty } from './uncertainty';
+import { itemNamesById } from '../store/item-names';
 
 export const DEFAULT_MIN_BOX_SCORE = 0.25;
 
@@ -382,6 +383,7 @@ export async function galleryImages(
   const meta = itemGalleryReader(core.db);
   const anns = activeLabelsOfImageReader(core.db);
   const out: GalleryImage[] = [];
+  const names = itemNamesById(core.db, sources.map((s) => s.itemId));
   for (const s of sources) {
     const m = meta(s.itemId) as ItemGalleryRow;
     const truth: OverlayShape[] = [];
@@ -404,6 +406,7 @@ export async function galleryImages(
       itemId: s.itemId,
       frameIndex: s.frameIndex,
       sourceName: m.source_name,
+      displayName: names.get(s.itemId) ?? m.source_name,
       thumbSha256: m.thumb_sha256,
       width: s.width,
       height: s.height,

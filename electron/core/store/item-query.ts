@@ -5,6 +5,7 @@
  * annotations or splits table, and counts are computed only when asked for.
  */
 import type { ItemPage, ItemRow, ItemSort, ItemStatus } from '../../contract/domain';
+import { datasetItemNames } from './item-names';
 import type { Db } from './library-db';
 
 export type { ItemPage, ItemSort, ItemStatus };
@@ -97,6 +98,8 @@ export class ItemQuery {
             .prepare(`SELECT ${COLUMNS} FROM items i WHERE ${sql} ORDER BY ${SORT_SQL[options.sort ?? 'id']} LIMIT @limit OFFSET @offset`)
             .all({ ...params, limit, offset }) as ItemListRow[]);
     const total = options.withTotal ? (this.#db.prepare(`SELECT count(*) AS n FROM items i WHERE ${sql}`).get(params) as { n: number }).n : null;
+    const names = datasetItemNames(this.#db, filter.datasetId);
+    for (const r of rows) r.displayName = names.get(r.id) ?? r.sourceName;
     return { rows, total };
   }
 
