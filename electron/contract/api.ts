@@ -26,6 +26,7 @@ import { dicomTagRequestSchemas, type DicomTagResponses } from './dicom-tags';
 import { dataManagementRequestSchemas, type DataManagementResponses } from './data-management';
 import { measureRequestSchemas, type MeasureResponses } from './measure';
 import { runRequestSchemas, trainingStartRunFields, type RunResponses } from './runs';
+import { TimeBudgetSecondsSchema, trainingStartRecipeFields, type RecipePreview } from './training-recipe';
 import { seriesViewRequestSchemas, type SeriesViewResponses } from './series-view';
 
 /** IPC channels are prefixed; the preload refuses anything else. */
@@ -103,6 +104,18 @@ export const requestSchemas = {
     unlabeledPixels: v.optional(v.picklist(['background', 'ignore'])),
     /** The run's name and notes, learning rate and augmentation (runs.ts). */
     ...trainingStartRunFields,
+    /** The recipe (defaults or planned) and a time budget (training-recipe.ts). */
+    ...trainingStartRecipeFields,
+  }),
+  /** The recipe planned from the data for this dataset and task, and the settings a planned run would use (overrides applied). */
+  'training.recipe': v.strictObject({
+    datasetId: Id,
+    task: TaskSchema,
+    classNames: v.optional(ClassNamesSchema),
+    epochs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10000))),
+    batchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(4096))),
+    inputSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(8), v.maxValue(4096))),
+    timeBudgetSeconds: v.optional(TimeBudgetSecondsSchema),
   }),
   /** Continue an interrupted or cancelled run from its last checkpoint. */
   'training.resume': v.strictObject({ runId: Id }),
@@ -280,6 +293,7 @@ export interface Responses extends AnnotateResponses, EvaluationResponses, Assis
   'runs.get': RunDetail;
   'training.plan': TrainingPlan;
   'training.start': { jobId: string };
+  'training.recipe': RecipePreview;
   'training.resume': { jobId: string };
   'training.cancel': { cancelRequested: boolean };
   'splits.redraw': SplitRedrawResult;

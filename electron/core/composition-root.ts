@@ -263,12 +263,17 @@ export class Core implements CoreParts {
       'runs.list': ({ datasetId }) => this.runs.list(datasetId).map(toRunSummary),
       'runs.get': ({ runId }) => this.runDetail(runId),
       'training.plan': ({ datasetId, task, classNames }) => this.trainingPlan(datasetId, task, classNames),
-      'training.start': ({ datasetId, task, classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment }) => {
+      'training.start': ({ datasetId, task, classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, recipe, timeBudgetSeconds }) => {
         // A bad class choice is the request's answer (VALIDATION), not a failed job.
         collectForClasses(this.db, datasetId, task, classNames);
         return this.startTrainingJob(datasetId, (cb) =>
-          this.training.train(datasetId, task, { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment }, cb),
+          this.training.train(datasetId, task, { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, recipe, timeBudgetSeconds }, cb),
         );
+      },
+      'training.recipe': async ({ datasetId, task, classNames, epochs, batchSize, inputSize, timeBudgetSeconds }) => {
+        const { plan, config } = await this.training.plan(datasetId, task, { classNames, epochs, batchSize, inputSize, timeBudgetSeconds, recipe: 'planned' });
+        const { normalization, patch, timeBudgetSeconds: budget } = config;
+        return { plan, config: { inputSize: config.inputSize, batchSize: config.batchSize, epochs: config.epochs, normalization, patch: patch ?? null, timeBudgetSeconds: budget ?? null } };
       },
       'runs.update': ({ runId, name, notes }) => {
         updateRunLabel(this, runId, { name, notes });

@@ -15,6 +15,7 @@
  */
 import type { BackendPreference, TaskKind } from '../../contract/ml';
 import { planDecisions } from '../../contract/recipe';
+import { timeBudgetProblem, timeBudgetSeconds as minutesToSeconds } from '../../contract/training-recipe';
 import type { TrainRequest } from '../../core/training/training-service';
 import type { CliContext } from '../cli-context';
 import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
@@ -70,8 +71,8 @@ export function parseClassList(value: unknown): string[] | undefined {
 export function parseTimeBudget(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const minutes = Number(value);
-  if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 7 * 24 * 60) throw new UsageError('--time-budget takes minutes, a number above 0 (e.g. --time-budget 15)');
-  return Math.round(minutes * 60);
+  if (timeBudgetProblem(minutes) !== null) throw new UsageError('--time-budget takes minutes, a number above 0 (e.g. --time-budget 15)');
+  return minutesToSeconds(minutes);
 }
 
 function fmtMetrics(m: Record<string, number>): string {

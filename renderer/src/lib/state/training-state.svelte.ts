@@ -14,6 +14,7 @@ import type { RunDetail, RunSummary, TrainingPlan } from '../../../../electron/c
 import type { AugmentConfig, BackendPreference, BatchProgress, TaskKind } from '../../../../electron/contract/ml';
 import type { FoveaError } from '../../../../electron/contract/result';
 import { runRecipeProblem } from '../../../../electron/contract/runs';
+import { timeBudgetProblem, timeBudgetSeconds } from '../../../../electron/contract/training-recipe';
 import { on, request } from '../api';
 import { JobState } from './job-state.svelte';
 
@@ -29,6 +30,9 @@ export class TrainingState {
   runNotes = $state('');
   learningRate = $state<number | null>(null);
   augment = $state<Partial<AugmentConfig>>({});
+  /** The recipe: the task's defaults or planned from the data; a time budget (minutes, null: none) always plans. */
+  recipe = $state<'defaults' | 'planned'>('defaults');
+  budgetMinutes = $state<number | null>(null);
 
   /** The ticked classes, in the dataset's order; null: all of `available`. */
   chosenClasses = $state.raw<string[] | null>(null);
@@ -64,6 +68,10 @@ export class TrainingState {
   });
   /** Why the learning rate or augmentation cannot be used (the contract's rule and message), or null. */
   readonly recipeProblem = $derived(runRecipeProblem(this.learningRate, this.augment));
+  /** Why the time budget cannot be used (training-recipe.ts, the one rule), or null. */
+  readonly budgetProblem = $derived(this.budgetMinutes === null ? null : timeBudgetProblem(this.budgetMinutes));
+  /** Whether the run is planned from the data (chosen, or implied by a time budget). */
+  readonly planned = $derived(this.recipe === 'planned' || this.budgetMinutes !== null);
   /** Why this plan cannot train (no labels; none in train or validation), or null: Start says it. */
   readonly dataProblem = $derived.by(() => {
     const p = this.plan;
@@ -222,6 +230,8 @@ export class TrainingState {
       ...(this.runNotes ? { notes: this.runNotes } : {}),
       ...(typeof this.learningRate === 'number' && !Number.isNaN(this.learningRate) ? { learningRate: this.learningRate } : {}),
       ...(Object.values(this.augment).some((x) => x !== undefined && x !== null) ? { augment: chosenAugment(this.augment) } : {}),
+      ...(this.planned ? { recipe: 'planned' as const } : {}),
+      ...(this.budgetMinutes !== null ? { timeBudgetSeconds: timeBudgetSeconds(this.budgetMinutes) } : {}),
     }));
     this.starting = false;
     if (!res.ok) this.error = res.error;
