@@ -102,6 +102,7 @@ test('the planned recipe and "best model in N minutes" on the Training screen, a
   const left = page.getByTestId('train-budget-left');
   await left.waitFor({ timeout: 60_000 });
   assert.match((await left.textContent()) ?? '', /^Budget left \d+:\d\d of 0:15$/);
+  await page.getByTestId('train-live').scrollIntoViewIfNeeded();
   await screenshot(page, 'training-recipe-budget-left');
   await page.getByTestId('run-status').filter({ hasText: /^(done|stopped-early)$/ }).waitFor({ timeout: 60_000 });
 
