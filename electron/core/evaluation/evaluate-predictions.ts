@@ -77,6 +77,7 @@ import { parseClassMap, readLabelImage } from '../labels/parse-masks';
 import { listItemRefs } from '../store/items-repo';
 import { collectSamples, type Sample } from '../training/training-samples';
 import { classificationMetrics, multiLabelClassificationMetrics, type ClassificationMetrics } from './classification-metrics';
+import { groupedViews, type GroupableImage } from './grouped-classification';
 import type { DetectedBox, DetectionMetrics } from './detection-metrics';
 import { IMAGE_RULE, scoreDetections, SegmentationScorer } from './score-images';
 import type { SegmentationMetrics } from './segmentation-metrics';
@@ -257,7 +258,10 @@ export async function evaluatePredictions(core: PredictionsCore, datasetId: numb
   let scored: Set<string>;
   let labelledEmpty: number | undefined;
   if (format === 'csv') {
-    ({ metrics, scored } = await scoreCsv(path, collected.classNames, collected.multiLabel, samples, index, log, options.split));
+    let images: GroupableImage[];
+    ({ metrics, scored, images } = await scoreCsv(path, collected.classNames, collected.multiLabel, samples, index, log, options.split));
+    // Per series and per patient, as a run's evaluation gives them.
+    if (metrics.task === 'classification') metrics = { ...metrics, ...groupedViews(core.db, datasetId, metrics, images) };
   } else if (format === 'coco') {
     ({ metrics, scored, labelledEmpty } = await scoreCoco(core, datasetId, path, options, collected.classNames, samples, items.filter((i) => inSplit(i.id)), index, log));
   } else {
@@ -313,7 +317,7 @@ async function scoreCsv(
   index: NameIndex,
   log: MatchLog,
   split: SplitName | undefined,
-): Promise<{ metrics: ClassificationMetrics; scored: Set<string> }> {
+): Promise<{ metrics: ClassificationMetrics; scored: Set<string>; images: GroupableImage[] }> {
   let text = await readTextBounded(path);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const firstLine = text.slice(0, Math.max(0, text.search(/\r|\n/)) || text.length);
@@ -405,7 +409,7 @@ async function scoreCsv(
         probs,
         classNames,
       );
-  return { metrics, scored };
+  return { metrics, scored, images: order.map((s, i) => ({ itemId: s.itemId, truth: truth[i] as number[], probabilities: probs[i] as number[] })) };
 }
 
 // ---------------------------------------------------------------------------

@@ -47,8 +47,8 @@ import { FoveaException } from '../../contract/result';
 import type { CoreParts } from '../core-parts';
 import { boxToImage, classMapToImage, letterboxOf } from '../predict/letterbox-mapping';
 import { listClasses } from '../store/classes-repo';
-import { listItemRefs, listTrainingItems } from '../store/items-repo';
-import { groupedClassification } from './grouped-classification';
+import { listItemRefs } from '../store/items-repo';
+import { groupedViews } from './grouped-classification';
 import { createLibraryBatchProvider } from '../training/library-batch-provider';
 import { predictNativeSegmentation, predictsAtNativeResolution } from '../training/native-prediction';
 import { decodeImage } from '../training/sample-loader';
@@ -312,7 +312,7 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
     warnings,
   };
   const report: RunEvaluation =
-    metrics.task === 'classification' ? { ...metrics, images: clsImages, ...groupedViews(core, datasetId, metrics, clsImages), source } : ({ ...metrics, source } as RunEvaluation);
+    metrics.task === 'classification' ? { ...metrics, images: clsImages, ...groupedViews(core.db, datasetId, metrics, clsImages), source } : ({ ...metrics, source } as RunEvaluation);
   if (storedAt) {
     mkdirSync(dir, { recursive: true });
     writeJsonAtomic(storedAt, report);
@@ -321,23 +321,3 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
   return report;
 }
 
-/** Single-label classification per series and per patient (grouped-classification.ts); none for multi-label. */
-function groupedViews(
-  core: EvaluationCore,
-  datasetId: number,
-  metrics: ClassificationMetrics,
-  images: readonly ClassificationImageResult[],
-): { perSeries: GroupedClassificationView | null; perPatient: GroupedClassificationView | null } {
-  if (metrics.multiLabel) return { perSeries: null, perPatient: null };
-  const rows = new Map(listTrainingItems(core.db, datasetId).map((r) => [r.id, r]));
-  const names = metrics.confusionMatrix?.labels ?? Object.keys(metrics.perClass);
-  const series = (id: number): string | null => {
-    const s = rows.get(id)?.series_id;
-    return s === null || s === undefined ? null : String(s);
-  };
-  const patient = (id: number): string | null => rows.get(id)?.patient_key ?? null;
-  return {
-    perSeries: groupedClassification('series', images, names, series, (key) => `series ${key}`),
-    perPatient: groupedClassification('patient', images, names, patient, (_key, i) => `patient ${i + 1}`),
-  };
-}

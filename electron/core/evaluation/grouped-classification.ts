@@ -17,7 +17,9 @@
  * Single-label only: a multi-label report has no grouped view.
  */
 import type { GroupedClassificationView } from '../../contract/evaluation';
-import { argmax, classificationMetrics } from './classification-metrics';
+import type { Db } from '../store/library-db';
+import { listTrainingItems } from '../store/items-repo';
+import { argmax, classificationMetrics, type ClassificationMetrics } from './classification-metrics';
 
 export interface GroupableImage {
   itemId: number;
@@ -83,5 +85,26 @@ export function groupedClassification(
     auc: m.auc,
     averagePrecision: m.averagePrecision,
     rows,
+  };
+}
+
+/** Single-label classification per series and per patient (grouped-classification.ts); none for multi-label. */
+export function groupedViews(
+  db: Db,
+  datasetId: number,
+  metrics: ClassificationMetrics,
+  images: readonly GroupableImage[],
+): { perSeries: GroupedClassificationView | null; perPatient: GroupedClassificationView | null } {
+  if (metrics.multiLabel) return { perSeries: null, perPatient: null };
+  const rows = new Map(listTrainingItems(db, datasetId).map((r) => [r.id, r]));
+  const names = metrics.confusionMatrix?.labels ?? Object.keys(metrics.perClass);
+  const series = (id: number): string | null => {
+    const s = rows.get(id)?.series_id;
+    return s === null || s === undefined ? null : String(s);
+  };
+  const patient = (id: number): string | null => rows.get(id)?.patient_key ?? null;
+  return {
+    perSeries: groupedClassification('series', images, names, series, (key) => `series ${key}`),
+    perPatient: groupedClassification('patient', images, names, patient, (_key, i) => `patient ${i + 1}`),
   };
 }
