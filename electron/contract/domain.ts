@@ -285,6 +285,8 @@ interface PixelFrameBase {
    * orientation markers come from it.
    */
   orientation?: [number, number, number, number, number, number] | null;
+  /** Whether the item is a DICOM file (false for photos and other images): only then has it tags to browse. */
+  dicom?: boolean;
 }
 
 /**

@@ -200,3 +200,8 @@ export function binaryScores(images: readonly { truth: number[]; probabilities: 
   if (classCount !== 2 || multiLabel) return null;
   return { positive: images.map((i) => i.truth[0] === 1), scores: images.map((i) => i.probabilities[1] ?? 0) };
 }
+
+/** A run named with its number, for headings and lists: "name #N", or "run #N" when it has no name. */
+export function runLabel(run: { id: number; name: string | null }): string {
+  return run.name ? `${run.name} #${run.id}` : `run #${run.id}`;
+}

@@ -1,7 +1,7 @@
 /**
  * Model export from the Training screen's run history, in headless Chromium
  * against the real core: a short detection run on the tiny sample library,
- * then "Export model…", ONNX, a folder: model.onnx, model-card.json and the
+ * then "Export model…" (the panel names the run: "name #N"), ONNX, a folder: model.onnx, model-card.json and the
  * manifest are written; a second export into the same folder is refused
  * with the backend's message.
  */
@@ -26,7 +26,7 @@ before(async () => {
   await createSampleLibrary(t.core, { size: 'tiny' });
   const road = t.core.datasets.findByName(SAMPLE_ROAD_DATASET);
   assert.ok(road);
-  const trained = await t.core.training.train(road.id, 'detection', { epochs: 1, batchSize: 4, inputSize: 32, backend: 'wasm' });
+  const trained = await t.core.training.train(road.id, 'detection', { epochs: 1, batchSize: 4, inputSize: 32, backend: 'wasm', name: 'road baseline' });
   assert.equal(trained.outcome.status, 'done');
   runId = trained.runId;
   bridge = await startBridge(t.core);
@@ -45,6 +45,7 @@ test('export a run as ONNX from the run history', { timeout: 120_000 }, async ()
   await page.getByTestId('dataset-list').waitFor();
   await page.keyboard.press('Alt+3');
   await page.getByTestId(`export-model-${runId}`).click();
+  assert.equal((await page.getByTestId('model-export-title').textContent())?.trim(), `Export model of road baseline #${runId}`);
   const out = join(t.dir, 'exported model');
   await page.getByTestId('model-export-format').selectOption('onnx');
   await page.getByTestId('model-export-folder').fill(out);

@@ -6,7 +6,8 @@
  *    library's table, else the JSON in the run's folder); when there is
  *    none, the run is evaluated first (evaluateRun, which stores it; on a
  *    read-only library it is computed and not stored).
- * 2. The report model (report-model.ts): no patient data, images by item id.
+ * 2. The report model (report-model.ts): the run's name; no patient data, images by series
+ *    description and instance number (store/report-item-names.ts), else by item id.
  * 3. report.html (always) and report.pdf (when asked) through one
  *    ExportWriter (confined, atomic, no silent overwrite), then the manifest
  *    with every file's SHA-256.
@@ -27,6 +28,7 @@ import { evaluateRun, readStoredEvaluation, type EvaluationSplit } from '../eval
 import { auditExport, ExportWriter, type WrittenFile } from '../export/safe-output';
 import { renderHtmlReport } from './html-report';
 import { renderPdfReport } from './pdf-report';
+import { reportItemNames } from '../store/report-item-names';
 import { buildReportModel, type ReportModel, type RunFacts } from './report-model';
 
 export interface ReportExportRequest {
@@ -77,6 +79,8 @@ export async function runReportModel(
   }
   const epochs = core.runs.epochs(runId);
   const facts: RunFacts = {
+    name: run.name,
+    itemNames: reportItemNames(core.db, [...evaluation.images.map((i) => i.itemId), ...evaluation.source.failures.map((f) => f.itemId)].filter((id): id is number => id !== undefined)),
     status: run.status,
     backend: run.backend,
     epochs: run.config.epochs,

@@ -4,9 +4,13 @@
  * (core/evaluation evaluate-run.ts) and a few facts about the run. The HTML
  * and PDF renderers only lay this model out, so both carry the same numbers.
  *
- * Privacy: a report names images only by their library item id (and frame);
- * never a source file name or path, a patient name or ID, a study or series
- * UID. Per-image failure messages of the evaluation are left out (they may
+ * Privacy: reports leave the workstation, so a report NEVER names a patient.
+ * An image is named by its series description and instance number ("Axial
+ * CT 2.5mm · Im 12", frame added for multi-frame images; report-export.ts
+ * reads them from the store), else by its library item id (and frame); never
+ * a source file name or path, a patient name or ID, a study or series UID;
+ * series and patients in grouped tables by their library ids ("series 12",
+ * "patient 3"). The run is named by its name and number ("baseline #4"). Per-image failure messages of the evaluation are left out (they may
  * quote a file path); only their count and item ids are kept. The library
  * and checkpoint paths of the evaluation are left out too.
  *
@@ -15,6 +19,7 @@
  * metrics without ground truth).
  */
 import type { ClassificationReport, DetectionReport, EvaluationReport, SegmentationReport } from '../../contract/evaluation';
+import { binaryScores, runLabel, thresholdMetrics } from '../../contract/runs';
 import { barChart, confusionMatrixChart, curveChart, type Drawing } from './svg-charts';
 
 export interface ReportTable {
@@ -55,6 +60,13 @@ export interface ReportModel {
 
 /** What the report shows about the run besides its evaluation (all optional). */
 export interface RunFacts {
+  /** The run's name, when it has one. */
+  name?: string | null;
+  /**
+   * Images named without patient data: item id -> series description and instance number (see
+   * the file header); an item not in it is named by its id.
+   */
+  itemNames?: ReadonlyMap<number, string>;
   status?: string;
   backend?: string | null;
   epochs?: number;
@@ -79,9 +91,72 @@ function raw(v: number | null | undefined): number | null {
   return v === null || v === undefined || !Number.isFinite(v) || v === -1 ? null : v;
 }
 
+/** Set by buildReportModel for the report being built (names without patient data). */
+let itemNames: ReadonlyMap<number, string> = new Map();
+
 function itemRef(itemId: number | undefined, frameIndex: number | undefined, index: number): string {
   if (itemId === undefined) return `image #${index + 1}`;
-  return frameIndex ? `item ${itemId}, frame ${frameIndex}` : `item ${itemId}`;
+  const name = itemNames.get(itemId) ?? `item ${itemId}`;
+  return frameIndex ? `${name}, frame ${frameIndex}` : name;
+}
+
+/** Binary classification: the counts and rates at the default threshold 0.5 (contract thresholdMetrics). */
+function operatingPointSection(r: ClassificationReport): ReportSection | null {
+  const names = r.source.classNames;
+  const data = binaryScores(r.images, names.length, r.multiLabel);
+  if (!data || !data.scores.length) return null;
+  const m = thresholdMetrics(data.positive, data.scores, 0.5);
+  const positive = names[1] ?? 'positive';
+  return {
+    title: 'Operating point',
+    blocks: [
+      table(
+        `At the default threshold 0.5 ("${positive}" when its probability is at least 0.5)`,
+        ['Threshold', 'Sensitivity', 'Specificity', 'Precision', 'F1', 'TP', 'FP', 'FN', 'TN'],
+        [[fmt(m.threshold, 2), fmt(m.sensitivity), fmt(m.specificity), fmt(m.precision), fmt(m.f1), String(m.tp), String(m.fp), String(m.fn), String(m.tn)]],
+        [true, true, true, true, true, true, true, true, true],
+        `Positive class: ${positive}; ${m.positives} positive and ${m.negatives} negative image(s).`,
+      ),
+    ],
+  };
+}
+
+/** Single-label classification scored per series and per patient, when the evaluation has them. */
+function groupedSections(r: ClassificationReport): ReportSection[] {
+  const out: ReportSection[] = [];
+  for (const g of [r.perSeries, r.perPatient]) {
+    if (!g || !g.groups) continue;
+    const what = g.by === 'series' ? 'series' : 'patient';
+    const names = Object.keys(g.perClass);
+    const notes = [
+      `Each ${what}'s probabilities are the mean of its images'; its truth is their most frequent true class.`,
+      g.mixedTruth ? `${g.mixedTruth} ${what === 'series' ? 'series' : 'patient(s)'} with more than one true class.` : '',
+      g.ungrouped ? `${g.ungrouped} image(s) in no ${what} left out.` : '',
+      what === 'patient' ? 'Patients are named by their library id, never by name or Patient ID.' : '',
+    ].filter(Boolean);
+    out.push({
+      title: g.by === 'series' ? 'Per series' : 'Per patient',
+      blocks: [
+        table(
+          `Scored per ${what}: ${g.groups} ${what === 'series' ? 'series' : 'patient(s)'}`,
+          ['Accuracy', 'Macro precision', 'Macro recall', 'Macro F1', 'Macro ROC AUC', 'Macro AP'],
+          [[fmt(g.accuracy), fmt(g.macro.precision), fmt(g.macro.recall), fmt(g.macro.f1), fmt(g.auc.macro), fmt(g.averagePrecision.macro)]],
+          [true, true, true, true, true, true],
+          notes.join(' '),
+        ),
+        table(
+          `Per-class metrics per ${what}`,
+          ['Class', 'Precision', 'Recall', 'F1', 'Support'],
+          names.map((n) => {
+            const c = g.perClass[n] as { precision: number; recall: number; f1: number; support: number };
+            return [n, fmt(c.precision), fmt(c.recall), fmt(c.f1), String(c.support)];
+          }),
+          [false, true, true, true, true],
+        ),
+      ],
+    });
+  }
+  return out;
 }
 
 const MAX_CURVE_CLASSES = 10;
@@ -103,6 +178,9 @@ function classificationSections(r: ClassificationReport): { metrics: ReportMetri
   ];
   const sections: ReportSection[] = [];
   const notes: string[] = [];
+  const op = operatingPointSection(r);
+  if (op) sections.push(op);
+  sections.push(...groupedSections(r));
   sections.push({
     title: 'Per class',
     blocks: [
@@ -363,10 +441,12 @@ function segmentationSections(r: SegmentationReport): { metrics: ReportMetric[];
 /** Builds the report model of a run's evaluation (see the file header). */
 export function buildReportModel(evaluation: EvaluationReport, run: RunFacts = {}, generatedAt = new Date().toISOString()): ReportModel {
   const s = evaluation.source;
+  itemNames = run.itemNames ?? new Map();
+  const runName = run.name ? runLabel({ id: s.runId, name: run.name }) : `run ${s.runId}`;
   const taskName = { classification: 'Classification', detection: 'Detection', segmentation: 'Segmentation' }[evaluation.task];
   const splitText = s.split === 'all' ? 'all labelled images' : `${s.split} split`;
   const facts: [string, string][] = [
-    ['Run', String(s.runId)],
+    ['Run', run.name ? runName : String(s.runId)],
     ['Task', `${taskName}${evaluation.task === 'classification' && evaluation.multiLabel ? ' (multi-label)' : ''}`],
     ['Dataset', `${s.datasetName}${s.ownDataset ? '' : ' (not the dataset the run trained on)'}`],
     ['Evaluated on', `${splitText}, ${evaluation.n} image(s)`],
@@ -418,7 +498,7 @@ export function buildReportModel(evaluation: EvaluationReport, run: RunFacts = {
     });
   }
   return {
-    title: `Evaluation report: run ${s.runId}`,
+    title: `Evaluation report: ${runName}`,
     subtitle: `${taskName} on "${s.datasetName}", ${splitText}`,
     task: evaluation.task,
     generatedAt,

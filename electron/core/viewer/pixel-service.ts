@@ -100,6 +100,7 @@ export class PixelService {
       frameTime: info.frameTime ?? (info.recommendedDisplayFrameRate ? 1000 / info.recommendedDisplayFrameRate : null),
       overlay: overlayOf(item, info),
       orientation: cached.orientations[frameIndex] ?? null,
+      dicom: true,
     };
     if (decoded.samplesPerPixel !== 1 || decoded.photometric === 'PALETTE COLOR') {
       const display = toDisplay(decoded, info);
@@ -166,6 +167,7 @@ export class PixelService {
       frameTime: null,
       overlay: overlayOf(item, null),
       orientation: null,
+      dicom: false,
     };
     if (greyOnly) {
       const grey = new Uint8Array(pixels);

@@ -11,6 +11,7 @@
  */
 import type { Measurement, MeasurementKind } from '../../../../electron/contract/measure';
 import { request } from '../api';
+import { dragPoints, hitMeasurement, type MeasureGrab } from '../../viewer/measure-edit';
 
 export type Pt = [number, number];
 
@@ -30,6 +31,8 @@ export class MeasureState {
   error = $state<string | null>(null);
   busy = $state(false);
   selectedId = $state<number | null>(null);
+  /** A kept measurement being dragged (measure-edit.ts): its points now, drawn instead of the kept ones. */
+  moving = $state.raw<{ grab: MeasureGrab; points: Pt[] } | null>(null);
   #scope: { seriesId: number } | { itemIds: number[] } | null = null;
   #drawing = false;
 
@@ -131,6 +134,58 @@ export class MeasureState {
       this.error = null;
       return r.value;
     } finally {
+      this.busy = false;
+    }
+  }
+
+  /**
+   * A press with a measuring tool: on a kept measurement of the image shown (one of its points,
+   * its outline or inside it) it starts moving that measurement and selects it; returns whether it did.
+   */
+  grab(itemId: number, frame: number, p: Pt, tol: number): boolean {
+    const g = hitMeasurement(this.on(itemId, frame), p, tol, this.selectedId);
+    if (!g) return false;
+    this.selectedId = g.id;
+    this.moving = { grab: g, points: g.points };
+    return true;
+  }
+
+  /** The pointer moved while dragging: the new points, kept inside the image. */
+  dragTo(p: Pt, columns: number, rows: number): void {
+    if (this.moving) this.moving = { grab: this.moving.grab, points: dragPoints(this.moving.grab, p, columns, rows) };
+  }
+
+  /** The drag ended: the core keeps the new points and computes the values again. */
+  async drop(): Promise<Measurement | null> {
+    const m = this.moving;
+    if (!m) return null;
+    const same = m.points.every((q, i) => q[0] === m.grab.points[i]?.[0] && q[1] === m.grab.points[i]?.[1]);
+    if (same) {
+      this.moving = null;
+      return null;
+    }
+    return this.#update({ id: m.grab.id, points: m.points });
+  }
+
+  /** Change a measurement's note (500 characters at most; the core says so beyond). */
+  async setNote(id: number, note: string): Promise<Measurement | null> {
+    return this.#update({ id, note });
+  }
+
+  async #update(p: { id: number; points?: Pt[]; note?: string }): Promise<Measurement | null> {
+    this.busy = true;
+    try {
+      const r = await request('measurements.update', p);
+      if (!r.ok) {
+        this.error = r.error.message;
+        return null;
+      }
+      this.items = this.items.map((m) => (m.id === r.value.id ? r.value : m));
+      this.error = null;
+      return r.value;
+    } finally {
+      // The moved shape shows where it was dropped until the kept one replaces it.
+      if (p.points) this.moving = null;
       this.busy = false;
     }
   }

@@ -10,6 +10,8 @@ import { request } from '../api';
 
 export class ModelExportState {
   runId = $state<number | null>(null);
+  /** The run's name, when it has one ("name #N" in the heading). */
+  runName = $state<string | null>(null);
   format = $state<ModelExportFormat>('onnx');
   outDir = $state('');
   overwrite = $state(false);
@@ -17,8 +19,9 @@ export class ModelExportState {
   result = $state.raw<ModelExportResult | null>(null);
   error = $state<FoveaError | null>(null);
 
-  open(runId: number): void {
+  open(runId: number, runName: string | null = null): void {
     this.runId = runId;
+    this.runName = runName;
     this.result = null;
     this.error = null;
   }
