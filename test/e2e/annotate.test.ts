@@ -18,7 +18,7 @@ import { writeSyntheticCtStudies } from '../../electron/core/samples/synthetic-c
 import { writeSyntheticRoadScenes } from '../../electron/core/samples/synthetic-road';
 import { startBridge, type Bridge } from '../harness/bridge-server';
 import { tempCore, tempDir } from '../helpers/temp-library';
-import { andRender, collectPageErrors, launchBrowser, screenshot } from './browser';
+import { andRender, launchBrowser, openApp, screenshot } from './browser';
 
 const W = 320;
 const H = 240;
@@ -151,9 +151,7 @@ function near(actual: number, expected: number, what: string, tol = 1): void {
 }
 
 test('first start asks for the name; box, polygon and brush drawn at zoom 2 after a pan are stored in image pixels; move, undo, redo; a reload shows them', async () => {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 900 } });
   await page.getByTestId('annotator-prompt').waitFor();
   await screenshot(page, 'annotate-first-start');
   await page.getByTestId('annotator-input').fill(ANNOTATOR);
@@ -327,14 +325,11 @@ test('first start asks for the name; box, polygon and brush drawn at zoom 2 afte
   assert.ok(audit.length >= 8);
   assert.ok(audit.every((r) => r.actor === ANNOTATOR));
   await screenshot(page, 'annotate-after-reload');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });
 
 test('keyboard-only labeling: class keys, submit goes to the next image, previous comes back', async () => {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 900 } });
   await page.keyboard.press('Alt+4');
   await page.getByTestId('browse-dataset').selectOption({ label: 'Road (4)' });
   await page.locator('.cell[data-index="1"][data-item-id]:not([data-item-id=""])').waitFor();
@@ -375,8 +370,7 @@ test('keyboard-only labeling: class keys, submit goes to the next image, previou
     assert.ok(rows(id).every((r) => r.author === ANNOTATOR));
   }
   await screenshot(page, 'annotate-keyboard');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });
 
 test('model proposals are a dashed layer with scores; accept makes them the annotator\'s; reject hides them', async () => {
@@ -385,9 +379,7 @@ test('model proposals are a dashed layer with scores; accept makes them the anno
     core.annotations.create({ datasetId: road.datasetId, itemId: item, classId: road.classes['car']!, kind: 'box', geometry: { x, y: 60, width: 70, height: 50 }, source: 'model', status: 'proposed', score, author: 'model run 7' });
   const p1 = propose(30, 0.91);
   const p2 = propose(180, 0.42);
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 900 } });
   await openItem(page, 'Road (4)', 3);
   const proposed = page.locator('[data-testid="annotation-layer"] g.proposed');
   await proposed.nth(1).waitFor();
@@ -406,14 +398,11 @@ test('model proposals are a dashed layer with scores; accept makes them the anno
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="annotation-layer"] g.proposed').length === 0);
   const audit = core.db.prepare("SELECT action, actor FROM audit_log WHERE action IN ('annotation.accept', 'annotation.reject') ORDER BY id").all();
   assert.deepEqual(audit, [{ action: 'annotation.accept', actor: ANNOTATOR }, { action: 'annotation.reject', actor: ANNOTATOR }]);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });
 
 test('a CT series: copy a box to the next slice, interpolate to a later slice; review mode approves and rejects', async () => {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 900 } });
   await openItem(page, 'CT (5)', 0);
   await page.keyboard.press('Home');
   const overlay = page.getByTestId('overlay-index');
@@ -512,14 +501,11 @@ test('a CT series: copy a box to the next slice, interpolate to a later slice; r
   const rejected = core.annotations.itemStatus(secondReview)!;
   assert.deepEqual([approved.status, approved.by], ['approved', ANNOTATOR]);
   assert.deepEqual([rejected.status, rejected.comment], ['rejected', 'Box misses the lower edge']);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });
 
 test('label schema editor: add a class with a key; deleting a class in use offers to move its annotations', async () => {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 900 } });
   await page.keyboard.press('Alt+4');
   await page.getByTestId('browse-dataset').selectOption({ label: 'Road (4)' });
   await page.getByTestId('open-schema').click();
@@ -553,6 +539,5 @@ test('label schema editor: add a class with a key; deleting a class in use offer
   await page.keyboard.press('ArrowRight');
   await until('next on ArrowRight', () => core.annotatorSettings.current().hotkeys['image.next'] === 'ArrowRight');
   await screenshot(page, 'annotate-settings');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });

@@ -25,7 +25,7 @@ import { createAssistEngine } from '../../native-models/assist/assist-engine';
 import { startBridge, type Bridge } from '../harness/bridge-server';
 import { SHARED_TESTDATA } from '../helpers/paths';
 import { tempCore, tempDir } from '../helpers/temp-library';
-import { collectPageErrors, launchBrowser, screenshot } from './browser';
+import { launchBrowser, openApp, screenshot } from './browser';
 import { imageToPage, viewTransform } from './viewer-geometry';
 
 const ANNOTATOR = 'Dr Assist';
@@ -124,9 +124,7 @@ function maskOf(row: AnnotationRow): Uint8Array {
 }
 
 test('a click on a pedestrian gives a mask; Enter stores it (audited, undoable); Shift+Enter stores polygons; the next image was read ahead', async () => {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 900 } });
   await openItem(page, 'Pedestrians (2)', 0);
   const item = ped.items[0]!;
   const truth = await greyPng(join(PED, 'PedMasks', `${PHOTOS[0]}_mask.png`));
@@ -182,14 +180,11 @@ test('a click on a pedestrian gives a mask; Enter stores it (audited, undoable);
   assert.match(status, /Ready/);
   assert.doesNotMatch(status, /read in/, 'the next image was encoded ahead, not on arrival');
   await screenshot(page, 'assist-photo-next-ready');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });
 
 test('CT: a lesion clicked, accepted, propagated across slices; a proposal accepted on another slice', async () => {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 900 } });
   const slices = ct.manifest.patients[0]!.series.slices;
   // The seed slice: the one with the most lesion pixels.
   const seedIndex = slices.reduce((best, s, i) => (s.lesionPixels > (slices[best]?.lesionPixels ?? -1) ? i : best), 0);
@@ -235,6 +230,5 @@ test('CT: a lesion clicked, accepted, propagated across slices; a proposal accep
   await page.getByTestId(`accept-${target.r.id}`).click();
   const accepted = await until('the accepted proposal', () => rows(ct.slices[target.i]!).find((r) => r.id === target.r.id && r.status === 'active'));
   assert.deepEqual([accepted.source, accepted.author], ['human', ANNOTATOR]);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });

@@ -3,9 +3,10 @@
  * downloads cannot run here). Flags keep Chromium from reaching out to the
  * network in the background.
  */
+import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 import { TEST_RESULTS } from '../helpers/paths';
 import { CHROMIUM, requireTool } from '../helpers/reference-tools';
 
@@ -46,6 +47,29 @@ export function collectPageErrors(page: Page): string[] {
     if (m.type() === 'error') errors.push(`console: ${m.text()}`);
   });
   return errors;
+}
+
+export interface OpenApp {
+  page: Page;
+  /** Page errors and console errors so far (collectPageErrors). */
+  errors: string[];
+  /** Asserts that the page logged no error, then closes it. */
+  close(): Promise<void>;
+}
+
+/** A new page on the app at `url`, collecting its errors; close() asserts there were none. */
+export async function openApp(browser: Browser, url: string, options: BrowserContextOptions = {}): Promise<OpenApp> {
+  const page = await browser.newPage(options);
+  const errors = collectPageErrors(page);
+  await page.goto(url);
+  return {
+    page,
+    errors,
+    async close() {
+      assert.deepEqual(errors, []);
+      await page.close();
+    },
+  };
 }
 
 /** How many times the viewer's cornerstone element has rendered (ViewerCanvas counts them). */

@@ -14,7 +14,7 @@ import type { Core } from '../../electron/core/composition-root';
 import { startBridge, type Bridge } from '../harness/bridge-server';
 import { SHARED_TESTDATA } from '../helpers/paths';
 import { tempCore } from '../helpers/temp-library';
-import { collectPageErrors, launchBrowser, screenshot } from './browser';
+import { launchBrowser, openApp, screenshot } from './browser';
 
 let browser: Browser;
 let bridge: Bridge;
@@ -87,9 +87,7 @@ async function browseTo(page: Page, label: string): Promise<void> {
 }
 
 test('Browse: mark items with the keyboard, set their status and split, a patient moves whole', async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 800 } });
   await browseTo(page, `Chest (${itemIds(chest).length})`);
   const ids = itemIds(chest);
 
@@ -131,14 +129,11 @@ test('Browse: mark items with the keyboard, set their status and split, a patien
   for (const id of samePatient) assert.equal(splitOf.get(id), 'test');
   const origins = core.db.prepare("SELECT DISTINCT origin FROM splits WHERE dataset_id = ?").pluck().all(chest);
   assert.deepEqual(origins, ['user']);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });
 
 test('Browse: Ctrl+click and Shift+click mark, Delete asks, Enter deletes the marked items; `fovea check` passes', async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 800 } });
   const before = itemIds(chest);
   await browseTo(page, `Chest (${before.length})`);
   const last = before.length - 1;
@@ -162,14 +157,11 @@ test('Browse: Ctrl+click and Shift+click mark, Delete asks, Enter deletes the ma
   const check = core.maintenance.check();
   assert.equal(check.ok, true, JSON.stringify(check));
   assert.deepEqual(check.orphanBlobFiles, []);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });
 
 test('Library home: rename in place, and delete with a confirmation that says what happens to runs', async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 800 } });
   await page.getByTestId('dataset-list').waitFor();
 
   // Rename Road; a clash with another name is refused with the backend's message; Escape cancels.
@@ -219,6 +211,5 @@ test('Library home: rename in place, and delete with a confirmation that says wh
   assert.equal(check.ok, true, JSON.stringify(check));
   assert.deepEqual(check.orphanBlobFiles, []);
   await screenshot(page, 'data-management-after-delete');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });

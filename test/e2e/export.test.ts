@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import dicomParser from 'dicom-parser';
 import type { Browser } from 'playwright-core';
-import { createSampleLibrary, SAMPLE_CT_DATASET, SAMPLE_ROAD_DATASET } from '../../electron/core/samples/sample-library';
+import { SAMPLE_CT_DATASET, SAMPLE_ROAD_DATASET } from '../../electron/core/samples/sample-library';
 import { startBridge } from '../harness/bridge-server';
 import { SHARED_TESTDATA } from '../helpers/paths';
-import { tempCore } from '../helpers/temp-library';
-import { collectPageErrors, launchBrowser, screenshot } from './browser';
+import { tempSampleCore } from '../helpers/sample-library-cache';
+import { launchBrowser, openApp, screenshot } from './browser';
 
 let browser: Browser;
 before(async () => {
@@ -27,15 +27,12 @@ after(async () => {
 });
 
 test('export the sample road dataset as COCO from the export screen; files on disk match the manifest', { timeout: 30_000 }, async () => {
-  const t = tempCore();
-  await createSampleLibrary(t.core, { size: 'tiny' });
+  const t = await tempSampleCore('tiny');
   const bridge = await startBridge(t.core);
   try {
     const road = t.core.datasets.findByName(SAMPLE_ROAD_DATASET);
     assert.ok(road);
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors = collectPageErrors(page);
-    await page.goto(bridge.url);
+    const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 900 } });
     await page.keyboard.press('Alt+7');
     await page.getByTestId('export-dataset').selectOption({ label: `${SAMPLE_ROAD_DATASET} (${road.counts.items} items)` });
     await page.getByTestId('export-format').selectOption('coco');
@@ -64,8 +61,7 @@ test('export the sample road dataset as COCO from the export screen; files on di
     assert.match((await page.getByTestId('export-error').textContent()) ?? '', /already holds a Fovea export/);
     assert.deepEqual(readFileSync(join(outDir, 'annotations.json')), coco);
     await screenshot(page, 'export-conflict');
-    assert.deepEqual(errors, []);
-    await page.close();
+    await close();
   } finally {
     await bridge.close();
     t.cleanup();
@@ -73,8 +69,7 @@ test('export the sample road dataset as COCO from the export screen; files on di
 });
 
 test('de-identified DICOM of the sample CT from the export screen, with an option; burned-in images held back, then confirmed', { timeout: 30_000 }, async () => {
-  const t = tempCore();
-  await createSampleLibrary(t.core, { size: 'tiny' });
+  const t = await tempSampleCore('tiny');
   // An ultrasound and a secondary capture without BurnedInAnnotation: held back by default.
   const burned = t.core.datasets.create('Burned-in check', '');
   await t.core.importFiles({ datasetId: burned.id, paths: [join(SHARED_TESTDATA, 'dicom/pydicom-data/US1_UNCR.dcm'), join(SHARED_TESTDATA, 'dicom/pydicom/SC_rgb_rle.dcm')] });
@@ -82,9 +77,7 @@ test('de-identified DICOM of the sample CT from the export screen, with an optio
   try {
     const ct = t.core.datasets.findByName(SAMPLE_CT_DATASET);
     assert.ok(ct);
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
-    const errors = collectPageErrors(page);
-    await page.goto(bridge.url);
+    const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 1100 } });
     await page.keyboard.press('Alt+7');
     await page.getByTestId('export-dataset').selectOption({ label: `${SAMPLE_CT_DATASET} (${ct.counts.items} items)` });
     await page.getByTestId('export-format').selectOption('dicom-deid');
@@ -134,8 +127,7 @@ test('de-identified DICOM of the sample CT from the export screen, with an optio
     assert.equal(again.files.filter((f) => f.path.endsWith('.dcm')).length, 2);
     const audit = t.core.db.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE details LIKE '%urned%'").get() as { n: number };
     assert.ok(audit.n >= 1, 'the confirmation is in the audit log');
-    assert.deepEqual(errors, []);
-    await page.close();
+    await close();
   } finally {
     await bridge.close();
     t.cleanup();

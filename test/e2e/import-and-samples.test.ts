@@ -11,7 +11,7 @@ import type { Browser } from 'playwright-core';
 import { startBridge, type Bridge } from '../harness/bridge-server';
 import { SHARED_TESTDATA } from '../helpers/paths';
 import { tempCore } from '../helpers/temp-library';
-import { collectPageErrors, launchBrowser, screenshot } from './browser';
+import { launchBrowser, openApp, screenshot } from './browser';
 
 let browser: Browser;
 before(async () => {
@@ -34,9 +34,7 @@ async function withApp(fn: (bridge: Bridge, core: ReturnType<typeof tempCore>['c
 
 test('importing a folder from the import screen shows progress and a report with reasons, and fills the library', async () => {
   await withApp(async (bridge, core) => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors = collectPageErrors(page);
-    await page.goto(bridge.url);
+    const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 900 } });
     await page.keyboard.press('Alt+2');
     await page.getByTestId('import-dataset').fill('Mixed import');
     await page.getByTestId('import-paths-input').fill(`${join(SHARED_TESTDATA, 'dicom/pydicom')}\n${join(SHARED_TESTDATA, 'road/udacity-vehicle')}`);
@@ -61,16 +59,13 @@ test('importing a folder from the import screen shows progress and a report with
 
     await page.keyboard.press('Alt+1');
     await page.locator('tbody tr', { hasText: 'Mixed import' }).waitFor();
-    assert.deepEqual(errors, []);
-    await page.close();
+    await close();
   });
 });
 
 test('an empty library offers the sample library, which creates labelled CT and road datasets', { timeout: 120_000 }, async () => {
   await withApp(async (bridge, core) => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    const errors = collectPageErrors(page);
-    await page.goto(bridge.url);
+    const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 800 } });
     await page.getByTestId('empty-library').waitFor();
     await screenshot(page, 'library-empty');
     await page.getByTestId('open-sample').click();
@@ -88,7 +83,6 @@ test('an empty library offers the sample library, which creates labelled CT and 
     assert.equal(road.counts.imageItems, 300);
     assert.ok(road.counts.annotations > 300, 'boxes');
     await screenshot(page, 'library-samples');
-    assert.deepEqual(errors, []);
-    await page.close();
+    await close();
   });
 });

@@ -14,7 +14,7 @@ import type { Browser } from 'playwright-core';
 import sharp from 'sharp';
 import { startBridge } from '../harness/bridge-server';
 import { tempCore } from '../helpers/temp-library';
-import { collectPageErrors, launchBrowser, screenshot } from './browser';
+import { launchBrowser, openApp, screenshot } from './browser';
 
 let browser: Browser;
 before(async () => {
@@ -28,9 +28,7 @@ test('an import of a path that does not exist finishes, shows why, and leaves no
   const t = tempCore();
   const bridge = await startBridge(t.core);
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    const errors = collectPageErrors(page);
-    await page.goto(bridge.url);
+    const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 800 } });
     await page.keyboard.press('Alt+2');
     const missing = join(t.dir, 'no-such-folder');
     await page.getByTestId('import-dataset').fill('Typo import');
@@ -50,8 +48,7 @@ test('an import of a path that does not exist finishes, shows why, and leaves no
     assert.equal(t.core.datasets.findByName('Typo import'), null);
     await page.keyboard.press('Alt+1');
     await page.getByTestId('empty-library').waitFor();
-    assert.deepEqual(errors, []);
-    await page.close();
+    await close();
   } finally {
     await bridge.close();
     t.cleanup();
@@ -83,9 +80,7 @@ test('the training screen keeps a running run across navigation, and the shell s
   const other = t.core.datasets.create('Another dataset', '');
   const bridge = await startBridge(t.core);
   try {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    const errors = collectPageErrors(page);
-    await page.goto(bridge.url);
+    const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 1000 } });
     await page.getByTestId('dataset-list').waitFor();
     await page.keyboard.press('Alt+3');
     await page.getByTestId('train-dataset').selectOption(String(datasetId));
@@ -123,8 +118,7 @@ test('the training screen keeps a running run across navigation, and the shell s
     await page.keyboard.press('Alt+3');
     await page.getByTestId('train-start').waitFor();
     assert.equal(await page.getByTestId('train-cancel').count(), 0);
-    assert.deepEqual(errors, []);
-    await page.close();
+    await close();
   } finally {
     await bridge.close();
     t.cleanup();

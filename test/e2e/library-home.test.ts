@@ -9,7 +9,7 @@ import type { Browser } from 'playwright-core';
 import type { Core } from '../../electron/core/composition-root';
 import { startBridge, type Bridge } from '../harness/bridge-server';
 import { tempCore } from '../helpers/temp-library';
-import { collectPageErrors, launchBrowser, screenshot } from './browser';
+import { launchBrowser, openApp, screenshot } from './browser';
 
 let browser: Browser;
 let bridge: Bridge;
@@ -33,9 +33,7 @@ after(async () => {
 });
 
 test('library home lists the datasets of a real library and the ML backend status', async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 800 } });
   const list = page.getByTestId('dataset-list');
   await list.waitFor();
   const names = await list.locator('tbody tr .name').allTextContents();
@@ -51,14 +49,11 @@ test('library home lists the datasets of a real library and the ML backend statu
   assert.equal((await page.getByTestId('nav-backend').textContent())?.trim(), 'ML: wasm');
 
   await screenshot(page, 'library-home');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });
 
 test('a dataset created from the keyboard in the UI is stored in the library', async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 800 } });
   await page.getByTestId('dataset-list').waitFor();
   await page.keyboard.press('n');
   await page.keyboard.type('Knee MRI');
@@ -73,6 +68,5 @@ test('a dataset created from the keyboard in the UI is stored in the library', a
   await page.getByRole('alert').filter({ hasText: 'already exists' }).waitFor();
   assert.equal(core.datasets.list().length, 3);
   await screenshot(page, 'library-create-duplicate');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });

@@ -10,11 +10,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { createSampleLibrary, SAMPLE_ROAD_DATASET } from '../../electron/core/samples/sample-library';
+import { SAMPLE_ROAD_DATASET } from '../../electron/core/samples/sample-library';
 import { createMlEngine } from '../../native-models/engine';
 import { startBridge, type Bridge } from '../harness/bridge-server';
-import { tempCore } from '../helpers/temp-library';
-import { collectPageErrors, launchBrowser, screenshot } from './browser';
+import { tempSampleCore } from '../helpers/sample-library-cache';
+import type { tempCore } from '../helpers/temp-library';
+import { launchBrowser, openApp, screenshot } from './browser';
 
 let browser: Browser;
 let bridge: Bridge;
@@ -22,8 +23,7 @@ let t: ReturnType<typeof tempCore>;
 let runId: number;
 
 before(async () => {
-  t = tempCore({ ml: createMlEngine({ workerless: true }) });
-  await createSampleLibrary(t.core, { size: 'tiny' });
+  t = await tempSampleCore('tiny', { ml: createMlEngine({ workerless: true }) });
   const road = t.core.datasets.findByName(SAMPLE_ROAD_DATASET);
   assert.ok(road);
   const trained = await t.core.training.train(road.id, 'detection', { epochs: 1, batchSize: 4, inputSize: 32, backend: 'wasm', name: 'road baseline' });
@@ -39,9 +39,7 @@ after(async () => {
 });
 
 test('export a run as ONNX from the run history', { timeout: 120_000 }, async () => {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 1000 } });
   await page.getByTestId('dataset-list').waitFor();
   await page.keyboard.press('Alt+3');
   await page.getByTestId(`export-model-${runId}`).click();
@@ -60,6 +58,5 @@ test('export a run as ONNX from the run history', { timeout: 120_000 }, async ()
   // Again into the same folder: refused, and the message says why.
   await page.getByTestId('model-export-go').click();
   await page.getByRole('alert').filter({ hasText: /already/ }).waitFor({ timeout: 30_000 });
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });

@@ -19,10 +19,10 @@ import sharp from 'sharp';
 import type { ItemPage } from '../../electron/contract/domain';
 import type { Core } from '../../electron/core/composition-root';
 import { parseDicom } from '../../electron/core/dicom';
-import { createSampleLibrary, SAMPLE_CT_DATASET } from '../../electron/core/samples/sample-library';
+import { SAMPLE_CT_DATASET } from '../../electron/core/samples/sample-library';
 import { startBridge, type Bridge } from '../harness/bridge-server';
 import { SHARED_TESTDATA } from '../helpers/paths';
-import { tempCore } from '../helpers/temp-library';
+import { tempSampleCore } from '../helpers/sample-library-cache';
 import { collectPageErrors, launchBrowser, screenshot } from './browser';
 
 const DIRTESTS = join(SHARED_TESTDATA, 'dicom', 'pydicom', 'dicomdirtests');
@@ -35,10 +35,9 @@ let cleanup: () => void;
 let exportDir: string;
 
 before(async () => {
-  const t = tempCore();
+  const t = await tempSampleCore('tiny');
   core = t.core;
   cleanup = t.cleanup;
-  await createSampleLibrary(core, { size: 'tiny' });
   const series = core.datasets.create('Patients', '');
   await core.importFiles({ datasetId: series.id, paths: PATIENT_FOLDERS.map((p) => join(DIRTESTS, p)) });
   // Two photos with one file name in two folders, and one alone.

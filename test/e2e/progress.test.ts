@@ -19,7 +19,7 @@ import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { startBridge } from '../harness/bridge-server';
 import { tempCore } from '../helpers/temp-library';
-import { collectPageErrors, launchBrowser, screenshot } from './browser';
+import { launchBrowser, openApp, screenshot } from './browser';
 
 let browser: Browser;
 before(async () => {
@@ -82,9 +82,7 @@ test('Alt+4 gives the Browse grid the keyboard focus, from another screen and fr
   await shadesDataset(t.core, t.dir, 12, 16);
   const bridge = await startBridge(t.core);
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    const errors = collectPageErrors(page);
-    await page.goto(bridge.url);
+    const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 800 } });
     await page.getByTestId('dataset-list').waitFor();
     const selected = (): Promise<string | null> => page.locator('[data-testid="browse-grid"] [aria-selected="true"]').getAttribute('data-index');
 
@@ -108,8 +106,7 @@ test('Alt+4 gives the Browse grid the keyboard focus, from another screen and fr
     await page.keyboard.press('ArrowRight');
     assert.equal(await selected(), '3');
     await screenshot(page, 'progress-browse-focus');
-    assert.deepEqual(errors, []);
-    await page.close();
+    await close();
   } finally {
     await bridge.close();
     t.cleanup();
@@ -123,9 +120,7 @@ test('the sample library bar moves with the work, phase by phase, only forward a
   const events: { t: number; phase: string; fraction: number }[] = [];
   const off = t.core.events.on('samples.progress', (e) => events.push({ t: performance.now(), phase: e.phase, fraction: e.fraction }));
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    const errors = collectPageErrors(page);
-    await page.goto(bridge.url);
+    const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 800 } });
     await page.getByTestId('open-sample').waitFor();
     await recordTexts(page, 'sample-progress');
     const started = performance.now();
@@ -158,8 +153,7 @@ test('the sample library bar moves with the work, phase by phase, only forward a
     assert.ok(half, 'the bar never reached 50%');
     assert.ok(half.t - (seen[0]?.t ?? 0) < 0.8 * (ended - started), 'the bar stayed low for most of the time');
     assert.ok(seen.some((s) => /Generating road scenes… \d+%/.test(s.text)), 'the phase label is shown');
-    assert.deepEqual(errors, []);
-    await page.close();
+    await close();
   } finally {
     off();
     await bridge.close();
@@ -172,9 +166,7 @@ test('training speaks from Start; the jobs panel and a notice follow it; evaluat
   const datasetId = await shadesDataset(t.core, t.dir, 96, 32);
   const bridge = await startBridge(t.core);
   try {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    const errors = collectPageErrors(page);
-    await page.goto(bridge.url);
+    const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 1000 } });
     await page.getByTestId('dataset-list').waitFor();
 
     // --- An import of a folder that is not there lands in the panel, saying why nothing came in.
@@ -266,8 +258,7 @@ test('training speaks from Start; the jobs panel and a notice follow it; evaluat
     const shown = (await seenTexts(page, 'eval-progress')).map((s) => s.text).filter(Boolean);
     assert.ok(shown.some((s) => new RegExp(`(Loading the model|Predicting): image \\d+ of ${images}`).test(s)), `the screen showed: ${shown.join(' | ')}`);
     assert.ok(!shown.some((s) => /batch 0/.test(s)));
-    assert.deepEqual(errors, []);
-    await page.close();
+    await close();
   } finally {
     await bridge.close();
     t.cleanup();

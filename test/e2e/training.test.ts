@@ -10,10 +10,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { createSampleLibrary, SAMPLE_CT_DATASET } from '../../electron/core/samples/sample-library';
+import { SAMPLE_CT_DATASET } from '../../electron/core/samples/sample-library';
 import { startBridge, type Bridge } from '../harness/bridge-server';
-import { tempCore } from '../helpers/temp-library';
-import { collectPageErrors, launchBrowser, screenshot } from './browser';
+import { tempSampleCore } from '../helpers/sample-library-cache';
+import type { tempCore } from '../helpers/temp-library';
+import { launchBrowser, openApp, screenshot } from './browser';
 
 let browser: Browser;
 let bridge: Bridge;
@@ -27,8 +28,7 @@ function splitRows(datasetId: number): { item_id: number; split: string; origin:
 }
 
 before(async () => {
-  t = tempCore();
-  await createSampleLibrary(t.core, { size: 'demo' });
+  t = await tempSampleCore('demo');
   const ct = t.core.datasets.findByName(SAMPLE_CT_DATASET);
   assert.ok(ct);
   // A third class on a few slices of the first series, and a person's split for the last patient.
@@ -49,9 +49,7 @@ after(async () => {
 });
 
 test('train a small classifier on the sample CT from the training screen and watch the curves move', { timeout: 240_000 }, async () => {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 1000 } });
   await page.getByTestId('dataset-list').waitFor();
   await page.keyboard.press('Alt+3');
   const ct = t.core.datasets.findByName(SAMPLE_CT_DATASET);
@@ -126,6 +124,5 @@ test('train a small classifier on the sample CT from the training screen and wat
   assert.equal(t.core.runs.epochs(run.id).length, run.epochsCompleted);
   const history = page.getByTestId('run-history').locator(`tr[data-run-id="${run.id}"]`);
   assert.match((await history.textContent()) ?? '', new RegExp(`${run.epochsCompleted}/3`));
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });

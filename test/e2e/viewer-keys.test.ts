@@ -19,7 +19,7 @@ import type { Core } from '../../electron/core/composition-root';
 import { writeSyntheticCtStudies } from '../../electron/core/samples/synthetic-ct';
 import { startBridge, type Bridge } from '../harness/bridge-server';
 import { tempCore, tempDir } from '../helpers/temp-library';
-import { andRender, collectPageErrors, launchBrowser, screenshot } from './browser';
+import { andRender, launchBrowser, openApp, screenshot } from './browser';
 
 const CT_SIZE = 64;
 const ANNOTATOR = 'Dr Keys';
@@ -79,9 +79,7 @@ async function position(page: Page): Promise<string> {
 }
 
 test('Settings key fields take Alt+9 and R as keys, refuse both with a reason, and save a free key', async () => {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 900 } });
   await page.keyboard.press('Alt+6');
   await page.getByTestId('settings-screen').waitFor();
   const field = page.getByTestId('hotkey-tool.box');
@@ -101,14 +99,11 @@ test('Settings key fields take Alt+9 and R as keys, refuse both with a reason, a
   await page.keyboard.press('Backspace');
   await page.getByRole('status').filter({ hasText: 'Box tool: b' }).waitFor();
   assert.equal(core.annotatorSettings.current().hotkeys['tool.box'], 'b');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });
 
 test('the probe reads the slice the wheel scrolled to; Escape leaves a drawing tool first; reopening keeps slice and window', async () => {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 900 } });
   // Alt+4 lands with the grid focused: the arrows move the selection at once (issue 19 item 10).
   await page.keyboard.press('Alt+4');
   await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'browse-grid');
@@ -154,14 +149,11 @@ test('the probe reads the slice the wheel scrolled to; Escape leaves a drawing t
   assert.equal(Number(await w.getAttribute('data-center')), -600);
   assert.equal(Number(await w.getAttribute('data-width')), 1500);
   await screenshot(page, 'viewer-keys-reopened');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });
 
 test('scale bar, smooth display with a toggle, brush circle, mask opacity, hide-all and readable overlays', async () => {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 900 } });
   await openFirst(page);
   const frame = await core.pixels.frame(slices[0] as number);
   assert.ok(frame.pixelSpacing);
@@ -222,6 +214,5 @@ test('scale bar, smooth display with a toggle, brush circle, mask opacity, hide-
   await page.getByTestId('annotation-panel').waitFor();
   await page.locator('[data-testid="annotation-layer"] g[data-kind="mask"]').waitFor();
   assert.equal(await page.getByTestId('undo').isEnabled(), false);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });

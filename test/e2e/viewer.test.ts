@@ -19,7 +19,7 @@ import { writeSegmentedPaletteFiles } from '../helpers/decoding-classes';
 import { REPO_ROOT, SHARED_TESTDATA } from '../helpers/paths';
 import { REFERENCE_PYTHON, requireTools, runTool } from '../helpers/reference-tools';
 import { tempCore } from '../helpers/temp-library';
-import { andRender, collectPageErrors, launchBrowser, screenshot } from './browser';
+import { andRender, collectPageErrors, launchBrowser, openApp, screenshot } from './browser';
 
 const DICOM = join(SHARED_TESTDATA, 'dicom');
 const CT = join(DICOM, 'dicomParser', 'CT1_UNC.explicit_little_endian.dcm');
@@ -258,9 +258,7 @@ test('MONOCHROME1 shows inverted; palette colour shows the palette RGB', async (
 });
 
 test('the browse grid renders only what is visible, scrolls 3,000 items and opens one from the keyboard', async () => {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const errors = collectPageErrors(page);
-  await page.goto(bridge.url);
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 900 } });
   await page.keyboard.press('Alt+4');
   const grid = page.getByTestId('browse-grid');
   await grid.waitFor();
@@ -299,6 +297,5 @@ test('the browse grid renders only what is visible, scrolls 3,000 items and open
   await page.keyboard.press('Escape');
   await page.locator('.cell.selected').waitFor();
   assert.equal(await page.locator('.cell.selected').getAttribute('data-index'), String(2 + columns));
-  assert.deepEqual(errors, []);
-  await page.close();
+  await close();
 });
