@@ -91,13 +91,15 @@ function raw(v: number | null | undefined): number | null {
   return v === null || v === undefined || !Number.isFinite(v) || v === -1 ? null : v;
 }
 
-/** Set by buildReportModel for the report being built (names without patient data). */
-let itemNames: ReadonlyMap<number, string> = new Map();
+/** Names images without patient data (RunFacts.itemNames); an item not in `names` by its id. */
+type ItemRef = (itemId: number | undefined, frameIndex: number | undefined, index: number) => string;
 
-function itemRef(itemId: number | undefined, frameIndex: number | undefined, index: number): string {
-  if (itemId === undefined) return `image #${index + 1}`;
-  const name = itemNames.get(itemId) ?? `item ${itemId}`;
-  return frameIndex ? `${name}, frame ${frameIndex}` : name;
+function itemRefs(names: ReadonlyMap<number, string>): ItemRef {
+  return (itemId, frameIndex, index) => {
+    if (itemId === undefined) return `image #${index + 1}`;
+    const name = names.get(itemId) ?? `item ${itemId}`;
+    return frameIndex ? `${name}, frame ${frameIndex}` : name;
+  };
 }
 
 /** Binary classification: the counts and rates at the default threshold 0.5 (contract thresholdMetrics). */
@@ -166,7 +168,7 @@ function table(title: string, columns: string[], rows: string[][], numeric: bool
   return { kind: 'table', table: { title, columns, rows, numeric, ...(note ? { note } : {}) } };
 }
 
-function classificationSections(r: ClassificationReport): { metrics: ReportMetric[]; sections: ReportSection[]; notes: string[] } {
+function classificationSections(r: ClassificationReport, itemRef: ItemRef): { metrics: ReportMetric[]; sections: ReportSection[]; notes: string[] } {
   const names = Object.keys(r.perClass);
   const metrics: ReportMetric[] = [
     { label: r.multiLabel ? 'Subset accuracy' : 'Accuracy', value: fmt(r.accuracy), raw: raw(r.accuracy) },
@@ -287,7 +289,7 @@ function classificationSections(r: ClassificationReport): { metrics: ReportMetri
   return { metrics, sections, notes };
 }
 
-function detectionSections(r: DetectionReport): { metrics: ReportMetric[]; sections: ReportSection[]; notes: string[] } {
+function detectionSections(r: DetectionReport, itemRef: ItemRef): { metrics: ReportMetric[]; sections: ReportSection[]; notes: string[] } {
   const names = Object.keys(r.perClass);
   const metrics: ReportMetric[] = [
     { label: 'mAP@0.5', value: fmt(r.mAP50), raw: raw(r.mAP50) },
@@ -347,7 +349,7 @@ function detectionSections(r: DetectionReport): { metrics: ReportMetric[]; secti
   return { metrics, sections, notes: [] };
 }
 
-function segmentationSections(r: SegmentationReport): { metrics: ReportMetric[]; sections: ReportSection[]; notes: string[] } {
+function segmentationSections(r: SegmentationReport, itemRef: ItemRef): { metrics: ReportMetric[]; sections: ReportSection[]; notes: string[] } {
   const names = Object.keys(r.perClass);
   const metrics: ReportMetric[] = [
     { label: 'Dice (foreground mean)', value: fmt(r.dice), raw: raw(r.dice) },
@@ -441,7 +443,7 @@ function segmentationSections(r: SegmentationReport): { metrics: ReportMetric[];
 /** Builds the report model of a run's evaluation (see the file header). */
 export function buildReportModel(evaluation: EvaluationReport, run: RunFacts = {}, generatedAt = new Date().toISOString()): ReportModel {
   const s = evaluation.source;
-  itemNames = run.itemNames ?? new Map();
+  const itemRef = itemRefs(run.itemNames ?? new Map());
   const runName = run.name ? runLabel({ id: s.runId, name: run.name }) : `run ${s.runId}`;
   const taskName = { classification: 'Classification', detection: 'Detection', segmentation: 'Segmentation' }[evaluation.task];
   const splitText = s.split === 'all' ? 'all labelled images' : `${s.split} split`;
@@ -463,7 +465,7 @@ export function buildReportModel(evaluation: EvaluationReport, run: RunFacts = {
   for (const d of run.plan ?? []) facts.push([`Plan: ${d.label}`, d.reason]);
 
   const body =
-    evaluation.task === 'classification' ? classificationSections(evaluation) : evaluation.task === 'detection' ? detectionSections(evaluation) : segmentationSections(evaluation);
+    evaluation.task === 'classification' ? classificationSections(evaluation, itemRef) : evaluation.task === 'detection' ? detectionSections(evaluation, itemRef) : segmentationSections(evaluation, itemRef);
   const notes = [...s.warnings, ...body.notes];
   if (s.failures.length) {
     const ids = [...new Set(s.failures.map((f) => f.itemId))];
