@@ -1,7 +1,7 @@
 /**
  * `fovea import PATH... --dataset NAME [--workers N] [--json]`: files, folders
  * (recursive) and DICOMDIRs into a dataset (created if needed), decoded by N
- * worker threads (default: one per core; 0: in this thread). A progress bar on a
+ * worker threads (default: one per core but one; 0: in this thread). A progress bar on a
  * terminal; with --json, one JSON line per file then a summary line.
  * Ctrl-C stops after the current file and leaves the library consistent;
  * running the same import again skips what is there.
