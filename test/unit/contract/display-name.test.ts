@@ -19,7 +19,7 @@ test('the patient is the stored name, else the ID; trailing carets go', () => {
   assert.deepEqual(itemDisplayNames([dicom(1, 'x', { patientName: null, patientId: '77654033', modality: 'MR', seriesNumber: 700, seriesDescription: null, instanceNumber: 4 })]), ['77654033 · MR 700 · #4']);
 });
 
-test('a series reads modality, number and description, skipping what is missing', () => {
+test('a series reads modality, number and description, leaving out what is missing', () => {
   assert.equal(seriesLabel({ modality: 'CT', seriesNumber: 3, seriesDescription: ' Chest  w/o ' }), 'CT 3 Chest w/o');
   assert.equal(seriesLabel({ modality: null, seriesNumber: null, seriesDescription: null }), 'series');
 });
