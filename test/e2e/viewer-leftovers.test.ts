@@ -20,6 +20,7 @@ import type { Measurement } from '../../electron/contract/measure';
 import { measurementLines, measurementSummary } from '../../renderer/src/viewer/measure-format';
 import { collectPageErrors, launchBrowser, screenshot } from './browser';
 import { imageToPage, viewTransform } from './viewer-geometry';
+import { blur, leaveViewer, openFromBrowse } from './viewer-nav';
 
 const DICOM = join(SHARED_TESTDATA, 'dicom');
 const CT = join(DICOM, 'pydicom', 'CT_small.dcm');
@@ -55,30 +56,8 @@ after(async () => {
   data?.cleanup();
 });
 
-async function open(page: Page, dataset: string, search: string): Promise<void> {
-  await page.keyboard.press('Alt+4');
-  await page.getByTestId('browse-grid').waitFor();
-  await page.getByTestId('browse-dataset').selectOption({ label: dataset });
-  await page.getByTestId('filter-search').fill(search);
-  const name = dataset.replace(/ \(\d+\)$/, '');
-  const id = core.db
-    .prepare('SELECT i.id FROM items i JOIN datasets d ON d.id = i.dataset_id WHERE d.name = ? AND i.source_name LIKE ?')
-    .pluck()
-    .get(name, `%${search}%`) as number | undefined;
-  assert.ok(id, `${dataset}: ${search}`);
-  await page.getByTestId('browse-total').filter({ hasText: /^1 items$/ }).waitFor();
-  await page.locator(`.cell[data-index="0"][data-item-id="${id}"]`).waitFor();
-  await page.getByTestId('browse-grid').focus();
-  await page.keyboard.press('Enter');
-  await page.getByTestId('viewer').waitFor();
-  await page.waitForFunction(() => Number(document.querySelector('[data-testid="viewport"]')?.getAttribute('data-render-count')) > 0);
-}
-
-async function close(page: Page): Promise<void> {
-  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
-  await page.keyboard.press('Escape');
-  await page.getByTestId('browse-grid').waitFor();
-}
+const open = (page: Page, dataset: string, search: string): Promise<void> => openFromBrowse(page, core, dataset, search);
+const close = leaveViewer;
 
 test('tags tab only for DICOM; W/L in the corner only for greyscale images', async () => {
   const page = await browser.newPage({ viewport: { width: 1300, height: 850 } });
@@ -109,7 +88,7 @@ test('tags tab only for DICOM; W/L in the corner only for greyscale images', asy
   assert.equal(await page.getByTestId('sidebar-tags').count(), 0, 'no tags tab on a photo');
   assert.equal(await page.getByTestId('tag-browser').count(), 0);
   assert.equal(await page.getByTestId('tag-error').count(), 0);
-  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await blur(page);
   await page.keyboard.press('Control+i');
   await page.waitForTimeout(150);
   assert.equal(await page.getByTestId('tag-browser').count(), 0, 'Ctrl+I shows no tags on a photo');

@@ -17,6 +17,7 @@ import { startBridge, type Bridge } from '../harness/bridge-server';
 import { SHARED_TESTDATA } from '../helpers/paths';
 import { tempCore, tempDir } from '../helpers/temp-library';
 import { andRender, collectPageErrors, launchBrowser, screenshot } from './browser';
+import { blur, leaveViewer, openFromBrowse } from './viewer-nav';
 
 const DICOM = join(SHARED_TESTDATA, 'dicom');
 /** IOP 1\0\0\0\0\-1: coronal. */
@@ -62,36 +63,8 @@ after(async () => {
   data?.cleanup();
 });
 
-async function open(page: Page, dataset: string, search: string): Promise<void> {
-  await page.keyboard.press('Alt+4');
-  await page.getByTestId('browse-grid').waitFor();
-  await page.getByTestId('browse-dataset').selectOption({ label: dataset });
-  await page.getByTestId('filter-search').fill(search);
-  // The grid may still show the previous search's one item: wait for this one.
-  const name = dataset.replace(/ \(\d+\)$/, '');
-  const id = core.db
-    .prepare('SELECT i.id FROM items i JOIN datasets d ON d.id = i.dataset_id WHERE d.name = ? AND i.source_name LIKE ?')
-    .pluck()
-    .get(name, `%${search}%`) as number | undefined;
-  assert.ok(id, `${dataset}: ${search}`);
-  await page.getByTestId('browse-total').filter({ hasText: /^1 items$/ }).waitFor();
-  await page.locator(`.cell[data-index="0"][data-item-id="${id}"]`).waitFor();
-  await page.getByTestId('browse-grid').focus();
-  await page.keyboard.press('Enter');
-  await page.getByTestId('viewer').waitFor();
-  await page.waitForFunction(() => Number(document.querySelector('[data-testid="viewport"]')?.getAttribute('data-render-count')) > 0);
-}
-
-/** Keys go to the viewer, not to a field that has focus. */
-async function blur(page: Page): Promise<void> {
-  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
-}
-
-async function close(page: Page): Promise<void> {
-  await blur(page);
-  await page.keyboard.press('Escape');
-  await page.getByTestId('browse-grid').waitFor();
-}
+const open = (page: Page, dataset: string, search: string): Promise<void> => openFromBrowse(page, core, dataset, search);
+const close = leaveViewer;
 
 async function markers(page: Page): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
