@@ -35,6 +35,14 @@ export const LearningRateSchema = v.pipe(
   v.maxValue(1, 'The learning rate is at most 1 (typical: 0.0001 to 0.01).'),
 );
 
+/** Early stopping: epochs without a better validation score before a run stops; 0 never stops early. */
+export const EarlyStoppingPatienceSchema = v.pipe(
+  v.number('Early stopping patience is a whole number of epochs.'),
+  v.integer('Early stopping patience is a whole number of epochs.'),
+  v.minValue(0, 'Early stopping patience is 0 (never stop early) or more epochs.'),
+  v.maxValue(10_000, 'Early stopping patience is at most 10,000 epochs.'),
+);
+
 /** Augmentation choices (contract/ml.ts AugmentConfig); what is left out keeps the task's default. */
 export const AugmentSchema = v.strictObject({
   flipHorizontal: v.optional(v.boolean()),
@@ -64,6 +72,8 @@ export const trainingStartRunFields = {
   notes: v.optional(RunNotesSchema),
   learningRate: v.optional(LearningRateSchema),
   augment: v.optional(AugmentSchema),
+  /** Epochs without a better validation score before the run stops (0: it runs every epoch); default: the task's. */
+  earlyStoppingPatience: v.optional(EarlyStoppingPatienceSchema),
 };
 
 /** Request schemas of runs, spread into api.ts' requestSchemas. */

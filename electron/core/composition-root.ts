@@ -263,11 +263,11 @@ export class Core implements CoreParts {
       'runs.list': ({ datasetId }) => this.runs.list(datasetId).map(toRunSummary),
       'runs.get': ({ runId }) => this.runDetail(runId),
       'training.plan': ({ datasetId, task, classNames }) => this.trainingPlan(datasetId, task, classNames),
-      'training.start': ({ datasetId, task, classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, recipe, timeBudgetSeconds }) => {
+      'training.start': ({ datasetId, task, classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, earlyStoppingPatience, recipe, timeBudgetSeconds }) => {
         // A bad class choice is the request's answer (VALIDATION), not a failed job.
         collectForClasses(this.db, datasetId, task, classNames);
         return this.startTrainingJob(datasetId, (cb) =>
-          this.training.train(datasetId, task, { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, recipe, timeBudgetSeconds }, cb),
+          this.training.train(datasetId, task, { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, earlyStoppingPatience, recipe, timeBudgetSeconds }, cb),
         );
       },
       'training.recipe': async ({ datasetId, task, classNames, epochs, batchSize, inputSize, timeBudgetSeconds }) => {

@@ -89,6 +89,8 @@ test('the training screen keeps a running run across navigation, and the shell s
     // Many epochs at a small size: the run is still going while we look away.
     await page.getByTestId('train-epochs').fill('200');
     await page.getByTestId('train-size').fill('16');
+    // These two shades are learnt in a few epochs: without early stopping off, the run could end before the cancel.
+    await page.getByTestId('train-patience').fill('0');
     await page.getByTestId('train-backend').selectOption('wasm');
     await page.getByTestId('train-start').click();
     await page.getByTestId('train-live').waitFor({ timeout: 120_000 });
@@ -118,6 +120,9 @@ test('the training screen keeps a running run across navigation, and the shell s
     await page.keyboard.press('Alt+3');
     await page.getByTestId('train-start').waitFor();
     assert.equal(await page.getByTestId('train-cancel').count(), 0);
+    const runs = t.core.runs.list(datasetId);
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0]?.config.earlyStoppingPatience, 0, 'the patience field reached the run');
     await close();
   } finally {
     await bridge.close();

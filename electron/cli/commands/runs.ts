@@ -8,7 +8,7 @@
  */
 import * as v from 'valibot';
 import type { AugmentConfig } from '../../contract/ml';
-import { AugmentSchema, formatRunDuration, LearningRateSchema, RunNameSchema, RunNotesSchema, runDisplayName } from '../../contract/runs';
+import { AugmentSchema, EarlyStoppingPatienceSchema, formatRunDuration, LearningRateSchema, RunNameSchema, RunNotesSchema, runDisplayName } from '../../contract/runs';
 import type { Core } from '../../core/composition-root';
 import { compareRuns } from '../../core/training/run-compare';
 import { updateRunLabel } from '../../core/training/training-service';
@@ -19,6 +19,7 @@ export const runStartOptions = {
   name: { type: 'string' },
   notes: { type: 'string' },
   'learning-rate': { type: 'string' },
+  patience: { type: 'string' },
   augment: { type: 'string' },
 } as const;
 
@@ -49,13 +50,15 @@ export function parseAugment(value: unknown): Partial<AugmentConfig> | undefined
 }
 
 /** The run fields of `fovea train` (name, notes, learning rate, augmentation), checked. */
-export function parseRunStartOptions(values: Record<string, unknown>): { name?: string; notes?: string; learningRate?: number; augment?: Partial<AugmentConfig> } {
+export function parseRunStartOptions(values: Record<string, unknown>): { name?: string; notes?: string; learningRate?: number; earlyStoppingPatience?: number; augment?: Partial<AugmentConfig> } {
   const lr = values['learning-rate'];
+  const patience = values['patience'];
   const augment = parseAugment(values['augment']);
   return {
     ...(values['name'] !== undefined ? { name: check(RunNameSchema, values['name'], '--name') } : {}),
     ...(values['notes'] !== undefined ? { notes: check(RunNotesSchema, values['notes'], '--notes') } : {}),
     ...(lr !== undefined ? { learningRate: check(LearningRateSchema, Number(lr), '--learning-rate') } : {}),
+    ...(patience !== undefined ? { earlyStoppingPatience: check(EarlyStoppingPatienceSchema, Number(patience), '--patience') } : {}),
     ...(augment ? { augment } : {}),
   };
 }

@@ -29,6 +29,8 @@ export class TrainingState {
   runName = $state('');
   runNotes = $state('');
   learningRate = $state<number | null>(null);
+  /** Epochs without improvement before the run stops (0: never; null: the task's). */
+  patience = $state<number | null>(null);
   augment = $state<Partial<AugmentConfig>>({});
   /** The recipe: the task's defaults or planned from the data; a time budget (minutes, null: none) always plans. */
   recipe = $state<'defaults' | 'planned'>('defaults');
@@ -229,6 +231,7 @@ export class TrainingState {
       ...(this.runName.trim() ? { name: this.runName } : {}),
       ...(this.runNotes ? { notes: this.runNotes } : {}),
       ...(typeof this.learningRate === 'number' && !Number.isNaN(this.learningRate) ? { learningRate: this.learningRate } : {}),
+      ...(typeof this.patience === 'number' && Number.isInteger(this.patience) ? { earlyStoppingPatience: this.patience } : {}),
       ...(Object.values(this.augment).some((x) => x !== undefined && x !== null) ? { augment: chosenAugment(this.augment) } : {}),
       ...(this.planned ? { recipe: 'planned' as const } : {}),
       ...(this.budgetMinutes !== null ? { timeBudgetSeconds: timeBudgetSeconds(this.budgetMinutes) } : {}),

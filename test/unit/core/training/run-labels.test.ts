@@ -57,7 +57,7 @@ test('run names, notes, learning rate and augmentation: stored, renamed, audited
 
   const base = { epochs: 1, inputSize: 16, batchSize: 8, backend: 'wasm' as const, seed: 1 };
   const a = await core.training.train(ds.id, 'classification', { ...base, name: '  baseline  ', notes: 'first try\nlr 1e-3', learningRate: 0.002, augment: { flipVertical: true, rotateDegrees: 5 } });
-  const b = await core.training.train(ds.id, 'classification', { ...base, augment: { flipHorizontal: false } });
+  const b = await core.training.train(ds.id, 'classification', { ...base, augment: { flipHorizontal: false }, earlyStoppingPatience: 0 });
 
   // Stored: the name trimmed, the notes as given, the learning rate and the augmentation over the defaults.
   const ra = core.runs.get(a.runId);
@@ -69,6 +69,8 @@ test('run names, notes, learning rate and augmentation: stored, renamed, audited
   const rb = core.runs.get(b.runId);
   assert.equal(rb.name, null);
   assert.equal(rb.config.augment.flipHorizontal, false);
+  assert.equal(rb.config.earlyStoppingPatience, 0, 'patience 0: the run never stops early');
+  assert.equal(ra.config.earlyStoppingPatience, core.ml.defaultConfig('classification', ['bright', 'dark'], 1).earlyStoppingPatience);
   assert.equal(rb.config.learningRate, core.ml.defaultConfig('classification', ['bright', 'dark'], 1).learningRate);
 
   // runs.list: name, notes, start, duration (finished runs: start to finish).
@@ -106,6 +108,10 @@ test('run names, notes, learning rate and augmentation: stored, renamed, audited
   assert.ok(!badLr.ok && badLr.error.code === 'VALIDATION' && /learning rate/i.test(badLr.error.message), JSON.stringify(badLr));
   const badAug = await core.dispatch('training.start', { datasetId: ds.id, task: 'classification', augment: { rotateDegrees: 500 } });
   assert.ok(!badAug.ok && badAug.error.code === 'VALIDATION' && /Rotation/.test(badAug.error.message));
+  for (const earlyStoppingPatience of [-1, 2.5]) {
+    const badPatience = await core.dispatch('training.start', { datasetId: ds.id, task: 'classification', earlyStoppingPatience });
+    assert.ok(!badPatience.ok && badPatience.error.code === 'VALIDATION' && /patience/i.test(badPatience.error.message), JSON.stringify(badPatience));
+  }
 
   // runs.compare: curves of both, the metric names they share; refused across tasks and for one run.
   const cmp = await core.dispatch('runs.compare', { runIds: [a.runId, b.runId] });
@@ -139,13 +145,17 @@ test('run names, notes, learning rate and augmentation: stored, renamed, audited
   assert.throws(() => runRuns(cli(core).ctx, ['compare', String(a.runId), String(other)]), /share a task/);
 });
 
-test('fovea train run options: name, notes, learning rate and augmentation checked by the contract', () => {
+test('fovea train run options: name, notes, learning rate, patience and augmentation checked by the contract', () => {
   assert.deepEqual(parseRunStartOptions({ name: 'x', notes: 'n', 'learning-rate': '0.0005', augment: 'flip-v,no-flip-h,rotate=10' }), {
     name: 'x',
     notes: 'n',
     learningRate: 0.0005,
     augment: { flipVertical: true, flipHorizontal: false, rotateDegrees: 10 },
   });
+  assert.deepEqual(parseRunStartOptions({ patience: '0' }), { earlyStoppingPatience: 0 });
+  assert.deepEqual(parseRunStartOptions({ patience: '12' }), { earlyStoppingPatience: 12 });
+  assert.throws(() => parseRunStartOptions({ patience: 'soon' }), /--patience: Early stopping patience is a whole number/);
+  assert.throws(() => parseRunStartOptions({ patience: '-3' }), /--patience: Early stopping patience is 0/);
   assert.deepEqual(parseAugment('none'), { flipHorizontal: false, flipVertical: false, rotateDegrees: 0, scale: 0, intensity: 0 });
   assert.throws(() => parseRunStartOptions({ 'learning-rate': 'fast' }), /--learning-rate/);
   assert.throws(() => parseRunStartOptions({ 'learning-rate': '2' }), /at most 1/);
