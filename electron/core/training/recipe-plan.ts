@@ -100,6 +100,9 @@ const floorTo = (v: number, step: number): number => Math.max(step, Math.floor(v
 const ceilTo = (v: number, step: number): number => Math.max(step, Math.ceil(v / step) * step);
 const fmt = (v: number): string => (Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(1));
 
+const earlyStopping = (patience: number): string =>
+  patience > 0 ? `with early stopping after ${patience} epochs without improvement` : 'without early stopping (patience 0)';
+
 function normalizationDecision(facts: DatasetFacts): PlanDecision<TrainConfig['normalization']> {
   if (facts.modality === 'CT' && facts.foregroundHu && facts.foregroundHu.p995 > facts.foregroundHu.p005) {
     const { p005, p995, samples } = facts.foregroundHu;
@@ -259,8 +262,8 @@ export function planRecipe(facts: DatasetFacts, options: PlanOptions): RecipePla
     slices: slicesDecision(facts),
     epochs:
       budgetSeconds === null
-        ? { value: defaults.epochs, reason: `The ${facts.task} default (${defaults.epochs}), with early stopping after ${defaults.earlyStoppingPatience} epochs without improvement.` }
-        : { value: BUDGET_EPOCHS, reason: `As many as fit in ${fmt(budgetSeconds / 60)} minutes: the trainer measures its steps on the backend in use and starts an epoch only if it fits (early stopping after ${defaults.earlyStoppingPatience} epochs without improvement still applies).` },
+        ? { value: defaults.epochs, reason: `The ${facts.task} default (${defaults.epochs}), ${earlyStopping(defaults.earlyStoppingPatience)}.` }
+        : { value: BUDGET_EPOCHS, reason: `As many as fit in ${fmt(budgetSeconds / 60)} minutes: the trainer measures its steps on the backend in use and starts an epoch only if it fits (${earlyStopping(defaults.earlyStoppingPatience)}).` },
     timeBudget:
       budgetSeconds === null
         ? null

@@ -162,7 +162,9 @@ export class TrainingService {
       { db, blobs: this.#d.blobs, readMask: maskReader(db) },
       { task, classNames: collected.classNames, channels: collected.channels, samples: collected.samples, ...(request.unlabeledPixels ? { unlabeledPixels: request.unlabeledPixels } : {}) },
     );
-    const plan = planRecipe(facts, { defaults, accelerator: request.accelerator === true, timeBudgetSeconds: request.timeBudgetSeconds ?? null });
+    // The plan's reasons name the patience the run will use (the user's, else the task's).
+    const patience = request.earlyStoppingPatience ?? defaults.earlyStoppingPatience;
+    const plan = planRecipe(facts, { defaults: { ...defaults, earlyStoppingPatience: patience }, accelerator: request.accelerator === true, timeBudgetSeconds: request.timeBudgetSeconds ?? null });
     const { classNames: _c, recipe: _r, accelerator: _a, augment, name: _n, notes: _t, ...overrides } = request;
     const planned = applyPlan(defaults, plan);
     return { plan, config: { ...planned, ...definedOnly(overrides), augment: withAugment(planned.augment, augment), multiLabel: collected.multiLabel } };

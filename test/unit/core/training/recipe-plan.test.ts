@@ -87,6 +87,11 @@ test('Penn-Fudan: whole images at a size that keeps the small pedestrians 16+ px
   assert.equal(config.patch, null);
   const again = await lib.core.training.plan(lib.datasetId, 'detection');
   assert.equal(JSON.stringify(again.plan), JSON.stringify(plan));
+  // The epochs reason names the patience the run will use: the task's, or the user's (0: none).
+  assert.match(plan.epochs.reason, new RegExp(`early stopping after ${config.earlyStoppingPatience} epochs`));
+  const noStop = await lib.core.training.plan(lib.datasetId, 'detection', { earlyStoppingPatience: 0 });
+  assert.equal(noStop.config.earlyStoppingPatience, 0);
+  assert.match(noStop.plan.epochs.reason, /without early stopping \(patience 0\)/);
 });
 
 test('a CT series: window at the 0.5/99.5 percentiles of foreground HU (as numpy over pydicom), thick slices stay 2D', async (t) => {
