@@ -1,11 +1,17 @@
 // Runs node's test runner over every *.test.ts under the given folders.
 // (Node 20's --test does not expand globs nor pick up .ts files by itself.)
 // Usage: node test/run.mjs [--serial] DIR...
+// Files start longest first, by test/durations.json (seconds per file, from an earlier run; files it
+// does not list keep their alphabetical place after the listed ones). With FOVEA_TEST_DURATIONS=FILE
+// the run writes its own per-file seconds there (test/reporters/durations.mjs).
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
 const args = process.argv.slice(2);
 const serial = args.includes('--serial');
 const dirs = args.filter((a) => !a.startsWith('--'));
@@ -20,11 +26,22 @@ if (files.length === 0) {
   console.error(`no *.test.ts files under ${dirs.join(', ')}`);
   process.exit(1);
 }
+
+const table = join(here, 'durations.json');
+const known = existsSync(table) ? JSON.parse(readFileSync(table, 'utf8')) : {};
+const seconds = (f) => known[relative(root, resolve(f))] ?? -1;
+// A stable sort: the listed files by their seconds, longest first; the rest after them, alphabetical.
+files.sort((a, b) => seconds(b) - seconds(a));
+
+const out = process.env.FOVEA_TEST_DURATIONS;
+const reporters = out
+  ? ['--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${join(here, 'reporters', 'durations.mjs')}`, `--test-reporter-destination=${out}`]
+  : ['--test-reporter=spec'];
 const r = spawnSync(
   process.execPath,
   // Node 20 runs availableParallelism() - 1 files at once: one at a time on 2 cores, while most
   // files wait on a child process, a browser or the disk. Every core, unless --serial.
-  ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${serial ? 1 : Math.max(2, availableParallelism())}`, ...files],
+  ['--import', 'tsx', '--test', ...reporters, `--test-concurrency=${serial ? 1 : Math.max(2, availableParallelism())}`, ...files],
   { stdio: 'inherit' },
 );
 process.exit(r.status ?? 1);
