@@ -455,3 +455,38 @@ test('bad input: no labels, no test images, an existing folder, no boxes: clear 
   assert.ok(done.result?.files.some((x) => x.path === 'train.py'));
   assert.ok(auditCount('refused') >= 3, 'refusals are audited');
 });
+
+test('a failure after writing began leaves nothing half-written: the folder it made is gone, an empty folder given stays empty; a file in the way is refused', async () => {
+  // Every test image is held back by --deidentify (the ultrasound palette file may carry burned-in
+  // text) only after the training images were written: the export must take them all back.
+  const pyd = join(SHARED_TESTDATA, 'dicom', 'pydicom');
+  const ds = core.datasets.create('Held-back test split', '');
+  await core.importFiles({ datasetId: ds.id, paths: ['CT_small.dcm', 'MR_small.dcm', 'examples_palette.dcm'].map((f) => join(pyd, f)) });
+  const ids = labelAndSplit(ds.id);
+  const us = core.db.prepare("SELECT id FROM items WHERE dataset_id = ? AND source_name LIKE '%palette%'").pluck().get(ds.id) as number;
+  core.splits.setSplit(ds.id, ids.filter((id) => id !== us), 'train');
+  core.splits.setSplit(ds.id, [us], 'test');
+  const deps = core.trainingExportDeps();
+  const failedRemoved = (): number => {
+    const d = core.db.prepare("SELECT details FROM audit_log WHERE action = 'export.training' AND outcome = 'failed' ORDER BY id DESC LIMIT 1").pluck().get() as string;
+    return (JSON.parse(d) as { filesRemoved: number }).filesRemoved;
+  };
+  const heldBack = (e: Error & { code?: string }) => e.code === 'BAD_INPUT' && /Every test image was held back/.test(e.message);
+
+  const fresh = join(work.dir, 'half-fresh');
+  await assert.rejects(exportTraining(deps, { datasetId: ds.id, task: 'classification', target: 'pytorch', outDir: fresh, deidentify: true }), heldBack);
+  assert.equal(existsSync(fresh), false, 'the folder the export made is removed');
+  assert.equal(failedRemoved(), 2, 'the two training images it had written were taken back (audited)');
+
+  const empty = join(work.dir, 'half-empty');
+  mkdirSync(empty);
+  await assert.rejects(exportTraining(deps, { datasetId: ds.id, task: 'classification', target: 'pytorch', outDir: empty, deidentify: true }), heldBack);
+  assert.deepEqual(readdirSync(empty), [], 'the folder given stays, empty');
+  assert.equal(failedRemoved(), 2);
+
+  // A file where the folder should be: refused, untouched.
+  const file = join(work.dir, 'half-file');
+  writeFileSync(file, 'mine');
+  await assert.rejects(exportTraining(deps, { datasetId: ds.id, task: 'classification', target: 'pytorch', outDir: file }), (e: Error & { code?: string }) => e.code === 'CONFLICT' && /is not a folder/.test(e.message));
+  assert.equal(readFileSync(file, 'utf8'), 'mine');
+});

@@ -167,7 +167,7 @@ function normalizationDescription(n: TrainConfig['normalization']): string {
 const MULTI_LABEL_FAMILY = 'Fovea compact CNN classifier (conv-BN-ReLU blocks, global average pooling, dropout 0.3, dense, sigmoid per class: multi-label)';
 
 /** Why there is no MONAI bundle target: said by the CLI's help and errors and by the README. */
-export const MONAI_NOT_OFFERED = "A MONAI bundle target is not offered: MONAI bundles are for 3-D segmentation, and Fovea's training plans are 2-D and 2.5-D only (slices), which the pytorch target covers.";
+export const MONAI_NOT_OFFERED = "A MONAI bundle target is not offered: it is meant for 3-D segmentation, and Fovea's training plans are never 3-D (2-D, or 2.5-D with neighbouring slices as channels), so the pytorch target serves every plan.";
 
 /** The plan train.py follows: the run's settings, or what Fovea's training code chooses today. */
 export function buildPlan(config: TrainConfig, source: string, dataset: string | null, modelName: string): TrainingPlanFile {
