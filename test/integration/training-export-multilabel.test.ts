@@ -6,9 +6,11 @@
  * outputs), and the model it writes comes back through import-model as a multi-label model: Fovea's
  * evaluation of it on the test split equals the multi-label metrics train.py printed to 1e-6
  * (subset accuracy, per-class and macro precision / recall / F1, per-class confusion, ROC AUC and
- * average precision).
+ * average precision). A second test checks train.py's metric code against Fovea's on crafted
+ * scores (ties, exactly 0.5, classes never or always present) to 1e-12.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,10 +20,13 @@ import { importModel } from '../../electron/core/assist/model-import';
 import { evaluateWithModel } from '../../electron/core/assist/model-predict';
 import type { Core } from '../../electron/core/composition-root';
 import { exportTraining } from '../../electron/core/export/training-export';
+import { multiLabelClassificationMetrics } from '../../electron/core/evaluation/classification-metrics';
+import { createRandom } from '../../electron/core/samples/seeded-random';
 import { collectSamples } from '../../electron/core/training/training-samples';
 import { createAssistEngine } from '../../native-models/assist/assist-engine';
 import { writePneumoniaSubset } from '../helpers/pneumonia-subset';
-import { requireTool } from '../helpers/reference-tools';
+import { REPO_ROOT } from '../helpers/paths';
+import { PYTHON, requireTool } from '../helpers/reference-tools';
 import { tempCore, tempDir } from '../helpers/temp-library';
 import { assertDistributed, close, train } from '../helpers/train-py';
 
@@ -107,4 +112,31 @@ test('multi-label classification: exported multi-hot, trained with BCE under tor
   for (const k of keys) close((evaluated as unknown as Record<string, unknown>)[k], printed[k], 1e-6, k);
   const auc = printed['auc'] as { macro: number | null };
   process.stdout.write(`# multi-label (torchrun 2 x gloo, ${ddp.seconds.toFixed(1)} s): test subset accuracy ${String(printed['accuracy'])}, macro F1 ${String((printed['macro'] as { f1: number }).f1)}, macro AUC ${String(auc.macro)}; Fovea's evaluation equal to 1e-6\n`);
+});
+
+test("train.py's multi-label metrics are Fovea's: ties, probabilities at exactly 0.5, a class never present, a class always present", () => {
+  const rnd = createRandom(11);
+  const classes = ['a', 'b', 'never', 'always'];
+  const truth: number[][] = [];
+  const probs: number[][] = [];
+  for (let i = 0; i < 40; i++) {
+    const a = rnd.next() < 0.4 ? 1 : 0;
+    const b = rnd.next() < 0.6 ? 1 : 0;
+    truth.push([a, b, 0, 1]);
+    // Scores on a coarse grid (ties, and 0.5 itself: predicted, as Fovea's >= 0.5), leaning to the truth.
+    const score = (t: number): number => Math.min(1, Math.max(0, Math.round((rnd.next() * 0.8 + t * 0.2) * 10) / 10));
+    probs.push([score(a), score(b), score(0), score(1)]);
+  }
+  const fovea = multiLabelClassificationMetrics(truth, probs, classes);
+  const script = ['import json, sys', 'import numpy as np', `sys.path.insert(0, ${JSON.stringify(join(REPO_ROOT, 'resources', 'export-templates', 'pytorch'))})`, 'sys.dont_write_bytecode = True', 'import train', 'classes, truth, probs = json.load(sys.stdin)', 'print(json.dumps(train.multi_label_metrics(classes, np.array(truth) >= 0.5, np.array(probs, dtype=np.float32))))'].join('\n');
+  const r = spawnSync(PYTHON, ['-B', '-c', script], { input: JSON.stringify([classes, truth, probs]), encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const printed = JSON.parse(r.stdout) as Record<string, unknown>;
+  assert.ok(probs.some((row) => row.includes(0.5)), 'some probabilities are exactly 0.5');
+  assert.equal(fovea.auc.perClass['never'], null);
+  assert.equal(fovea.averagePrecision.perClass['never'], null);
+  assert.equal(fovea.auc.perClass['always'], null);
+  assert.ok((fovea.averagePrecision.perClass['always'] ?? 0) > 0);
+  for (const k of ['multiLabel', 'n', 'accuracy', 'macro', 'perClass', 'confusionMatrix', 'multilabelConfusion', 'auc', 'averagePrecision']) close((fovea as unknown as Record<string, unknown>)[k], printed[k], 1e-12, k);
+  process.stdout.write(`# multi-label metrics of 40 images x 4 classes (ties, 0.5, a class never and one always present): subset accuracy ${fovea.accuracy}, macro F1 ${fovea.macro.f1.toFixed(4)}, macro AUC ${String(fovea.auc.macro)}, macro AP ${String(fovea.averagePrecision.macro)}; equal to 1e-12 in train.py\n`);
 });
