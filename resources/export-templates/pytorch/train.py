@@ -14,8 +14,8 @@ continues from output/checkpoints/last.pt (written after every epoch).
 
 What it reproduces of Fovea (plan.json says which values this export holds):
 - the model family: a compact CNN classifier (conv-BN-ReLU blocks, global average pooling,
-  dropout, dense + softmax; + sigmoid per class when dataset.json says multiLabel), a U-Net (batch norm, transposed-conv decoder, skips, softmax) or a
-  CenterNet-style detector (per-class centre heatmap, log box size and centre offset at stride 4,
+  dropout, dense + softmax, or a sigmoid per class when dataset.json says multiLabel), a U-Net
+  (batch norm, transposed-conv decoder, skips, softmax) or a CenterNet-style detector (per-class centre heatmap, log box size and centre offset at stride 4,
   decoded by 3x3 peak picking: Fovea's own decoding, so the ONNX imports with decoder 'fovea');
 - the preprocessing: the normalisation into [0, 1] (dataset.json says per image whether the PNG
   holds stored values, normalised here as Fovea does, or values Fovea already normalised), grey
