@@ -15,8 +15,9 @@ continues from output/checkpoints/last.pt (written after every epoch).
 What it reproduces of Fovea (plan.json says which values this export holds):
 - the model family: a compact CNN classifier (conv-BN-ReLU blocks, global average pooling,
   dropout, dense + softmax, or a sigmoid per class when dataset.json says multiLabel), a U-Net
-  (batch norm, transposed-conv decoder, skips, softmax) or a CenterNet-style detector (per-class centre heatmap, log box size and centre offset at stride 4,
-  decoded by 3x3 peak picking: Fovea's own decoding, so the ONNX imports with decoder 'fovea');
+  (batch norm, transposed-conv decoder, skips, softmax) or a CenterNet-style detector (per-class
+  centre heatmap, log box size and centre offset at stride 4, decoded by 3x3 peak picking: Fovea's
+  own decoding, so the ONNX imports with decoder 'fovea');
 - the preprocessing: the normalisation into [0, 1] (dataset.json says per image whether the PNG
   holds stored values, normalised here as Fovea does, or values Fovea already normalised), grey
   <-> RGB as BT.601 luma, the letterbox (scale s = S / max(w, h), centred, padding 0; large
