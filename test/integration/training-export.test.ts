@@ -37,6 +37,7 @@ import { createAssistEngine } from '../../native-models/assist/assist-engine';
 import { writePneumoniaSubset } from '../helpers/pneumonia-subset';
 import { REPO_ROOT, SHARED_TESTDATA } from '../helpers/paths';
 import { PYTHON, requireTool } from '../helpers/reference-tools';
+import { assertDistributed, close, train } from '../helpers/train-py';
 import { tempCore, tempDir } from '../helpers/temp-library';
 
 const engine = createAssistEngine();
@@ -58,65 +59,6 @@ after(async () => {
   await engine.dispose();
   work.cleanup();
 });
-
-interface Trained {
-  events: Record<string, unknown>[];
-  metrics: Record<string, unknown>;
-  seconds: number;
-}
-
-/** Runs train.py (torchrun with `procs` processes, or plain python) and parses what it prints. */
-function train(dir: string, procs: number, args: string[]): Trained {
-  const started = performance.now();
-  // Debian's torch 1.13 on Python 3.11 cannot parse torchrun's default "--redirects 0 --tee 0"
-  // (IntFlag iteration skips Std.NONE, so the value becomes None and the launcher crashes before
-  // starting any worker). A mapping for a local rank that does not exist means "none" for every
-  // rank, which is the default's meaning; newer torch needs no such flags.
-  const cmd = procs > 1 ? ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', String(procs), '--redirects', '9:1', '--tee', '9:1', 'train.py', ...args] : ['train.py', ...args];
-  // A run here takes seconds: a hang fails in minutes, not after ten.
-  const r = spawnSync(PYTHON, cmd, { cwd: dir, encoding: 'utf8', timeout: 240_000, env: { ...process.env, OMP_NUM_THREADS: '1' } });
-  assert.equal(r.status, 0, `train.py failed (status ${r.status}, signal ${r.signal}):\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`);
-  const events: Record<string, unknown>[] = [];
-  let metrics: Record<string, unknown> | null = null;
-  for (const line of r.stdout.split('\n')) {
-    if (line.startsWith('TEST_METRICS ')) metrics = JSON.parse(line.slice('TEST_METRICS '.length)) as Record<string, unknown>;
-    else if (line.startsWith('{')) events.push(JSON.parse(line) as Record<string, unknown>);
-  }
-  assert.ok(metrics, `no TEST_METRICS line:\n${r.stdout.slice(-2000)}`);
-  return { events, metrics, seconds: (performance.now() - started) / 1000 };
-}
-
-function close(a: unknown, b: unknown, tol: number, path: string): void {
-  if (typeof a === 'number' && typeof b === 'number') assert.ok(Math.abs(a - b) <= tol, `${path}: Fovea ${a} vs train.py ${b}`);
-  else if (Array.isArray(a) && Array.isArray(b)) {
-    assert.equal(a.length, b.length, `${path}: length`);
-    a.forEach((x, i) => close(x, b[i], tol, `${path}[${i}]`));
-  } else if (a && b && typeof a === 'object' && typeof b === 'object') {
-    for (const k of Object.keys(b)) close((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], tol, `${path}.${k}`);
-  } else assert.deepEqual(a, b, path);
-}
-
-/** Both ranks trained every epoch, their shares add up to the split; rank 0 alone wrote one checkpoint per epoch. */
-function assertDistributed(t: Trained, epochs: number, trainImages: number): void {
-  const start = t.events.find((e) => e['event'] === 'start');
-  assert.equal(start?.['world'], 2);
-  assert.equal(start?.['backend'], 'gloo');
-  for (let epoch = 1; epoch <= epochs; epoch++) {
-    const ranks = t.events.filter((e) => e['event'] === 'rank-epoch' && e['epoch'] === epoch);
-    assert.deepEqual(ranks.map((e) => e['rank']).sort(), [0, 1], `epoch ${epoch}: both ranks trained`);
-    for (const r of ranks) assert.ok((r['samples'] as number) > 0);
-    const total = ranks.reduce((n, e) => n + (e['samples'] as number), 0);
-    // DistributedSampler pads the last shard with a repeated image when the split is odd.
-    assert.ok(total === trainImages || total === trainImages + 1, `epoch ${epoch}: ${total} samples for ${trainImages} images`);
-    const avg = t.events.find((e) => e['event'] === 'epoch' && e['epoch'] === epoch);
-    assert.ok(avg, `epoch ${epoch}: averaged loss printed`);
-    const expected = ranks.reduce((s, e) => s + (e['loss'] as number) * (e['samples'] as number), 0) / total;
-    assert.ok(Math.abs((avg['loss'] as number) - expected) < 1e-9, `epoch ${epoch}: the printed loss is the all-reduced mean`);
-  }
-  const checkpoints = t.events.filter((e) => e['event'] === 'checkpoint');
-  assert.equal(checkpoints.length, epochs, 'one checkpoint per epoch');
-  assert.ok(checkpoints.every((e) => e['rank'] === 0), 'written by rank 0 only');
-}
 
 async function importBack(dir: string, name: string): Promise<void> {
   const pack = join(dir, 'output', 'model');
@@ -512,4 +454,39 @@ test('bad input: no labels, no test images, an existing folder, no boxes: clear 
   assert.equal(done.result?.format, 'pytorch');
   assert.ok(done.result?.files.some((x) => x.path === 'train.py'));
   assert.ok(auditCount('refused') >= 3, 'refusals are audited');
+});
+
+test('a failure after writing began leaves nothing half-written: the folder it made is gone, an empty folder given stays empty; a file in the way is refused', async () => {
+  // Every test image is held back by --deidentify (the ultrasound palette file may carry burned-in
+  // text) only after the training images were written: the export must take them all back.
+  const pyd = join(SHARED_TESTDATA, 'dicom', 'pydicom');
+  const ds = core.datasets.create('Held-back test split', '');
+  await core.importFiles({ datasetId: ds.id, paths: ['CT_small.dcm', 'MR_small.dcm', 'examples_palette.dcm'].map((f) => join(pyd, f)) });
+  const ids = labelAndSplit(ds.id);
+  const us = core.db.prepare("SELECT id FROM items WHERE dataset_id = ? AND source_name LIKE '%palette%'").pluck().get(ds.id) as number;
+  core.splits.setSplit(ds.id, ids.filter((id) => id !== us), 'train');
+  core.splits.setSplit(ds.id, [us], 'test');
+  const deps = core.trainingExportDeps();
+  const failedRemoved = (): number => {
+    const d = core.db.prepare("SELECT details FROM audit_log WHERE action = 'export.training' AND outcome = 'failed' ORDER BY id DESC LIMIT 1").pluck().get() as string;
+    return (JSON.parse(d) as { filesRemoved: number }).filesRemoved;
+  };
+  const heldBack = (e: Error & { code?: string }) => e.code === 'BAD_INPUT' && /Every test image was held back/.test(e.message);
+
+  const fresh = join(work.dir, 'half-fresh');
+  await assert.rejects(exportTraining(deps, { datasetId: ds.id, task: 'classification', target: 'pytorch', outDir: fresh, deidentify: true }), heldBack);
+  assert.equal(existsSync(fresh), false, 'the folder the export made is removed');
+  assert.equal(failedRemoved(), 2, 'the two training images it had written were taken back (audited)');
+
+  const empty = join(work.dir, 'half-empty');
+  mkdirSync(empty);
+  await assert.rejects(exportTraining(deps, { datasetId: ds.id, task: 'classification', target: 'pytorch', outDir: empty, deidentify: true }), heldBack);
+  assert.deepEqual(readdirSync(empty), [], 'the folder given stays, empty');
+  assert.equal(failedRemoved(), 2);
+
+  // A file where the folder should be: refused, untouched.
+  const file = join(work.dir, 'half-file');
+  writeFileSync(file, 'mine');
+  await assert.rejects(exportTraining(deps, { datasetId: ds.id, task: 'classification', target: 'pytorch', outDir: file }), (e: Error & { code?: string }) => e.code === 'CONFLICT' && /is not a folder/.test(e.message));
+  assert.equal(readFileSync(file, 'utf8'), 'mine');
 });

@@ -7,14 +7,16 @@
  */
 import { resolve } from 'node:path';
 import { TRAINING_EXPORT_TARGETS, type TrainingExportTarget } from '../../contract/export-formats';
-import { exportTraining, TRAINING_EXPORT_TASKS } from '../../core/export/training-export';
+import { exportTraining, MONAI_NOT_OFFERED, TRAINING_EXPORT_TASKS } from '../../core/export/training-export';
 import { withItemNames } from '../../core/store/item-names';
 import type { CliContext } from '../cli-context';
 import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
 import { interruptible } from '../interrupt';
 
-export const exportTrainingHelp =
-  'fovea export-training --dataset NAME --task classify|detect|segment --target pytorch --out DIR [--split-from-run RUN] [--deidentify] [--json]   images, labels, split and a train.py for PyTorch (torchrun)';
+export const exportTrainingHelp = [
+  'fovea export-training --dataset NAME --task classify|detect|segment --target pytorch --out DIR [--split-from-run RUN] [--deidentify] [--json]   images, labels, split and a train.py for PyTorch (torchrun)',
+  `  (multi-label datasets train with sigmoid outputs; ${MONAI_NOT_OFFERED})`,
+].join('\n');
 export const exportTrainingOptions = {
   dataset: { type: 'string' },
   task: { type: 'string' },
@@ -31,7 +33,7 @@ export async function runExportTraining(ctx: CliContext, positionals: string[], 
   const task = values['task'] as string | undefined;
   if (!task || !Object.hasOwn(TRAINING_EXPORT_TASKS, task)) throw new UsageError(`--task must be one of ${Object.keys(TRAINING_EXPORT_TASKS).join(', ')}`);
   const target = (values['target'] as string | undefined) ?? 'pytorch';
-  if (!(TRAINING_EXPORT_TARGETS as readonly string[]).includes(target)) throw new UsageError(`--target must be one of ${TRAINING_EXPORT_TARGETS.join(', ')} (a MONAI bundle target is not available yet)`);
+  if (!(TRAINING_EXPORT_TARGETS as readonly string[]).includes(target)) throw new UsageError(`--target must be one of ${TRAINING_EXPORT_TARGETS.join(', ')}. ${MONAI_NOT_OFFERED}`);
   const out = values['out'] as string | undefined;
   if (!out) throw new UsageError('--out DIR is required (a new folder to write into)');
   const runArg = values['split-from-run'] as string | undefined;

@@ -16,8 +16,11 @@
  *                                      as `ignore: 1`, crowd regions `iscrowd: 1` of their class and
  *                                      void / DontCare regions `iscrowd: 1` of every class. Images
  *                                      marked labelled without boxes are listed (negatives).
- *   dataset.json                       task, classes, and per image: file, split, labels, size,
- *                                      whether its PNG holds stored values or normalised ones
+ *   dataset.json                       task, classes, multiLabel, and per image: file, split,
+ *                                      labels (class indices), size, whether its PNG holds stored
+ *                                      values or normalised ones
+ *   labels.csv                         multi-label classification: image, split and one 0/1 column
+ *                                      per class (csv-export.ts's cells); train.py reads dataset.json
  *   classes.txt                        one class per line (what `fovea import-model --classes` reads)
  *   plan.json                          the settings train.py uses (see buildPlan)
  *   train.py, README.md                resources/export-templates/pytorch/, copied unchanged
@@ -30,6 +33,11 @@
  * Nothing of the DICOM header leaves; names are item ids, never source file names. With
  * `deidentify`, every DICOM file first goes through the PS3.15 Basic Profile
  * (deid/deidentify.ts); one whose pixels may carry burned-in text is held back and listed by id.
+ *
+ * Multi-label classification (a dataset whose images may carry several classes; Fovea trains it
+ * with independent sigmoids and binary cross-entropy): train.py does the same (BCE with logits,
+ * the class weights on the positive term as Fovea's), its ONNX ends in a sigmoid, its model card
+ * says multiLabel, and it prints the multi-label metrics of classification-metrics.ts.
  *
  * The split: the dataset's current patient-grouped split (drawn now, as a training plan draws it,
  * for images that have none), or with `splitFromRun` the exact split and settings a run trained on.
@@ -51,6 +59,7 @@ import { decodeImage, type BlobReader } from '../training/sample-loader';
 import { collectSamples, IGNORE_INDEX, maskReader, rasterizeSegmentation, type Sample } from '../training/training-samples';
 import type { PolicyLoadResult } from '../policy/policy';
 import { detectionTruth } from '../evaluation/score-images';
+import { csvCell } from './csv-export';
 import { auditExport, ExportWriter, type WrittenFile } from './safe-output';
 
 /** The CLI's task names. */
@@ -107,6 +116,8 @@ export interface TrainingPlanFile {
   classes: string[];
   channels: 1 | 3;
   inputSize: number;
+  /** Classification: independent sigmoids (several classes per image) instead of one softmax. */
+  multiLabel: boolean;
   normalization: TrainConfig['normalization'];
   normalizationDescription: string;
   letterboxDescription: string;
@@ -152,6 +163,12 @@ function normalizationDescription(n: TrainConfig['normalization']): string {
   }
 }
 
+/** Multi-label: the classifier's head is Fovea's sigmoid one (native-models/models/classifier.ts). */
+const MULTI_LABEL_FAMILY = 'Fovea compact CNN classifier (conv-BN-ReLU blocks, global average pooling, dropout 0.3, dense, sigmoid per class: multi-label)';
+
+/** Why there is no MONAI bundle target: said by the CLI's help and errors and by the README. */
+export const MONAI_NOT_OFFERED = "A MONAI bundle target is not offered: it is meant for 3-D segmentation, and Fovea's training plans are never 3-D (2-D, or 2.5-D with neighbouring slices as channels), so the pytorch target serves every plan.";
+
 /** The plan train.py follows: the run's settings, or what Fovea's training code chooses today. */
 export function buildPlan(config: TrainConfig, source: string, dataset: string | null, modelName: string): TrainingPlanFile {
   return {
@@ -164,6 +181,7 @@ export function buildPlan(config: TrainConfig, source: string, dataset: string |
     classes: [...config.classNames],
     channels: config.channels,
     inputSize: config.inputSize,
+    multiLabel: config.task === 'classification' && config.multiLabel,
     normalization: config.normalization,
     normalizationDescription: normalizationDescription(config.normalization),
     letterboxDescription: 'Scale by s = S / max(width, height) (bilinear, pixel centres at +0.5; large images first box-filtered by floor(max side / S)), centre, pad with 0; S is inputSize.',
@@ -175,7 +193,7 @@ export function buildPlan(config: TrainConfig, source: string, dataset: string |
     earlyStoppingPatience: config.earlyStoppingPatience,
     augment: { ...config.augment },
     classWeights: config.classWeights ? [...config.classWeights] : null,
-    model: FAMILIES[config.task],
+    model: config.task === 'classification' && config.multiLabel ? { ...FAMILIES.classification, family: MULTI_LABEL_FAMILY } : FAMILIES[config.task],
   };
 }
 
@@ -228,6 +246,18 @@ async function maskPng(classMap: Uint8Array, width: number, height: number): Pro
   return sharp(Buffer.from(classMap.buffer, classMap.byteOffset, classMap.byteLength), { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
 }
 
+const MULTI_LABEL_CSV = 'labels.csv';
+
+/** Multi-label classes as a multi-hot CSV: image, split, then one 0/1 column per class (RFC 4180, CRLF). */
+function multiHotCsv(classes: readonly string[], samples: readonly ExportedSample[]): string {
+  const rows = [['image', 'split', ...classes].map((c) => csvCell(c).text).join(',')];
+  for (const s of samples) {
+    const on = new Set(s.labels ?? []);
+    rows.push([s.image, s.split, ...classes.map((_, k) => (on.has(k) ? '1' : '0'))].join(','));
+  }
+  return `${rows.join('\r\n')}\r\n`;
+}
+
 function refuse(deps: TrainingExportDeps, datasetId: number, code: FoveaException['code'], message: string, details: Record<string, unknown> = {}): never {
   auditExport(deps.audit, { action: 'export.training', objectType: 'dataset', objectId: datasetId, outcome: 'refused', details: { code, ...details } });
   throw new FoveaException(code, message);
@@ -251,7 +281,7 @@ async function assertFreshFolder(outDir: string): Promise<boolean> {
 export async function exportTraining(deps: TrainingExportDeps, req: TrainingExportRequest, signal?: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<TrainingExportReport> {
   const started = performance.now();
   const { datasetId } = req;
-  if (!(TRAINING_EXPORT_TARGETS as readonly string[]).includes(req.target)) throw new FoveaException('VALIDATION', `Unknown training target "${String(req.target)}" (known: ${TRAINING_EXPORT_TARGETS.join(', ')}). A MONAI bundle target is not available yet.`);
+  if (!(TRAINING_EXPORT_TARGETS as readonly string[]).includes(req.target)) throw new FoveaException('VALIDATION', `Unknown training target "${String(req.target)}" (known: ${TRAINING_EXPORT_TARGETS.join(', ')}). ${MONAI_NOT_OFFERED}`);
   if (!/^(classification|detection|segmentation)$/.test(req.task)) throw new FoveaException('VALIDATION', `Unknown task "${String(req.task)}" (classify, detect or segment).`);
   const dataset = deps.datasets.get(datasetId); // NOT_FOUND first
   const allowed = deps.policy.policy.allowedExportFormats;
@@ -287,9 +317,9 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
     source = "Fovea's training defaults for this dataset (native-models/models/defaults.ts) and the dataset's current split";
     splitOf = deps.splitMap(datasetId);
   }
-  if (config.multiLabel) refuse(deps, datasetId, 'UNSUPPORTED', 'Multi-label classification is not exported for PyTorch yet.');
+  const multiLabel = req.task === 'classification' && config.multiLabel;
   const classNames = req.task === 'segmentation' ? config.classNames.slice(1) : config.classNames;
-  const collected = collectSamples(deps.db, datasetId, req.task, { classNames, channels: config.channels });
+  const collected = collectSamples(deps.db, datasetId, req.task, { classNames, channels: config.channels, multiLabel });
   const warnings = [...collected.warnings];
   const samples: { sample: Sample; split: SplitName }[] = [];
   let unsplit = 0;
@@ -403,7 +433,8 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
       const c = coco.get(split) ?? { images: [], annotations: [] };
       await writer.write(`annotations/${split}.json`, `${JSON.stringify({ info: { description: `Fovea training export, ${split} split`, note: 'bbox [x, y, width, height] in image pixels; category_id = class index + 1' }, images: c.images, annotations: c.annotations, categories: classes.map((name, k) => ({ id: k + 1, name })) })}\n`);
     }
-    await writer.write('dataset.json', `${JSON.stringify({ fovea: 'training-dataset', version: 1, task: req.task, classes, channels: config.channels, ignoreIndex: IGNORE_INDEX, samples: out }, null, 1)}\n`);
+    await writer.write('dataset.json', `${JSON.stringify({ fovea: 'training-dataset', version: 1, task: req.task, classes, multiLabel, channels: config.channels, ignoreIndex: IGNORE_INDEX, samples: out }, null, 1)}\n`);
+    if (multiLabel) await writer.write(MULTI_LABEL_CSV, multiHotCsv(classes, out));
     await writer.write('classes.txt', `${classes.join('\n')}\n`);
     await writer.write('plan.json', `${JSON.stringify(plan, null, 2)}\n`);
     // Only the template's own files (a __pycache__ a check left behind is not part of it).
@@ -426,7 +457,7 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
         images: out.length,
         pixels: 'PNG pixel data only: no DICOM header, no file names (images are named by library item id), no patient data',
         dicomDeidentified: req.deidentify === true ? 'DICOM files went through the PS3.15 Basic Profile first; possible burned-in text held back' : false,
-        labels: req.task === 'segmentation' ? 'class-index masks' : req.task === 'detection' ? 'COCO boxes per split (annotations/)' : 'class indices',
+        labels: req.task === 'segmentation' ? 'class-index masks' : req.task === 'detection' ? 'COCO boxes per split (annotations/)' : multiLabel ? `class indices, several per image (multi-label), and ${MULTI_LABEL_CSV} with one 0/1 column per class` : 'class indices',
         splits: images,
         patients,
         heldBack: heldBack.length,

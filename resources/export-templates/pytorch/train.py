@@ -14,20 +14,25 @@ continues from output/checkpoints/last.pt (written after every epoch).
 
 What it reproduces of Fovea (plan.json says which values this export holds):
 - the model family: a compact CNN classifier (conv-BN-ReLU blocks, global average pooling,
-  dropout, dense + softmax), a U-Net (batch norm, transposed-conv decoder, skips, softmax) or a
-  CenterNet-style detector (per-class centre heatmap, log box size and centre offset at stride 4,
-  decoded by 3x3 peak picking: Fovea's own decoding, so the ONNX imports with decoder 'fovea');
+  dropout, dense + softmax, or a sigmoid per class when dataset.json says multiLabel), a U-Net
+  (batch norm, transposed-conv decoder, skips, softmax) or a CenterNet-style detector (per-class
+  centre heatmap, log box size and centre offset at stride 4, decoded by 3x3 peak picking: Fovea's
+  own decoding, so the ONNX imports with decoder 'fovea');
 - the preprocessing: the normalisation into [0, 1] (dataset.json says per image whether the PNG
   holds stored values, normalised here as Fovea does, or values Fovea already normalised), grey
   <-> RGB as BT.601 luma, the letterbox (scale s = S / max(w, h), centred, padding 0; large
   images box-filtered by floor(max side / S) first; bilinear at pixel centres), masks nearest with
   255 = ignore outside the image; augmentation as one affine (flips, rotation, scale) plus
   contrast/brightness jitter;
-- the losses (cross-entropy; segmentation adds 1 - mean foreground soft Dice; detection:
+- the losses (cross-entropy; multi-label: binary cross-entropy per class and image, the class
+  weights on the positive term; segmentation adds 1 - mean foreground soft Dice; detection:
   CenterNet's penalty-reduced focal loss + L1 on log size and offset, no heatmap loss inside
   crowd / void regions), Adam, the best checkpoint by validation loss, early stopping;
 - the test metrics, computed as Fovea computes them (classification: sklearn's accuracy,
-  precision/recall/F1 with zero_division=0, confusion matrix, one-vs-rest ROC AUC;
+  precision/recall/F1 with zero_division=0, confusion matrix, one-vs-rest ROC AUC; multi-label:
+  a class is predicted when its probability is >= 0.5, subset accuracy, per-class and macro
+  precision/recall/F1, per-class [[tn, fp], [fn, tp]], per-class and macro ROC AUC and average
+  precision;
   segmentation: per-class Dice/IoU over the image pixels, the prediction mapped back from the
   letterbox by nearest neighbour; detection: pycocotools' COCOeval matching and 101-point AP at
   IoU 0.50:0.05:0.95, crowd and void regions ignored, boxes mapped back to image pixels and
@@ -271,6 +276,7 @@ class ExportedDataset(torch.utils.data.Dataset):
         self.plan = plan
         self.task = meta["task"]
         self.K = len(meta["classes"])
+        self.multi_label = self.task == "classification" and bool(meta.get("multiLabel"))
         self.train = train
         self.epoch = 0
         if self.task == "detection":
@@ -308,6 +314,10 @@ class ExportedDataset(torch.utils.data.Dataset):
             rng = np.random.default_rng([self.plan["seed"], self.epoch, s["item"], s["frame"]])
             a = draw_augmentation(self.plan["augment"], rng)
         x, m = render(img, f, s["width"], s["height"], S, forward_affine(s["width"], s["height"], S, a), mask, a)
+        if self.multi_label:  # multi-hot [K]
+            y = torch.zeros(self.K, dtype=torch.float32)
+            y[s["labels"]] = 1
+            return torch.from_numpy(x), y
         if self.task == "classification":
             return torch.from_numpy(x), torch.tensor(s["labels"][0], dtype=torch.int64)
         if self.task == "detection":
@@ -411,19 +421,21 @@ class Detector(nn.Module):
 
 
 class FoveaModel(nn.Module):
-    """What the ONNX holds: Fovea's layout, NHWC image in, probabilities out (NHWC for masks)."""
+    """What the ONNX holds: Fovea's layout, NHWC image in, probabilities out (NHWC for masks;
+    independent sigmoids for a multi-label classifier)."""
 
-    def __init__(self, net, task):
+    def __init__(self, net, task, multi_label=False):
         super().__init__()
         self.net = net
         self.task = task
+        self.multi_label = multi_label
 
     def forward(self, image):
         y = self.net(image.permute(0, 3, 1, 2))
         if self.task == "detection":  # Fovea's detector outputs, in its order: heatmap, size, offset (NHWC)
             return tuple(t.permute(0, 2, 3, 1) for t in y)
         if self.task == "classification":
-            return torch.softmax(y, dim=1)
+            return torch.sigmoid(y) if self.multi_label else torch.softmax(y, dim=1)
         return torch.softmax(y, dim=1).permute(0, 2, 3, 1)
 
 
@@ -463,6 +475,9 @@ def detection_loss(out, target):
 def loss_of(task, logits, target, class_weights):
     if task == "detection":
         return detection_loss(logits, target)
+    if task == "classification" and target.dim() == 2:  # multi-label: multi-hot targets
+        # Fovea's: mean over images x classes of -(w_c y log p + (1 - y) log(1 - p)), p = sigmoid.
+        return F.binary_cross_entropy_with_logits(logits, target, pos_weight=class_weights)
     if task == "classification":
         return F.cross_entropy(logits, target, weight=class_weights)
     K = logits.shape[1]
@@ -499,6 +514,58 @@ def roc_auc(y, p):
     return float((r[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
+def average_precision(y, p):
+    """sklearn's average_precision_score (step integral over the PR curve, one point per distinct
+    score); None without a positive example."""
+    P = int(y.sum())
+    if P == 0:
+        return None
+    order = np.argsort(-p, kind="mergesort")
+    ys, ps = y[order], p[order]
+    tps, fps = np.cumsum(ys), np.cumsum(~ys)
+    last = np.r_[np.nonzero(np.diff(ps))[0], len(ps) - 1]
+    tp, fp = tps[last].astype(np.float64), fps[last].astype(np.float64)
+    precision, recall = tp / (tp + fp), tp / P
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def mean_defined(values):
+    defined = [v for v in values if v is not None]
+    return float(np.mean(defined)) if defined else None
+
+
+def multi_label_metrics(classes, truth, probs, threshold=0.5):
+    """Fovea's multi-label metrics (classification-metrics.ts multiLabelClassificationMetrics):
+    truth [n, K] bool, probs [n, K] sigmoids; a class is predicted when its probability >= 0.5."""
+    pred = probs >= threshold
+    n = len(truth)
+    per, confusion = {}, {}
+    for k, name in enumerate(classes):
+        t, p = truth[:, k], pred[:, k]
+        tp, fp, fn = int(np.sum(t & p)), int(np.sum(~t & p)), int(np.sum(t & ~p))
+        tn = n - tp - fp - fn
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        per[name] = {"precision": float(prec), "recall": float(rec), "f1": float(f1), "support": tp + fn}
+        confusion[name] = [[tn, fp], [fn, tp]]
+    scores = probs.astype(np.float64)
+    auc = {name: roc_auc(truth[:, k], scores[:, k]) for k, name in enumerate(classes)}
+    ap = {name: average_precision(truth[:, k], scores[:, k]) for k, name in enumerate(classes)}
+    return {
+        "task": "classification",
+        "multiLabel": True,
+        "n": int(n),
+        "accuracy": float(np.mean(np.all(truth == pred, axis=1))) if n else 0.0,
+        "macro": {m: float(np.mean([v[m] for v in per.values()])) for m in ("precision", "recall", "f1")},
+        "perClass": per,
+        "confusionMatrix": None,
+        "multilabelConfusion": confusion,
+        "auc": {"macro": mean_defined(auc.values()), "perClass": auc},
+        "averagePrecision": {"macro": mean_defined(ap.values()), "perClass": ap},
+    }
+
+
 def classification_metrics(classes, truth, probs):
     K = len(classes)
     pred = probs.argmax(axis=1)
@@ -519,6 +586,7 @@ def classification_metrics(classes, truth, probs):
     macro_auc = auc[classes[1]] if K == 2 else (float(np.mean(defined)) if defined else None)
     return {
         "task": "classification",
+        "multiLabel": False,
         "n": int(len(truth)),
         "accuracy": float((pred == truth).mean()) if len(truth) else 0.0,
         "macro": {m: float(np.mean([v[m] for v in per.values()])) for m in ("precision", "recall", "f1")},
@@ -726,7 +794,9 @@ def evaluate_test(model, meta, plan, device, detections_out=None):
         for i in range(len(ds)):
             x, y = ds[i]
             probs.append(model(x[None].to(device)).cpu().numpy()[0])
-            truth.append(int(y))
+            truth.append(y.numpy() >= 0.5 if ds.multi_label else int(y))
+        if ds.multi_label:
+            return multi_label_metrics(classes, np.array(truth, dtype=bool).reshape(-1, len(classes)), np.array(probs, dtype=np.float32).reshape(-1, len(classes)))
         return classification_metrics(classes, np.array(truth, dtype=np.int64), np.array(probs, dtype=np.float32))
     K = len(classes)
     counts = [np.zeros(K), np.zeros(K), np.zeros(K), 0]
@@ -773,6 +843,7 @@ def write_model_pack(model, meta, plan, out_dir, metrics, info):
     pack = os.path.join(out_dir, "model")
     os.makedirs(pack, exist_ok=True)
     S, C, task, classes = plan["inputSize"], plan["channels"], meta["task"], meta["classes"]
+    multi = task == "classification" and bool(meta.get("multiLabel"))
     onnx_path = os.path.join(pack, "model.onnx")
     model = model.cpu().eval()
     # Detection: Fovea's three outputs in its order (its decoder reads them by position).
@@ -787,7 +858,7 @@ def write_model_pack(model, meta, plan, out_dir, metrics, info):
                 {"name": "offset", "shape": [None, G, G, 2], "layout": "NHWC", "dtype": "float32"}] if task == "detection" else
                [{"name": "probabilities", "shape": out_shape, "layout": "NC" if task == "classification" else "NHWC", "dtype": "float32"}])
     decoding = {
-        "classification": "argmax over the probabilities gives the class index into `classes`.",
+        "classification": "Each class independently: present when its probability >= 0.5." if multi else "argmax over the probabilities gives the class index into `classes`.",
         "segmentation": "argmax over the last axis gives each input pixel's class index; index 0 is background.",
         "detection": "CenterNet: heatmap cells equal to their 3x3 maximum are peaks; the top 100 (cells x classes) with score >= 0.05; "
                      "box centre (cell + offset) x 4, width and height exp(size) x 4 input pixels.",
@@ -800,7 +871,7 @@ def write_model_pack(model, meta, plan, out_dir, metrics, info):
         "foveaVersion": None,
         "task": task,
         "classes": classes,
-        "multiLabel": False,
+        "multiLabel": multi,
         "model": {"format": "onnx", "architecture": plan["model"]["family"], "files": ["model.onnx"], "parameters": sum(p.numel() for p in model.parameters()), "checkpoint": "best"},
         "input": {"name": "image", "shape": [None, S, S, C], "layout": "NHWC", "dtype": "float32", "channels": C, "channelOrder": "grey" if C == 1 else "RGB", "valueRange": [0, 1]},
         "preprocessing": {"normalization": dict(norm, description=plan["normalizationDescription"]), "letterbox": {"size": S, "description": "Scale by s = %d / max(width, height) (bilinear, pixel centres at +0.5; large images first box-filtered by floor(max side / %d)), centre, pad with 0." % (S, S)}, "channels": plan["channelsDescription"]},
@@ -820,7 +891,7 @@ def write_model_pack(model, meta, plan, out_dir, metrics, info):
         "classes": classes,
         "input": {"name": "image", "layout": "NHWC", "width": S, "height": S, "channels": C},
         "preprocessing": {"resize": "fovea", "normalization": norm},
-        "output": {"decoder": "fovea", "multiLabel": False},
+        "output": {"decoder": "fovea", "multiLabel": multi},
         "license": {"name": "unknown", "notes": "Trained by the user on their own data; set the licence that applies."},
         "files": [{"role": "model", "name": "model.onnx", "bytes": os.path.getsize(onnx_path), "sha256": sha256_of(onnx_path)}],
     }
@@ -981,7 +1052,7 @@ def main():
     if rank == 0:
         best_path = os.path.join(ckpt_dir, "best.pt")
         net.load_state_dict(torch.load(best_path if os.path.exists(best_path) else last, map_location=device)["model"])
-        export = FoveaModel(net, task).to(device)
+        export = FoveaModel(net, task, train_ds.multi_label).to(device)
         detections = [] if task == "detection" else None
         metrics = evaluate_test(export, meta, plan, device, detections)
         write_json(os.path.join(args.out, "test-metrics.json"), metrics)
