@@ -20,6 +20,7 @@ import { test } from 'node:test';
 import type { Batch } from '../../../../electron/contract/ml';
 import { evaluateRun } from '../../../../electron/core/evaluation/evaluate-run';
 import { exportModel, MODEL_CARD_NAME, type ModelCard } from '../../../../electron/core/export/model-export';
+import { exportTraining } from '../../../../electron/core/export/training-export';
 import { encodeMask } from '../../../../electron/core/labels/rle';
 import { predictImages, runPredict } from '../../../../electron/core/predict/predict-service';
 import { decodeImage, loadSample } from '../../../../electron/core/training/sample-loader';
@@ -201,4 +202,9 @@ test('a planned run on a small CT series applies 2.5-D: stored, trained with 3 c
   assert.equal(card.preprocessing.slices.mode, '2.5d');
   assert.deepEqual(card.preprocessing.slices.channels, ['slice below', 'slice', 'slice above']);
   assert.match(card.preprocessing.slices.description, /Image Position \(Patient\) projected on the slice normal/);
+  // The PyTorch training export has no neighbour slices: it refuses a 2.5-D run's settings, saying why.
+  await assert.rejects(
+    exportTraining(core.trainingExportDeps(), { datasetId, task: 'segmentation', target: 'pytorch', outDir: join(out, 'pytorch'), splitFromRun: runId }),
+    (e: Error & { code?: string }) => e.code === 'UNSUPPORTED' && /2\.5-D/.test(e.message),
+  );
 });
