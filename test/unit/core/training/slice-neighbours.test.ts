@@ -8,7 +8,8 @@
  * - A short real planned training on a small CT series (77654033/CT2, 4
  *   slices, median 1.25 mm apart for 0.49 mm pixels, copied for three
  *   patients so the splits can differ): the plan applies 2.5-D, the
- *   run stores it with 3 input channels, evaluation and prediction feed the
+ *   run stores it with 3 input channels, patches carry the same 3 channels,
+ *   evaluation and prediction feed the
  *   neighbours, and the exported model card says 2.5-D with its order.
  */
 import assert from 'node:assert/strict';
@@ -23,9 +24,10 @@ import { exportModel, MODEL_CARD_NAME, type ModelCard } from '../../../../electr
 import { exportTraining } from '../../../../electron/core/export/training-export';
 import { encodeMask } from '../../../../electron/core/labels/rle';
 import { predictImages, runPredict } from '../../../../electron/core/predict/predict-service';
+import { createLibraryBatchProvider } from '../../../../electron/core/training/library-batch-provider';
 import { decodeImage, loadSample } from '../../../../electron/core/training/sample-loader';
 import { neighbourIndices, withNeighbours } from '../../../../electron/core/training/slice-neighbours';
-import type { SampleSource } from '../../../../electron/core/training/training-samples';
+import { collectSamples, type SampleSource } from '../../../../electron/core/training/training-samples';
 import { SHARED_TESTDATA } from '../../../helpers/paths';
 import { PYTHON, requireTool } from '../../../helpers/reference-tools';
 import { tempCore } from '../../../helpers/temp-library';
@@ -164,6 +166,20 @@ test('a planned run on a small CT series applies 2.5-D: stored, trained with 3 c
   assert.equal(config.slices, '2.5d');
   assert.equal(config.channels, 3);
   assert.equal(config.plan?.slices.value.applied, '2.5d');
+
+  // Patch training cuts the same 3 channels: a 16 px val patch of a 16 px slice is [below, slice, above] as decoded alone.
+  const provider = createLibraryBatchProvider(
+    { blobs: core.blobs, db: core.db },
+    { samples: withNeighbours(core.db, collectSamples(core.db, datasetId, 'segmentation').samples), splits: core.splits.splitMap(datasetId), config: { ...config, inputSize: 16, batchSize: 4, patch: { foregroundProbability: 0, patchesPerImage: 1 } } },
+  );
+  t.after(() => provider.dispose());
+  const val = await provider.batch('val', 1, 0);
+  const first = sources.find((s) => s.itemId === val.itemIds[0]) as SampleSource;
+  const [firstN] = withNeighbours(core.db, [first]);
+  const stacked = await decodeImage(core.blobs, firstN as SampleSource, config.normalization, 3);
+  assert.deepEqual(val.x.subarray(0, 16 * 16 * 3), stacked.data);
+  const below = await decodeImage(core.blobs, { ...first, itemId: firstN?.neighbours?.below.itemId as number, blobSha256: firstN?.neighbours?.below.blobSha256 as string }, config.normalization, 1);
+  assert.deepEqual(Float32Array.from({ length: 256 }, (_, p) => stacked.data[p * 3] as number), below.data);
 
   const ev = await evaluateRun(core, runId);
   assert.ok('images' in ev);
