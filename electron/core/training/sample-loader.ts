@@ -1,7 +1,7 @@
 /**
  * One sample -> model input: decode, normalise, letterbox, augment.
  *
- * Normalisation (TrainConfig.normalization), always into [0, 1]:
+ * Normalisation (TrainConfig.normalization), into [0, 1] except z-scores:
  * - DICOM greyscale: modality values first (Rescale Slope/Intercept or the
  *   Modality LUT: Hounsfield units for CT), then
  *   - 'window' {center, width}: the LINEAR VOI function of PS3.3

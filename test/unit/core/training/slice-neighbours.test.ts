@@ -18,16 +18,18 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Batch } from '../../../../electron/contract/ml';
+import type { Batch, TaskKind } from '../../../../electron/contract/ml';
 import { evaluateRun } from '../../../../electron/core/evaluation/evaluate-run';
 import { exportModel, MODEL_CARD_NAME, type ModelCard } from '../../../../electron/core/export/model-export';
 import { exportTraining } from '../../../../electron/core/export/training-export';
 import { encodeMask } from '../../../../electron/core/labels/rle';
 import { predictImages, runPredict } from '../../../../electron/core/predict/predict-service';
+import { applyPlan, planRecipe, type DatasetFacts } from '../../../../electron/core/training/recipe-plan';
 import { createLibraryBatchProvider } from '../../../../electron/core/training/library-batch-provider';
 import { decodeImage, loadSample } from '../../../../electron/core/training/sample-loader';
 import { neighbourIndices, withNeighbours } from '../../../../electron/core/training/slice-neighbours';
 import { collectSamples, type SampleSource } from '../../../../electron/core/training/training-samples';
+import { defaultTrainConfig } from '../../../../native-models/models/defaults';
 import { SHARED_TESTDATA } from '../../../helpers/paths';
 import { PYTHON, requireTool } from '../../../helpers/reference-tools';
 import { tempCore } from '../../../helpers/temp-library';
@@ -100,6 +102,33 @@ test('neighbour order follows the position along the normal, not the instance nu
     // A plain image (no series) is its own neighbour both ways.
     const [plain] = withNeighbours(core.db, [{ ...(sources[0] as SampleSource), itemId: 999_999, kind: 'image' }]);
     assert.equal(plain?.neighbours?.below.itemId, 999_999);
+  }
+});
+
+test('the planner applies 2.5-D to segmentation only, and says so; applyPlan gives 3 channels', () => {
+  const facts = (task: TaskKind): DatasetFacts => ({
+    task,
+    classNames: task === 'segmentation' ? ['background', 'organ'] : ['a', 'b'],
+    channels: 1,
+    images: Array.from({ length: 12 }, () => ({ width: 64, height: 64 })),
+    modality: 'CT',
+    objectSizes: [],
+    classFractions: [0.5, 0.5],
+    foregroundHu: null,
+    slices: { series: 3, medianSlices: 4, sliceSpacing: 1.25, pixelSpacing: 0.49 },
+  });
+  const seg = planRecipe(facts('segmentation'), { defaults: defaultTrainConfig('segmentation', ['background', 'organ'], 1) });
+  assert.deepEqual(seg.slices.value, { recommended: '2.5d', applied: '2.5d' });
+  const config = applyPlan(defaultTrainConfig('segmentation', ['background', 'organ'], 1), seg);
+  assert.equal(config.channels, 3);
+  assert.equal(config.slices, '2.5d');
+  for (const task of ['classification', 'detection'] as const) {
+    const plan = planRecipe(facts(task), { defaults: defaultTrainConfig(task, ['a', 'b'], 1) });
+    assert.deepEqual(plan.slices.value, { recommended: '2.5d', applied: '2d' });
+    assert.match(plan.slices.reason, /applied to segmentation only/);
+    const c = applyPlan(defaultTrainConfig(task, ['a', 'b'], 1), plan);
+    assert.equal(c.channels, 1);
+    assert.equal(c.slices, undefined);
   }
 });
 
