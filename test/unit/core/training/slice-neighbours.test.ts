@@ -13,7 +13,6 @@
  *   neighbours, and the exported model card says 2.5-D with its order.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +21,6 @@ import type { Batch, TaskKind } from '../../../../electron/contract/ml';
 import { evaluateRun } from '../../../../electron/core/evaluation/evaluate-run';
 import { exportModel, MODEL_CARD_NAME, type ModelCard } from '../../../../electron/core/export/model-export';
 import { exportTraining } from '../../../../electron/core/export/training-export';
-import { encodeMask } from '../../../../electron/core/labels/rle';
 import { predictImages, runPredict } from '../../../../electron/core/predict/predict-service';
 import { applyPlan, planRecipe, type DatasetFacts } from '../../../../electron/core/training/recipe-plan';
 import { createLibraryBatchProvider } from '../../../../electron/core/training/library-batch-provider';
@@ -31,7 +29,8 @@ import { neighbourIndices, withNeighbours } from '../../../../electron/core/trai
 import { collectSamples, type SampleSource } from '../../../../electron/core/training/training-samples';
 import { defaultTrainConfig } from '../../../../native-models/models/defaults';
 import { SHARED_TESTDATA } from '../../../helpers/paths';
-import { PYTHON, requireTool } from '../../../helpers/reference-tools';
+import { ctSeriesForThreePatients, importThreePatientSeries } from '../../../helpers/ct-series-patients';
+import { requireTool } from '../../../helpers/reference-tools';
 import { tempCore } from '../../../helpers/temp-library';
 
 const DIRS = join(SHARED_TESTDATA, 'dicom', 'pydicom', 'dicomdirtests');
@@ -132,58 +131,14 @@ test('the planner applies 2.5-D to segmentation only, and says so; applyPlan giv
   }
 });
 
-/**
- * Three patients, each with a copy of the CT2 series (pixels and geometry byte-identical; pydicom writes new
- * Patient ID and study, series and SOP Instance UIDs), so that splits, which keep a patient whole, can differ.
- */
-function threePatients(t: { after(fn: () => void): void }): string {
-  requireTool('pydicom');
-  const out = mkdtempSync(join(tmpdir(), 'fovea-25d-series-'));
-  t.after(() => rmSync(out, { recursive: true, force: true }));
-  const script = `
-import os, sys
-import pydicom
-from pydicom.uid import generate_uid
-src, out = sys.argv[1], sys.argv[2]
-for p in range(3):
-    study = generate_uid(entropy_srcs=['study', str(p)])
-    series = generate_uid(entropy_srcs=['series', str(p)])
-    os.makedirs(os.path.join(out, 'p%d' % p))
-    for f in sorted(os.listdir(src)):
-        d = pydicom.dcmread(os.path.join(src, f))
-        d.PatientID = 'P%d' % p
-        d.StudyInstanceUID = study
-        d.SeriesInstanceUID = series
-        d.SOPInstanceUID = generate_uid(entropy_srcs=['sop', str(p), f])
-        d.file_meta.MediaStorageSOPInstanceUID = d.SOPInstanceUID
-        d.save_as(os.path.join(out, 'p%d' % p, f + '.dcm'))
-`;
-  const r = spawnSync(PYTHON, ['-c', script, join(DIRS, '77654033', 'CT2'), out], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return out;
-}
-
 test('a planned run on a small CT series applies 2.5-D: stored, trained with 3 channels, evaluated, predicted and exported with it', async (t) => {
-  const dir = threePatients(t);
+  requireTool('pydicom');
+  const dir = ctSeriesForThreePatients();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { core, cleanup } = tempCore();
   t.after(cleanup);
-  const datasetId = core.datasets.create('ct2', '').id;
-  const imp = await core.importFiles({ datasetId, paths: [dir] });
-  assert.equal(imp.counts.imported, 12);
-  const rows = core.db
-    .prepare('SELECT id, blob_sha256 AS sha, rows, columns, instance_number AS instance, slice_position AS position, series_id AS series FROM items WHERE dataset_id = ? ORDER BY id')
-    .all(datasetId) as (Row & { series: number })[];
+  const { datasetId, rows, seriesIds } = await importThreePatientSeries(core, dir);
   const sources: SampleSource[] = rows.map((r) => ({ itemId: r.id, frameIndex: 0, kind: 'dicom', blobSha256: r.sha, width: r.columns, height: r.rows, colour: false, patientKey: null }));
-  const seriesIds = [...new Set(rows.map((r) => r.series))].sort((a, b) => a - b);
-  assert.equal(seriesIds.length, 3);
-  const organ = core.annotations.ensureClass(datasetId, 'organ');
-  const m = new Uint8Array(16 * 16);
-  for (let y = 4; y < 12; y++) for (let x = 3; x < 13; x++) m[y * 16 + x] = 1;
-  for (const r of rows) core.annotations.create({ datasetId, itemId: r.id, classId: organ, kind: 'mask', geometry: { rle: encodeMask(m, 16, 16) }, source: 'human', author: 'test' });
-  const ofSeries = (k: number): number[] => rows.filter((r) => r.series === seriesIds[k]).map((r) => r.id);
-  core.splits.setSplit(datasetId, ofSeries(0), 'train');
-  core.splits.setSplit(datasetId, ofSeries(1), 'val');
-  core.splits.setSplit(datasetId, ofSeries(2), 'test');
   const byPosition = rows.filter((r) => r.series === seriesIds[2]).sort((a, b) => a.position - b.position);
 
   const { plan } = await core.training.plan(datasetId, 'segmentation');
