@@ -90,6 +90,7 @@ export const ModelManifestSchema = v.strictObject({
         v.strictObject({ kind: v.literal('file-window') }),
         v.strictObject({ kind: v.literal('per-image') }),
         v.strictObject({ kind: v.literal('unit') }),
+        v.strictObject({ kind: v.literal('zscore') }),
       ]),
     }),
   ]),

@@ -55,15 +55,27 @@ export interface TrainConfig {
    * pixels are "void" (CamVid, Cityscapes) rather than background.
    */
   unlabeledPixels?: 'background' | 'ignore';
-  /** How the data pipeline turned pixels into numbers (recorded with the model). */
-  normalization: { kind: 'window'; center: number; width: number } | { kind: 'file-window' } | { kind: 'per-image' } | { kind: 'unit' };
+  /**
+   * How the data pipeline turned pixels into numbers (recorded with the model). 'zscore': (x - mean) / std
+   * per image (MR; see sample-loader.ts for the region), the only kind whose values are not in [0, 1].
+   */
+  normalization: { kind: 'window'; center: number; width: number } | { kind: 'file-window' } | { kind: 'per-image' } | { kind: 'unit' } | { kind: 'zscore' };
   /** Segmentation: train on patches cut at native resolution (inputSize is the patch side) instead of letterboxed whole images. */
   patch?: PatchSampling | null;
   /** Stop before this many seconds of training have passed, keeping the best checkpoint (`--time-budget`). */
   timeBudgetSeconds?: number | null;
   /** The recipe planned from the data, when the run was planned (see recipe.ts). */
   plan?: RecipePlan | null;
+  /**
+   * DICOM series: '2.5d' feeds the slice below, the slice and the slice above (same series, ordered by
+   * Image Position (Patient) along the slice normal; the edge slice repeats at the ends) as the model's
+   * 3 channels (see slice-neighbours.ts). Absent or '2d': one slice at a time.
+   */
+  slices?: SliceMode;
 }
+
+/** How a model sees DICOM series (TrainConfig.slices). */
+export type SliceMode = '2d' | '2.5d';
 
 /** Targets of one batch, by task. */
 export type BatchTargets =

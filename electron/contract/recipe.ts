@@ -53,7 +53,7 @@ export interface RecipePlan {
   /** Per-class loss weights (null: none). */
   classWeights: PlanDecision<number[] | null>;
   /** DICOM series: single slices or neighbour slices as channels. */
-  slices: PlanDecision<{ recommended: '2d' | '2.5d' | 'not-a-series'; applied: '2d' | 'not-a-series' }>;
+  slices: PlanDecision<{ recommended: '2d' | '2.5d' | 'not-a-series'; applied: '2d' | '2.5d' | 'not-a-series' }>;
   epochs: PlanDecision<number>;
   /** Set when the run has a time budget (see time-budget.ts). */
   timeBudget: PlanDecision<{ seconds: number; secondsPerStep: number | null; stepsPerEpoch: number }> | null;

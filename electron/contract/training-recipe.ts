@@ -40,7 +40,7 @@ export const trainingStartRecipeFields = {
 /** 'training.recipe': the planned recipe and the settings a planned run would start with (overrides applied). */
 export interface RecipePreview {
   plan: RecipePlan;
-  config: Pick<TrainConfig, 'inputSize' | 'batchSize' | 'epochs' | 'normalization' | 'patch' | 'timeBudgetSeconds'>;
+  config: Pick<TrainConfig, 'inputSize' | 'batchSize' | 'epochs' | 'normalization' | 'patch' | 'timeBudgetSeconds' | 'slices'>;
 }
 
 /** Seconds as m:ss (budget left). */

@@ -273,7 +273,7 @@ export class Core implements CoreParts {
       'training.recipe': async ({ datasetId, task, classNames, epochs, batchSize, inputSize, timeBudgetSeconds }) => {
         const { plan, config } = await this.training.plan(datasetId, task, { classNames, epochs, batchSize, inputSize, timeBudgetSeconds, recipe: 'planned' });
         const { normalization, patch, timeBudgetSeconds: budget } = config;
-        return { plan, config: { inputSize: config.inputSize, batchSize: config.batchSize, epochs: config.epochs, normalization, patch: patch ?? null, timeBudgetSeconds: budget ?? null } };
+        return { plan, config: { inputSize: config.inputSize, batchSize: config.batchSize, epochs: config.epochs, normalization, patch: patch ?? null, timeBudgetSeconds: budget ?? null, slices: config.slices ?? '2d' } };
       },
       'runs.update': ({ runId, name, notes }) => {
         updateRunLabel(this, runId, { name, notes });

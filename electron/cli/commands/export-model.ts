@@ -43,7 +43,7 @@ export async function runExportModel(ctx: CliContext, positionals: string[], val
   } else {
     ctx.out(`Run ${report.runId} (${report.card.task}, ${report.card.classes.length} class(es)) exported as ${report.format} to ${report.outDir}:`);
     for (const f of report.files) ctx.out(`  ${f.path}  ${f.bytes} bytes  sha256 ${f.sha256.slice(0, 16)}...`);
-    ctx.out(`  input ${JSON.stringify(report.card.input.shape)} ${report.card.input.layout} float32, ${report.card.preprocessing.normalization.kind} normalisation, letterboxed to ${report.card.preprocessing.letterbox.size} px`);
+    ctx.out(`  input ${JSON.stringify(report.card.input.shape)} ${report.card.input.layout} float32, ${report.card.preprocessing.normalization.kind} normalisation, letterboxed to ${report.card.preprocessing.letterbox.size} px${report.card.preprocessing.slices.mode === '2.5d' ? ', 2.5-D (channels: slice below, slice, slice above)' : ''}`);
     ctx.out(`manifest: ${report.manifest}`);
   }
   return EXIT_OK;

@@ -161,7 +161,7 @@ export async function runTrain(ctx: CliContext, _positionals: string[], values: 
         else {
           ctx.out(`Plan for ${name} (${task}): ${plan.data.images} images, median ${plan.data.medianSize[0]}x${plan.data.medianSize[1]} px, ${plan.data.modality}`);
           for (const { label, reason } of planDecisions(plan)) ctx.out(`  ${label}: ${reason}`);
-          ctx.out(`Config: input ${config.inputSize} px${config.patch ? ' patches' : ''}, batch ${config.batchSize}, ${config.epochs} epochs, normalisation ${config.normalization.kind}`);
+          ctx.out(`Config: input ${config.inputSize} px${config.patch ? ' patches' : ''}, batch ${config.batchSize}, ${config.epochs} epochs, normalisation ${config.normalization.kind}${config.slices === '2.5d' ? ', 2.5-D (3 slices as channels)' : ''}`);
         }
         return EXIT_OK;
       }

@@ -40,7 +40,7 @@ export interface FoveaCardView {
   classes: string[];
   multiLabel: boolean;
   input: { shape: (number | null)[]; layout: 'NHWC' | 'NC'; channels: 1 | 3 };
-  preprocessing: { normalization: { kind: string; center?: number; width?: number } };
+  preprocessing: { normalization: { kind: string; center?: number; width?: number }; slices?: { mode: string } };
   training?: { runId?: number; dataset?: string };
 }
 
@@ -185,6 +185,8 @@ export function detectModel(graph: OnnxGraphInfo, given: PartialManifest | null,
   if (found.decoder !== 'fovea' && found.k !== null && classNames.length !== found.k) {
     refuse(`its output "${out.name}" ${fmt(od)} has ${found.k} class${found.k === 1 ? '' : 'es'} (${found.decoder}); ${classNames.length} class name${classNames.length === 1 ? ' was' : 's were'} given.`);
   }
+  // Assistance runs a model on one image; a 2.5-D model needs the slices around it, which only a run supplies (fovea predict).
+  if (found.decoder === 'fovea' && card?.preprocessing.slices?.mode === '2.5d') refuse('its model card says it sees neighbour slices as channels (2.5-D); assistance feeds one image. Predict with its run instead.');
   if (found.decoder === 'fovea' && card && card.input.shape.length === 4) {
     const S = card.input.shape[1];
     if (S !== width || S !== height) refuse(`the model card says a ${S}x${S} input; the graph's is ${width}x${height}.`);
@@ -197,7 +199,7 @@ export function detectModel(graph: OnnxGraphInfo, given: PartialManifest | null,
     const n = card?.preprocessing.normalization;
     preprocessing = {
       resize: 'fovea',
-      normalization: n?.kind === 'window' ? { kind: 'window', center: Number(n.center), width: Number(n.width) } : { kind: (n?.kind ?? 'unit') as 'file-window' | 'per-image' | 'unit' },
+      normalization: n?.kind === 'window' ? { kind: 'window', center: Number(n.center), width: Number(n.width) } : { kind: (n?.kind ?? 'unit') as 'file-window' | 'per-image' | 'unit' | 'zscore' },
     };
   } else if (found.decoder === 'yolov5' || found.decoder === 'yolov8') {
     preprocessing = { resize: 'letterbox', pad: 114, scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'RGB' };

@@ -52,6 +52,7 @@ import { groupedViews } from './grouped-classification';
 import { createLibraryBatchProvider } from '../training/library-batch-provider';
 import { predictNativeSegmentation, predictsAtNativeResolution } from '../training/native-prediction';
 import { decodeImage } from '../training/sample-loader';
+import { withNeighbours } from '../training/slice-neighbours';
 import { collectSamples, type Sample } from '../training/training-samples';
 import { argmax, classificationMetrics, multiLabelClassificationMetrics, type ClassificationMetrics } from './classification-metrics';
 import type { DetectedBox, DetectionMetrics } from './detection-metrics';
@@ -182,7 +183,9 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
   for (const s of collected.samples) {
     if (split === 'all' || splitOf.get(s.itemId) === split) chosen.set(s.itemId, 'test');
   }
-  const inSplit = collected.samples.filter((s) => chosen.has(s.itemId)).sort((a, b) => a.itemId - b.itemId || a.frameIndex - b.frameIndex);
+  const picked = collected.samples.filter((s) => chosen.has(s.itemId)).sort((a, b) => a.itemId - b.itemId || a.frameIndex - b.frameIndex);
+  // A 2.5-D model sees each slice with its neighbours (slice-neighbours.ts).
+  const inSplit = config.slices === '2.5d' ? withNeighbours(core.db, picked) : picked;
   if (inSplit.length === 0) {
     throw new FoveaException(
       'BAD_INPUT',

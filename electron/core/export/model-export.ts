@@ -80,11 +80,14 @@ export interface ModelCard {
     checkpoint: 'best' | 'last';
     onnx: ModelExportArtifacts['onnx'];
   };
-  input: ModelTensorSpec & { channels: 1 | 3; channelOrder: 'grey' | 'RGB'; valueRange: [number, number] };
+  /** valueRange null: unbounded (z-scores). channelOrder 'slices': 2.5-D, see preprocessing.slices. */
+  input: ModelTensorSpec & { channels: 1 | 3; channelOrder: 'grey' | 'RGB' | 'slices'; valueRange: [number, number] | null };
   preprocessing: {
     normalization: TrainConfig['normalization'] & { description: string };
     letterbox: { size: number; description: string };
     channels: string;
+    /** DICOM series: one slice ('2d') or the slice with its neighbours as channels ('2.5d'). */
+    slices: { mode: '2d' | '2.5d'; channels: string[] | null; description: string };
   };
   outputs: (ModelTensorSpec & { meaning: string })[];
   decoding: string;
@@ -129,7 +132,26 @@ function normalizationDescription(n: TrainConfig['normalization']): string {
       return "Greyscale DICOM: modality values, then the file's first window (with its VOI LUT function) to [0, 1], else its VOI LUT, else per-image min/max; MONOCHROME1 inverted. Colour and plain images: stored values / 255 (/ 65535 for 16-bit).";
     case 'per-image':
       return 'Each image min/max-stretched to [0, 1] (DICOM: of its modality values; MONOCHROME1 inverted afterwards).';
+    case 'zscore':
+      return (
+        'Z-score per image, (x - mean) / std (population std), of DICOM modality values or stored values of plain images; values are not bounded. ' +
+        'Grey: when at least 25% of the pixels are exactly 0, mean and std over the nonzero pixels and the zero pixels stay 0; else over every pixel. ' +
+        'Colour: each channel over every pixel. A constant image gives 0. MONOCHROME1 negated afterwards (y -> -y).'
+      );
   }
+}
+
+/** The card's word on DICOM series (TrainConfig.slices). */
+function slicesCard(c: TrainConfig): ModelCard['preprocessing']['slices'] {
+  if (c.slices !== '2.5d') return { mode: '2d', channels: null, description: 'One image (slice) at a time.' };
+  return {
+    mode: '2.5d',
+    channels: ['slice below', 'slice', 'slice above'],
+    description:
+      'Channel 0 is the slice below, 1 the slice, 2 the slice above, from the same series, ordered by Image Position (Patient) projected on the slice normal ' +
+      '(the cross product of the two Image Orientation (Patient) direction cosines), ascending, not by Instance Number; at the ends of a series the edge slice repeats, ' +
+      'and a slice without a position (or a plain image) repeats itself. Each slice is decoded and normalised on its own (grey; colour as BT.601 luma).',
+  };
 }
 
 function outputMeaning(task: TrainConfig['task'], name: string, multiLabel: boolean): string {
@@ -233,14 +255,15 @@ export function buildModelCard(run: RunRecord, snapshot: Partial<RunSnapshot> | 
     classes: [...c.classNames],
     multiLabel,
     model: { format: art.format, architecture: ARCHITECTURES[c.task], files: fileNames, parameters: art.parameters, checkpoint, onnx: art.onnx },
-    input: { ...input, channels: c.channels, channelOrder: c.channels === 1 ? 'grey' : 'RGB', valueRange: [0, 1] },
+    input: { ...input, channels: c.channels, channelOrder: c.slices === '2.5d' ? 'slices' : c.channels === 1 ? 'grey' : 'RGB', valueRange: c.normalization.kind === 'zscore' ? null : [0, 1] },
     preprocessing: {
       normalization: { ...c.normalization, description: normalizationDescription(c.normalization) },
       letterbox: {
         size: c.inputSize,
         description: `Scale by s = ${c.inputSize} / max(width, height) (bilinear, pixel centres at +0.5; large images first box-filtered by floor(max side / ${c.inputSize})), centre the image, pad the rest with 0 after normalisation.`,
       },
-      channels: c.channels === 1 ? 'Colour images become grey as BT.601 luma (0.299 R + 0.587 G + 0.114 B).' : 'Grey images repeat their value in R, G and B.',
+      channels: c.slices === '2.5d' ? 'Three slices of a series (see slices).' : c.channels === 1 ? 'Colour images become grey as BT.601 luma (0.299 R + 0.587 G + 0.114 B).' : 'Grey images repeat their value in R, G and B.',
+      slices: slicesCard(c),
     },
     outputs: art.outputs.map((o) => ({ ...o, meaning: outputMeaning(c.task, o.name, multiLabel) })),
     decoding: decodingFor(c.task, multiLabel),

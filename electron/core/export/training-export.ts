@@ -158,6 +158,8 @@ function normalizationDescription(n: TrainConfig['normalization']): string {
       return `Linear window y = clamp((x - (${n.center} - 0.5)) / (${n.width} - 1) + 0.5, 0, 1) of DICOM modality values (Hounsfield units for CT) or of stored values of plain images.`;
     case 'per-image':
       return 'Each image min/max-stretched to [0, 1] (DICOM: of its modality values, MONOCHROME1 inverted afterwards).';
+    case 'zscore':
+      return 'Z-score per image (not exported: see the refusal in exportTraining).';
     default:
       return "DICOM: the file's own window (else its VOI LUT, else min/max); plain images: stored value / 255 (/ 65535 for 16-bit).";
   }
@@ -342,6 +344,9 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
   if (count('test') === 0) refuse(deps, datasetId, 'BAD_INPUT', `The split has no test images (train ${count('train')}, val ${count('val')}): train.py reports its metrics on the test split. Put some images (whole patients) in test first.`, { reason: 'no test images' });
   if (count('train') === 0) refuse(deps, datasetId, 'BAD_INPUT', 'The split has no training images.', { reason: 'no training images' });
 
+  // train.py reads normalised PNGs into [0, 1] one image at a time: it has no z-score and no series neighbours yet.
+  if (config.slices === '2.5d') refuse(deps, datasetId, 'UNSUPPORTED', 'This run sees neighbour slices as channels (2.5-D); the PyTorch export trains single slices only. Export the trained model instead, or a 2D run.', { reason: '2.5-D' });
+  if (config.normalization.kind === 'zscore') refuse(deps, datasetId, 'UNSUPPORTED', 'This run z-scores each image (MR); the PyTorch export writes images normalised into [0, 1] only. Export the trained model instead.', { reason: 'z-score' });
   const template = templateDir(req.target);
   const plan = buildPlan(config, source, req.deidentify ? null : dataset.name, `${req.task}-pytorch`);
   const createdRoot = await assertFreshFolder(req.outDir);

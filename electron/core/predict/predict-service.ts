@@ -51,6 +51,7 @@ import { finishProposalPass, proposalPassWriter } from '../store/proposals-repo'
 import { transaction } from '../store/transaction';
 import { predictNativeSegmentationMaps, predictsAtNativeResolution } from '../training/native-prediction';
 import { decodeImage, loadSample } from '../training/sample-loader';
+import { withNeighbours } from '../training/slice-neighbours';
 import { collectSamples, rleOfGeometry, type Sample, type SampleSource, type SampleTarget } from '../training/training-samples';
 import { boxToImage, classMapToImageMasks, letterboxOf, type Letterbox } from './letterbox-mapping';
 import { methodFor, uncertaintyOf, type ClassificationUncertainty } from './uncertainty';
@@ -171,6 +172,8 @@ export async function* predictImages(
   options: { batchSize?: number; minScore?: number; uncertainty?: ClassificationUncertainty; signal?: AbortSignal; onFailure?: (f: { itemId: number; frameIndex: number; message: string }) => void } = {},
 ): AsyncGenerator<ImagePrediction[]> {
   const { config, checkpoint } = model;
+  // A 2.5-D model sees each slice with its neighbours (slice-neighbours.ts).
+  if (config.slices === '2.5d') sources = withNeighbours(core.db, sources);
   if (predictsAtNativeResolution(config)) {
     // A patch-trained model sees images at their own resolution: it slides over each full image.
     yield* predictNative(core, model, sources, options);

@@ -19,15 +19,17 @@
  *   input pixel (measured with estimateTrainingBytes on the default models,
  *   a lower bound, hence a budget well under the wasm heap's 4 GiB).
  * - Normalisation by modality: CT windowed at the 0.5 and 99.5 percentiles
- *   of foreground HU; MR and other grey images min/max per image (the
- *   pipeline's per-image mode; a z-score would need a new normalisation
- *   kind in every consumer); photos /255 per channel.
+ *   of foreground HU; MR z-score per image (nnU-Net; the region rule is in
+ *   sample-loader.ts); other grey images min/max per image; photos /255 per
+ *   channel.
  * - Imbalance: segmentation and classification weight the loss by
  *   inverse class frequency ('balanced'); detection has none (its heatmap
  *   focal loss already handles the background).
  * - Series: 2.5D (neighbour slices as channels) is recommended for series of
- *   at least 3 slices whose slice spacing is at most 3x the pixel spacing;
- *   the pipeline applies 2D today and the plan says so.
+ *   at least 3 slices whose slice spacing is at most 3x the pixel spacing,
+ *   and applied for segmentation (slice below, slice, slice above as 3
+ *   channels: slice-neighbours.ts); classification and detection train 2D
+ *   slices and the plan says so.
  */
 import type { TaskKind, TrainConfig } from '../../contract/ml';
 import type { ObjectSizeSummary, PlanDecision, RecipePlan } from '../../contract/recipe';
@@ -113,7 +115,15 @@ function normalizationDecision(facts: DatasetFacts): PlanDecision<TrainConfig['n
   }
   if (facts.modality === 'CT') return { value: { kind: 'per-image' }, reason: 'CT, but no foreground pixels could be sampled for HU percentiles: min/max per image.' };
   if (facts.modality === 'photo') return { value: { kind: 'unit' }, reason: 'Photographs: each channel divided by 255 (its stored range), the same mapping for every image.' };
-  if (facts.modality === 'MR') return { value: { kind: 'per-image' }, reason: 'MR intensities have no absolute scale: normalised per image (min/max to [0, 1]).' };
+  if (facts.modality === 'MR') {
+    return {
+      value: { kind: 'zscore' },
+      reason:
+        'MR intensities have no absolute scale: z-score per image ((x - mean) / std), as nnU-Net. Over the whole image (nnU-Net\'s default for MR: ' +
+        'min/max would hang on one bright outlier pixel, the mean and std on all of them), except in images at least a quarter exactly 0 ' +
+        '(masked or skull-stripped), where the zeros are outside the body: there over the nonzero pixels, the zeros staying 0 (nnU-Net\'s nonzero mask).',
+    };
+  }
   return { value: { kind: 'per-image' }, reason: `${facts.modality} images with no fixed intensity scale: normalised per image (min/max to [0, 1]).` };
 }
 
@@ -138,9 +148,13 @@ function slicesDecision(facts: DatasetFacts): RecipePlan['slices'] {
   }
   const ratio = s.sliceSpacing !== null && s.pixelSpacing !== null && s.pixelSpacing > 0 ? s.sliceSpacing / s.pixelSpacing : null;
   if (ratio !== null && ratio <= 3) {
+    const why = `${s.series} series, ${s.medianSlices} slices each, slices ${fmt(s.sliceSpacing as number)} mm apart for ${fmt(s.pixelSpacing as number)} mm pixels (ratio ${ratio.toFixed(1)} <= 3): neighbouring slices share structure`;
+    if (facts.task !== 'segmentation') {
+      return { value: { recommended: '2.5d', applied: '2d' }, reason: `${why}, so 2.5D would help; it is applied to segmentation only, so this ${facts.task} run trains single slices (2D).` };
+    }
     return {
-      value: { recommended: '2.5d', applied: '2d' },
-      reason: `${s.series} series, ${s.medianSlices} slices each, slices ${fmt(s.sliceSpacing as number)} mm apart for ${fmt(s.pixelSpacing as number)} mm pixels (ratio ${ratio.toFixed(1)} <= 3): neighbouring slices share structure, so 2.5D would help; the data pipeline trains single slices (2D) today.`,
+      value: { recommended: '2.5d', applied: '2.5d' },
+      reason: `${why}, so 2.5D: the model sees the slice below, the slice and the slice above (ordered by position along the slice normal; the edge slice repeats at the ends) as 3 channels, in training, evaluation and prediction.`,
     };
   }
   return {
@@ -288,5 +302,7 @@ export function applyPlan(defaults: TrainConfig, plan: RecipePlan): TrainConfig 
     classWeights: null,
     patch: s.mode === 'patches' ? { foregroundProbability: s.foregroundProbability, patchesPerImage: s.patchesPerImage } : null,
     plan,
+    // 2.5-D: three slices as the input's channels.
+    ...(plan.slices.value.applied === '2.5d' ? { channels: 3 as const, slices: '2.5d' as const } : {}),
   };
 }

@@ -1,7 +1,7 @@
 /**
  * One sample -> model input: decode, normalise, letterbox, augment.
  *
- * Normalisation (TrainConfig.normalization), always into [0, 1]:
+ * Normalisation (TrainConfig.normalization), into [0, 1] except z-scores:
  * - DICOM greyscale: modality values first (Rescale Slope/Intercept or the
  *   Modality LUT: Hounsfield units for CT), then
  *   - 'window' {center, width}: the LINEAR VOI function of PS3.3
@@ -12,16 +12,28 @@
  *     function (LINEAR, LINEAR_EXACT or SIGMOID, unrounded), else its first
  *     VOI LUT table scaled by its bit depth, else per-image min/max.
  *   - 'per-image': min/max of the frame's modality values -> [0, 1]
- *     (min/max, not z-score, so every mode shares one range, the letterbox
- *     padding 0 is the darkest value, and intensity augmentation is the same).
+ *     (min/max, so the letterbox padding 0 is the darkest value).
+ *   - 'zscore' (MR): (x - mean) / std of the frame's modality values, the
+ *     one kind NOT in [0, 1]. The region is nnU-Net's rule for one image:
+ *     when at least a quarter of the pixels are exactly 0 (masked or
+ *     skull-stripped data: nnU-Net's "cropping to the nonzero region
+ *     shrinks the image by 25% or more"), mean and std are taken over the
+ *     nonzero pixels and the zero pixels stay 0; else over the whole image
+ *     (nnU-Net's default for MR). A constant region gives 0. Padding 0 is
+ *     then the mean, as in nnU-Net; intensity augmentation is
+ *     y = x * contrast + brightness (in std units), unclamped.
  *   MONOCHROME1 is inverted afterwards (y -> 1 - y), so bright is bone.
  * - DICOM colour (RGB, YBR_*, PALETTE COLOR): the display pipeline's RGB
- *   (palette lookup, YBR -> RGB) / 255; 'per-image' stretches min/max.
+ *   (palette lookup, YBR -> RGB) / 255; 'per-image' stretches min/max;
+ *   'zscore' standardises each channel over the whole image.
  * - Plain images (PNG blobs): stored values / 255 (or / 65535 for 16-bit);
  *   'window' applies the linear window to the stored values; 'per-image'
- *   stretches min/max. Transparent pixels are composited on black.
+ *   stretches min/max; 'zscore' as DICOM (grey: the region rule above;
+ *   colour: per channel). Transparent pixels are composited on black.
  * Channels: grey -> RGB repeats the value; RGB -> grey is BT.601 luma
- * (0.299 R + 0.587 G + 0.114 B).
+ * (0.299 R + 0.587 G + 0.114 B). 2.5-D (a source with `neighbours`, into 3
+ * channels): channel 0 is the slice below, 1 the slice, 2 the slice above,
+ * each decoded and normalised on its own (slice-neighbours.ts picks them).
  *
  * Geometry: image coordinates are continuous, pixel (c, r) covers
  * [c, c+1) x [r, r+1) (as the label geometry). Letterbox: scale
@@ -54,7 +66,7 @@ import { decodeFrame, modalityValues, parseDicom, readImageInfo, toDisplay } fro
 import type { DicomImageInfo } from '../dicom';
 import type { CocoRle } from '../labels/label-types';
 import { createRandom } from '../samples/seeded-random';
-import { IGNORE_INDEX, rasterizeSegmentation, type Sample, type SampleSource } from './training-samples';
+import { IGNORE_INDEX, rasterizeSegmentation, type Sample, type SampleSource, type SliceRef } from './training-samples';
 
 export type Normalization = TrainConfig['normalization'];
 
@@ -84,6 +96,8 @@ export interface DecodedSample {
   missingMasks: number[];
   /** Bytes held by image and class map. */
   bytes: number;
+  /** Values are z-scores (not in [0, 1]): intensity augmentation does not clamp. */
+  unbounded?: boolean;
 }
 
 export interface AugmentDraw {
@@ -170,8 +184,49 @@ function stretchMinMax(values: Float32Array, out: Float32Array): void {
   }
 }
 
+/** Pixels exactly 0 from which the z-score leaves them out (see the header). */
+export const ZSCORE_ZERO_FRACTION = 0.25;
+
+/**
+ * (x - mean) / std of interleaved values, per channel. Grey (channels 1):
+ * over the nonzero pixels, zeros kept at 0, when at least ZSCORE_ZERO_FRACTION
+ * of them are 0; else over all of them. Colour: each channel over all pixels.
+ * Sums in float64; std is the population std (numpy's default).
+ */
+export function zscore(values: Float32Array, channels: 1 | 3, out: Float32Array = new Float32Array(values.length)): Float32Array {
+  const pixels = values.length / channels;
+  for (let c = 0; c < channels; c++) {
+    let zeros = 0;
+    if (channels === 1) for (let p = 0; p < pixels; p++) if (values[p] === 0) zeros++;
+    const masked = channels === 1 && zeros >= ZSCORE_ZERO_FRACTION * pixels && zeros < pixels;
+    let n = 0;
+    let sum = 0;
+    for (let p = 0; p < pixels; p++) {
+      const v = values[p * channels + c] as number;
+      if (!Number.isFinite(v) || (masked && v === 0)) continue;
+      n++;
+      sum += v;
+    }
+    const mean = n > 0 ? sum / n : 0;
+    let ss = 0;
+    for (let p = 0; p < pixels; p++) {
+      const v = values[p * channels + c] as number;
+      if (!Number.isFinite(v) || (masked && v === 0)) continue;
+      ss += (v - mean) * (v - mean);
+    }
+    const std = n > 0 ? Math.sqrt(ss / n) : 0;
+    for (let p = 0; p < pixels; p++) {
+      const i = p * channels + c;
+      const v = values[i] as number;
+      out[i] = std > 1e-12 && Number.isFinite(v) && !(masked && v === 0) ? (v - mean) / std : 0;
+    }
+  }
+  return out;
+}
+
 function mapGrey(values: Float32Array, info: DicomImageInfo, normalization: Normalization): Float32Array {
   const out = new Float32Array(values.length);
+  if (normalization.kind === 'zscore') return zscore(values, 1, out);
   if (normalization.kind === 'window') {
     const { center, width } = normalization;
     for (let i = 0; i < values.length; i++) out[i] = linearWindow(values[i] as number, center, width);
@@ -207,12 +262,14 @@ async function decodeDicom(bytes: Uint8Array, frameIndex: number, normalization:
   const frame = await decodeFrame(parsed, frameIndex, { info });
   if (frame.samplesPerPixel === 1 && frame.photometric !== 'PALETTE COLOR') {
     const data = mapGrey(modalityValues(frame, info), info, normalization);
-    if (frame.photometric === 'MONOCHROME1') for (let i = 0; i < data.length; i++) data[i] = 1 - (data[i] as number);
+    // Inverted so bright is bone: 1 - y in [0, 1], -y for z-scores (the zeros left out stay 0).
+    if (frame.photometric === 'MONOCHROME1') for (let i = 0; i < data.length; i++) data[i] = normalization.kind === 'zscore' ? -(data[i] as number) || 0 : 1 - (data[i] as number);
     return { width: frame.columns, height: frame.rows, channels: 1, data };
   }
   const display = toDisplay(frame, info);
   const data = new Float32Array(display.data.length);
   if (normalization.kind === 'per-image') stretchMinMax(Float32Array.from(display.data), data);
+  else if (normalization.kind === 'zscore') zscore(Float32Array.from(display.data), 3, data);
   else for (let i = 0; i < data.length; i++) data[i] = (display.data[i] as number) / 255;
   return { width: display.width, height: display.height, channels: 3, data };
 }
@@ -243,6 +300,8 @@ async function decodePlain(bytes: Uint8Array, normalization: Normalization): Pro
     for (let i = 0; i < values.length; i++) out[i] = linearWindow(values[i] as number, normalization.center, normalization.width);
   } else if (normalization.kind === 'per-image') {
     stretchMinMax(values, out);
+  } else if (normalization.kind === 'zscore') {
+    zscore(values, outChannels, out);
   } else {
     const max = bytesPerSample === 2 ? 65535 : 255;
     for (let i = 0; i < values.length; i++) out[i] = (values[i] as number) / max;
@@ -271,11 +330,33 @@ export function convertChannels(image: FloatImage, channels: 1 | 3): FloatImage 
   return { width: image.width, height: image.height, channels, data: out };
 }
 
-/** The normalised full-resolution image of a sample's item and frame. */
-export async function decodeImage(blobs: BlobReader, source: SampleSource, normalization: Normalization, channels: 1 | 3): Promise<FloatImage> {
+async function decodeOne(blobs: BlobReader, source: Pick<SampleSource, 'blobSha256' | 'kind' | 'frameIndex'>, normalization: Normalization): Promise<FloatImage> {
   const bytes = blobs.read(source.blobSha256);
-  const image = source.kind === 'dicom' ? await decodeDicom(bytes, source.frameIndex, normalization) : await decodePlain(bytes, normalization);
-  return convertChannels(image, channels);
+  return source.kind === 'dicom' ? await decodeDicom(bytes, source.frameIndex, normalization) : await decodePlain(bytes, normalization);
+}
+
+/**
+ * The normalised full-resolution image of a sample's item and frame. A source with `neighbours`
+ * (2.5-D) into 3 channels stacks [below, slice, above], each as grey; a neighbour of another size
+ * than the slice is replaced by the slice (as at the series' ends).
+ */
+export async function decodeImage(blobs: BlobReader, source: SampleSource, normalization: Normalization, channels: 1 | 3): Promise<FloatImage> {
+  const image = await decodeOne(blobs, source, normalization);
+  if (!source.neighbours || channels !== 3) return convertChannels(image, channels);
+  const centre = convertChannels(image, 1);
+  const slice = async (n: SliceRef): Promise<FloatImage> => {
+    if (n.itemId === source.itemId && n.frameIndex === source.frameIndex) return centre;
+    const g = convertChannels(await decodeOne(blobs, { ...n, kind: 'dicom' }, normalization), 1);
+    return g.width === centre.width && g.height === centre.height ? g : centre;
+  };
+  const stack = [await slice(source.neighbours.below), centre, await slice(source.neighbours.above)];
+  const pixels = centre.width * centre.height;
+  const data = new Float32Array(pixels * 3);
+  for (let c = 0; c < 3; c++) {
+    const d = (stack[c] as FloatImage).data;
+    for (let p = 0; p < pixels; p++) data[p * 3 + c] = d[p] as number;
+  }
+  return { width: centre.width, height: centre.height, channels: 3, data };
 }
 
 /** Integer reduction factor for an image of this size and an input side. */
@@ -356,6 +437,7 @@ export async function decodeSample(blobs: BlobReader, sample: Sample, options: D
     classMap,
     missingMasks,
     bytes: image.data.byteLength + (classMap?.byteLength ?? 0),
+    ...(options.normalization.kind === 'zscore' ? { unbounded: true } : {}),
   };
 }
 
@@ -498,7 +580,7 @@ export function renderSample(decoded: DecodedSample, t: SampleTransform): { x: F
         const top = (src[i00 + c] as number) * (1 - tx) + (src[i01 + c] as number) * tx;
         const bottom = (src[i10 + c] as number) * (1 - tx) + (src[i11 + c] as number) * tx;
         let val = top * (1 - ty) + bottom * ty;
-        if (intensity) val = clamp01((val - 0.5) * contrast + 0.5 + brightness);
+        if (intensity) val = decoded.unbounded ? val * contrast + brightness : clamp01((val - 0.5) * contrast + 0.5 + brightness);
         x[o + c] = val;
       }
       if (mask && classMap) {

@@ -65,6 +65,15 @@ export interface SampleSource {
   colour: boolean;
   /** The DICOM patient (null for plain images). */
   patientKey: string | null;
+  /** 2.5-D: the slices below and above in its series (slice-neighbours.ts); absent: one slice. */
+  neighbours?: { below: SliceRef; above: SliceRef };
+}
+
+/** A DICOM slice of a series: an item's frame. */
+export interface SliceRef {
+  itemId: number;
+  frameIndex: number;
+  blobSha256: string;
 }
 
 export interface SampleBox {

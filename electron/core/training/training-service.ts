@@ -20,7 +20,8 @@ import { measureDatasetFacts } from './recipe-facts';
 import { StartPhases, type StartPhase } from './start-phases';
 import { applyPlan, planRecipe } from './recipe-plan';
 import { labelStratifier, type SplitService, type SplitSummary } from './splits';
-import { maskReader } from './training-samples';
+import { withNeighbours } from './slice-neighbours';
+import { maskReader, type Sample } from './training-samples';
 import { collectSamples, type CollectedSamples, type SampleSnapshot } from './training-samples';
 
 export const RUNS_DIR = 'runs';
@@ -191,7 +192,7 @@ export class TrainingService {
       : { ...defaults, ...definedOnly(overrides), augment: withAugment(defaults.augment, augment), multiLabel: collected.multiLabel };
     const split = splits.ensureSplits(datasetId, { seed: config.seed, stratifyBy: labelStratifier(db, datasetId) });
     const splitMap = splits.splitMap(datasetId);
-    const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: collected.samples, splits: splitMap, config, onDecoded: (n) => phases.decoded(n) });
+    const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: samplesFor(db, config, collected.samples), splits: splitMap, config, onDecoded: (n) => phases.decoded(n) });
     if (provider.sampleCounts.train === 0 || provider.sampleCounts.val === 0) {
       provider.dispose();
       throw new FoveaException(
@@ -255,7 +256,7 @@ export class TrainingService {
     // The split the run started with (a redraw since then must not move its images); older runs: today's.
     const splitMap = snapshot.itemSplits ? new Map(snapshot.itemSplits) : splits.splitMap(record.datasetId);
     phases.collecting();
-    const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: collected.samples, splits: splitMap, config, onDecoded: (n) => phases.decoded(n) });
+    const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: samplesFor(db, config, collected.samples), splits: splitMap, config, onDecoded: (n) => phases.decoded(n) });
     runs.reopen(runId);
     this.#d.audit.append({ action: 'train.resume', objectType: 'run', objectId: runId, details: { afterEpoch: after } });
     cb.onStart?.({ runId, config, splits: snapshot.splits, samples: collected.samples.length, warnings: collected.warnings });
@@ -314,6 +315,11 @@ export class TrainingService {
       cb.signal?.removeEventListener('abort', onAbort);
     }
   }
+}
+
+/** The samples as the model sees them: 2.5-D runs get each slice's neighbours (slice-neighbours.ts). */
+function samplesFor(db: Db, config: TrainConfig, samples: readonly Sample[]): readonly Sample[] {
+  return config.slices === '2.5d' ? withNeighbours(db, samples) : samples;
 }
 
 /** The default augmentation with the choices made over it. */
