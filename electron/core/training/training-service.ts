@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AugmentConfig, BackendPreference, BatchProgress, EpochResult, MlEngine, SplitName, TaskKind, TrainConfig, TrainOutcome } from '../../contract/ml';
+import type { AugmentConfig, BackendPreference, BatchProgress, EpochResult, MlEngine, SplitName, TaskKind, TrainConfig, TrainOutcome, WarmStartInfo, WarmStartSourceRef } from '../../contract/ml';
 import type { RecipePlan } from '../../contract/recipe';
 import { FoveaException } from '../../contract/result';
 import type { AuditLog } from '../store/audit-log';
@@ -45,6 +45,12 @@ export type TrainRequest = TrainOverrides & {
   /** The run's name ('' or absent: none) and notes, stored with it. */
   name?: string | undefined;
   notes?: string | undefined;
+  /**
+   * Warm start: begin from this finished run's best checkpoint (same task). Same classes: every
+   * layer is loaded; other classes: every layer but the head. The input size defaults to that
+   * run's. Layers that do not fit by name and shape are refused (VALIDATION) before a run exists.
+   */
+  warmStartRunId?: number | undefined;
 };
 
 /** The least number of classes a model of this kind can learn: a single-label classifier must tell two apart. */
@@ -163,7 +169,7 @@ export class TrainingService {
       { task, classNames: collected.classNames, channels: collected.channels, samples: collected.samples, ...(request.unlabeledPixels ? { unlabeledPixels: request.unlabeledPixels } : {}) },
     );
     const plan = planRecipe(facts, { defaults, accelerator: request.accelerator === true, timeBudgetSeconds: request.timeBudgetSeconds ?? null });
-    const { classNames: _c, recipe: _r, accelerator: _a, augment, name: _n, notes: _t, ...overrides } = request;
+    const { classNames: _c, recipe: _r, accelerator: _a, augment, name: _n, notes: _t, warmStartRunId: _w, ...overrides } = request;
     const planned = applyPlan(defaults, plan);
     return { plan, config: { ...planned, ...definedOnly(overrides), augment: withAugment(planned.augment, augment), multiLabel: collected.multiLabel } };
   }
@@ -173,7 +179,10 @@ export class TrainingService {
     const { db, ml, splits } = this.#d;
     const phases = new StartPhases((p) => cb.onPhase?.(p), { resumed: false });
     phases.collecting();
-    const { classNames, recipe, accelerator: _accelerator, augment, name, notes, ...overrides } = request;
+    const { classNames, recipe, accelerator: _accelerator, augment, name, notes, warmStartRunId, ...rest } = request;
+    const source = warmStartRunId !== undefined ? this.warmStartSource(warmStartRunId, task) : null;
+    // A warm start keeps the source's input size unless another is asked for (a conv body fits either way; a classifier's depth follows the size).
+    const overrides = source && rest.inputSize === undefined ? { ...rest, inputSize: source.config.inputSize } : rest;
     const { collected } = collectForClasses(db, datasetId, task, classNames);
     if (collected.samples.length === 0) {
       throw new FoveaException(
@@ -185,8 +194,10 @@ export class TrainingService {
     // A time budget is a planned run: the plan fits the recipe to it.
     const planned = recipe === 'planned' || (request.timeBudgetSeconds ?? null) !== null;
     const config: TrainConfig = planned
-      ? (await this.plan(datasetId, task, request)).config
+      ? (await this.plan(datasetId, task, { ...request, ...(overrides.inputSize !== undefined ? { inputSize: overrides.inputSize } : {}) })).config
       : { ...defaults, ...definedOnly(overrides), augment: withAugment(defaults.augment, augment), multiLabel: collected.multiLabel };
+    // Before anything is created: a source that does not fit is the request's VALIDATION error.
+    if (source) config.warmStart = await this.#checkWarmStart(source, config);
     const split = splits.ensureSplits(datasetId, { seed: config.seed, stratifyBy: labelStratifier(db, datasetId) });
     const splitMap = splits.splitMap(datasetId);
     const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: collected.samples, splits: splitMap, config, onDecoded: (n) => phases.decoded(n) });
@@ -213,7 +224,16 @@ export class TrainingService {
       action: 'train.start',
       objectType: 'run',
       objectId: runId,
-      details: { datasetId, task, samples: collected.samples.length, classNames: config.classNames, name: label.name, learningRate: config.learningRate, augment: config.augment },
+      details: {
+        datasetId,
+        task,
+        samples: collected.samples.length,
+        classNames: config.classNames,
+        name: label.name,
+        learningRate: config.learningRate,
+        augment: config.augment,
+        ...(config.warmStart ? { warmStart: { runId: config.warmStart.runId, layersLoaded: config.warmStart.layersLoaded, layersNew: config.warmStart.layersNew } } : {}),
+      },
     });
     cb.onStart?.({ runId, config, splits: split, samples: collected.samples.length, warnings: collected.warnings });
     try {
@@ -222,6 +242,43 @@ export class TrainingService {
     } finally {
       provider.dispose();
     }
+  }
+
+  /**
+   * The run a warm start loads: it must exist (NOT_FOUND), be of the same task and have a best
+   * checkpoint (VALIDATION otherwise).
+   */
+  warmStartSource(runId: number, task: TaskKind): { runId: number; config: TrainConfig; dir: string } {
+    const run = this.#d.runs.get(runId);
+    if (run.task !== task) throw new FoveaException('VALIDATION', `Run ${runId} is a ${run.task} run: a ${task} run can only start from a ${task} run.`, { warmStartRunId: runId });
+    const dir = join(this.checkpointDir(runId), 'best');
+    if (!existsSync(join(dir, 'model.json')) && !existsSync(join(`${dir}.old`, 'model.json'))) {
+      throw new FoveaException('VALIDATION', `Run ${runId} has no trained weights to start from (${run.status}, ${run.epochsCompleted} epoch(s) completed).`, { warmStartRunId: runId });
+    }
+    return { runId, config: run.config, dir };
+  }
+
+  /**
+   * Whether a training request's warm start fits (a VALIDATION error naming the first layer that
+   * does not), without creating anything: the request handler asks it before starting the job.
+   */
+  async checkWarmStartRequest(datasetId: number, task: TaskKind, request: TrainRequest): Promise<WarmStartInfo | null> {
+    if (request.warmStartRunId === undefined) return null;
+    const source = this.warmStartSource(request.warmStartRunId, task);
+    const { collected } = collectForClasses(this.#d.db, datasetId, task, request.classNames);
+    if (collected.samples.length === 0) return null; // train() refuses it with its own message
+    const { classNames: _c, recipe: _r, accelerator: _a, augment: _g, name: _n, notes: _t, warmStartRunId: _w, ...overrides } = request;
+    const config: TrainConfig = { ...this.#d.ml.defaultConfig(task, collected.classNames, collected.channels), ...definedOnly(overrides), multiLabel: collected.multiLabel };
+    if (overrides.inputSize === undefined) config.inputSize = source.config.inputSize;
+    return this.#checkWarmStart(source, config);
+  }
+
+  async #checkWarmStart(source: { runId: number; config: TrainConfig; dir: string }, config: TrainConfig): Promise<WarmStartInfo> {
+    const { ml } = this.#d;
+    if (!ml.checkWarmStart) throw new FoveaException('UNSUPPORTED', 'This ML engine cannot start a run from another run.');
+    const r = await ml.checkWarmStart(warmStartRef(source), config);
+    if (!r.ok) throw new FoveaException('VALIDATION', `Cannot start from run ${source.runId}: ${r.message}`, { warmStartRunId: source.runId, layer: r.layer });
+    return { runId: source.runId, layersLoaded: r.loaded.length, layersNew: r.fresh.length, newLayers: r.fresh };
   }
 
   /**
@@ -287,10 +344,14 @@ export class TrainingService {
       if (runs.heartbeat(runId)) controller.abort();
     };
     const timer = setInterval(beat, HEARTBEAT_MS);
+    // A run that starts afresh (not after a completed epoch) loads its warm start's weights again.
+    const warmRunId = resumeAfterEpoch === undefined ? (config.warmStart?.runId ?? null) : null;
+    const warmStart = warmRunId !== null ? warmStartRef({ runId: warmRunId, config: runs.get(warmRunId).config, dir: join(this.checkpointDir(warmRunId), 'best') }) : null;
     try {
       const outcome = await ml.train(config, provider, {
         checkpointDir: dir,
         ...(resumeAfterEpoch !== undefined ? { resumeAfterEpoch } : {}),
+        ...(warmStart ? { warmStart } : {}),
         signal: controller.signal,
         onPhase: (phase) => phases.engine(phase),
         onBatch: (p) => {
@@ -312,6 +373,11 @@ export class TrainingService {
       cb.signal?.removeEventListener('abort', onAbort);
     }
   }
+}
+
+/** The engine's view of a warm-start run: its best checkpoint and classes. */
+function warmStartRef(source: { runId: number; config: TrainConfig; dir: string }): WarmStartSourceRef {
+  return { dir: source.dir, classNames: source.config.classNames, label: `run ${source.runId}` };
 }
 
 /** The default augmentation with the choices made over it. */
