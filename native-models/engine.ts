@@ -60,6 +60,7 @@ export interface MlEngineOptions {
 export interface FoveaMlEngine extends MlEngine {
   /** Which engine (ONNX Runtime or TF.js) ran the checkpoint's last predictions, and why; null before any. */
   inferenceEngine(checkpoint: string): InferenceEngineUse | null;
+  checkWarmStart(source: WarmStartSourceRef, config: TrainConfig): Promise<WarmStartCheck>;
   dispose(): void;
 }
 
