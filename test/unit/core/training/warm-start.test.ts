@@ -80,6 +80,7 @@ test('warm start: lower first-epoch validation loss than from scratch, recorded 
   assert.equal(transfer.outcome.status, 'done', JSON.stringify(transfer.outcome));
   const tw = core.runs.get(transfer.runId).config.warmStart;
   assert.deepEqual(tw && { layersLoaded: tw.layersLoaded, layersNew: tw.layersNew, newLayers: tw.newLayers }, { layersLoaded: ws.layersLoaded - 1, layersNew: 1, newLayers: ['probabilities'] });
+  assert.ok(tw);
   assert.match(describeWarmStart(tw), /head new/);
 
   // Misfits: the request's answer, and no run is created.
