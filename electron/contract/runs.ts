@@ -85,7 +85,8 @@ export const trainingStartRunFields = {
 /** "started from run 4 (12 layers loaded, head new)": how a warm-started run says where it began. */
 export function describeWarmStart(w: { runId: number | null; model?: string; layersLoaded: number; layersNew: number }): string {
   const from = w.runId !== null ? `run ${w.runId}` : `model ${w.model ?? '?'}`;
-  return `started from ${from} (${w.layersLoaded} layer${w.layersLoaded === 1 ? '' : 's'} loaded${w.layersNew > 0 ? ', head new' : ', all layers'})`;
+  const layers = `${w.layersLoaded} layer${w.layersLoaded === 1 ? '' : 's'}`;
+  return `started from ${from} (${w.layersNew > 0 ? `${layers} loaded, head new` : `all ${layers} loaded`})`;
 }
 
 /** Request schemas of runs, spread into api.ts' requestSchemas. */

@@ -2,7 +2,7 @@
  * Warm starts end to end through the core (real training on the wasm backend, 12x12 grey PNGs at
  * 16 px): a run started from a trained run on the same data begins with a lower first-epoch
  * validation loss than a run from scratch with the same seed; the run records what was loaded
- * (config.warmStart, the audit's train.start); other class names load all but the head; weights
+ * (config.warmStart, the audit's train.start, the report's facts); other class names load all but the head; weights
  * that do not fit are refused as the request's VALIDATION error naming the layer, before any run
  * exists; `fovea train --from-run` is parsed into the same request field.
  */
@@ -14,6 +14,7 @@ import sharp from 'sharp';
 import { UsageError } from '../../../../electron/cli/cli-context';
 import { parseRunStartOptions } from '../../../../electron/cli/commands/runs';
 import { describeWarmStart } from '../../../../electron/contract/runs';
+import { runReportModel } from '../../../../electron/core/report/report-export';
 import { createRandom } from '../../../../electron/core/samples/seeded-random';
 import { tempCore } from '../../../helpers/temp-library';
 
@@ -71,7 +72,7 @@ test('warm start: lower first-epoch validation loss than from scratch, recorded 
   assert.equal(ws.layersNew, 0);
   assert.ok(ws.layersLoaded >= 6, JSON.stringify(ws));
   assert.equal(scratchRun.config.warmStart ?? null, null);
-  assert.equal(describeWarmStart(ws), `started from run ${source.runId} (${ws.layersLoaded} layers loaded, all layers)`);
+  assert.equal(describeWarmStart(ws), `started from run ${source.runId} (all ${ws.layersLoaded} layers loaded)`);
   const audit = core.db.prepare("SELECT details FROM audit_log WHERE action = 'train.start' AND object_id = ?").get(String(warm.runId)) as { details: string };
   assert.deepEqual(JSON.parse(audit.details).warmStart, { runId: source.runId, layersLoaded: ws.layersLoaded, layersNew: 0 });
 
@@ -82,6 +83,10 @@ test('warm start: lower first-epoch validation loss than from scratch, recorded 
   assert.deepEqual(tw && { layersLoaded: tw.layersLoaded, layersNew: tw.layersNew, newLayers: tw.newLayers }, { layersLoaded: ws.layersLoaded - 1, layersNew: 1, newLayers: ['probabilities'] });
   assert.ok(tw);
   assert.match(describeWarmStart(tw), /head new/);
+
+  // The report says where the run began.
+  const report = await runReportModel(core, transfer.runId, 'val');
+  assert.deepEqual(report.model.facts.find(([k]) => k === 'Weights'), ['Weights', `started from run ${source.runId} (${tw.layersLoaded} layers loaded, head new)`]);
 
   // Misfits: the request's answer, and no run is created.
   const runsBefore = core.runs.list().length;
