@@ -97,11 +97,11 @@ export function matchWarmStart(model: tf.LayersModel, sourceShapes: Map<string, 
     for (const w of layer.weights) {
       const shape = sourceShapes.get(w.originalName);
       if (shape === undefined) {
-        throw new WarmStartMismatch(layer.name, `Layer "${layer.name}" does not match ${opts.label}: it has no weight ${w.originalName}. The models differ in architecture (task, input size or channels); start from scratch or from a run of the same kind.`);
+        throw new WarmStartMismatch(layer.name, `layer "${layer.name}" of the new model has no weights in ${opts.label} (no ${w.originalName}): the architecture differs (task, input size or channels).`);
       }
       if (shape.length !== w.shape.length || shape.some((d, i) => d !== w.shape[i])) {
         const why = isHead ? ' (the classes differ in number: choose the same classes, or other class names for a new head)' : ' (a different architecture, number of input channels or input size)';
-        throw new WarmStartMismatch(layer.name, `Layer "${layer.name}" does not match ${opts.label}: ${w.originalName} is ${fmtShape(shape)} there and ${fmtShape(w.shape)} here${why}.`);
+        throw new WarmStartMismatch(layer.name, `layer "${layer.name}" does not fit: ${w.originalName} is ${fmtShape(shape)} in ${opts.label} and ${fmtShape(w.shape)} in the new model${why}.`);
       }
       used.add(w.originalName);
     }
@@ -110,7 +110,7 @@ export function matchWarmStart(model: tf.LayersModel, sourceShapes: Map<string, 
   for (const name of sourceShapes.keys()) {
     if (!used.has(name)) {
       const layer = layerOf(name);
-      throw new WarmStartMismatch(layer, `Layer "${layer}" of ${opts.label} has no counterpart in the new model (a different architecture or input size): its weights would be left out.`);
+      throw new WarmStartMismatch(layer, `layer "${layer}" of ${opts.label} has no counterpart in the new model (a different architecture or input size): its weights would be left out.`);
     }
   }
   return { loaded, fresh };

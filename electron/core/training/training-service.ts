@@ -277,7 +277,10 @@ export class TrainingService {
     const { ml } = this.#d;
     if (!ml.checkWarmStart) throw new FoveaException('UNSUPPORTED', 'This ML engine cannot start a run from another run.');
     const r = await ml.checkWarmStart(warmStartRef(source), config);
-    if (!r.ok) throw new FoveaException('VALIDATION', `Cannot start from run ${source.runId}: ${r.message}`, { warmStartRunId: source.runId, layer: r.layer });
+    if (!r.ok) {
+      const size = source.config.inputSize !== config.inputSize ? ` Run ${source.runId} was trained at ${source.config.inputSize} px: leave the input size empty to use it.` : '';
+      throw new FoveaException('VALIDATION', `Cannot start from run ${source.runId}: ${r.message}${size}`, { warmStartRunId: source.runId, layer: r.layer });
+    }
     return { runId: source.runId, layersLoaded: r.loaded.length, layersNew: r.fresh.length, newLayers: r.fresh };
   }
 

@@ -69,6 +69,8 @@ export class TrainingState {
   readonly warmStartCandidates = $derived(this.runs.filter((r) => r.task === this.task && (r.status === 'done' || r.status === 'stopped-early') && r.bestEpoch !== null));
   /** The chosen warm start while it is still one of the candidates (another task drops it). */
   readonly warmStart = $derived(this.warmStartCandidates.find((r) => r.id === this.warmStartRunId) ?? null);
+  /** A warm start's input size (the new run's default), once its detail is loaded. */
+  readonly warmStartInputSize = $derived(this.warmStart && this.warmStartDetail?.id === this.warmStart.id ? this.warmStartDetail.config.inputSize : null);
   /** Why the ticked classes cannot train (checked here too, so no request is made), or null. */
   readonly classProblem = $derived.by(() => {
     const n = this.chosenClasses?.length ?? this.available.length;
