@@ -71,8 +71,9 @@ export interface TrainConfig {
 export interface WarmStartInfo {
   /** The run whose best checkpoint was loaded; null when the source is a TF.js model folder. */
   runId: number | null;
-  /** The model folder's name, when the source is not a run. */
+  /** The model folder's name and path, when the source is not a run (the path lets a run that never finished an epoch resume). */
   model?: string;
+  modelDir?: string;
   /** Layers with weights loaded from the source, and layers left as initialised (the head, for new classes). */
   layersLoaded: number;
   layersNew: number;

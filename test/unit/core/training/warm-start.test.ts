@@ -4,15 +4,18 @@
  * validation loss than a run from scratch with the same seed; the run records what was loaded
  * (config.warmStart, the audit's train.start, the report's facts); other class names load all but the head; weights
  * that do not fit are refused as the request's VALIDATION error naming the layer, before any run
- * exists; `fovea train --from-run` is parsed into the same request field.
+ * exists; a TF.js layers model folder (a Fovea TF.js export) warm-starts the same way (classes
+ * and input size from its model card; no path in the audit); `fovea train --from-run` and
+ * `--from-model` are parsed into the same request fields.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { UsageError } from '../../../../electron/cli/cli-context';
 import { parseRunStartOptions } from '../../../../electron/cli/commands/runs';
+import { parseFromModel } from '../../../../electron/cli/commands/train';
 import { describeWarmStart } from '../../../../electron/contract/runs';
 import { runReportModel } from '../../../../electron/core/report/report-export';
 import { createRandom } from '../../../../electron/core/samples/seeded-random';
@@ -35,9 +38,18 @@ async function writeImages(dir: string, n: number, names: [string, string]): Pro
   return csv;
 }
 
-test('warm start: lower first-epoch validation loss than from scratch, recorded and audited; new classes get a new head; misfits refused before a run exists', { timeout: 240_000 }, async (t) => {
-  const { core, dir, cleanup } = tempCore();
-  t.after(cleanup);
+const base = { batchSize: 8, backend: 'wasm' as const, augment: { flipHorizontal: false, rotateDegrees: 0, scale: 0, intensity: 0 } };
+let lib: ReturnType<typeof tempCore>;
+let shades = 0;
+let tones = 0;
+/** The earlier run every test starts from: 4 epochs on Shades at 16 px. */
+let source: { runId: number };
+/** What a warm start from it loads with the same classes. */
+let layersLoaded = 0;
+
+before(async () => {
+  lib = tempCore();
+  const { core, dir } = lib;
   const datasets: number[] = [];
   for (const [dsName, names] of [['Shades', ['dark', 'bright']], ['Tones', ['shadow', 'light']]] as const) {
     const imgDir = join(dir, dsName);
@@ -50,12 +62,15 @@ test('warm start: lower first-epoch validation loss than from scratch, recorded 
     core.splits.setSplit(ds.id, items.filter((_, i) => i % 4 !== 0), 'train');
     datasets.push(ds.id);
   }
-  const [shades, tones] = datasets as [number, number];
-  const base = { batchSize: 8, backend: 'wasm' as const, augment: { flipHorizontal: false, rotateDegrees: 0, scale: 0, intensity: 0 } };
+  [shades, tones] = datasets as [number, number];
+  const trained = await core.training.train(shades, 'classification', { ...base, inputSize: 16, epochs: 4, seed: 1, learningRate: 0.01, earlyStoppingPatience: 0 });
+  assert.equal(trained.outcome.status, 'done', JSON.stringify(trained.outcome));
+  source = trained;
+});
+after(() => lib?.cleanup());
 
-  const source = await core.training.train(shades, 'classification', { ...base, inputSize: 16, epochs: 4, seed: 1, learningRate: 0.01, earlyStoppingPatience: 0 });
-  assert.equal(source.outcome.status, 'done', JSON.stringify(source.outcome));
-
+test('warm start: lower first-epoch validation loss than from scratch with the same seed, recorded and audited; new classes get a new head', { timeout: 120_000 }, async (t) => {
+  const { core } = lib;
   // The same seed, one epoch each: from run `source` (its input size by default) and from scratch.
   const warm = await core.training.train(shades, 'classification', { ...base, epochs: 1, seed: 7, warmStartRunId: source.runId });
   const scratch = await core.training.train(shades, 'classification', { ...base, inputSize: 16, epochs: 1, seed: 7 });
@@ -73,6 +88,7 @@ test('warm start: lower first-epoch validation loss than from scratch, recorded 
   assert.ok(ws.layersLoaded >= 6, JSON.stringify(ws));
   assert.equal(scratchRun.config.warmStart ?? null, null);
   assert.equal(describeWarmStart(ws), `started from run ${source.runId} (all ${ws.layersLoaded} layers loaded)`);
+  layersLoaded = ws.layersLoaded;
   const audit = core.db.prepare("SELECT details FROM audit_log WHERE action = 'train.start' AND object_id = ?").get(String(warm.runId)) as { details: string };
   assert.deepEqual(JSON.parse(audit.details).warmStart, { runId: source.runId, layersLoaded: ws.layersLoaded, layersNew: 0 });
 
@@ -88,6 +104,35 @@ test('warm start: lower first-epoch validation loss than from scratch, recorded 
   const report = await runReportModel(core, transfer.runId, 'val');
   assert.deepEqual(report.model.facts.find(([k]) => k === 'Weights'), ['Weights', `started from run ${source.runId} (${tw.layersLoaded} layers loaded, head new)`]);
 
+});
+
+test('warm start from a TF.js layers model folder (a Fovea export): classes and input size from its card, no path in the audit; ONNX and relative paths refused', { timeout: 120_000 }, async () => {
+  const { core, dir } = lib;
+  assert.ok(layersLoaded > 0, 'the first test ran');
+  const ws = { layersLoaded };
+  // From a TF.js layers model folder (a Fovea TF.js export of the source run, classes from its model card).
+  const outDir = join(dir, 'exported', 'shades-tfjs');
+  const exported = await core.dispatch('models.export', { runId: source.runId, format: 'tfjs', outDir });
+  assert.ok(exported.ok, JSON.stringify(exported));
+  const fromModel = await core.training.train(shades, 'classification', { ...base, epochs: 1, seed: 7, warmStartModelPath: join(outDir, 'model.json') });
+  assert.equal(fromModel.outcome.status, 'done', JSON.stringify(fromModel.outcome));
+  const mw = core.runs.get(fromModel.runId).config.warmStart;
+  assert.ok(mw);
+  assert.deepEqual([mw.runId, mw.model, mw.layersLoaded, mw.layersNew, core.runs.get(fromModel.runId).config.inputSize], [null, 'shades-tfjs', ws.layersLoaded, 0, 16]);
+  assert.equal(describeWarmStart(mw), `started from model shades-tfjs (all ${ws.layersLoaded} layers loaded)`);
+  const modelAudit = core.db.prepare("SELECT details FROM audit_log WHERE action = 'train.start' AND object_id = ?").get(String(fromModel.runId)) as { details: string };
+  assert.equal(JSON.parse(modelAudit.details).warmStart.model, 'shades-tfjs');
+  assert.ok(!modelAudit.details.includes(outDir), 'no path in the audit log');
+  const otherClasses = await core.training.checkWarmStartRequest(tones, 'classification', { warmStartModelPath: outDir });
+  assert.deepEqual(otherClasses?.newLayers, ['probabilities']);
+  await assert.rejects(core.training.checkWarmStartRequest(shades, 'classification', { warmStartModelPath: join(dir, 'nothing', 'model.onnx') }), /no model\.json\)\. Starting from an ONNX model is not supported yet/);
+  await assert.rejects(core.training.checkWarmStartRequest(shades, 'classification', { warmStartModelPath: 'relative/dir' }), /not an absolute path/);
+  await assert.rejects(core.training.checkWarmStartRequest(shades, 'segmentation', { warmStartModelPath: outDir }), /is a classification model/);
+
+});
+
+test('warm start misfits are the request\'s VALIDATION error naming the layer, before any run exists; the CLI flags', { timeout: 60_000 }, async () => {
+  const { core } = lib;
   // Misfits: the request's answer, and no run is created.
   const runsBefore = core.runs.list().length;
   const bigger = await core.dispatch('training.start', { datasetId: shades, task: 'classification', inputSize: 64, epochs: 1, backend: 'wasm', warmStartRunId: source.runId });
@@ -107,4 +152,7 @@ test('warm start: lower first-epoch validation loss than from scratch, recorded 
   assert.deepEqual(parseRunStartOptions({ 'from-run': '3' }), { warmStartRunId: 3 });
   assert.throws(() => parseRunStartOptions({ 'from-run': 'best' }), UsageError);
   assert.throws(() => parseRunStartOptions({ 'from-run': '0' }), /--from-run takes the id of a finished run/);
+  assert.deepEqual(parseFromModel('/models/chest'), { warmStartModelPath: '/models/chest' });
+  assert.deepEqual(parseFromModel(undefined), {});
+  assert.throws(() => parseFromModel(' '), UsageError);
 });
