@@ -26,12 +26,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { BackendName, MlPreflight } from '../electron/contract/domain';
-import type { Batch, BatchProvider, MlEngine, ModelExportArtifacts, ModelExportFormat, Prediction, TrainConfig, TrainOptions, TrainOutcome } from '../electron/contract/ml';
+import type { Batch, BatchProvider, MlEngine, ModelExportArtifacts, ModelExportFormat, Prediction, TrainConfig, TrainOptions, TrainOutcome, WarmStartCheck, WarmStartSourceRef } from '../electron/contract/ml';
 import { defaultTrainConfig } from './models/defaults';
 import { chooseBackend, threadPreflight } from './train/backend';
 import { isOutOfMemory, outOfMemoryMessage } from './train/errors';
 import { createInference, disposeQuietly, type Inference, type InferenceEngineUse } from './train/inference';
-import { assertNever, transferableBatch, type FromInferenceWorker, type FromWorker, type InferenceWorkerData, type ToInferenceWorker, type ToWorker } from './train/protocol';
+import { assertNever, transferableBatch, type FromInferenceWorker, type FromWorker, type InferenceWorkerData, type ToInferenceWorker, type ToWorker, type WorkerTrainOptions } from './train/protocol';
 
 /**
  * TensorFlow.js and the trainer load on first use: creating the engine (the
@@ -60,6 +60,7 @@ export interface MlEngineOptions {
 export interface FoveaMlEngine extends MlEngine {
   /** Which engine (ONNX Runtime or TF.js) ran the checkpoint's last predictions, and why; null before any. */
   inferenceEngine(checkpoint: string): InferenceEngineUse | null;
+  checkWarmStart(source: WarmStartSourceRef, config: TrainConfig): Promise<WarmStartCheck>;
   dispose(): void;
 }
 
@@ -175,6 +176,15 @@ function failed(backend: BackendName, code: 'OUT_OF_MEMORY' | 'BACKEND_UNAVAILAB
   return { status: 'failed', ...progress, backend, error: { code, message } };
 }
 
+/** What the trainer needs of TrainOptions (callbacks and the signal stay on the calling thread). */
+function workerOptions(options: TrainOptions): WorkerTrainOptions {
+  return {
+    checkpointDir: options.checkpointDir,
+    ...(options.resumeAfterEpoch != null ? { resumeAfterEpoch: options.resumeAfterEpoch } : {}),
+    ...(options.warmStart ? { warmStart: options.warmStart } : {}),
+  };
+}
+
 function trainInWorker(url: URL, config: TrainConfig, provider: BatchProvider, options: TrainOptions, fallbackBackend: () => Promise<BackendName>): Promise<TrainOutcome> {
   return new Promise<TrainOutcome>((resolve) => {
     const progress = { epochsCompleted: options.resumeAfterEpoch ?? 0, bestEpoch: null as number | null, bestValMetrics: null as Record<string, number> | null };
@@ -274,7 +284,7 @@ function trainInWorker(url: URL, config: TrainConfig, provider: BatchProvider, o
     worker.on('exit', (code) => fail('INTERNAL', `The training worker exited unexpectedly (code ${code}).`));
 
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    send({ type: 'start', config, options: { checkpointDir: options.checkpointDir, ...(options.resumeAfterEpoch != null ? { resumeAfterEpoch: options.resumeAfterEpoch } : {}) }, batchesPerEpoch });
+    send({ type: 'start', config, options: workerOptions(options), batchesPerEpoch });
     if (options.signal?.aborted) onAbort();
   });
 }
@@ -295,7 +305,7 @@ async function trainInProcess(config: TrainConfig, provider: BatchProvider, opti
   return runTraining(
     config,
     { batchesPerEpoch, batch: (split, epoch, index) => provider.batch(split, epoch, index) },
-    { checkpointDir: options.checkpointDir, ...(options.resumeAfterEpoch != null ? { resumeAfterEpoch: options.resumeAfterEpoch } : {}) },
+    workerOptions(options),
     {
       isCancelled: () => options.signal?.aborted === true,
       ...(onBatch ? { onBatch } : {}),
@@ -342,6 +352,26 @@ export function createMlEngine(options: MlEngineOptions = {}): FoveaMlEngine {
       const model = await loadCheckpointModel(checkpoint);
       try {
         return await exportLoadedModel(model, config, format);
+      } finally {
+        disposeQuietly(model);
+      }
+    },
+    async checkWarmStart(source: WarmStartSourceRef, config: TrainConfig): Promise<WarmStartCheck> {
+      // Builds the new model in this thread to read its layers' shapes (small models; no weights
+      // are read from the source), on the backend predict() would use, as exportModel does.
+      const pf = await preflight();
+      const choice = chooseBackend(config.backend, pf, 'predict');
+      if (!choice.ok) throw new Error(choice.message);
+      const [{ activateBackend }, { createModel }, ws] = await Promise.all([loadTrainer(), import('./models/index'), import('./train/warm-start')]);
+      await activateBackend(choice.backend);
+      const model = createModel(config);
+      try {
+        const shapes = ws.readWeightShapes(source.dir);
+        const m = ws.matchWarmStart(model, shapes, { task: config.task, newHead: !ws.sameClasses(source.classNames, config.classNames), label: source.label });
+        return { ok: true, loaded: m.loaded, fresh: m.fresh };
+      } catch (e) {
+        if (e instanceof ws.WarmStartMismatch) return { ok: false, layer: e.layer, message: e.message };
+        throw e;
       } finally {
         disposeQuietly(model);
       }

@@ -72,10 +72,35 @@ export interface TrainConfig {
    * 3 channels (see slice-neighbours.ts). Absent or '2d': one slice at a time.
    */
   slices?: SliceMode;
+  /** The run started from an earlier run's weights (warm start): what was loaded. Absent or null: from scratch. */
+  warmStart?: WarmStartInfo | null;
 }
 
 /** How a model sees DICOM series (TrainConfig.slices). */
 export type SliceMode = '2d' | '2.5d';
+
+/** What a warm-started run loaded (native-models/train/warm-start.ts matches layers by name and shape). */
+export interface WarmStartInfo {
+  /** The run whose best checkpoint was loaded; null when the source is a TF.js model folder. */
+  runId: number | null;
+  /** The model folder's name and path, when the source is not a run (the path lets a run that never finished an epoch resume). */
+  model?: string;
+  modelDir?: string;
+  /** Layers with weights loaded from the source, and layers left as initialised (the head, for new classes). */
+  layersLoaded: number;
+  layersNew: number;
+  newLayers: string[];
+}
+
+/** Where a warm start loads from: a checkpoint or TF.js layers model folder, its classes (null: unknown) and its name for messages ("run 4"). */
+export interface WarmStartSourceRef {
+  dir: string;
+  classNames: string[] | null;
+  label: string;
+}
+
+/** Whether a warm-start source fits a config: the layers it fills and leaves new, or the first layer that does not fit. */
+export type WarmStartCheck = { ok: true; loaded: string[]; fresh: string[] } | { ok: false; layer: string; message: string };
 
 /** Targets of one batch, by task. */
 export type BatchTargets =
@@ -156,6 +181,8 @@ export interface TrainOptions {
   checkpointDir: string;
   /** Continue after this completed epoch (its checkpoint must be in checkpointDir). */
   resumeAfterEpoch?: number;
+  /** A fresh run (no resumeAfterEpoch) starts from these weights (see WarmStartSourceRef). */
+  warmStart?: WarmStartSourceRef;
   signal?: AbortSignal;
   onBatch?: (p: BatchProgress) => void;
   onEpoch?: (r: EpochResult) => void;
@@ -184,6 +211,12 @@ export interface MlEngine {
    * for a layer the format cannot hold. The caller writes the files.
    */
   exportModel(checkpoint: string, config: TrainConfig, format: ModelExportFormat): Promise<ModelExportArtifacts>;
+  /**
+   * Whether a warm-start source's weights fit the model `config` builds (layer names and weight
+   * shapes; reads no weights), so a misfit is refused before a run exists. Optional: an engine
+   * without it cannot warm-start.
+   */
+  checkWarmStart?(source: WarmStartSourceRef, config: TrainConfig): Promise<WarmStartCheck>;
 }
 
 export type { ModelExportFormat };

@@ -74,7 +74,20 @@ export const trainingStartRunFields = {
   augment: v.optional(AugmentSchema),
   /** Epochs without a better validation score before the run stops (0: it runs every epoch); default: the task's. */
   earlyStoppingPatience: v.optional(EarlyStoppingPatienceSchema),
+  /**
+   * Warm start: begin from this finished run's best weights (same task). Same classes: every layer
+   * is loaded; other classes: all but the head, which is new. Refused (VALIDATION, naming the first
+   * layer that does not fit by name and shape) before a run exists.
+   */
+  warmStartRunId: v.optional(Id),
 };
+
+/** "started from run 4 (12 layers loaded, head new)": how a warm-started run says where it began. */
+export function describeWarmStart(w: { runId: number | null; model?: string; layersLoaded: number; layersNew: number }): string {
+  const from = w.runId !== null ? `run ${w.runId}` : `model ${w.model ?? '?'}`;
+  const layers = `${w.layersLoaded} layer${w.layersLoaded === 1 ? '' : 's'}`;
+  return `started from ${from} (${w.layersNew > 0 ? `${layers} loaded, head new` : `all ${layers} loaded`})`;
+}
 
 /** Request schemas of runs, spread into api.ts' requestSchemas. */
 export const runRequestSchemas = {

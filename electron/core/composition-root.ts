@@ -263,12 +263,12 @@ export class Core implements CoreParts {
       'runs.list': ({ datasetId }) => this.runs.list(datasetId).map(toRunSummary),
       'runs.get': ({ runId }) => this.runDetail(runId),
       'training.plan': ({ datasetId, task, classNames }) => this.trainingPlan(datasetId, task, classNames),
-      'training.start': ({ datasetId, task, classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, earlyStoppingPatience, recipe, timeBudgetSeconds }) => {
-        // A bad class choice is the request's answer (VALIDATION), not a failed job.
+      'training.start': async ({ datasetId, task, classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, earlyStoppingPatience, recipe, timeBudgetSeconds, warmStartRunId }) => {
+        // A bad class choice or a warm start that does not fit is the request's answer (VALIDATION), not a failed job.
         collectForClasses(this.db, datasetId, task, classNames);
-        return this.startTrainingJob(datasetId, (cb) =>
-          this.training.train(datasetId, task, { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, earlyStoppingPatience, recipe, timeBudgetSeconds }, cb),
-        );
+        const request = { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, earlyStoppingPatience, recipe, timeBudgetSeconds, warmStartRunId };
+        await this.training.checkWarmStartRequest(datasetId, task, request);
+        return this.startTrainingJob(datasetId, (cb) => this.training.train(datasetId, task, request, cb));
       },
       'training.recipe': async ({ datasetId, task, classNames, epochs, batchSize, inputSize, timeBudgetSeconds }) => {
         const { plan, config } = await this.training.plan(datasetId, task, { classNames, epochs, batchSize, inputSize, timeBudgetSeconds, recipe: 'planned' });

@@ -21,7 +21,7 @@
  * prompts for Segment Anything, inspect and run imported ONNX models), per request id.
  */
 import type { BackendName } from '../../electron/contract/domain';
-import type { Batch, BatchProgress, EpochResult, Prediction, TrainConfig, TrainOutcome, TrainPhase } from '../../electron/contract/ml';
+import type { Batch, BatchProgress, EpochResult, Prediction, TrainConfig, TrainOutcome, TrainPhase, WarmStartSourceRef } from '../../electron/contract/ml';
 import type { AssistWorkerConfig, FromAssistWorker, ToAssistWorker } from '../assist/assist-protocol';
 import type { InferenceEngineUse } from './onnx-inference';
 
@@ -29,6 +29,7 @@ import type { InferenceEngineUse } from './onnx-inference';
 export interface WorkerTrainOptions {
   checkpointDir: string;
   resumeAfterEpoch?: number;
+  warmStart?: WarmStartSourceRef;
 }
 
 export type ToWorker =

@@ -36,6 +36,7 @@ import { chooseBackend, threadPreflight } from './backend';
 import { isOutOfMemory, outOfMemoryMessage } from './errors';
 import { adam } from './fused-adam';
 import { TrainingBudget } from './time-budget';
+import { applyWarmStart, WarmStartMismatch } from './warm-start';
 
 const require = createRequire(import.meta.url);
 
@@ -359,6 +360,14 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
       if (run.stoppedEarly) return outcome('stopped-early');
     } else {
       model = createModel(config);
+      if (options.warmStart) {
+        try {
+          await applyWarmStart(model, options.warmStart, config);
+        } catch (e) {
+          if (e instanceof WarmStartMismatch) throw new TrainingError('INTERNAL', `Cannot start from ${options.warmStart.label}: ${e.message}`);
+          throw e;
+        }
+      }
     }
     if (backend === 'wasm') {
       const need = estimateTrainingBytes(model, config.batchSize);

@@ -21,6 +21,7 @@ export const runStartOptions = {
   'learning-rate': { type: 'string' },
   patience: { type: 'string' },
   augment: { type: 'string' },
+  'from-run': { type: 'string' },
 } as const;
 
 function check<T>(schema: v.GenericSchema<unknown, T>, value: unknown, flag: string): T {
@@ -49,9 +50,10 @@ export function parseAugment(value: unknown): Partial<AugmentConfig> | undefined
   return check(AugmentSchema, out, '--augment');
 }
 
-/** The run fields of `fovea train` (name, notes, learning rate, augmentation), checked. */
-export function parseRunStartOptions(values: Record<string, unknown>): { name?: string; notes?: string; learningRate?: number; earlyStoppingPatience?: number; augment?: Partial<AugmentConfig> } {
+/** The run fields of `fovea train` (name, notes, learning rate, augmentation, `--from-run RUN`: a warm start), checked. */
+export function parseRunStartOptions(values: Record<string, unknown>): { name?: string; notes?: string; learningRate?: number; earlyStoppingPatience?: number; augment?: Partial<AugmentConfig>; warmStartRunId?: number } {
   const lr = values['learning-rate'];
+  const fromRun = values['from-run'];
   const patience = values['patience'];
   const augment = parseAugment(values['augment']);
   return {
@@ -60,6 +62,7 @@ export function parseRunStartOptions(values: Record<string, unknown>): { name?: 
     ...(lr !== undefined ? { learningRate: check(LearningRateSchema, Number(lr), '--learning-rate') } : {}),
     ...(patience !== undefined ? { earlyStoppingPatience: check(EarlyStoppingPatienceSchema, Number(patience), '--patience') } : {}),
     ...(augment ? { augment } : {}),
+    ...(fromRun !== undefined ? { warmStartRunId: runId(String(fromRun), '--from-run takes the id of a finished run (see `fovea runs`)') } : {}),
   };
 }
 

@@ -1,6 +1,9 @@
 /**
  * `fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N]
- *  [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--threads N] [--planned] [--time-budget MINUTES] [--plan-only] [--resume RUN [--backend B]] [--json]`
+ *  [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--threads N] [--planned] [--time-budget MINUTES] [--plan-only] [--resume RUN [--backend B]] [--from-run RUN] [--json]`
+ * `--from-run RUN` starts from that finished run's best weights (a warm start: same classes, every
+ * layer; other classes, a new head); weights that do not fit are refused before a run exists.
+ * `--from-model DIR` does the same from a TF.js layers model folder (e.g. a Fovea TF.js export).
  * `--planned` trains with the recipe planned from the data (resolution, patches, normalisation,
  * batch, class weights: see core/training/recipe-plan.ts), stored with the run; `--time-budget
  * MINUTES` plans too and stops in time with the best checkpoint; `--plan-only` prints the plan
@@ -13,7 +16,8 @@
  *
  * `fovea runs [--json]` lists runs; `fovea runs cancel ID` asks a running run to stop.
  */
-import type { BackendPreference, TaskKind } from '../../contract/ml';
+import { resolve } from 'node:path';
+import type { BackendPreference, TaskKind, WarmStartInfo } from '../../contract/ml';
 import { planDecisions } from '../../contract/recipe';
 import { timeBudgetProblem, timeBudgetSeconds as minutesToSeconds } from '../../contract/training-recipe';
 import type { TrainRequest } from '../../core/training/training-service';
@@ -21,11 +25,11 @@ import type { CliContext } from '../cli-context';
 import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
 import { interruptible } from '../interrupt';
 import { formatDuration, ProgressBar } from '../progress-bar';
-import { formatRunDuration, runDisplayName, runDurationSeconds } from '../../contract/runs';
+import { describeWarmStart, formatRunDuration, runDisplayName, runDurationSeconds } from '../../contract/runs';
 import { parseRunStartOptions, runRunsLabelCommand, runStartOptions } from './runs';
 
 export const trainHelp =
-  'fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N] [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--threads N] [--planned] [--time-budget MINUTES] [--plan-only] [--resume RUN] [--name NAME] [--notes TEXT] [--learning-rate LR] [--patience EPOCHS (0: never stop early)] [--augment none|flip-h,flip-v,rotate=DEG,scale=S,intensity=I] [--json]';
+  'fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N] [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--threads N] [--planned] [--time-budget MINUTES] [--plan-only] [--resume RUN] [--from-run RUN | --from-model TFJS_DIR] [--name NAME] [--notes TEXT] [--learning-rate LR] [--patience EPOCHS (0: never stop early)] [--augment none|flip-h,flip-v,rotate=DEG,scale=S,intensity=I] [--json]';
 export const trainOptions = {
   dataset: { type: 'string' },
   task: { type: 'string' },
@@ -41,6 +45,7 @@ export const trainOptions = {
   planned: { type: 'boolean' },
   'plan-only': { type: 'boolean' },
   'time-budget': { type: 'string' },
+  'from-model': { type: 'string' },
   ...runStartOptions,
 } as const;
 export const runsHelp = 'fovea runs [--json] | fovea runs cancel ID | fovea runs rename ID NAME | fovea runs note ID TEXT | fovea runs compare ID ID...   training runs with their names, status and metrics';
@@ -75,6 +80,14 @@ export function parseTimeBudget(value: unknown): number | undefined {
   return minutesToSeconds(minutes);
 }
 
+/** `--from-model DIR`: a TF.js layers model folder (or its model.json) to warm-start from, made absolute. */
+export function parseFromModel(value: unknown): { warmStartModelPath?: string } {
+  if (value === undefined) return {};
+  const path = String(value).trim();
+  if (path === '') throw new UsageError('--from-model takes the folder of a TF.js layers model (model.json and its weights)');
+  return { warmStartModelPath: resolve(path) };
+}
+
 function fmtMetrics(m: Record<string, number>): string {
   return Object.entries(m)
     .map(([k, v]) => `${k} ${v.toFixed(3)}`)
@@ -89,12 +102,13 @@ export async function runTrain(ctx: CliContext, _positionals: string[], values: 
   let totalEpochs = 0;
   const callbacks = {
     signal: interrupt.signal,
-    onStart: (info: { runId: number; config: { epochs: number; task: string; inputSize: number; batchSize: number; classNames: string[] }; samples: number; warnings: string[]; splits: { counts: Record<string, number>; patients: Record<string, number> } }) => {
+    onStart: (info: { runId: number; config: { epochs: number; task: string; inputSize: number; batchSize: number; classNames: string[]; warmStart?: WarmStartInfo | null }; samples: number; warnings: string[]; splits: { counts: Record<string, number>; patients: Record<string, number> } }) => {
       totalEpochs = info.config.epochs;
       if (ctx.json) ctx.jsonLine({ type: 'start', runId: info.runId, config: info.config, samples: info.samples, splits: info.splits.counts, patients: info.splits.patients, warnings: info.warnings });
       else {
         ctx.err(`Run ${info.runId}: ${info.config.task}, ${info.samples} images, ${info.config.epochs} epochs, input ${info.config.inputSize} px, batch ${info.config.batchSize}`);
         ctx.err(`Classes: ${info.config.classNames.join(', ')}`);
+        if (info.config.warmStart) ctx.err(`Warm start: ${describeWarmStart(info.config.warmStart)}`);
         ctx.err(`Splits: train ${info.splits.counts['train']}, val ${info.splits.counts['val']}, test ${info.splits.counts['test']} (patients ${JSON.stringify(info.splits.patients)})`);
         for (const w of info.warnings) ctx.err(`  note: ${w}`);
       }
@@ -154,6 +168,7 @@ export async function runTrain(ctx: CliContext, _positionals: string[], values: 
         ...(seed !== undefined && Number.isInteger(seed) ? { seed } : {}),
         ...(unlabeled ? { unlabeledPixels: unlabeled as 'background' | 'ignore' } : {}),
         ...parseRunStartOptions(values),
+        ...parseFromModel(values['from-model']),
       };
       if (values['plan-only'] === true) {
         const { plan, config } = await training.plan(dataset.id, task, request);

@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import type { EvaluationReport } from '../../contract/evaluation';
 import { planDecisions } from '../../contract/recipe';
+import { describeWarmStart } from '../../contract/runs';
 import { FoveaException } from '../../contract/result';
 import { foveaVersion } from '../app/versions';
 import type { CoreParts } from '../core-parts';
@@ -91,6 +92,7 @@ export async function runReportModel(
     createdAt: run.createdAt,
     epochCurve: epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valLoss: e.valLoss })),
     ...(run.config.plan ? { plan: planDecisions(run.config.plan) } : {}),
+    ...(run.config.warmStart ? { warmStart: describeWarmStart(run.config.warmStart) } : {}),
   };
   return { model: buildReportModel(evaluation, facts), evaluation, evaluatedNow };
 }

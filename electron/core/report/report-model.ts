@@ -79,6 +79,8 @@ export interface RunFacts {
   epochCurve?: { epoch: number; trainLoss: number; valLoss: number }[];
   /** The dataset-aware plan's decisions with their reasons (planned runs only). */
   plan?: { label: string; reason: string }[];
+  /** Where a warm-started run began: "started from run 4 (12 layers loaded, head new)". */
+  warmStart?: string;
 }
 
 /** A metric value with three decimals; "n/a" for null, undefined, NaN and COCO's -1. */
@@ -462,6 +464,7 @@ export function buildReportModel(evaluation: EvaluationReport, run: RunFacts = {
   }
   if (run.batchSize !== undefined) facts.push(['Batch size', String(run.batchSize)]);
   if (run.status) facts.push(['Run status', run.status]);
+  if (run.warmStart) facts.push(['Weights', run.warmStart]);
   for (const d of run.plan ?? []) facts.push([`Plan: ${d.label}`, d.reason]);
 
   const body =

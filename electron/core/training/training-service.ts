@@ -6,11 +6,12 @@
  * The model side is the injected MlEngine (native-models): the core never
  * imports TensorFlow.js.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import type { AugmentConfig, BackendPreference, BatchProgress, EpochResult, MlEngine, SplitName, TaskKind, TrainConfig, TrainOutcome } from '../../contract/ml';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import type { AugmentConfig, BackendPreference, BatchProgress, EpochResult, MlEngine, SplitName, TaskKind, TrainConfig, TrainOutcome, WarmStartInfo, WarmStartSourceRef } from '../../contract/ml';
 import type { RecipePlan } from '../../contract/recipe';
 import { FoveaException } from '../../contract/result';
+import { isFoveaCard } from '../assist/model-layouts';
 import type { AuditLog } from '../store/audit-log';
 import type { BlobStore } from '../store/blob-store';
 import type { Db } from '../store/library-db';
@@ -46,7 +47,31 @@ export type TrainRequest = TrainOverrides & {
   /** The run's name ('' or absent: none) and notes, stored with it. */
   name?: string | undefined;
   notes?: string | undefined;
+  /**
+   * Warm start: begin from this finished run's best checkpoint (same task). Same classes: every
+   * layer is loaded; other classes: every layer but the head. The input size defaults to that
+   * run's. Layers that do not fit by name and shape are refused (VALIDATION) before a run exists.
+   */
+  warmStartRunId?: number | undefined;
+  /**
+   * Warm start from a TF.js layers model folder instead (absolute path to the folder or its
+   * model.json; a Fovea TF.js export's model-card.json gives its classes and input size): the
+   * same matching by layer name and shape. Not with warmStartRunId.
+   */
+  warmStartModelPath?: string | undefined;
 };
+
+/** Where a warm start loads from: a run's best checkpoint or a TF.js model folder. */
+interface WarmSource {
+  runId: number | null;
+  /** The folder's name, for a model folder. */
+  model?: string;
+  dir: string;
+  classNames: string[] | null;
+  /** The input size it was trained at, when known (the new run's default). */
+  inputSize: number | null;
+  label: string;
+}
 
 /** The least number of classes a model of this kind can learn: a single-label classifier must tell two apart. */
 export function minClassesFor(task: TaskKind, multiLabel: boolean): number {
@@ -166,7 +191,7 @@ export class TrainingService {
     // The plan's reasons name the patience the run will use (the user's, else the task's).
     const patience = request.earlyStoppingPatience ?? defaults.earlyStoppingPatience;
     const plan = planRecipe(facts, { defaults: { ...defaults, earlyStoppingPatience: patience }, accelerator: request.accelerator === true, timeBudgetSeconds: request.timeBudgetSeconds ?? null });
-    const { classNames: _c, recipe: _r, accelerator: _a, augment, name: _n, notes: _t, ...overrides } = request;
+    const { classNames: _c, recipe: _r, accelerator: _a, augment, name: _n, notes: _t, warmStartRunId: _w, warmStartModelPath: _m, ...overrides } = request;
     const planned = applyPlan(defaults, plan);
     return { plan, config: { ...planned, ...definedOnly(overrides), augment: withAugment(planned.augment, augment), multiLabel: collected.multiLabel } };
   }
@@ -176,7 +201,10 @@ export class TrainingService {
     const { db, ml, splits } = this.#d;
     const phases = new StartPhases((p) => cb.onPhase?.(p), { resumed: false });
     phases.collecting();
-    const { classNames, recipe, accelerator: _accelerator, augment, name, notes, ...overrides } = request;
+    const { classNames, recipe, accelerator: _accelerator, augment, name, notes, warmStartRunId: _warmRun, warmStartModelPath: _warmModel, ...rest } = request;
+    const source = this.#warmSource(request, task);
+    // A warm start keeps the source's input size unless another is asked for (a conv body fits either way; a classifier's depth follows the size).
+    const overrides = source?.inputSize && rest.inputSize === undefined ? { ...rest, inputSize: source.inputSize } : rest;
     const { collected } = collectForClasses(db, datasetId, task, classNames);
     if (collected.samples.length === 0) {
       throw new FoveaException(
@@ -188,8 +216,10 @@ export class TrainingService {
     // A time budget is a planned run: the plan fits the recipe to it.
     const planned = recipe === 'planned' || (request.timeBudgetSeconds ?? null) !== null;
     const config: TrainConfig = planned
-      ? (await this.plan(datasetId, task, request)).config
+      ? (await this.plan(datasetId, task, { ...request, ...(overrides.inputSize !== undefined ? { inputSize: overrides.inputSize } : {}) })).config
       : { ...defaults, ...definedOnly(overrides), augment: withAugment(defaults.augment, augment), multiLabel: collected.multiLabel };
+    // Before anything is created: a source that does not fit is the request's VALIDATION error.
+    if (source) config.warmStart = await this.#checkWarmStart(source, config);
     const split = splits.ensureSplits(datasetId, { seed: config.seed, stratifyBy: labelStratifier(db, datasetId) });
     const splitMap = splits.splitMap(datasetId);
     const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: samplesFor(db, config, collected.samples), splits: splitMap, config, onDecoded: (n) => phases.decoded(n) });
@@ -216,7 +246,19 @@ export class TrainingService {
       action: 'train.start',
       objectType: 'run',
       objectId: runId,
-      details: { datasetId, task, samples: collected.samples.length, classNames: config.classNames, name: label.name, learningRate: config.learningRate, augment: config.augment },
+      details: {
+        datasetId,
+        task,
+        samples: collected.samples.length,
+        classNames: config.classNames,
+        name: label.name,
+        learningRate: config.learningRate,
+        augment: config.augment,
+        // The source's run or folder name (no path), and what was loaded.
+        ...(config.warmStart
+          ? { warmStart: { runId: config.warmStart.runId, ...(config.warmStart.model !== undefined ? { model: config.warmStart.model } : {}), layersLoaded: config.warmStart.layersLoaded, layersNew: config.warmStart.layersNew } }
+          : {}),
+      },
     });
     cb.onStart?.({ runId, config, splits: split, samples: collected.samples.length, warnings: collected.warnings });
     try {
@@ -225,6 +267,100 @@ export class TrainingService {
     } finally {
       provider.dispose();
     }
+  }
+
+  /**
+   * The run a warm start loads: it must exist (NOT_FOUND), be of the same task and have a best
+   * checkpoint (VALIDATION otherwise).
+   */
+  warmStartSource(runId: number, task: TaskKind): WarmSource {
+    const run = this.#d.runs.get(runId);
+    if (run.task !== task) throw new FoveaException('VALIDATION', `Run ${runId} is a ${run.task} run: a ${task} run can only start from a ${task} run.`, { warmStartRunId: runId });
+    const dir = join(this.checkpointDir(runId), 'best');
+    if (!existsSync(join(dir, 'model.json')) && !existsSync(join(`${dir}.old`, 'model.json'))) {
+      throw new FoveaException('VALIDATION', `Run ${runId} has no trained weights to start from (${run.status}, ${run.epochsCompleted} epoch(s) completed).`, { warmStartRunId: runId });
+    }
+    return { runId, dir, classNames: run.config.classNames, inputSize: run.config.inputSize, label: `run ${runId}` };
+  }
+
+  /**
+   * A TF.js layers model folder to warm-start from (absolute path to it or its model.json): its
+   * classes and input size from a Fovea model card beside it, when there is one (VALIDATION for a
+   * card of another task, a relative path, a folder without model.json or a graph model).
+   */
+  warmStartModel(path: string, task: TaskKind): WarmSource {
+    if (!isAbsolute(path)) throw new FoveaException('VALIDATION', `${path} is not an absolute path: give the full path of the TF.js model folder.`);
+    const dir = basename(path) === 'model.json' ? dirname(path) : path;
+    const modelJson = join(dir, 'model.json');
+    if (!existsSync(modelJson)) {
+      const onnx = /\.onnx$/i.test(path) ? ' Starting from an ONNX model is not supported yet: only TF.js layers models.' : '';
+      throw new FoveaException('VALIDATION', `There is no TF.js model at ${dir} (no model.json).${onnx}`);
+    }
+    let format: unknown;
+    try {
+      format = (JSON.parse(readFileSync(modelJson, 'utf8')) as { format?: unknown }).format;
+    } catch (e) {
+      throw new FoveaException('VALIDATION', `${modelJson} is not JSON: ${(e as Error).message}`);
+    }
+    if (format !== undefined && format !== 'layers-model') throw new FoveaException('VALIDATION', `${modelJson} is a TF.js ${String(format)}: only layers models have layer names to match.`);
+    let classNames: string[] | null = null;
+    let inputSize: number | null = null;
+    const cardPath = join(dir, 'model-card.json');
+    if (existsSync(cardPath)) {
+      try {
+        const card = JSON.parse(readFileSync(cardPath, 'utf8')) as unknown;
+        if (isFoveaCard(card)) {
+          if (card.task !== task) throw new FoveaException('VALIDATION', `The model at ${dir} is a ${card.task} model: a ${task} run can only start from a ${task} model.`);
+          classNames = card.classes;
+          const side = card.input.shape[1];
+          inputSize = typeof side === 'number' ? side : null;
+        }
+      } catch (e) {
+        if (e instanceof FoveaException) throw e;
+      }
+    }
+    const model = basename(dir);
+    return { runId: null, model, dir, classNames, inputSize, label: `model ${model}` };
+  }
+
+  #warmSource(request: TrainRequest, task: TaskKind): WarmSource | null {
+    if (request.warmStartRunId !== undefined && request.warmStartModelPath !== undefined) throw new FoveaException('VALIDATION', 'Start from a run or from a model folder, not both.');
+    if (request.warmStartRunId !== undefined) return this.warmStartSource(request.warmStartRunId, task);
+    if (request.warmStartModelPath !== undefined) return this.warmStartModel(request.warmStartModelPath, task);
+    return null;
+  }
+
+  /**
+   * Whether a training request's warm start fits (a VALIDATION error naming the first layer that
+   * does not), without creating anything: the request handler asks it before starting the job.
+   */
+  async checkWarmStartRequest(datasetId: number, task: TaskKind, request: TrainRequest): Promise<WarmStartInfo | null> {
+    const source = this.#warmSource(request, task);
+    if (!source) return null;
+    const { collected } = collectForClasses(this.#d.db, datasetId, task, request.classNames);
+    if (collected.samples.length === 0) return null; // train() refuses it with its own message
+    const { classNames: _c, recipe: _r, accelerator: _a, augment: _g, name: _n, notes: _t, warmStartRunId: _w, warmStartModelPath: _m, ...overrides } = request;
+    const config: TrainConfig = { ...this.#d.ml.defaultConfig(task, collected.classNames, collected.channels), ...definedOnly(overrides), multiLabel: collected.multiLabel };
+    if (overrides.inputSize === undefined && source.inputSize) config.inputSize = source.inputSize;
+    return this.#checkWarmStart(source, config);
+  }
+
+  async #checkWarmStart(source: WarmSource, config: TrainConfig): Promise<WarmStartInfo> {
+    const { ml } = this.#d;
+    if (!ml.checkWarmStart) throw new FoveaException('UNSUPPORTED', 'This ML engine cannot start a run from another model.');
+    const r = await ml.checkWarmStart(warmStartRef(source), config);
+    if (!r.ok) {
+      const label = source.label.charAt(0).toUpperCase() + source.label.slice(1);
+      const size = source.inputSize && source.inputSize !== config.inputSize ? ` ${label} was trained at ${source.inputSize} px: leave the input size empty to use it.` : '';
+      throw new FoveaException('VALIDATION', `Cannot start from ${source.label}: ${r.message}${size}`, { ...(source.runId !== null ? { warmStartRunId: source.runId } : {}), layer: r.layer });
+    }
+    return {
+      runId: source.runId,
+      ...(source.model !== undefined ? { model: source.model, modelDir: source.dir } : {}),
+      layersLoaded: r.loaded.length,
+      layersNew: r.fresh.length,
+      newLayers: r.fresh,
+    };
   }
 
   /**
@@ -290,10 +426,20 @@ export class TrainingService {
       if (runs.heartbeat(runId)) controller.abort();
     };
     const timer = setInterval(beat, HEARTBEAT_MS);
+    // A run that starts afresh (not after a completed epoch) loads its warm start's weights again.
+    const ws = resumeAfterEpoch === undefined ? (config.warmStart ?? null) : null;
+    const warmStart = !ws
+      ? null
+      : ws.runId !== null
+        ? warmStartRef(this.warmStartSource(ws.runId, config.task))
+        : ws.modelDir !== undefined
+          ? warmStartRef(this.warmStartModel(ws.modelDir, config.task))
+          : null;
     try {
       const outcome = await ml.train(config, provider, {
         checkpointDir: dir,
         ...(resumeAfterEpoch !== undefined ? { resumeAfterEpoch } : {}),
+        ...(warmStart ? { warmStart } : {}),
         signal: controller.signal,
         onPhase: (phase) => phases.engine(phase),
         onBatch: (p) => {
@@ -320,6 +466,11 @@ export class TrainingService {
 /** The samples as the model sees them: 2.5-D runs get each slice's neighbours (slice-neighbours.ts). */
 function samplesFor(db: Db, config: TrainConfig, samples: readonly Sample[]): readonly Sample[] {
   return config.slices === '2.5d' ? withNeighbours(db, samples) : samples;
+}
+
+/** The engine's view of a warm-start run: its best checkpoint and classes. */
+function warmStartRef(source: WarmSource): WarmStartSourceRef {
+  return { dir: source.dir, classNames: source.classNames, label: source.label };
 }
 
 /** The default augmentation with the choices made over it. */

@@ -35,6 +35,9 @@ export class TrainingState {
   /** The recipe: the task's defaults or planned from the data; a time budget (minutes, null: none) always plans. */
   recipe = $state<'defaults' | 'planned'>('defaults');
   budgetMinutes = $state<number | null>(null);
+  /** Warm start: the finished run whose weights the new run starts from (null: from scratch), and its detail (classes, input size). */
+  warmStartRunId = $state<number | null>(null);
+  warmStartDetail = $state.raw<RunDetail | null>(null);
 
   /** The ticked classes, in the dataset's order; null: all of `available`. */
   chosenClasses = $state.raw<string[] | null>(null);
@@ -62,6 +65,12 @@ export class TrainingState {
   starting = $state(false);
 
   readonly running = $derived(this.job.running);
+  /** Runs a new run of this task may start from: finished, with a best checkpoint, newest first. */
+  readonly warmStartCandidates = $derived(this.runs.filter((r) => r.task === this.task && (r.status === 'done' || r.status === 'stopped-early') && r.bestEpoch !== null));
+  /** The chosen warm start while it is still one of the candidates (another task drops it). */
+  readonly warmStart = $derived(this.warmStartCandidates.find((r) => r.id === this.warmStartRunId) ?? null);
+  /** A warm start's input size (the new run's default), once its detail is loaded. */
+  readonly warmStartInputSize = $derived(this.warmStart && this.warmStartDetail?.id === this.warmStart.id ? this.warmStartDetail.config.inputSize : null);
   /** Why the ticked classes cannot train (checked here too, so no request is made), or null. */
   readonly classProblem = $derived.by(() => {
     const n = this.chosenClasses?.length ?? this.available.length;
@@ -209,6 +218,15 @@ export class TrainingState {
     if (res.ok) this.runs = res.value;
   }
 
+  /** Chooses the run to start from (null: from scratch) and loads its classes and input size for the form. */
+  async chooseWarmStart(runId: number | null): Promise<void> {
+    this.warmStartRunId = runId;
+    this.warmStartDetail = null;
+    if (runId === null) return;
+    const res = await request('runs.get', { runId });
+    if (res.ok && this.warmStartRunId === runId) this.warmStartDetail = res.value;
+  }
+
   async select(runId: number): Promise<void> {
     const res = await request('runs.get', { runId });
     if (res.ok) this.selected = res.value;
@@ -235,6 +253,7 @@ export class TrainingState {
       ...(Object.values(this.augment).some((x) => x !== undefined && x !== null) ? { augment: chosenAugment(this.augment) } : {}),
       ...(this.planned ? { recipe: 'planned' as const } : {}),
       ...(this.budgetMinutes !== null ? { timeBudgetSeconds: timeBudgetSeconds(this.budgetMinutes) } : {}),
+      ...(this.warmStart ? { warmStartRunId: this.warmStart.id } : {}),
     }));
     this.starting = false;
     if (!res.ok) this.error = res.error;
