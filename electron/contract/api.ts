@@ -23,7 +23,7 @@ import { ASSIST_EVENT_NAMES, assistRequestSchemas, type AssistEvents, type Assis
 import { VOLUME_EVENT_NAMES, volumeRequestSchemas, type VolumeEvents, type VolumeResponses } from './volume';
 import { JOB_EVENT_NAMES, jobRequestSchemas, type JobEvents, type JobResponses } from './jobs';
 import { dicomTagRequestSchemas, type DicomTagResponses } from './dicom-tags';
-import { dataManagementRequestSchemas, type DataManagementResponses } from './data-management';
+import { DATA_MANAGEMENT_EVENT_NAMES, dataManagementRequestSchemas, type DataManagementEvents, type DataManagementResponses } from './data-management';
 import { measureRequestSchemas, type MeasureResponses } from './measure';
 import { runRequestSchemas, trainingStartRunFields, type RunResponses } from './runs';
 import { TimeBudgetSecondsSchema, trainingStartRecipeFields, type RecipePreview } from './training-recipe';
@@ -307,7 +307,7 @@ export interface Responses extends AnnotateResponses, EvaluationResponses, Assis
 }
 
 /** Events pushed from the backend to the UI. */
-export interface Events extends EvaluationEvents, AssistEvents, VolumeEvents, JobEvents {
+export interface Events extends EvaluationEvents, AssistEvents, VolumeEvents, JobEvents, DataManagementEvents {
   /** A dataset was created, changed or its contents changed. */
   'datasets.changed': { datasetId: number };
   /** Import progress, at most a few times a second. */
@@ -351,6 +351,7 @@ export const EVENT_NAMES = [
   ...ASSIST_EVENT_NAMES,
   ...VOLUME_EVENT_NAMES,
   ...JOB_EVENT_NAMES,
+  ...DATA_MANAGEMENT_EVENT_NAMES,
 ] as const satisfies readonly EventName[];
 // Compile-time check that EVENT_NAMES lists every event.
 type _MissingEvents = Exclude<EventName, (typeof EVENT_NAMES)[number]>;

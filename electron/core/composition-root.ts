@@ -231,6 +231,8 @@ export class Core implements CoreParts {
         this.events.emit('datasets.changed', { datasetId });
         if (labels) this.events.emit('labels.changed', { datasetId, itemId: null, seriesId: null });
       },
+      startJob: (spec) => this.jobs.run(spec),
+      deleteFinished: (e) => this.events.emit('datasets.delete.finished', e),
     });
     this.measure = new MeasureService({
       db: this.db,
@@ -339,6 +341,8 @@ export class Core implements CoreParts {
       ...dataManagementHandlers(this.dataManagement),
       ...measureHandlers(this.measure, () => this.measureExportDeps()),
     };
+    // A dataset delete cut short (a crash, the library closed mid-way) goes on now.
+    if (!this.library.readOnly) this.dataManagement.resumeDeletes();
   }
 
   /** What a measurement export needs (the request and `fovea measurements --csv`). */

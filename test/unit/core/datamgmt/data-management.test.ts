@@ -52,6 +52,21 @@ async function refused(core: Core, name: string, input: unknown): Promise<{ code
   return (r as { ok: false; error: { code: string; message: string; details?: unknown } }).error;
 }
 
+/** 'datasets.delete' starts a job: its answer, and the result its finished event carries. */
+async function deleteDataset(core: Core, id: number): Promise<{ runs: number; checkpointDirsRemoved: number; blobFilesRemoved: number; blobs: number }> {
+  let ended: ((r: unknown) => void) | null = null;
+  const seen: { jobId: string; result: unknown }[] = [];
+  const off = core.on('datasets.delete.finished', (e) => (ended ? ended(e) : seen.push(e)));
+  try {
+    const started = (await call(core, 'datasets.delete', { id })) as { jobId: string };
+    const e = (seen.find((x) => x.jobId === started.jobId) ?? (await new Promise((resolve) => (ended = resolve)))) as { result: unknown; error: unknown };
+    assert.equal(e.error, null);
+    return e.result as { runs: number; checkpointDirsRemoved: number; blobFilesRemoved: number; blobs: number };
+  } finally {
+    off();
+  }
+}
+
 function itemIdsOf(core: Core, datasetId: number): number[] {
   return core.db.prepare('SELECT id FROM items WHERE dataset_id = ? ORDER BY id').pluck().all(datasetId) as number[];
 }
@@ -194,7 +209,7 @@ test('delete a dataset: the preview says what goes (runs too); runs, checkpoints
   assert.match(p.summary.join(' '), /Training runs of this dataset are deleted with it/);
   assert.ok(p.blobs > 0 && p.blobs < (core.db.prepare('SELECT count(*) FROM blobs').pluck().get() as number));
 
-  const r = (await call(core, 'datasets.delete', { id: a })) as { runs: number; checkpointDirsRemoved: number; blobFilesRemoved: number; blobs: number };
+  const r = await deleteDataset(core, a);
   assert.equal(r.runs, 1);
   assert.equal(r.checkpointDirsRemoved, 1);
   assert.equal(r.blobFilesRemoved, r.blobs);
@@ -235,7 +250,7 @@ test('refused while a job or a run works on the dataset (CONFLICT), nothing remo
   assert.match((await refused(core, 'datasets.delete', { id: a })).message, new RegExp(`Run ${runId} of this dataset is training`));
   assert.equal((await refused(core, 'items.setSplit', { datasetId: a, itemIds: itemIdsOf(core, a).slice(0, 1), split: 'val' })).code, 'CONFLICT');
   core.db.prepare("UPDATE runs SET status = 'cancelled' WHERE id = ?").run(runId);
-  await call(core, 'datasets.delete', { id: a });
+  await deleteDataset(core, a);
   assert.equal(core.maintenance.check().ok, true);
 });
 
