@@ -92,6 +92,10 @@ export interface DatasetDeletePreview extends DatasetFootprint {
   summary: string[];
 }
 
+/**
+ * What a delete removed. `blobs` and `blobBytes` count the stored files it removed (those only this
+ * dataset used); a delete resumed after a crash counts only what it removed after the restart.
+ */
 export interface DatasetDeleteResult extends DatasetFootprint {
   /** Stored files removed from disk now (files left for `fovea check --repair` when an import was running). */
   blobFilesRemoved: number;
@@ -99,8 +103,11 @@ export interface DatasetDeleteResult extends DatasetFootprint {
   checkpointDirsRemoved: number;
 }
 
+/** What a dataset holds, its blobs aside (counting the blobs only it uses is a look-up per item). */
+export type DatasetContents = Omit<DatasetFootprint, 'blobs' | 'blobBytes'>;
+
 /** The answer to 'datasets.delete': the job that deletes, and what the dataset held when it began. */
-export interface DatasetDeleteStarted extends DatasetFootprint {
+export interface DatasetDeleteStarted extends DatasetContents {
   jobId: string;
 }
 

@@ -16,6 +16,7 @@ export const JOB_SCREENS: Record<JobKind, AppScreen> = {
   evaluation: 'evaluation',
   propagate: 'browse',
   'model-predict': 'models',
+  'dataset-delete': 'library',
 };
 
 /** The screens from which a job of each kind is started and followed (no notice pops up there). */
@@ -28,13 +29,14 @@ export const JOB_HOME_SCREENS: Record<JobKind, readonly AppScreen[]> = {
   evaluation: ['evaluation'],
   propagate: ['browse'],
   'model-predict': ['models'],
+  'dataset-delete': ['library'],
 };
 
 const plural = (n: number, word: string): string => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
 
 /** The kind-specific finished events whose results the panel summarises. */
-export type ResultEvent = 'import.finished' | 'samples.finished' | 'training.finished' | 'export.finished' | 'evaluation.finished' | 'predict.finished' | 'assist.propagate.finished' | 'models.predict.finished';
-export const RESULT_EVENTS: readonly ResultEvent[] = ['import.finished', 'samples.finished', 'training.finished', 'export.finished', 'evaluation.finished', 'predict.finished', 'assist.propagate.finished', 'models.predict.finished'];
+export type ResultEvent = 'import.finished' | 'samples.finished' | 'training.finished' | 'export.finished' | 'evaluation.finished' | 'predict.finished' | 'assist.propagate.finished' | 'models.predict.finished' | 'datasets.delete.finished';
+export const RESULT_EVENTS: readonly ResultEvent[] = ['import.finished', 'samples.finished', 'training.finished', 'export.finished', 'evaluation.finished', 'predict.finished', 'assist.propagate.finished', 'models.predict.finished', 'datasets.delete.finished'];
 
 /** One line about a job's result, or null when its event carries none (an error says why elsewhere). */
 export function resultSummary<E extends ResultEvent>(name: E, payload: Events[E]): string | null {
@@ -77,6 +79,10 @@ export function resultSummary<E extends ResultEvent>(name: E, payload: Events[E]
     case 'models.predict.finished': {
       const r = (e as Events['models.predict.finished']).report;
       return r ? `${plural(r.proposed, 'proposal')} on ${plural(r.images, 'image')}` : null;
+    }
+    case 'datasets.delete.finished': {
+      const r = (e as Events['datasets.delete.finished']).result;
+      return r ? `"${r.name}" deleted: ${plural(r.items, 'item')}, ${plural(r.labels, 'label')}${r.runs ? `, ${plural(r.runs, 'training run')}` : ''}` : null;
     }
     default:
       return null;

@@ -18,6 +18,7 @@ export const JOB_LABELS: Record<JobKind, string> = {
   evaluation: 'Evaluation',
   propagate: 'Propagation',
   'model-predict': 'Model labels',
+  'dataset-delete': 'Dataset delete',
 };
 
 export type JobNotice = JobEvents['job.finished'];

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
+import type { Events } from '../../../../electron/contract/api';
 import type { Core } from '../../../../electron/core/composition-root';
 import { createCore } from '../../../../electron/core/composition-root';
 import { DB_FILE } from '../../../../electron/core/store/library-db';
@@ -52,16 +53,17 @@ async function refused(core: Core, name: string, input: unknown): Promise<{ code
   return (r as { ok: false; error: { code: string; message: string; details?: unknown } }).error;
 }
 
-/** 'datasets.delete' starts a job: its answer, and the result its finished event carries. */
+/** 'datasets.delete' starts a job: the result its finished event carries. */
 async function deleteDataset(core: Core, id: number): Promise<{ runs: number; checkpointDirsRemoved: number; blobFilesRemoved: number; blobs: number }> {
-  let ended: ((r: unknown) => void) | null = null;
-  const seen: { jobId: string; result: unknown }[] = [];
-  const off = core.on('datasets.delete.finished', (e) => (ended ? ended(e) : seen.push(e)));
+  const ended: Events['datasets.delete.finished'][] = [];
+  const off = core.on('datasets.delete.finished', (e) => ended.push(e));
   try {
-    const started = (await call(core, 'datasets.delete', { id })) as { jobId: string };
-    const e = (seen.find((x) => x.jobId === started.jobId) ?? (await new Promise((resolve) => (ended = resolve)))) as { result: unknown; error: unknown };
-    assert.equal(e.error, null);
-    return e.result as { runs: number; checkpointDirsRemoved: number; blobFilesRemoved: number; blobs: number };
+    const { jobId } = (await call(core, 'datasets.delete', { id })) as { jobId: string };
+    while (!ended.some((e) => e.jobId === jobId)) await new Promise((resolve) => setTimeout(resolve, 10));
+    const e = ended.find((x) => x.jobId === jobId);
+    assert.equal(e?.error, null);
+    assert.ok(e?.result);
+    return e.result;
   } finally {
     off();
   }
