@@ -319,11 +319,11 @@ export interface Events extends EvaluationEvents, AssistEvents, VolumeEvents, Jo
   'samples.progress': { jobId: string; phase: string; progress: ImportProgress | null; fraction: number };
   'samples.finished': { jobId: string; datasets: { name: string; id: number; items: number; annotations: number }[]; error: FoveaError | null };
   /** A run began (or resumed): its id and settings. */
-  'training.started': { jobId: string; runId: number; config: TrainConfig; samples: number; warnings: string[] };
+  'training.started': { jobId: string; runId: number; runName: string | null; config: TrainConfig; samples: number; warnings: string[] };
   'training.batch': { runId: number } & BatchProgress;
   'training.epoch': { runId: number } & EpochResult;
-  /** The run ended, or could not start (error set, runId null). */
-  'training.finished': { jobId: string; runId: number | null; outcome: TrainOutcome | null; error: FoveaError | null };
+  /** The run ended, or could not start (error set, runId null). `runName`: the name a person gave it (runs.ts runDisplayName). */
+  'training.finished': { jobId: string; runId: number | null; runName: string | null; outcome: TrainOutcome | null; error: FoveaError | null };
   /** An annotation, a status or the label schema of a dataset changed (item/series when it was one image's). */
   'labels.changed': { datasetId: number; itemId: number | null; seriesId: number | null };
   /** A dataset export is running: images done of total. */

@@ -186,6 +186,8 @@ test('training speaks from Start; the jobs panel and a notice follow it; evaluat
     await page.getByTestId('train-plan').waitFor({ timeout: 30_000 });
     await page.getByTestId('train-epochs').fill('3');
     await page.getByTestId('train-size').fill('32');
+    // A named run: the notice and the jobs panel call it by its name, not "run N".
+    await page.getByTestId('train-name').fill('Shades baseline');
     await page.getByTestId('train-backend').selectOption('wasm');
     await recordTexts(page, 'train-phase');
     const start = performance.now();
@@ -217,13 +219,16 @@ test('training speaks from Start; the jobs panel and a notice follow it; evaluat
     }
     await notice.waitFor({ timeout: 120_000 });
     assert.equal(await notice.getAttribute('data-outcome'), 'done');
+    assert.match((await notice.textContent()) ?? '', /Training of Shades baseline finished/);
     const trained = panel.getByTestId('jobs-panel-finished').filter({ hasText: 'Training' });
     await trained.waitFor();
     const run = t.core.runs.list(datasetId)[0];
     assert.ok(run);
     const row = (await trained.textContent()) ?? '';
     assert.match(row, /Shades/);
-    assert.match(row, new RegExp(`run ${run.id}: done, 3 epochs`));
+    assert.equal(run.name, 'Shades baseline');
+    assert.match(row, /Shades baseline: done, 3 epochs/);
+    assert.doesNotMatch(row, new RegExp(`run ${run.id}`));
     assert.match(row, /\d+ s/);
     await screenshot(page, 'progress-jobs-panel');
     // Escape closes the panel; the notice leads to the result.
