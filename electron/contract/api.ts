@@ -23,7 +23,7 @@ import { ASSIST_EVENT_NAMES, assistRequestSchemas, type AssistEvents, type Assis
 import { VOLUME_EVENT_NAMES, volumeRequestSchemas, type VolumeEvents, type VolumeResponses } from './volume';
 import { JOB_EVENT_NAMES, jobRequestSchemas, type JobEvents, type JobResponses } from './jobs';
 import { dicomTagRequestSchemas, type DicomTagResponses } from './dicom-tags';
-import { dataManagementRequestSchemas, type DataManagementResponses } from './data-management';
+import { DATA_MANAGEMENT_EVENT_NAMES, dataManagementRequestSchemas, type DataManagementEvents, type DataManagementResponses } from './data-management';
 import { measureRequestSchemas, type MeasureResponses } from './measure';
 import { runRequestSchemas, trainingStartRunFields, type RunResponses } from './runs';
 import { TimeBudgetSecondsSchema, trainingStartRecipeFields, type RecipePreview } from './training-recipe';
@@ -307,7 +307,7 @@ export interface Responses extends AnnotateResponses, EvaluationResponses, Assis
 }
 
 /** Events pushed from the backend to the UI. */
-export interface Events extends EvaluationEvents, AssistEvents, VolumeEvents, JobEvents {
+export interface Events extends EvaluationEvents, AssistEvents, VolumeEvents, JobEvents, DataManagementEvents {
   /** A dataset was created, changed or its contents changed. */
   'datasets.changed': { datasetId: number };
   /** Import progress, at most a few times a second. */
@@ -319,11 +319,11 @@ export interface Events extends EvaluationEvents, AssistEvents, VolumeEvents, Jo
   'samples.progress': { jobId: string; phase: string; progress: ImportProgress | null; fraction: number };
   'samples.finished': { jobId: string; datasets: { name: string; id: number; items: number; annotations: number }[]; error: FoveaError | null };
   /** A run began (or resumed): its id and settings. */
-  'training.started': { jobId: string; runId: number; config: TrainConfig; samples: number; warnings: string[] };
+  'training.started': { jobId: string; runId: number; runName: string | null; config: TrainConfig; samples: number; warnings: string[] };
   'training.batch': { runId: number } & BatchProgress;
   'training.epoch': { runId: number } & EpochResult;
-  /** The run ended, or could not start (error set, runId null). */
-  'training.finished': { jobId: string; runId: number | null; outcome: TrainOutcome | null; error: FoveaError | null };
+  /** The run ended, or could not start (error set, runId null). `runName`: the name a person gave it (runs.ts runDisplayName). */
+  'training.finished': { jobId: string; runId: number | null; runName: string | null; outcome: TrainOutcome | null; error: FoveaError | null };
   /** An annotation, a status or the label schema of a dataset changed (item/series when it was one image's). */
   'labels.changed': { datasetId: number; itemId: number | null; seriesId: number | null };
   /** A dataset export is running: images done of total. */
@@ -351,6 +351,7 @@ export const EVENT_NAMES = [
   ...ASSIST_EVENT_NAMES,
   ...VOLUME_EVENT_NAMES,
   ...JOB_EVENT_NAMES,
+  ...DATA_MANAGEMENT_EVENT_NAMES,
 ] as const satisfies readonly EventName[];
 // Compile-time check that EVENT_NAMES lists every event.
 type _MissingEvents = Exclude<EventName, (typeof EVENT_NAMES)[number]>;

@@ -13,6 +13,7 @@
  */
 import * as v from 'valibot';
 import type { Dataset } from './domain';
+import type { FoveaError } from './result';
 import { WITHOUT_UNSAFE_CHARS } from './unsafe-chars';
 
 const Id = v.pipe(v.number(), v.integer(), v.minValue(1));
@@ -38,8 +39,11 @@ export const dataManagementRequestSchemas = {
   /** What deleting a dataset would remove (counts), and whether it is refused now (a job is running on it). */
   'datasets.deletePreview': v.strictObject({ id: Id }),
   /**
-   * Delete a dataset and everything in it (see the file header), in one transaction. CONFLICT while
-   * a job (import, training, prediction, export...) works on it. Audited.
+   * Delete a dataset and everything in it (see the file header) as a job ('dataset-delete'): the
+   * answer comes at once and the dataset is gone from every list from then on; its rows and files
+   * go in batches, with progress ("Deleting: k of N items") and 'datasets.delete.finished' at the
+   * end. A delete cut short (a crash) goes on when the library opens again. CONFLICT while a job
+   * (import, training, prediction, export...) works on it. Audited when it begins.
    */
   'datasets.delete': v.strictObject({ id: Id }),
   /** Delete items of a dataset: their labels, proposals, splits go with them; stored files no item uses any more are removed. */
@@ -88,11 +92,28 @@ export interface DatasetDeletePreview extends DatasetFootprint {
   summary: string[];
 }
 
+/**
+ * What a delete removed. `blobs` and `blobBytes` count the stored files it removed (those only this
+ * dataset used); a delete resumed after a crash counts only what it removed after the restart.
+ */
 export interface DatasetDeleteResult extends DatasetFootprint {
   /** Stored files removed from disk now (files left for `fovea check --repair` when an import was running). */
   blobFilesRemoved: number;
   /** Run checkpoint folders removed. */
   checkpointDirsRemoved: number;
+}
+
+/** What a dataset holds, its blobs aside (counting the blobs only it uses is a look-up per item). */
+export type DatasetContents = Omit<DatasetFootprint, 'blobs' | 'blobBytes'>;
+
+/** The answer to 'datasets.delete': the job that deletes, and what the dataset held when it began. */
+export interface DatasetDeleteStarted extends DatasetContents {
+  jobId: string;
+}
+
+/** The progress phase of a dataset delete ("Deleting: 1,200 of 20,000 items"), said the same by the core, the UI and the CLI. */
+export function datasetDeletePhase(done: number, total: number): string {
+  return `Deleting: ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} items`;
 }
 
 export interface ItemsDeleteResult {
@@ -130,8 +151,15 @@ export interface ItemsSplitResult {
 export interface DataManagementResponses {
   'datasets.rename': Dataset;
   'datasets.deletePreview': DatasetDeletePreview;
-  'datasets.delete': DatasetDeleteResult;
+  'datasets.delete': DatasetDeleteStarted;
   'items.delete': ItemsDeleteResult;
   'items.setStatusMany': ItemsStatusResult;
   'items.setSplit': ItemsSplitResult;
 }
+
+export interface DataManagementEvents {
+  /** A dataset delete job ended: what it removed, or the error (CANCELLED when the library closed mid-way: it resumes on open). */
+  'datasets.delete.finished': { jobId: string; datasetId: number; result: DatasetDeleteResult | null; error: FoveaError | null };
+}
+
+export const DATA_MANAGEMENT_EVENT_NAMES = ['datasets.delete.finished'] as const satisfies readonly (keyof DataManagementEvents)[];

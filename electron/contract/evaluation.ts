@@ -68,7 +68,8 @@ export interface EvaluationEvents {
   'predict.finished': { jobId: string; runId: number; report: PredictReport | null; error: FoveaError | null };
   /** Images scored so far of `total`, and the phase ('Loading the model', 'Predicting', 'Computing metrics'). */
   'evaluation.progress': { jobId: string; runId: number; done: number; total: number; phase: string };
-  'evaluation.finished': { jobId: string; runId: number; split: EvaluationSplit; datasetId: number | null; summary: EvaluationSummary | null; error: FoveaError | null };
+  /** `runName`: the name a person gave the run, for notices (runs.ts runDisplayName). */
+  'evaluation.finished': { jobId: string; runId: number; runName: string | null; split: EvaluationSplit; datasetId: number | null; summary: EvaluationSummary | null; error: FoveaError | null };
 }
 
 export const EVALUATION_EVENT_NAMES = ['predict.progress', 'predict.finished', 'evaluation.progress', 'evaluation.finished'] as const satisfies readonly (keyof EvaluationEvents)[];

@@ -10,7 +10,7 @@ import * as v from 'valibot';
 import { ERROR_CODES } from './result';
 
 /** Every kind of job, defined once. */
-export const JOB_KINDS = ['import', 'samples', 'training', 'export', 'predict', 'evaluation', 'propagate', 'model-predict'] as const;
+export const JOB_KINDS = ['import', 'samples', 'training', 'export', 'predict', 'evaluation', 'propagate', 'model-predict', 'dataset-delete'] as const;
 export const JobKindSchema = v.picklist(JOB_KINDS);
 export type JobKind = v.InferOutput<typeof JobKindSchema>;
 

@@ -231,6 +231,8 @@ export class Core implements CoreParts {
         this.events.emit('datasets.changed', { datasetId });
         if (labels) this.events.emit('labels.changed', { datasetId, itemId: null, seriesId: null });
       },
+      startJob: (spec) => this.jobs.run(spec),
+      deleteFinished: (e) => this.events.emit('datasets.delete.finished', e),
     });
     this.measure = new MeasureService({
       db: this.db,
@@ -339,6 +341,8 @@ export class Core implements CoreParts {
       ...dataManagementHandlers(this.dataManagement),
       ...measureHandlers(this.measure, () => this.measureExportDeps()),
     };
+    // A dataset delete cut short (a crash, the library closed mid-way) goes on now.
+    if (!this.library.readOnly) this.dataManagement.resumeDeletes();
   }
 
   /** What a measurement export needs (the request and `fovea measurements --csv`). */
@@ -542,7 +546,7 @@ export class Core implements CoreParts {
             runId = info.runId;
             epochs = info.config.epochs;
             job.subject({ runId: info.runId, datasetId: this.runs.get(info.runId).datasetId });
-            this.events.emit('training.started', { jobId, runId: info.runId, config: info.config, samples: info.samples, warnings: info.warnings });
+            this.events.emit('training.started', { jobId, runId: info.runId, runName: this.runs.get(info.runId).name, config: info.config, samples: info.samples, warnings: info.warnings });
           },
           // The last batch of each epoch always goes out (the curve's end point).
           onBatch: (id, p) =>
@@ -557,9 +561,22 @@ export class Core implements CoreParts {
         }),
       outcomeOf: ({ outcome }) => (outcome.status === 'cancelled' ? 'cancelled' : outcome.status === 'failed' ? 'failed' : 'done'),
       finished: (r) =>
-        this.events.emit('training.finished', r.ok ? { jobId, runId: r.value.runId, outcome: r.value.outcome, error: null } : { jobId, runId, outcome: null, error: r.error }),
+        this.events.emit(
+          'training.finished',
+          r.ok ? { jobId, runId: r.value.runId, runName: this.#runName(r.value.runId), outcome: r.value.outcome, error: null } : { jobId, runId, runName: this.#runName(runId), outcome: null, error: r.error },
+        ),
     });
     return { jobId };
+  }
+
+  /** The name a person gave a run (null: none, or no such run any more, or the library is closed). */
+  #runName(runId: number | null): string | null {
+    if (runId === null || this.#closed) return null;
+    try {
+      return this.runs.get(runId).name;
+    } catch {
+      return null;
+    }
   }
 
   /** Export a dataset (labels, or de-identified DICOM) as a job (UI): returns at once, reports through events. */

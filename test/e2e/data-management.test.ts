@@ -3,6 +3,7 @@
  * the Library home (the confirmation says what happens to training runs, and a running run refuses
  * the delete), and marking items in Browse from the keyboard and the mouse for batch status,
  * split (a patient moves whole, said plainly) and delete. `fovea check` passes after the deletes.
+ * Deleting a big dataset is a job: the row goes at once, the Jobs panel shows its progress.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
@@ -12,6 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import type { Core } from '../../electron/core/composition-root';
 import { startBridge, type Bridge } from '../harness/bridge-server';
+import { seedBigDataset } from '../helpers/big-dataset';
 import { SHARED_TESTDATA } from '../helpers/paths';
 import { tempCore } from '../helpers/temp-library';
 import { launchBrowser, openApp, screenshot } from './browser';
@@ -211,5 +213,37 @@ test('Library home: rename in place, and delete with a confirmation that says wh
   assert.equal(check.ok, true, JSON.stringify(check));
   assert.deepEqual(check.orphanBlobFiles, []);
   await screenshot(page, 'data-management-after-delete');
+  await close();
+});
+
+test('Library home: a big dataset is deleted as a job: gone from the list at once, its progress in the Jobs panel, then a notice of what went', { timeout: 180_000 }, async () => {
+  const big = seedBigDataset(core, 'Big scans', 20_000).datasetId;
+  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 800 } });
+  const row = page.locator(`tr[data-dataset-id="${big}"]`);
+  await row.waitFor();
+  await row.getByTestId('delete-dataset').click();
+  await page.getByTestId('delete-dialog').waitFor();
+  await page.getByTestId('delete-confirm').click();
+
+  // At once: the row goes and the notice says the delete is under way, while the job still runs.
+  await row.waitFor({ state: 'detached' });
+  await page.getByTestId('library-notice').filter({ hasText: 'Deleting "Big scans" (20,000 items)…' }).waitFor();
+  assert.equal(core.jobs.list('dataset-delete').length, 1, 'the delete is still running');
+  assert.equal(core.datasets.findByName('Big scans'), null);
+
+  await page.getByTestId('jobs-open').click();
+  const running = page.getByTestId('jobs-panel-running').and(page.locator('[data-kind="dataset-delete"]'));
+  await running.filter({ hasText: /Deleting: [\d,]+ of 20,000 items/ }).waitFor();
+  assert.match((await running.textContent()) ?? '', /Dataset delete/);
+  await screenshot(page, 'data-management-delete-job-running');
+
+  const finished = page.getByTestId('jobs-panel-finished').and(page.locator('[data-kind="dataset-delete"]'));
+  await finished.waitFor({ timeout: 120_000 });
+  assert.match((await finished.getByTestId('jobs-panel-result').textContent()) ?? '', /"Big scans" deleted: 20,000 items, 40,000 labels/);
+  await page.getByTestId('library-notice').filter({ hasText: 'Deleted "Big scans": 20,000 items, 40,000 labels.' }).waitFor();
+  await screenshot(page, 'data-management-delete-job-done');
+  assert.equal(core.db.prepare('SELECT count(*) FROM items WHERE dataset_id = ?').pluck().get(big), 0);
+  assert.equal(core.db.prepare('SELECT count(*) FROM datasets WHERE id = ?').pluck().get(big), 0);
+  await page.keyboard.press('Escape');
   await close();
 });

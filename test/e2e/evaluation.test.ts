@@ -9,38 +9,22 @@
  * as the annotator's (human) label, and sort the browser by uncertainty.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { test } from 'node:test';
 import type { ClassificationReport } from '../../electron/contract/evaluation';
 import { readStoredEvaluation } from '../../electron/core/evaluation/evaluate-run';
 import { SAMPLE_CT_DATASET } from '../../electron/core/samples/sample-library';
-import { startBridge, type Bridge } from '../harness/bridge-server';
-import { tempSampleCore } from '../helpers/sample-library-cache';
-import type { tempCore } from '../helpers/temp-library';
-import { launchBrowser, openApp, screenshot } from './browser';
+import { screenshot } from './browser';
+import { withSampleApp } from './sample-app';
 
-let browser: Browser;
-let bridge: Bridge;
-let t: ReturnType<typeof tempCore>;
-
-before(async () => {
-  t = await tempSampleCore('demo');
-  bridge = await startBridge(t.core);
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await bridge?.close();
-  t?.cleanup();
-});
+const app = withSampleApp('demo');
 
 test('train from the UI, evaluate, click a confusion-matrix cell, land in the viewer on its images; pre-label, accept a proposal, sort by uncertainty', { timeout: 300_000 }, async () => {
-  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 1000 } });
+  const { page, close } = await app.open({ viewport: { width: 1400, height: 1000 } });
   await page.getByTestId('dataset-list').waitFor();
 
   // --- A short run from the training screen.
   await page.keyboard.press('Alt+3');
-  const ct = t.core.datasets.findByName(SAMPLE_CT_DATASET);
+  const ct = app.core.datasets.findByName(SAMPLE_CT_DATASET);
   assert.ok(ct);
   await page.getByTestId('train-dataset').selectOption(String(ct.id));
   await page.getByTestId('train-task').selectOption('classification');
@@ -49,7 +33,7 @@ test('train from the UI, evaluate, click a confusion-matrix cell, land in the vi
   await page.getByTestId('train-size').fill('32');
   await page.getByTestId('train-start').click();
   await page.getByTestId('run-status').filter({ hasText: /^(done|stopped-early)$/ }).waitFor({ timeout: 180_000 });
-  const run = t.core.runs.list(ct.id)[0];
+  const run = app.core.runs.list(ct.id)[0];
   assert.ok(run);
 
   // --- The evaluation screen: nothing stored yet, then evaluate the test split.
@@ -65,7 +49,7 @@ test('train from the UI, evaluate, click a confusion-matrix cell, land in the vi
   if (await page.getByTestId('eval-error').isVisible()) assert.fail(`evaluation failed: ${await page.getByTestId('eval-error').textContent()}`);
   await page.getByTestId('curve-roc').waitFor();
   await page.getByTestId('curve-pr').waitFor();
-  const report = readStoredEvaluation(t.core, run.id, 'test') as unknown as ClassificationReport;
+  const report = readStoredEvaluation(app.core, run.id, 'test') as unknown as ClassificationReport;
   assert.ok(report && report.task === 'classification');
   const headline = (await page.getByTestId('eval-headline').textContent()) ?? '';
   assert.match(headline, new RegExp(`Accuracy ${report.accuracy.toFixed(3)}`));
@@ -115,8 +99,8 @@ test('train from the UI, evaluate, click a confusion-matrix cell, land in the vi
   await page.getByTestId('predict-only-unlabeled').uncheck();
   await page.getByTestId('predict-start').click();
   await page.getByTestId('predict-report').waitFor({ timeout: 120_000 });
-  const proposed = t.core.db.prepare("SELECT count(*) AS n FROM annotations WHERE run_id = ? AND source = 'model' AND status = 'proposed'").get(run.id) as { n: number };
-  const items = t.core.db.prepare('SELECT count(*) AS n FROM items WHERE dataset_id = ?').get(ct.id) as { n: number };
+  const proposed = app.core.db.prepare("SELECT count(*) AS n FROM annotations WHERE run_id = ? AND source = 'model' AND status = 'proposed'").get(run.id) as { n: number };
+  const items = app.core.db.prepare('SELECT count(*) AS n FROM items WHERE dataset_id = ?').get(ct.id) as { n: number };
   assert.equal(proposed.n, items.n, 'one proposed class per CT image');
   assert.match((await page.getByTestId('predict-report').textContent()) ?? '', new RegExp(`^${items.n} proposal`));
   await screenshot(page, 'evaluation-prelabel');
@@ -131,11 +115,11 @@ test('train from the UI, evaluate, click a confusion-matrix cell, land in the vi
   await proposal.waitFor({ timeout: 30_000 });
   const proposalId = Number(((await proposal.getAttribute('data-testid')) ?? '').replace('proposal-', ''));
   const shownNow = Number(await page.getByTestId('eval-viewer').getAttribute('data-item-id'));
-  const before = t.core.annotations.get(proposalId);
+  const before = app.core.annotations.get(proposalId);
   assert.ok(before && before.status === 'proposed' && before.source === 'model' && before.itemId === shownNow);
   await page.getByTestId(`accept-${proposalId}`).click();
   await page.waitForFunction((id) => !document.querySelector(`[data-testid="proposal-${id}"]`), proposalId, { timeout: 30_000 });
-  const accepted = t.core.annotations.get(proposalId);
+  const accepted = app.core.annotations.get(proposalId);
   assert.ok(accepted);
   assert.equal(accepted.status, 'active');
   assert.equal(accepted.source, 'human');
@@ -149,7 +133,7 @@ test('train from the UI, evaluate, click a confusion-matrix cell, land in the vi
   await page.keyboard.press('Alt+4');
   await page.getByTestId('browse-dataset').selectOption({ label: `${ct.name} (${items.n})` });
   await page.getByTestId('sort').selectOption('uncertainty');
-  const top = t.core.db.prepare('SELECT item_id FROM item_uncertainty WHERE run_id = ? ORDER BY score DESC, item_id LIMIT 1').get(run.id) as { item_id: number };
+  const top = app.core.db.prepare('SELECT item_id FROM item_uncertainty WHERE run_id = ? ORDER BY score DESC, item_id LIMIT 1').get(run.id) as { item_id: number };
   await page.locator(`.cell[data-index="0"][data-item-id="${top.item_id}"]`).waitFor({ timeout: 30_000 });
   await close();
 });

@@ -10,29 +10,21 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { test } from 'node:test';
 import { SAMPLE_ROAD_DATASET } from '../../electron/core/samples/sample-library';
-import { startBridge } from '../harness/bridge-server';
 import { tempSampleCore } from '../helpers/sample-library-cache';
-import { launchBrowser, openApp, screenshot } from './browser';
+import { screenshot } from './browser';
+import { useBrowser, withApp } from './sample-app';
 
-let browser: Browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 test('export the sample road scenes for PyTorch detection from the export screen: train.py, plan, splits and COCO boxes on disk', { timeout: 60_000 }, async () => {
   const t = await tempSampleCore('tiny');
   const empty = t.core.datasets.create('Nothing labelled', '');
-  const bridge = await startBridge(t.core);
-  try {
+  await withApp(browser(), t, async ({ open }) => {
     const road = t.core.datasets.findByName(SAMPLE_ROAD_DATASET);
     assert.ok(road);
-    const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 900 } });
+    const { page, close } = await open({ viewport: { width: 1280, height: 900 } });
     await page.keyboard.press('Alt+7');
     await page.getByTestId('export-dataset').selectOption({ label: `${SAMPLE_ROAD_DATASET} (${road.counts.items} items)` });
     await page.getByTestId('export-format').selectOption('pytorch');
@@ -94,8 +86,5 @@ test('export the sample road scenes for PyTorch detection from the export screen
     assert.equal(existsSync(refusedDir), false);
     await screenshot(page, 'export-training-refused');
     await close();
-  } finally {
-    await bridge.close();
-    t.cleanup();
-  }
+  });
 });

@@ -9,30 +9,22 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import dicomParser from 'dicom-parser';
-import type { Browser } from 'playwright-core';
 import { SAMPLE_CT_DATASET, SAMPLE_ROAD_DATASET } from '../../electron/core/samples/sample-library';
-import { startBridge } from '../harness/bridge-server';
 import { SHARED_TESTDATA } from '../helpers/paths';
 import { tempSampleCore } from '../helpers/sample-library-cache';
-import { launchBrowser, openApp, screenshot } from './browser';
+import { screenshot } from './browser';
+import { useBrowser, withApp } from './sample-app';
 
-let browser: Browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 test('export the sample road dataset as COCO from the export screen; files on disk match the manifest', { timeout: 30_000 }, async () => {
   const t = await tempSampleCore('tiny');
-  const bridge = await startBridge(t.core);
-  try {
+  await withApp(browser(), t, async ({ open }) => {
     const road = t.core.datasets.findByName(SAMPLE_ROAD_DATASET);
     assert.ok(road);
-    const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 900 } });
+    const { page, close } = await open({ viewport: { width: 1280, height: 900 } });
     await page.keyboard.press('Alt+7');
     await page.getByTestId('export-dataset').selectOption({ label: `${SAMPLE_ROAD_DATASET} (${road.counts.items} items)` });
     await page.getByTestId('export-format').selectOption('coco');
@@ -62,10 +54,7 @@ test('export the sample road dataset as COCO from the export screen; files on di
     assert.deepEqual(readFileSync(join(outDir, 'annotations.json')), coco);
     await screenshot(page, 'export-conflict');
     await close();
-  } finally {
-    await bridge.close();
-    t.cleanup();
-  }
+  });
 });
 
 test('de-identified DICOM of the sample CT from the export screen, with an option; burned-in images held back, then confirmed', { timeout: 30_000 }, async () => {
@@ -73,11 +62,10 @@ test('de-identified DICOM of the sample CT from the export screen, with an optio
   // An ultrasound and a secondary capture without BurnedInAnnotation: held back by default.
   const burned = t.core.datasets.create('Burned-in check', '');
   await t.core.importFiles({ datasetId: burned.id, paths: [join(SHARED_TESTDATA, 'dicom/pydicom-data/US1_UNCR.dcm'), join(SHARED_TESTDATA, 'dicom/pydicom/SC_rgb_rle.dcm')] });
-  const bridge = await startBridge(t.core);
-  try {
+  await withApp(browser(), t, async ({ open }) => {
     const ct = t.core.datasets.findByName(SAMPLE_CT_DATASET);
     assert.ok(ct);
-    const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 1100 } });
+    const { page, close } = await open({ viewport: { width: 1280, height: 1100 } });
     await page.keyboard.press('Alt+7');
     await page.getByTestId('export-dataset').selectOption({ label: `${SAMPLE_CT_DATASET} (${ct.counts.items} items)` });
     await page.getByTestId('export-format').selectOption('dicom-deid');
@@ -128,8 +116,5 @@ test('de-identified DICOM of the sample CT from the export screen, with an optio
     const audit = t.core.db.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE details LIKE '%urned%'").get() as { n: number };
     assert.ok(audit.n >= 1, 'the confirmation is in the audit log');
     await close();
-  } finally {
-    await bridge.close();
-    t.cleanup();
-  }
+  });
 });

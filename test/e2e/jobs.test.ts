@@ -9,26 +9,18 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { test } from 'node:test';
 import sharp from 'sharp';
-import { startBridge } from '../harness/bridge-server';
 import { tempCore } from '../helpers/temp-library';
-import { launchBrowser, openApp, screenshot } from './browser';
+import { screenshot } from './browser';
+import { useBrowser, withApp } from './sample-app';
 
-let browser: Browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 test('an import of a path that does not exist finishes, shows why, and leaves no empty dataset', { timeout: 60_000 }, async () => {
   const t = tempCore();
-  const bridge = await startBridge(t.core);
-  try {
-    const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 800 } });
+  await withApp(browser(), t, async ({ open }) => {
+    const { page, close } = await open({ viewport: { width: 1280, height: 800 } });
     await page.keyboard.press('Alt+2');
     const missing = join(t.dir, 'no-such-folder');
     await page.getByTestId('import-dataset').fill('Typo import');
@@ -49,10 +41,7 @@ test('an import of a path that does not exist finishes, shows why, and leaves no
     await page.keyboard.press('Alt+1');
     await page.getByTestId('empty-library').waitFor();
     await close();
-  } finally {
-    await bridge.close();
-    t.cleanup();
-  }
+  });
 });
 
 async function shadesDataset(core: ReturnType<typeof tempCore>['core'], dir: string): Promise<number> {
@@ -78,9 +67,8 @@ test('the training screen keeps a running run across navigation, and the shell s
   const t = tempCore();
   const datasetId = await shadesDataset(t.core, t.dir);
   const other = t.core.datasets.create('Another dataset', '');
-  const bridge = await startBridge(t.core);
-  try {
-    const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 1000 } });
+  await withApp(browser(), t, async ({ open }) => {
+    const { page, close } = await open({ viewport: { width: 1400, height: 1000 } });
     await page.getByTestId('dataset-list').waitFor();
     await page.keyboard.press('Alt+3');
     await page.getByTestId('train-dataset').selectOption(String(datasetId));
@@ -124,8 +112,5 @@ test('the training screen keeps a running run across navigation, and the shell s
     assert.equal(runs.length, 1);
     assert.equal(runs[0]?.config.earlyStoppingPatience, 0, 'the patience field reached the run');
     await close();
-  } finally {
-    await bridge.close();
-    t.cleanup();
-  }
+  });
 });

@@ -14,20 +14,14 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { test } from 'node:test';
+import type { Page } from 'playwright-core';
 import sharp from 'sharp';
-import { startBridge } from '../harness/bridge-server';
 import { tempCore } from '../helpers/temp-library';
-import { launchBrowser, openApp, screenshot } from './browser';
+import { screenshot } from './browser';
+import { useBrowser, withApp } from './sample-app';
 
-let browser: Browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 /** A two-class dataset of flat grey images (dark / bright), labelled from a CSV. */
 async function shadesDataset(core: ReturnType<typeof tempCore>['core'], dir: string, n: number, size: number): Promise<number> {
@@ -80,9 +74,8 @@ async function seenTexts(page: Page, testId: string): Promise<{ t: number; text:
 test('Alt+4 gives the Browse grid the keyboard focus, from another screen and from a field of Browse', { timeout: 60_000 }, async () => {
   const t = tempCore();
   await shadesDataset(t.core, t.dir, 12, 16);
-  const bridge = await startBridge(t.core);
-  try {
-    const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 800 } });
+  await withApp(browser(), t, async ({ open }) => {
+    const { page, close } = await open({ viewport: { width: 1280, height: 800 } });
     await page.getByTestId('dataset-list').waitFor();
     const selected = (): Promise<string | null> => page.locator('[data-testid="browse-grid"] [aria-selected="true"]').getAttribute('data-index');
 
@@ -107,20 +100,16 @@ test('Alt+4 gives the Browse grid the keyboard focus, from another screen and fr
     assert.equal(await selected(), '3');
     await screenshot(page, 'progress-browse-focus');
     await close();
-  } finally {
-    await bridge.close();
-    t.cleanup();
-  }
+  });
 });
 
 test('the sample library bar moves with the work, phase by phase, only forward and never still for long', { timeout: 300_000 }, async () => {
   const t = tempCore();
-  const bridge = await startBridge(t.core);
   // What the core sends, with the time it was sent.
   const events: { t: number; phase: string; fraction: number }[] = [];
   const off = t.core.events.on('samples.progress', (e) => events.push({ t: performance.now(), phase: e.phase, fraction: e.fraction }));
-  try {
-    const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 800 } });
+  await withApp(browser(), t, async ({ open }) => {
+    const { page, close } = await open({ viewport: { width: 1280, height: 800 } });
     await page.getByTestId('open-sample').waitFor();
     await recordTexts(page, 'sample-progress');
     const started = performance.now();
@@ -154,19 +143,14 @@ test('the sample library bar moves with the work, phase by phase, only forward a
     assert.ok(half.t - (seen[0]?.t ?? 0) < 0.8 * (ended - started), 'the bar stayed low for most of the time');
     assert.ok(seen.some((s) => /Generating road scenes… \d+%/.test(s.text)), 'the phase label is shown');
     await close();
-  } finally {
-    off();
-    await bridge.close();
-    t.cleanup();
-  }
+  }).finally(off);
 });
 
 test('training speaks from Start; the jobs panel and a notice follow it; evaluation reports per image', { timeout: 420_000 }, async () => {
   const t = tempCore();
   const datasetId = await shadesDataset(t.core, t.dir, 96, 32);
-  const bridge = await startBridge(t.core);
-  try {
-    const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 1000 } });
+  await withApp(browser(), t, async ({ open }) => {
+    const { page, close } = await open({ viewport: { width: 1400, height: 1000 } });
     await page.getByTestId('dataset-list').waitFor();
 
     // --- An import of a folder that is not there lands in the panel, saying why nothing came in.
@@ -186,6 +170,8 @@ test('training speaks from Start; the jobs panel and a notice follow it; evaluat
     await page.getByTestId('train-plan').waitFor({ timeout: 30_000 });
     await page.getByTestId('train-epochs').fill('3');
     await page.getByTestId('train-size').fill('32');
+    // A named run: the notice and the jobs panel call it by its name, not "run N".
+    await page.getByTestId('train-name').fill('Shades baseline');
     await page.getByTestId('train-backend').selectOption('wasm');
     await recordTexts(page, 'train-phase');
     const start = performance.now();
@@ -217,13 +203,16 @@ test('training speaks from Start; the jobs panel and a notice follow it; evaluat
     }
     await notice.waitFor({ timeout: 120_000 });
     assert.equal(await notice.getAttribute('data-outcome'), 'done');
+    assert.match((await notice.textContent()) ?? '', /Training of Shades baseline finished/);
     const trained = panel.getByTestId('jobs-panel-finished').filter({ hasText: 'Training' });
     await trained.waitFor();
     const run = t.core.runs.list(datasetId)[0];
     assert.ok(run);
     const row = (await trained.textContent()) ?? '';
     assert.match(row, /Shades/);
-    assert.match(row, new RegExp(`run ${run.id}: done, 3 epochs`));
+    assert.equal(run.name, 'Shades baseline');
+    assert.match(row, /Shades baseline: done, 3 epochs/);
+    assert.doesNotMatch(row, new RegExp(`run ${run.id}`));
     assert.match(row, /\d+ s/);
     await screenshot(page, 'progress-jobs-panel');
     // Escape closes the panel; the notice leads to the result.
@@ -259,8 +248,5 @@ test('training speaks from Start; the jobs panel and a notice follow it; evaluat
     assert.ok(shown.some((s) => new RegExp(`(Loading the model|Predicting): image \\d+ of ${images}`).test(s)), `the screen showed: ${shown.join(' | ')}`);
     assert.ok(!shown.some((s) => /batch 0/.test(s)));
     await close();
-  } finally {
-    await bridge.close();
-    t.cleanup();
-  }
+  });
 });

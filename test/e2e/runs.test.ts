@@ -12,31 +12,16 @@
  * per-patient tables show the report's groups.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { test } from 'node:test';
+import type { Page } from 'playwright-core';
 import type { ClassificationReport } from '../../electron/contract/evaluation';
 import { binaryScores, thresholdMetrics } from '../../electron/contract/runs';
 import { readStoredEvaluation } from '../../electron/core/evaluation/evaluate-run';
 import { SAMPLE_CT_DATASET } from '../../electron/core/samples/sample-library';
-import { startBridge, type Bridge } from '../harness/bridge-server';
-import { tempSampleCore } from '../helpers/sample-library-cache';
-import type { tempCore } from '../helpers/temp-library';
-import { launchBrowser, openApp, screenshot } from './browser';
+import { screenshot } from './browser';
+import { withSampleApp } from './sample-app';
 
-let browser: Browser;
-let bridge: Bridge;
-let t: ReturnType<typeof tempCore>;
-
-before(async () => {
-  t = await tempSampleCore('demo');
-  bridge = await startBridge(t.core);
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await bridge?.close();
-  t?.cleanup();
-});
+const app = withSampleApp('demo');
 
 async function waitDone(page: Page, name: string): Promise<void> {
   await page.getByTestId('run-name').filter({ hasText: new RegExp(`^${name}$`) }).waitFor({ timeout: 60_000 });
@@ -44,15 +29,15 @@ async function waitDone(page: Page, name: string): Promise<void> {
 }
 
 test('name two runs, rename one, compare them, move the decision threshold', { timeout: 480_000 }, async () => {
-  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 1000 } });
+  const { page, close } = await app.open({ viewport: { width: 1400, height: 1000 } });
   await page.getByTestId('dataset-list').waitFor();
   await page.keyboard.press('Alt+3');
-  const ct = t.core.datasets.findByName(SAMPLE_CT_DATASET);
+  const ct = app.core.datasets.findByName(SAMPLE_CT_DATASET);
   assert.ok(ct);
   await page.getByTestId('train-dataset').selectOption(String(ct.id));
   await page.getByTestId('train-task').selectOption('classification');
   await page.getByTestId('train-plan').filter({ hasText: 'grouped by patient' }).waitFor({ timeout: 30_000 });
-  const defaults = t.core.ml.defaultConfig('classification', ['lesion present', 'normal'], 1);
+  const defaults = app.core.ml.defaultConfig('classification', ['lesion present', 'normal'], 1);
   assert.equal(await page.getByTestId('train-lr').getAttribute('placeholder'), String(defaults.learningRate));
 
   // --- A learning rate above 1 or a rotation of 400 degrees: the contract's message at once, Start disabled.
@@ -69,13 +54,13 @@ test('name two runs, rename one, compare them, move the decision threshold', { t
   assert.equal(await page.getByTestId('train-start').isDisabled(), true);
   await page.getByTestId('train-aug-rotate').fill('');
   await page.getByTestId('train-recipe-problem').waitFor({ state: 'detached' });
-  assert.equal(t.core.runs.list(ct.id).length, 0);
+  assert.equal(app.core.runs.list(ct.id).length, 0);
 
   // --- Run 1: named, with notes and a learning rate.
   await screenshot(page, 'runs-setup');
   await page.getByTestId('train-start').click();
   await waitDone(page, 'baseline');
-  const first = t.core.runs.list(ct.id)[0];
+  const first = app.core.runs.list(ct.id)[0];
   assert.ok(first);
   assert.equal(first.name, 'baseline');
   assert.equal(first.notes, 'first try, default augmentation');
@@ -94,7 +79,7 @@ test('name two runs, rename one, compare them, move the decision threshold', { t
   await page.getByTestId('train-aug-rotate').fill('0');
   await page.getByTestId('train-start').click();
   await waitDone(page, 'flips');
-  const second = t.core.runs.list(ct.id)[0];
+  const second = app.core.runs.list(ct.id)[0];
   assert.ok(second && second.id !== first.id);
   assert.equal(second.name, 'flips');
   assert.deepEqual(second.config.augment, { ...defaults.augment, flipVertical: true, rotateDegrees: 0 });
@@ -112,9 +97,9 @@ test('name two runs, rename one, compare them, move the decision threshold', { t
   await page.getByTestId('run-notes').filter({ hasText: 'kept: the reference run' }).waitFor();
   await screenshot(page, 'runs-renamed');
   await page.getByTestId(`run-link-${first.id}`).filter({ hasText: 'baseline lr 0.002' }).waitFor();
-  assert.equal(t.core.runs.get(first.id).name, 'baseline lr 0.002');
-  assert.equal(t.core.runs.get(first.id).notes, 'kept: the reference run');
-  assert.equal(t.core.db.prepare("SELECT count(*) FROM audit_log WHERE action = 'run.update' AND object_id = ?").pluck().get(String(first.id)), 1);
+  assert.equal(app.core.runs.get(first.id).name, 'baseline lr 0.002');
+  assert.equal(app.core.runs.get(first.id).notes, 'kept: the reference run');
+  assert.equal(app.core.db.prepare("SELECT count(*) FROM audit_log WHERE action = 'run.update' AND object_id = ?").pluck().get(String(first.id)), 1);
 
   // --- Compare: tick both; curves overlaid with the names in the legend, a row per run.
   await page.getByTestId(`compare-${first.id}`).check();
@@ -131,7 +116,7 @@ test('name two runs, rename one, compare them, move the decision threshold', { t
   assert.equal(await rows.count(), 2);
   assert.match((await rows.nth(0).textContent()) ?? '', /baseline lr 0\.002.*0\.002/);
   assert.match((await rows.nth(1).textContent()) ?? '', /flips.*flip ↕/);
-  const bestAcc = t.core.runs.get(second.id).metrics?.['accuracy'];
+  const bestAcc = app.core.runs.get(second.id).metrics?.['accuracy'];
   assert.equal(await rows.nth(1).locator('td[data-metric="accuracy"]').textContent(), bestAcc === undefined ? '—' : bestAcc.toFixed(3));
   await cmp.scrollIntoViewIfNeeded();
   await screenshot(page, 'runs-compare');
@@ -147,7 +132,7 @@ test('name two runs, rename one, compare them, move the decision threshold', { t
   await page.getByTestId('eval-start').click();
   await page.getByTestId('threshold-panel').or(page.getByTestId('eval-error')).waitFor({ timeout: 120_000 });
   if (await page.getByTestId('eval-error').isVisible()) assert.fail(`evaluation failed: ${await page.getByTestId('eval-error').textContent()}`);
-  const report = readStoredEvaluation(t.core, second.id, 'all') as unknown as ClassificationReport;
+  const report = readStoredEvaluation(app.core, second.id, 'all') as unknown as ClassificationReport;
   assert.ok(report && report.task === 'classification');
   const data = binaryScores(report.images, report.source.classNames.length, report.multiLabel);
   assert.ok(data);

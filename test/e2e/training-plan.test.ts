@@ -8,35 +8,19 @@
  * worst image opened: the viewer shows the truth and the model's prediction (item 4).
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { test } from 'node:test';
 import { SAMPLE_CT_DATASET } from '../../electron/core/samples/sample-library';
 import { collectSamples } from '../../electron/core/training/training-samples';
-import { startBridge, type Bridge } from '../harness/bridge-server';
-import { tempSampleCore } from '../helpers/sample-library-cache';
-import type { tempCore } from '../helpers/temp-library';
-import { launchBrowser, openApp, screenshot } from './browser';
+import { screenshot } from './browser';
+import { withSampleApp } from './sample-app';
 
-let browser: Browser;
-let bridge: Bridge;
-let t: ReturnType<typeof tempCore>;
-
-before(async () => {
-  t = await tempSampleCore('demo');
-  bridge = await startBridge(t.core);
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await bridge?.close();
-  t?.cleanup();
-});
+const app = withSampleApp('demo');
 
 /** Labelled segmentation samples per split, straight from the library. */
 function labelledPerSplit(datasetId: number): Record<string, number> {
-  const splitOf = new Map((t.core.db.prepare('SELECT item_id, split FROM splits WHERE dataset_id = ?').all(datasetId) as { item_id: number; split: string }[]).map((r) => [r.item_id, r.split]));
+  const splitOf = new Map((app.core.db.prepare('SELECT item_id, split FROM splits WHERE dataset_id = ?').all(datasetId) as { item_id: number; split: string }[]).map((r) => [r.item_id, r.split]));
   const out: Record<string, number> = { train: 0, val: 0, test: 0 };
-  for (const s of collectSamples(t.core.db, datasetId, 'segmentation').samples) {
+  for (const s of collectSamples(app.core.db, datasetId, 'segmentation').samples) {
     const sp = splitOf.get(s.itemId) ?? 'unassigned';
     out[sp] = (out[sp] ?? 0) + 1;
   }
@@ -44,10 +28,10 @@ function labelledPerSplit(datasetId: number): Record<string, number> {
 }
 
 test('no labels for the task: Start is disabled and says why', async () => {
-  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 1000 } });
+  const { page, close } = await app.open({ viewport: { width: 1400, height: 1000 } });
   await page.getByTestId('dataset-list').waitFor();
   await page.keyboard.press('Alt+3');
-  const road = t.core.datasets.list().find((d) => d.name.startsWith('Sample road'));
+  const road = app.core.datasets.list().find((d) => d.name.startsWith('Sample road'));
   assert.ok(road);
   await page.getByTestId('train-dataset').selectOption(String(road.id));
   await page.getByTestId('train-task').selectOption('segmentation');
@@ -58,10 +42,10 @@ test('no labels for the task: Start is disabled and says why', async () => {
 });
 
 test('the sample CT lesion segmentation: the plan counts labelled slices per split and trains with the defaults', { timeout: 600_000 }, async () => {
-  const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 1000 } });
+  const { page, close } = await app.open({ viewport: { width: 1400, height: 1000 } });
   await page.getByTestId('dataset-list').waitFor();
   await page.keyboard.press('Alt+3');
-  const ct = t.core.datasets.findByName(SAMPLE_CT_DATASET);
+  const ct = app.core.datasets.findByName(SAMPLE_CT_DATASET);
   assert.ok(ct);
   await page.getByTestId('train-dataset').selectOption(String(ct.id));
   await page.getByTestId('train-task').selectOption('segmentation');
@@ -84,7 +68,7 @@ test('the sample CT lesion segmentation: the plan counts labelled slices per spl
   await page.getByTestId('train-live').waitFor({ timeout: 120_000 });
   const runId = await (async () => {
     for (let i = 0; i < 600; i++) {
-      const r = t.core.db.prepare("SELECT id FROM runs WHERE dataset_id = ? AND task = 'segmentation' ORDER BY id DESC LIMIT 1").get(ct.id) as { id: number } | undefined;
+      const r = app.core.db.prepare("SELECT id FROM runs WHERE dataset_id = ? AND task = 'segmentation' ORDER BY id DESC LIMIT 1").get(ct.id) as { id: number } | undefined;
       if (r) return r.id;
       await new Promise((res) => setTimeout(res, 200));
     }
@@ -100,7 +84,7 @@ test('the sample CT lesion segmentation: the plan counts labelled slices per spl
   if (await losses.count()) assert.ok(((await losses.getAttribute('data-series')) ?? '').split('|').every((n) => /loss/i.test(n)));
   await page.getByTestId('train-cancel').click();
   await page.getByTestId('run-status').filter({ hasText: /cancel/ }).waitFor({ timeout: 120_000 });
-  const run = t.core.db.prepare('SELECT status, epochs_completed FROM runs WHERE id = ?').get(runId) as { status: string; epochs_completed: number };
+  const run = app.core.db.prepare('SELECT status, epochs_completed FROM runs WHERE id = ?').get(runId) as { status: string; epochs_completed: number };
   assert.ok(run.epochs_completed >= 1, JSON.stringify(run));
 
   // Evaluate it on validation and open the worst image: the viewer shows the truth mask and the

@@ -3,11 +3,12 @@
  * the Library home and the Browse screen (core.dispatch: Core.admit, the contract's schemas, the
  * data-management service, the audit), so a read-only library or a running job refuses both alike.
  */
-import { parseRequest, type RequestInput, type RequestName, type Responses } from '../../contract/api';
-import { DATASET_DELETE_RUNS_NOTE } from '../../contract/data-management';
+import { parseRequest, type Events, type RequestInput, type RequestName, type Responses } from '../../contract/api';
+import { DATASET_DELETE_RUNS_NOTE, type DatasetDeleteResult } from '../../contract/data-management';
 import { FoveaException } from '../../contract/result';
 import type { CliContext } from '../cli-context';
 import { EXIT_OK, EXIT_USAGE, UsageError } from '../cli-context';
+import { ProgressBar } from '../progress-bar';
 
 export const datasetsManageHelp = [
   'fovea datasets rename OLD NEW   rename a dataset',
@@ -74,7 +75,7 @@ export async function runDatasetsManage(ctx: CliContext, sub: string, args: stri
       ctx.err('Nothing was deleted. Run again with --yes to delete it.');
       return EXIT_USAGE;
     }
-    const r = await call(ctx, 'datasets.delete', { id });
+    const r = await deleteAndWait(ctx, id);
     if (ctx.json) ctx.jsonLine({ result: r, deleted: true });
     else {
       ctx.out(`Deleted dataset "${r.name}": ${r.items} items (${r.series} series, ${r.patients} patients), ${r.labels} labels, ${r.proposals} proposals, ${r.splits} split assignments.`);
@@ -84,6 +85,40 @@ export async function runDatasetsManage(ctx: CliContext, sub: string, args: stri
     return EXIT_OK;
   }
   throw new UsageError(`unknown datasets subcommand "${sub}" (rename, delete)`);
+}
+
+/**
+ * 'datasets.delete' starts a job: follow its progress (a bar on a terminal) and wait for its end.
+ * Events are listened to before the request, so none of this job's is missed.
+ */
+async function deleteAndWait(ctx: CliContext, id: number): Promise<DatasetDeleteResult> {
+  const core = ctx.core();
+  const bar = !ctx.json && ctx.isTty ? new ProgressBar() : null;
+  let jobId: string | null = null;
+  const early: Events['datasets.delete.finished'][] = [];
+  let settle: (e: Events['datasets.delete.finished']) => void = (e) => early.push(e);
+  const offs = [
+    core.on('job.progress', (p) => {
+      if (p.jobId === jobId && p.progress.total) bar?.update(p.progress.done / p.progress.total, p.progress.phase ?? '');
+    }),
+    core.on('datasets.delete.finished', (e) => settle(e)),
+  ];
+  try {
+    const started = await call(ctx, 'datasets.delete', { id });
+    jobId = started.jobId;
+    if (!bar && !ctx.json) ctx.err(`Deleting "${started.name}" (${started.items.toLocaleString('en-US')} items)...`);
+    const ended = await new Promise<Events['datasets.delete.finished']>((resolve) => {
+      const mine = early.find((e) => e.jobId === started.jobId);
+      if (mine) resolve(mine);
+      else settle = (e) => void (e.jobId === started.jobId && resolve(e));
+    });
+    bar?.done();
+    if (!ended.result) throw new FoveaException(ended.error?.code ?? 'INTERNAL', ended.error?.message ?? 'The delete failed.', ended.error?.details);
+    return ended.result;
+  } finally {
+    for (const off of offs) off();
+    bar?.done();
+  }
 }
 
 export async function runItems(ctx: CliContext, positionals: string[], values: Record<string, unknown>): Promise<number> {

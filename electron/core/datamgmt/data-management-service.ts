@@ -1,5 +1,8 @@
 /**
  * Data management (issue 19): rename and delete datasets, delete items, batch status and split.
+ * Deleting a dataset is a job (task datajob): marked first (gone from lists, audited), then its
+ * rows go in short transactions with the event loop free between them, and a delete cut short
+ * resumes when the library opens again (the mark is in the database).
  * The request handlers and the CLI both call this service (after Core.admit), so the read-only
  * and refusal rules hold for both. Each write is one transaction with its audit row in it
  * (ids and counts only, never names: a dataset's name may name a patient).
@@ -10,14 +13,15 @@
  * harmless orphans that `fovea check --repair` removes.
  */
 import { rmSync, existsSync } from 'node:fs';
-import { DATASET_DELETE_RUNS_NOTE, type DatasetDeletePreview, type DatasetDeleteResult, type ItemsDeleteResult, type ItemsSplitResult, type ItemsStatusResult } from '../../contract/data-management';
+import { DATASET_DELETE_RUNS_NOTE, datasetDeletePhase, type DataManagementEvents, type DatasetDeletePreview, type DatasetDeleteResult, type DatasetContents, type DatasetDeleteStarted, type ItemsDeleteResult, type ItemsSplitResult, type ItemsStatusResult } from '../../contract/data-management';
 import type { Dataset, ItemStatus } from '../../contract/domain';
 import type { JobInfo } from '../../contract/jobs';
 import { FoveaException } from '../../contract/result';
 import type { AuditLog } from '../store/audit-log';
-import { datasetFootprint, deleteDataset, deleteItems, itemsInDataset, renameDataset, runningRunIds, setItemsStatus } from '../store/data-management-repo';
+import { countItems, datasetContents, datasetFootprint, datasetsBeingDeleted, deleteDatasetStep, deleteItems, itemsInDataset, markDatasetDeleting, renameDataset, runningRunIds, setItemsStatus } from '../store/data-management-repo';
+import type { JobContext, StartJob } from '../jobs/job-runner';
 import type { Db } from '../store/library-db';
-import { inImmediateTransaction } from '../store/transaction';
+import { inImmediateTransaction, inRedoableTransaction } from '../store/transaction';
 import type { SplitName } from '../../contract/ml';
 
 export interface DataManagementDeps {
@@ -37,7 +41,17 @@ export interface DataManagementDeps {
   /** The annotator's name (VALIDATION when none is set), recorded on statuses. */
   annotator: () => string;
   onChanged: (datasetId: number, labels: boolean) => void;
+  /** JobRunner.run: a dataset delete is a job. */
+  startJob: StartJob;
+  /** Emit 'datasets.delete.finished'. */
+  deleteFinished: (e: DataManagementEvents['datasets.delete.finished']) => void;
 }
+
+/** Items per step of a dataset delete: the first step's, the bounds, and the time a step aims at (ms). */
+const FIRST_BATCH = 100;
+const MIN_BATCH = 10;
+const MAX_BATCH = 4000;
+const STEP_MS = 15;
 
 function plural(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
@@ -90,21 +104,54 @@ export class DataManagementService {
     return { ...f, blockedBy: this.blockedBy(id), summary };
   }
 
-  deleteDataset(id: number): DatasetDeleteResult {
+  /**
+   * Delete a dataset as a job: check, then mark it deleting with its audit row (one short
+   * transaction: from here on it is gone from every list and its name is free), and answer at
+   * once; the job deletes its rows in batches and yields between them, so other requests are
+   * served meanwhile.
+   */
+  deleteDataset(id: number): DatasetDeleteStarted {
     this.#d.getDataset(id); // NOT_FOUND first
     this.#refuseIfBusy(id);
-    const { footprint, removedBlobs } = inImmediateTransaction(this.#d.db, () => {
-      const fp = datasetFootprint(this.#d.db, id);
-      const r = deleteDataset(this.#d.db, id);
+    // Index counts only (no per-item blob look-up): this runs before the answer, on the core's thread.
+    const footprint = inImmediateTransaction(this.#d.db, () => {
+      const fp = datasetContents(this.#d.db, id);
+      markDatasetDeleting(this.#d.db, id, fp);
       this.#d.audit.append({
         action: 'dataset.delete',
         objectType: 'dataset',
         objectId: id,
-        details: { items: fp.items, labels: fp.labels, proposals: fp.proposals, runs: fp.runIds, blobs: r.removedBlobs.length },
+        details: { items: fp.items, labels: fp.labels, proposals: fp.proposals, runs: fp.runIds },
       });
-      return { footprint: fp, removedBlobs: r.removedBlobs };
+      return fp;
     });
-    const blobFilesRemoved = this.#removeBlobFiles(removedBlobs);
+    this.#d.onChanged(id, false);
+    const { jobId } = this.#startDeleteJob(id, footprint);
+    return { jobId, ...footprint };
+  }
+
+  /** Go on with the deletes a crash (or closing the library) cut short: called when the library opens. */
+  resumeDeletes(): string[] {
+    return datasetsBeingDeleted(this.#d.db).map(({ id, footprint }) => this.#startDeleteJob(id, footprint).jobId);
+  }
+
+  #startDeleteJob(id: number, footprint: DatasetContents): { jobId: string } {
+    const { jobId } = this.#d.startJob<DatasetDeleteResult>({
+      kind: 'dataset-delete',
+      subject: { datasetId: id },
+      task: (job) => this.#runDelete(id, footprint, job),
+      finished: (r) => this.#d.deleteFinished(r.ok ? { jobId, datasetId: id, result: r.value, error: null } : { jobId, datasetId: id, result: null, error: r.error }),
+    });
+    return { jobId };
+  }
+
+  async #runDelete(id: number, footprint: DatasetContents, job: JobContext): Promise<DatasetDeleteResult> {
+    const db = this.#d.db;
+    const stopped = (): void => {
+      // The library is closing: what is deleted stays deleted, the rest goes when it opens again.
+      if (job.signal.aborted) throw new FoveaException('CANCELLED', 'The delete stopped because the library closed; it goes on when the library opens again.');
+    };
+    // Checkpoints first: a run row outliving its folder for a moment is harmless, a folder outliving its row is not.
     let checkpointDirsRemoved = 0;
     for (const runId of footprint.runIds) {
       const dir = this.#d.checkpointDir(runId);
@@ -113,8 +160,34 @@ export class DataManagementService {
         checkpointDirsRemoved++;
       }
     }
+    const total = Math.max(footprint.items, countItems(db, id));
+    let done = total - countItems(db, id);
+    let blobFilesRemoved = 0;
+    let blobs = 0;
+    let blobBytes = 0;
+    // Rows per step for each phase (an item costs many rows), tuned so that a step takes about STEP_MS on this machine.
+    const limits = { rows: FIRST_BATCH * 4, items: FIRST_BATCH };
+    const report = (): void => job.progress({ done, total, phase: datasetDeletePhase(done, total) });
+    report();
+    for (;;) {
+      stopped();
+      const t0 = performance.now();
+      // Redone if a power cut undoes it (the mark is durable): no fsync per step.
+      const step = inRedoableTransaction(db, () => deleteDatasetStep(db, id, limits));
+      const ms = performance.now() - t0;
+      blobFilesRemoved += this.#removeBlobFiles(step.removedBlobs);
+      blobs += step.removedBlobs.length;
+      blobBytes += step.removedBytes;
+      done += step.items;
+      if (step.phase === 'done') break;
+      const key = step.phase === 'items' ? 'items' : 'rows';
+      limits[key] = Math.round(Math.min(MAX_BATCH, Math.max(MIN_BATCH, (limits[key] * STEP_MS) / Math.max(ms, 1))));
+      if (step.items > 0) report();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    report();
     this.#d.onChanged(id, true);
-    return { ...footprint, blobFilesRemoved, checkpointDirsRemoved };
+    return { ...footprint, blobs, blobBytes, blobFilesRemoved, checkpointDirsRemoved };
   }
 
   #removeBlobFiles(hashes: readonly string[]): number {

@@ -61,13 +61,13 @@ export function evaluationHandlers(core: EvaluationRequestsCore): EvalHandlers {
           }),
         finished: (r) => {
           if (!r.ok) {
-            core.events.emit('evaluation.finished', { jobId, runId, split: wanted, datasetId: datasetId ?? null, summary: null, error: r.error });
+            core.events.emit('evaluation.finished', { jobId, runId, runName: run.name, split: wanted, datasetId: datasetId ?? null, summary: null, error: r.error });
             return;
           }
           const report = r.value;
           const s = report.source;
           const summary = { runId, datasetId: s.datasetId, split: s.split, task: report.task, createdAt: s.evaluatedAt, n: report.n, headline: headlineOf(report) };
-          core.events.emit('evaluation.finished', { jobId, runId, split: s.split, datasetId: s.datasetId, summary, error: null });
+          core.events.emit('evaluation.finished', { jobId, runId, runName: run.name, split: s.split, datasetId: s.datasetId, summary, error: null });
         },
       });
       return { jobId };

@@ -1,4 +1,4 @@
-/** Datasets: creation, listing with counts. */
+/** Datasets: creation, listing with counts. A dataset being deleted (a job, datamgmt) is left out: it is gone to everyone. */
 import type { Dataset, DatasetCounts } from '../../contract/domain';
 import { FoveaException } from '../../contract/result';
 import type { Db } from './library-db';
@@ -42,19 +42,19 @@ export class DatasetStore {
   }
 
   list(): Dataset[] {
-    const rows = this.#db.prepare('SELECT id, name, description, created_at, updated_at FROM datasets ORDER BY name COLLATE NOCASE').all() as DatasetRow[];
+    const rows = this.#db.prepare('SELECT id, name, description, created_at, updated_at FROM datasets WHERE deleting IS NULL ORDER BY name COLLATE NOCASE').all() as DatasetRow[];
     return rows.map((r) => this.#toDataset(r));
   }
 
   get(id: number): Dataset {
-    const row = this.#db.prepare('SELECT id, name, description, created_at, updated_at FROM datasets WHERE id = ?').get(id) as DatasetRow | undefined;
+    const row = this.#db.prepare('SELECT id, name, description, created_at, updated_at FROM datasets WHERE id = ? AND deleting IS NULL').get(id) as DatasetRow | undefined;
     if (!row) throw new FoveaException('NOT_FOUND', `There is no dataset with id ${id}.`);
     return this.#toDataset(row);
   }
 
   findByName(name: string): Dataset | null {
     const row = this.#db
-      .prepare('SELECT id, name, description, created_at, updated_at FROM datasets WHERE name = ? COLLATE NOCASE')
+      .prepare('SELECT id, name, description, created_at, updated_at FROM datasets WHERE name = ? COLLATE NOCASE AND deleting IS NULL')
       .get(name) as DatasetRow | undefined;
     return row ? this.#toDataset(row) : null;
   }

@@ -354,6 +354,14 @@ ALTER TABLE runs ADD COLUMN name TEXT;
 ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '';
 `,
   },
+  {
+    version: 8,
+    description: 'datajob: a dataset being deleted in batches (a job) is marked, so lists leave it out and a delete cut short resumes on open',
+    sql: /* sql */ `
+-- NULL: not being deleted; else JSON of what the dataset held when its delete began (DatasetFootprint).
+ALTER TABLE datasets ADD COLUMN deleting TEXT;
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

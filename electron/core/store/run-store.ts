@@ -162,7 +162,7 @@ export class RunStore {
   list(datasetId?: number): RunRecord[] {
     const rows = (datasetId
       ? this.#db.prepare('SELECT r.*, d.name AS dataset_name FROM runs r JOIN datasets d ON d.id = r.dataset_id WHERE r.dataset_id = ? ORDER BY r.id DESC').all(datasetId)
-      : this.#db.prepare('SELECT r.*, d.name AS dataset_name FROM runs r JOIN datasets d ON d.id = r.dataset_id ORDER BY r.id DESC').all()) as Record<string, unknown>[];
+      : this.#db.prepare('SELECT r.*, d.name AS dataset_name FROM runs r JOIN datasets d ON d.id = r.dataset_id WHERE d.deleting IS NULL ORDER BY r.id DESC').all()) as Record<string, unknown>[];
     return rows.map(toRecord);
   }
 

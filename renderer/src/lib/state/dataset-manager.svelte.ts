@@ -1,10 +1,13 @@
 /**
  * Renaming and deleting datasets from the Library home (issue 19). The delete confirmation
  * shows the backend's own preview (counts, what happens to training runs, whether a running job
- * refuses it now), so the dialog says exactly what the delete will do.
+ * refuses it now), so the dialog says exactly what the delete will do. The delete itself is a job:
+ * the notice says it is under way, and what went when it ends.
  */
 import type { DatasetDeletePreview } from '../../../../electron/contract/data-management';
+import type { Events } from '../../../../electron/contract/api';
 import { request } from '../api';
+import { JobState } from './job-state.svelte';
 
 export class DatasetManager {
   /** The dataset whose name is being edited, or null. */
@@ -16,6 +19,8 @@ export class DatasetManager {
   deleteError = $state<string | null>(null);
   /** What the last delete removed, said once on the home screen. */
   notice = $state<string | null>(null);
+  /** The delete job started here (the delete runs in the background; the Jobs panel shows it too). */
+  readonly job = new JobState('dataset-delete').on('datasets.delete.finished', (e) => this.#finished(e));
   readonly #refresh: () => Promise<void>;
 
   constructor(refresh: () => Promise<void>) {
@@ -61,22 +66,48 @@ export class DatasetManager {
     this.deleteError = null;
   }
 
+  /** Follow delete jobs started here (call when the screen mounts). */
+  connect(): void {
+    this.job.connect();
+  }
+
+  dispose(): void {
+    this.job.dispose();
+  }
+
+  /**
+   * Start the delete (a job): the dataset leaves the list at once, the notice follows the job's
+   * progress, and says what went when it ends.
+   */
   async confirmDelete(): Promise<void> {
     const p = this.preview;
     if (!p || this.deleting) return;
     this.deleting = true;
-    const res = await request('datasets.delete', { id: p.datasetId });
+    const res = await this.job.start(() => request('datasets.delete', { id: p.datasetId }));
     this.deleting = false;
     if (!res.ok) {
       this.deleteError = res.error.message;
       return;
     }
-    const r = res.value;
     this.preview = null;
-    const n = (k: number, one: string): string => `${k.toLocaleString('en-US')} ${one}${k === 1 ? '' : 's'}`;
+    // The finished event may already have come (a small dataset): its notice stays.
+    if (this.job.running) this.notice = `Deleting "${res.value.name}" (${n(res.value.items, 'item')})…`;
+    await this.#refresh();
+  }
+
+  #finished(e: Events['datasets.delete.finished']): void {
+    const r = e.result;
+    if (!r) {
+      this.notice = e.error?.message ?? 'The delete failed.';
+      return;
+    }
     this.notice =
       `Deleted "${r.name}": ${n(r.items, 'item')}, ${n(r.labels, 'label')}` +
       (r.runs > 0 ? `, ${n(r.runs, 'training run')} with ${r.runs === 1 ? 'its' : 'their'} checkpoints.` : '.');
-    await this.#refresh();
+    void this.#refresh();
   }
+}
+
+function n(k: number, one: string): string {
+  return `${k.toLocaleString('en-US')} ${one}${k === 1 ? '' : 's'}`;
 }

@@ -7,7 +7,10 @@
 import type { JobEvents, JobInfo, JobKind } from '../../../../electron/contract/jobs';
 import { on, request } from '../api';
 import type { AppScreen } from '../hotkey-registry';
-import { JOB_HOME_SCREENS, RESULT_EVENTS, resultSummary } from './job-results';
+import { JOB_HOME_SCREENS, jobTitle, RESULT_EVENTS, resultSummary } from './job-results';
+
+/** The events that name what a job works on (jobTitle). */
+const TITLE_EVENTS = ['training.started', 'training.finished', 'evaluation.finished'] as const;
 
 export const JOB_LABELS: Record<JobKind, string> = {
   import: 'Import',
@@ -18,9 +21,11 @@ export const JOB_LABELS: Record<JobKind, string> = {
   evaluation: 'Evaluation',
   propagate: 'Propagation',
   'model-predict': 'Model labels',
+  'dataset-delete': 'Dataset delete',
 };
 
-export type JobNotice = JobEvents['job.finished'];
+/** A job that ended, and what it worked on as a person names it (a run's display name), when its events say. */
+export type JobNotice = JobEvents['job.finished'] & { title: string | null };
 
 /** A job that ended: how, when, and what it made (a one-line summary of its result). */
 export interface FinishedJob extends JobNotice {
@@ -48,6 +53,9 @@ export class JobsState {
   /** Result summaries from the kind's finished event, which comes just before 'job.finished'. */
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- see above
   readonly #results = new Map<string, string | null>();
+  /** Titles of running jobs (jobTitle), from their kind's events. */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- see above
+  readonly #titles = new Map<string, string>();
 
   start(): void {
     this.#offs.push(
@@ -58,6 +66,12 @@ export class JobsState {
         this.running = this.running.map((r) => (r.jobId === p.jobId ? { ...r, subject: p.subject, progress: p.progress } : r));
       }),
       ...RESULT_EVENTS.map((name) => on(name, (e) => this.#results.set(e.jobId, resultSummary(name, e)))),
+      ...TITLE_EVENTS.map((name) =>
+        on(name, (e) => {
+          const t = jobTitle(name, e);
+          if (t) this.#titles.set(t.jobId, t.title);
+        }),
+      ),
       on('job.finished', (f) => this.#finish(f)),
     );
     void this.refresh();
@@ -79,11 +93,13 @@ export class JobsState {
     this.#timers.clear();
   }
 
-  #finish(f: JobNotice): void {
+  #finish(ended: JobEvents['job.finished']): void {
     const now = Date.now();
-    const info = this.running.find((r) => r.jobId === f.jobId);
-    const result = this.#results.get(f.jobId) ?? null;
-    this.#results.delete(f.jobId);
+    const info = this.running.find((r) => r.jobId === ended.jobId);
+    const result = this.#results.get(ended.jobId) ?? null;
+    this.#results.delete(ended.jobId);
+    const f: JobNotice = { ...ended, title: this.#titles.get(ended.jobId) ?? null };
+    this.#titles.delete(ended.jobId);
     this.running = this.running.filter((r) => r.jobId !== f.jobId);
     const subject = info && f.subject.datasetId === null ? { ...f.subject, datasetId: info.subject.datasetId } : f.subject;
     const done: FinishedJob = { ...f, subject, startedAt: info?.startedAt ?? now - f.seconds * 1000, finishedAt: now, result };

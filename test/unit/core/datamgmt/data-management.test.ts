@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
+import type { Events } from '../../../../electron/contract/api';
 import type { Core } from '../../../../electron/core/composition-root';
 import { createCore } from '../../../../electron/core/composition-root';
 import { DB_FILE } from '../../../../electron/core/store/library-db';
@@ -50,6 +51,22 @@ async function refused(core: Core, name: string, input: unknown): Promise<{ code
   const r = await core.dispatch(name, input);
   assert.equal(r.ok, false, `${name} should be refused`);
   return (r as { ok: false; error: { code: string; message: string; details?: unknown } }).error;
+}
+
+/** 'datasets.delete' starts a job: the result its finished event carries. */
+async function deleteDataset(core: Core, id: number): Promise<{ runs: number; checkpointDirsRemoved: number; blobFilesRemoved: number; blobs: number }> {
+  const ended: Events['datasets.delete.finished'][] = [];
+  const off = core.on('datasets.delete.finished', (e) => ended.push(e));
+  try {
+    const { jobId } = (await call(core, 'datasets.delete', { id })) as { jobId: string };
+    while (!ended.some((e) => e.jobId === jobId)) await new Promise((resolve) => setTimeout(resolve, 10));
+    const e = ended.find((x) => x.jobId === jobId);
+    assert.equal(e?.error, null);
+    assert.ok(e?.result);
+    return e.result;
+  } finally {
+    off();
+  }
 }
 
 function itemIdsOf(core: Core, datasetId: number): number[] {
@@ -194,7 +211,7 @@ test('delete a dataset: the preview says what goes (runs too); runs, checkpoints
   assert.match(p.summary.join(' '), /Training runs of this dataset are deleted with it/);
   assert.ok(p.blobs > 0 && p.blobs < (core.db.prepare('SELECT count(*) FROM blobs').pluck().get() as number));
 
-  const r = (await call(core, 'datasets.delete', { id: a })) as { runs: number; checkpointDirsRemoved: number; blobFilesRemoved: number; blobs: number };
+  const r = await deleteDataset(core, a);
   assert.equal(r.runs, 1);
   assert.equal(r.checkpointDirsRemoved, 1);
   assert.equal(r.blobFilesRemoved, r.blobs);
@@ -235,7 +252,7 @@ test('refused while a job or a run works on the dataset (CONFLICT), nothing remo
   assert.match((await refused(core, 'datasets.delete', { id: a })).message, new RegExp(`Run ${runId} of this dataset is training`));
   assert.equal((await refused(core, 'items.setSplit', { datasetId: a, itemIds: itemIdsOf(core, a).slice(0, 1), split: 'val' })).code, 'CONFLICT');
   core.db.prepare("UPDATE runs SET status = 'cancelled' WHERE id = ?").run(runId);
-  await call(core, 'datasets.delete', { id: a });
+  await deleteDataset(core, a);
   assert.equal(core.maintenance.check().ok, true);
 });
 
