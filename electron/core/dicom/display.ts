@@ -45,20 +45,34 @@ function lutLookup(lut: DicomLut, x: number): number {
  */
 export function modalityValues(frame: DecodedFrame, info: DicomImageInfo): Float32Array {
   const src = frame.data;
-  const out = new Float32Array(src.length);
-  if (frame.samplesPerPixel > 1) {
-    for (let i = 0; i < src.length; i++) out[i] = src[i] ?? 0;
-    return out;
-  }
+  // The typed array converts itself (natively, exactly); the loops below then see one array type
+  // instead of eight (element reads on a megamorphic site cost several times more).
+  if (frame.samplesPerPixel > 1) return new Float32Array(src);
   const lut = info.modalityLut;
-  if (lut !== null) {
-    for (let i = 0; i < src.length; i++) out[i] = lutLookup(lut, src[i] ?? 0);
-    return out;
-  }
   const slope = info.rescaleSlope;
   const intercept = info.rescaleIntercept;
-  for (let i = 0; i < src.length; i++) out[i] = (src[i] ?? 0) * slope + intercept;
+  if (lut === null && slope === 1 && intercept === 0) return new Float32Array(src);
+  const values = src instanceof Float64Array ? src : new Float64Array(src);
+  const out = new Float32Array(values.length);
+  if (lut !== null) {
+    for (let i = 0; i < values.length; i++) out[i] = lutLookup(lut, values[i] as number);
+    return out;
+  }
+  for (let i = 0; i < values.length; i++) out[i] = (values[i] as number) * slope + intercept;
   return out;
+}
+
+/** LINEAR over a whole array, as linearVoi does it per value (the same arithmetic, hoisted). */
+function linearVoiInto(values: Float32Array, out: Uint8Array, center: number, width: number): void {
+  const w = Math.max(width, 1);
+  const low = center - 0.5 - (w - 1) / 2;
+  const high = center - 0.5 + (w - 1) / 2;
+  const c = center - 0.5;
+  const d = w - 1;
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i] as number;
+    out[i] = x <= low ? 0 : x > high ? 255 : Math.round(((x - c) / d + 0.5) * 255);
+  }
 }
 
 /**
@@ -93,8 +107,10 @@ export function sigmoidVoi(x: number, center: number, width: number): number {
 function minMax(values: Float32Array): [number, number] {
   let min = Infinity;
   let max = -Infinity;
-  for (const v of values) {
-    if (!Number.isFinite(v)) continue;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
+    // Finite values only (NaN and infinities give NaN here).
+    if (v - v !== 0) continue;
     if (v < min) min = v;
     if (v > max) max = v;
   }
@@ -178,8 +194,12 @@ export function toDisplay(frame: DecodedFrame, info: DicomImageInfo, options: To
     const width = info.windowWidth[0];
     const voiLut = info.voiLuts[0];
     if (center !== undefined && width !== undefined && width > 0) {
-      const map = fn === 'SIGMOID' ? sigmoidVoi : fn === 'LINEAR_EXACT' ? linearExactVoi : linearVoi;
-      for (let i = 0; i < values.length; i++) out[i] = map(values[i] ?? 0, center, width);
+      if (fn === 'SIGMOID' || fn === 'LINEAR_EXACT') {
+        const map = fn === 'SIGMOID' ? sigmoidVoi : linearExactVoi;
+        for (let i = 0; i < values.length; i++) out[i] = map(values[i] ?? 0, center, width);
+      } else {
+        linearVoiInto(values, out, center, width);
+      }
       mapped = true;
     } else if (voiLut !== undefined) {
       const max = 2 ** voiLut.bits - 1;
@@ -190,7 +210,13 @@ export function toDisplay(frame: DecodedFrame, info: DicomImageInfo, options: To
   if (!mapped) {
     const [min, max] = minMax(values);
     const range = max - min;
-    for (let i = 0; i < values.length; i++) out[i] = range > 0 ? clampByte((((values[i] ?? 0) - min) / range) * 255) : 0;
+    if (range > 0) {
+      for (let i = 0; i < values.length; i++) {
+        const y = (((values[i] as number) - min) / range) * 255;
+        // clampByte, inlined (NaN stays 0 as Math.round(NaN) stored in a Uint8Array does).
+        out[i] = y <= 0 ? 0 : y >= 255 ? 255 : Math.round(y);
+      }
+    }
   }
 
   if (frame.photometric === 'MONOCHROME1' && options.invertMonochrome1 !== false) {

@@ -9,13 +9,17 @@ import { FoveaException } from '../../contract/result';
 import { classifyDicom } from '../dicom/classify-dicom';
 import { decodeFrame, decodeFrameSync, type DecodedFrame } from '../dicom/decode-frame';
 import { readDicomDir } from '../dicom/dicomdir';
-import { toDisplay } from '../dicom/display';
+import { toDisplay, type DisplayImage } from '../dicom/display';
 import { readImageInfo } from '../dicom/image-info';
 import { parseDicom, sniffEncoding } from '../dicom/parse-dicom';
 import { checkDeclaredSize } from '../dicom/size-limits';
 import { THUMB_SIZE } from './plain-image';
 import type { DicomSupport } from './import-engine';
 import { isPart10, type PreparedDicom } from './prepare-file';
+import { encodeJpeg } from './thumbnail-jpeg';
+
+/** JPEG quality of thumbnails (libjpeg's scale). */
+const THUMB_QUALITY = 85;
 
 function looksLikeDicom(bytes: Uint8Array): boolean {
   if (isPart10(bytes)) return true;
@@ -28,7 +32,7 @@ function looksLikeDicom(bytes: Uint8Array): boolean {
  * size: the display pipeline (LUTs, palette, YBR) then runs on a quarter or less of the
  * pixels of a 512x512 slice. Subsampling before a per-pixel LUT equals subsampling after it.
  */
-function thumbnailSource(frame: DecodedFrame): DecodedFrame {
+export function thumbnailSource(frame: DecodedFrame): DecodedFrame {
   const step = Math.floor(Math.min(frame.rows, frame.columns) / THUMB_SIZE);
   if (step < 2) return frame;
   const rows = Math.floor(frame.rows / step);
@@ -45,6 +49,20 @@ function thumbnailSource(frame: DecodedFrame): DecodedFrame {
     }
   }
   return { ...frame, rows, columns, data: out };
+}
+
+/**
+ * The thumbnail as a JPEG (quality 85) at most THUMB_SIZE on its longer side. An image
+ * that needs no resizing (most, after thumbnailSource) is encoded here: sharp's fixed cost
+ * per call was larger than the whole encode (see thumbnail-jpeg.ts); one that must shrink
+ * goes through sharp's resampling as before.
+ */
+export async function thumbnailJpeg(display: DisplayImage): Promise<Buffer> {
+  if (display.width <= THUMB_SIZE && display.height <= THUMB_SIZE) return encodeJpeg(display, THUMB_QUALITY);
+  return sharp(display.data, { raw: { width: display.width, height: display.height, channels: display.channels } })
+    .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true })
+    .jpeg({ quality: THUMB_QUALITY })
+    .toBuffer();
 }
 
 async function prepare(bytes: Uint8Array): Promise<PreparedDicom> {
@@ -65,11 +83,7 @@ async function prepare(bytes: Uint8Array): Promise<PreparedDicom> {
   // Every frame is decoded once at import: a file with a broken frame is refused now,
   // with a reason, rather than failing later in the viewer or in training.
   for (let f = 1; f < info.numberOfFrames; f++) decodeFrameSync(parsed, f, { info });
-  const display = toDisplay(thumbnailSource(frame), info);
-  const thumbnail = await sharp(display.data, { raw: { width: display.width, height: display.height, channels: display.channels } })
-    .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true })
-    .jpeg({ quality: 85 })
-    .toBuffer();
+  const thumbnail = await thumbnailJpeg(toDisplay(thumbnailSource(frame), info));
   const studyUid = info.studyInstanceUid ?? `no-study-uid:${info.seriesInstanceUid ?? info.sopInstanceUid ?? 'unknown'}`;
   return {
     kind: 'image',

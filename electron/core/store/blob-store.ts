@@ -10,6 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { close, closeSync, existsSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rename, renameSync, rmSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
+import type Database from 'better-sqlite3';
 import type { Db } from './library-db';
 
 export const BLOB_DIR = 'blobs';
@@ -109,6 +110,8 @@ export class BlobStore {
   readonly #db: Db;
   /** Fan-out folders known to exist (mkdir per write was a measurable share of import time). */
   readonly #dirs = new Set<string>();
+  /** Compiled once: an import registers two blobs per file. */
+  #registerStmt: Database.Statement | undefined;
 
   constructor(libraryDir: string, db: Db) {
     this.root = join(libraryDir, BLOB_DIR);
@@ -130,9 +133,8 @@ export class BlobStore {
 
   /** Record a written blob; call inside the transaction that references it. */
   register(hash: string, size: number, mediaType: string): void {
-    this.#db
-      .prepare('INSERT OR IGNORE INTO blobs (sha256, size, media_type, created_at) VALUES (?, ?, ?, ?)')
-      .run(hash, size, mediaType, new Date().toISOString());
+    this.#registerStmt ??= this.#db.prepare('INSERT OR IGNORE INTO blobs (sha256, size, media_type, created_at) VALUES (?, ?, ?, ?)');
+    this.#registerStmt.run(hash, size, mediaType, new Date().toISOString());
   }
 
   has(hash: string): boolean {
