@@ -16,7 +16,6 @@ import { checkDeclaredSize } from '../dicom/size-limits';
 import { THUMB_SIZE } from './plain-image';
 import type { DicomSupport } from './import-engine';
 import { isPart10, type PreparedDicom } from './prepare-file';
-import { encodeJpeg } from './thumbnail-jpeg';
 
 /** JPEG quality of thumbnails (libjpeg's scale). */
 const THUMB_QUALITY = 85;
@@ -32,7 +31,7 @@ function looksLikeDicom(bytes: Uint8Array): boolean {
  * size: the display pipeline (LUTs, palette, YBR) then runs on a quarter or less of the
  * pixels of a 512x512 slice. Subsampling before a per-pixel LUT equals subsampling after it.
  */
-export function thumbnailSource(frame: DecodedFrame): DecodedFrame {
+function thumbnailSource(frame: DecodedFrame): DecodedFrame {
   const step = Math.floor(Math.min(frame.rows, frame.columns) / THUMB_SIZE);
   if (step < 2) return frame;
   const rows = Math.floor(frame.rows / step);
@@ -51,14 +50,8 @@ export function thumbnailSource(frame: DecodedFrame): DecodedFrame {
   return { ...frame, rows, columns, data: out };
 }
 
-/**
- * The thumbnail as a JPEG (quality 85) at most THUMB_SIZE on its longer side. An image
- * that needs no resizing (most, after thumbnailSource) is encoded here: sharp's fixed cost
- * per call was larger than the whole encode (see thumbnail-jpeg.ts); one that must shrink
- * goes through sharp's resampling as before.
- */
-export async function thumbnailJpeg(display: DisplayImage): Promise<Buffer> {
-  if (display.width <= THUMB_SIZE && display.height <= THUMB_SIZE) return encodeJpeg(display, THUMB_QUALITY);
+/** The thumbnail as a JPEG (quality 85) at most THUMB_SIZE on its longer side (sharp: libvips and libjpeg-turbo). */
+async function thumbnailJpeg(display: DisplayImage): Promise<Buffer> {
   return sharp(display.data, { raw: { width: display.width, height: display.height, channels: display.channels } })
     .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true })
     .jpeg({ quality: THUMB_QUALITY })
