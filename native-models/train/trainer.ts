@@ -34,6 +34,7 @@ import { checkpointExists, copyCheckpoint, loadCheckpointModel, loadOptimizerSta
 import type { WorkerTrainOptions } from './protocol';
 import { chooseBackend, threadPreflight } from './backend';
 import { isOutOfMemory, outOfMemoryMessage } from './errors';
+import { mixBatch } from './batch-mix';
 import { adam } from './fused-adam';
 import { TrainingBudget } from './time-budget';
 
@@ -248,7 +249,7 @@ async function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, hooks: 
   try {
     const { value, grads } = tf.variableGrads(() => {
       const outs = toArray(model.apply(x, { training: true }) as tf.Tensor | tf.Tensor[]);
-      const r = hooks.lossAndStats(outs, targets);
+      const r = hooks.lossAndStats(outs, targets, true);
       if (r.stats) stats = tf.keep(r.stats);
       return r.loss;
     }, varList);
@@ -405,7 +406,8 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
           firstStep = false;
           cb.onPhase?.('first-step');
         }
-        const r = await trainStep(model, optimizer, hooks, varList, batch, config);
+        // Mixup / CutMix (classification, when asked for): deterministic per (seed, epoch, batch).
+        const r = await trainStep(model, optimizer, hooks, varList, mixBatch(batch, config, epoch, i).batch, config);
         checkGpuFault(backend, config, epoch);
         if (!Number.isFinite(r.loss)) throw new TrainingError('INTERNAL', `Training diverged (loss ${r.loss} at epoch ${epoch}, batch ${i + 1}). Try a lower learning rate (e.g. ${config.learningRate / 10}).`);
         trainAcc.add(r.stats, batch, null);
