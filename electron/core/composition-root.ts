@@ -41,7 +41,7 @@ import { volumeHandlers } from './volume/volume-requests';
 import { VolumeService } from './volume/volume-service';
 import type { PolicyLoadResult } from './policy/policy';
 import { DEFAULT_FRACTIONS, labelStratifier, SplitService } from './training/splits';
-import { collectForClasses, TrainingService, type RunSnapshot, type TrainCallbacks } from './training/training-service';
+import { checkRegularisation, collectForClasses, TrainingService, type RunSnapshot, type TrainCallbacks } from './training/training-service';
 import { exportReport } from './report/report-export';
 import { compareRuns } from './training/run-compare';
 import { runDurationSeconds } from '../contract/runs';
@@ -263,11 +263,12 @@ export class Core implements CoreParts {
       'runs.list': ({ datasetId }) => this.runs.list(datasetId).map(toRunSummary),
       'runs.get': ({ runId }) => this.runDetail(runId),
       'training.plan': ({ datasetId, task, classNames }) => this.trainingPlan(datasetId, task, classNames),
-      'training.start': ({ datasetId, task, classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, earlyStoppingPatience, recipe, timeBudgetSeconds }) => {
+      'training.start': ({ datasetId, task, classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, earlyStoppingPatience, recipe, timeBudgetSeconds, labelSmoothing, mixup, cutmix }) => {
         // A bad class choice is the request's answer (VALIDATION), not a failed job.
         collectForClasses(this.db, datasetId, task, classNames);
+        checkRegularisation(task, { labelSmoothing, mixup, cutmix });
         return this.startTrainingJob(datasetId, (cb) =>
-          this.training.train(datasetId, task, { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, earlyStoppingPatience, recipe, timeBudgetSeconds }, cb),
+          this.training.train(datasetId, task, { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, earlyStoppingPatience, recipe, timeBudgetSeconds, labelSmoothing, mixup, cutmix }, cb),
         );
       },
       'training.recipe': async ({ datasetId, task, classNames, epochs, batchSize, inputSize, timeBudgetSeconds }) => {

@@ -8,7 +8,7 @@
  */
 import * as v from 'valibot';
 import type { AugmentConfig } from '../../contract/ml';
-import { AugmentSchema, EarlyStoppingPatienceSchema, formatRunDuration, LearningRateSchema, RunNameSchema, RunNotesSchema, runDisplayName } from '../../contract/runs';
+import { AugmentSchema, CutmixAlphaSchema, EarlyStoppingPatienceSchema, formatRunDuration, LabelSmoothingSchema, MixupAlphaSchema, LearningRateSchema, RunNameSchema, RunNotesSchema, runDisplayName } from '../../contract/runs';
 import type { Core } from '../../core/composition-root';
 import { compareRuns } from '../../core/training/run-compare';
 import { updateRunLabel } from '../../core/training/training-service';
@@ -21,6 +21,9 @@ export const runStartOptions = {
   'learning-rate': { type: 'string' },
   patience: { type: 'string' },
   augment: { type: 'string' },
+  'label-smoothing': { type: 'string' },
+  mixup: { type: 'string' },
+  cutmix: { type: 'string' },
 } as const;
 
 function check<T>(schema: v.GenericSchema<unknown, T>, value: unknown, flag: string): T {
@@ -49,8 +52,8 @@ export function parseAugment(value: unknown): Partial<AugmentConfig> | undefined
   return check(AugmentSchema, out, '--augment');
 }
 
-/** The run fields of `fovea train` (name, notes, learning rate, augmentation), checked. */
-export function parseRunStartOptions(values: Record<string, unknown>): { name?: string; notes?: string; learningRate?: number; earlyStoppingPatience?: number; augment?: Partial<AugmentConfig> } {
+/** The run fields of `fovea train` (name, notes, learning rate, augmentation, classification regularisation), checked. */
+export function parseRunStartOptions(values: Record<string, unknown>): { name?: string; notes?: string; learningRate?: number; earlyStoppingPatience?: number; augment?: Partial<AugmentConfig>; labelSmoothing?: number; mixup?: number; cutmix?: number } {
   const lr = values['learning-rate'];
   const patience = values['patience'];
   const augment = parseAugment(values['augment']);
@@ -60,6 +63,9 @@ export function parseRunStartOptions(values: Record<string, unknown>): { name?: 
     ...(lr !== undefined ? { learningRate: check(LearningRateSchema, Number(lr), '--learning-rate') } : {}),
     ...(patience !== undefined ? { earlyStoppingPatience: check(EarlyStoppingPatienceSchema, Number(patience), '--patience') } : {}),
     ...(augment ? { augment } : {}),
+    ...(values['label-smoothing'] !== undefined ? { labelSmoothing: check(LabelSmoothingSchema, Number(values['label-smoothing']), '--label-smoothing') } : {}),
+    ...(values['mixup'] !== undefined ? { mixup: check(MixupAlphaSchema, Number(values['mixup']), '--mixup') } : {}),
+    ...(values['cutmix'] !== undefined ? { cutmix: check(CutmixAlphaSchema, Number(values['cutmix']), '--cutmix') } : {}),
   };
 }
 

@@ -54,6 +54,7 @@ import { decodeImage, loadSample } from '../training/sample-loader';
 import { collectSamples, rleOfGeometry, type Sample, type SampleSource, type SampleTarget } from '../training/training-samples';
 import { boxToImage, classMapToImageMasks, letterboxOf, type Letterbox } from './letterbox-mapping';
 import { methodFor, uncertaintyOf, type ClassificationUncertainty } from './uncertainty';
+import { checkTta, predictWithTta, ttaViews } from './tta';
 import { itemNamesById } from '../store/item-names';
 
 export const DEFAULT_MIN_BOX_SCORE = 0.25;
@@ -73,6 +74,8 @@ export interface PredictOptions {
   signal?: AbortSignal;
   /** After every batch: images done, images in all. */
   onProgress?: (done: number, total: number) => void;
+  /** Classification: test-time augmentation (tta.ts); VALIDATION for other tasks. */
+  tta?: boolean;
 }
 
 /** One image's model output mapped to image pixels. */
@@ -168,9 +171,10 @@ export async function* predictImages(
   core: Pick<CoreParts, 'blobs' | 'ml' | 'db'>,
   model: { config: TrainConfig; checkpoint: string },
   sources: readonly SampleSource[],
-  options: { batchSize?: number; minScore?: number; uncertainty?: ClassificationUncertainty; signal?: AbortSignal; onFailure?: (f: { itemId: number; frameIndex: number; message: string }) => void } = {},
+  options: { batchSize?: number; minScore?: number; uncertainty?: ClassificationUncertainty; signal?: AbortSignal; onFailure?: (f: { itemId: number; frameIndex: number; message: string }) => void; tta?: boolean } = {},
 ): AsyncGenerator<ImagePrediction[]> {
   const { config, checkpoint } = model;
+  if (options.tta) checkTta(config);
   if (predictsAtNativeResolution(config)) {
     // A patch-trained model sees images at their own resolution: it slides over each full image.
     yield* predictNative(core, model, sources, options);
@@ -199,7 +203,7 @@ export async function* predictImages(
     const x = new Float32Array(loaded.length * S * S * C);
     loaded.forEach((l, i) => x.set(l.x, i * S * S * C));
     const batch: Batch = { x, n: loaded.length, targets: emptyTargets(config, loaded.length), itemIds: loaded.map((l) => l.source.itemId) };
-    const preds = await core.ml.predict(checkpoint, config, batch);
+    const preds = options.tta ? await predictWithTta(core.ml, checkpoint, config, batch) : await core.ml.predict(checkpoint, config, batch);
     if (preds.length !== loaded.length) throw new FoveaException('INTERNAL', `The model returned ${preds.length} predictions for ${loaded.length} images.`);
     yield loaded.map((l, i) => {
       const prediction = preds[i] as Prediction;
@@ -279,6 +283,7 @@ export async function runPredict(core: PredictCore, runId: number, options: Pred
   const minScore = options.minScore ?? DEFAULT_MIN_BOX_SCORE;
   const multiLabel = config.multiLabel || (config.task === 'classification' && config.classNames.length === 1);
   const method = methodFor(config.task, multiLabel, options.uncertainty ?? 'entropy');
+  if (options.tta) checkTta(config);
 
   let sources = imageSources(core, datasetId);
   if (onlyUnlabeled) {
@@ -323,6 +328,7 @@ export async function runPredict(core: PredictCore, runId: number, options: Pred
     minScore,
     uncertainty: options.uncertainty ?? 'entropy',
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.tta ? { tta: true } : {}),
     onFailure: (f) => failures.push(f),
   })) {
     writeBatch.immediate(preds);
@@ -344,6 +350,7 @@ export async function runPredict(core: PredictCore, runId: number, options: Pred
     replaced,
     onlyUnlabeled,
     uncertaintyMethod: method,
+    tta: options.tta ? ttaViews(config) : null,
     failures,
     seconds: (performance.now() - started) / 1000,
   };

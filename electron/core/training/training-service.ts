@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { AugmentConfig, BackendPreference, BatchProgress, EpochResult, MlEngine, SplitName, TaskKind, TrainConfig, TrainOutcome } from '../../contract/ml';
 import type { RecipePlan } from '../../contract/recipe';
 import { FoveaException } from '../../contract/result';
+import { regularisationProblem } from '../../contract/runs';
 import type { AuditLog } from '../store/audit-log';
 import type { BlobStore } from '../store/blob-store';
 import type { Db } from '../store/library-db';
@@ -26,7 +27,7 @@ import { collectSamples, type CollectedSamples, type SampleSnapshot } from './tr
 export const RUNS_DIR = 'runs';
 
 /** What a user may set; everything else comes from the task's defaults. */
-export type TrainOverrides = Partial<Pick<TrainConfig, 'epochs' | 'batchSize' | 'inputSize' | 'backend' | 'learningRate' | 'seed' | 'earlyStoppingPatience' | 'unlabeledPixels' | 'timeBudgetSeconds'>>;
+export type TrainOverrides = Partial<Pick<TrainConfig, 'epochs' | 'batchSize' | 'inputSize' | 'backend' | 'learningRate' | 'seed' | 'earlyStoppingPatience' | 'unlabeledPixels' | 'timeBudgetSeconds' | 'labelSmoothing' | 'mixup' | 'cutmix'>>;
 
 /** What to train on: the overrides, and optionally a subset of the dataset's classes. */
 export type TrainRequest = TrainOverrides & {
@@ -46,6 +47,15 @@ export type TrainRequest = TrainOverrides & {
   name?: string | undefined;
   notes?: string | undefined;
 };
+
+/**
+ * Label smoothing, mixup and CutMix are for classification, in their ranges (contract/runs.ts):
+ * VALIDATION with the contract's message otherwise, before anything starts.
+ */
+export function checkRegularisation(task: TaskKind, request: Pick<TrainOverrides, 'labelSmoothing' | 'mixup' | 'cutmix'>): void {
+  const problem = regularisationProblem(task, { labelSmoothing: request.labelSmoothing, mixup: request.mixup, cutmix: request.cutmix });
+  if (problem) throw new FoveaException('VALIDATION', problem);
+}
 
 /** The least number of classes a model of this kind can learn: a single-label classifier must tell two apart. */
 export function minClassesFor(task: TaskKind, multiLabel: boolean): number {
@@ -172,6 +182,7 @@ export class TrainingService {
   async train(datasetId: number, task: TaskKind, request: TrainRequest, cb: TrainCallbacks = {}): Promise<{ runId: number; outcome: TrainOutcome }> {
     const { db, ml, splits } = this.#d;
     const phases = new StartPhases((p) => cb.onPhase?.(p), { resumed: false });
+    checkRegularisation(task, request);
     phases.collecting();
     const { classNames, recipe, accelerator: _accelerator, augment, name, notes, ...overrides } = request;
     const { collected } = collectForClasses(db, datasetId, task, classNames);
@@ -213,7 +224,18 @@ export class TrainingService {
       action: 'train.start',
       objectType: 'run',
       objectId: runId,
-      details: { datasetId, task, samples: collected.samples.length, classNames: config.classNames, name: label.name, learningRate: config.learningRate, augment: config.augment },
+      details: {
+        datasetId,
+        task,
+        samples: collected.samples.length,
+        classNames: config.classNames,
+        name: label.name,
+        learningRate: config.learningRate,
+        augment: config.augment,
+        ...(config.labelSmoothing ? { labelSmoothing: config.labelSmoothing } : {}),
+        ...(config.mixup ? { mixup: config.mixup } : {}),
+        ...(config.cutmix ? { cutmix: config.cutmix } : {}),
+      },
     });
     cb.onStart?.({ runId, config, splits: split, samples: collected.samples.length, warnings: collected.warnings });
     try {
