@@ -107,6 +107,15 @@ export function regularisationProblem(task: string, choices: { labelSmoothing?: 
   return null;
 }
 
+/** A classification run's label smoothing, mixup and CutMix in words ("label smoothing 0.1 · mixup α 0.2"), or null when none is on. */
+export function describeRegularisation(config: { labelSmoothing?: number | undefined; mixup?: number | undefined; cutmix?: number | undefined }): string | null {
+  const parts: string[] = [];
+  if ((config.labelSmoothing ?? 0) > 0) parts.push(`label smoothing ${config.labelSmoothing}`);
+  if ((config.mixup ?? 0) > 0) parts.push(`mixup α ${config.mixup}`);
+  if ((config.cutmix ?? 0) > 0) parts.push(`CutMix α ${config.cutmix}`);
+  return parts.length ? parts.join(' · ') : null;
+}
+
 /** Request schemas of runs, spread into api.ts' requestSchemas. */
 export const runRequestSchemas = {
   /** Rename a run and/or change its notes (a name of '' clears it). Audited. */
