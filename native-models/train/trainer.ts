@@ -17,6 +17,11 @@
  * Dice or AP50 on a small validation set move in steps. Without validation
  * batches the training loss is monitored instead (and reported as valLoss).
  *
+ * Classification recipe: each training batch is mixed (mixup / CutMix, batch-mix.ts) just
+ * before its step when the config asks for it, seeded by (seed, epoch, batch) so a resumed run
+ * mixes the same way; label smoothing applies to the training loss only (the validation loss,
+ * the monitor, stays the plain cross-entropy, comparable between runs).
+ *
  * Backends: 'auto' takes preflight's choice; an explicit backend that is not
  * available fails with BACKEND_UNAVAILABLE and preflight's reason (never a
  * silent fallback); the cpu backend refuses to train.
