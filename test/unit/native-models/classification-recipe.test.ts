@@ -209,3 +209,16 @@ test('a short training with mixup, CutMix and label smoothing learns and keeps i
   assert.equal(state?.config.cutmix, 1);
   assert.equal(state?.config.labelSmoothing, 0.1);
 });
+
+test('mixed training is deterministic per seed: the same config twice gives the same losses, another seed others', { timeout: 60_000 }, async () => {
+  const config = { ...testConfig('classification', { epochs: 1 }), mixup: 0.4, cutmix: 1 };
+  const losses = async (seed: number): Promise<number[]> => {
+    const c = { ...config, seed };
+    const out: number[] = [];
+    await engine.train(c, new SyntheticProvider(c, squares, { trainBatches: 3, valBatches: 1 }), { checkpointDir: join(root, `det-${seed}-${Math.random()}`), onBatch: (p) => out.push(p.loss) });
+    return out;
+  };
+  const a = await losses(5);
+  assert.deepEqual(await losses(5), a);
+  assert.notDeepEqual(await losses(6), a);
+});
