@@ -12,6 +12,9 @@ import type { FoveaError } from './result';
 
 export type EvaluationSplit = 'train' | 'val' | 'test' | 'all';
 
+/** A view that test-time augmentation averages over (core/predict/tta.ts). */
+export type TtaView = 'identity' | 'flip-horizontal' | 'flip-vertical';
+
 const Id = v.pipe(v.number(), v.integer(), v.minValue(1));
 const SplitSchema = v.picklist(['train', 'val', 'test', 'all']);
 
@@ -29,12 +32,20 @@ export const evaluationRequestSchemas = {
     /** Detection: the lowest score stored (default 0.25). */
     minScore: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
     uncertainty: v.optional(v.picklist(['entropy', 'margin'])),
+    /** Classification: average the probabilities over the image and its flips (test-time augmentation). */
+    tta: v.optional(v.boolean()),
   }),
   /**
    * Evaluate a run's best checkpoint on a split (default test; 'all' on another dataset).
    * Returns the job at once; 'evaluation.progress' and 'evaluation.finished' follow.
    */
-  'evaluation.run': v.strictObject({ runId: Id, split: v.optional(SplitSchema), datasetId: v.optional(Id) }),
+  'evaluation.run': v.strictObject({
+    runId: Id,
+    split: v.optional(SplitSchema),
+    datasetId: v.optional(Id),
+    /** Classification: average the probabilities over the image and its flips (test-time augmentation; VALIDATION for other tasks). */
+    tta: v.optional(v.boolean()),
+  }),
   /** A run's stored evaluation on a split (default test) of a dataset (default: the run's), or null. */
   'evaluation.get': v.strictObject({ runId: Id, split: v.optional(SplitSchema), datasetId: v.optional(Id) }),
   /** A run's stored evaluations, newest first. */
@@ -106,6 +117,15 @@ export interface EvaluationSourceView {
   storedAt: string | null;
   failures: { itemId: number; frameIndex: number; message: string }[];
   warnings: string[];
+  /** The views whose probabilities were averaged (test-time augmentation); null or absent: none, the image alone. */
+  tta?: TtaView[] | null;
+}
+
+/** How an evaluation's source says whether test-time augmentation was used, in words. */
+export function ttaText(views: readonly TtaView[] | null | undefined): string {
+  if (!views || views.length <= 1) return 'no test-time augmentation';
+  const flips = views.filter((v) => v !== 'identity').map((v) => (v === 'flip-horizontal' ? 'left-right' : 'up-down'));
+  return `test-time augmentation: mean of the image and its ${flips.join(' and ')} flip${flips.length > 1 ? 's' : ''}`;
 }
 
 export interface ClassificationReport {
@@ -260,6 +280,8 @@ export interface PredictReport {
   replaced: number;
   onlyUnlabeled: boolean;
   uncertaintyMethod: string;
+  /** The views averaged (test-time augmentation), or null for the image alone. */
+  tta?: TtaView[] | null;
   /** Images that could not be read, with the reason. */
   failures: { itemId: number; frameIndex: number; message: string }[];
   seconds: number;

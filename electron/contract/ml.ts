@@ -74,6 +74,16 @@ export interface TrainConfig {
   slices?: SliceMode;
   /** The run started from an earlier run's weights (warm start): what was loaded. Absent or null: from scratch. */
   warmStart?: WarmStartInfo | null;
+  /**
+   * Classification: label smoothing epsilon in [0, 0.5] (0 or absent: none). Single label: the
+   * training targets become y(1 - e) + e/K (PyTorch's CrossEntropyLoss(label_smoothing=e));
+   * multi-label: each sigmoid target becomes y(1 - e) + e/2. The validation loss stays unsmoothed.
+   */
+  labelSmoothing?: number;
+  /** Classification: mixup's Beta(alpha, alpha) parameter (0 or absent: off); see native-models/train/batch-mix.ts. */
+  mixup?: number;
+  /** Classification: CutMix's Beta(alpha, alpha) parameter (0 or absent: off). With mixup on too, each batch uses one of them, with equal chance. */
+  cutmix?: number;
 }
 
 /** How a model sees DICOM series (TrainConfig.slices). */

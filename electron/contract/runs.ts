@@ -43,6 +43,18 @@ export const EarlyStoppingPatienceSchema = v.pipe(
   v.maxValue(10_000, 'Early stopping patience is at most 10,000 epochs.'),
 );
 
+/** Classification: label smoothing epsilon, 0 (none) to 0.5. */
+export const LabelSmoothingSchema = v.pipe(
+  v.number('Label smoothing is a number from 0 to 0.5.'),
+  v.check((x) => Number.isFinite(x) && x >= 0 && x <= 0.5, 'Label smoothing is 0 (none) to 0.5 (typical: 0.1).'),
+);
+
+/** Classification: a mixup or CutMix Beta(alpha, alpha) parameter, 0 (off) to 10. */
+const mixAlphaSchema = (what: string) =>
+  v.pipe(v.number(`${what} alpha is a number from 0 to 10.`), v.check((x) => Number.isFinite(x) && x >= 0 && x <= 10, `${what} alpha is 0 (off) to 10 (typical: ${what === 'Mixup' ? '0.2' : '1'}).`));
+export const MixupAlphaSchema = mixAlphaSchema('Mixup');
+export const CutmixAlphaSchema = mixAlphaSchema('CutMix');
+
 /** Augmentation choices (contract/ml.ts AugmentConfig); what is left out keeps the task's default. */
 export const AugmentSchema = v.strictObject({
   flipHorizontal: v.optional(v.boolean()),
@@ -80,6 +92,12 @@ export const trainingStartRunFields = {
    * layer that does not fit by name and shape) before a run exists.
    */
   warmStartRunId: v.optional(Id),
+  /** Classification only (else VALIDATION): label smoothing epsilon (default 0: none). */
+  labelSmoothing: v.optional(LabelSmoothingSchema),
+  /** Classification only: mixup alpha (default 0: off). */
+  mixup: v.optional(MixupAlphaSchema),
+  /** Classification only: CutMix alpha (default 0: off). */
+  cutmix: v.optional(CutmixAlphaSchema),
 };
 
 /** "started from run 4 (12 layers loaded, head new)": how a warm-started run says where it began. */
@@ -87,6 +105,28 @@ export function describeWarmStart(w: { runId: number | null; model?: string; lay
   const from = w.runId !== null ? `run ${w.runId}` : `model ${w.model ?? '?'}`;
   const layers = `${w.layersLoaded} layer${w.layersLoaded === 1 ? '' : 's'}`;
   return `started from ${from} (${w.layersNew > 0 ? `${layers} loaded, head new` : `all ${layers} loaded`})`;
+}
+
+/**
+ * What is wrong with classification regularisation choices (label smoothing, mixup, CutMix) for a
+ * task, or null: 'training.start' refuses them with the same message, and a form can say it first.
+ */
+export function regularisationProblem(task: string, choices: { labelSmoothing?: number | null | undefined; mixup?: number | null | undefined; cutmix?: number | null | undefined }): string | null {
+  const given = Object.fromEntries(Object.entries(choices).filter(([, x]) => x !== undefined && x !== null));
+  const r = v.safeParse(v.strictObject({ labelSmoothing: v.optional(LabelSmoothingSchema), mixup: v.optional(MixupAlphaSchema), cutmix: v.optional(CutmixAlphaSchema) }), given);
+  if (!r.success) return r.issues[0]?.message ?? 'Invalid regularisation.';
+  const on = Object.entries(given).filter(([, x]) => (x as number) > 0);
+  if (task !== 'classification' && on.length > 0) return `Label smoothing, mixup and CutMix apply to classification runs only (a ${task} run was asked for).`;
+  return null;
+}
+
+/** A classification run's label smoothing, mixup and CutMix in words ("label smoothing 0.1 · mixup α 0.2"), or null when none is on. */
+export function describeRegularisation(config: { labelSmoothing?: number | undefined; mixup?: number | undefined; cutmix?: number | undefined }): string | null {
+  const parts: string[] = [];
+  if ((config.labelSmoothing ?? 0) > 0) parts.push(`label smoothing ${config.labelSmoothing}`);
+  if ((config.mixup ?? 0) > 0) parts.push(`mixup α ${config.mixup}`);
+  if ((config.cutmix ?? 0) > 0) parts.push(`CutMix α ${config.cutmix}`);
+  return parts.length ? parts.join(' · ') : null;
 }
 
 /** Request schemas of runs, spread into api.ts' requestSchemas. */

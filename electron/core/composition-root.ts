@@ -41,7 +41,7 @@ import { volumeHandlers } from './volume/volume-requests';
 import { VolumeService } from './volume/volume-service';
 import type { PolicyLoadResult } from './policy/policy';
 import { DEFAULT_FRACTIONS, labelStratifier, SplitService } from './training/splits';
-import { collectForClasses, TrainingService, type RunSnapshot, type TrainCallbacks } from './training/training-service';
+import { checkRegularisation, collectForClasses, TrainingService, type RunSnapshot, type TrainCallbacks } from './training/training-service';
 import { exportReport } from './report/report-export';
 import { compareRuns } from './training/run-compare';
 import { runDurationSeconds } from '../contract/runs';
@@ -265,10 +265,11 @@ export class Core implements CoreParts {
       'runs.list': ({ datasetId }) => this.runs.list(datasetId).map(toRunSummary),
       'runs.get': ({ runId }) => this.runDetail(runId),
       'training.plan': ({ datasetId, task, classNames }) => this.trainingPlan(datasetId, task, classNames),
-      'training.start': async ({ datasetId, task, classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, earlyStoppingPatience, recipe, timeBudgetSeconds, warmStartRunId }) => {
-        // A bad class choice or a warm start that does not fit is the request's answer (VALIDATION), not a failed job.
+      'training.start': async ({ datasetId, task, classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, earlyStoppingPatience, recipe, timeBudgetSeconds, warmStartRunId, labelSmoothing, mixup, cutmix }) => {
+        // A bad class choice, regularisation or a warm start that does not fit is the request's answer (VALIDATION), not a failed job.
         collectForClasses(this.db, datasetId, task, classNames);
-        const request = { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, earlyStoppingPatience, recipe, timeBudgetSeconds, warmStartRunId };
+        checkRegularisation(task, { labelSmoothing, mixup, cutmix });
+        const request = { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, earlyStoppingPatience, recipe, timeBudgetSeconds, warmStartRunId, labelSmoothing, mixup, cutmix };
         await this.training.checkWarmStartRequest(datasetId, task, request);
         return this.startTrainingJob(datasetId, (cb) => this.training.train(datasetId, task, request, cb));
       },

@@ -92,6 +92,19 @@ export function classificationLoss(probs: tf.Tensor, labels: tf.Tensor, multiLab
 }
 
 /**
+ * Label smoothing of training targets (Szegedy et al. 2016). Single label: y(1 - eps) + eps/K, the
+ * targets PyTorch's CrossEntropyLoss(label_smoothing=eps) uses (soft targets from mixup too: the
+ * mapping is linear, so smoothing a mix is mixing the smoothed targets). Multi-label: each sigmoid
+ * target moves towards 0.5, y(1 - eps) + eps/2. eps 0 returns the labels themselves (a clone).
+ * @param labels [n, K] one-hot, multi-hot or soft.
+ */
+export function smoothLabels(labels: tf.Tensor, eps: number, multiLabel: boolean): tf.Tensor {
+  if (!(eps > 0)) return labels.clone();
+  const k = multiLabel ? 2 : (labels.shape[labels.shape.length - 1] ?? 1);
+  return tf.tidy(() => tf.add(tf.mul(labels, 1 - eps), eps / k));
+}
+
+/**
  * [correct, count]: single label, argmax hits over images; multi-label,
  * per-class decisions at 0.5 over all image x class entries.
  */

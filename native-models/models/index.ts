@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Batch, Prediction, TrainConfig } from '../../electron/contract/ml';
-import { classificationLoss, classificationStats, createClassifier } from './classifier';
+import { classificationLoss, classificationStats, createClassifier, smoothLabels } from './classifier';
 import { Ap50Accumulator, createDetector, decodeDetections, detectionLoss, encodeDetectionTargets, type DetectorOutputs } from './detector';
 import { createUnet, diceIou, segmentationLoss, segmentationStats, segmentationTargets } from './unet';
 
@@ -46,9 +46,11 @@ export interface TaskHooks {
   targets(batch: Batch): tf.Tensor[];
   /**
    * Loss (scalar) and small per-batch statistics for the running metrics
-   * (summed over the batch; null when the task has none).
+   * (summed over the batch; null when the task has none). `training`: a training step's loss
+   * (classification applies its label smoothing there only; validation losses stay comparable
+   * between runs with and without it).
    */
-  lossAndStats(outputs: tf.Tensor[], targets: tf.Tensor[]): { loss: tf.Scalar; stats: tf.Tensor | null };
+  lossAndStats(outputs: tf.Tensor[], targets: tf.Tensor[], training?: boolean): { loss: tf.Scalar; stats: tf.Tensor | null };
   /** A fresh accumulator; `val` ones may use outputs (detection AP). */
   newMetrics(split: 'train' | 'val'): MetricsAccumulator;
   /**
@@ -67,10 +69,19 @@ export function validateConfig(config: TrainConfig): string | null {
   if (!(Number.isInteger(config.batchSize) && config.batchSize >= 1)) return `batch size must be a positive integer (got ${config.batchSize})`;
   if (!(config.learningRate > 0 && Number.isFinite(config.learningRate))) return `learning rate must be positive (got ${config.learningRate})`;
   if (config.classWeights && config.classWeights.length !== k) return `class weights: ${config.classWeights.length} given for ${k} classes`;
+  if (config.task !== 'classification' && ((config.labelSmoothing ?? 0) > 0 || (config.mixup ?? 0) > 0 || (config.cutmix ?? 0) > 0)) {
+    return `label smoothing, mixup and cutmix apply to classification only (this is a ${config.task} run)`;
+  }
   switch (config.task) {
-    case 'classification':
+    case 'classification': {
       if (k < 1) return 'classification needs at least one class';
+      const ls = config.labelSmoothing ?? 0;
+      if (!(ls >= 0 && ls <= 0.5)) return `label smoothing must be 0 to 0.5 (got ${ls})`;
+      for (const [name, a] of [['mixup', config.mixup ?? 0], ['cutmix', config.cutmix ?? 0]] as const) {
+        if (!(a >= 0 && a <= 10)) return `${name} alpha must be 0 to 10 (got ${a})`;
+      }
       return null;
+    }
     case 'detection':
       if (k < 1) return 'detection needs at least one class';
       if (config.inputSize % 16 !== 0 || config.inputSize < 32) return `detection input size must be a multiple of 16, at least 32 (got ${config.inputSize})`;
@@ -97,9 +108,11 @@ function classificationHooks(config: TrainConfig): TaskHooks {
       if (b.targets.task !== 'classification') throw new Error(`a ${b.targets.task} batch for a classification run`);
       return [tf.tensor2d(b.targets.labels, [b.n, K])];
     },
-    lossAndStats: (outs, [labels]) => {
+    lossAndStats: (outs, [labels], training = false) => {
       const p = outs[0] as tf.Tensor;
-      return { loss: classificationLoss(p, labels as tf.Tensor, multi, config.classWeights), stats: classificationStats(p, labels as tf.Tensor, multi) };
+      const eps = training ? (config.labelSmoothing ?? 0) : 0;
+      const target = eps > 0 ? smoothLabels(labels as tf.Tensor, eps, multi) : (labels as tf.Tensor);
+      return { loss: classificationLoss(p, target, multi, config.classWeights), stats: classificationStats(p, labels as tf.Tensor, multi) };
     },
     newMetrics: () => {
       let s: Float64Array | null = null;

@@ -17,6 +17,11 @@
  * Dice or AP50 on a small validation set move in steps. Without validation
  * batches the training loss is monitored instead (and reported as valLoss).
  *
+ * Classification recipe: each training batch is mixed (mixup / CutMix, batch-mix.ts) just
+ * before its step when the config asks for it, seeded by (seed, epoch, batch) so a resumed run
+ * mixes the same way; label smoothing applies to the training loss only (the validation loss,
+ * the monitor, stays the plain cross-entropy, comparable between runs).
+ *
  * Backends: 'auto' takes preflight's choice; an explicit backend that is not
  * available fails with BACKEND_UNAVAILABLE and preflight's reason (never a
  * silent fallback); the cpu backend refuses to train.
@@ -34,6 +39,7 @@ import { checkpointExists, copyCheckpoint, loadCheckpointModel, loadOptimizerSta
 import type { WorkerTrainOptions } from './protocol';
 import { chooseBackend, threadPreflight } from './backend';
 import { isOutOfMemory, outOfMemoryMessage } from './errors';
+import { mixBatch } from './batch-mix';
 import { adam } from './fused-adam';
 import { TrainingBudget } from './time-budget';
 import { applyWarmStart, WarmStartMismatch } from './warm-start';
@@ -249,7 +255,7 @@ async function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, hooks: 
   try {
     const { value, grads } = tf.variableGrads(() => {
       const outs = toArray(model.apply(x, { training: true }) as tf.Tensor | tf.Tensor[]);
-      const r = hooks.lossAndStats(outs, targets);
+      const r = hooks.lossAndStats(outs, targets, true);
       if (r.stats) stats = tf.keep(r.stats);
       return r.loss;
     }, varList);
@@ -414,7 +420,8 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
           firstStep = false;
           cb.onPhase?.('first-step');
         }
-        const r = await trainStep(model, optimizer, hooks, varList, batch, config);
+        // Mixup / CutMix (classification, when asked for): deterministic per (seed, epoch, batch).
+        const r = await trainStep(model, optimizer, hooks, varList, mixBatch(batch, config, epoch, i).batch, config);
         checkGpuFault(backend, config, epoch);
         if (!Number.isFinite(r.loss)) throw new TrainingError('INTERNAL', `Training diverged (loss ${r.loss} at epoch ${epoch}, batch ${i + 1}). Try a lower learning rate (e.g. ${config.learningRate / 10}).`);
         trainAcc.add(r.stats, batch, null);

@@ -13,6 +13,7 @@ import { runSamBench } from './sam.bench';
 import { runStoreBench } from './store.bench';
 import { runVolumeBench } from './volume.bench';
 import { runDataManagementBench } from './datamgmt.bench';
+import { runClassificationRecipeBench } from './classification-recipe.bench';
 
 const benches: Record<string, () => Promise<void>> = {
   store: () => runStoreBench(),
@@ -25,10 +26,11 @@ const benches: Record<string, () => Promise<void>> = {
   sam: () => runSamBench(),
   volume: () => runVolumeBench(),
   datamgmt: () => runDataManagementBench(),
+  clsrecipe: () => runClassificationRecipeBench(),
 };
 
 // Options that take a value (the training bench's); their values are not bench names.
-const VALUE_OPTIONS = new Set(['--rounds', '--backend', '--torch-device']);
+const VALUE_OPTIONS = new Set(['--rounds', '--backend', '--torch-device', '--epochs', '--seeds']);
 const args = process.argv.slice(2);
 const wanted = args.filter((a, i) => !a.startsWith('-') && !VALUE_OPTIONS.has(args[i - 1] ?? ''));
 const names = wanted.length ? wanted : Object.keys(benches);

@@ -14,6 +14,7 @@
  * per-image results are left out (they are in the stored file named by
  * source.storedAt). Without --json: a compact table.
  */
+import { ttaText } from '../../contract/evaluation';
 import type { SplitName } from '../../contract/ml';
 import { evaluatePredictions, type PredictionFormat, type PredictionsEvaluation } from '../../core/evaluation/evaluate-predictions';
 import { evaluateRun, type EvaluationSplit, type RunEvaluation } from '../../core/evaluation/evaluate-run';
@@ -23,7 +24,8 @@ import { EXIT_OK, UsageError } from '../cli-context';
 import { runEvaluateModel } from './models';
 
 export const evaluateHelp = [
-  'fovea evaluate --run ID [--dataset NAME] [--split train|val|test|all] [--json] | fovea evaluate --dataset NAME --predictions FILE|FOLDER [--split S] [--coco-gt FILE] [--json] | fovea evaluate --model NAME --dataset NAME [--split S] [--map MODEL=DATASET]... [--json]',
+  'fovea evaluate --run ID [--dataset NAME] [--split train|val|test|all] [--tta] [--json] | fovea evaluate --dataset NAME --predictions FILE|FOLDER [--split S] [--coco-gt FILE] [--json] | fovea evaluate --model NAME --dataset NAME [--split S] [--map MODEL=DATASET]... [--json]',
+  '      --tta (classification runs): probabilities averaged over the image and its left-right flip (and up-down flip where the run trained with vertical flips);',
   "      scores in each image's own pixels (a run's boxes mapped back through the letterbox, its masks resampled to the image);",
   '      scored: every labelled image, and for detection every image marked labelled without boxes (detections there are false positives);',
   "      detection: COCO's 12-number summary (AP, AP50, AP75, AP/AR small/medium/large, AR@1/10/100) and Pascal VOC all-point AP@0.5",
@@ -37,6 +39,7 @@ export const evaluateOptions = {
   predictions: { type: 'string' },
   'coco-gt': { type: 'string' },
   format: { type: 'string' },
+  tta: { type: 'boolean' },
 } as const;
 
 const SPLITS: readonly EvaluationSplit[] = ['train', 'val', 'test', 'all'];
@@ -65,6 +68,7 @@ export function formatEvaluation(report: Report): string {
   const space = s.coordinates === 'image' ? ', in image pixels' : ` from the model's ${s.kind === 'run' ? s.inputSize : ''} px input`;
   lines.push(`${where}, ${split}: ${report.n} image(s)${space}${s.labelledEmpty ? ` (${s.labelledEmpty} labelled without objects: negatives)` : ''}`);
   if (report.task !== 'classification' && s.imageRule) lines.push(s.imageRule);
+  if (s.kind === 'run' && s.tta && s.tta.length > 1) lines.push(`${ttaText(s.tta)[0]?.toUpperCase()}${ttaText(s.tta).slice(1)}.`);
   if (report.task === 'classification') {
     lines.push(
       `accuracy ${fmt(report.accuracy)}   macro precision ${fmt(report.macro.precision)}  recall ${fmt(report.macro.recall)}  F1 ${fmt(report.macro.f1)}   macro AUC ${fmt(report.auc.macro)}${report.multiLabel ? '   (multi-label, threshold 0.5)' : ''}`,
@@ -142,6 +146,7 @@ export async function runEvaluate(ctx: CliContext, positionals: string[], values
     return EXIT_OK;
   }
   if (values['map'] !== undefined) throw new UsageError('--map goes with --model');
+  if (values['tta'] === true && runArg === undefined) throw new UsageError('--tta goes with --run');
   if (runArg !== undefined && predictions !== undefined) throw new UsageError('give either --run ID or --predictions FILE, not both');
   if (runArg === undefined && predictions === undefined) throw new UsageError('--run ID or --dataset NAME --predictions FILE is required');
   const core = ctx.core();
@@ -155,6 +160,7 @@ export async function runEvaluate(ctx: CliContext, positionals: string[], values
     if (values['coco-gt'] !== undefined || values['format'] !== undefined) throw new UsageError('--coco-gt and --format go with --predictions');
     report = await evaluateRun(core, runId, {
       ...(split ? { split } : {}),
+      ...(values['tta'] === true ? { tta: true } : {}),
       ...(dataset ? { datasetId: dataset.id } : {}),
       onProgress: (done, total) => {
         if (!ctx.json && ctx.isTty) process.stderr.write(`\rpredicting batch ${done}/${total}`);

@@ -12,6 +12,7 @@
  * failures, seconds}. Ctrl-C stops after the current batch (what was written
  * stays; run it again to complete). Exit 1 when some images could not be read.
  */
+import { ttaText } from '../../contract/evaluation';
 import type { CliContext } from '../cli-context';
 import { EXIT_OK, EXIT_PARTIAL, UsageError } from '../cli-context';
 import { interruptible } from '../interrupt';
@@ -21,7 +22,7 @@ import { runPredictModel } from './models';
 import { withItemNames } from '../../core/store/item-names';
 
 export const predictHelp =
-  'fovea predict --run ID [--dataset NAME] [--only-unlabeled] [--min-score 0.25] [--uncertainty entropy|margin] [--json] | fovea predict --model NAME --dataset NAME [--map MODEL=DATASET]... [--only-unlabeled] [--min-score S] [--json]';
+  'fovea predict --run ID [--dataset NAME] [--only-unlabeled] [--min-score 0.25] [--uncertainty entropy|margin] [--tta] [--json] | fovea predict --model NAME --dataset NAME [--map MODEL=DATASET]... [--only-unlabeled] [--min-score S] [--json]';
 export const predictOptions = {
   run: { type: 'string' },
   model: { type: 'string' },
@@ -30,12 +31,14 @@ export const predictOptions = {
   'only-unlabeled': { type: 'boolean', default: false },
   'min-score': { type: 'string' },
   uncertainty: { type: 'string' },
+  /** Classification runs: probabilities averaged over the image and its flips (test-time augmentation). */
+  tta: { type: 'boolean' },
 } as const;
 
 export async function runPredictCommand(ctx: CliContext, positionals: string[], values: Record<string, unknown>): Promise<number> {
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   if (values['model'] !== undefined) {
-    if (values['run'] !== undefined || values['uncertainty'] !== undefined) throw new UsageError('--model goes without --run and --uncertainty');
+    if (values['run'] !== undefined || values['uncertainty'] !== undefined || values['tta'] !== undefined) throw new UsageError('--model goes without --run, --uncertainty and --tta');
     return runPredictModel(ctx, values);
   }
   if (values['map'] !== undefined) throw new UsageError('--map goes with --model');
@@ -60,6 +63,7 @@ export async function runPredictCommand(ctx: CliContext, positionals: string[], 
       onlyUnlabeled: values['only-unlabeled'] === true,
       ...(minScore !== undefined ? { minScore } : {}),
       ...(uncertainty ? { uncertainty } : {}),
+      ...(values['tta'] === true ? { tta: true } : {}),
       signal: interrupt.signal,
       onProgress: (done, total) => {
         if (ctx.json) {
@@ -75,7 +79,7 @@ export async function runPredictCommand(ctx: CliContext, positionals: string[], 
     else {
       ctx.out(
         `Run ${report.runId} predicted ${report.images} image(s) of ${report.items} item(s) in ${report.seconds.toFixed(1)} s: ` +
-          `${report.proposed} proposed annotation(s), ${report.replaced} earlier proposal(s) replaced; uncertainty by ${report.uncertaintyMethod}.`,
+          `${report.proposed} proposed annotation(s), ${report.replaced} earlier proposal(s) replaced; uncertainty by ${report.uncertaintyMethod}${report.tta ? `; ${ttaText(report.tta)}` : ''}.`,
       );
       for (const f of withItemNames(core.db, report.failures.slice(0, 20))) ctx.out(`  could not read ${f.name} (item ${f.itemId}) frame ${f.frameIndex}: ${f.message}`);
       if (report.failures.length > 20) ctx.out(`  ... and ${report.failures.length - 20} more`);

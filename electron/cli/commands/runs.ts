@@ -8,7 +8,7 @@
  */
 import * as v from 'valibot';
 import type { AugmentConfig } from '../../contract/ml';
-import { AugmentSchema, EarlyStoppingPatienceSchema, formatRunDuration, LearningRateSchema, RunNameSchema, RunNotesSchema, runDisplayName } from '../../contract/runs';
+import { AugmentSchema, CutmixAlphaSchema, EarlyStoppingPatienceSchema, formatRunDuration, LabelSmoothingSchema, MixupAlphaSchema, LearningRateSchema, RunNameSchema, RunNotesSchema, runDisplayName } from '../../contract/runs';
 import type { Core } from '../../core/composition-root';
 import { compareRuns } from '../../core/training/run-compare';
 import { updateRunLabel } from '../../core/training/training-service';
@@ -22,6 +22,9 @@ export const runStartOptions = {
   patience: { type: 'string' },
   augment: { type: 'string' },
   'from-run': { type: 'string' },
+  'label-smoothing': { type: 'string' },
+  mixup: { type: 'string' },
+  cutmix: { type: 'string' },
 } as const;
 
 function check<T>(schema: v.GenericSchema<unknown, T>, value: unknown, flag: string): T {
@@ -50,8 +53,8 @@ export function parseAugment(value: unknown): Partial<AugmentConfig> | undefined
   return check(AugmentSchema, out, '--augment');
 }
 
-/** The run fields of `fovea train` (name, notes, learning rate, augmentation, `--from-run RUN`: a warm start), checked. */
-export function parseRunStartOptions(values: Record<string, unknown>): { name?: string; notes?: string; learningRate?: number; earlyStoppingPatience?: number; augment?: Partial<AugmentConfig>; warmStartRunId?: number } {
+/** The run fields of `fovea train` (name, notes, learning rate, augmentation, classification regularisation, `--from-run RUN`: a warm start), checked. */
+export function parseRunStartOptions(values: Record<string, unknown>): { name?: string; notes?: string; learningRate?: number; earlyStoppingPatience?: number; augment?: Partial<AugmentConfig>; labelSmoothing?: number; mixup?: number; cutmix?: number; warmStartRunId?: number } {
   const lr = values['learning-rate'];
   const fromRun = values['from-run'];
   const patience = values['patience'];
@@ -63,6 +66,9 @@ export function parseRunStartOptions(values: Record<string, unknown>): { name?: 
     ...(patience !== undefined ? { earlyStoppingPatience: check(EarlyStoppingPatienceSchema, Number(patience), '--patience') } : {}),
     ...(augment ? { augment } : {}),
     ...(fromRun !== undefined ? { warmStartRunId: runId(String(fromRun), '--from-run takes the id of a finished run (see `fovea runs`)') } : {}),
+    ...(values['label-smoothing'] !== undefined ? { labelSmoothing: check(LabelSmoothingSchema, Number(values['label-smoothing']), '--label-smoothing') } : {}),
+    ...(values['mixup'] !== undefined ? { mixup: check(MixupAlphaSchema, Number(values['mixup']), '--mixup') } : {}),
+    ...(values['cutmix'] !== undefined ? { cutmix: check(CutmixAlphaSchema, Number(values['cutmix']), '--cutmix') } : {}),
   };
 }
 

@@ -46,6 +46,7 @@ import type { Prediction, SplitName, TrainConfig } from '../../contract/ml';
 import { FoveaException } from '../../contract/result';
 import type { CoreParts } from '../core-parts';
 import { boxToImage, classMapToImage, letterboxOf } from '../predict/letterbox-mapping';
+import { checkTta, predictWithTta, ttaViews } from '../predict/tta';
 import { listClasses } from '../store/classes-repo';
 import { listItemRefs } from '../store/items-repo';
 import { groupedViews } from './grouped-classification';
@@ -76,6 +77,8 @@ export interface EvaluateRunOptions {
   signal?: AbortSignal;
   /** Images scored so far of all to score, and what is happening ('Loading the model', 'Predicting', 'Computing metrics'). */
   onProgress?: (done: number, total: number, phase: string) => void;
+  /** Classification: test-time augmentation (predict/tta.ts); recorded in source.tta. VALIDATION for other tasks. */
+  tta?: boolean;
 }
 
 /** Per-image classification outcome (the error gallery's input): the contract's view. */
@@ -142,6 +145,8 @@ function forcedClassNames(config: TrainConfig): string[] {
 export async function evaluateRun(core: EvaluationCore, runId: number, options: EvaluateRunOptions = {}): Promise<RunEvaluation> {
   const run = core.runs.get(runId);
   const config = run.config;
+  if (options.tta) checkTta(config);
+  const tta = options.tta ? ttaViews(config) : null;
   const datasetId = options.datasetId ?? run.datasetId;
   const dataset = core.datasets.get(datasetId);
   const own = datasetId === run.datasetId;
@@ -224,7 +229,7 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
   try {
     for await (const batch of provider.testBatches()) {
       throwIfAborted(options.signal);
-      const preds: Prediction[] = await core.ml.predict(checkpoint, config, batch);
+      const preds: Prediction[] = tta ? await predictWithTta(core.ml, checkpoint, config, batch, tta) : await core.ml.predict(checkpoint, config, batch);
       if (preds.length !== batch.n) throw new FoveaException('INTERNAL', `The model returned ${preds.length} predictions for ${batch.n} images.`);
       const S = config.inputSize;
       for (let i = 0; i < batch.n; i++) {
@@ -313,6 +318,7 @@ export async function evaluateRun(core: EvaluationCore, runId: number, options: 
     storedAt,
     failures,
     warnings,
+    tta,
   };
   const report: RunEvaluation =
     metrics.task === 'classification' ? { ...metrics, images: clsImages, ...groupedViews(core.db, datasetId, metrics, clsImages), source } : ({ ...metrics, source } as RunEvaluation);

@@ -10,6 +10,7 @@ import type { CoreParts } from '../core-parts';
 import { galleryImages, runPredict, type PredictCore } from '../predict/predict-service';
 import { evaluateRun, readStoredEvaluation, type EvaluationCore } from './evaluate-run';
 import { headlineOf, listEvaluations } from '../store/evaluation-repo';
+import { checkTta } from '../predict/tta';
 
 type EvalRequest = keyof EvaluationResponses;
 type EvalHandlers = { [K in EvalRequest]: (payload: RequestPayload<K>) => Promise<EvaluationResponses[K]> | EvaluationResponses[K] };
@@ -22,9 +23,10 @@ export type EvaluationRequestsCore = PredictCore & EvaluationCore & Pick<CorePar
 
 export function evaluationHandlers(core: EvaluationRequestsCore): EvalHandlers {
   return {
-    'predict.start': ({ runId, datasetId, onlyUnlabeled, minScore, uncertainty }) => {
+    'predict.start': ({ runId, datasetId, onlyUnlabeled, minScore, uncertainty, tta }) => {
       // Refuse at once what cannot start (unknown run, no checkpoint): the UI shows it by the button.
       const run = core.runs.get(runId);
+      if (tta) checkTta(run.config);
       const target = datasetId ?? run.datasetId;
       core.datasets.get(target);
       const { jobId } = core.jobs.run({
@@ -36,6 +38,7 @@ export function evaluationHandlers(core: EvaluationRequestsCore): EvalHandlers {
             ...(onlyUnlabeled !== undefined ? { onlyUnlabeled } : {}),
             ...(minScore !== undefined ? { minScore } : {}),
             ...(uncertainty !== undefined ? { uncertainty } : {}),
+            ...(tta ? { tta } : {}),
             signal: job.signal,
             onProgress: (done, total) => job.progress({ done, total }, () => core.events.emit('predict.progress', { jobId, runId, done, total })),
           }),
@@ -46,8 +49,9 @@ export function evaluationHandlers(core: EvaluationRequestsCore): EvalHandlers {
       });
       return { jobId };
     },
-    'evaluation.run': ({ runId, split, datasetId }) => {
+    'evaluation.run': ({ runId, split, datasetId, tta }) => {
       const run = core.runs.get(runId);
+      if (tta) checkTta(run.config);
       const wanted: EvaluationSplit = split ?? (datasetId === undefined || datasetId === run.datasetId ? 'test' : 'all');
       const { jobId } = core.jobs.run({
         kind: 'evaluation',
@@ -56,6 +60,7 @@ export function evaluationHandlers(core: EvaluationRequestsCore): EvalHandlers {
           evaluateRun(core, runId, {
             split: wanted,
             ...(datasetId !== undefined ? { datasetId } : {}),
+            ...(tta ? { tta } : {}),
             signal: job.signal,
             onProgress: (done, total, phase) => job.progress({ done, total, phase }, () => core.events.emit('evaluation.progress', { jobId, runId, done, total, phase }), done === 0),
           }),

@@ -107,7 +107,7 @@ export interface ModelCard {
       patients: { train: number; val: number; test: number } | null;
       patientGrouped: boolean | null;
     } | null;
-    settings: Pick<TrainConfig, 'inputSize' | 'channels' | 'epochs' | 'batchSize' | 'learningRate' | 'seed' | 'earlyStoppingPatience' | 'augment' | 'classWeights'>;
+    settings: Pick<TrainConfig, 'inputSize' | 'channels' | 'epochs' | 'batchSize' | 'learningRate' | 'seed' | 'earlyStoppingPatience' | 'augment' | 'classWeights' | 'labelSmoothing' | 'mixup' | 'cutmix'>;
   };
   metrics: {
     bestValidation: Record<string, number> | null;
@@ -288,6 +288,10 @@ export function buildModelCard(run: RunRecord, snapshot: Partial<RunSnapshot> | 
         earlyStoppingPatience: c.earlyStoppingPatience,
         augment: { ...c.augment },
         classWeights: c.classWeights ? [...c.classWeights] : null,
+        // Classification regularisation, only when the run used it (cards of other runs stay as they were).
+        ...(c.labelSmoothing ? { labelSmoothing: c.labelSmoothing } : {}),
+        ...(c.mixup ? { mixup: c.mixup } : {}),
+        ...(c.cutmix ? { cutmix: c.cutmix } : {}),
       },
     },
     metrics: { bestValidation: run.metrics ? { ...run.metrics } : null, evaluations },

@@ -55,6 +55,7 @@ import { withNeighbours } from '../training/slice-neighbours';
 import { collectSamples, rleOfGeometry, type Sample, type SampleSource, type SampleTarget } from '../training/training-samples';
 import { boxToImage, classMapToImageMasks, letterboxOf, type Letterbox } from './letterbox-mapping';
 import { methodFor, uncertaintyOf, type ClassificationUncertainty } from './uncertainty';
+import { checkTta, predictWithTta, ttaViews } from './tta';
 import { itemNamesById } from '../store/item-names';
 
 export const DEFAULT_MIN_BOX_SCORE = 0.25;
@@ -74,6 +75,8 @@ export interface PredictOptions {
   signal?: AbortSignal;
   /** After every batch: images done, images in all. */
   onProgress?: (done: number, total: number) => void;
+  /** Classification: test-time augmentation (tta.ts); VALIDATION for other tasks. */
+  tta?: boolean;
 }
 
 /** One image's model output mapped to image pixels. */
@@ -169,11 +172,12 @@ export async function* predictImages(
   core: Pick<CoreParts, 'blobs' | 'ml' | 'db'>,
   model: { config: TrainConfig; checkpoint: string },
   sources: readonly SampleSource[],
-  options: { batchSize?: number; minScore?: number; uncertainty?: ClassificationUncertainty; signal?: AbortSignal; onFailure?: (f: { itemId: number; frameIndex: number; message: string }) => void } = {},
+  options: { batchSize?: number; minScore?: number; uncertainty?: ClassificationUncertainty; signal?: AbortSignal; onFailure?: (f: { itemId: number; frameIndex: number; message: string }) => void; tta?: boolean } = {},
 ): AsyncGenerator<ImagePrediction[]> {
   const { config, checkpoint } = model;
   // A 2.5-D model sees each slice with its neighbours (slice-neighbours.ts).
   if (config.slices === '2.5d') sources = withNeighbours(core.db, sources);
+  if (options.tta) checkTta(config);
   if (predictsAtNativeResolution(config)) {
     // A patch-trained model sees images at their own resolution: it slides over each full image.
     yield* predictNative(core, model, sources, options);
@@ -202,7 +206,7 @@ export async function* predictImages(
     const x = new Float32Array(loaded.length * S * S * C);
     loaded.forEach((l, i) => x.set(l.x, i * S * S * C));
     const batch: Batch = { x, n: loaded.length, targets: emptyTargets(config, loaded.length), itemIds: loaded.map((l) => l.source.itemId) };
-    const preds = await core.ml.predict(checkpoint, config, batch);
+    const preds = options.tta ? await predictWithTta(core.ml, checkpoint, config, batch) : await core.ml.predict(checkpoint, config, batch);
     if (preds.length !== loaded.length) throw new FoveaException('INTERNAL', `The model returned ${preds.length} predictions for ${loaded.length} images.`);
     yield loaded.map((l, i) => {
       const prediction = preds[i] as Prediction;
@@ -282,6 +286,7 @@ export async function runPredict(core: PredictCore, runId: number, options: Pred
   const minScore = options.minScore ?? DEFAULT_MIN_BOX_SCORE;
   const multiLabel = config.multiLabel || (config.task === 'classification' && config.classNames.length === 1);
   const method = methodFor(config.task, multiLabel, options.uncertainty ?? 'entropy');
+  if (options.tta) checkTta(config);
 
   let sources = imageSources(core, datasetId);
   if (onlyUnlabeled) {
@@ -326,6 +331,7 @@ export async function runPredict(core: PredictCore, runId: number, options: Pred
     minScore,
     uncertainty: options.uncertainty ?? 'entropy',
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.tta ? { tta: true } : {}),
     onFailure: (f) => failures.push(f),
   })) {
     writeBatch.immediate(preds);
@@ -347,6 +353,7 @@ export async function runPredict(core: PredictCore, runId: number, options: Pred
     replaced,
     onlyUnlabeled,
     uncertaintyMethod: method,
+    tta: options.tta ? ttaViews(config) : null,
     failures,
     seconds: (performance.now() - started) / 1000,
   };

@@ -19,6 +19,7 @@
  * metrics without ground truth).
  */
 import type { ClassificationReport, DetectionReport, EvaluationReport, SegmentationReport } from '../../contract/evaluation';
+import { ttaText } from '../../contract/evaluation';
 import { binaryScores, runLabel, thresholdMetrics } from '../../contract/runs';
 import { barChart, confusionMatrixChart, curveChart, type Drawing } from './svg-charts';
 
@@ -458,6 +459,7 @@ export function buildReportModel(evaluation: EvaluationReport, run: RunFacts = {
     ['Scored at', s.coordinates === 'input' ? `the model's ${s.inputSize} px input (letterboxed)` : 'original image pixels'],
     ['Evaluated at', s.evaluatedAt],
   ];
+  if (evaluation.task === 'classification') facts.push(['Test-time augmentation', s.tta && s.tta.length > 1 ? ttaText(s.tta).replace(/^test-time augmentation: /, '') : 'none (the image alone)']);
   if (run.backend) facts.push(['Backend', run.backend]);
   if (run.epochsCompleted !== undefined) {
     facts.push(['Epochs', `${run.epochsCompleted}${run.epochs !== undefined ? ` of ${run.epochs}` : ''}${run.bestEpoch ? `, best checkpoint: epoch ${run.bestEpoch}` : ''}`]);

@@ -12,6 +12,7 @@ import type { AugmentConfig, BackendPreference, BatchProgress, EpochResult, MlEn
 import type { RecipePlan } from '../../contract/recipe';
 import { FoveaException } from '../../contract/result';
 import { isFoveaCard } from '../assist/model-layouts';
+import { regularisationProblem } from '../../contract/runs';
 import type { AuditLog } from '../store/audit-log';
 import type { BlobStore } from '../store/blob-store';
 import type { Db } from '../store/library-db';
@@ -28,7 +29,7 @@ import { collectSamples, type CollectedSamples, type SampleSnapshot } from './tr
 export const RUNS_DIR = 'runs';
 
 /** What a user may set; everything else comes from the task's defaults. */
-export type TrainOverrides = Partial<Pick<TrainConfig, 'epochs' | 'batchSize' | 'inputSize' | 'backend' | 'learningRate' | 'seed' | 'earlyStoppingPatience' | 'unlabeledPixels' | 'timeBudgetSeconds'>>;
+export type TrainOverrides = Partial<Pick<TrainConfig, 'epochs' | 'batchSize' | 'inputSize' | 'backend' | 'learningRate' | 'seed' | 'earlyStoppingPatience' | 'unlabeledPixels' | 'timeBudgetSeconds' | 'labelSmoothing' | 'mixup' | 'cutmix'>>;
 
 /** What to train on: the overrides, and optionally a subset of the dataset's classes. */
 export type TrainRequest = TrainOverrides & {
@@ -71,6 +72,15 @@ interface WarmSource {
   /** The input size it was trained at, when known (the new run's default). */
   inputSize: number | null;
   label: string;
+}
+
+/**
+ * Label smoothing, mixup and CutMix are for classification, in their ranges (contract/runs.ts):
+ * VALIDATION with the contract's message otherwise, before anything starts.
+ */
+export function checkRegularisation(task: TaskKind, request: Pick<TrainOverrides, 'labelSmoothing' | 'mixup' | 'cutmix'>): void {
+  const problem = regularisationProblem(task, { labelSmoothing: request.labelSmoothing, mixup: request.mixup, cutmix: request.cutmix });
+  if (problem) throw new FoveaException('VALIDATION', problem);
 }
 
 /** The least number of classes a model of this kind can learn: a single-label classifier must tell two apart. */
@@ -200,6 +210,7 @@ export class TrainingService {
   async train(datasetId: number, task: TaskKind, request: TrainRequest, cb: TrainCallbacks = {}): Promise<{ runId: number; outcome: TrainOutcome }> {
     const { db, ml, splits } = this.#d;
     const phases = new StartPhases((p) => cb.onPhase?.(p), { resumed: false });
+    checkRegularisation(task, request);
     phases.collecting();
     const { classNames, recipe, accelerator: _accelerator, augment, name, notes, warmStartRunId: _warmRun, warmStartModelPath: _warmModel, ...rest } = request;
     const source = this.#warmSource(request, task);
@@ -258,6 +269,9 @@ export class TrainingService {
         ...(config.warmStart
           ? { warmStart: { runId: config.warmStart.runId, ...(config.warmStart.model !== undefined ? { model: config.warmStart.model } : {}), layersLoaded: config.warmStart.layersLoaded, layersNew: config.warmStart.layersNew } }
           : {}),
+        ...(config.labelSmoothing ? { labelSmoothing: config.labelSmoothing } : {}),
+        ...(config.mixup ? { mixup: config.mixup } : {}),
+        ...(config.cutmix ? { cutmix: config.cutmix } : {}),
       },
     });
     cb.onStart?.({ runId, config, splits: split, samples: collected.samples.length, warnings: collected.warnings });

@@ -57,6 +57,8 @@ export class EvaluationState {
   runs = $state.raw<RunSummary[]>([]);
   runId = $state<number | null>(null);
   split = $state<EvaluationSplit>('test');
+  /** Classification: evaluate with test-time augmentation (the image and its flips averaged). */
+  tta = $state(false);
   report = $state.raw<EvaluationReport | null>(null);
   stored = $state.raw<EvaluationSummary[]>([]);
   loading = $state(false);
@@ -161,7 +163,7 @@ export class EvaluationState {
     this.error = null;
     this.progress = { done: 0, total: 0, phase: 'Starting' };
     const runId = this.runId;
-    const res = await this.evalJob.start(() => request('evaluation.run', { runId, split: this.split }));
+    const res = await this.evalJob.start(() => request('evaluation.run', { runId, split: this.split, ...(this.tta && this.run?.task === 'classification' ? { tta: true } : {}) }));
     if (!res.ok) {
       this.progress = null;
       this.error = res.error;

@@ -13,7 +13,7 @@ import type { SplitRedrawResult } from '../../../../electron/contract/api';
 import type { RunDetail, RunSummary, TrainingPlan } from '../../../../electron/contract/domain';
 import type { AugmentConfig, BackendPreference, BatchProgress, TaskKind } from '../../../../electron/contract/ml';
 import type { FoveaError } from '../../../../electron/contract/result';
-import { runRecipeProblem } from '../../../../electron/contract/runs';
+import { regularisationProblem, runRecipeProblem } from '../../../../electron/contract/runs';
 import { timeBudgetProblem, timeBudgetSeconds } from '../../../../electron/contract/training-recipe';
 import { on, request } from '../api';
 import { JobState } from './job-state.svelte';
@@ -32,6 +32,10 @@ export class TrainingState {
   /** Epochs without improvement before the run stops (0: never; null: the task's). */
   patience = $state<number | null>(null);
   augment = $state<Partial<AugmentConfig>>({});
+  /** Classification regularisation (null: off): label smoothing epsilon, mixup and CutMix alphas. */
+  labelSmoothing = $state<number | null>(null);
+  mixup = $state<number | null>(null);
+  cutmix = $state<number | null>(null);
   /** The recipe: the task's defaults or planned from the data; a time budget (minutes, null: none) always plans. */
   recipe = $state<'defaults' | 'planned'>('defaults');
   budgetMinutes = $state<number | null>(null);
@@ -78,7 +82,7 @@ export class TrainingState {
     return this.minClasses === 2 ? 'A single-label classifier needs at least two classes.' : 'Choose at least one class.';
   });
   /** Why the learning rate or augmentation cannot be used (the contract's rule and message), or null. */
-  readonly recipeProblem = $derived(runRecipeProblem(this.learningRate, this.augment));
+  readonly recipeProblem = $derived(runRecipeProblem(this.learningRate, this.augment) ?? (this.task === 'classification' ? regularisationProblem(this.task, this.#regularisation()) : null));
   /** Why the time budget cannot be used (training-recipe.ts, the one rule), or null. */
   readonly budgetProblem = $derived(this.budgetMinutes === null ? null : timeBudgetProblem(this.budgetMinutes));
   /** Whether the run is planned from the data (chosen, or implied by a time budget). */
@@ -232,6 +236,16 @@ export class TrainingState {
     if (res.ok) this.selected = res.value;
   }
 
+  /** The regularisation fields that hold a number (an emptied number input is null or NaN). */
+  #regularisation(): { labelSmoothing?: number; mixup?: number; cutmix?: number } {
+    const given = (x: number | null): x is number => typeof x === 'number' && !Number.isNaN(x);
+    return {
+      ...(given(this.labelSmoothing) ? { labelSmoothing: this.labelSmoothing } : {}),
+      ...(given(this.mixup) ? { mixup: this.mixup } : {}),
+      ...(given(this.cutmix) ? { cutmix: this.cutmix } : {}),
+    };
+  }
+
   async startRun(): Promise<void> {
     const datasetId = this.datasetId;
     if (datasetId === null) return;
@@ -252,6 +266,8 @@ export class TrainingState {
       ...(typeof this.patience === 'number' && Number.isInteger(this.patience) ? { earlyStoppingPatience: this.patience } : {}),
       ...(Object.values(this.augment).some((x) => x !== undefined && x !== null) ? { augment: chosenAugment(this.augment) } : {}),
       ...(this.planned ? { recipe: 'planned' as const } : {}),
+      // Label smoothing, mixup and CutMix are classification's; the fields are hidden for other tasks.
+      ...(this.task === 'classification' ? this.#regularisation() : {}),
       ...(this.budgetMinutes !== null ? { timeBudgetSeconds: timeBudgetSeconds(this.budgetMinutes) } : {}),
       ...(this.warmStart ? { warmStartRunId: this.warmStart.id } : {}),
     }));

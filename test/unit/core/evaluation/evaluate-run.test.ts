@@ -167,7 +167,7 @@ test('evaluate a tiny trained classifier: stored JSON, sklearn parity, other spl
 
   // --- The CLI: --json prints the documented keys; the table names the classes.
   const json = cliContext(core, true);
-  assert.deepEqual(Object.keys(evaluateOptions).sort(), ['coco-gt', 'dataset', 'format', 'map', 'model', 'predictions', 'run', 'split']);
+  assert.deepEqual(Object.keys(evaluateOptions).sort(), ['coco-gt', 'dataset', 'format', 'map', 'model', 'predictions', 'run', 'split', 'tta']);
   assert.equal(await runEvaluate(json.ctx, [], { run: String(runId), json: true }), 0);
   const printed = JSON.parse(json.out.join('\n')) as Record<string, unknown>;
   for (const k of ['task', 'accuracy', 'macro', 'perClass', 'confusionMatrix', 'auc']) assert.ok(k in printed, k);
