@@ -27,6 +27,19 @@ export interface AugmentConfig {
   scale: number;
   /** Random brightness/contrast change of up to this fraction. */
   intensity: number;
+  /**
+   * Random shift of the image in the input of up to this fraction of the input side, each axis
+   * (0 or absent: none). With scale > 1 it turns the centred zoom into random crops anywhere.
+   */
+  translate?: number;
+  /** Colour images: random saturation factor in [1 - s, 1 + s] (0 or absent: none). */
+  saturation?: number;
+  /**
+   * Detection: a box of which less than this fraction of its (transformed) area is left inside the
+   * input after a crop becomes a region to ignore (class -1) instead of an object (0 or absent: every
+   * box with at least 1 px left stays an object).
+   */
+  minBoxVisibility?: number;
 }
 
 export interface TrainConfig {

@@ -218,9 +218,12 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
   if (
     !(aug.scale >= 0 && aug.scale < 1) ||
     !(aug.intensity >= 0 && aug.intensity <= 1) ||
-    !(Number.isFinite(aug.rotateDegrees) && aug.rotateDegrees >= 0 && aug.rotateDegrees <= 180)
+    !(Number.isFinite(aug.rotateDegrees) && aug.rotateDegrees >= 0 && aug.rotateDegrees <= 180) ||
+    !((aug.translate ?? 0) >= 0 && (aug.translate ?? 0) <= 0.5) ||
+    !((aug.saturation ?? 0) >= 0 && (aug.saturation ?? 0) <= 1) ||
+    !((aug.minBoxVisibility ?? 0) >= 0 && (aug.minBoxVisibility ?? 0) <= 1)
   ) {
-    throw new FoveaException('VALIDATION', 'Augmentation needs scale in [0, 1), intensity in [0, 1] and rotation in [0, 180] degrees.');
+    throw new FoveaException('VALIDATION', 'Augmentation needs scale in [0, 1), intensity in [0, 1], rotation in [0, 180] degrees, translate in [0, 0.5], saturation in [0, 1] and box visibility in [0, 1].');
   }
   const K = config.classNames.length;
   for (const s of options.samples) {
