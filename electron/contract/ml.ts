@@ -76,6 +76,20 @@ export interface TrainConfig {
   timeBudgetSeconds?: number | null;
   /** The recipe planned from the data, when the run was planned (see recipe.ts). */
   plan?: RecipePlan | null;
+  /**
+   * Detection: how outputs become boxes in evaluation and prediction, chosen on the validation
+   * split after training (absent: the defaults, score >= 0.05, no IoU NMS, top 100).
+   */
+  decoding?: DetectionDecoding | null;
+}
+
+/** Detection decoding: heatmap peaks with score >= scoreThreshold, the topK best, then NMS per class at nmsIou (null: none). */
+export interface DetectionDecoding {
+  scoreThreshold: number;
+  nmsIou: number | null;
+  topK: number;
+  /** How it was chosen: validation AP@0.5 with it and with the defaults, over the best checkpoint. */
+  tuned?: { valAp50: number; defaultValAp50: number; valImages: number; epoch: number; candidates: number };
 }
 
 /** Targets of one batch, by task. */
@@ -142,6 +156,8 @@ export interface TrainOutcome {
   warning?: string;
   /** For failed runs: a message for a person, with a suggestion (OOM: smaller batch or input). */
   error: { code: 'OUT_OF_MEMORY' | 'BACKEND_UNAVAILABLE' | 'INTERNAL'; message: string } | null;
+  /** Detection: the decoding chosen on the validation split after training (stored into the run's config). */
+  decoding?: DetectionDecoding;
 }
 
 /**

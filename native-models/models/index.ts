@@ -215,8 +215,9 @@ function detectionHooks(config: TrainConfig): TaskHooks {
         },
       };
     },
+    // The decoding tuned on validation after training (stored in the run's config), else the defaults.
     decode: async (outs, n) =>
-      (await decodeDetections(detectorOutputs(outs), DETECTION_TOP_K, DETECTION_MIN_SCORE))
+      (await decodeDetections(detectorOutputs(outs), config.decoding?.topK ?? DETECTION_TOP_K, config.decoding?.scoreThreshold ?? DETECTION_MIN_SCORE, config.decoding?.nmsIou ?? null))
         .slice(0, n)
         .map((boxes) => ({ task: 'detection' as const, boxes })),
   };

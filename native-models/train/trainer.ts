@@ -36,6 +36,7 @@ import { chooseBackend, threadPreflight } from './backend';
 import { isOutOfMemory, outOfMemoryMessage } from './errors';
 import { adam } from './fused-adam';
 import { TrainingBudget } from './time-budget';
+import { tuneDetectionDecoding } from './tune-decoding';
 
 const require = createRequire(import.meta.url);
 
@@ -304,6 +305,7 @@ function pruneEpochCheckpoints(checkpointDir: string, keep: Set<number>): void {
 export async function runTraining(config: TrainConfig, provider: TrainerProvider, options: WorkerTrainOptions, cb: TrainerCallbacks, deps: TrainerDeps = {}): Promise<TrainOutcome> {
   let backend: BackendName = 'wasm';
   let warning: string | undefined;
+  let decoding: TrainOutcome['decoding'];
   let epochsCompleted = options.resumeAfterEpoch ?? 0;
   let run: RunBookkeeping = { bestEpoch: null, bestMonitor: null, bestValMetrics: null, epochsSinceBest: 0, stoppedEarly: false, history: [] };
   const outcome = (status: TrainOutcome['status'], error: TrainOutcome['error'] = null): TrainOutcome => ({
@@ -314,6 +316,7 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
     backend,
     error,
     ...(warning ? { warning } : {}),
+    ...(decoding ? { decoding } : {}),
   });
 
   const invalid = validateConfig(config);
@@ -484,9 +487,14 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
       pruneEpochCheckpoints(options.checkpointDir, new Set([epoch, epoch - 1]));
       epochsCompleted = epoch;
       cb.onEpoch?.(result);
-      if (run.stoppedEarly) return outcome('stopped-early');
+      if (run.stoppedEarly) break;
     }
-    return outcome('done');
+    // Detection: the decoding that maximises validation AP on the best checkpoint (tune-decoding.ts).
+    if (config.task === 'detection' && run.bestEpoch != null && nVal > 0) {
+      decoding = (await tuneDetectionDecoding(join(options.checkpointDir, 'best'), run.bestEpoch, provider, config, cb.isCancelled)) ?? undefined;
+      if (cb.isCancelled()) return outcome('cancelled');
+    }
+    return outcome(run.stoppedEarly ? 'stopped-early' : 'done');
   } catch (e) {
     if (e instanceof TrainingError) return outcome('failed', { code: e.code, message: e.message });
     if (isOutOfMemory(e, backend)) {
