@@ -6,11 +6,13 @@
  * decoded from those candidates in plain JS (selectDetections gives exactly
  * what decodeDetections would).
  *
- * Ties: AP never falls when lower-scored boxes are added (they only extend
- * the precision-recall curve), so the lowest threshold and largest k would
- * always "win". Among the grid points within TIE_TOLERANCE of the best AP,
- * the sparsest is taken (highest threshold, then smallest k): the same
- * validation AP with fewer spurious boxes in predictions and in the viewer.
+ * Ties: many grid points give the same AP (AP never falls when lower-scored
+ * boxes are added; they only extend the precision-recall curve), and a
+ * validation split is small. Among the grid points within TIE_TOLERANCE of
+ * the best AP, the one that keeps the most of the defaults (score 0.05, no
+ * NMS, top 100) is taken: a setting moves only where moving it measurably
+ * raised validation AP. (Taking the sparsest instead would, for a model that
+ * finds nothing yet, pick the highest threshold and predict no box at all.)
  */
 import type { DetectionDecoding } from '../../electron/contract/ml';
 import { Ap50Accumulator, selectDetections, type DetectedBox } from './detector';
@@ -64,7 +66,9 @@ export function tuneDecoding(
   }
   const top = Math.max(...trials.map((t) => t.ap50));
   const tied = trials.filter((t) => t.ap50 >= top - TIE_TOLERANCE);
-  tied.sort((a, b) => b.decoding.scoreThreshold - a.decoding.scoreThreshold || a.decoding.topK - b.decoding.topK || b.ap50 - a.ap50);
+  const changes = (d: DetectionDecoding): number =>
+    Number(d.scoreThreshold !== DEFAULT_DECODING.scoreThreshold) + Number(d.nmsIou !== DEFAULT_DECODING.nmsIou) + Number(d.topK !== DEFAULT_DECODING.topK);
+  tied.sort((a, b) => changes(a.decoding) - changes(b.decoding) || b.ap50 - a.ap50);
   const chosen = tied[0] as DecodingTrial;
   return { best: chosen.decoding, ap50: chosen.ap50, defaultAp50: apOf(candidates, truths, numClasses, DEFAULT_DECODING), trials };
 }

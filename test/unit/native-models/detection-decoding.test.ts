@@ -77,13 +77,16 @@ test('duplicates of found objects: the tuning picks IoU NMS and beats the defaul
   assert.equal(r.trials.length, 6 * 6 * 3);
 });
 
-test('equal APs: the sparsest decoding wins (highest threshold, then fewest boxes)', () => {
+test('equal APs keep the defaults; a setting moves only where it raises AP', () => {
   const candidates = [[box(0, 0, 10, 10, 0.95), box(50, 50, 10, 10, 0.02)], [box(5, 5, 20, 20, 0.8)]];
   const truths = [[[0, 0, 10, 10, 0]], [[5, 5, 20, 20, 0]]];
   const r = tuneDecoding(candidates, truths, 1);
   assert.equal(r.ap50, 1);
-  assert.equal(r.best.scoreThreshold, 0.3);
-  assert.equal(r.best.topK, 20);
+  assert.deepEqual(r.best, DEFAULT_DECODING);
+  // A model that finds nothing yet: every AP is 0, the defaults stay (not the highest threshold, no box at all).
+  const none = tuneDecoding([[box(60, 60, 5, 5, 0.5)]], [[[0, 0, 10, 10, 0]]], 1);
+  assert.equal(none.ap50, 0);
+  assert.deepEqual(none.best, DEFAULT_DECODING);
   // A low-scored true box: a threshold that drops it costs AP, so it stays in.
   const low = tuneDecoding([[box(0, 0, 10, 10, 0.95), box(30, 30, 10, 10, 0.04)]], [[[0, 0, 10, 10, 0], [30, 30, 10, 10, 0]]], 1);
   assert.ok(low.best.scoreThreshold <= 0.03 && low.ap50 === 1, JSON.stringify(low.best));
