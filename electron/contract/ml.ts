@@ -40,6 +40,12 @@ export interface AugmentConfig {
    * box with at least 1 px left stays an object).
    */
   minBoxVisibility?: number;
+  /**
+   * Detection: multi-scale training. Each training batch's input side is drawn from
+   * [inputSize (1 - m), inputSize (1 + m)] in steps of 32 px (the detector is fully convolutional);
+   * validation, evaluation and prediction stay at inputSize (0 or absent: every batch at inputSize).
+   */
+  multiScale?: number;
 }
 
 export interface TrainConfig {
@@ -106,8 +112,10 @@ export type BatchTargets =
   | { task: 'segmentation'; masks: Uint8Array };
 
 export interface Batch {
-  /** [n, inputSize, inputSize, channels] */
+  /** [n, side, side, channels], side = inputSize below or the config's inputSize */
   x: Float32Array;
+  /** This batch's input side when it is not the config's (detection multi-scale training). */
+  inputSize?: number;
   n: number;
   targets: BatchTargets;
   /** Library item ids of the images, in batch order (for per-image metrics). */

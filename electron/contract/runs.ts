@@ -53,6 +53,7 @@ export const AugmentSchema = v.strictObject({
   translate: v.optional(v.pipe(v.number(), v.minValue(0, 'Translation is 0 to 0.5 of the input side.'), v.maxValue(0.5, 'Translation is 0 to 0.5 of the input side.'))),
   saturation: v.optional(v.pipe(v.number(), v.minValue(0, 'Saturation jitter is 0 to 1.'), v.maxValue(1, 'Saturation jitter is 0 to 1.'))),
   minBoxVisibility: v.optional(v.pipe(v.number(), v.minValue(0, 'Box visibility is 0 to 1.'), v.maxValue(1, 'Box visibility is 0 to 1.'))),
+  multiScale: v.optional(v.pipe(v.number(), v.minValue(0, 'Multi-scale is 0 to 0.5 of the input size.'), v.maxValue(0.5, 'Multi-scale is 0 to 0.5 of the input size.'))),
 });
 
 /**

@@ -169,7 +169,8 @@ function detectionHooks(config: TrainConfig): TaskHooks {
   return {
     targets: (b) => {
       if (b.targets.task !== 'detection') throw new Error(`a ${b.targets.task} batch for a detection run`);
-      const t = encodeDetectionTargets(b.targets.boxes, S, K);
+      // Multi-scale training: a batch may carry its own side (the detector is fully convolutional).
+      const t = encodeDetectionTargets(b.targets.boxes, b.inputSize ?? S, K);
       const H = t.outSize;
       return [
         tf.tensor4d(t.heatmap, [b.n, H, H, K]),

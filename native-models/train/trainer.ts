@@ -213,10 +213,15 @@ export interface TrainerDeps {
 
 const toArray = (t: tf.Tensor | tf.Tensor[]): tf.Tensor[] => (Array.isArray(t) ? t : [t]);
 
+/** A batch's input side: its own (detection multi-scale training, fully convolutional) or the config's. */
+const sideOf = (b: Batch, config: TrainConfig): number => b.inputSize ?? config.inputSize;
+
 function checkBatch(b: Batch, config: TrainConfig): void {
-  const want = b.n * config.inputSize * config.inputSize * config.channels;
+  const side = sideOf(b, config);
+  const want = b.n * side * side * config.channels;
   if (!(b.n >= 1)) throw new TrainingError('INTERNAL', `the data pipeline produced an empty batch`);
-  if (b.x.length !== want) throw new TrainingError('INTERNAL', `batch of ${b.n} images has ${b.x.length} values; expected ${want} (${config.inputSize}x${config.inputSize}x${config.channels} each)`);
+  if (b.inputSize !== undefined && (config.task !== 'detection' || b.inputSize % 16 !== 0)) throw new TrainingError('INTERNAL', `a batch of side ${b.inputSize} for a ${config.task} run of ${config.inputSize} px (only detection trains at other sides, multiples of 16)`);
+  if (b.x.length !== want) throw new TrainingError('INTERNAL', `batch of ${b.n} images has ${b.x.length} values; expected ${want} (${side}x${side}x${config.channels} each)`);
   if (b.targets.task !== config.task) throw new TrainingError('INTERNAL', `a ${b.targets.task} batch for a ${config.task} run`);
 }
 
@@ -243,7 +248,7 @@ function setDropoutSeeds(model: tf.LayersModel, seed: number, epoch: number, ind
 
 /** Read-backs are asynchronous: a synchronous read of a GPU tensor throws in Node (webgpu). */
 async function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, hooks: TaskHooks, varList: tf.Variable[], batch: Batch, config: TrainConfig): Promise<{ loss: number; stats: Float32Array | null }> {
-  const x = tf.tensor4d(batch.x, [batch.n, config.inputSize, config.inputSize, config.channels]);
+  const x = tf.tensor4d(batch.x, [batch.n, sideOf(batch, config), sideOf(batch, config), config.channels]);
   const targets = hooks.targets(batch);
   let stats: tf.Tensor | null = null;
   try {
@@ -364,7 +369,9 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
       model = createModel(config);
     }
     if (backend === 'wasm') {
-      const need = estimateTrainingBytes(model, config.batchSize);
+      // Multi-scale detection: the largest side a batch may have (activations grow with its square).
+      const largest = config.task === 'detection' ? Math.floor((config.inputSize * (1 + (config.augment.multiScale ?? 0))) / 32) * 32 : config.inputSize;
+      const need = estimateTrainingBytes(model, config.batchSize) * Math.max(1, (largest / config.inputSize) ** 2);
       if (need > WASM_HEAP_BYTES) {
         throw new TrainingError('OUT_OF_MEMORY', outOfMemoryMessage(config, `one training step needs at least ${(need / 2 ** 30).toFixed(1)} GiB; the wasm backend's memory is limited to 4 GiB`));
       }

@@ -68,6 +68,8 @@ test('a detection run shows AP@0.5 per class per epoch and its tuned decoding', 
   assert.ok(d?.tuned, JSON.stringify(stored.config.decoding));
   const line = (await page.getByTestId('run-decoding').textContent()) ?? '';
   assert.ok(line.includes(`score ≥ ${d.scoreThreshold}`) && line.includes(`top ${d.topK}`) && line.includes(d.tuned.valAp50.toFixed(3)), line);
+  await page.getByTestId('run-name').scrollIntoViewIfNeeded();
+  await page.evaluate(() => document.querySelector('[data-testid="run-name"]')?.scrollIntoView({ block: 'start' }));
   await screenshot(page, 'detection-scores');
   assert.deepEqual(errors, []);
   await close();
