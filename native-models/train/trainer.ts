@@ -386,11 +386,13 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
     let valSecondsPerBatch: number | null = null;
     // A time budget (time-budget.ts) ends the run in time; a resumed run gets its budget afresh.
     const budget = config.timeBudgetSeconds ? new TrainingBudget(config.timeBudgetSeconds) : null;
+    // Detection validates once more after the last epoch, to tune its decoding: the budget keeps time for it.
+    const valPasses = config.task === 'detection' && nVal > 0 ? 2 : 1;
 
     for (let epoch = start + 1; epoch <= config.epochs; epoch++) {
       if (budget) {
         const perBatch = trainBatches > 0 ? trainSeconds / trainBatches : 0;
-        if (!budget.nextEpochFits(perBatch, nVal * (valSecondsPerBatch ?? perBatch / 3))) break;
+        if (!budget.nextEpochFits(perBatch, valPasses * nVal * (valSecondsPerBatch ?? perBatch / 3))) break;
       }
       const epochT0 = performance.now();
       const trainAcc = hooks.newMetrics('train');
@@ -403,7 +405,7 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
         if (cb.isCancelled()) return outcome('cancelled');
         if (budget) {
           const perBatch = trainBatches > 0 ? trainSeconds / trainBatches : 0;
-          if (!budget.takeBatch(i, perBatch, nVal * (valSecondsPerBatch ?? perBatch / 3))) break;
+          if (!budget.takeBatch(i, perBatch, valPasses * nVal * (valSecondsPerBatch ?? perBatch / 3))) break;
         }
         const t0 = performance.now();
         const batch = await next;
