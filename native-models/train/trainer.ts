@@ -499,8 +499,14 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
       if (run.stoppedEarly) break;
     }
     // Detection: the decoding that maximises validation AP on the best checkpoint (tune-decoding.ts).
+    // The run itself succeeded: a failure here leaves the default decoding and says so.
     if (config.task === 'detection' && run.bestEpoch != null && nVal > 0) {
-      decoding = (await tuneDetectionDecoding(join(options.checkpointDir, 'best'), run.bestEpoch, provider, config, cb.isCancelled)) ?? undefined;
+      try {
+        decoding = (await tuneDetectionDecoding(join(options.checkpointDir, 'best'), run.bestEpoch, provider, config, cb.isCancelled)) ?? undefined;
+      } catch (e) {
+        const why = `Tuning the detection decoding on the validation split failed (${e instanceof Error ? e.message : String(e)}); the run keeps the default decoding.`;
+        warning = warning ? `${warning} ${why}` : why;
+      }
       if (cb.isCancelled()) return outcome('cancelled');
     }
     return outcome(run.stoppedEarly ? 'stopped-early' : 'done');

@@ -148,3 +148,20 @@ test('a trained run: AP@0.5 per class in every epoch, the tuned decoding in its 
   const preds = await engine.predict(join(checkpointDir, 'best'), stored, batch);
   assert.ok(preds.every((p) => p.task === 'detection' && p.boxes.length <= d.topK && p.boxes.every((b) => b.score >= d.scoreThreshold)));
 });
+
+test('a failure while tuning keeps the run done, with the default decoding and a warning', async () => {
+  const config = testConfig('detection', { epochs: 2, batchSize: 4, inputSize: 32 });
+  let valRequests = 0;
+  const provider = new SyntheticProvider(config, boxes, {
+    trainBatches: 2,
+    valBatches: 1,
+    onRequest: (split) => {
+      // The epochs' validation passes are served; the tuning pass after them fails.
+      if (split === 'val' && ++valRequests > config.epochs) throw new Error('the disk went away');
+    },
+  });
+  const outcome = await engine.train(config, provider, { checkpointDir: join(root, 'tuning-fails') });
+  assert.equal(outcome.status, 'done', JSON.stringify(outcome));
+  assert.equal(outcome.decoding, undefined);
+  assert.match(outcome.warning ?? '', /Tuning the detection decoding .* failed \(.*the disk went away\); the run keeps the default decoding/);
+});
