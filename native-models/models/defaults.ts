@@ -25,7 +25,7 @@
  *   Measured on Penn-Fudan (20 epochs at 128 px, seed 42, 24 held-out images, class-agnostic
  *   AP@0.5): 0.452 with these and the default decoding vs 0.465 with the former scale ±20% /
  *   intensity ±20%; 0.474 with the decoding tuned on validation. A short run gains nothing from
- *   them yet (the validation AP was still rising at epoch 20); they are for longer runs.
+ *   them (its validation AP was still rising at epoch 20); longer runs are where they should pay off.
  *   Multi-scale training (augment.multiScale, `--augment multi-scale=0.25`) is off by default:
  *   on Penn-Fudan, 20 epochs at 128 px, seed 42, it lowered held-out AP@0.5 from 0.474 to 0.385
  *   (test/bench/detection-recipe.bench.ts); a short run learns the one scale it is scored at faster.
