@@ -27,6 +27,25 @@ export interface AugmentConfig {
   scale: number;
   /** Random brightness/contrast change of up to this fraction. */
   intensity: number;
+  /**
+   * Random shift of the image in the input of up to this fraction of the input side, each axis
+   * (0 or absent: none). With scale > 1 it turns the centred zoom into random crops anywhere.
+   */
+  translate?: number;
+  /** Colour images: random saturation factor in [1 - s, 1 + s] (0 or absent: none). */
+  saturation?: number;
+  /**
+   * Detection: a box of which less than this fraction of its (transformed) area is left inside the
+   * input after a crop becomes a region to ignore (class -1) instead of an object (0 or absent: every
+   * box with at least 1 px left stays an object).
+   */
+  minBoxVisibility?: number;
+  /**
+   * Detection: multi-scale training. Each training batch's input side is drawn from
+   * [inputSize (1 - m), inputSize (1 + m)] in steps of 32 px (the detector is fully convolutional);
+   * validation, evaluation and prediction stay at inputSize (0 or absent: every batch at inputSize).
+   */
+  multiScale?: number;
 }
 
 export interface TrainConfig {
@@ -84,6 +103,20 @@ export interface TrainConfig {
   mixup?: number;
   /** Classification: CutMix's Beta(alpha, alpha) parameter (0 or absent: off). With mixup on too, each batch uses one of them, with equal chance. */
   cutmix?: number;
+  /**
+   * Detection: how outputs become boxes in evaluation and prediction, chosen on the validation
+   * split after training (absent: the defaults, score >= 0.05, no IoU NMS, top 100).
+   */
+  decoding?: DetectionDecoding | null;
+}
+
+/** Detection decoding: heatmap peaks with score >= scoreThreshold, the topK best, then NMS per class at nmsIou (null: none). */
+export interface DetectionDecoding {
+  scoreThreshold: number;
+  nmsIou: number | null;
+  topK: number;
+  /** How it was chosen: validation AP@0.5 with it and with the defaults, over the best checkpoint. */
+  tuned?: { valAp50: number; defaultValAp50: number; valImages: number; epoch: number; candidates: number };
 }
 
 /** How a model sees DICOM series (TrainConfig.slices). */
@@ -126,8 +159,10 @@ export type BatchTargets =
   | { task: 'segmentation'; masks: Uint8Array };
 
 export interface Batch {
-  /** [n, inputSize, inputSize, channels] */
+  /** [n, side, side, channels], side = inputSize below or the config's inputSize */
   x: Float32Array;
+  /** This batch's input side when it is not the config's (detection multi-scale training). */
+  inputSize?: number;
   n: number;
   targets: BatchTargets;
   /** Library item ids of the images, in batch order (for per-image metrics). */
@@ -176,6 +211,8 @@ export interface TrainOutcome {
   warning?: string;
   /** For failed runs: a message for a person, with a suggestion (OOM: smaller batch or input). */
   error: { code: 'OUT_OF_MEMORY' | 'BACKEND_UNAVAILABLE' | 'INTERNAL'; message: string } | null;
+  /** Detection: the decoding chosen on the validation split after training (stored into the run's config). */
+  decoding?: DetectionDecoding;
 }
 
 /**

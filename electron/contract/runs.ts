@@ -62,6 +62,10 @@ export const AugmentSchema = v.strictObject({
   rotateDegrees: v.optional(v.pipe(v.number(), v.minValue(0, 'Rotation is 0 to 180 degrees.'), v.maxValue(180, 'Rotation is 0 to 180 degrees.'))),
   scale: v.optional(v.pipe(v.number(), v.minValue(0, 'Scale jitter is 0 to 0.9.'), v.maxValue(0.9, 'Scale jitter is 0 to 0.9.'))),
   intensity: v.optional(v.pipe(v.number(), v.minValue(0, 'Intensity jitter is 0 to 1.'), v.maxValue(1, 'Intensity jitter is 0 to 1.'))),
+  translate: v.optional(v.pipe(v.number(), v.minValue(0, 'Translation is 0 to 0.5 of the input side.'), v.maxValue(0.5, 'Translation is 0 to 0.5 of the input side.'))),
+  saturation: v.optional(v.pipe(v.number(), v.minValue(0, 'Saturation jitter is 0 to 1.'), v.maxValue(1, 'Saturation jitter is 0 to 1.'))),
+  minBoxVisibility: v.optional(v.pipe(v.number(), v.minValue(0, 'Box visibility is 0 to 1.'), v.maxValue(1, 'Box visibility is 0 to 1.'))),
+  multiScale: v.optional(v.pipe(v.number(), v.minValue(0, 'Multi-scale is 0 to 0.5 of the input size.'), v.maxValue(0.5, 'Multi-scale is 0 to 0.5 of the input size.'))),
 });
 
 /**

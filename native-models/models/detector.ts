@@ -230,9 +230,11 @@ export interface DetectedBox {
  * Decodes detector outputs into boxes per image: local maxima of the heatmap
  * (a 3x3 max-pool keeps a cell only if it is the largest in its
  * neighbourhood, CenterNet's replacement for IoU NMS), the top k of them
- * per image with score >= scoreThreshold, sorted by score.
+ * per image with score >= scoreThreshold, sorted by score; then, when
+ * nmsIou is set, greedy IoU suppression per class (two peaks more than one
+ * cell apart can still frame one object: see suppressOverlaps).
  */
-export async function decodeDetections(outputs: DetectorOutputs, k = 100, scoreThreshold = 0.05): Promise<DetectedBox[][]> {
+export async function decodeDetections(outputs: DetectorOutputs, k = 100, scoreThreshold = 0.05, nmsIou: number | null = null): Promise<DetectedBox[][]> {
   const [n, H, W, K] = outputs.heatmap.shape;
   const top = tf.tidy(() => {
     const heat = outputs.heatmap;
@@ -268,9 +270,31 @@ export async function decodeDetections(outputs: DetectorOutputs, k = 100, scoreT
       const centreY = (cy + (offset[2 * cell + 1] as number)) * DETECTOR_STRIDE;
       boxes.push({ x: centreX - w / 2, y: centreY - h / 2, width: w, height: h, classIndex: cls, score });
     }
-    result.push(boxes);
+    result.push(nmsIou == null ? boxes : suppressOverlaps(boxes, nmsIou));
   }
   return result;
+}
+
+/**
+ * Greedy non-maximum suppression per class over boxes sorted by score: a box
+ * whose IoU with a kept box of its class is above `iou` is dropped.
+ */
+export function suppressOverlaps(sorted: readonly DetectedBox[], iouAbove: number): DetectedBox[] {
+  const kept: DetectedBox[] = [];
+  for (const b of sorted) {
+    if (!kept.some((k) => k.classIndex === b.classIndex && iou(k, b) > iouAbove)) kept.push(b);
+  }
+  return kept;
+}
+
+/**
+ * The decoding of one image's candidates (decodeDetections with k >= topK, a score threshold at
+ * most `scoreThreshold`, no NMS) as decodeDetections(outputs, topK, scoreThreshold, nmsIou) would
+ * give it: the same boxes in the same order, without running the model again.
+ */
+export function selectDetections(candidates: readonly DetectedBox[], d: { scoreThreshold: number; nmsIou: number | null; topK: number }): DetectedBox[] {
+  const top = candidates.slice(0, d.topK).filter((b) => b.score >= d.scoreThreshold);
+  return d.nmsIou == null ? top : suppressOverlaps(top, d.nmsIou);
 }
 
 function iou(a: { x: number; y: number; width: number; height: number }, b: { x: number; y: number; width: number; height: number }): number {

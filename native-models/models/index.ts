@@ -182,7 +182,8 @@ function detectionHooks(config: TrainConfig): TaskHooks {
   return {
     targets: (b) => {
       if (b.targets.task !== 'detection') throw new Error(`a ${b.targets.task} batch for a detection run`);
-      const t = encodeDetectionTargets(b.targets.boxes, S, K);
+      // Multi-scale training: a batch may carry its own side (the detector is fully convolutional).
+      const t = encodeDetectionTargets(b.targets.boxes, b.inputSize ?? S, K);
       const H = t.outSize;
       return [
         tf.tensor4d(t.heatmap, [b.n, H, H, K]),
@@ -228,8 +229,9 @@ function detectionHooks(config: TrainConfig): TaskHooks {
         },
       };
     },
+    // The decoding tuned on validation after training (stored in the run's config), else the defaults.
     decode: async (outs, n) =>
-      (await decodeDetections(detectorOutputs(outs), DETECTION_TOP_K, DETECTION_MIN_SCORE))
+      (await decodeDetections(detectorOutputs(outs), config.decoding?.topK ?? DETECTION_TOP_K, config.decoding?.scoreThreshold ?? DETECTION_MIN_SCORE, config.decoding?.nmsIou ?? null))
         .slice(0, n)
         .map((boxes) => ({ task: 'detection' as const, boxes })),
   };

@@ -43,6 +43,7 @@ import { mixBatch } from './batch-mix';
 import { adam } from './fused-adam';
 import { TrainingBudget } from './time-budget';
 import { applyWarmStart, WarmStartMismatch } from './warm-start';
+import { tuneDetectionDecoding } from './tune-decoding';
 
 const require = createRequire(import.meta.url);
 
@@ -219,10 +220,15 @@ export interface TrainerDeps {
 
 const toArray = (t: tf.Tensor | tf.Tensor[]): tf.Tensor[] => (Array.isArray(t) ? t : [t]);
 
+/** A batch's input side: its own (detection multi-scale training, fully convolutional) or the config's. */
+const sideOf = (b: Batch, config: TrainConfig): number => b.inputSize ?? config.inputSize;
+
 function checkBatch(b: Batch, config: TrainConfig): void {
-  const want = b.n * config.inputSize * config.inputSize * config.channels;
+  const side = sideOf(b, config);
+  const want = b.n * side * side * config.channels;
   if (!(b.n >= 1)) throw new TrainingError('INTERNAL', `the data pipeline produced an empty batch`);
-  if (b.x.length !== want) throw new TrainingError('INTERNAL', `batch of ${b.n} images has ${b.x.length} values; expected ${want} (${config.inputSize}x${config.inputSize}x${config.channels} each)`);
+  if (b.inputSize !== undefined && (config.task !== 'detection' || b.inputSize % 16 !== 0)) throw new TrainingError('INTERNAL', `a batch of side ${b.inputSize} for a ${config.task} run of ${config.inputSize} px (only detection trains at other sides, multiples of 16)`);
+  if (b.x.length !== want) throw new TrainingError('INTERNAL', `batch of ${b.n} images has ${b.x.length} values; expected ${want} (${side}x${side}x${config.channels} each)`);
   if (b.targets.task !== config.task) throw new TrainingError('INTERNAL', `a ${b.targets.task} batch for a ${config.task} run`);
 }
 
@@ -249,7 +255,7 @@ function setDropoutSeeds(model: tf.LayersModel, seed: number, epoch: number, ind
 
 /** Read-backs are asynchronous: a synchronous read of a GPU tensor throws in Node (webgpu). */
 async function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, hooks: TaskHooks, varList: tf.Variable[], batch: Batch, config: TrainConfig): Promise<{ loss: number; stats: Float32Array | null }> {
-  const x = tf.tensor4d(batch.x, [batch.n, config.inputSize, config.inputSize, config.channels]);
+  const x = tf.tensor4d(batch.x, [batch.n, sideOf(batch, config), sideOf(batch, config), config.channels]);
   const targets = hooks.targets(batch);
   let stats: tf.Tensor | null = null;
   try {
@@ -311,6 +317,7 @@ function pruneEpochCheckpoints(checkpointDir: string, keep: Set<number>): void {
 export async function runTraining(config: TrainConfig, provider: TrainerProvider, options: WorkerTrainOptions, cb: TrainerCallbacks, deps: TrainerDeps = {}): Promise<TrainOutcome> {
   let backend: BackendName = 'wasm';
   let warning: string | undefined;
+  let decoding: TrainOutcome['decoding'];
   let epochsCompleted = options.resumeAfterEpoch ?? 0;
   let run: RunBookkeeping = { bestEpoch: null, bestMonitor: null, bestValMetrics: null, epochsSinceBest: 0, stoppedEarly: false, history: [] };
   const outcome = (status: TrainOutcome['status'], error: TrainOutcome['error'] = null): TrainOutcome => ({
@@ -321,6 +328,7 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
     backend,
     error,
     ...(warning ? { warning } : {}),
+    ...(decoding ? { decoding } : {}),
   });
 
   const invalid = validateConfig(config);
@@ -376,7 +384,9 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
       }
     }
     if (backend === 'wasm') {
-      const need = estimateTrainingBytes(model, config.batchSize);
+      // Multi-scale detection: the largest side a batch may have (activations grow with its square).
+      const largest = config.task === 'detection' ? Math.floor((config.inputSize * (1 + (config.augment.multiScale ?? 0))) / 32) * 32 : config.inputSize;
+      const need = estimateTrainingBytes(model, config.batchSize) * Math.max(1, (largest / config.inputSize) ** 2);
       if (need > WASM_HEAP_BYTES) {
         throw new TrainingError('OUT_OF_MEMORY', outOfMemoryMessage(config, `one training step needs at least ${(need / 2 ** 30).toFixed(1)} GiB; the wasm backend's memory is limited to 4 GiB`));
       }
@@ -391,11 +401,13 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
     let valSecondsPerBatch: number | null = null;
     // A time budget (time-budget.ts) ends the run in time; a resumed run gets its budget afresh.
     const budget = config.timeBudgetSeconds ? new TrainingBudget(config.timeBudgetSeconds) : null;
+    // Detection validates once more after the last epoch, to tune its decoding: the budget keeps time for it.
+    const valPasses = config.task === 'detection' && nVal > 0 ? 2 : 1;
 
     for (let epoch = start + 1; epoch <= config.epochs; epoch++) {
       if (budget) {
         const perBatch = trainBatches > 0 ? trainSeconds / trainBatches : 0;
-        if (!budget.nextEpochFits(perBatch, nVal * (valSecondsPerBatch ?? perBatch / 3))) break;
+        if (!budget.nextEpochFits(perBatch, valPasses * nVal * (valSecondsPerBatch ?? perBatch / 3))) break;
       }
       const epochT0 = performance.now();
       const trainAcc = hooks.newMetrics('train');
@@ -408,7 +420,7 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
         if (cb.isCancelled()) return outcome('cancelled');
         if (budget) {
           const perBatch = trainBatches > 0 ? trainSeconds / trainBatches : 0;
-          if (!budget.takeBatch(i, perBatch, nVal * (valSecondsPerBatch ?? perBatch / 3))) break;
+          if (!budget.takeBatch(i, perBatch, valPasses * nVal * (valSecondsPerBatch ?? perBatch / 3))) break;
         }
         const t0 = performance.now();
         const batch = await next;
@@ -500,9 +512,20 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
       pruneEpochCheckpoints(options.checkpointDir, new Set([epoch, epoch - 1]));
       epochsCompleted = epoch;
       cb.onEpoch?.(result);
-      if (run.stoppedEarly) return outcome('stopped-early');
+      if (run.stoppedEarly) break;
     }
-    return outcome('done');
+    // Detection: the decoding that maximises validation AP on the best checkpoint (tune-decoding.ts).
+    // The run itself succeeded: a failure here leaves the default decoding and says so.
+    if (config.task === 'detection' && run.bestEpoch != null && nVal > 0) {
+      try {
+        decoding = (await tuneDetectionDecoding(join(options.checkpointDir, 'best'), run.bestEpoch, provider, config, cb.isCancelled)) ?? undefined;
+      } catch (e) {
+        const why = `Tuning the detection decoding on the validation split failed (${e instanceof Error ? e.message : String(e)}); the run keeps the default decoding.`;
+        warning = warning ? `${warning} ${why}` : why;
+      }
+      if (cb.isCancelled()) return outcome('cancelled');
+    }
+    return outcome(run.stoppedEarly ? 'stopped-early' : 'done');
   } catch (e) {
     if (e instanceof TrainingError) return outcome('failed', { code: e.code, message: e.message });
     if (isOutOfMemory(e, backend)) {

@@ -35,20 +35,21 @@ function check<T>(schema: v.GenericSchema<unknown, T>, value: unknown, flag: str
 
 /**
  * `--augment none` or a comma list: flip-h, flip-v, no-flip-h, no-flip-v, rotate=DEG, scale=S,
- * intensity=I. What is not named keeps the task's default.
+ * intensity=I, translate=T, saturation=S, min-visible=V (detection boxes less visible become ignored),
+ * multi-scale=M (detection: each training batch's side within inputSize (1 ± M)). What is not named keeps the task's default.
  */
 export function parseAugment(value: unknown): Partial<AugmentConfig> | undefined {
   if (value === undefined) return undefined;
   const text = String(value).trim();
-  if (text === 'none') return check(AugmentSchema, { flipHorizontal: false, flipVertical: false, rotateDegrees: 0, scale: 0, intensity: 0 }, '--augment');
+  if (text === 'none') return check(AugmentSchema, { flipHorizontal: false, flipVertical: false, rotateDegrees: 0, scale: 0, intensity: 0, translate: 0, saturation: 0, minBoxVisibility: 0, multiScale: 0 }, '--augment');
   const out: Record<string, unknown> = {};
   for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
     const [key, raw] = part.split('=') as [string, string | undefined];
     if (key === 'flip-h' || key === 'no-flip-h') out['flipHorizontal'] = key === 'flip-h';
     else if (key === 'flip-v' || key === 'no-flip-v') out['flipVertical'] = key === 'flip-v';
-    else if ((key === 'rotate' || key === 'scale' || key === 'intensity') && raw !== undefined && raw.trim() !== '' && Number.isFinite(Number(raw))) {
-      out[key === 'rotate' ? 'rotateDegrees' : key] = Number(raw);
-    } else throw new UsageError(`--augment: "${part}" is not one of none, flip-h, flip-v, no-flip-h, no-flip-v, rotate=DEG, scale=S, intensity=I`);
+    else if ((key === 'rotate' || key === 'scale' || key === 'intensity' || key === 'translate' || key === 'saturation' || key === 'min-visible' || key === 'multi-scale') && raw !== undefined && raw.trim() !== '' && Number.isFinite(Number(raw))) {
+      out[key === 'rotate' ? 'rotateDegrees' : key === 'min-visible' ? 'minBoxVisibility' : key === 'multi-scale' ? 'multiScale' : key] = Number(raw);
+    } else throw new UsageError(`--augment: "${part}" is not one of none, flip-h, flip-v, no-flip-h, no-flip-v, rotate=DEG, scale=S, intensity=I, translate=T, saturation=S, min-visible=V, multi-scale=M`);
   }
   return check(AugmentSchema, out, '--augment');
 }

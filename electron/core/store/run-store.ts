@@ -120,6 +120,8 @@ export class RunStore {
         new Date().toISOString(),
         id,
       );
+    // Detection: the decoding tuned on validation joins the run's config, so evaluation and prediction use it.
+    if (outcome.decoding) this.#db.prepare("UPDATE runs SET config = json_set(config, '$.decoding', json(?)) WHERE id = ?").run(JSON.stringify(outcome.decoding), id);
   }
 
   setBackend(id: number, backend: BackendName): void {

@@ -32,6 +32,7 @@ import type { CocoRle } from '../labels/label-types';
 import { rleArea } from '../labels/rle';
 import { createRandom } from '../samples/seeded-random';
 import type { Db } from '../store/library-db';
+import { multiScaleSides, trainBatchSide } from './multi-scale';
 import { choosePatchOrigin, patchTransform } from './patches';
 import { assembleSample, decodeSample, type BlobReader, type DecodedSample, type LoadOptions } from './sample-loader';
 import { IGNORE_INDEX, maskReader, type Sample } from './training-samples';
@@ -218,9 +219,13 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
   if (
     !(aug.scale >= 0 && aug.scale < 1) ||
     !(aug.intensity >= 0 && aug.intensity <= 1) ||
-    !(Number.isFinite(aug.rotateDegrees) && aug.rotateDegrees >= 0 && aug.rotateDegrees <= 180)
+    !(Number.isFinite(aug.rotateDegrees) && aug.rotateDegrees >= 0 && aug.rotateDegrees <= 180) ||
+    !((aug.translate ?? 0) >= 0 && (aug.translate ?? 0) <= 0.5) ||
+    !((aug.saturation ?? 0) >= 0 && (aug.saturation ?? 0) <= 1) ||
+    !((aug.minBoxVisibility ?? 0) >= 0 && (aug.minBoxVisibility ?? 0) <= 1) ||
+    !((aug.multiScale ?? 0) >= 0 && (aug.multiScale ?? 0) <= 0.5)
   ) {
-    throw new FoveaException('VALIDATION', 'Augmentation needs scale in [0, 1), intensity in [0, 1] and rotation in [0, 180] degrees.');
+    throw new FoveaException('VALIDATION', 'Augmentation needs scale in [0, 1), intensity in [0, 1], rotation in [0, 180] degrees, translate in [0, 0.5], saturation in [0, 1], box visibility in [0, 1] and multi-scale in [0, 0.5].');
   }
   const K = config.classNames.length;
   for (const s of options.samples) {
@@ -276,8 +281,9 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
   const decodeOptions = {
     normalization: config.normalization,
     channels: C,
-    // Patches are cut from the full-resolution image; whole images are reduced for the input first.
-    ...(patch ? {} : { inputSize: S }),
+    // Patches are cut from the full-resolution image; whole images are reduced for the input first
+    // (for the largest side a multi-scale detection run trains at).
+    ...(patch ? {} : { inputSize: Math.max(...multiScaleSides(config)) }),
     ...(readMask ? { readMask } : {}),
     ...(config.unlabeledPixels ? { unlabeledPixels: config.unlabeledPixels } : {}),
   };
@@ -330,9 +336,11 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
     }
     const order = split === 'train' ? trainOrder(epoch) : bySplit[split];
     const members = order.slice(index * config.batchSize, (index + 1) * config.batchSize);
+    // Detection multi-scale training: this train batch's own side (multi-scale.ts); S otherwise.
+    const side = split === 'train' ? trainBatchSide(config, epoch, index) : S;
     const loadOptions: LoadOptions = {
       ...decodeOptions,
-      inputSize: S,
+      inputSize: side,
       task: config.task,
       ...(split === 'train' ? { augment: config.augment, seed: config.seed, epoch } : {}),
     };
@@ -372,8 +380,8 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
       throw new FoveaException('BAD_INPUT', `No image of ${split} batch ${index} could be read (last error: ${why}).`);
     }
     const bn = loaded.length;
-    const x = new Float32Array(bn * S * S * C);
-    loaded.forEach((l, i) => x.set(l.x, i * S * S * C));
+    const x = new Float32Array(bn * side * side * C);
+    loaded.forEach((l, i) => x.set(l.x, i * side * side * C));
     let targets: BatchTargets;
     if (config.task === 'classification') {
       const labels = new Float32Array(bn * K);
@@ -390,7 +398,7 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
       });
       targets = { task: 'segmentation', masks };
     }
-    return { x, n: bn, targets, itemIds: loaded.map((l) => l.itemId) };
+    return { x, n: bn, targets, itemIds: loaded.map((l) => l.itemId), ...(side !== S ? { inputSize: side } : {}) };
   }
 
   const keyOf = (split: SplitName, epoch: number, index: number): string => `${split}/${split === 'train' ? epoch : 0}/${index}`;

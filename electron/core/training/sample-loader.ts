@@ -40,20 +40,27 @@
  * s = inputSize / max(width, height), image centred, the rest padded with 0
  * (image) and 255 (mask: "ignore"). Augmentation is one affine about the
  * input centre, composed with the letterbox so that pixels are resampled
- * once: flips, then scale k and rotation theta. Images are sampled bilinear,
+ * once: flips, then scale k and rotation theta, then a shift (translate):
+ * scale > 1 with a shift is a random crop, scale < 1 with a shift puts the
+ * smaller image anywhere in the input. Images are sampled bilinear,
  * masks nearest, boxes transformed at their four corners (the axis-aligned
  * box around them), then clipped to the input; a box with less than one
- * input pixel of width or height left is dropped. Pixels that map outside
+ * input pixel of width or height left is dropped, and (detection,
+ * minBoxVisibility) a box with less than that fraction of its area left
+ * inside becomes a region to ignore: a person cut down to a leg is neither
+ * an object to find nor background to suppress. Pixels that map outside
  * the source are padding (0 / 255).
  *
  * Intensity augmentation: y = clamp((x - 0.5) * contrast + 0.5 + brightness)
  * with contrast in [1 - i, 1 + i] and brightness in [-i, +i], on image pixels
- * only (padding stays 0).
+ * only (padding stays 0). Colour images: saturation first, each pixel's
+ * BT.601 luma L plus (x - L) * sat, sat in [1 - s, 1 + s].
  *
- * Randomness: one stream per (seed, epoch, item, frame), from which six
+ * Randomness: one stream per (seed, epoch, item, frame), from which nine
  * numbers are always drawn in a fixed order (flip h, flip v, angle, scale,
- * contrast, brightness), so a sample's augmentation does not depend on batch
- * order, prefetching or which other options are on.
+ * contrast, brightness, shift x, shift y, saturation), so a sample's
+ * augmentation does not depend on batch order, prefetching or which other
+ * options are on (the first six are those of before the last three existed).
  *
  * Large images are first reduced by an integer factor f = floor(maxSide /
  * inputSize) with a box (area) filter, so the bilinear step never shrinks
@@ -98,6 +105,8 @@ export interface DecodedSample {
   bytes: number;
   /** Values are z-scores (not in [0, 1]): intensity augmentation does not clamp. */
   unbounded?: boolean;
+  /** The 3 channels are neighbouring slices (2.5-D), not colours: no saturation jitter. */
+  stacked?: boolean;
 }
 
 export interface AugmentDraw {
@@ -108,6 +117,11 @@ export interface AugmentDraw {
   scale: number;
   contrast: number;
   brightness: number;
+  /** Shift in input pixels after flips, rotation and scale. */
+  shiftX: number;
+  shiftY: number;
+  /** Colour saturation factor (1: unchanged). */
+  saturation: number;
 }
 
 /** 2x3 affine [a, b, c, d, e, f]: x' = a x + b y + c, y' = d x + e y + f. */
@@ -438,15 +452,20 @@ export async function decodeSample(blobs: BlobReader, sample: Sample, options: D
     missingMasks,
     bytes: image.data.byteLength + (classMap?.byteLength ?? 0),
     ...(options.normalization.kind === 'zscore' ? { unbounded: true } : {}),
+    ...(sample.neighbours && image.channels === 3 ? { stacked: true } : {}),
   };
 }
 
 // ------------------------------------------------------------ geometry
 
+/** The class index of a region to ignore among detection target boxes (the detector's IGNORE_REGION). */
+const IGNORE_BOX = -1;
+
 /** The augmentation of one sample in one epoch (see the header for the draw order). */
 export function drawAugmentation(augment: AugmentConfig, seed: number, epoch: number, itemId: number, frameIndex: number): AugmentDraw {
   const r = createRandom(seed).fork(`augment/${epoch}/${itemId}/${frameIndex}`);
-  const u = [r.next(), r.next(), r.next(), r.next(), r.next(), r.next()] as [number, number, number, number, number, number];
+  const u = [r.next(), r.next(), r.next(), r.next(), r.next(), r.next(), r.next(), r.next(), r.next()] as [number, number, number, number, number, number, number, number, number];
+  const translate = augment.translate ?? 0;
   return {
     flipHorizontal: augment.flipHorizontal && u[0] < 0.5,
     flipVertical: augment.flipVertical && u[1] < 0.5,
@@ -454,6 +473,10 @@ export function drawAugmentation(augment: AugmentConfig, seed: number, epoch: nu
     scale: 1 + augment.scale * (2 * u[3] - 1),
     contrast: 1 + augment.intensity * (2 * u[4] - 1),
     brightness: augment.intensity * (2 * u[5] - 1),
+    // Fractions of the input side; sampleTransform multiplies by it.
+    shiftX: translate * (2 * u[6] - 1),
+    shiftY: translate * (2 * u[7] - 1),
+    saturation: 1 + (augment.saturation ?? 0) * (2 * u[8] - 1),
   };
 }
 
@@ -491,16 +514,22 @@ export function sampleTransform(width: number, height: number, inputSize: number
     const a01 = -sin * fy;
     const a10 = sin * fx;
     const a11 = cos * fy;
-    // A * (s p + pad - c) + c
-    forward = [a00 * s, a01 * s, a00 * (padX - c) + a01 * (padY - c) + c, a10 * s, a11 * s, a10 * (padX - c) + a11 * (padY - c) + c];
+    // A * (s p + pad - c) + c + shift
+    const tx = (augment.shiftX ?? 0) * inputSize;
+    const ty = (augment.shiftY ?? 0) * inputSize;
+    forward = [a00 * s, a01 * s, a00 * (padX - c) + a01 * (padY - c) + c + tx, a10 * s, a11 * s, a10 * (padX - c) + a11 * (padY - c) + c + ty];
   }
   return { inputSize, forward, inverse: invertAffine(forward), letterbox: { scale: s, padX, padY }, augment };
 }
 
-/** Boxes (image pixels) into input pixels; boxes with < 1 px left after clipping are dropped. */
+/**
+ * Boxes (image pixels) into input pixels; boxes with < 1 px left after clipping are dropped, and
+ * boxes with less than `minVisibility` of their area left inside become regions to ignore (class -1).
+ */
 export function transformBoxes(
   boxes: readonly { x: number; y: number; width: number; height: number; classIndex: number }[],
   t: SampleTransform,
+  minVisibility = 0,
 ): [number, number, number, number, number][] {
   const out: [number, number, number, number, number][] = [];
   const S = t.inputSize;
@@ -513,11 +542,17 @@ export function transformBoxes(
     ];
     const xs = corners.map((p) => p[0]);
     const ys = corners.map((p) => p[1]);
-    const x0 = Math.max(0, Math.min(...xs));
-    const y0 = Math.max(0, Math.min(...ys));
-    const x1 = Math.min(S, Math.max(...xs));
-    const y1 = Math.min(S, Math.max(...ys));
-    if (x1 - x0 >= 1 && y1 - y0 >= 1) out.push([x0, y0, x1 - x0, y1 - y0, b.classIndex]);
+    const fx0 = Math.min(...xs);
+    const fy0 = Math.min(...ys);
+    const fx1 = Math.max(...xs);
+    const fy1 = Math.max(...ys);
+    const x0 = Math.max(0, fx0);
+    const y0 = Math.max(0, fy0);
+    const x1 = Math.min(S, fx1);
+    const y1 = Math.min(S, fy1);
+    if (!(x1 - x0 >= 1 && y1 - y0 >= 1)) continue;
+    const visible = ((x1 - x0) * (y1 - y0)) / Math.max(1e-9, (fx1 - fx0) * (fy1 - fy0));
+    out.push([x0, y0, x1 - x0, y1 - y0, b.classIndex >= 0 && visible < minVisibility ? IGNORE_BOX : b.classIndex]);
   }
   return out;
 }
@@ -539,6 +574,8 @@ export function renderSample(decoded: DecodedSample, t: SampleTransform): { x: F
   const contrast = t.augment?.contrast ?? 1;
   const brightness = t.augment?.brightness ?? 0;
   const intensity = contrast !== 1 || brightness !== 0;
+  const saturation = C === 3 && !decoded.stacked ? (t.augment?.saturation ?? 1) : 1;
+  const rgb = [0, 0, 0];
   for (let v = 0; v < S; v++) {
     const qy = v + 0.5;
     for (let u = 0; u < S; u++) {
@@ -579,7 +616,14 @@ export function renderSample(decoded: DecodedSample, t: SampleTransform): { x: F
       for (let c = 0; c < C; c++) {
         const top = (src[i00 + c] as number) * (1 - tx) + (src[i01 + c] as number) * tx;
         const bottom = (src[i10 + c] as number) * (1 - tx) + (src[i11 + c] as number) * tx;
-        let val = top * (1 - ty) + bottom * ty;
+        rgb[c] = top * (1 - ty) + bottom * ty;
+      }
+      if (saturation !== 1) {
+        const luma = 0.299 * (rgb[0] as number) + 0.587 * (rgb[1] as number) + 0.114 * (rgb[2] as number);
+        for (let c = 0; c < 3; c++) rgb[c] = clamp01(luma + ((rgb[c] as number) - luma) * saturation);
+      }
+      for (let c = 0; c < C; c++) {
+        let val = rgb[c] as number;
         if (intensity) val = decoded.unbounded ? val * contrast + brightness : clamp01((val - 0.5) * contrast + 0.5 + brightness);
         x[o + c] = val;
       }
@@ -616,7 +660,7 @@ export function assembleSample(sample: Sample, decoded: DecodedSample, options: 
   if (sample.target.task === 'classification') target = { task: 'classification', classIndices: sample.target.classIndices };
   else if (sample.target.task === 'detection') {
     // Regions to ignore travel as boxes of class -1 (no object; the detector's loss skips them).
-    target = { task: 'detection', boxes: [...transformBoxes(sample.target.boxes, t), ...transformBoxes(sample.target.ignore ?? [], t)] };
+    target = { task: 'detection', boxes: [...transformBoxes(sample.target.boxes, t, draw ? (options.augment?.minBoxVisibility ?? 0) : 0), ...transformBoxes(sample.target.ignore ?? [], t)] };
   }
   else target = { task: 'segmentation', mask: mask ?? new Uint8Array(options.inputSize * options.inputSize).fill(255) };
   return { itemId: sample.itemId, frameIndex: sample.frameIndex, x, target, transform: t };

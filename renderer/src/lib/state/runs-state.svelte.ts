@@ -110,6 +110,10 @@ export function describeAugment(a: RunDetail['config']['augment']): string {
     a.rotateDegrees ? `rotate ±${a.rotateDegrees}°` : null,
     a.scale ? `scale ±${Math.round(a.scale * 100)}%` : null,
     a.intensity ? `intensity ±${Math.round(a.intensity * 100)}%` : null,
+    a.translate ? `shift ±${Math.round(a.translate * 100)}%` : null,
+    a.saturation ? `saturation ±${Math.round(a.saturation * 100)}%` : null,
+    a.minBoxVisibility ? `boxes <${Math.round(a.minBoxVisibility * 100)}% visible ignored` : null,
+    a.multiScale ? `multi-scale ±${Math.round(a.multiScale * 100)}%` : null,
   ].filter((p): p is string => p !== null);
   return parts.length ? parts.join(', ') : 'none';
 }

@@ -113,7 +113,7 @@ test('the model input keeps the z-scores (native-size letterbox), augmentation d
   assert.ok(Math.max(...loaded.x) > 1.5 && Math.min(...loaded.x) < -0.5, 'values beyond [0, 1] survive');
   const decoded = await decodeSample(core.blobs, sample, { normalization: { kind: 'zscore' }, channels: 1 });
   assert.equal(decoded.unbounded, true);
-  const bright = renderSample(decoded, sampleTransform(64, 64, 64, { flipHorizontal: false, flipVertical: false, angle: 0, scale: 1, contrast: 1.5, brightness: 0.2 }));
+  const bright = renderSample(decoded, sampleTransform(64, 64, 64, { flipHorizontal: false, flipVertical: false, angle: 0, scale: 1, contrast: 1.5, brightness: 0.2, shiftX: 0, shiftY: 0, saturation: 1 }));
   assert.ok(maxDiff(bright.x, Float32Array.from(full.data, (v) => v * 1.5 + 0.2)) < 1e-5, 'contrast and brightness in std units, unclamped');
 
   const organ = core.annotations.ensureClass(datasetId, 'organ');

@@ -156,7 +156,10 @@ test('fovea train run options: name, notes, learning rate, patience and augmenta
   assert.deepEqual(parseRunStartOptions({ patience: '12' }), { earlyStoppingPatience: 12 });
   assert.throws(() => parseRunStartOptions({ patience: 'soon' }), /--patience: Early stopping patience is a whole number/);
   assert.throws(() => parseRunStartOptions({ patience: '-3' }), /--patience: Early stopping patience is 0/);
-  assert.deepEqual(parseAugment('none'), { flipHorizontal: false, flipVertical: false, rotateDegrees: 0, scale: 0, intensity: 0 });
+  // 'none' turns the detection crops, shifts and colour jitter off too.
+  assert.deepEqual(parseAugment('none'), { flipHorizontal: false, flipVertical: false, rotateDegrees: 0, scale: 0, intensity: 0, translate: 0, saturation: 0, minBoxVisibility: 0, multiScale: 0 });
+  assert.deepEqual(parseAugment('translate=0.1,saturation=0.3,min-visible=0.5'), { translate: 0.1, saturation: 0.3, minBoxVisibility: 0.5 });
+  assert.throws(() => parseAugment('translate=0.8'), /Translation is 0 to 0.5/);
   assert.throws(() => parseRunStartOptions({ 'learning-rate': 'fast' }), /--learning-rate/);
   assert.throws(() => parseRunStartOptions({ 'learning-rate': '2' }), /at most 1/);
   assert.throws(() => parseAugment('rotate=400'), /Rotation/);
