@@ -2,12 +2,12 @@
 // (Node 20's --test does not expand globs nor pick up .ts files by itself.)
 // Usage: node test/run.mjs [--serial] DIR...
 // Files start longest first, by test/durations.json (seconds per file, from an earlier run; files it
-// does not list keep their alphabetical place after the listed ones). With FOVEA_TEST_DURATIONS=FILE
-// the run writes its own per-file seconds there (test/reporters/durations.mjs).
+// does not list keep their alphabetical place after the listed ones). With FOVEA_TEST_DURATIONS=DIR
+// the run writes its own per-file seconds to DIR/<folders>.json (test/reporters/durations.mjs).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -33,7 +33,7 @@ const seconds = (f) => known[relative(root, resolve(f))] ?? -1;
 // A stable sort: the listed files by their seconds, longest first; the rest after them, alphabetical.
 files.sort((a, b) => seconds(b) - seconds(a));
 
-const out = process.env.FOVEA_TEST_DURATIONS;
+const out = process.env.FOVEA_TEST_DURATIONS ? join(process.env.FOVEA_TEST_DURATIONS, `${dirs.map((d) => basename(d)).join('+')}.json`) : null;
 const reporters = out
   ? ['--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${join(here, 'reporters', 'durations.mjs')}`, `--test-reporter-destination=${out}`]
   : ['--test-reporter=spec'];

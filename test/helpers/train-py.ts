@@ -13,6 +13,8 @@ export interface Trained {
   seconds: number;
 }
 
+let runs = 0;
+
 /** Runs train.py (torchrun with `procs` processes, or plain python) and parses what it prints. */
 export function train(dir: string, procs: number, args: string[]): Trained {
   const started = performance.now();
@@ -20,7 +22,11 @@ export function train(dir: string, procs: number, args: string[]): Trained {
   // (IntFlag iteration skips Std.NONE, so the value becomes None and the launcher crashes before
   // starting any worker). A mapping for a local rank that does not exist means "none" for every
   // rank, which is the default's meaning; newer torch needs no such flags.
-  const cmd = procs > 1 ? ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', String(procs), '--redirects', '9:1', '--tee', '9:1', 'train.py', ...args] : ['train.py', ...args];
+  // `--standalone` is one node with a c10d rendezvous, but torch 1.13 puts it on the fixed port 29400:
+  // two test files running torchrun at once then fail ("The connection to the C10d store has
+  // failed"). The same rendezvous on port 0 lets the agent take a free port.
+  const rendezvous = ['--nnodes', '1', '--rdzv_backend', 'c10d', '--rdzv_endpoint', 'localhost:0', '--rdzv_id', `fovea-test-${process.pid}-${++runs}`];
+  const cmd = procs > 1 ? ['-m', 'torch.distributed.run', ...rendezvous, '--nproc_per_node', String(procs), '--redirects', '9:1', '--tee', '9:1', 'train.py', ...args] : ['train.py', ...args];
   // A run here takes seconds: a hang fails in minutes, not after ten.
   const r = spawnSync(PYTHON, cmd, { cwd: dir, encoding: 'utf8', timeout: 240_000, env: { ...process.env, OMP_NUM_THREADS: '1' } });
   assert.equal(r.status, 0, `train.py failed (status ${r.status}, signal ${r.signal}):\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`);

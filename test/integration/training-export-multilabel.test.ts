@@ -2,7 +2,7 @@
  * Multi-label classification through the PyTorch training export (issue 18): a dataset whose images
  * carry several classes (PneumoniaMNIST's normal / pneumonia, plus "bright" on the brighter half)
  * is exported with its multi-hot labels (dataset.json and labels.csv), the exported train.py trains
- * it under `torchrun --standalone --nproc_per_node 2` with gloo (binary cross-entropy on sigmoid
+ * it under `torchrun --nnodes 1 --nproc_per_node 2` (test/helpers/train-py.ts) with gloo (binary cross-entropy on sigmoid
  * outputs), and the model it writes comes back through import-model as a multi-label model: Fovea's
  * evaluation of it on the test split equals the multi-label metrics train.py printed to 1e-6
  * (subset accuracy, per-class and macro precision / recall / F1, per-class confusion, ROC AUC and

@@ -1,6 +1,6 @@
 /**
  * Training on a cluster and back (issue 18): `exportTraining` writes a dataset for PyTorch, the
- * exported train.py runs under `torchrun --standalone --nproc_per_node 2` with gloo on Debian's
+ * exported train.py runs under `torchrun --nnodes 1 --nproc_per_node 2` (test/helpers/train-py.ts) with gloo on Debian's
  * torch (CPU), and the model it writes comes back through `fovea import-model`; Fovea's evaluation
  * of it on the test split equals the metrics train.py printed:
  * - classification (PneumoniaMNIST PNGs): to 1e-6, accuracy, per-class precision/recall/F1,

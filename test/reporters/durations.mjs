@@ -1,5 +1,5 @@
 // A node:test reporter that sums each file's top-level test durations (seconds) and writes them as
-// JSON at the end. test/run.mjs uses it when FOVEA_TEST_DURATIONS names a file; the totals become
+// JSON at the end. test/run.mjs uses it when FOVEA_TEST_DURATIONS names a folder; the totals become
 // test/durations.json, which test/run.mjs reads to start the longest files first (so two cores do
 // not end on one long file alone). A stale table only orders files worse; it never changes results.
 import { relative } from 'node:path';
