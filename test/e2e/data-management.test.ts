@@ -221,6 +221,10 @@ test('Library home: a big dataset is deleted as a job: gone from the list at onc
   const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1280, height: 800 } });
   const row = page.locator(`tr[data-dataset-id="${big}"]`);
   await row.waitFor();
+  // The Jobs panel is opened first: on a quick machine the whole delete takes about a second and a half, less
+  // than opening the panel after the confirmation may take under load.
+  await page.getByTestId('jobs-open').click();
+  await page.getByTestId('jobs-panel').waitFor();
   await row.getByTestId('delete-dataset').click();
   await page.getByTestId('delete-dialog').waitFor();
   await page.getByTestId('delete-confirm').click();
@@ -228,10 +232,8 @@ test('Library home: a big dataset is deleted as a job: gone from the list at onc
   // At once: the row goes and the notice says the delete is under way, while the job still runs.
   await row.waitFor({ state: 'detached' });
   await page.getByTestId('library-notice').filter({ hasText: 'Deleting "Big scans" (20,000 items)…' }).waitFor();
-  assert.equal(core.jobs.list('dataset-delete').length, 1, 'the delete is still running');
   assert.equal(core.datasets.findByName('Big scans'), null);
 
-  await page.getByTestId('jobs-open').click();
   const running = page.getByTestId('jobs-panel-running').and(page.locator('[data-kind="dataset-delete"]'));
   await running.filter({ hasText: /Deleting: [\d,]+ of 20,000 items/ }).waitFor();
   assert.match((await running.textContent()) ?? '', /Dataset delete/);
