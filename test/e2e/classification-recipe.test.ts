@@ -16,6 +16,7 @@ import { startBridge, type Bridge } from '../harness/bridge-server';
 import { tempSampleCore } from '../helpers/sample-library-cache';
 import type { tempCore } from '../helpers/temp-library';
 import { collectPageErrors, launchBrowser, openApp, screenshot } from './browser';
+import { openTraining } from './training-screen';
 
 let browser: Browser;
 let bridge: Bridge;
@@ -35,13 +36,9 @@ after(async () => {
 test('Regularisation fields train a classifier with smoothing, mixup and CutMix; evaluation with TTA says so', { timeout: 240_000 }, async () => {
   const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 1000 } });
   const errors = collectPageErrors(page);
-  await page.getByTestId('dataset-list').waitFor();
-  await page.keyboard.press('Alt+3');
   const ct = t.core.datasets.findByName(SAMPLE_CT_DATASET);
   assert.ok(ct);
-  await page.getByTestId('train-dataset').selectOption(String(ct.id));
-  await page.getByTestId('train-task').selectOption('classification');
-  await page.getByTestId('train-plan').filter({ hasText: 'grouped by patient' }).waitFor({ timeout: 30_000 });
+  await openTraining(page, ct.id, 'classification', 'grouped by patient');
   const row = page.getByTestId('train-regularisation');
   await row.waitFor();
   assert.equal(await page.getByTestId('train-mixup').getAttribute('placeholder'), '0 (off)');

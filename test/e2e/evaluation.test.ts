@@ -14,21 +14,18 @@ import type { ClassificationReport } from '../../electron/contract/evaluation';
 import { readStoredEvaluation } from '../../electron/core/evaluation/evaluate-run';
 import { SAMPLE_CT_DATASET } from '../../electron/core/samples/sample-library';
 import { screenshot } from './browser';
+import { openTraining } from './training-screen';
 import { withSampleApp } from './sample-app';
 
 const app = withSampleApp('demo');
 
 test('train from the UI, evaluate, click a confusion-matrix cell, land in the viewer on its images; pre-label, accept a proposal, sort by uncertainty', { timeout: 300_000 }, async () => {
   const { page, close } = await app.open({ viewport: { width: 1400, height: 1000 } });
-  await page.getByTestId('dataset-list').waitFor();
 
   // --- A short run from the training screen.
-  await page.keyboard.press('Alt+3');
   const ct = app.core.datasets.findByName(SAMPLE_CT_DATASET);
   assert.ok(ct);
-  await page.getByTestId('train-dataset').selectOption(String(ct.id));
-  await page.getByTestId('train-task').selectOption('classification');
-  await page.getByTestId('train-plan').filter({ hasText: 'grouped by patient' }).waitFor({ timeout: 30_000 });
+  await openTraining(page, ct.id, 'classification', 'grouped by patient');
   await page.getByTestId('train-epochs').fill('2');
   await page.getByTestId('train-size').fill('32');
   await page.getByTestId('train-start').click();

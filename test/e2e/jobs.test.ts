@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import sharp from 'sharp';
 import { tempCore } from '../helpers/temp-library';
 import { screenshot } from './browser';
+import { openTraining } from './training-screen';
 import { useBrowser, withApp } from './sample-app';
 
 const browser = useBrowser();
@@ -69,11 +70,7 @@ test('the training screen keeps a running run across navigation, and the shell s
   const other = t.core.datasets.create('Another dataset', '');
   await withApp(browser(), t, async ({ open }) => {
     const { page, close } = await open({ viewport: { width: 1400, height: 1000 } });
-    await page.getByTestId('dataset-list').waitFor();
-    await page.keyboard.press('Alt+3');
-    await page.getByTestId('train-dataset').selectOption(String(datasetId));
-    await page.getByTestId('train-task').selectOption('classification');
-    await page.getByTestId('train-plan').waitFor({ timeout: 30_000 });
+    await openTraining(page, datasetId, 'classification');
     // Many epochs at a small size: the run is still going while we look away.
     await page.getByTestId('train-epochs').fill('200');
     await page.getByTestId('train-size').fill('16');

@@ -19,6 +19,7 @@ import { binaryScores, thresholdMetrics } from '../../electron/contract/runs';
 import { readStoredEvaluation } from '../../electron/core/evaluation/evaluate-run';
 import { SAMPLE_CT_DATASET } from '../../electron/core/samples/sample-library';
 import { screenshot } from './browser';
+import { openTraining } from './training-screen';
 import { withSampleApp } from './sample-app';
 
 const app = withSampleApp('demo');
@@ -30,13 +31,9 @@ async function waitDone(page: Page, name: string): Promise<void> {
 
 test('name two runs, rename one, compare them, move the decision threshold', { timeout: 480_000 }, async () => {
   const { page, close } = await app.open({ viewport: { width: 1400, height: 1000 } });
-  await page.getByTestId('dataset-list').waitFor();
-  await page.keyboard.press('Alt+3');
   const ct = app.core.datasets.findByName(SAMPLE_CT_DATASET);
   assert.ok(ct);
-  await page.getByTestId('train-dataset').selectOption(String(ct.id));
-  await page.getByTestId('train-task').selectOption('classification');
-  await page.getByTestId('train-plan').filter({ hasText: 'grouped by patient' }).waitFor({ timeout: 30_000 });
+  await openTraining(page, ct.id, 'classification', 'grouped by patient');
   const defaults = app.core.ml.defaultConfig('classification', ['lesion present', 'normal'], 1);
   assert.equal(await page.getByTestId('train-lr').getAttribute('placeholder'), String(defaults.learningRate));
 

@@ -14,6 +14,7 @@ import { createSampleLibrary, SAMPLE_CT_DATASET } from '../../electron/core/samp
 import { startBridge, type Bridge } from '../harness/bridge-server';
 import { tempCore } from '../helpers/temp-library';
 import { collectPageErrors, launchBrowser, screenshot } from './browser';
+import { openTraining } from './training-screen';
 
 let browser: Browser;
 let bridge: Bridge;
@@ -58,11 +59,7 @@ test('the planned recipe and "best model in N minutes" on the Training screen, a
   const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
   const errors = collectPageErrors(page);
   await page.goto(bridge.url);
-  await page.getByTestId('dataset-list').waitFor();
-  await page.keyboard.press('Alt+3');
-  await page.getByTestId('train-dataset').selectOption(String(datasetId));
-  await page.getByTestId('train-task').selectOption('segmentation');
-  await page.getByTestId('train-plan').waitFor({ timeout: 30_000 });
+  await openTraining(page, datasetId, 'segmentation');
 
   // Task defaults: no plan asked for, none shown.
   const decisions = page.getByTestId('recipe-decisions');

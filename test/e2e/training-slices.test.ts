@@ -15,6 +15,7 @@ import { ctSeriesForThreePatients, importThreePatientSeries } from '../helpers/c
 import { requireTool } from '../helpers/reference-tools';
 import { tempCore } from '../helpers/temp-library';
 import { collectPageErrors, launchBrowser, screenshot } from './browser';
+import { openTraining } from './training-screen';
 
 let browser: Browser;
 let bridge: Bridge;
@@ -41,11 +42,7 @@ test('a planned run on a thin-slice CT series shows and applies 2.5-D', { timeou
   const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
   const errors = collectPageErrors(page);
   await page.goto(bridge.url);
-  await page.getByTestId('dataset-list').waitFor();
-  await page.keyboard.press('Alt+3');
-  await page.getByTestId('train-dataset').selectOption(String(datasetId));
-  await page.getByTestId('train-task').selectOption('segmentation');
-  await page.getByTestId('train-plan').waitFor({ timeout: 30_000 });
+  await openTraining(page, datasetId, 'segmentation');
   await page.getByTestId('train-recipe-kind').selectOption('planned');
   const decisions = page.getByTestId('recipe-decisions');
   await decisions.waitFor({ timeout: 30_000 });

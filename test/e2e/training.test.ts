@@ -15,6 +15,7 @@ import { startBridge, type Bridge } from '../harness/bridge-server';
 import { tempSampleCore } from '../helpers/sample-library-cache';
 import type { tempCore } from '../helpers/temp-library';
 import { launchBrowser, openApp, screenshot } from './browser';
+import { openTraining } from './training-screen';
 
 let browser: Browser;
 let bridge: Bridge;
@@ -50,14 +51,10 @@ after(async () => {
 
 test('train a small classifier on the sample CT from the training screen and watch the curves move', { timeout: 240_000 }, async () => {
   const { page, close } = await openApp(browser, bridge.url, { viewport: { width: 1400, height: 1000 } });
-  await page.getByTestId('dataset-list').waitFor();
-  await page.keyboard.press('Alt+3');
   const ct = t.core.datasets.findByName(SAMPLE_CT_DATASET);
   assert.ok(ct);
-  await page.getByTestId('train-dataset').selectOption(String(ct.id));
-  await page.getByTestId('train-task').selectOption('classification');
+  await openTraining(page, ct.id, 'classification', 'grouped by patient');
   const plan = page.getByTestId('train-plan');
-  await plan.filter({ hasText: 'grouped by patient' }).waitFor({ timeout: 30_000 });
   const planClasses = page.getByTestId('train-plan-classes');
   await planClasses.filter({ hasText: 'lesion present, normal, artefact' }).waitFor();
   const initialSamples = Number(await plan.locator('strong').first().textContent());
