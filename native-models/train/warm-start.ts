@@ -121,6 +121,10 @@ export function matchWarmStart(model: tf.LayersModel, sourceShapes: Map<string, 
  * their initial values). Throws WarmStartMismatch when the source does not fit.
  */
 export async function applyWarmStart(model: tf.LayersModel, source: WarmStartSource, config: { task: TaskKind; classNames: string[] }): Promise<WarmStartMatch> {
+  if (source.format === 'onnx') {
+    const { applyOnnxWarmStart } = await import('./onnx-warm-start');
+    return applyOnnxWarmStart(model, source.dir, { task: config.task, newHead: !sameClasses(source.classNames, config.classNames), label: source.label });
+  }
   const match = matchWarmStart(model, readWeightShapes(source.dir), { task: config.task, newHead: !sameClasses(source.classNames, config.classNames), label: source.label });
   const artifacts = await fileSystemHandler(resolveCheckpointDir(source.dir)).load!();
   if (artifacts.weightData == null || artifacts.weightSpecs == null) throw new WarmStartMismatch('', `${source.label} has no weights.`);
