@@ -94,7 +94,7 @@ after(async () => {
 });
 
 test('the ONNX weights land in the Fovea model in TF.js layouts (exactly), and it computes what ONNX Runtime computes', { timeout: 60_000 }, async () => {
-  const ref = spawnSync(PYTHON, [join(REPO_ROOT, 'test/reference/onnx_initializers.py'), onnxPath], { encoding: 'utf8', timeout: 60_000 });
+  const ref = spawnSync(PYTHON, [join(REPO_ROOT, 'test/reference/onnx_initializers.py'), onnxPath], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
   assert.equal(ref.status, 0, ref.stderr);
   type Weighted = { node: string; dims: number[]; kernel: number[]; bias: number[] | null };
   const expected = JSON.parse(ref.stdout) as { conv: Weighted[]; dense: Weighted[] };
