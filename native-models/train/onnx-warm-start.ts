@@ -19,7 +19,12 @@
  * W·γ/√(var+ε), b' = (b − mean)·γ/√(var+ε) + β), so a train.py model.onnx has Conv nodes with a
  * bias and no BatchNormalization. Fovea's conv-BN pair then takes the folded kernel and a BN that
  * passes it through: γ = 1, β = b', mean 0, var = 1 − ε (so √(var + ε) = 1): the same function at
- * inference, and a body whose filters are the trained ones. An unfolded BatchNormalization (Fovea's
+ * inference, and a body whose filters are the trained ones. A pass-through BN normalises with
+ * its batch's statistics while training, though, which the source never did: before the first
+ * step the trainer measures each such BN's input on a few training batches (mean μ, variance σ²,
+ * through the model as loaded, which computes the source's function) and sets mean μ, var σ²,
+ * γ = √(σ² + ε), β = b' + μ: the same function at inference, and nearly the same in training
+ * (calibrateFoldedBatchNorms). An unfolded BatchNormalization (Fovea's
  * export) is loaded as it is: γ, β, mean, var, with var shifted by ε_source − ε_new so var + ε is
  * the source's (clamped at 0); a Conv bias before it moves into the BN's mean.
  *
@@ -256,11 +261,12 @@ export type OnnxAssignment = Map<string, Float32Array[]>;
  * Which layers of `model` the ONNX source fills, and with what (converted to TF.js layouts).
  * Throws WarmStartMismatch naming the first layer that does not fit.
  */
-export function matchOnnxWarmStart(model: tf.LayersModel, source: readonly OnnxWeighted[], opts: { task: TaskKind; newHead: boolean; label: string }): WarmStartMatch & { values: OnnxAssignment } {
+export function matchOnnxWarmStart(model: tf.LayersModel, source: readonly OnnxWeighted[], opts: { task: TaskKind; newHead: boolean; label: string }): WarmStartMatch & { values: OnnxAssignment; folded: string[] } {
   const heads = new Set(headLayerNames(opts.task));
   const layers = model.layers.filter((l) => l.weights.length > 0);
   const loaded: string[] = [];
   const fresh: string[] = [];
+  const folded: string[] = [];
   const values: OnnxAssignment = new Map();
   let k = 0;
   const shapes = (l: tf.layers.Layer): number[][] => l.weights.map((w) => w.shape as number[]);
@@ -309,6 +315,7 @@ export function matchOnnxWarmStart(model: tf.LayersModel, source: readonly OnnxW
         } else {
           // Folded by the exporter: the BN passes the Conv's output through and adds its bias.
           bnValues = [new Float32Array(filters).fill(1), Float32Array.from(bias), new Float32Array(filters), new Float32Array(filters).fill(1 - eps)];
+          folded.push(bn.name);
           k += 1;
         }
         values.set(layer.name, [kernel.data]);
@@ -342,7 +349,7 @@ export function matchOnnxWarmStart(model: tf.LayersModel, source: readonly OnnxW
   if (extra) {
     throw new WarmStartMismatch(extra.node, `node "${extra.node}" of ${opts.label} (${KIND_WORDS[extra.kind]}, weighted node ${k + 1} of ${source.length}) has no counterpart in the new model, which has fewer layers: a different architecture or input size.`);
   }
-  return { loaded, fresh, values };
+  return { loaded, fresh, values, folded };
 }
 
 /** [gamma, beta, mean, variance] in the order the BN layer holds its weights (no gamma/beta when it does not scale/center). */
@@ -374,5 +381,71 @@ export function setOnnxWeights(model: tf.LayersModel, values: OnnxAssignment): v
 export function applyOnnxWarmStart(model: tf.LayersModel, path: string, opts: { task: TaskKind; newHead: boolean; label: string }): WarmStartMatch {
   const m = matchOnnxWarmStart(model, readOnnxFile(path, opts.label), opts);
   setOnnxWeights(model, m.values);
-  return { loaded: m.loaded, fresh: m.fresh };
+  return { loaded: m.loaded, fresh: m.fresh, folded: m.folded };
+}
+
+/**
+ * Gives the pass-through batch norms of folded ONNX layers (`names`) the statistics of their
+ * input on `batches` (x [n, side, side, channels], read in inference mode through the model as
+ * loaded): mean μ, variance σ², γ = √(σ² + ε), β = β_loaded + μ, which keeps the model's function
+ * at inference exactly and makes training-mode normalisation start near it (see the header).
+ * Returns how many images were measured.
+ */
+export async function calibrateFoldedBatchNorms(model: tf.LayersModel, names: readonly string[], batches: AsyncIterable<tf.Tensor4D>): Promise<number> {
+  if (names.length === 0) return 0;
+  const bns = names.map((n) => model.getLayer(n));
+  // A model over the same layers whose outputs are the batch norms' inputs (it holds no weights of its own).
+  const probe = tf.model({ inputs: model.inputs, outputs: bns.map((l) => l.input as tf.SymbolicTensor) });
+  const sums = bns.map(() => ({ n: 0, sum: null as Float64Array | null, sq: null as Float64Array | null }));
+  let images = 0;
+  for await (const x of batches) {
+    images += x.shape[0];
+    const moments = tf.tidy(() => {
+      const y = probe.predict(x);
+      return (Array.isArray(y) ? y : [y]).map((t) => {
+        const axes = t.shape.slice(0, -1).map((_, i) => i);
+        return [tf.mean(t, axes), tf.mean(tf.square(t), axes), tf.scalar(t.size / (t.shape[t.shape.length - 1] ?? 1))] as const;
+      });
+    });
+    try {
+      for (const [i, [mean, sq, count]] of moments.entries()) {
+        const s = sums[i] as (typeof sums)[number];
+        const c = ((await count.data()) as Float32Array)[0] as number;
+        const m = (await mean.data()) as Float32Array;
+        const q = (await sq.data()) as Float32Array;
+        s.sum ??= new Float64Array(m.length);
+        s.sq ??= new Float64Array(m.length);
+        for (let j = 0; j < m.length; j++) {
+          s.sum[j] = (s.sum[j] as number) + (m[j] as number) * c;
+          s.sq[j] = (s.sq[j] as number) + (q[j] as number) * c;
+        }
+        s.n += c;
+      }
+    } finally {
+      tf.dispose(moments.flat());
+    }
+  }
+  if (images === 0) return 0;
+  for (const [i, bn] of bns.entries()) {
+    const s = sums[i] as (typeof sums)[number];
+    if (!s.sum || !s.sq || s.n === 0) continue;
+    const eps = (bn.getConfig() as { epsilon?: number }).epsilon ?? 1e-3;
+    const mu = Float32Array.from(s.sum, (x) => x / s.n);
+    const variance = Float32Array.from(s.sq, (x, j) => Math.max(0, x / s.n - (mu[j] as number) ** 2));
+    // getWeights() gives the layer's own variables: read, never disposed.
+    const betaVar = bn.weights.find((w) => (w.originalName.split('/').pop() ?? '').startsWith('beta'));
+    const beta = betaVar ? ((await betaVar.read().data()) as Float32Array) : new Float32Array(mu.length);
+    const values = [Float32Array.from(variance, (v) => Math.sqrt(v + eps)), Float32Array.from(beta, (b, j) => b + (mu[j] as number)), mu, variance];
+    const tensors = bn.weights.map((w) => {
+      const short = w.originalName.split('/').pop() ?? '';
+      const v = short.startsWith('gamma') ? values[0] : short.startsWith('beta') ? values[1] : short.startsWith('moving_mean') ? values[2] : values[3];
+      return tf.tensor(v as Float32Array, w.shape as number[], 'float32');
+    });
+    try {
+      bn.setWeights(tensors);
+    } finally {
+      tf.dispose(tensors);
+    }
+  }
+  return images;
 }

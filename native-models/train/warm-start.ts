@@ -28,6 +28,11 @@ export interface WarmStartMatch {
   loaded: string[];
   /** Names of the layers left as initialised (the head, for new classes). */
   fresh: string[];
+  /**
+   * ONNX sources only: batch norms whose statistics the exporter folded into the conv before them
+   * (loaded as pass-throughs); calibrateFoldedBatchNorms (onnx-warm-start.ts) measures them on data.
+   */
+  folded?: string[];
 }
 
 /** The source's weights cannot fit the new model: `layer` is the first that does not. */
