@@ -1,6 +1,7 @@
 /**
  * Warm starts: a new run begins from the weights of an earlier run's checkpoint (or of any TF.js
- * layers model folder: model.json + its weight files), instead of from random weights.
+ * layers model folder: model.json + its weight files), instead of from random weights. An ONNX
+ * source (`format: 'onnx'`) is matched by layer order instead: onnx-warm-start.ts.
  *
  * Layers are matched by NAME and weight SHAPE, never by position: Fovea's factories name every
  * layer (stem_conv, block2_bn, probabilities...), and a conv's kernel does not depend on the input
