@@ -366,8 +366,13 @@ export function createMlEngine(options: MlEngineOptions = {}): FoveaMlEngine {
       await activateBackend(choice.backend);
       const model = createModel(config);
       try {
-        const shapes = ws.readWeightShapes(source.dir);
-        const m = ws.matchWarmStart(model, shapes, { task: config.task, newHead: !ws.sameClasses(source.classNames, config.classNames), label: source.label });
+        const opts = { task: config.task, newHead: !ws.sameClasses(source.classNames, config.classNames), label: source.label };
+        if (source.format === 'onnx') {
+          const ox = await import('./train/onnx-warm-start');
+          const m = ox.matchOnnxWarmStart(model, ox.readOnnxFile(source.dir, source.label), opts);
+          return { ok: true, loaded: m.loaded, fresh: m.fresh };
+        }
+        const m = ws.matchWarmStart(model, ws.readWeightShapes(source.dir), opts);
         return { ok: true, loaded: m.loaded, fresh: m.fresh };
       } catch (e) {
         if (e instanceof ws.WarmStartMismatch) return { ok: false, layer: e.layer, message: e.message };

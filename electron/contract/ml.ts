@@ -124,11 +124,13 @@ export type SliceMode = '2d' | '2.5d';
 
 /** What a warm-started run loaded (native-models/train/warm-start.ts matches layers by name and shape). */
 export interface WarmStartInfo {
-  /** The run whose best checkpoint was loaded; null when the source is a TF.js model folder. */
+  /** The run whose best checkpoint was loaded; null when the source is a model (a TF.js folder or an ONNX file). */
   runId: number | null;
-  /** The model folder's name and path, when the source is not a run (the path lets a run that never finished an epoch resume). */
+  /** The model's name and path (folder or .onnx file), when the source is not a run (the path lets a run that never finished an epoch resume). */
   model?: string;
   modelDir?: string;
+  /** The source is an ONNX model: 'imported' (a model of the library, by its name) or 'file' (--from-model PATH.onnx). */
+  onnx?: 'imported' | 'file';
   /** Layers with weights loaded from the source, and layers left as initialised (the head, for new classes). */
   layersLoaded: number;
   layersNew: number;
@@ -140,6 +142,8 @@ export interface WarmStartSourceRef {
   dir: string;
   classNames: string[] | null;
   label: string;
+  /** 'onnx': `dir` is an ONNX file, matched by layer order and shape (native-models/train/onnx-warm-start.ts). Absent: a TF.js folder. */
+  format?: 'onnx';
 }
 
 /** Whether a warm-start source fits a config: the layers it fills and leaves new, or the first layer that does not fit. */

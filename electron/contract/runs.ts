@@ -96,6 +96,11 @@ export const trainingStartRunFields = {
    * layer that does not fit by name and shape) before a run exists.
    */
   warmStartRunId: v.optional(Id),
+  /**
+   * Warm start from a model of the library instead, by its name (an imported ONNX model of the
+   * same task, matched by layer order and shape). Not with warmStartRunId.
+   */
+  warmStartModel: v.optional(v.pipe(v.string(), v.minLength(1, 'A model needs a name.'), v.maxLength(64, 'Model names are at most 64 characters.'))),
   /** Classification only (else VALIDATION): label smoothing epsilon (default 0: none). */
   labelSmoothing: v.optional(LabelSmoothingSchema),
   /** Classification only: mixup alpha (default 0: off). */

@@ -42,6 +42,7 @@ import { isOutOfMemory, outOfMemoryMessage } from './errors';
 import { mixBatch } from './batch-mix';
 import { adam } from './fused-adam';
 import { TrainingBudget } from './time-budget';
+import { calibrateFoldedBatchNorms } from './onnx-warm-start';
 import { applyWarmStart, WarmStartMismatch } from './warm-start';
 import { tuneDetectionDecoding } from './tune-decoding';
 
@@ -295,6 +296,21 @@ async function evalStep(model: tf.LayersModel, hooks: TaskHooks, batch: Batch, c
   }
 }
 
+/** Training batches the calibration of folded batch norms reads (epoch 1's first ones). */
+const CALIBRATION_BATCHES = 8;
+
+async function* calibrationBatches(provider: TrainerProvider, config: TrainConfig, n: number): AsyncGenerator<tf.Tensor4D> {
+  for (let i = 0; i < n; i++) {
+    const b = await provider.batch('train', 1, i);
+    const x = tf.tensor4d(b.x, [b.n, sideOf(b, config), sideOf(b, config), config.channels]);
+    try {
+      yield x;
+    } finally {
+      x.dispose();
+    }
+  }
+}
+
 /** Fetches a batch; a prefetched promise that is never awaited (cancel) must not be an unhandled rejection. */
 function fetchBatch(provider: TrainerProvider, split: 'train' | 'val', epoch: number, index: number): Promise<Batch> {
   const p = provider.batch(split, epoch, index);
@@ -376,7 +392,9 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
       model = createModel(config);
       if (options.warmStart) {
         try {
-          await applyWarmStart(model, options.warmStart, config);
+          const loaded = await applyWarmStart(model, options.warmStart, config);
+          // Batch norms an ONNX exporter folded into their convs: their statistics, measured on a few training batches.
+          if (loaded.folded?.length) await calibrateFoldedBatchNorms(model, loaded.folded, calibrationBatches(provider, config, Math.min(nTrain, CALIBRATION_BATCHES)));
         } catch (e) {
           if (e instanceof WarmStartMismatch) throw new TrainingError('INTERNAL', `Cannot start from ${options.warmStart.label}: ${e.message}`);
           throw e;

@@ -1,6 +1,7 @@
 /**
  * Warm starts: a new run begins from the weights of an earlier run's checkpoint (or of any TF.js
- * layers model folder: model.json + its weight files), instead of from random weights.
+ * layers model folder: model.json + its weight files), instead of from random weights. An ONNX
+ * source (`format: 'onnx'`) is matched by layer order instead: onnx-warm-start.ts.
  *
  * Layers are matched by NAME and weight SHAPE, never by position: Fovea's factories name every
  * layer (stem_conv, block2_bn, probabilities...), and a conv's kernel does not depend on the input
@@ -28,6 +29,11 @@ export interface WarmStartMatch {
   loaded: string[];
   /** Names of the layers left as initialised (the head, for new classes). */
   fresh: string[];
+  /**
+   * ONNX sources only: batch norms whose statistics the exporter folded into the conv before them
+   * (loaded as pass-throughs); calibrateFoldedBatchNorms (onnx-warm-start.ts) measures them on data.
+   */
+  folded?: string[];
 }
 
 /** The source's weights cannot fit the new model: `layer` is the first that does not. */
@@ -121,6 +127,10 @@ export function matchWarmStart(model: tf.LayersModel, sourceShapes: Map<string, 
  * their initial values). Throws WarmStartMismatch when the source does not fit.
  */
 export async function applyWarmStart(model: tf.LayersModel, source: WarmStartSource, config: { task: TaskKind; classNames: string[] }): Promise<WarmStartMatch> {
+  if (source.format === 'onnx') {
+    const { applyOnnxWarmStart } = await import('./onnx-warm-start');
+    return applyOnnxWarmStart(model, source.dir, { task: config.task, newHead: !sameClasses(source.classNames, config.classNames), label: source.label });
+  }
   const match = matchWarmStart(model, readWeightShapes(source.dir), { task: config.task, newHead: !sameClasses(source.classNames, config.classNames), label: source.label });
   const artifacts = await fileSystemHandler(resolveCheckpointDir(source.dir)).load!();
   if (artifacts.weightData == null || artifacts.weightSpecs == null) throw new WarmStartMismatch('', `${source.label} has no weights.`);

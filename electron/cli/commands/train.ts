@@ -3,7 +3,10 @@
  *  [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--threads N] [--planned] [--time-budget MINUTES] [--plan-only] [--resume RUN [--backend B]] [--from-run RUN] [--json]`
  * `--from-run RUN` starts from that finished run's best weights (a warm start: same classes, every
  * layer; other classes, a new head); weights that do not fit are refused before a run exists.
- * `--from-model DIR` does the same from a TF.js layers model folder (e.g. a Fovea TF.js export).
+ * `--from-model DIR` does the same from a TF.js layers model folder (e.g. a Fovea TF.js export),
+ * `--from-model PATH.onnx` from an ONNX file (train.py's model.onnx, a Fovea ONNX export) and
+ * `--from-model NAME` from a model of the library (`fovea models`, imported with `fovea
+ * import-model`); ONNX layers are matched by order and shape.
  * `--planned` trains with the recipe planned from the data (resolution, patches, normalisation,
  * batch, class weights: see core/training/recipe-plan.ts), stored with the run; `--time-budget
  * MINUTES` plans too and stops in time with the best checkpoint; `--plan-only` prints the plan
@@ -16,6 +19,7 @@
  *
  * `fovea runs [--json]` lists runs; `fovea runs cancel ID` asks a running run to stop.
  */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { BackendPreference, TaskKind, WarmStartInfo } from '../../contract/ml';
 import { planDecisions } from '../../contract/recipe';
@@ -29,7 +33,7 @@ import { describeWarmStart, formatRunDuration, runDisplayName, runDurationSecond
 import { parseRunStartOptions, runRunsLabelCommand, runStartOptions } from './runs';
 
 export const trainHelp =
-  'fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N] [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--threads N] [--planned] [--time-budget MINUTES] [--plan-only] [--resume RUN] [--from-run RUN | --from-model TFJS_DIR] [--name NAME] [--notes TEXT] [--learning-rate LR] [--patience EPOCHS (0: never stop early)] [--augment none|flip-h,flip-v,rotate=DEG,scale=S,intensity=I,translate=T,saturation=S,min-visible=V,multi-scale=M] [--label-smoothing E] [--mixup ALPHA] [--cutmix ALPHA] [--json]';
+  'fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N] [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--threads N] [--planned] [--time-budget MINUTES] [--plan-only] [--resume RUN] [--from-run RUN | --from-model TFJS_DIR|FILE.onnx|MODEL_NAME] [--name NAME] [--notes TEXT] [--learning-rate LR] [--patience EPOCHS (0: never stop early)] [--augment none|flip-h,flip-v,rotate=DEG,scale=S,intensity=I,translate=T,saturation=S,min-visible=V,multi-scale=M] [--label-smoothing E] [--mixup ALPHA] [--cutmix ALPHA] [--json]';
 export const trainOptions = {
   dataset: { type: 'string' },
   task: { type: 'string' },
@@ -80,11 +84,17 @@ export function parseTimeBudget(value: unknown): number | undefined {
   return minutesToSeconds(minutes);
 }
 
-/** `--from-model DIR`: a TF.js layers model folder (or its model.json) to warm-start from, made absolute. */
-export function parseFromModel(value: unknown): { warmStartModelPath?: string } {
+/**
+ * `--from-model`: a TF.js layers model folder (or its model.json) or an ONNX file to warm-start
+ * from, made absolute; or, when it is a plain name (no folder, no .onnx/.json) that is no file
+ * here, the name of a model of the library (`fovea models`).
+ */
+export function parseFromModel(value: unknown): { warmStartModelPath?: string; warmStartModelName?: string } {
   if (value === undefined) return {};
   const path = String(value).trim();
-  if (path === '') throw new UsageError('--from-model takes the folder of a TF.js layers model (model.json and its weights)');
+  if (path === '') throw new UsageError('--from-model takes the folder of a TF.js layers model, an ONNX file or the name of an imported model (fovea models)');
+  const plainName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(path) && !/\.(onnx|json)$/i.test(path);
+  if (plainName && !existsSync(resolve(path))) return { warmStartModelName: path };
   return { warmStartModelPath: resolve(path) };
 }
 

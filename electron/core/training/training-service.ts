@@ -11,7 +11,10 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { AugmentConfig, BackendPreference, BatchProgress, EpochResult, MlEngine, SplitName, TaskKind, TrainConfig, TrainOutcome, WarmStartInfo, WarmStartSourceRef } from '../../contract/ml';
 import type { RecipePlan } from '../../contract/recipe';
 import { FoveaException } from '../../contract/result';
+import * as v from 'valibot';
+import { MANIFEST_FILE, ModelManifestSchema } from '../../contract/assist';
 import { isFoveaCard } from '../assist/model-layouts';
+import type { VerifiedModel } from '../assist/model-registry';
 import { regularisationProblem } from '../../contract/runs';
 import type { AuditLog } from '../store/audit-log';
 import type { BlobStore } from '../store/blob-store';
@@ -57,9 +60,16 @@ export type TrainRequest = TrainOverrides & {
   /**
    * Warm start from a TF.js layers model folder instead (absolute path to the folder or its
    * model.json; a Fovea TF.js export's model-card.json gives its classes and input size): the
-   * same matching by layer name and shape. Not with warmStartRunId.
+   * same matching by layer name and shape. A path to a .onnx file is an ONNX source (see
+   * warmStartModelName). Not with warmStartRunId.
    */
   warmStartModelPath?: string | undefined;
+  /**
+   * Warm start from a model of the library by its name (`fovea models`, the Models screen): an
+   * imported ONNX model, matched by layer order and shape (native-models/train/onnx-warm-start.ts).
+   * Classes and input size from its manifest. Not with the other two.
+   */
+  warmStartModelName?: string | undefined;
 };
 
 /** Where a warm start loads from: a run's best checkpoint or a TF.js model folder. */
@@ -72,6 +82,8 @@ interface WarmSource {
   /** The input size it was trained at, when known (the new run's default). */
   inputSize: number | null;
   label: string;
+  /** An ONNX source: a model of the library, or a .onnx file (`dir` is the file). */
+  onnx?: 'imported' | 'file';
 }
 
 /**
@@ -168,6 +180,8 @@ export interface TrainingServiceDeps {
   splits: SplitService;
   ml: MlEngine;
   libraryDir: string;
+  /** The library's models by name (ModelRegistry.get: verified, NOT_FOUND otherwise), for warm starts from an imported model. */
+  model?: (name: string) => Promise<Pick<VerifiedModel, 'manifest' | 'files'>>;
 }
 
 /** How often a running run writes its heartbeat and looks for a cancel request from another process. */
@@ -201,7 +215,7 @@ export class TrainingService {
     // The plan's reasons name the patience the run will use (the user's, else the task's).
     const patience = request.earlyStoppingPatience ?? defaults.earlyStoppingPatience;
     const plan = planRecipe(facts, { defaults: { ...defaults, earlyStoppingPatience: patience }, accelerator: request.accelerator === true, timeBudgetSeconds: request.timeBudgetSeconds ?? null });
-    const { classNames: _c, recipe: _r, accelerator: _a, augment, name: _n, notes: _t, warmStartRunId: _w, warmStartModelPath: _m, ...overrides } = request;
+    const { classNames: _c, recipe: _r, accelerator: _a, augment, name: _n, notes: _t, warmStartRunId: _w, warmStartModelPath: _m, warmStartModelName: _mn, ...overrides } = request;
     const planned = applyPlan(defaults, plan);
     return { plan, config: { ...planned, ...definedOnly(overrides), augment: withAugment(planned.augment, augment), multiLabel: collected.multiLabel } };
   }
@@ -212,8 +226,8 @@ export class TrainingService {
     const phases = new StartPhases((p) => cb.onPhase?.(p), { resumed: false });
     checkRegularisation(task, request);
     phases.collecting();
-    const { classNames, recipe, accelerator: _accelerator, augment, name, notes, warmStartRunId: _warmRun, warmStartModelPath: _warmModel, ...rest } = request;
-    const source = this.#warmSource(request, task);
+    const { classNames, recipe, accelerator: _accelerator, augment, name, notes, warmStartRunId: _warmRun, warmStartModelPath: _warmModel, warmStartModelName: _warmName, ...rest } = request;
+    const source = await this.#warmSource(request, task);
     // A warm start keeps the source's input size unless another is asked for (a conv body fits either way; a classifier's depth follows the size).
     const overrides = source?.inputSize && rest.inputSize === undefined ? { ...rest, inputSize: source.inputSize } : rest;
     const { collected } = collectForClasses(db, datasetId, task, classNames);
@@ -267,7 +281,7 @@ export class TrainingService {
         augment: config.augment,
         // The source's run or folder name (no path), and what was loaded.
         ...(config.warmStart
-          ? { warmStart: { runId: config.warmStart.runId, ...(config.warmStart.model !== undefined ? { model: config.warmStart.model } : {}), layersLoaded: config.warmStart.layersLoaded, layersNew: config.warmStart.layersNew } }
+          ? { warmStart: { runId: config.warmStart.runId, ...(config.warmStart.model !== undefined ? { model: config.warmStart.model } : {}), ...(config.warmStart.onnx ? { onnx: config.warmStart.onnx } : {}), layersLoaded: config.warmStart.layersLoaded, layersNew: config.warmStart.layersNew } }
           : {}),
         ...(config.labelSmoothing ? { labelSmoothing: config.labelSmoothing } : {}),
         ...(config.mixup ? { mixup: config.mixup } : {}),
@@ -303,12 +317,12 @@ export class TrainingService {
    * card of another task, a relative path, a folder without model.json or a graph model).
    */
   warmStartModel(path: string, task: TaskKind): WarmSource {
-    if (!isAbsolute(path)) throw new FoveaException('VALIDATION', `${path} is not an absolute path: give the full path of the TF.js model folder.`);
+    if (!isAbsolute(path)) throw new FoveaException('VALIDATION', `${path} is not an absolute path: give the full path of the TF.js model folder or ONNX file.`);
+    if (/\.onnx$/i.test(path)) return onnxFileSource(path, task);
     const dir = basename(path) === 'model.json' ? dirname(path) : path;
     const modelJson = join(dir, 'model.json');
     if (!existsSync(modelJson)) {
-      const onnx = /\.onnx$/i.test(path) ? ' Starting from an ONNX model is not supported yet: only TF.js layers models.' : '';
-      throw new FoveaException('VALIDATION', `There is no TF.js model at ${dir} (no model.json).${onnx}`);
+      throw new FoveaException('VALIDATION', `There is no TF.js model at ${dir} (no model.json). An ONNX model is given by its .onnx file, or imported and chosen by name.`);
     }
     let format: unknown;
     try {
@@ -337,10 +351,27 @@ export class TrainingService {
     return { runId: null, model, dir, classNames, inputSize, label: `model ${model}` };
   }
 
-  #warmSource(request: TrainRequest, task: TaskKind): WarmSource | null {
-    if (request.warmStartRunId !== undefined && request.warmStartModelPath !== undefined) throw new FoveaException('VALIDATION', 'Start from a run or from a model folder, not both.');
+  /**
+   * A model of the library to warm-start from, by name (an imported ONNX model): verified by the
+   * registry (NOT_FOUND, or UNSUPPORTED with the reason it was refused), of the same task
+   * (VALIDATION), its classes and input size from its manifest.
+   */
+  async warmStartImported(name: string, task: TaskKind): Promise<WarmSource> {
+    if (!this.#d.model) throw new FoveaException('UNSUPPORTED', 'This library has no models to start a run from.');
+    const vm = await this.#d.model(name);
+    const m = vm.manifest;
+    if (m.task !== task) throw new FoveaException('VALIDATION', `Model "${name}" is a ${m.task} model: a ${task} run can only start from a ${task} model.`, { warmStartModel: name });
+    const file = vm.files['model'];
+    if (!file) throw new FoveaException('VALIDATION', `Model "${name}" has no single model file to start from.`, { warmStartModel: name });
+    return { runId: null, model: m.name, dir: file.path, classNames: [...(m.classes ?? [])], inputSize: m.input.width === m.input.height ? m.input.width : null, label: `model ${m.name}`, onnx: 'imported' };
+  }
+
+  async #warmSource(request: TrainRequest, task: TaskKind): Promise<WarmSource | null> {
+    const given = [request.warmStartRunId, request.warmStartModelPath, request.warmStartModelName].filter((x) => x !== undefined).length;
+    if (given > 1) throw new FoveaException('VALIDATION', 'Start from one run or one model, not several.');
     if (request.warmStartRunId !== undefined) return this.warmStartSource(request.warmStartRunId, task);
     if (request.warmStartModelPath !== undefined) return this.warmStartModel(request.warmStartModelPath, task);
+    if (request.warmStartModelName !== undefined) return this.warmStartImported(request.warmStartModelName, task);
     return null;
   }
 
@@ -349,11 +380,11 @@ export class TrainingService {
    * does not), without creating anything: the request handler asks it before starting the job.
    */
   async checkWarmStartRequest(datasetId: number, task: TaskKind, request: TrainRequest): Promise<WarmStartInfo | null> {
-    const source = this.#warmSource(request, task);
+    const source = await this.#warmSource(request, task);
     if (!source) return null;
     const { collected } = collectForClasses(this.#d.db, datasetId, task, request.classNames);
     if (collected.samples.length === 0) return null; // train() refuses it with its own message
-    const { classNames: _c, recipe: _r, accelerator: _a, augment: _g, name: _n, notes: _t, warmStartRunId: _w, warmStartModelPath: _m, ...overrides } = request;
+    const { classNames: _c, recipe: _r, accelerator: _a, augment: _g, name: _n, notes: _t, warmStartRunId: _w, warmStartModelPath: _m, warmStartModelName: _mn, ...overrides } = request;
     const config: TrainConfig = { ...this.#d.ml.defaultConfig(task, collected.classNames, collected.channels), ...definedOnly(overrides), multiLabel: collected.multiLabel };
     if (overrides.inputSize === undefined && source.inputSize) config.inputSize = source.inputSize;
     return this.#checkWarmStart(source, config);
@@ -371,6 +402,7 @@ export class TrainingService {
     return {
       runId: source.runId,
       ...(source.model !== undefined ? { model: source.model, modelDir: source.dir } : {}),
+      ...(source.onnx ? { onnx: source.onnx } : {}),
       layersLoaded: r.loaded.length,
       layersNew: r.fresh.length,
       newLayers: r.fresh,
@@ -446,9 +478,11 @@ export class TrainingService {
       ? null
       : ws.runId !== null
         ? warmStartRef(this.warmStartSource(ws.runId, config.task))
-        : ws.modelDir !== undefined
-          ? warmStartRef(this.warmStartModel(ws.modelDir, config.task))
-          : null;
+        : ws.onnx === 'imported' && ws.model !== undefined
+          ? warmStartRef(await this.warmStartImported(ws.model, config.task))
+          : ws.modelDir !== undefined
+            ? warmStartRef(this.warmStartModel(ws.modelDir, config.task))
+            : null;
     try {
       const outcome = await ml.train(config, provider, {
         checkpointDir: dir,
@@ -484,7 +518,44 @@ function samplesFor(db: Db, config: TrainConfig, samples: readonly Sample[]): re
 
 /** The engine's view of a warm-start run: its best checkpoint and classes. */
 function warmStartRef(source: WarmSource): WarmStartSourceRef {
-  return { dir: source.dir, classNames: source.classNames, label: source.label };
+  return { dir: source.dir, classNames: source.classNames, label: source.label, ...(source.onnx ? { format: 'onnx' as const } : {}) };
+}
+
+/**
+ * An ONNX file to warm-start from (`--from-model PATH.onnx`): what it is from a Fovea model card
+ * beside it (train.py's pack and Fovea's ONNX export write one), else from a pack manifest
+ * (fovea-model.json) beside it; without either, its classes are unknown (a new head) and the
+ * input size is the run's. VALIDATION for a missing file or a model of another task.
+ */
+function onnxFileSource(path: string, task: TaskKind): WarmSource {
+  if (!existsSync(path)) throw new FoveaException('VALIDATION', `There is no ONNX model at ${path}.`);
+  const dir = dirname(path);
+  const readJson = (name: string): unknown => {
+    try {
+      return JSON.parse(readFileSync(join(dir, name), 'utf8')) as unknown;
+    } catch {
+      return null;
+    }
+  };
+  let classNames: string[] | null = null;
+  let inputSize: number | null = null;
+  let srcTask: string | null = null;
+  const card = existsSync(join(dir, 'model-card.json')) ? readJson('model-card.json') : null;
+  const pack = existsSync(join(dir, MANIFEST_FILE)) ? v.safeParse(ModelManifestSchema, readJson(MANIFEST_FILE)) : null;
+  if (isFoveaCard(card)) {
+    srcTask = card.task;
+    classNames = card.classes;
+    const side = card.input.shape[1];
+    inputSize = typeof side === 'number' ? side : null;
+  } else if (pack?.success) {
+    srcTask = pack.output.task;
+    classNames = pack.output.classes ? [...pack.output.classes] : null;
+    inputSize = pack.output.input.width === pack.output.input.height ? pack.output.input.width : null;
+  }
+  if (srcTask !== null && srcTask !== task) throw new FoveaException('VALIDATION', `The model at ${path} is a ${srcTask} model: a ${task} run can only start from a ${task} model.`);
+  const stem = basename(path).replace(/\.onnx$/i, '');
+  const model = pack?.success ? pack.output.name : stem === 'model' ? basename(dir) : stem;
+  return { runId: null, model, dir: path, classNames, inputSize, label: `model ${model}`, onnx: 'file' };
 }
 
 /** The default augmentation with the choices made over it. */

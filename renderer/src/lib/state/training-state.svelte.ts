@@ -10,6 +10,7 @@
  * the fractions (percent) and seed of the form; a person's rows never move.
  */
 import type { SplitRedrawResult } from '../../../../electron/contract/api';
+import type { ModelInfo } from '../../../../electron/contract/assist';
 import type { RunDetail, RunSummary, TrainingPlan } from '../../../../electron/contract/domain';
 import type { AugmentConfig, BackendPreference, BatchProgress, TaskKind } from '../../../../electron/contract/ml';
 import type { FoveaError } from '../../../../electron/contract/result';
@@ -42,6 +43,9 @@ export class TrainingState {
   /** Warm start: the finished run whose weights the new run starts from (null: from scratch), and its detail (classes, input size). */
   warmStartRunId = $state<number | null>(null);
   warmStartDetail = $state.raw<RunDetail | null>(null);
+  /** Or an imported model of the library (an ONNX model, by name), and the library's models. */
+  warmStartModelName = $state<string | null>(null);
+  models = $state.raw<ModelInfo[]>([]);
 
   /** The ticked classes, in the dataset's order; null: all of `available`. */
   chosenClasses = $state.raw<string[] | null>(null);
@@ -73,8 +77,18 @@ export class TrainingState {
   readonly warmStartCandidates = $derived(this.runs.filter((r) => r.task === this.task && (r.status === 'done' || r.status === 'stopped-early') && r.bestEpoch !== null));
   /** The chosen warm start while it is still one of the candidates (another task drops it). */
   readonly warmStart = $derived(this.warmStartCandidates.find((r) => r.id === this.warmStartRunId) ?? null);
+  /** Imported models of this task a new run may start from (matched by layer order and shape). */
+  readonly warmStartModelCandidates = $derived(this.models.filter((m) => m.origin === 'imported' && m.status === 'ok' && m.task === this.task));
+  /** The chosen imported model while it is still a candidate. */
+  readonly warmStartModel = $derived(this.warmStartModelCandidates.find((m) => m.name === this.warmStartModelName) ?? null);
   /** A warm start's input size (the new run's default), once its detail is loaded. */
-  readonly warmStartInputSize = $derived(this.warmStart && this.warmStartDetail?.id === this.warmStart.id ? this.warmStartDetail.config.inputSize : null);
+  readonly warmStartInputSize = $derived(
+    this.warmStart && this.warmStartDetail?.id === this.warmStart.id
+      ? this.warmStartDetail.config.inputSize
+      : this.warmStartModel?.input && this.warmStartModel.input.width === this.warmStartModel.input.height
+        ? this.warmStartModel.input.width
+        : null,
+  );
   /** Why the ticked classes cannot train (checked here too, so no request is made), or null. */
   readonly classProblem = $derived.by(() => {
     const n = this.chosenClasses?.length ?? this.available.length;
@@ -132,6 +146,7 @@ export class TrainingState {
       }),
     );
     void this.refreshRuns();
+    void this.refreshModels();
     void this.#rebuild();
   }
 
@@ -222,8 +237,22 @@ export class TrainingState {
     if (res.ok) this.runs = res.value;
   }
 
+  /** The library's models (imported ONNX models are warm-start sources). */
+  async refreshModels(): Promise<void> {
+    const res = await request('models.list', {});
+    if (res.ok) this.models = res.value;
+  }
+
+  /** Chooses an imported model to start from by name (null: from scratch). */
+  chooseWarmStartModel(name: string | null): void {
+    this.warmStartRunId = null;
+    this.warmStartDetail = null;
+    this.warmStartModelName = name;
+  }
+
   /** Chooses the run to start from (null: from scratch) and loads its classes and input size for the form. */
   async chooseWarmStart(runId: number | null): Promise<void> {
+    this.warmStartModelName = null;
     this.warmStartRunId = runId;
     this.warmStartDetail = null;
     if (runId === null) return;
@@ -270,6 +299,7 @@ export class TrainingState {
       ...(this.task === 'classification' ? this.#regularisation() : {}),
       ...(this.budgetMinutes !== null ? { timeBudgetSeconds: timeBudgetSeconds(this.budgetMinutes) } : {}),
       ...(this.warmStart ? { warmStartRunId: this.warmStart.id } : {}),
+      ...(this.warmStartModel ? { warmStartModel: this.warmStartModel.name } : {}),
     }));
     this.starting = false;
     if (!res.ok) this.error = res.error;

@@ -5,7 +5,7 @@
  * (config.warmStart, the audit's train.start, the report's facts); other class names load all but the head; weights
  * that do not fit are refused as the request's VALIDATION error naming the layer, before any run
  * exists; a TF.js layers model folder (a Fovea TF.js export) warm-starts the same way (classes
- * and input size from its model card; no path in the audit); `fovea train --from-run` and
+ * and input size from its model card; no path in the audit; ONNX sources: onnx-warm-start.test.ts); `fovea train --from-run` and
  * `--from-model` are parsed into the same request fields.
  */
 import assert from 'node:assert/strict';
@@ -106,7 +106,7 @@ test('warm start: lower first-epoch validation loss than from scratch with the s
 
 });
 
-test('warm start from a TF.js layers model folder (a Fovea export): classes and input size from its card, no path in the audit; ONNX and relative paths refused', { timeout: 120_000 }, async () => {
+test('warm start from a TF.js layers model folder (a Fovea export): classes and input size from its card, no path in the audit; a missing ONNX file and relative paths refused', { timeout: 120_000 }, async () => {
   const { core, dir } = lib;
   assert.ok(layersLoaded > 0, 'the first test ran');
   const ws = { layersLoaded };
@@ -125,7 +125,8 @@ test('warm start from a TF.js layers model folder (a Fovea export): classes and 
   assert.ok(!modelAudit.details.includes(outDir), 'no path in the audit log');
   const otherClasses = await core.training.checkWarmStartRequest(tones, 'classification', { warmStartModelPath: outDir });
   assert.deepEqual(otherClasses?.newLayers, ['probabilities']);
-  await assert.rejects(core.training.checkWarmStartRequest(shades, 'classification', { warmStartModelPath: join(dir, 'nothing', 'model.onnx') }), /no model\.json\)\. Starting from an ONNX model is not supported yet/);
+  await assert.rejects(core.training.checkWarmStartRequest(shades, 'classification', { warmStartModelPath: join(dir, 'nothing', 'model.onnx') }), /There is no ONNX model at .*model\.onnx\./);
+  await assert.rejects(core.training.checkWarmStartRequest(shades, 'classification', { warmStartModelPath: join(dir, 'nothing') }), /no model\.json\)\. An ONNX model is given by its \.onnx file, or imported and chosen by name\./);
   await assert.rejects(core.training.checkWarmStartRequest(shades, 'classification', { warmStartModelPath: 'relative/dir' }), /not an absolute path/);
   await assert.rejects(core.training.checkWarmStartRequest(shades, 'segmentation', { warmStartModelPath: outDir }), /is a classification model/);
 
