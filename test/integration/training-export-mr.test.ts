@@ -8,7 +8,7 @@
  *   rule (slice gap at most 3 pixels) picks 2.5-D; 5 of 7 slices labelled per series. A short
  *   planned Fovea run (z-score, 2.5-D) gives the settings and split (`--split-from-run`); the export
  *   writes each image's modality values with the PNG value of 0, each sample's neighbours (the
- *   unlabelled ones too) in Fovea's order, and plan.json's slices and card words. train.py's
+ *   unlabelled ones too, de-identified first) in Fovea's order, and plan.json's slices and card words. train.py's
  *   z-score and neighbour stacking equal Fovea's decodeImage on every sample (largest difference
  *   printed); train.py trains one epoch on one process; its ONNX imports as a 2.5-D z-score model;
  *   Fovea's evaluation on the test split (which feeds the neighbours) equals what train.py printed.
@@ -143,7 +143,8 @@ test('MR z-score 2.5-D segmentation: planned run, exported, train.py z-scores an
   const fovea = performance.now();
 
   const out = join(work.dir, 'mr-export');
-  const report = await exportTraining(core.trainingExportDeps(), { datasetId, task: 'segmentation', target: 'pytorch', outDir: out, splitFromRun: runId });
+  const report = await exportTraining(core.trainingExportDeps(), { datasetId, task: 'segmentation', target: 'pytorch', outDir: out, splitFromRun: runId, deidentify: true });
+  assert.deepEqual(report.heldBack, [], 'every slice, neighbours too, went through the de-identification profile');
   assert.deepEqual(report.images, { train: 5, val: 5, test: 5 });
   assert.deepEqual(report.warnings, ['6 image(s) have no usable segmentation label and are left out.'], 'the unlabelled slices are no samples (they leave as neighbours)');
   const dataset = JSON.parse(readFileSync(join(out, 'dataset.json'), 'utf8')) as { samples: Exported[] };

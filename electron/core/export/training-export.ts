@@ -5,7 +5,8 @@
  * a model pack that `fovea import-model` takes back.
  *
  * Layout of the folder:
- *   images/item-<id>-f<frame>.png      one per labelled image (frame 0 unless multi-frame)
+ *   images/item-<id>-f<frame>.png      one per labelled image (frame 0 unless multi-frame); 2.5-D:
+ *                                      also each unlabelled slice that neighbours a labelled one
  *   masks/...png                       segmentation: class index per pixel, 0 background, 255 ignore
  *                                      (the truth Fovea's evaluation rasterises: later shapes win,
  *                                      ignore-class regions 255)
@@ -17,8 +18,8 @@
  *                                      void / DontCare regions `iscrowd: 1` of every class. Images
  *                                      marked labelled without boxes are listed (negatives).
  *   dataset.json                       task, classes, multiLabel, and per image: file, split,
- *                                      labels (class indices), size, whether its PNG holds stored
- *                                      values or normalised ones
+ *                                      labels (class indices), size, what its PNG holds (`values`:
+ *                                      training-pixels.ts), and for 2.5-D its `neighbours`
  *   labels.csv                         multi-label classification: image, split and one 0/1 column
  *                                      per class (csv-export.ts's cells); train.py reads dataset.json
  *   classes.txt                        one class per line (what `fovea import-model --classes` reads)
@@ -30,9 +31,17 @@
  * space Fovea's loader uses), which train.py normalises exactly as Fovea does. A DICOM frame is
  * decoded by Fovea (modality LUT, the plan's window or per-image stretch, MONOCHROME1 inverted) and
  * written normalised: greyscale as 16-bit (within 1/131070 of Fovea's value), colour as 8-bit.
+ * Under z-score (MR) a greyscale DICOM frame leaves as its modality values through png = a x + b
+ * (exact for integer values spanning at most 65535), with the PNG value of 0 (nnU-Net's nonzero
+ * rule needs it), and train.py z-scores it as Fovea (training-pixels.ts). 2.5-D: each sample lists
+ * the slice below and above it in its series, as Fovea's training picks them (slice-neighbours.ts:
+ * by position along the normal, edge slices repeated); train.py stacks them as the 3 channels.
+ * plan.json carries Fovea's model-card words for the normalisation and slices (model-export.ts
+ * cardPreprocessing), which train.py writes into its card, so an imported model is fed the same.
  * Nothing of the DICOM header leaves; names are item ids, never source file names. With
  * `deidentify`, every DICOM file first goes through the PS3.15 Basic Profile
- * (deid/deidentify.ts); one whose pixels may carry burned-in text is held back and listed by id.
+ * (deid/deidentify.ts); one whose pixels may carry burned-in text is held back and listed by id
+ * (with it, a slice whose neighbour was held back).
  *
  * Multi-label classification (a dataset whose images may carry several classes; Fovea trains it
  * with independent sigmoids and binary cross-entropy): train.py does the same (BCE with logits,
