@@ -367,11 +367,14 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
     let lossyModality = 0;
     let labelsWritten = 0;
     const held = new Set<number>();
-    // A DICOM file's bytes as they may leave (de-identified first), or why it is held back; once per item.
-    const prepared = new Map<number, { bytes: Uint8Array } | { reason: string }>();
-    const prepare = (itemId: number, sha: string, kind: 'dicom' | 'image'): { bytes: Uint8Array } | { reason: string } => {
-      const known = prepared.get(itemId);
-      if (known) return known;
+    // A file's bytes as they may leave (DICOM de-identified first), or why it is held back. Only the
+    // verdict is kept per item (not the bytes: an export may hold 100,000 images); `need` false skips
+    // reading a file whose verdict is known and whose PNG is written.
+    const verdict = new Map<number, string | null>();
+    const prepare = (itemId: number, sha: string, kind: 'dicom' | 'image', need: boolean): { bytes: Uint8Array | null } | { reason: string } => {
+      const known = verdict.get(itemId);
+      if (typeof known === 'string') return { reason: known };
+      if (known === null && !need) return { bytes: null };
       let result: { bytes: Uint8Array } | { reason: string } = { bytes: deps.blobs.read(sha) };
       if (kind === 'dicom' && deid && deidOptions && session && 'bytes' in result) {
         try {
@@ -381,15 +384,17 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
           result = { reason: `It could not be de-identified: ${e instanceof FoveaException ? e.message : 'an internal error'}` };
         }
       }
-      prepared.set(itemId, result);
+      verdict.set(itemId, 'reason' in result ? result.reason : null);
       return result;
     };
     // Each image's PNG is written once (a slice may be a sample and its neighbours' neighbour).
     const written = new Map<string, ExportedImage & { width: number; height: number }>();
-    const writeImage = async (ref: { itemId: number; frameIndex: number; blobSha256: string }, kind: 'dicom' | 'image', channels: 1 | 3, bytes: Uint8Array): Promise<ExportedImage & { width: number; height: number }> => {
-      const name = `images/item-${ref.itemId}-f${ref.frameIndex}.png`;
+    const imageName = (ref: { itemId: number; frameIndex: number }): string => `images/item-${ref.itemId}-f${ref.frameIndex}.png`;
+    const writeImage = async (ref: { itemId: number; frameIndex: number; blobSha256: string }, kind: 'dicom' | 'image', channels: 1 | 3, bytes: Uint8Array | null): Promise<ExportedImage & { width: number; height: number }> => {
+      const name = imageName(ref);
       const known = written.get(name);
       if (known) return known;
+      if (!bytes) throw new FoveaException('INTERNAL', `The pixels of item ${ref.itemId} were not read.`);
       const px = kind === 'image' ? await storedPng(bytes) : await dicomPng(bytes, ref, config.normalization, channels);
       if (px.lossy && px.values === 'modality') lossyModality++;
       else if (px.lossy) lossy++;
@@ -404,14 +409,14 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
     for (const [i, { sample, split }] of samples.entries()) {
       if (signal?.aborted) throw new FoveaException('CANCELLED', 'The training export was cancelled.');
       if (held.has(sample.itemId)) continue;
-      const own = prepare(sample.itemId, sample.blobSha256, sample.kind);
+      const own = prepare(sample.itemId, sample.blobSha256, sample.kind, !written.has(imageName(sample)));
       if ('reason' in own) {
         held.add(sample.itemId);
         heldBack.push({ itemId: sample.itemId, reason: own.reason });
         continue;
       }
       const around = fed[i]?.neighbours;
-      const sides = around ? [around.below, around.above].map((n) => ({ n, p: prepare(n.itemId, n.blobSha256, 'dicom') })) : [];
+      const sides = around ? [around.below, around.above].map((n) => ({ n, p: prepare(n.itemId, n.blobSha256, 'dicom', !written.has(imageName(n))) })) : [];
       const heldSide = sides.find((x) => 'reason' in x.p);
       if (heldSide) {
         held.add(sample.itemId);
@@ -426,7 +431,7 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
         const images: ExportedImage[] = [];
         for (const { n, p } of sides) {
           const same = n.itemId === sample.itemId && n.frameIndex === sample.frameIndex;
-          const img = same ? centre : await writeImage(n, 'dicom', 1, (p as { bytes: Uint8Array }).bytes);
+          const img = same ? centre : await writeImage(n, 'dicom', 1, (p as { bytes: Uint8Array | null }).bytes);
           // A neighbour of another size than the slice is replaced by the slice (sample-loader.ts decodeImage).
           images.push(imageFields(img.width === centre.width && img.height === centre.height ? img : centre));
         }
