@@ -123,7 +123,8 @@ const ARCHITECTURES: Record<TrainConfig['task'], string> = {
   segmentation: 'Fovea U-Net with batch norm (transposed-conv decoder, skip connections)',
 };
 
-function normalizationDescription(n: TrainConfig['normalization']): string {
+/** The card's words for a normalisation (also train.py's, through plan.json). */
+export function normalizationDescription(n: TrainConfig['normalization']): string {
   switch (n.kind) {
     case 'window':
       return `Greyscale DICOM: modality values (Rescale Slope/Intercept or Modality LUT; Hounsfield units for CT), then the linear window y = clamp((x - (${n.center} - 0.5)) / (${n.width} - 1) + 0.5, 0, 1); MONOCHROME1 inverted (1 - y). Plain images: the same window on stored values.`;

@@ -70,7 +70,7 @@ import { collectSamples, IGNORE_INDEX, maskReader, rasterizeSegmentation, type S
 import type { PolicyLoadResult } from '../policy/policy';
 import { detectionTruth } from '../evaluation/score-images';
 import { csvCell } from './csv-export';
-import { cardInputWords, cardPreprocessing, type ModelCard } from './model-export';
+import { cardInputWords, cardPreprocessing, normalizationDescription as cardNormalizationDescription, type ModelCard } from './model-export';
 import { auditExport, ExportWriter, type WrittenFile } from './safe-output';
 import { dicomPng, storedPng, type ExportedPixels } from './training-pixels';
 
@@ -190,7 +190,7 @@ function normalizationDescription(n: TrainConfig['normalization']): string {
     case 'per-image':
       return 'Each image min/max-stretched to [0, 1] (DICOM: of its modality values, MONOCHROME1 inverted afterwards).';
     case 'zscore':
-      return `${cardPreprocessing({ normalization: n } as TrainConfig).normalization.description} train.py computes it from each PNG (dataset.json: values 'modality' are the modality values through png = a x + b, with zero the PNG value of 0; 'stored' as stored).`;
+      return `${cardNormalizationDescription(n)} train.py computes it from each PNG (dataset.json: values 'modality' are the modality values through png = a x + b, with zero the PNG value of 0; 'stored' as stored).`;
     default:
       return "DICOM: the file's own window (else its VOI LUT, else min/max); plain images: stored value / 255 (/ 65535 for 16-bit).";
   }

@@ -23,8 +23,9 @@ What it reproduces of Fovea (plan.json says which values this export holds):
   says per image whether the PNG holds stored values or modality values, normalised here as Fovea
   does, or values Fovea already normalised), grey <-> RGB as BT.601 luma, 2.5-D input (the slice
   below, the slice and the slice above as 3 channels, in Fovea's order: by position along the slice
-  normal, edge slices repeated; dataset.json lists each sample's neighbours), the letterbox (scale s = S / max(w, h), centred, padding 0; large
-  images box-filtered by floor(max side / S) first; bilinear at pixel centres), masks nearest with
+  normal, edge slices repeated; dataset.json lists each sample's neighbours), the letterbox (scale
+  s = S / max(w, h), centred, padding 0; large images box-filtered by floor(max side / S) first;
+  bilinear at pixel centres), masks nearest with
   255 = ignore outside the image; augmentation as one affine (flips, rotation, scale; one for all
   3 slices of a 2.5-D input) plus contrast/brightness jitter (unclamped on z-scores); the model
   card says the normalisation and the slices in Fovea's own words, so Fovea feeds the imported
