@@ -15,6 +15,8 @@
  * - The z-score export of single real files against Fovea's pipeline: MR (integer values, a = 1),
  *   a MONOCHROME1 CR (a < 0: Fovea's negated z-scores) and MR2_UNCR, both with non-integer modality
  *   values (16-bit steps of their range).
+ * - A 2.5-D z-score export without a run (the plan's settings with z-score and 2.5-D), de-identified:
+ *   a labelled slice whose unlabelled neighbour says Burned In Annotation YES is held back with it.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -102,11 +104,16 @@ function maxDiff(a: Float32Array, b: ArrayLike<number>): number {
   return m;
 }
 
-test('MR z-score 2.5-D segmentation: planned run, exported, train.py z-scores and stacks as Fovea, trains, imports back, Fovea evaluates as train.py printed', { timeout: 300_000 }, async () => {
-  const started = performance.now();
+/**
+ * MR700 for three patients (Pixel Spacing 0.6 mm) as a dataset: per series the slices by position,
+ * the lowest and the middle one unlabelled (context only), the others labelled with their
+ * brighter-than-average pixels; series 1, 2, 3 in train, val, test. `edit` changes the copies first.
+ */
+async function mrSeries(name: string, edit?: (dir: string) => void) {
   const dir = ctSeriesForThreePatients(MR700, 0.6);
-  const datasetId = core.datasets.create('mr700 series', '').id;
+  const datasetId = core.datasets.create(name, '').id;
   try {
+    edit?.(dir);
     const imp = await core.importFiles({ datasetId, paths: [dir] });
     assert.equal(imp.counts.imported, 21);
   } finally {
@@ -117,7 +124,6 @@ test('MR z-score 2.5-D segmentation: planned run, exported, train.py z-scores an
     .all(datasetId) as { id: number; sha: string; instance: number; position: number; series: number }[];
   const seriesIds = [...new Set(rows.map((r) => r.series))].sort((a, b) => a - b);
   assert.equal(seriesIds.length, 3);
-  // Per series, the slices by position; the lowest and the middle one stay unlabelled (context only).
   const tissue = core.annotations.ensureClass(datasetId, 'tissue');
   const unlabelled = new Set<number>();
   for (const sid of seriesIds) {
@@ -134,7 +140,12 @@ test('MR z-score 2.5-D segmentation: planned run, exported, train.py z-scores an
     }
     core.splits.setSplit(datasetId, ordered.map((r) => r.id), (['train', 'val', 'test'] as const)[seriesIds.indexOf(sid)] as 'train' | 'val' | 'test');
   }
+  return { datasetId, rows, seriesIds, unlabelled };
+}
 
+test('MR z-score 2.5-D segmentation: planned run, exported, train.py z-scores and stacks as Fovea, trains, imports back, Fovea evaluates as train.py printed', { timeout: 300_000 }, async () => {
+  const started = performance.now();
+  const { datasetId, rows, unlabelled } = await mrSeries('mr700 series');
   const { runId, outcome } = await core.training.train(datasetId, 'segmentation', { recipe: 'planned', backend: 'wasm', epochs: 1, batchSize: 4, inputSize: 16 });
   assert.equal(outcome.status, 'done', JSON.stringify(outcome.error));
   const config = core.runs.get(runId).config;
@@ -277,4 +288,41 @@ test('z-score export of single real files: modality values as train.py reads the
   }
   assert.ok(notes.some((n) => n.startsWith('CR MONOCHROME1: affine [-')), 'MONOCHROME1 is written negated');
   process.stdout.write(`# z-score export vs Fovea, largest difference: ${diffs.join('; ')}\n# ${notes.join('; ')}\n`);
+});
+
+test("2.5-D export without a run, de-identified: a slice whose neighbour may carry burned-in text is held back with it", async () => {
+  // The test patient's lowest slice (instance 1, file 4558) says Burned In Annotation YES: it is unlabelled, a neighbour only.
+  const { datasetId, rows, seriesIds } = await mrSeries('mr700 burned-in neighbour', (dir) => {
+    const r = spawnSync(PYTHON, ['-c', 'import sys, pydicom\nd = pydicom.dcmread(sys.argv[1])\nd.BurnedInAnnotation = "YES"\nd.save_as(sys.argv[1])', join(dir, 'p2', '4558.dcm')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  });
+  const test3 = rows.filter((r) => r.series === seriesIds[2]).sort((a, b) => a.position - b.position);
+  const [lowest, second] = test3 as [(typeof rows)[number], (typeof rows)[number]];
+  assert.equal(lowest.instance, 1);
+  // The plan's settings with z-score and 2.5-D (what a planned MR run stores), through the export's own dependency.
+  const deps = core.trainingExportDeps();
+  const planned: typeof deps = {
+    ...deps,
+    trainingPlan: (id, task) => {
+      const p = deps.trainingPlan(id, task);
+      return { ...p, defaults: { ...p.defaults, channels: 3, slices: '2.5d', normalization: { kind: 'zscore' } } };
+    },
+  };
+  const out = join(work.dir, 'mr-burned-in');
+  const report = await exportTraining(planned, { datasetId, task: 'segmentation', target: 'pytorch', outDir: out, deidentify: true });
+  assert.equal(report.heldBack.length, 1);
+  assert.equal(report.heldBack[0]?.itemId, second.id);
+  assert.match(report.heldBack[0]?.reason ?? '', new RegExp(`neighbour slice \\(item ${lowest.id}\\) was held back: Possible burned-in text: Burned In Annotation \\(0028,0301\\) is YES`));
+  assert.deepEqual(report.images, { train: 5, val: 5, test: 4 });
+  const manifest = JSON.parse(readFileSync(report.manifest, 'utf8')) as { files: { path: string }[]; whatLeft: { heldBack: number } };
+  assert.equal(manifest.whatLeft.heldBack, 1);
+  assert.ok(!manifest.files.some((f) => f.path === `images/item-${lowest.id}-f0.png`), 'the suspect slice did not leave');
+  // The held-back slice is no sample (its input would need the suspect slice); its own pixels may still leave as the next slice's neighbour.
+  const dataset = JSON.parse(readFileSync(join(out, 'dataset.json'), 'utf8')) as { samples: Exported[] };
+  assert.ok(!dataset.samples.some((x) => x.item === second.id), 'the slice it neighbours is no sample');
+  const third = dataset.samples.find((x) => x.item === test3[2]?.id);
+  assert.equal(third?.neighbours?.[0]?.item, second.id);
+  assert.ok(dataset.samples.every((x) => x.item !== lowest.id && !x.neighbours?.some((n) => n.item === lowest.id)), 'nothing refers to the suspect slice');
+  const plan = JSON.parse(readFileSync(join(out, 'plan.json'), 'utf8')) as { slices: string; normalization: { kind: string } };
+  assert.deepEqual([plan.slices, plan.normalization.kind], ['2.5d', 'zscore']);
 });

@@ -420,7 +420,7 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
       const heldSide = sides.find((x) => 'reason' in x.p);
       if (heldSide) {
         held.add(sample.itemId);
-        heldBack.push({ itemId: sample.itemId, reason: `Its neighbour slice (item ${heldSide.n.itemId}) was held back: ${(heldSide.p as { reason: string }).reason}` });
+        heldBack.push({ itemId: sample.itemId, reason: `Not a training sample (its pixels may still leave as another slice's neighbour): its neighbour slice (item ${heldSide.n.itemId}) was held back: ${(heldSide.p as { reason: string }).reason}` });
         continue;
       }
       // 2.5-D slices are grey (colour as BT.601 luma after normalising, in train.py as in Fovea).
