@@ -16,13 +16,15 @@
  *   a MONOCHROME1 CR (a < 0: Fovea's negated z-scores) and MR2_UNCR, both with non-integer modality
  *   values (16-bit steps of their range).
  * - A 2.5-D z-score export without a run (the plan's settings with z-score and 2.5-D), de-identified:
- *   a labelled slice whose unlabelled neighbour says Burned In Annotation YES is held back with it.
+ *   a labelled slice whose unlabelled neighbour says Burned In Annotation YES is held back with it;
+ *   a plain image beside the series is its own neighbour and needs no de-identification.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import sharp from 'sharp';
 import { importModel } from '../../electron/core/assist/model-import';
 import { evaluateWithModel, predictWithModel } from '../../electron/core/assist/model-predict';
 import type { Core } from '../../electron/core/composition-root';
@@ -299,6 +301,14 @@ test("2.5-D export without a run, de-identified: a slice whose neighbour may car
   const test3 = rows.filter((r) => r.series === seriesIds[2]).sort((a, b) => a.position - b.position);
   const [lowest, second] = test3 as [(typeof rows)[number], (typeof rows)[number]];
   assert.equal(lowest.instance, 1);
+  // A plain image (no series: its own neighbour both ways) in the training split: no DICOM, nothing to de-identify.
+  const png = join(work.dir, 'plain-slice.png');
+  await sharp(Buffer.from(Array.from({ length: 256 }, (_, p) => (p % 16) * 16)), { raw: { width: 16, height: 16, channels: 1 } }).png().toFile(png);
+  await core.importFiles({ datasetId, paths: [png] });
+  const plain = (core.db.prepare("SELECT id FROM items WHERE dataset_id = ? AND source_name LIKE '%plain-slice.png'").get(datasetId) as { id: number }).id;
+  const half = Uint8Array.from({ length: 256 }, (_, p) => (p % 16 >= 8 ? 1 : 0));
+  core.annotations.create({ datasetId, itemId: plain, classId: core.annotations.ensureClass(datasetId, 'tissue'), kind: 'mask', geometry: { rle: encodeMask(half, 16, 16) }, source: 'human', author: 'test' });
+  core.splits.setSplit(datasetId, [plain], 'train');
   // The plan's settings with z-score and 2.5-D (what a planned MR run stores), through the export's own dependency.
   const deps = core.trainingExportDeps();
   const planned: typeof deps = {
@@ -313,7 +323,7 @@ test("2.5-D export without a run, de-identified: a slice whose neighbour may car
   assert.equal(report.heldBack.length, 1);
   assert.equal(report.heldBack[0]?.itemId, second.id);
   assert.match(report.heldBack[0]?.reason ?? '', new RegExp(`neighbour slice \\(item ${lowest.id}\\) was held back: Possible burned-in text: Burned In Annotation \\(0028,0301\\) is YES`));
-  assert.deepEqual(report.images, { train: 5, val: 5, test: 4 });
+  assert.deepEqual(report.images, { train: 6, val: 5, test: 4 });
   const manifest = JSON.parse(readFileSync(report.manifest, 'utf8')) as { files: { path: string }[]; whatLeft: { heldBack: number } };
   assert.equal(manifest.whatLeft.heldBack, 1);
   assert.ok(!manifest.files.some((f) => f.path === `images/item-${lowest.id}-f0.png`), 'the suspect slice did not leave');
@@ -323,6 +333,9 @@ test("2.5-D export without a run, de-identified: a slice whose neighbour may car
   const third = dataset.samples.find((x) => x.item === test3[2]?.id);
   assert.equal(third?.neighbours?.[0]?.item, second.id);
   assert.ok(dataset.samples.every((x) => x.item !== lowest.id && !x.neighbours?.some((n) => n.item === lowest.id)), 'nothing refers to the suspect slice');
+  const plainSample = dataset.samples.find((x) => x.item === plain);
+  assert.equal(plainSample?.values, 'stored');
+  assert.deepEqual(plainSample?.neighbours?.map((n) => n.item), [plain, plain], 'a plain image is its own neighbour both ways');
   const plan = JSON.parse(readFileSync(join(out, 'plan.json'), 'utf8')) as { slices: string; normalization: { kind: string } };
   assert.deepEqual([plan.slices, plan.normalization.kind], ['2.5d', 'zscore']);
 });

@@ -416,7 +416,9 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
         continue;
       }
       const around = fed[i]?.neighbours;
-      const sides = around ? [around.below, around.above].map((n) => ({ n, p: prepare(n.itemId, n.blobSha256, 'dicom', !written.has(imageName(n))) })) : [];
+      // A slice at the end of its series (or a plain image) is its own neighbour: already prepared.
+      const isSelf = (n: { itemId: number; frameIndex: number }): boolean => n.itemId === sample.itemId && n.frameIndex === sample.frameIndex;
+      const sides = around ? [around.below, around.above].map((n) => ({ n, p: isSelf(n) ? own : prepare(n.itemId, n.blobSha256, 'dicom', !written.has(imageName(n))) })) : [];
       const heldSide = sides.find((x) => 'reason' in x.p);
       if (heldSide) {
         held.add(sample.itemId);
@@ -430,8 +432,7 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
       if (around) {
         const images: ExportedImage[] = [];
         for (const { n, p } of sides) {
-          const same = n.itemId === sample.itemId && n.frameIndex === sample.frameIndex;
-          const img = same ? centre : await writeImage(n, 'dicom', 1, (p as { bytes: Uint8Array | null }).bytes);
+          const img = isSelf(n) ? centre : await writeImage(n, 'dicom', 1, (p as { bytes: Uint8Array | null }).bytes);
           // A neighbour of another size than the slice is replaced by the slice (sample-loader.ts decodeImage).
           images.push(imageFields(img.width === centre.width && img.height === centre.height ? img : centre));
         }
