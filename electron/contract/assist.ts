@@ -92,6 +92,8 @@ export const ModelManifestSchema = v.strictObject({
         v.strictObject({ kind: v.literal('unit') }),
         v.strictObject({ kind: v.literal('zscore') }),
       ]),
+      /** '2.5d': the slice below, the slice and the slice above of its series as the 3 channels (model-export.ts slicesCard). */
+      slices: v.optional(v.picklist(['2d', '2.5d'])),
     }),
   ]),
   output: v.variant('decoder', [

@@ -18,14 +18,17 @@ import { PYTHON } from './reference-tools';
 
 export const CT2_SERIES = join(SHARED_TESTDATA, 'dicom', 'pydicom', 'dicomdirtests', '77654033', 'CT2');
 
-/** The three copies in a new temporary folder (p0/, p1/, p2/); the caller removes it. */
-export function ctSeriesForThreePatients(): string {
+/**
+ * The three copies (of `src`, CT2 unless given) in a new temporary folder (p0/, p1/, p2/); the caller
+ * removes it. `pixelSpacing` (mm) replaces the files' Pixel Spacing when given (pixels and positions unchanged).
+ */
+export function ctSeriesForThreePatients(src: string = CT2_SERIES, pixelSpacing?: number): string {
   const out = mkdtempSync(join(tmpdir(), 'fovea-25d-series-'));
   const script = `
 import os, sys
 import pydicom
 from pydicom.uid import generate_uid
-src, out = sys.argv[1], sys.argv[2]
+src, out, spacing = sys.argv[1], sys.argv[2], sys.argv[3]
 for p in range(3):
     study = generate_uid(entropy_srcs=['study', str(p)])
     series = generate_uid(entropy_srcs=['series', str(p)])
@@ -37,9 +40,11 @@ for p in range(3):
         d.SeriesInstanceUID = series
         d.SOPInstanceUID = generate_uid(entropy_srcs=['sop', str(p), f])
         d.file_meta.MediaStorageSOPInstanceUID = d.SOPInstanceUID
+        if spacing:
+            d.PixelSpacing = [spacing, spacing]
         d.save_as(os.path.join(out, 'p%d' % p, f + '.dcm'))
 `;
-  const r = spawnSync(PYTHON, ['-c', script, CT2_SERIES, out], { encoding: 'utf8' });
+  const r = spawnSync(PYTHON, ['-c', script, src, out, pixelSpacing === undefined ? '' : String(pixelSpacing)], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return out;
 }

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { importModel } from '../../electron/core/assist/model-import';
-import { evaluateWithModel } from '../../electron/core/assist/model-predict';
+import { evaluateWithModel, predictWithModel } from '../../electron/core/assist/model-predict';
 import type { Core } from '../../electron/core/composition-root';
 import { exportTraining } from '../../electron/core/export/training-export';
 import { multiLabelClassificationMetrics } from '../../electron/core/evaluation/classification-metrics';
@@ -110,7 +110,39 @@ test('multi-label classification: exported multi-hot, trained with BCE under tor
   const keys = ['multiLabel', 'n', 'accuracy', 'macro', 'perClass', 'confusionMatrix', 'multilabelConfusion', 'auc', 'averagePrecision'];
   for (const k of keys) assert.ok(k in printed, `train.py printed ${k}`);
   for (const k of keys) close((evaluated as unknown as Record<string, unknown>)[k], printed[k], 1e-6, k);
+
+  // `fovea predict` with the imported multi-label model: one proposal per class whose own sigmoid
+  // probability is >= 0.5 (several per image, scores not summing to 1 as a softmax's would), and on
+  // the test split the same yes/no decisions as the evaluation's per-class confusion matrices.
+  const predicted = await predictWithModel(core.modelPredictDeps(), 'pneumonia-multi-pytorch', { datasetId: ds.id });
+  assert.equal(predicted.failures.length, 0);
+  assert.equal(predicted.images, rows.length);
+  const proposals = core.db
+    .prepare("SELECT a.item_id AS item, c.name AS class, a.score AS score FROM annotations a JOIN label_classes c ON c.id = a.class_id WHERE a.dataset_id = ? AND a.source = 'model' AND a.author = 'model:pneumonia-multi-pytorch'")
+    .all(ds.id) as { item: number; class: string; score: number }[];
+  assert.equal(proposals.length, predicted.proposed);
+  for (const p of proposals) assert.ok(p.score >= 0.5 && p.score <= 1, `item ${p.item} ${p.class}: score ${p.score} is a probability >= 0.5`);
+  const perItem = new Map<number, { class: string; score: number }[]>();
+  for (const p of proposals) perItem.set(p.item, [...(perItem.get(p.item) ?? []), p]);
+  const testItems = rows.filter((r) => data.split.get(r.source_name) === 'test').map((r) => r.id);
+  const confusion = evaluated.multilabelConfusion as Record<string, [[number, number], [number, number]]>;
+  let subsetRight = 0;
+  for (const item of testItems) {
+    const said = new Set((perItem.get(item) ?? []).map((p) => p.class));
+    if ([...said].sort().join() === [...(truth.get(item) ?? [])].sort().join()) subsetRight++;
+  }
+  for (const name of dataset.classes) {
+    const [[tn, fp], [fn, tp]] = confusion[name] as [[number, number], [number, number]];
+    const yes = testItems.filter((item) => (perItem.get(item) ?? []).some((p) => p.class === name));
+    const right = yes.filter((item) => (truth.get(item) ?? []).includes(name)).length;
+    assert.deepEqual([yes.length - right, right], [fp, tp], `${name}: predict's proposals on the test split are the evaluation's fp and tp`);
+    assert.equal(tn + fp + fn + tp, testItems.length);
+  }
+  assert.equal(subsetRight / testItems.length, evaluated.accuracy, "predict's proposals give the evaluation's subset accuracy");
+  const several = [...perItem.values()].filter((ps) => ps.length > 1);
+  if (several.length > 0) assert.ok(several.some((ps) => ps.reduce((a, p) => a + p.score, 0) > 1), 'several classes on one image with independent probabilities (summing over 1)');
   const auc = printed['auc'] as { macro: number | null };
+  process.stdout.write(`# predict with the imported multi-label model: ${proposals.length} class proposals on ${rows.length} images (${several.length} with several classes), on the test split the evaluation's per-class tp/fp\n`);
   process.stdout.write(`# multi-label (torchrun 2 x gloo, ${ddp.seconds.toFixed(1)} s): test subset accuracy ${String(printed['accuracy'])}, macro F1 ${String((printed['macro'] as { f1: number }).f1)}, macro AUC ${String(auc.macro)}; Fovea's evaluation equal to 1e-6\n`);
 });
 

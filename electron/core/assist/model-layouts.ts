@@ -185,8 +185,6 @@ export function detectModel(graph: OnnxGraphInfo, given: PartialManifest | null,
   if (found.decoder !== 'fovea' && found.k !== null && classNames.length !== found.k) {
     refuse(`its output "${out.name}" ${fmt(od)} has ${found.k} class${found.k === 1 ? '' : 'es'} (${found.decoder}); ${classNames.length} class name${classNames.length === 1 ? ' was' : 's were'} given.`);
   }
-  // Assistance runs a model on one image; a 2.5-D model needs the slices around it, which only a run supplies (fovea predict).
-  if (found.decoder === 'fovea' && card?.preprocessing.slices?.mode === '2.5d') refuse('its model card says it sees neighbour slices as channels (2.5-D); assistance feeds one image. Predict with its run instead.');
   if (found.decoder === 'fovea' && card && card.input.shape.length === 4) {
     const S = card.input.shape[1];
     if (S !== width || S !== height) refuse(`the model card says a ${S}x${S} input; the graph's is ${width}x${height}.`);
@@ -200,6 +198,8 @@ export function detectModel(graph: OnnxGraphInfo, given: PartialManifest | null,
     preprocessing = {
       resize: 'fovea',
       normalization: n?.kind === 'window' ? { kind: 'window', center: Number(n.center), width: Number(n.width) } : { kind: (n?.kind ?? 'unit') as 'file-window' | 'per-image' | 'unit' | 'zscore' },
+      // A 2.5-D model is fed [below, slice, above] of the image's series (model-predict.ts, slice-neighbours.ts).
+      ...(card?.preprocessing.slices?.mode === '2.5d' ? { slices: '2.5d' as const } : {}),
     };
   } else if (found.decoder === 'yolov5' || found.decoder === 'yolov8') {
     preprocessing = { resize: 'letterbox', pad: 114, scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'RGB' };

@@ -7,6 +7,9 @@
  * dataset class is left out (reported); a segmentation model's class 0 is background. Classes are
  * never created silently: add them in the schema editor, or map.
  *
+ * A model whose card says 2.5-D (preprocessing.slices) is fed each slice with the slices below and
+ * above it in its series (slice-neighbours.ts), as a Fovea run is.
+ *
  * Images are decoded and preprocessed on the calling thread (model-input.ts), a few at a time, and
  * run by the injected engine in its inference worker; predictions are mapped back through the
  * preprocessing's placement (predict/letterbox-mapping.ts) and turned into shapes by
@@ -47,6 +50,7 @@ import type { Db } from '../store/library-db';
 import { transaction } from '../store/transaction';
 import type { SplitService } from '../training/splits';
 import type { BlobReader } from '../training/sample-loader';
+import { withNeighbours } from '../training/slice-neighbours';
 import { collectSamples, maskReader, rasterizeSegmentation, type SampleSource } from '../training/training-samples';
 import { onnxModelRef } from './model-import';
 import { modelInput } from './model-input';
@@ -114,7 +118,7 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 
 /** Runs a model over images in batches; yields each image's shapes (model class indices, image pixels). */
 async function* predictSources(
-  deps: Pick<ModelPredictDeps, 'blobs' | 'engine'>,
+  deps: Pick<ModelPredictDeps, 'blobs' | 'engine' | 'db'>,
   vm: VerifiedModel,
   sources: readonly SampleSource[],
   minScore: number,
@@ -125,10 +129,13 @@ async function* predictSources(
   const ref = onnxModelRef(vm);
   const info = modelOf(vm);
   const per = ref.channels * ref.inputWidth * ref.inputHeight;
-  for (let start = 0; start < sources.length; start += BATCH) {
+  // A 2.5-D model (its card says so) sees each slice with its neighbours, as a Fovea run does (slice-neighbours.ts).
+  const p = vm.manifest.preprocessing;
+  const fed = p.resize === 'fovea' && p.slices === '2.5d' ? withNeighbours(deps.db, sources) : sources;
+  for (let start = 0; start < fed.length; start += BATCH) {
     if (signal?.aborted) throw new FoveaException('CANCELLED', 'Prediction was cancelled.');
     const loaded: { source: SampleSource; x: Float32Array; lb: Letterbox }[] = [];
-    for (const source of sources.slice(start, start + BATCH)) {
+    for (const source of fed.slice(start, start + BATCH)) {
       try {
         const input = await modelInput(deps.blobs, source, vm.manifest);
         loaded.push({ source, ...input });

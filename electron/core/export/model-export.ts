@@ -123,7 +123,8 @@ const ARCHITECTURES: Record<TrainConfig['task'], string> = {
   segmentation: 'Fovea U-Net with batch norm (transposed-conv decoder, skip connections)',
 };
 
-function normalizationDescription(n: TrainConfig['normalization']): string {
+/** The card's words for a normalisation (also train.py's, through plan.json). */
+export function normalizationDescription(n: TrainConfig['normalization']): string {
   switch (n.kind) {
     case 'window':
       return `Greyscale DICOM: modality values (Rescale Slope/Intercept or Modality LUT; Hounsfield units for CT), then the linear window y = clamp((x - (${n.center} - 0.5)) / (${n.width} - 1) + 0.5, 0, 1); MONOCHROME1 inverted (1 - y). Plain images: the same window on stored values.`;
@@ -240,6 +241,26 @@ function splitSummary(snapshot: Partial<RunSnapshot> | null): ModelCard['trainin
   };
 }
 
+/** The card's input words for a config (also written by the PyTorch export's train.py, through plan.json). */
+export function cardInputWords(c: TrainConfig): Pick<ModelCard['input'], 'channels' | 'channelOrder' | 'valueRange'> {
+  return { channels: c.channels, channelOrder: c.slices === '2.5d' ? 'slices' : c.channels === 1 ? 'grey' : 'RGB', valueRange: c.normalization.kind === 'zscore' ? null : [0, 1] };
+}
+
+/** The card's preprocessing for a config: one wording for Fovea's cards and train.py's (through plan.json). */
+export function cardPreprocessing(c: TrainConfig): ModelCard['preprocessing'] {
+  return {
+    normalization: { ...c.normalization, description: normalizationDescription(c.normalization) },
+    letterbox: { size: c.inputSize, description: letterboxDescription(c.inputSize) },
+    channels: c.slices === '2.5d' ? 'Three slices of a series (see slices).' : c.channels === 1 ? 'Colour images become grey as BT.601 luma (0.299 R + 0.587 G + 0.114 B).' : 'Grey images repeat their value in R, G and B.',
+    slices: slicesCard(c),
+  };
+}
+
+/** The letterbox in words for an input side (train.py words it the same for its --input-size). */
+export function letterboxDescription(size: number): string {
+  return `Scale by s = ${size} / max(width, height) (bilinear, pixel centres at +0.5; large images first box-filtered by floor(max side / ${size})), centre the image, pad the rest with 0 after normalisation.`;
+}
+
 /** The model card (pure: from the run, its snapshot and the engine's artifacts). */
 export function buildModelCard(run: RunRecord, snapshot: Partial<RunSnapshot> | null, art: ModelExportArtifacts, checkpoint: 'best' | 'last', evaluations: Record<string, unknown>[], fileNames: string[]): ModelCard {
   const c = run.config;
@@ -255,16 +276,8 @@ export function buildModelCard(run: RunRecord, snapshot: Partial<RunSnapshot> | 
     classes: [...c.classNames],
     multiLabel,
     model: { format: art.format, architecture: ARCHITECTURES[c.task], files: fileNames, parameters: art.parameters, checkpoint, onnx: art.onnx },
-    input: { ...input, channels: c.channels, channelOrder: c.slices === '2.5d' ? 'slices' : c.channels === 1 ? 'grey' : 'RGB', valueRange: c.normalization.kind === 'zscore' ? null : [0, 1] },
-    preprocessing: {
-      normalization: { ...c.normalization, description: normalizationDescription(c.normalization) },
-      letterbox: {
-        size: c.inputSize,
-        description: `Scale by s = ${c.inputSize} / max(width, height) (bilinear, pixel centres at +0.5; large images first box-filtered by floor(max side / ${c.inputSize})), centre the image, pad the rest with 0 after normalisation.`,
-      },
-      channels: c.slices === '2.5d' ? 'Three slices of a series (see slices).' : c.channels === 1 ? 'Colour images become grey as BT.601 luma (0.299 R + 0.587 G + 0.114 B).' : 'Grey images repeat their value in R, G and B.',
-      slices: slicesCard(c),
-    },
+    input: { ...input, ...cardInputWords(c) },
+    preprocessing: cardPreprocessing(c),
     outputs: art.outputs.map((o) => ({ ...o, meaning: outputMeaning(c.task, o.name, multiLabel) })),
     decoding: decodingFor(c.task, multiLabel),
     training: {

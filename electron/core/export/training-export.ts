@@ -5,7 +5,8 @@
  * a model pack that `fovea import-model` takes back.
  *
  * Layout of the folder:
- *   images/item-<id>-f<frame>.png      one per labelled image (frame 0 unless multi-frame)
+ *   images/item-<id>-f<frame>.png      one per labelled image (frame 0 unless multi-frame); 2.5-D:
+ *                                      also each unlabelled slice that neighbours a labelled one
  *   masks/...png                       segmentation: class index per pixel, 0 background, 255 ignore
  *                                      (the truth Fovea's evaluation rasterises: later shapes win,
  *                                      ignore-class regions 255)
@@ -17,8 +18,8 @@
  *                                      void / DontCare regions `iscrowd: 1` of every class. Images
  *                                      marked labelled without boxes are listed (negatives).
  *   dataset.json                       task, classes, multiLabel, and per image: file, split,
- *                                      labels (class indices), size, whether its PNG holds stored
- *                                      values or normalised ones
+ *                                      labels (class indices), size, what its PNG holds (`values`:
+ *                                      training-pixels.ts), and for 2.5-D its `neighbours`
  *   labels.csv                         multi-label classification: image, split and one 0/1 column
  *                                      per class (csv-export.ts's cells); train.py reads dataset.json
  *   classes.txt                        one class per line (what `fovea import-model --classes` reads)
@@ -30,9 +31,17 @@
  * space Fovea's loader uses), which train.py normalises exactly as Fovea does. A DICOM frame is
  * decoded by Fovea (modality LUT, the plan's window or per-image stretch, MONOCHROME1 inverted) and
  * written normalised: greyscale as 16-bit (within 1/131070 of Fovea's value), colour as 8-bit.
+ * Under z-score (MR) a greyscale DICOM frame leaves as its modality values through png = a x + b
+ * (exact for integer values spanning at most 65535), with the PNG value of 0 (nnU-Net's nonzero
+ * rule needs it), and train.py z-scores it as Fovea (training-pixels.ts). 2.5-D: each sample lists
+ * the slice below and above it in its series, as Fovea's training picks them (slice-neighbours.ts:
+ * by position along the normal, edge slices repeated); train.py stacks them as the 3 channels.
+ * plan.json carries Fovea's model-card words for the normalisation and slices (model-export.ts
+ * cardPreprocessing), which train.py writes into its card, so an imported model is fed the same.
  * Nothing of the DICOM header leaves; names are item ids, never source file names. With
  * `deidentify`, every DICOM file first goes through the PS3.15 Basic Profile
- * (deid/deidentify.ts); one whose pixels may carry burned-in text is held back and listed by id.
+ * (deid/deidentify.ts); one whose pixels may carry burned-in text is held back and listed by id
+ * (with it, a slice whose neighbour was held back).
  *
  * Multi-label classification (a dataset whose images may carry several classes; Fovea trains it
  * with independent sigmoids and binary cross-entropy): train.py does the same (BCE with logits,
@@ -55,12 +64,15 @@ import type { DatasetStore } from '../store/dataset-store';
 import { TRAINING_EXPORT_TARGETS, type TrainingExportTarget } from '../../contract/export-formats';
 import type { Db } from '../store/library-db';
 import type { RunStore } from '../store/run-store';
-import { decodeImage, type BlobReader } from '../training/sample-loader';
+import type { BlobReader } from '../training/sample-loader';
+import { withNeighbours } from '../training/slice-neighbours';
 import { collectSamples, IGNORE_INDEX, maskReader, rasterizeSegmentation, type Sample } from '../training/training-samples';
 import type { PolicyLoadResult } from '../policy/policy';
 import { detectionTruth } from '../evaluation/score-images';
 import { csvCell } from './csv-export';
+import { cardInputWords, cardPreprocessing, normalizationDescription as cardNormalizationDescription, type ModelCard } from './model-export';
 import { auditExport, ExportWriter, type WrittenFile } from './safe-output';
+import { dicomPng, storedPng, type ExportedPixels } from './training-pixels';
 
 /** The CLI's task names. */
 export const TRAINING_EXPORT_TASKS = { classify: 'classification', detect: 'detection', segment: 'segmentation' } as const;
@@ -130,6 +142,10 @@ export interface TrainingPlanFile {
   augment: TrainConfig['augment'];
   classWeights: number[] | null;
   model: { family: string; factory: string };
+  /** '2.5d': each sample's 3 channels are [slice below, slice, slice above] (dataset.json `neighbours`). */
+  slices: '2d' | '2.5d';
+  /** What train.py writes into its model card: Fovea's own card words for this config (model-export.ts). */
+  card: { input: Pick<ModelCard['input'], 'channels' | 'channelOrder' | 'valueRange'>; preprocessing: Omit<ModelCard['preprocessing'], 'letterbox'> };
 }
 
 interface ExportedSample {
@@ -143,7 +159,22 @@ interface ExportedSample {
   frame: number;
   width: number;
   height: number;
-  values: 'stored' | 'normalised';
+  values: ExportedPixels['values'];
+  /** values 'modality' (z-score): the PNG value of modality value 0 (null: none), and png = a x + b. */
+  zero?: number | null;
+  affine?: [number, number];
+  /** 2.5-D: the images of the slice below and the slice above (training-pixels.ts for their values). */
+  neighbours?: [ExportedImage, ExportedImage];
+}
+
+/** One exported image as dataset.json names it (a sample's own, or a neighbour slice's). */
+interface ExportedImage {
+  image: string;
+  item: number;
+  frame: number;
+  values: ExportedPixels['values'];
+  zero?: number | null;
+  affine?: [number, number];
 }
 
 const FAMILIES: Record<TaskKind, { family: string; factory: string }> = {
@@ -159,7 +190,7 @@ function normalizationDescription(n: TrainConfig['normalization']): string {
     case 'per-image':
       return 'Each image min/max-stretched to [0, 1] (DICOM: of its modality values, MONOCHROME1 inverted afterwards).';
     case 'zscore':
-      return 'Z-score per image (not exported: see the refusal in exportTraining).';
+      return `${cardNormalizationDescription(n)} train.py computes it from each PNG (dataset.json: values 'modality' are the modality values through png = a x + b, with zero the PNG value of 0; 'stored' as stored).`;
     default:
       return "DICOM: the file's own window (else its VOI LUT, else min/max); plain images: stored value / 255 (/ 65535 for 16-bit).";
   }
@@ -187,7 +218,7 @@ export function buildPlan(config: TrainConfig, source: string, dataset: string |
     normalization: config.normalization,
     normalizationDescription: normalizationDescription(config.normalization),
     letterboxDescription: 'Scale by s = S / max(width, height) (bilinear, pixel centres at +0.5; large images first box-filtered by floor(max side / S)), centre, pad with 0; S is inputSize.',
-    channelsDescription: config.channels === 1 ? 'Colour images become grey as BT.601 luma (0.299 R + 0.587 G + 0.114 B).' : 'Grey images repeat their value in R, G and B.',
+    channelsDescription: cardPreprocessing(config).channels,
     epochs: config.epochs,
     batchSize: config.batchSize,
     learningRate: config.learningRate,
@@ -196,6 +227,8 @@ export function buildPlan(config: TrainConfig, source: string, dataset: string |
     augment: { ...config.augment },
     classWeights: config.classWeights ? [...config.classWeights] : null,
     model: config.task === 'classification' && config.multiLabel ? { ...FAMILIES.classification, family: MULTI_LABEL_FAMILY } : FAMILIES[config.task],
+    slices: config.slices === '2.5d' ? '2.5d' : '2d',
+    card: { input: cardInputWords(config), preprocessing: (({ letterbox: _letterbox, ...rest }) => rest)(cardPreprocessing(config)) },
   };
 }
 
@@ -205,41 +238,6 @@ export function templateDir(target: TrainingExportTarget): string {
   const dir = root ? join(root.dir, 'resources', 'export-templates', target) : null;
   if (!dir || !existsSync(join(dir, 'train.py'))) throw new FoveaException('INTERNAL', `The ${target} export template (resources/export-templates/${target}/train.py) is missing from this installation.`);
   return dir;
-}
-
-/** A plain image's stored values as a PNG, after the colour handling of sample-loader.ts decodePlain. */
-async function storedPng(bytes: Uint8Array): Promise<{ png: Buffer; lossy: boolean }> {
-  const sharp = (await import('sharp')).default;
-  const meta = await sharp(bytes).metadata();
-  const grey = (meta.channels ?? 3) <= 2;
-  const sixteen = meta.depth === 'ushort';
-  let pipeline = sharp(bytes);
-  if (meta.hasAlpha) pipeline = pipeline.flatten({ background: '#000000' });
-  // 16-bit colour PNGs are not read by Pillow as 16-bit: such images leave as 8-bit (reported).
-  pipeline = pipeline.toColourspace(grey ? (sixteen ? 'grey16' : 'b-w') : 'srgb');
-  return { png: await pipeline.png({ compressionLevel: 6 }).toBuffer(), lossy: sixteen && !grey };
-}
-
-/** Fovea's normalised frame as a PNG: grey 16-bit, colour 8-bit. */
-async function normalisedPng(image: { width: number; height: number; channels: 1 | 3; data: Float32Array }): Promise<{ png: Buffer; lossy: boolean }> {
-  const sharp = (await import('sharp')).default;
-  const { width, height, channels, data } = image;
-  if (channels === 1) {
-    // A Uint16Array is read by sharp as 16-bit samples; grey16 keeps them 16-bit in the PNG.
-    const raw = new Uint16Array(width * height);
-    for (let i = 0; i < raw.length; i++) raw[i] = Math.round(Math.min(1, Math.max(0, data[i] as number)) * 65535);
-    const png = await sharp(raw, { raw: { width, height, channels: 1 } }).toColourspace('grey16').png().toBuffer();
-    return { png, lossy: false };
-  }
-  const raw = Buffer.alloc(data.length);
-  let lossy = false;
-  for (let i = 0; i < data.length; i++) {
-    const v = Math.min(1, Math.max(0, data[i] as number)) * 255;
-    const r = Math.round(v);
-    if (Math.abs(v - r) > 1e-3) lossy = true;
-    raw[i] = r;
-  }
-  return { png: await sharp(raw, { raw: { width, height, channels: 3 } }).toColourspace('srgb').png().toBuffer(), lossy };
 }
 
 async function maskPng(classMap: Uint8Array, width: number, height: number): Promise<Buffer> {
@@ -344,9 +342,6 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
   if (count('test') === 0) refuse(deps, datasetId, 'BAD_INPUT', `The split has no test images (train ${count('train')}, val ${count('val')}): train.py reports its metrics on the test split. Put some images (whole patients) in test first.`, { reason: 'no test images' });
   if (count('train') === 0) refuse(deps, datasetId, 'BAD_INPUT', 'The split has no training images.', { reason: 'no training images' });
 
-  // train.py reads normalised PNGs into [0, 1] one image at a time: it has no z-score and no series neighbours yet.
-  if (config.slices === '2.5d') refuse(deps, datasetId, 'UNSUPPORTED', 'This run sees neighbour slices as channels (2.5-D); the PyTorch export trains single slices only. Export the trained model instead, or a 2D run.', { reason: '2.5-D' });
-  if (config.normalization.kind === 'zscore') refuse(deps, datasetId, 'UNSUPPORTED', 'This run z-scores each image (MR); the PyTorch export writes images normalised into [0, 1] only. Export the trained model instead.', { reason: 'z-score' });
   const template = templateDir(req.target);
   const plan = buildPlan(config, source, req.deidentify ? null : dataset.name, `${req.task}-pytorch`);
   const createdRoot = await assertFreshFolder(req.outDir);
@@ -369,42 +364,80 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
     let annotationId = 0;
     const out: ExportedSample[] = [];
     let lossy = 0;
+    let lossyModality = 0;
     let labelsWritten = 0;
     const held = new Set<number>();
+    // A file's bytes as they may leave (DICOM de-identified first), or why it is held back. Only the
+    // verdict is kept per item (not the bytes: an export may hold 100,000 images); `need` false skips
+    // reading a file whose verdict is known and whose PNG is written.
+    const verdict = new Map<number, string | null>();
+    const prepare = (itemId: number, sha: string, kind: 'dicom' | 'image', need: boolean): { bytes: Uint8Array | null } | { reason: string } => {
+      const known = verdict.get(itemId);
+      if (typeof known === 'string') return { reason: known };
+      if (known === null && !need) return { bytes: null };
+      let result: { bytes: Uint8Array } | { reason: string } = { bytes: deps.blobs.read(sha) };
+      if (kind === 'dicom' && deid && deidOptions && session && 'bytes' in result) {
+        try {
+          const outcome = deid.deidentifyDicom(result.bytes, deidOptions, session);
+          result = outcome.status === 'held-back' ? { reason: `Possible burned-in text: ${outcome.burnedIn.reason}.` } : { bytes: outcome.bytes };
+        } catch (e) {
+          result = { reason: `It could not be de-identified: ${e instanceof FoveaException ? e.message : 'an internal error'}` };
+        }
+      }
+      verdict.set(itemId, 'reason' in result ? result.reason : null);
+      return result;
+    };
+    // Each image's PNG is written once (a slice may be a sample and its neighbours' neighbour).
+    const written = new Map<string, ExportedImage & { width: number; height: number }>();
+    const imageName = (ref: { itemId: number; frameIndex: number }): string => `images/item-${ref.itemId}-f${ref.frameIndex}.png`;
+    const writeImage = async (ref: { itemId: number; frameIndex: number; blobSha256: string }, kind: 'dicom' | 'image', channels: 1 | 3, bytes: Uint8Array | null): Promise<ExportedImage & { width: number; height: number }> => {
+      const name = imageName(ref);
+      const known = written.get(name);
+      if (known) return known;
+      if (!bytes) throw new FoveaException('INTERNAL', `The pixels of item ${ref.itemId} were not read.`);
+      const px = kind === 'image' ? await storedPng(bytes) : await dicomPng(bytes, ref, config.normalization, channels);
+      if (px.lossy && px.values === 'modality') lossyModality++;
+      else if (px.lossy) lossy++;
+      await writer.write(name, px.png);
+      const entry = { image: name, item: ref.itemId, frame: ref.frameIndex, values: px.values, ...(px.values === 'modality' ? { zero: px.zero ?? null, affine: px.affine } : {}), width: px.width, height: px.height };
+      written.set(name, entry);
+      return entry;
+    };
+    const imageFields = (e: ExportedImage): ExportedImage => ({ image: e.image, item: e.item, frame: e.frame, values: e.values, ...(e.zero !== undefined ? { zero: e.zero, affine: e.affine } : {}) });
+    // 2.5-D: each slice's neighbours in its series, by position along the normal (slice-neighbours.ts, Fovea's own order).
+    const fed = config.slices === '2.5d' ? withNeighbours(deps.db, samples.map((x) => x.sample)) : samples.map((x) => x.sample);
     for (const [i, { sample, split }] of samples.entries()) {
       if (signal?.aborted) throw new FoveaException('CANCELLED', 'The training export was cancelled.');
       if (held.has(sample.itemId)) continue;
-      let blob = deps.blobs.read(sample.blobSha256);
-      if (sample.kind === 'dicom' && deid && deidOptions && session) {
-        let outcome;
-        try {
-          outcome = deid.deidentifyDicom(blob, deidOptions, session);
-        } catch (e) {
-          held.add(sample.itemId);
-          heldBack.push({ itemId: sample.itemId, reason: `It could not be de-identified: ${e instanceof FoveaException ? e.message : 'an internal error'}` });
-          continue;
-        }
-        if (outcome.status === 'held-back') {
-          held.add(sample.itemId);
-          heldBack.push({ itemId: sample.itemId, reason: `Possible burned-in text: ${outcome.burnedIn.reason}.` });
-          continue;
-        }
-        blob = outcome.bytes;
+      const own = prepare(sample.itemId, sample.blobSha256, sample.kind, !written.has(imageName(sample)));
+      if ('reason' in own) {
+        held.add(sample.itemId);
+        heldBack.push({ itemId: sample.itemId, reason: own.reason });
+        continue;
       }
-      const name = `item-${sample.itemId}-f${sample.frameIndex}.png`;
-      const reader: BlobReader = { read: () => blob };
-      let values: ExportedSample['values'];
-      let png: { png: Buffer; lossy: boolean };
-      if (sample.kind === 'image') {
-        png = await storedPng(blob);
-        values = 'stored';
-      } else {
-        png = await normalisedPng(await decodeImage(reader, sample, config.normalization, sample.colour ? 3 : 1));
-        values = 'normalised';
+      const around = fed[i]?.neighbours;
+      // A slice at the end of its series (or a plain image) is its own neighbour: already prepared.
+      const isSelf = (n: { itemId: number; frameIndex: number }): boolean => n.itemId === sample.itemId && n.frameIndex === sample.frameIndex;
+      const sides = around ? [around.below, around.above].map((n) => ({ n, p: isSelf(n) ? own : prepare(n.itemId, n.blobSha256, 'dicom', !written.has(imageName(n))) })) : [];
+      const heldSide = sides.find((x) => 'reason' in x.p);
+      if (heldSide) {
+        held.add(sample.itemId);
+        heldBack.push({ itemId: sample.itemId, reason: `Not a training sample (its pixels may still leave as another slice's neighbour): its neighbour slice (item ${heldSide.n.itemId}) was held back: ${(heldSide.p as { reason: string }).reason}` });
+        continue;
       }
-      if (png.lossy) lossy++;
-      await writer.write(`images/${name}`, png.png);
-      const entry: ExportedSample = { image: `images/${name}`, split, item: sample.itemId, frame: sample.frameIndex, width: sample.width, height: sample.height, values };
+      // 2.5-D slices are grey (colour as BT.601 luma after normalising, in train.py as in Fovea).
+      const centre = await writeImage(sample, sample.kind, around ? 1 : sample.colour ? 3 : 1, own.bytes);
+      const name = centre.image.slice('images/'.length);
+      const entry: ExportedSample = { image: centre.image, split, item: sample.itemId, frame: sample.frameIndex, width: sample.width, height: sample.height, values: centre.values, ...(centre.zero !== undefined ? { zero: centre.zero, affine: centre.affine } : {}) };
+      if (around) {
+        const images: ExportedImage[] = [];
+        for (const { n, p } of sides) {
+          const img = isSelf(n) ? centre : await writeImage(n, 'dicom', 1, (p as { bytes: Uint8Array | null }).bytes);
+          // A neighbour of another size than the slice is replaced by the slice (sample-loader.ts decodeImage).
+          images.push(imageFields(img.width === centre.width && img.height === centre.height ? img : centre));
+        }
+        entry.neighbours = [images[0] as ExportedImage, images[1] as ExportedImage];
+      }
       if (sample.target.task === 'classification') {
         entry.labels = [...sample.target.classIndices];
         labelsWritten += entry.labels.length;
@@ -428,6 +461,7 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
       out.push(entry);
       onProgress?.(i + 1, samples.length);
     }
+    if (lossyModality > 0) warnings.push(`${lossyModality} DICOM frame(s) have modality values that are not integers within a 16-bit span: written in 65536 steps of their range, so train.py's z-scores differ from Fovea's by up to half a step over the standard deviation.`);
     if (lossy > 0) warnings.push(`${lossy} colour image(s) with values between 8-bit steps were written as 8-bit PNG: train.py sees them within 1/510 of Fovea's values.`);
     const kept = (k: SplitName): number => out.filter((s) => s.split === k).length;
     if (kept('test') === 0) throw new FoveaException('BAD_INPUT', 'Every test image was held back (possible burned-in text): nothing is left to test on.');
@@ -459,7 +493,8 @@ export async function exportTraining(deps: TrainingExportDeps, req: TrainingExpo
       ...(req.deidentify ? {} : { dataset: dataset.name }),
       splitFrom: req.splitFromRun !== undefined ? { run: req.splitFromRun } : 'dataset',
       whatLeft: {
-        images: out.length,
+        images: written.size,
+        ...(config.slices === '2.5d' ? { neighbourSlices: `${written.size - out.length} unlabelled slice(s) exported as the neighbours (2.5-D channels) of labelled ones` } : {}),
         pixels: 'PNG pixel data only: no DICOM header, no file names (images are named by library item id), no patient data',
         dicomDeidentified: req.deidentify === true ? 'DICOM files went through the PS3.15 Basic Profile first; possible burned-in text held back' : false,
         labels: req.task === 'segmentation' ? 'class-index masks' : req.task === 'detection' ? 'COCO boxes per split (annotations/)' : multiLabel ? `class indices, several per image (multi-label), and ${MULTI_LABEL_CSV} with one 0/1 column per class` : 'class indices',

@@ -18,12 +18,18 @@ What it reproduces of Fovea (plan.json says which values this export holds):
   (batch norm, transposed-conv decoder, skips, softmax) or a CenterNet-style detector (per-class
   centre heatmap, log box size and centre offset at stride 4, decoded by 3x3 peak picking: Fovea's
   own decoding, so the ONNX imports with decoder 'fovea');
-- the preprocessing: the normalisation into [0, 1] (dataset.json says per image whether the PNG
-  holds stored values, normalised here as Fovea does, or values Fovea already normalised), grey
-  <-> RGB as BT.601 luma, the letterbox (scale s = S / max(w, h), centred, padding 0; large
-  images box-filtered by floor(max side / S) first; bilinear at pixel centres), masks nearest with
-  255 = ignore outside the image; augmentation as one affine (flips, rotation, scale) plus
-  contrast/brightness jitter;
+- the preprocessing: the normalisation into [0, 1], or MR's z-score per image (nnU-Net's rule: over
+  the nonzero pixels when at least a quarter are exactly 0, else over the whole image; dataset.json
+  says per image whether the PNG holds stored values or modality values, normalised here as Fovea
+  does, or values Fovea already normalised), grey <-> RGB as BT.601 luma, 2.5-D input (the slice
+  below, the slice and the slice above as 3 channels, in Fovea's order: by position along the slice
+  normal, edge slices repeated; dataset.json lists each sample's neighbours), the letterbox (scale
+  s = S / max(w, h), centred, padding 0; large images box-filtered by floor(max side / S) first;
+  bilinear at pixel centres), masks nearest with
+  255 = ignore outside the image; augmentation as one affine (flips, rotation, scale; one for all
+  3 slices of a 2.5-D input) plus contrast/brightness jitter (unclamped on z-scores); the model
+  card says the normalisation and the slices in Fovea's own words, so Fovea feeds the imported
+  model the same input;
 - the losses (cross-entropy; multi-label: binary cross-entropy per class and image, the class
   weights on the positive term; segmentation adds 1 - mean foreground soft Dice; detection:
   CenterNet's penalty-reduced focal loss + L1 on log size and offset, no heatmap loss inside
@@ -79,11 +85,44 @@ def read_png(path):
     return arr[:, :, :3].astype(np.float64), 255.0
 
 
+ZSCORE_ZERO_FRACTION = 0.25  # sample-loader.ts ZSCORE_ZERO_FRACTION
+
+
+def zscore(values, zero):
+    """(x - mean) / std per channel, the population std (sample-loader.ts zscore). Grey: when at least a
+    quarter of the pixels equal `zero` (the PNG value of a raw 0; None: no pixel is 0), over the other
+    pixels, those staying 0 (nnU-Net's nonzero mask); else over all. Colour: each channel over all.
+    A constant region gives 0."""
+    out = np.zeros_like(values)
+    channels = values.shape[2]
+    for c in range(channels):
+        v = values[:, :, c]
+        keep = np.ones(v.shape, dtype=bool)
+        if channels == 1 and zero is not None:
+            zeros = int(np.count_nonzero(v == zero))
+            if ZSCORE_ZERO_FRACTION * v.size <= zeros < v.size:
+                keep = v != zero
+        sel = v[keep]
+        mean = sel.mean() if sel.size else 0.0
+        std = sel.std() if sel.size else 0.0
+        if std > 1e-12:
+            out[:, :, c] = np.where(keep, (v - mean) / std, 0.0)
+    return out
+
+
 def normalise(values, maxv, sample, normalization):
-    """Fovea's normalisation into [0, 1] (sample-loader.ts decodePlain) of stored values."""
+    """Fovea's normalisation (sample-loader.ts) of an exported image: into [0, 1], or z-scores. dataset.json
+    says per image what the PNG holds: 'normalised' (Fovea's values), 'stored' (a plain image's stored
+    values; under z-score also a colour DICOM frame's display RGB) or 'modality' (z-score of greyscale
+    DICOM: the modality values through png = a x + b, a < 0 for MONOCHROME1, whose z-scores Fovea
+    negates; `zero` is the PNG value of a modality value 0)."""
     if sample["values"] == "normalised":
         return values / maxv
     kind = normalization["kind"]
+    if kind == "zscore":
+        return zscore(values, sample.get("zero") if sample["values"] == "modality" else 0.0)
+    if sample["values"] == "modality":
+        sys.exit("%s holds modality values, but the plan's normalisation is %s" % (sample["image"], kind))
     if kind == "window":
         return linear_window(values, float(normalization["center"]), float(normalization["width"]))
     if kind == "per-image":
@@ -230,9 +269,10 @@ def encode_detection(boxes, S, K):
     return heat, size, offset, mask, ignore
 
 
-def render(img, f, width, height, S, fwd, mask=None, augment=None):
+def render(img, f, width, height, S, fwd, mask=None, augment=None, unbounded=False):
     """Resample the (reduced) image into S x S: bilinear, pixel centres, edges clamped, 0 outside;
-    the mask nearest with 255 outside (sample-loader.ts renderSample)."""
+    the mask nearest with 255 outside (sample-loader.ts renderSample). Intensity jitter: unclamped
+    y = x * contrast + brightness on z-scores (`unbounded`), else clamped about 0.5."""
     inv = np.linalg.inv(fwd)
     q = np.arange(S) + 0.5
     qx, qy = np.meshgrid(q, q)
@@ -258,7 +298,10 @@ def render(img, f, width, height, S, fwd, mask=None, augment=None):
     bottom = img[y1, x0] * (1 - tx) + img[y1, x1] * tx
     out = top * (1 - ty) + bottom * ty
     if augment is not None and (augment["contrast"] != 1 or augment["brightness"] != 0):
-        out = np.clip((out - 0.5) * augment["contrast"] + 0.5 + augment["brightness"], 0, 1)
+        if unbounded:
+            out = out * augment["contrast"] + augment["brightness"]
+        else:
+            out = np.clip((out - 0.5) * augment["contrast"] + 0.5 + augment["brightness"], 0, 1)
     out = np.where(inside[:, :, None], out, 0.0).astype(np.float32)
     m = None
     if mask is not None:
@@ -266,6 +309,21 @@ def render(img, f, width, height, S, fwd, mask=None, augment=None):
         ny = np.clip(np.floor(py / f), 0, h - 1).astype(np.int64)
         m = np.where(inside, mask[ny, nx], IGNORE).astype(np.int64)
     return out, m
+
+
+def stack_slices(image_of, s, channels):
+    """The sample's normalised image with `channels` channels. 2.5-D (dataset.json `neighbours`, into 3
+    channels): [slice below, slice, slice above], each normalised on its own and made grey (BT.601
+    luma); a neighbour of another size than the slice is replaced by the slice (sample-loader.ts
+    decodeImage). The export lists the neighbours in Fovea's order: by Image Position (Patient) along
+    the slice normal, the edge slice repeated at the ends of a series."""
+    centre = image_of(s)
+    if not s.get("neighbours") or channels != 3:
+        return convert_channels(centre, channels)
+    centre = convert_channels(centre, 1)
+    below, above = (centre if n["image"] == s["image"] else convert_channels(image_of(n), 1) for n in s["neighbours"])
+    below, above = (n if n.shape == centre.shape else centre for n in (below, above))
+    return np.concatenate([below, centre, above], axis=2)
 
 
 class ExportedDataset(torch.utils.data.Dataset):
@@ -293,11 +351,15 @@ class ExportedDataset(torch.utils.data.Dataset):
     def __len__(self):
         return len(self.samples)
 
+    def image_of(self, ref):
+        """One exported image, normalised (its own channels)."""
+        values, maxv = read_png(os.path.join(HERE, ref["image"]))
+        return normalise(values, maxv, ref, self.plan["normalization"])
+
     def load(self, i):
         s = self.samples[i]
         plan = self.plan
-        values, maxv = read_png(os.path.join(HERE, s["image"]))
-        img = convert_channels(normalise(values, maxv, s, plan["normalization"]), plan["channels"])
+        img = stack_slices(self.image_of, s, plan["channels"])
         S = plan["inputSize"]
         f = max(1, int(max(s["width"], s["height"]) // S))
         mask = None
@@ -313,7 +375,7 @@ class ExportedDataset(torch.utils.data.Dataset):
         if self.train and self.plan.get("augment"):
             rng = np.random.default_rng([self.plan["seed"], self.epoch, s["item"], s["frame"]])
             a = draw_augmentation(self.plan["augment"], rng)
-        x, m = render(img, f, s["width"], s["height"], S, forward_affine(s["width"], s["height"], S, a), mask, a)
+        x, m = render(img, f, s["width"], s["height"], S, forward_affine(s["width"], s["height"], S, a), mask, a, self.plan["normalization"]["kind"] == "zscore")
         if self.multi_label:  # multi-hot [K]
             y = torch.zeros(self.K, dtype=torch.float32)
             y[s["labels"]] = 1
@@ -864,6 +926,7 @@ def write_model_pack(model, meta, plan, out_dir, metrics, info):
                      "box centre (cell + offset) x 4, width and height exp(size) x 4 input pixels.",
     }[task]
     norm = plan["normalization"]
+    card_words = plan.get("card") or {}
     card = {
         "fovea": "model-card",
         "version": 1,
@@ -873,8 +936,10 @@ def write_model_pack(model, meta, plan, out_dir, metrics, info):
         "classes": classes,
         "multiLabel": multi,
         "model": {"format": "onnx", "architecture": plan["model"]["family"], "files": ["model.onnx"], "parameters": sum(p.numel() for p in model.parameters()), "checkpoint": "best"},
-        "input": {"name": "image", "shape": [None, S, S, C], "layout": "NHWC", "dtype": "float32", "channels": C, "channelOrder": "grey" if C == 1 else "RGB", "valueRange": [0, 1]},
-        "preprocessing": {"normalization": dict(norm, description=plan["normalizationDescription"]), "letterbox": {"size": S, "description": "Scale by s = %d / max(width, height) (bilinear, pixel centres at +0.5; large images first box-filtered by floor(max side / %d)), centre, pad with 0." % (S, S)}, "channels": plan["channelsDescription"]},
+        # Fovea's own card words for this plan (model-export.ts, through plan.json): z-scores unbounded, 2.5-D slices.
+        "input": dict({"name": "image", "shape": [None, S, S, C], "layout": "NHWC", "dtype": "float32", "channels": C, "channelOrder": "grey" if C == 1 else "RGB", "valueRange": [0, 1]}, **card_words.get("input", {})),
+        "preprocessing": dict({"normalization": dict(norm, description=plan["normalizationDescription"]), "channels": plan["channelsDescription"]}, **card_words.get("preprocessing", {}),
+                              letterbox={"size": S, "description": "Scale by s = %d / max(width, height) (bilinear, pixel centres at +0.5; large images first box-filtered by floor(max side / %d)), centre the image, pad the rest with 0 after normalisation." % (S, S)}),
         "outputs": outputs,
         "decoding": decoding,
         "training": {"trainedBy": "train.py (PyTorch %s)" % torch.__version__, "dataset": plan.get("dataset"), "epochs": plan["epochs"], **info},
@@ -890,7 +955,7 @@ def write_model_pack(model, meta, plan, out_dir, metrics, info):
         "task": task,
         "classes": classes,
         "input": {"name": "image", "layout": "NHWC", "width": S, "height": S, "channels": C},
-        "preprocessing": {"resize": "fovea", "normalization": norm},
+        "preprocessing": dict({"resize": "fovea", "normalization": norm}, **({"slices": "2.5d"} if plan.get("slices") == "2.5d" else {})),
         "output": {"decoder": "fovea", "multiLabel": multi},
         "license": {"name": "unknown", "notes": "Trained by the user on their own data; set the licence that applies."},
         "files": [{"role": "model", "name": "model.onnx", "bytes": os.path.getsize(onnx_path), "sha256": sha256_of(onnx_path)}],

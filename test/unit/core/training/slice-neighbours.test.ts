@@ -202,9 +202,10 @@ test('a planned run on a small CT series applies 2.5-D: stored, trained with 3 c
   assert.equal(card.preprocessing.slices.mode, '2.5d');
   assert.deepEqual(card.preprocessing.slices.channels, ['slice below', 'slice', 'slice above']);
   assert.match(card.preprocessing.slices.description, /Image Position \(Patient\) projected on the slice normal/);
-  // The PyTorch training export has no neighbour slices: it refuses a 2.5-D run's settings, saying why.
-  await assert.rejects(
-    exportTraining(core.trainingExportDeps(), { datasetId, task: 'segmentation', target: 'pytorch', outDir: join(out, 'pytorch'), splitFromRun: runId }),
-    (e: Error & { code?: string }) => e.code === 'UNSUPPORTED' && /2\.5-D/.test(e.message),
-  );
+  // The PyTorch training export carries a 2.5-D run: each sample lists its neighbours, in the order above, and the plan says 2.5-D.
+  const torch = await exportTraining(core.trainingExportDeps(), { datasetId, task: 'segmentation', target: 'pytorch', outDir: join(out, 'pytorch'), splitFromRun: runId });
+  const exported = JSON.parse(readFileSync(join(torch.root, 'dataset.json'), 'utf8')) as { samples: { item: number; neighbours?: { item: number }[] }[] };
+  const second = exported.samples.find((x) => x.item === (byPosition[2] as Row).id);
+  assert.deepEqual(second?.neighbours?.map((n) => n.item), [(byPosition[1] as Row).id, (byPosition[3] as Row).id]);
+  assert.equal((JSON.parse(readFileSync(join(torch.root, 'plan.json'), 'utf8')) as { slices: string }).slices, '2.5d');
 });
