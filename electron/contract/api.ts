@@ -194,7 +194,7 @@ export const requestSchemas = {
    * 'export.progress' and 'export.finished' follow. FORBIDDEN when the IT policy
    * (allowedExportFormats) does not allow the format; an existing file is a CONFLICT unless
    * `overwrite`. 'pytorch' is the training export (images, labels, split, plan and train.py for
-   * torchrun; core/export/training-export.ts): it takes `trainingTask` and `deidentify`, needs a
+   * torchrun; core/export/training-export.ts): it takes `trainingTask`, `deidentify` and `splitFromRun`, needs a
    * new or empty folder, and exports the dataset's whole current split (`split` does not apply).
    */
   'export.start': v.strictObject({
@@ -204,6 +204,8 @@ export const requestSchemas = {
     trainingTask: v.optional(v.picklist(['classify', 'detect', 'segment'])),
     /** pytorch: DICOM through the PS3.15 basic profile first; possible burned-in text held back. */
     deidentify: v.optional(v.boolean()),
+    /** pytorch: the settings and the exact split of this run of the dataset (same task), not the defaults and the current split. */
+    splitFromRun: v.optional(Id),
     outDir: v.pipe(v.string(), v.minLength(1, 'Choose a folder to export into.'), v.maxLength(4096)),
     split: v.optional(v.picklist(['train', 'val', 'test'])),
     overwrite: v.optional(v.boolean()),

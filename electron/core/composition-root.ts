@@ -631,7 +631,7 @@ export class Core implements CoreParts {
   /** The training export as a job (UI), reporting through the export events like the label formats. */
   #startTrainingExport(p: RequestPayload<'export.start'>): { jobId: string } {
     this.datasets.get(p.datasetId); // NOT_FOUND as the request's answer
-    const request = { datasetId: p.datasetId, task: TRAINING_EXPORT_TASKS[p.trainingTask ?? 'classify'], target: 'pytorch', outDir: p.outDir, deidentify: p.deidentify === true } as const;
+    const request = { datasetId: p.datasetId, task: TRAINING_EXPORT_TASKS[p.trainingTask ?? 'classify'], target: 'pytorch', outDir: p.outDir, deidentify: p.deidentify === true, ...(p.splitFromRun !== undefined ? { splitFromRun: p.splitFromRun } : {}) } as const;
     return this.#runExportJob(p.datasetId, async (signal, onProgress) => {
       const r = await exportTraining(this.trainingExportDeps(), request, signal, onProgress);
       return { format: 'pytorch', root: r.root, manifest: r.manifest, files: r.files, bytes: r.bytes, items: r.images.train + r.images.val + r.images.test, annotations: r.annotations, warnings: r.warnings, heldBack: withItemNames(this.db, r.heldBack), seconds: r.seconds };

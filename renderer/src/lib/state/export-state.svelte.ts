@@ -2,12 +2,15 @@
  * State of the export screen: what to export where, the running job's progress, and the result.
  * Only this class talks to the api.
  */
-import type { DatasetExportResult } from '../../../../electron/contract/domain';
+import type { DatasetExportResult, RunSummary } from '../../../../electron/contract/domain';
 import { DEFAULT_PSEUDONYM_PREFIX, DEID_PROFILE_FLAGS, type DeidExportOptions, type DeidProfileFlag, type RetainLongitudinalDates } from '../../../../electron/contract/deid-options';
 import type { FoveaError } from '../../../../electron/contract/result';
 import { request } from '../api';
 import { WITH_IMAGES_FORMATS, type ExportFormatChoice } from '../export-choices';
 import { JobState } from './job-state.svelte';
+
+/** The export's task words and the runs' task names. */
+const TRAINING_TASKS = { classify: 'classification', detect: 'detection', segment: 'segmentation' } as const;
 
 export class ExportState {
   datasetId = $state<number | null>(null);
@@ -21,6 +24,10 @@ export class ExportState {
   trainingTask = $state<'classify' | 'detect' | 'segment'>('classify');
   /** pytorch: DICOM through the PS3.15 basic profile first. */
   deidentify = $state(false);
+  /** pytorch: a run whose settings and exact split the export takes (null: the defaults and the dataset's split). */
+  splitFromRun = $state<number | null>(null);
+  /** pytorch: the finished runs of the chosen dataset and task, to choose from. */
+  runs = $state.raw<RunSummary[]>([]);
   retainLongitudinalDates = $state<RetainLongitudinalDates>('none');
   deidFlags = $state<Record<DeidProfileFlag, boolean>>(Object.fromEntries(DEID_PROFILE_FLAGS.map((f) => [f, false])) as Record<DeidProfileFlag, boolean>);
   pseudonymPrefix = $state(DEFAULT_PSEUDONYM_PREFIX);
@@ -70,13 +77,29 @@ export class ExportState {
       ...(this.withImages && WITH_IMAGES_FORMATS.includes(this.format) ? { withImages: true } : {}),
       ...(this.format === 'yolo' ? { yoloTask: this.yoloTask } : {}),
       ...(this.format === 'dicom-deid' ? { deid: this.deidOptions() } : {}),
-      ...(this.format === 'pytorch' ? { trainingTask: this.trainingTask, ...(this.deidentify ? { deidentify: true } : {}) } : {}),
+      ...(this.format === 'pytorch'
+        ? { trainingTask: this.trainingTask, ...(this.deidentify ? { deidentify: true } : {}), ...(this.splitFromRun !== null ? { splitFromRun: this.splitFromRun } : {}) }
+        : {}),
     }));
     if (!res.ok) {
       this.error = res.error;
       return;
     }
     this.shown = { format: this.format, outDir, confirmBurnedIn: this.format === 'dicom-deid' && this.confirmBurnedIn };
+  }
+
+  /**
+   * The runs a training export can take its settings and split from: finished runs (done or stopped
+   * early) of the dataset for the chosen task, newest first. A choice no longer listed goes back to
+   * the defaults.
+   */
+  async loadRuns(): Promise<void> {
+    const datasetId = this.datasetId;
+    const task = TRAINING_TASKS[this.trainingTask];
+    const res = await request('runs.list', { ...(datasetId !== null ? { datasetId } : {}) });
+    if (datasetId !== this.datasetId || task !== TRAINING_TASKS[this.trainingTask]) return; // the choice moved on meanwhile
+    this.runs = res.ok ? res.value.filter((r) => r.task === task && (r.status === 'done' || r.status === 'stopped-early')).sort((a, b) => b.id - a.id) : [];
+    if (this.splitFromRun !== null && !this.runs.some((r) => r.id === this.splitFromRun)) this.splitFromRun = null;
   }
 
   /** The profile options as the request takes them: only what differs from the basic profile. */
