@@ -287,9 +287,15 @@ export class DataParallel {
     this.#threads = threads;
     const topology = model.toJSON(null, false);
     this.#replicas = [];
-    for (let rank = 1; rank < threads; rank++) {
-      const fault = opts.fault?.rank === rank ? { atStep: opts.fault.atStep, kind: opts.fault.kind } : undefined;
-      this.#replicas.push(new Replica(rank, threads, { mode: 'replica', rank, config, topology, ...(fault ? { fault } : {}) }));
+    try {
+      for (let rank = 1; rank < threads; rank++) {
+        const fault = opts.fault?.rank === rank ? { atStep: opts.fault.atStep, kind: opts.fault.kind } : undefined;
+        this.#replicas.push(new Replica(rank, threads, { mode: 'replica', rank, config, topology, ...(fault ? { fault } : {}) }));
+      }
+    } catch (e) {
+      // A thread that could not start: those that did are stopped (the run fails with this error).
+      for (const r of this.#replicas) void r.close();
+      throw new ReplicaFailure(`A data-parallel replica thread could not start: ${e instanceof Error ? e.message : String(e)}`, false);
     }
     // The leader's own convolutions on 1 ONNX Runtime thread too (restored by close()).
     setOrtKernelThreads(1);

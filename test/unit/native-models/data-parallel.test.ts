@@ -116,16 +116,16 @@ test('2 threads, batch norm: each shard normalised by its own statistics (as DDP
   }
 });
 
-async function train(config: TrainConfig, threads: number, opts: { dp?: DataParallelOptions; trainBatches?: number; onBatch?: () => void } = {}): Promise<{ outcome: TrainOutcome; dir: string; losses: number[] }> {
+async function train(config: TrainConfig, threads: number, opts: { dp?: DataParallelOptions; trainBatches?: number; onBatch?: () => void; resume?: { dir: string; after: number } } = {}): Promise<{ outcome: TrainOutcome; dir: string; losses: number[] }> {
   process.env['FOVEA_THREADS'] = String(threads);
   process.env['FOVEA_DATA_PARALLEL'] = '1';
-  const dir = newDir();
+  const dir = opts.resume?.dir ?? newDir();
   const losses: number[] = [];
   const gen = config.task === 'segmentation' ? discs : squares;
   const outcome = await runTraining(
     config,
     { batchesPerEpoch: { train: opts.trainBatches ?? 4, val: 1 }, batch: (s, e, i) => new SyntheticProvider(config, gen, { trainBatches: opts.trainBatches ?? 4, valBatches: 1 }).batch(s, e, i) },
-    { checkpointDir: dir },
+    { checkpointDir: dir, ...(opts.resume ? { resumeAfterEpoch: opts.resume.after } : {}) },
     { isCancelled: () => false, onEpoch: (r) => losses.push(r.trainLoss), onBatch: () => opts.onBatch?.() },
     { recoverWasmAfterAbort: true, ...(opts.dp ? { dataParallel: opts.dp } : {}) },
   );
@@ -159,7 +159,7 @@ test('segmentation trains data-parallel (its masks split with the images)', asyn
   assert.ok(Number.isFinite(r.losses[0]));
 });
 
-test('a replica that throws, or whose thread dies, ends the run with an error, an intact checkpoint and no thread left', async () => {
+test('a replica that throws, or whose thread dies, ends the run with an error, an intact checkpoint and no thread left; resume goes on', async () => {
   const config = testConfig('classification', { epochs: 3, batchSize: 8 });
   for (const kind of ['throw', 'exit'] as const) {
     // Step 6: batch 2 of epoch 2 (4 batches per epoch).
@@ -171,6 +171,12 @@ test('a replica that throws, or whose thread dies, ends the run with an error, a
     assert.equal(r.outcome.epochsCompleted, 1);
     assert.ok(existsSync(join(r.dir, 'epoch-1', 'model.json')) && existsSync(join(r.dir, 'last', 'model.json')));
     assert.equal(liveReplicaThreads(), 0, `${kind}: no replica thread left`);
+    if (kind === 'throw') {
+      // --resume from the intact checkpoint, data-parallel again (the replicas rebuild the loaded model).
+      const resumed = await train(config, 2, { resume: { dir: r.dir, after: 1 } });
+      assert.equal(resumed.outcome.status, 'done', JSON.stringify(resumed.outcome));
+      assert.equal(resumed.outcome.epochsCompleted, 3);
+    }
   }
 });
 
