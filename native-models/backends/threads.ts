@@ -32,8 +32,15 @@ export function cpuThreads(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /**
- * Whether data-parallel training is the default when FOVEA_DATA_PARALLEL is unset (measured in
- * test/bench/training.bench.ts against the ONNX Runtime pool; see that file's figures).
+ * Whether data-parallel training is the default when FOVEA_DATA_PARALLEL is unset: not yet, it was
+ * not faster where measured. 2026-12-07, this 2-core machine under other work (load average 4-16),
+ * A/B interleaved in-process runTraining on synthetic batches, 7 rounds each, 2 threads, median
+ * (range) in img/s: classifier 64x64 b32, ONNX Runtime pool 84 (60-103) vs data-parallel 51 (42-100);
+ * U-Net 128x128 b8, pool 4.5 (3.8-12.4) vs data-parallel 3.3 (3.0-14.6). Images per CPU-second
+ * (all threads): data-parallel about 0.9x the single thread's (classifier) and 0.8x (U-Net): half
+ * batches run the wasm kernels less efficiently, and each step waits for the slower shard, which a
+ * loaded machine stretches. Re-measure on a quiet machine (`npm run bench -- training` prints both
+ * with their thread counts) before turning this on.
  */
 export const DATA_PARALLEL_BY_DEFAULT = false;
 
