@@ -117,8 +117,16 @@ export function setOrtConvKernelsEnabled(on: boolean): void {
   enabled = on;
 }
 
-/** ONNX Runtime's intra-op threads: FOVEA_ORT_KERNEL_THREADS, else the training threads (threads.ts). */
+let threadsOverride: number | null = null;
+
+/** This thread's intra-op threads from now on (null: back to the default); data-parallel training sets 1. */
+export function setOrtKernelThreads(threads: number | null): void {
+  threadsOverride = threads;
+}
+
+/** ONNX Runtime's intra-op threads: setOrtKernelThreads's, else FOVEA_ORT_KERNEL_THREADS, else the training threads (threads.ts). */
 export function ortKernelThreads(): number {
+  if (threadsOverride != null) return threadsOverride;
   const t = Number(process.env['FOVEA_ORT_KERNEL_THREADS']);
   return Number.isInteger(t) && t >= 1 ? t : cpuThreads();
 }

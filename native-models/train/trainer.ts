@@ -32,6 +32,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName, MlPreflight } from '../../electron/contract/domain';
 import type { Batch, BatchProgress, EpochResult, TrainConfig, TrainOutcome, TrainPhase } from '../../electron/contract/ml';
+import { dataParallelThreads } from '../backends/threads';
 import { initWasmBackend } from '../backends/wasm-setup';
 import { initWebGpuBackend, takeWebGpuFault } from '../backends/webgpu-setup';
 import { createModel, taskHooks, validateConfig, type TaskHooks } from '../models/index';
@@ -40,6 +41,7 @@ import type { WorkerTrainOptions } from './protocol';
 import { chooseBackend, threadPreflight } from './backend';
 import { isOutOfMemory, outOfMemoryMessage } from './errors';
 import { mixBatch } from './batch-mix';
+import { DataParallel, ReplicaFailure, type DataParallelOptions } from './data-parallel';
 import { adam } from './fused-adam';
 import { TrainingBudget } from './time-budget';
 import { calibrateFoldedBatchNorms } from './onnx-warm-start';
@@ -217,6 +219,8 @@ export interface TrainerDeps {
   preflight?: () => Promise<MlPreflight>;
   /** Whether a wasm abort may be recovered in this thread (workerless); a worker is discarded instead. */
   recoverWasmAfterAbort?: boolean;
+  /** Tests only: a fault injected into a data-parallel replica. */
+  dataParallel?: DataParallelOptions;
 }
 
 const toArray = (t: tf.Tensor | tf.Tensor[]): tf.Tensor[] => (Array.isArray(t) ? t : [t]);
@@ -366,6 +370,8 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
 
   let model: tf.LayersModel | null = null;
   let optimizer: tf.Optimizer | null = null;
+  // Data-parallel training (data-parallel.ts; threads.ts says when): replicas of the model in worker threads.
+  let dp: DataParallel | null = null;
   try {
     const hooks = taskHooks(config);
     const nTrain = provider.batchesPerEpoch.train;
@@ -410,6 +416,8 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
       }
     }
     const varList = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const dpThreads = dataParallelThreads(backend, config.task);
+    if (dpThreads > 1) dp = new DataParallel(config, model, dpThreads, deps.dataParallel);
     cb.onPhase?.('waiting-for-data');
     let firstStep = true;
 
@@ -451,7 +459,8 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
           cb.onPhase?.('first-step');
         }
         // Mixup / CutMix (classification, when asked for): deterministic per (seed, epoch, batch).
-        const r = await trainStep(model, optimizer, hooks, varList, mixBatch(batch, config, epoch, i).batch, config);
+        const mixed = mixBatch(batch, config, epoch, i).batch;
+        const r = dp ? await dp.step(model, optimizer, hooks, varList, mixed, config, { epoch, index: i }) : await trainStep(model, optimizer, hooks, varList, mixed, config);
         checkGpuFault(backend, config, epoch);
         if (!Number.isFinite(r.loss)) throw new TrainingError('INTERNAL', `Training diverged (loss ${r.loss} at epoch ${epoch}, batch ${i + 1}). Try a lower learning rate (e.g. ${config.learningRate / 10}).`);
         trainAcc.add(r.stats, batch, null);
@@ -546,6 +555,10 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
     return outcome(run.stoppedEarly ? 'stopped-early' : 'done');
   } catch (e) {
     if (e instanceof TrainingError) return outcome('failed', { code: e.code, message: e.message });
+    if (e instanceof ReplicaFailure) {
+      const resume = epochsCompleted > 0 ? ` The checkpoint of epoch ${epochsCompleted} is intact: resume with \`fovea train --resume RUN\` (add \`--threads 1\` to train without replicas).` : ' No epoch had completed.';
+      return outcome('failed', e.outOfMemory ? { code: 'OUT_OF_MEMORY', message: outOfMemoryMessage(config, e.message) } : { code: 'INTERNAL', message: `Training failed: ${e.message}.${resume}` });
+    }
     if (isOutOfMemory(e, backend)) {
       const message = outOfMemoryMessage(config, e instanceof Error ? e.message : String(e));
       // A wasm module that trapped or aborted (its heap exhausted) stays unusable.
@@ -559,6 +572,8 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
     const err = e as Error;
     return outcome('failed', { code: 'INTERNAL', message: `Training failed: ${err?.message ?? String(e)}` });
   } finally {
+    // Every replica thread ends with the run, whatever ended it.
+    await dp?.close();
     try {
       optimizer?.dispose();
       model?.dispose();

@@ -1,6 +1,7 @@
 /**
  * Entry of the training worker thread, and of the inference worker when started with
- * workerData { mode: 'inference' } (see protocol.ts for the messages).
+ * workerData { mode: 'inference' } (see protocol.ts for the messages), and of a data-parallel
+ * replica when started with workerData { mode: 'replica' } (data-parallel.ts).
  * The batches come from the calling thread, one request per batch; the
  * trainer prefetches the next batch while it computes the current one, so
  * decoding on the calling thread overlaps training here.
@@ -10,6 +11,8 @@ import type { Batch } from '../../electron/contract/ml';
 import { createAssistHandler } from '../assist/assist-worker';
 import { isAssistMessage } from '../assist/assist-protocol';
 import { isOutOfMemory } from './errors';
+import type { ReplicaWorkerData } from './data-parallel';
+import { runReplica } from './data-parallel-replica';
 import { createInference, predictionTransfer } from './inference';
 import { assertNever, type FromInferenceWorker, type FromWorker, type InferenceWorkerData, type ToInferenceWorker, type ToWorker } from './protocol';
 import { runTraining } from './trainer';
@@ -17,8 +20,11 @@ import { runTraining } from './trainer';
 const port = parentPort;
 if (port == null) throw new Error('native-models/train/worker must run in a worker thread');
 
-const inferenceData = workerData as InferenceWorkerData | undefined;
-if (inferenceData?.mode === 'inference') {
+const inferenceData = workerData as InferenceWorkerData | ReplicaWorkerData | undefined;
+if (inferenceData?.mode === 'replica') {
+  // A data-parallel replica of a training run (data-parallel.ts).
+  void runReplica(port, inferenceData);
+} else if (inferenceData?.mode === 'inference') {
   // Requests run one after another (TF.js on one backend), in arrival order.
   const inference = createInference();
   const assist = createAssistHandler(port, inferenceData.assist);

@@ -21,6 +21,8 @@
  * count as Fovea (1 thread, and every core: Fovea's convolutions run on
  * ONNX Runtime's pool, see native-models/backends/threads.ts), interleaved
  * and repeated (median and range). Ratios are TF.js / PyTorch (> 1: TF.js faster).
+ * On more than one core, wasm is also timed data-parallel (native-models/train/data-parallel.ts:
+ * the leader and N-1 replica threads, each with 1 ONNX Runtime thread), in the same rounds.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -224,7 +226,7 @@ export async function runTrainingBench(opts: { quick?: boolean } = {}): Promise<
     const ratios = new Map<Key, number[]>();
     const push = (map: Map<Key, number[]>, k: Key, v: number) => map.set(k, [...(map.get(k) ?? []), v]);
     let torchInfo: TorchResult | null = null;
-    const measure = async (key: Key, backend: BackendName, threads: number, device: 'cpu' | 'cuda'): Promise<void> => {
+    const measure = async (key: Key, backend: BackendName, threads: number, device: 'cpu' | 'cuda', dataParallel = false): Promise<void> => {
       const t = torchSpeed(m, threads, device);
       if ('error' in t) process.stdout.write(`training   PyTorch ${device} ${threads} thread(s) unavailable for ${m.name}: ${t.error}\n`);
       else {
@@ -232,22 +234,28 @@ export async function runTrainingBench(opts: { quick?: boolean } = {}): Promise<
         push(torch, key, t.train_img_s);
       }
       process.env['FOVEA_THREADS'] = String(threads);
+      process.env['FOVEA_DATA_PARALLEL'] = dataParallel ? '1' : '0';
       const c: TrainConfig = { ...m.config, backend: backend === 'wasm' ? 'wasm' : backend === 'webgpu' ? 'webgpu' : 'tensorflow' };
       const f = await trainSpeed(c, m.trainBatches);
       push(fovea, key, f);
       if (!('error' in t)) push(ratios, key, f / t.train_img_s);
     };
     for (let r = 0; r < rounds; r++) {
-      if (!process.argv.includes('--skip-wasm')) for (const threads of threadCounts) await measure(`wasm|${threads}`, 'wasm', threads, 'cpu');
+      if (!process.argv.includes('--skip-wasm')) {
+        for (const threads of threadCounts) await measure(`wasm|${threads}`, 'wasm', threads, 'cpu');
+        if (all > 1) await measure(`wasm-dp|${all}`, 'wasm', all, 'cpu', true);
+      }
       for (const b of extra) await measure(`${b}|${all}`, b, all, b === 'webgpu' || b === 'tensorflow-gpu' ? torchDevice : 'cpu');
     }
     delete process.env['FOVEA_THREADS'];
+    delete process.env['FOVEA_DATA_PARALLEL'];
     const tv = (torchInfo as TorchResult | null)?.torch ?? '?';
     for (const key of fovea.keys()) {
       const [backend = '', threads = ''] = key.split('|');
       const device = backend === 'webgpu' || backend === 'tensorflow-gpu' ? torchDevice : 'cpu';
       const ref = `PyTorch ${tv} ${device === 'cuda' ? 'CUDA' : `CPU ${threads} thread${threads === '1' ? '' : 's'}`}`;
-      const label = `${backend}${backend === 'webgpu' ? ` [${gpuLabel}]` : ''}${backend === 'wasm' ? ` ${threads} thread${threads === '1' ? '' : 's'}` : ''}`;
+      const wasmThreads = backend === 'wasm-dp' ? ` data-parallel ${threads} threads (${threads} replicas x 1 ONNX Runtime thread)` : backend === 'wasm' ? ` ${threads} thread${threads === '1' ? '' : 's'}${threads === '1' ? '' : ` (1 TF.js thread, ONNX Runtime pool of ${threads})`}` : '';
+      const label = `${backend === 'wasm-dp' ? 'wasm' : backend}${backend === 'webgpu' ? ` [${gpuLabel}]` : ''}${wasmThreads}`;
       const fs = fovea.get(key) ?? [];
       report({ bench: 'training', metric: `${m.name} train, TF.js ${label}`, value: median(fs), unit: 'img/s', note: spread(fs, 1) });
       const ts = torch.get(key);

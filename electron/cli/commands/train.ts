@@ -1,6 +1,6 @@
 /**
  * `fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N]
- *  [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--threads N] [--planned] [--time-budget MINUTES] [--plan-only] [--resume RUN [--backend B]] [--from-run RUN] [--json]`
+ *  [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--threads N] [--data-parallel] [--planned] [--time-budget MINUTES] [--plan-only] [--resume RUN [--backend B]] [--from-run RUN] [--json]`
  * `--from-run RUN` starts from that finished run's best weights (a warm start: same classes, every
  * layer; other classes, a new head); weights that do not fit are refused before a run exists.
  * `--from-model DIR` does the same from a TF.js layers model folder (e.g. a Fovea TF.js export),
@@ -33,7 +33,7 @@ import { describeWarmStart, formatRunDuration, runDisplayName, runDurationSecond
 import { parseRunStartOptions, runRunsLabelCommand, runStartOptions } from './runs';
 
 export const trainHelp =
-  'fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N] [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--threads N] [--planned] [--time-budget MINUTES] [--plan-only] [--resume RUN] [--from-run RUN | --from-model TFJS_DIR|FILE.onnx|MODEL_NAME] [--name NAME] [--notes TEXT] [--learning-rate LR] [--patience EPOCHS (0: never stop early)] [--augment none|flip-h,flip-v,rotate=DEG,scale=S,intensity=I,translate=T,saturation=S,min-visible=V,multi-scale=M] [--label-smoothing E] [--mixup ALPHA] [--cutmix ALPHA] [--json]';
+  'fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N] [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--threads N] [--data-parallel] [--planned] [--time-budget MINUTES] [--plan-only] [--resume RUN] [--from-run RUN | --from-model TFJS_DIR|FILE.onnx|MODEL_NAME] [--name NAME] [--notes TEXT] [--learning-rate LR] [--patience EPOCHS (0: never stop early)] [--augment none|flip-h,flip-v,rotate=DEG,scale=S,intensity=I,translate=T,saturation=S,min-visible=V,multi-scale=M] [--label-smoothing E] [--mixup ALPHA] [--cutmix ALPHA] [--json]';
 export const trainOptions = {
   dataset: { type: 'string' },
   task: { type: 'string' },
@@ -45,6 +45,7 @@ export const trainOptions = {
   resume: { type: 'string' },
   seed: { type: 'string' },
   threads: { type: 'string' },
+  'data-parallel': { type: 'boolean' },
   'unlabeled-pixels': { type: 'string' },
   planned: { type: 'boolean' },
   'plan-only': { type: 'boolean' },
@@ -145,6 +146,8 @@ export async function runTrain(ctx: CliContext, _positionals: string[], values: 
     // it starts with (native-models/backends/threads.ts reads it there).
     const threads = positiveInt(values, 'threads', 1024);
     if (threads !== undefined) process.env['FOVEA_THREADS'] = String(threads);
+    // Data-parallel training on the CPU: the threads each train on a share of every batch (threads.ts).
+    if (values['data-parallel']) process.env['FOVEA_DATA_PARALLEL'] = '1';
     const resume = values['resume'] as string | undefined;
     if (resume) {
       const id = Number(resume);
