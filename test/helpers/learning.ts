@@ -113,8 +113,13 @@ async function importChecked(core: Core, datasetId: number, paths: string[], exp
   }
 }
 
-/** A library with one dataset of `name`, imported, labelled and split (see the header). */
-export async function buildLearningLibrary(name: LearningSetName): Promise<LearningLibrary> {
+/**
+ * A library with one dataset of `name`, imported, labelled and split (see the header).
+ * `pennfudanLabels: 'masks'` labels Penn-Fudan with its PedMasks instead, one mask per person of
+ * one class "pedestrian" (`fovea import-labels --instances pedestrian`): the objects copy-paste
+ * augmentation can cut out; the same images and splits.
+ */
+export async function buildLearningLibrary(name: LearningSetName, options: { pennfudanLabels?: 'boxes' | 'masks' } = {}): Promise<LearningLibrary> {
   const { core, cleanup } = tempCore();
   const t0 = performance.now();
   try {
@@ -126,7 +131,10 @@ export async function buildLearningLibrary(name: LearningSetName): Promise<Learn
       task = 'detection';
       const images = readdirSync(join(PENNFUDAN, 'PNGImages')).filter((n) => n.endsWith('.png'));
       await importChecked(core, ds.id, [join(PENNFUDAN, 'PNGImages')], images.length);
-      labels = await core.importLabels(ds.id, join(PENNFUDAN, 'Annotation'), 'voc', 'learning-test');
+      labels =
+        options.pennfudanLabels === 'masks'
+          ? await core.importLabels(ds.id, join(PENNFUDAN, 'PedMasks'), 'masks', 'learning-test', { maskMode: 'instance', instanceClass: 'pedestrian' })
+          : await core.importLabels(ds.id, join(PENNFUDAN, 'Annotation'), 'voc', 'learning-test');
       splitCounts = setSplits(core, ds.id, (_n, i) => (i % 5 === 2 ? 'test' : i % 10 === 4 ? 'val' : 'train'));
     } else if (name === 'drive') {
       task = 'segmentation';
