@@ -140,7 +140,7 @@ export function copyPasteProblem(task: string, copyPaste: number | null | undefi
 /** Why copy-paste cannot run on a dataset: no object has an outline to cut out. */
 export const COPY_PASTE_NEEDS_MASKS =
   'Copy-paste pastes objects cut out along their masks, and no detection object of this dataset has an instance mask or a polygon (boxes only). ' +
-  'Import masks (e.g. `fovea import-labels MASKS --format masks --instances CLASS`) or draw polygons, or set copy-paste to 0.';
+  'Import instance masks (fovea import-labels MASKS --format masks --instances CLASS) or draw polygons, or set copy-paste to 0.';
 
 /** A classification run's label smoothing, mixup and CutMix in words ("label smoothing 0.1 · mixup α 0.2"), or null when none is on. */
 export function describeRegularisation(config: { labelSmoothing?: number | undefined; mixup?: number | undefined; cutmix?: number | undefined }): string | null {
