@@ -8,6 +8,9 @@
  *   letterbox, a random flip (the run's flips), a random scale in [1 - s, 1 + s] (the run's scale
  *   jitter) and a random position (a shift of up to COPY_PASTE_SHIFT of the input side each way).
  *   No rotation, no photometric jitter on the source: its pixels are its normalised pixels.
+ *   Objects land inside the target image only: pasted pixels that fall on the letterbox padding
+ *   (or outside the target's crop) are left out, as if outside the input (a person floating on
+ *   the padding is a picture no test image shows).
  * - 1..n of the source's n masked objects are chosen (n uniform, then a random subset). Each
  *   object's pixels are those of its instance map (training-samples' rasterizeInstances),
  *   resampled nearest, like a segmentation mask; image pixels bilinear. Under the mask the
@@ -114,6 +117,21 @@ export function renderInstances(decoded: DecodedSample, t: SampleTransform): Uin
   return out;
 }
 
+/** Where a decoded sample's image lies in the input (1), as opposed to padding (0). */
+export function imageArea(decoded: Pick<DecodedSample, 'sourceWidth' | 'sourceHeight'>, t: SampleTransform): Uint8Array {
+  const S = t.inputSize;
+  const out = new Uint8Array(S * S);
+  const [ia, ib, ic, id, ie, iff] = t.inverse;
+  for (let v = 0; v < S; v++) {
+    for (let u = 0; u < S; u++) {
+      const px = ia * (u + 0.5) + ib * (v + 0.5) + ic;
+      const py = id * (u + 0.5) + ie * (v + 0.5) + iff;
+      if (px >= 0 && px < decoded.sourceWidth && py >= 0 && py < decoded.sourceHeight) out[v * S + u] = 1;
+    }
+  }
+  return out;
+}
+
 /** A target object before the paste: its box in input pixels, its crop visibility and its instance value (0: no mask). */
 export interface TargetObject {
   box: InputBox;
@@ -135,6 +153,8 @@ export interface PasteInput {
   /** The placed source image and its instance map, on the same grid. */
   sourceX: Float32Array;
   sourceInstances: Uint8Array;
+  /** Where the target image is (1) in the input, as opposed to padding (0); null: everywhere. Nothing is pasted outside it. */
+  canvas?: Uint8Array | null;
   /** Instance values of the source to paste, their classes and their whole areas in input pixels (for the visibility rule). */
   pasted: readonly { instance: number; classIndex: number; area: number }[];
   minVisibility: number;
@@ -147,10 +167,13 @@ export interface PasteInput {
 export function pasteObjects(input: PasteInput): { x: Float32Array; boxes: InputBox[]; pastedObjects: number } {
   const { size: S, channels: C, minVisibility } = input;
   const N = S * S;
+  const canvas = input.canvas ?? null;
+  // The source's instance at a pixel, where something may be pasted (0: none).
+  const sourceAt = (i: number): number => (canvas && !canvas[i] ? 0 : (input.sourceInstances[i] as number));
   // Pixels of each pasted instance inside the input, and their bounding boxes.
   const byInstance = new Map(input.pasted.map((p) => [p.instance, { ...p, pixels: 0, x0: S, y0: S, x1: -1, y1: -1 }]));
   for (let i = 0; i < N; i++) {
-    const e = byInstance.get(input.sourceInstances[i] as number);
+    const e = byInstance.get(sourceAt(i));
     if (!e) continue;
     const u = i % S;
     const v = (i - u) / S;
@@ -172,7 +195,7 @@ export function pasteObjects(input: PasteInput): { x: Float32Array; boxes: Input
   const x = input.x.slice();
   const covered = new Uint8Array(N);
   for (let i = 0; i < N; i++) {
-    if (!kept.has(input.sourceInstances[i] as number)) continue;
+    if (!kept.has(sourceAt(i))) continue;
     covered[i] = 1;
     for (let c = 0; c < C; c++) x[i * C + c] = input.sourceX[i * C + c] as number;
   }
@@ -259,6 +282,7 @@ export function applyCopyPaste(
     objects,
     instances: targetDecoded.instances ? renderInstances(targetDecoded, t) : null,
     ignore: transformBoxes(st.ignore ?? [], t),
+    canvas: imageArea(targetDecoded, t),
     sourceX,
     sourceInstances,
     pasted,

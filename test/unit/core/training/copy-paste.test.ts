@@ -14,9 +14,9 @@ import { AugmentSchema, copyPasteProblem, runRecipeProblem } from '../../../../e
 import { parseRunStartOptions } from '../../../../electron/cli/commands/runs';
 import { UsageError } from '../../../../electron/cli/cli-context';
 import { encodeMask } from '../../../../electron/core/labels/rle';
-import { pasteObjects, planCopyPaste, renderInstances, type InputBox } from '../../../../electron/core/training/copy-paste';
+import { imageArea, pasteObjects, planCopyPaste, renderInstances, type InputBox } from '../../../../electron/core/training/copy-paste';
 import { createLibraryBatchProvider } from '../../../../electron/core/training/library-batch-provider';
-import { decodeSample, renderSample, sampleTransform } from '../../../../electron/core/training/sample-loader';
+import { decodeSample, drawAugmentation, renderSample, sampleTransform } from '../../../../electron/core/training/sample-loader';
 import { collectSamples, maskReader } from '../../../../electron/core/training/training-samples';
 import { tempCore } from '../../../helpers/temp-library';
 import * as v from 'valibot';
@@ -92,6 +92,12 @@ test('the paste in input pixels: source pixels under the mask, its box added; co
   assert.equal(outside.pastedObjects, 0);
   assert.deepEqual(outside.boxes, []);
   assert.deepEqual([...outside.x], [...x]);
+
+  // Nothing lands outside the target image (its letterbox padding): rows 0-2 here are padding.
+  const canvas = new Uint8Array(S * S).fill(1).fill(0, 0, 3 * S);
+  const onImage = pasteObjects({ size: S, channels: 1, x, objects: [], instances: null, ignore: [], canvas, sourceX, sourceInstances, pasted: [{ instance: 2, classIndex: 1, area: 30 }], minVisibility: 0.4 });
+  assert.deepEqual(onImage.boxes, [[0, 3, 5, 3, 1]], 'the box of what was pasted: rows 3-5');
+  for (let i = 0; i < S * S; i++) assert.equal(onImage.x[i], sourceInstances[i] === 2 && i >= 3 * S ? sourceX[i] : Math.fround(0.1));
 });
 
 test('the plan: drawn with probability p from (seed, epoch, item, frame), never the image itself, a subset of the masked objects', () => {
@@ -197,7 +203,10 @@ test('the provider pastes another image\'s masked objects: their pixels are the 
       const src = await decodeSample(core.blobs, plan.source, decodeOptions);
       const ts = sampleTransform(src.sourceWidth, src.sourceHeight, 64, plan.draw);
       const placed = renderSample(src, ts).x;
-      const inst = renderInstances(src, ts);
+      // Pasted only where the target image is (not on its letterbox padding: 64 x 48 in 64 x 64).
+      const area = imageArea({ sourceWidth: 64, sourceHeight: 48 }, sampleTransform(64, 48, 64, drawAugmentation(c.augment, c.seed, 1, itemId, 0)));
+      const inst = renderInstances(src, ts).map((o, p) => (area[p] ? o : 0));
+      assert.ok(area.includes(0) && area.includes(1));
       const x = b.x.subarray(k * 64 * 64, (k + 1) * 64 * 64);
       const greys = new Map<number, number>();
       const srcIndex = pool.indexOf(plan.source);
