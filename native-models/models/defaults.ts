@@ -29,6 +29,16 @@
  *   Multi-scale training (augment.multiScale, `--augment multi-scale=0.25`) is off by default:
  *   on Penn-Fudan, 20 epochs at 128 px, seed 42, it lowered held-out AP@0.5 from 0.474 to 0.385
  *   (test/bench/detection-recipe.bench.ts); a short run learns the one scale it is scored at faster.
+ *   Copy-paste (augment.copyPaste, `--copy-paste P`; objects with masks or polygons only) is off by
+ *   default: it did not raise held-out AP@0.5 reliably. Penn-Fudan labelled with its PedMasks (one
+ *   class, one mask per person), 128 px, batch 4, wasm, 24 held-out images, seeds 42 / 7 / 13
+ *   (`npx tsx test/bench/detection-recipe.bench.ts EPOCHS 128 copy-paste=0.5 masks SEED`, on and
+ *   off interleaved on a shared 2-core machine at load 12-17): 20 epochs, off 0.532 / 0.388 / 0.415
+ *   (mean 0.445), p 0.5 0.648 / 0.490 / 0.384 (mean 0.507); 40 epochs, off 0.720 / 0.577 / 0.488
+ *   (mean 0.595), p 0.5 0.669 / 0.517 / 0.537 (mean 0.574). It helps a short run and costs a longer
+ *   one (2 of 3 seeds lower at 40 epochs), and the seeds spread more (0.39-0.72) than it moves AP.
+ *   (Pasting onto the letterbox padding as well, before objects were kept inside the image: 20
+ *   epochs 0.501 / 0.254 / 0.361, mean 0.372.)
  * - Early stopping on the validation loss: patience 5 epochs, 10 for detection (the CenterNet
  *   heatmap loss plateaus for several epochs while box quality still improves; with 5 the
  *   Penn-Fudan learning run stopped while its AP was still rising).
