@@ -163,6 +163,8 @@ export class TrainingState {
       this.available = [];
       this.redrawResult = null;
       this.redrawError = null;
+      // A refused start spoke of the former dataset or task (e.g. copy-paste without masks).
+      this.error = null;
     }
     const seq = ++this.#planSeq;
     if (this.classProblem) {
