@@ -44,7 +44,7 @@ test('the detection row: copy-paste checked, refused without masks, and reaching
   await page.getByTestId('train-plan').waitFor({ timeout: 30_000 });
   const row = page.getByTestId('train-detection-augment');
   await row.waitFor();
-  assert.equal(await page.getByTestId('train-aug-copy-paste').getAttribute('placeholder'), '0 (off)');
+  assert.equal(await page.getByTestId('train-aug-copy-paste').getAttribute('placeholder'), '0.25', 'the default');
 
   // Only detection has the row.
   await page.getByTestId('train-task').selectOption('classification');

@@ -298,3 +298,18 @@ test('the option is checked: range and task in the contract and the provider; a 
   await assert.rejects(boxes.core.training.train(boxes.ds.id, 'detection', { epochs: 1, inputSize: 32, backend: 'wasm', augment: { copyPaste: 0.5 } }), /no detection object of this dataset has an instance mask/);
   assert.equal(boxes.core.runs.list().length, runsBefore, 'no run was created');
 });
+
+test('on by default for detection: a dataset with masks trains with it; a dataset of boxes only trains without it and says so', { timeout: 60_000 }, async (t) => {
+  const masks = await library(t);
+  const boxes = await library(t, false);
+  const quick = { epochs: 1, inputSize: 32, batchSize: 2, backend: 'wasm' as const, earlyStoppingPatience: 0 };
+  const warnings: string[][] = [];
+  const on = await masks.core.training.train(masks.ds.id, 'detection', quick, { onStart: (s) => warnings.push(s.warnings) });
+  assert.equal(on.outcome.status, 'done', JSON.stringify(on.outcome.error));
+  assert.equal(masks.core.runs.get(on.runId).config.augment.copyPaste, 0.25);
+  assert.ok(!(warnings[0] ?? []).some((w) => /Copy-paste/.test(w)));
+  const off = await boxes.core.training.train(boxes.ds.id, 'detection', quick, { onStart: (s) => warnings.push(s.warnings) });
+  assert.equal(off.outcome.status, 'done', JSON.stringify(off.outcome.error));
+  assert.equal(boxes.core.runs.get(off.runId).config.augment.copyPaste, 0);
+  assert.ok((warnings[1] ?? []).includes('Copy-paste is off for this run: no training image has an object with an instance mask or a polygon to paste.'), JSON.stringify(warnings[1]));
+});
