@@ -46,6 +46,14 @@ export interface AugmentConfig {
    * validation, evaluation and prediction stay at inputSize (0 or absent: every batch at inputSize).
    */
   multiScale?: number;
+  /**
+   * Detection: Simple Copy-Paste (Ghiasi et al. 2021), the probability in [0, 1] that a training
+   * image gets objects of another training image pasted onto it (0 or absent: off). Only objects
+   * with an instance mask or polygon are pasted; a run asking for it on a dataset without any is
+   * refused before training; the detection default (0.25) is turned off there with a warning
+   * (core/training/copy-paste.ts, native-models/models/defaults.ts).
+   */
+  copyPaste?: number;
 }
 
 export interface TrainConfig {

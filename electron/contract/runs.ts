@@ -66,6 +66,8 @@ export const AugmentSchema = v.strictObject({
   saturation: v.optional(v.pipe(v.number(), v.minValue(0, 'Saturation jitter is 0 to 1.'), v.maxValue(1, 'Saturation jitter is 0 to 1.'))),
   minBoxVisibility: v.optional(v.pipe(v.number(), v.minValue(0, 'Box visibility is 0 to 1.'), v.maxValue(1, 'Box visibility is 0 to 1.'))),
   multiScale: v.optional(v.pipe(v.number(), v.minValue(0, 'Multi-scale is 0 to 0.5 of the input size.'), v.maxValue(0.5, 'Multi-scale is 0 to 0.5 of the input size.'))),
+  /** Detection: copy-paste probability per training image (0: off). */
+  copyPaste: v.optional(v.pipe(v.number('Copy-paste is a probability from 0 (off) to 1.'), v.check((x) => Number.isFinite(x) && x >= 0 && x <= 1, 'Copy-paste is a probability from 0 (off) to 1.'))),
 });
 
 /**
@@ -128,6 +130,22 @@ export function regularisationProblem(task: string, choices: { labelSmoothing?: 
   if (task !== 'classification' && on.length > 0) return `Label smoothing, mixup and CutMix apply to classification runs only (a ${task} run was asked for).`;
   return null;
 }
+
+/**
+ * What is wrong with a copy-paste probability for a task, or null: 'training.start' refuses it with
+ * the same message (and, for detection, a dataset without any object mask or polygon), and a form can say it first.
+ */
+export function copyPasteProblem(task: string, copyPaste: number | null | undefined): string | null {
+  if (copyPaste === null || copyPaste === undefined) return null;
+  if (!(Number.isFinite(copyPaste) && copyPaste >= 0 && copyPaste <= 1)) return 'Copy-paste is a probability from 0 (off) to 1.';
+  if (copyPaste > 0 && task !== 'detection') return `Copy-paste augmentation applies to detection runs only (a ${task} run was asked for).`;
+  return null;
+}
+
+/** Why copy-paste cannot run on a dataset: no object has an outline to cut out. */
+export const COPY_PASTE_NEEDS_MASKS =
+  'Copy-paste pastes objects cut out along their masks, and no detection object of this dataset has an instance mask or a polygon (boxes only). ' +
+  'Import instance masks (fovea import-labels MASKS --format masks --instances CLASS) or draw polygons, or set copy-paste to 0.';
 
 /** A classification run's label smoothing, mixup and CutMix in words ("label smoothing 0.1 · mixup α 0.2"), or null when none is on. */
 export function describeRegularisation(config: { labelSmoothing?: number | undefined; mixup?: number | undefined; cutmix?: number | undefined }): string | null {

@@ -41,7 +41,7 @@ import { volumeHandlers } from './volume/volume-requests';
 import { VolumeService } from './volume/volume-service';
 import type { PolicyLoadResult } from './policy/policy';
 import { DEFAULT_FRACTIONS, labelStratifier, SplitService } from './training/splits';
-import { checkRegularisation, collectForClasses, TrainingService, type RunSnapshot, type TrainCallbacks } from './training/training-service';
+import { checkCopyPaste, checkRegularisation, collectForClasses, TrainingService, type RunSnapshot, type TrainCallbacks } from './training/training-service';
 import { exportReport } from './report/report-export';
 import { compareRuns } from './training/run-compare';
 import { runDurationSeconds } from '../contract/runs';
@@ -270,6 +270,7 @@ export class Core implements CoreParts {
         // A bad class choice, regularisation or a warm start that does not fit is the request's answer (VALIDATION), not a failed job.
         collectForClasses(this.db, datasetId, task, classNames);
         checkRegularisation(task, { labelSmoothing, mixup, cutmix });
+        checkCopyPaste(this.db, datasetId, task, { augment, classNames });
         const request = { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, earlyStoppingPatience, recipe, timeBudgetSeconds, warmStartRunId, warmStartModelName: warmStartModel, labelSmoothing, mixup, cutmix };
         await this.training.checkWarmStartRequest(datasetId, task, request);
         return this.startTrainingJob(datasetId, (cb) => this.training.train(datasetId, task, request, cb));

@@ -113,12 +113,16 @@ async function importChecked(core: Core, datasetId: number, paths: string[], exp
   }
 }
 
-/** How issue 13's target bench labels two of the sets (learning-targets.bench.ts); the CI tests keep the defaults. */
+/** How a library is labelled, where a bench needs other labels than the CI tests' defaults. */
 export interface LearningLibraryOptions {
   /** DRIVE: its field-of-view masks imported as DontCare regions, so Fovea's own evaluation scores inside the field of view only. */
   fovAsDontCare?: boolean;
-  /** Penn-Fudan: PASpersonWalking and PASpersonStanding merged into one class, pedestrian. */
-  onePedestrianClass?: boolean;
+  /**
+   * Penn-Fudan: 'masks' labels it with its PedMasks instead, one mask per person of one class
+   * "pedestrian" (`fovea import-labels --instances pedestrian`): the objects copy-paste augmentation
+   * can cut out; the same images and splits.
+   */
+  pennfudanLabels?: 'boxes' | 'masks';
 }
 
 /** A library with one dataset of `name`, imported, labelled and split (see the header). */
@@ -134,7 +138,10 @@ export async function buildLearningLibrary(name: LearningSetName, options: Learn
       task = 'detection';
       const images = readdirSync(join(PENNFUDAN, 'PNGImages')).filter((n) => n.endsWith('.png'));
       await importChecked(core, ds.id, [join(PENNFUDAN, 'PNGImages')], images.length);
-      labels = await core.importLabels(ds.id, join(PENNFUDAN, 'Annotation'), 'voc', 'learning-test', options.onePedestrianClass ? { renameClasses: { PASpersonWalking: 'pedestrian', PASpersonStanding: 'pedestrian' } } : {});
+      labels =
+        options.pennfudanLabels === 'masks'
+          ? await core.importLabels(ds.id, join(PENNFUDAN, 'PedMasks'), 'masks', 'learning-test', { maskMode: 'instance', instanceClass: 'pedestrian' })
+          : await core.importLabels(ds.id, join(PENNFUDAN, 'Annotation'), 'voc', 'learning-test');
       splitCounts = setSplits(core, ds.id, (_n, i) => (i % 5 === 2 ? 'test' : i % 10 === 4 ? 'val' : 'train'));
     } else if (name === 'drive') {
       task = 'segmentation';

@@ -25,6 +25,7 @@ export const runStartOptions = {
   'label-smoothing': { type: 'string' },
   mixup: { type: 'string' },
   cutmix: { type: 'string' },
+  'copy-paste': { type: 'string' },
 } as const;
 
 function check<T>(schema: v.GenericSchema<unknown, T>, value: unknown, flag: string): T {
@@ -36,20 +37,21 @@ function check<T>(schema: v.GenericSchema<unknown, T>, value: unknown, flag: str
 /**
  * `--augment none` or a comma list: flip-h, flip-v, no-flip-h, no-flip-v, rotate=DEG, scale=S,
  * intensity=I, translate=T, saturation=S, min-visible=V (detection boxes less visible become ignored),
- * multi-scale=M (detection: each training batch's side within inputSize (1 ± M)). What is not named keeps the task's default.
+ * multi-scale=M (detection: each training batch's side within inputSize (1 ± M)), copy-paste=P (detection: the
+ * probability of pasting another image's masked objects, as `--copy-paste P`). What is not named keeps the task's default.
  */
 export function parseAugment(value: unknown): Partial<AugmentConfig> | undefined {
   if (value === undefined) return undefined;
   const text = String(value).trim();
-  if (text === 'none') return check(AugmentSchema, { flipHorizontal: false, flipVertical: false, rotateDegrees: 0, scale: 0, intensity: 0, translate: 0, saturation: 0, minBoxVisibility: 0, multiScale: 0 }, '--augment');
+  if (text === 'none') return check(AugmentSchema, { flipHorizontal: false, flipVertical: false, rotateDegrees: 0, scale: 0, intensity: 0, translate: 0, saturation: 0, minBoxVisibility: 0, multiScale: 0, copyPaste: 0 }, '--augment');
   const out: Record<string, unknown> = {};
   for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
     const [key, raw] = part.split('=') as [string, string | undefined];
     if (key === 'flip-h' || key === 'no-flip-h') out['flipHorizontal'] = key === 'flip-h';
     else if (key === 'flip-v' || key === 'no-flip-v') out['flipVertical'] = key === 'flip-v';
-    else if ((key === 'rotate' || key === 'scale' || key === 'intensity' || key === 'translate' || key === 'saturation' || key === 'min-visible' || key === 'multi-scale') && raw !== undefined && raw.trim() !== '' && Number.isFinite(Number(raw))) {
-      out[key === 'rotate' ? 'rotateDegrees' : key === 'min-visible' ? 'minBoxVisibility' : key === 'multi-scale' ? 'multiScale' : key] = Number(raw);
-    } else throw new UsageError(`--augment: "${part}" is not one of none, flip-h, flip-v, no-flip-h, no-flip-v, rotate=DEG, scale=S, intensity=I, translate=T, saturation=S, min-visible=V, multi-scale=M`);
+    else if ((key === 'rotate' || key === 'scale' || key === 'intensity' || key === 'translate' || key === 'saturation' || key === 'min-visible' || key === 'multi-scale' || key === 'copy-paste') && raw !== undefined && raw.trim() !== '' && Number.isFinite(Number(raw))) {
+      out[key === 'rotate' ? 'rotateDegrees' : key === 'min-visible' ? 'minBoxVisibility' : key === 'multi-scale' ? 'multiScale' : key === 'copy-paste' ? 'copyPaste' : key] = Number(raw);
+    } else throw new UsageError(`--augment: "${part}" is not one of none, flip-h, flip-v, no-flip-h, no-flip-v, rotate=DEG, scale=S, intensity=I, translate=T, saturation=S, min-visible=V, multi-scale=M, copy-paste=P`);
   }
   return check(AugmentSchema, out, '--augment');
 }
@@ -59,7 +61,11 @@ export function parseRunStartOptions(values: Record<string, unknown>): { name?: 
   const lr = values['learning-rate'];
   const fromRun = values['from-run'];
   const patience = values['patience'];
-  const augment = parseAugment(values['augment']);
+  const cp = values['copy-paste'];
+  const parsed = parseAugment(values['augment']);
+  // `--copy-paste P`: augment.copyPaste, checked by the same schema (and against `--augment copy-paste=` if both are given).
+  if (cp !== undefined && parsed?.copyPaste !== undefined && parsed.copyPaste !== Number(cp)) throw new UsageError('--copy-paste and --augment copy-paste= disagree: give one of them');
+  const augment = cp !== undefined ? check(AugmentSchema, { ...parsed, copyPaste: String(cp).trim() === '' ? NaN : Number(cp) }, '--copy-paste') : parsed;
   return {
     ...(values['name'] !== undefined ? { name: check(RunNameSchema, values['name'], '--name') } : {}),
     ...(values['notes'] !== undefined ? { notes: check(RunNotesSchema, values['notes'], '--notes') } : {}),

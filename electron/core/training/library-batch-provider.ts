@@ -20,6 +20,9 @@
  * every epoch from (seed, epoch); val and test batches are in fixed order
  * (item id, frame). Train samples are augmented per (seed, epoch, item,
  * frame); val and test never are. The last batch of an epoch may be short.
+ * Detection copy-paste (augment.copyPaste, copy-paste.ts): a train image may get objects of
+ * another train image pasted; the decoded samples then also hold their objects' instance maps
+ * (1 byte per stored pixel), and only then.
  *
  * A sample that cannot be decoded (file gone, decoder error) is left out of
  * its batch and listed in `stats().failures`; a batch with no sample left
@@ -33,6 +36,7 @@ import { rleArea } from '../labels/rle';
 import { createRandom } from '../samples/seeded-random';
 import type { Db } from '../store/library-db';
 import { multiScaleSides, trainBatchSide } from './multi-scale';
+import { applyCopyPaste, pasteableObjects, planCopyPaste } from './copy-paste';
 import { choosePatchOrigin, patchTransform } from './patches';
 import { assembleSample, decodeSample, type BlobReader, type DecodedSample, type LoadOptions } from './sample-loader';
 import { IGNORE_INDEX, maskReader, type Sample } from './training-samples';
@@ -77,6 +81,8 @@ export interface ProviderStats {
   failures: { itemId: number; frameIndex: number; message: string }[];
   /** Segmentation masks that changed since the samples were collected (left out). */
   missingMasks: number;
+  /** Copy-paste: train samples whose objects can be pasted, and training images that got a paste so far. */
+  copyPaste: { sources: number; pastedImages: number };
 }
 
 export interface LibraryBatchProvider extends BatchProvider {
@@ -223,10 +229,12 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
     !((aug.translate ?? 0) >= 0 && (aug.translate ?? 0) <= 0.5) ||
     !((aug.saturation ?? 0) >= 0 && (aug.saturation ?? 0) <= 1) ||
     !((aug.minBoxVisibility ?? 0) >= 0 && (aug.minBoxVisibility ?? 0) <= 1) ||
-    !((aug.multiScale ?? 0) >= 0 && (aug.multiScale ?? 0) <= 0.5)
+    !((aug.multiScale ?? 0) >= 0 && (aug.multiScale ?? 0) <= 0.5) ||
+    !((aug.copyPaste ?? 0) >= 0 && (aug.copyPaste ?? 0) <= 1)
   ) {
-    throw new FoveaException('VALIDATION', 'Augmentation needs scale in [0, 1), intensity in [0, 1], rotation in [0, 180] degrees, translate in [0, 0.5], saturation in [0, 1], box visibility in [0, 1] and multi-scale in [0, 0.5].');
+    throw new FoveaException('VALIDATION', 'Augmentation needs scale in [0, 1), intensity in [0, 1], rotation in [0, 180] degrees, translate in [0, 0.5], saturation in [0, 1], box visibility in [0, 1], multi-scale in [0, 0.5] and copy-paste in [0, 1].');
   }
+  if ((aug.copyPaste ?? 0) > 0 && config.task !== 'detection') throw new FoveaException('VALIDATION', `Copy-paste augmentation applies to detection runs only (a ${config.task} run was asked for).`);
   const K = config.classNames.length;
   for (const s of options.samples) {
     if (s.target.task !== config.task) throw new FoveaException('VALIDATION', `Item ${s.itemId} is a ${s.target.task} sample; the run trains ${config.task}.`);
@@ -267,6 +275,11 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
     }
   }
 
+  // Copy-paste (detection): the train samples whose objects can be pasted, and where each sits among them.
+  const copyPaste = config.task === 'detection' && (aug.copyPaste ?? 0) > 0;
+  const pastePool = copyPaste ? bySplit.train.filter((s) => pasteableObjects(s).length > 0) : [];
+  const poolIndex = new Map(pastePool.map((s, i) => [sampleKey(s), i]));
+  let pastes = 0;
   const readMask = deps.db ? maskReader(deps.db) : undefined;
   const cache = new DecodedCache(budget);
   const inFlight = new Map<string, Promise<DecodedSample>>();
@@ -286,6 +299,8 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
     ...(patch ? {} : { inputSize: Math.max(...multiScaleSides(config)) }),
     ...(readMask ? { readMask } : {}),
     ...(config.unlabeledPixels ? { unlabeledPixels: config.unlabeledPixels } : {}),
+    // Copy-paste: decoded samples keep their objects' instance maps (only then: memory stays as is otherwise).
+    ...(pastePool.length > 0 ? { instanceMasks: true } : {}),
   };
 
   const count = (split: SplitName): number => Math.ceil(bySplit[split].length / config.batchSize);
@@ -363,7 +378,18 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
                   },
                 }
               : loadOptions;
-          results[i] = assembleSample(s, d, placed);
+          const assembled = assembleSample(s, d, placed);
+          const plan = split === 'train' && pastePool.length > 0 ? planCopyPaste(config.augment, config.seed, epoch, s, pastePool, poolIndex.get(sampleKey(s)) ?? -1) : null;
+          let pasted: ReturnType<typeof applyCopyPaste> | null = null;
+          if (plan) {
+            try {
+              pasted = applyCopyPaste(s, d, assembled, plan, await decoded(plan.source), config.augment.minBoxVisibility ?? 0);
+              if (pasted.pastedObjects > 0) pastes++;
+            } catch {
+              // The source could not be read: this image trains without a paste (the source's own batch lists the failure).
+            }
+          }
+          results[i] = pasted ?? assembled;
         } catch (e) {
           const key = sampleKey(s);
           if (!failed.has(key)) {
@@ -473,6 +499,7 @@ export function createLibraryBatchProvider(deps: TrainingDataDeps, options: Libr
         prefetchedBytes,
         failures: failures.slice(),
         missingMasks,
+        copyPaste: { sources: pastePool.length, pastedImages: pastes },
       };
     },
     dispose() {

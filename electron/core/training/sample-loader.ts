@@ -73,7 +73,7 @@ import { decodeFrame, modalityValues, parseDicom, readImageInfo, toDisplay } fro
 import type { DicomImageInfo } from '../dicom';
 import type { CocoRle } from '../labels/label-types';
 import { createRandom } from '../samples/seeded-random';
-import { IGNORE_INDEX, rasterizeSegmentation, type Sample, type SampleSource, type SliceRef } from './training-samples';
+import { IGNORE_INDEX, rasterizeInstances, rasterizeSegmentation, type Sample, type SampleSource, type SliceRef } from './training-samples';
 
 export type Normalization = TrainConfig['normalization'];
 
@@ -101,7 +101,12 @@ export interface DecodedSample {
   classMap: Uint8Array | null;
   /** Segmentation masks that could not be read (changed since the samples were collected). */
   missingMasks: number[];
-  /** Bytes held by image and class map. */
+  /**
+   * Detection with copy-paste (DecodeOptions.instanceMasks): the objects' instance map (value box
+   * index + 1, 0 none; training-samples' rasterizeInstances) on the same grid as `image`; else absent.
+   */
+  instances?: Uint8Array;
+  /** Bytes held by image, class map and instance map. */
   bytes: number;
   /** Values are z-scores (not in [0, 1]): intensity augmentation does not clamp. */
   unbounded?: boolean;
@@ -162,6 +167,8 @@ export interface DecodeOptions {
   readMask?: (annotationId: number, version: number) => CocoRle | null;
   /** Segmentation: pixels no label covers are background (default) or ignored (255). */
   unlabeledPixels?: 'background' | 'ignore';
+  /** Detection: rasterise the objects' masks and polygons into DecodedSample.instances (copy-paste). */
+  instanceMasks?: boolean;
 }
 
 // ---------------------------------------------------------------- decoding
@@ -443,6 +450,12 @@ export async function decodeSample(blobs: BlobReader, sample: Sample, options: D
     classMap = reduceClassMap(r.classMap, full.width, full.height, f);
     missingMasks = r.missing;
   }
+  let instances: Uint8Array | undefined;
+  if (options.instanceMasks && sample.target.task === 'detection' && sample.target.masks) {
+    const r = rasterizeInstances(sample.target.masks, full.height, full.width, options.readMask ?? (() => null));
+    instances = reduceClassMap(r.instances, full.width, full.height, f);
+    missingMasks = r.missing;
+  }
   return {
     image,
     reduction: f,
@@ -450,7 +463,8 @@ export async function decodeSample(blobs: BlobReader, sample: Sample, options: D
     sourceHeight: full.height,
     classMap,
     missingMasks,
-    bytes: image.data.byteLength + (classMap?.byteLength ?? 0),
+    ...(instances ? { instances } : {}),
+    bytes: image.data.byteLength + (classMap?.byteLength ?? 0) + (instances?.byteLength ?? 0),
     ...(options.normalization.kind === 'zscore' ? { unbounded: true } : {}),
     ...(sample.neighbours && image.channels === 3 ? { stacked: true } : {}),
   };
@@ -459,7 +473,7 @@ export async function decodeSample(blobs: BlobReader, sample: Sample, options: D
 // ------------------------------------------------------------ geometry
 
 /** The class index of a region to ignore among detection target boxes (the detector's IGNORE_REGION). */
-const IGNORE_BOX = -1;
+export const IGNORE_BOX = -1;
 
 /** The augmentation of one sample in one epoch (see the header for the draw order). */
 export function drawAugmentation(augment: AugmentConfig, seed: number, epoch: number, itemId: number, frameIndex: number): AugmentDraw {
@@ -532,29 +546,44 @@ export function transformBoxes(
   minVisibility = 0,
 ): [number, number, number, number, number][] {
   const out: [number, number, number, number, number][] = [];
-  const S = t.inputSize;
   for (const b of boxes) {
-    const corners = [
-      applyAffine(t.forward, b.x, b.y),
-      applyAffine(t.forward, b.x + b.width, b.y),
-      applyAffine(t.forward, b.x, b.y + b.height),
-      applyAffine(t.forward, b.x + b.width, b.y + b.height),
-    ];
-    const xs = corners.map((p) => p[0]);
-    const ys = corners.map((p) => p[1]);
-    const fx0 = Math.min(...xs);
-    const fy0 = Math.min(...ys);
-    const fx1 = Math.max(...xs);
-    const fy1 = Math.max(...ys);
-    const x0 = Math.max(0, fx0);
-    const y0 = Math.max(0, fy0);
-    const x1 = Math.min(S, fx1);
-    const y1 = Math.min(S, fy1);
-    if (!(x1 - x0 >= 1 && y1 - y0 >= 1)) continue;
-    const visible = ((x1 - x0) * (y1 - y0)) / Math.max(1e-9, (fx1 - fx0) * (fy1 - fy0));
-    out.push([x0, y0, x1 - x0, y1 - y0, b.classIndex >= 0 && visible < minVisibility ? IGNORE_BOX : b.classIndex]);
+    const placed = transformBox(b, t);
+    if (!placed) continue;
+    const { box, visible } = placed;
+    out.push([box[0], box[1], box[2], box[3], b.classIndex >= 0 && visible < minVisibility ? IGNORE_BOX : b.classIndex]);
   }
   return out;
+}
+
+/**
+ * One box (image pixels) into input pixels, clipped to the input: [x, y, width, height, classIndex]
+ * and the fraction of its transformed area left inside; null when less than 1 px of width or
+ * height is left.
+ */
+export function transformBox(
+  b: { x: number; y: number; width: number; height: number; classIndex: number },
+  t: SampleTransform,
+): { box: [number, number, number, number, number]; visible: number } | null {
+  const S = t.inputSize;
+  const corners = [
+    applyAffine(t.forward, b.x, b.y),
+    applyAffine(t.forward, b.x + b.width, b.y),
+    applyAffine(t.forward, b.x, b.y + b.height),
+    applyAffine(t.forward, b.x + b.width, b.y + b.height),
+  ];
+  const xs = corners.map((p) => p[0]);
+  const ys = corners.map((p) => p[1]);
+  const fx0 = Math.min(...xs);
+  const fy0 = Math.min(...ys);
+  const fx1 = Math.max(...xs);
+  const fy1 = Math.max(...ys);
+  const x0 = Math.max(0, fx0);
+  const y0 = Math.max(0, fy0);
+  const x1 = Math.min(S, fx1);
+  const y1 = Math.min(S, fy1);
+  if (!(x1 - x0 >= 1 && y1 - y0 >= 1)) return null;
+  const visible = ((x1 - x0) * (y1 - y0)) / Math.max(1e-9, (fx1 - fx0) * (fy1 - fy0));
+  return { box: [x0, y0, x1 - x0, y1 - y0, b.classIndex], visible };
 }
 
 /**

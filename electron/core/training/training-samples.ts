@@ -90,10 +90,19 @@ export type SegmentationShape =
   /** Pixels read when the image is loaded (see `maskReader`). */
   | { kind: 'mask'; annotationId: number; version: number; classIndex: number };
 
+/**
+ * Detection, copy-paste on: the outline of one object, read when its image is loaded (a mask by
+ * id and version, see `maskReader`; a polygon's points in image pixels).
+ */
+export type ObjectMask = { kind: 'mask'; annotationId: number; version: number } | { kind: 'polygon'; points: [number, number][] };
+
 export type SampleTarget =
   | { task: 'classification'; classIndices: number[] }
-  /** `ignore`: regions to ignore (void / DontCare classes, crowd regions), classIndex -1: no object, no loss there. */
-  | { task: 'detection'; boxes: SampleBox[]; ignore?: SampleBox[] }
+  /**
+   * `ignore`: regions to ignore (void / DontCare classes, crowd regions), classIndex -1: no object, no loss there.
+   * `masks` (only when collected with `objectMasks`): per box, its object's outline, or null for a plain box.
+   */
+  | { task: 'detection'; boxes: SampleBox[]; ignore?: SampleBox[]; masks?: (ObjectMask | null)[] }
   | { task: 'segmentation'; shapes: SegmentationShape[] };
 
 export interface Sample extends SampleSource {
@@ -116,6 +125,11 @@ export interface CollectSamplesOptions {
   channels?: 1 | 3;
   /** Only these items (default: the whole dataset). */
   itemIds?: readonly number[];
+  /**
+   * Detection: keep each box's mask reference or polygon points (`target.masks`) for copy-paste.
+   * Off by default, so that samples hold no outline when nothing pastes objects.
+   */
+  objectMasks?: boolean;
 }
 
 export interface ExcludedCounts {
@@ -337,8 +351,10 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
           excluded.badGeometry++;
           continue;
         }
-        if (task === 'detection') u.box = bounds;
-        else u.polygon = pts;
+        if (task === 'detection') {
+          u.box = bounds;
+          if (options.objectMasks) u.polygon = pts;
+        } else u.polygon = pts;
       } else {
         const rle = rleOfGeometry(g);
         if (!rle || rle.size[0] !== item.rows || rle.size[1] !== item.columns) {
@@ -350,8 +366,10 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
           excluded.badGeometry++;
           continue;
         }
-        if (task === 'detection') u.box = { x, y, width: w, height: h };
-        else u.mask = true;
+        if (task === 'detection') {
+          u.box = { x, y, width: w, height: h };
+          if (options.objectMasks) u.mask = true;
+        } else u.mask = true;
       }
     }
     push(perItem, a.item_id, u);
@@ -429,7 +447,15 @@ export function collectSamples(db: Db, datasetId: number, task: TaskKind, option
       target = { task, classIndices: [...new Set(used.map((u) => indexOf(u.classId)))].sort((a, b) => a - b) };
     } else if (task === 'detection') {
       const ignore = (ignoreRegions.get(item.id) ?? []).filter((r) => r.frame === null || r.frame === frame).map((r) => r.box);
-      target = { task, boxes: used.map((u) => ({ ...(u.box as NonNullable<Usable['box']>), classIndex: indexOf(u.classId) })), ...(ignore.length ? { ignore } : {}) };
+      const masks = options.objectMasks
+        ? used.map((u): ObjectMask | null => (u.polygon ? { kind: 'polygon', points: u.polygon } : u.mask ? { kind: 'mask', annotationId: u.id, version: u.version } : null))
+        : null;
+      target = {
+        task,
+        boxes: used.map((u) => ({ ...(u.box as NonNullable<Usable['box']>), classIndex: indexOf(u.classId) })),
+        ...(ignore.length ? { ignore } : {}),
+        ...(masks && masks.some((m) => m !== null) ? { masks } : {}),
+      };
     } else {
       target = {
         task,
@@ -537,4 +563,32 @@ export function rasterizeSegmentation(
     for (let i = 0; i < m.length; i++) if (m[i]) out[i] = s.classIndex;
   }
   return { classMap: out, missing };
+}
+
+/**
+ * Detection with copy-paste: the row-major [height, width] instance map of a sample's objects,
+ * value i + 1 where box i's mask or polygon is (0: none; later boxes win where outlines overlap;
+ * boxes past the 254th are left out: 255 is "outside" once resampled). `missing`: masks that
+ * could not be read (changed since collection); their objects are never pasted.
+ */
+export function rasterizeInstances(
+  masks: readonly (ObjectMask | null)[],
+  height: number,
+  width: number,
+  readMask: (annotationId: number, version: number) => CocoRle | null,
+): { instances: Uint8Array; missing: number[] } {
+  const out = new Uint8Array(height * width);
+  const missing: number[] = [];
+  for (let i = 0; i < Math.min(masks.length, 254); i++) {
+    const m = masks[i];
+    if (!m) continue;
+    const rle = m.kind === 'polygon' ? polygonToRle(m.points, height, width) : readMask(m.annotationId, m.version);
+    if (!rle || rle.size[0] !== height || rle.size[1] !== width) {
+      if (m.kind === 'mask') missing.push(m.annotationId);
+      continue;
+    }
+    const bits = decodeRle(rle);
+    for (let p = 0; p < bits.length; p++) if (bits[p]) out[p] = i + 1;
+  }
+  return { instances: out, missing };
 }

@@ -15,11 +15,12 @@ import * as v from 'valibot';
 import { MANIFEST_FILE, ModelManifestSchema } from '../../contract/assist';
 import { isFoveaCard } from '../assist/model-layouts';
 import type { VerifiedModel } from '../assist/model-registry';
-import { regularisationProblem } from '../../contract/runs';
+import { COPY_PASTE_NEEDS_MASKS, copyPasteProblem, regularisationProblem } from '../../contract/runs';
 import type { AuditLog } from '../store/audit-log';
 import type { BlobStore } from '../store/blob-store';
 import type { Db } from '../store/library-db';
 import type { RunStore } from '../store/run-store';
+import { pasteableObjects } from './copy-paste';
 import { createLibraryBatchProvider } from './library-batch-provider';
 import { measureDatasetFacts } from './recipe-facts';
 import { StartPhases, type StartPhase } from './start-phases';
@@ -116,8 +117,8 @@ export interface ClassSelection {
  * the order asked for. Labels of the other classes are left out and counted
  * (`excluded.unknownClass`, with a warning); images left without a label are left out.
  */
-export function collectForClasses(db: Db, datasetId: number, task: TaskKind, classNames?: readonly string[]): ClassSelection {
-  const all = collectSamples(db, datasetId, task);
+export function collectForClasses(db: Db, datasetId: number, task: TaskKind, classNames?: readonly string[], options: { objectMasks?: boolean } = {}): ClassSelection {
+  const all = collectSamples(db, datasetId, task, options.objectMasks ? { objectMasks: true } : {});
   const available = task === 'segmentation' ? all.classNames.slice(1) : all.classNames;
   const minClasses = minClassesFor(task, all.multiLabel);
   if (classNames === undefined) return { collected: all, available, minClasses };
@@ -148,7 +149,21 @@ export function collectForClasses(db: Db, datasetId: number, task: TaskKind, cla
   }
   const chosen = available.filter((n) => seen.has(n));
   if (chosen.length === available.length) return { collected: all, available, minClasses };
-  return { collected: collectSamples(db, datasetId, task, { classNames: chosen }), available, minClasses };
+  return { collected: collectSamples(db, datasetId, task, { classNames: chosen, ...(options.objectMasks ? { objectMasks: true } : {}) }), available, minClasses };
+}
+
+/**
+ * Copy-paste asked for (augment.copyPaste > 0): detection only, in [0, 1], and on a dataset with
+ * at least one object (of the chosen classes) that has an instance mask or a polygon: VALIDATION
+ * with the contract's message otherwise, before anything starts. (Training checks the train split again.)
+ */
+export function checkCopyPaste(db: Db, datasetId: number, task: TaskKind, request: { augment?: Partial<AugmentConfig> | undefined; classNames?: readonly string[] | undefined }): void {
+  const p = request.augment?.copyPaste;
+  const problem = copyPasteProblem(task, p);
+  if (problem) throw new FoveaException('VALIDATION', problem);
+  if (!((p ?? 0) > 0)) return;
+  const { collected } = collectForClasses(db, datasetId, task, request.classNames, { objectMasks: true });
+  if (!collected.samples.some((s) => pasteableObjects(s).length > 0)) throw new FoveaException('VALIDATION', COPY_PASTE_NEEDS_MASKS, { copyPaste: p });
 }
 
 export interface TrainCallbacks {
@@ -230,7 +245,11 @@ export class TrainingService {
     const source = await this.#warmSource(request, task);
     // A warm start keeps the source's input size unless another is asked for (a conv body fits either way; a classifier's depth follows the size).
     const overrides = source?.inputSize && rest.inputSize === undefined ? { ...rest, inputSize: source.inputSize } : rest;
-    const { collected } = collectForClasses(db, datasetId, task, classNames);
+    checkCopyPaste(db, datasetId, task, request);
+    // Copy-paste (asked for, or on in the task's defaults): the samples carry their objects' outlines.
+    const askedCopyPaste = request.augment?.copyPaste;
+    const copyPaste = task === 'detection' && (askedCopyPaste ?? ml.defaultConfig(task, [], 1).augment.copyPaste ?? 0) > 0;
+    const { collected } = collectForClasses(db, datasetId, task, classNames, { objectMasks: copyPaste });
     if (collected.samples.length === 0) {
       throw new FoveaException(
         'BAD_INPUT',
@@ -247,6 +266,12 @@ export class TrainingService {
     if (source) config.warmStart = await this.#checkWarmStart(source, config);
     const split = splits.ensureSplits(datasetId, { seed: config.seed, stratifyBy: labelStratifier(db, datasetId) });
     const splitMap = splits.splitMap(datasetId);
+    if ((config.augment.copyPaste ?? 0) > 0 && !collected.samples.some((s) => splitMap.get(s.itemId) === 'train' && pasteableObjects(s).length > 0)) {
+      // Asked for: refused. On by default: off for this run, with a warning (a dataset of boxes only still trains).
+      if ((askedCopyPaste ?? 0) > 0) throw new FoveaException('VALIDATION', `${COPY_PASTE_NEEDS_MASKS} (None in the train split.)`, { copyPaste: askedCopyPaste });
+      config.augment = { ...config.augment, copyPaste: 0 };
+      collected.warnings.push('Copy-paste is off for this run: no training image has an object with an instance mask or a polygon to paste.');
+    }
     const provider = createLibraryBatchProvider({ blobs: this.#d.blobs, db }, { samples: samplesFor(db, config, collected.samples), splits: splitMap, config, onDecoded: (n) => phases.decoded(n) });
     if (provider.sampleCounts.train === 0 || provider.sampleCounts.val === 0) {
       provider.dispose();
@@ -434,6 +459,7 @@ export class TrainingService {
       classNames,
       channels: config.channels,
       multiLabel: config.multiLabel,
+      ...(config.task === 'detection' && (config.augment.copyPaste ?? 0) > 0 ? { objectMasks: true } : {}),
     });
     // The split the run started with (a redraw since then must not move its images); older runs: today's.
     const splitMap = snapshot.itemSplits ? new Map(snapshot.itemSplits) : splits.splitMap(record.datasetId);

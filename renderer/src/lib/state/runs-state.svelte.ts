@@ -114,6 +114,7 @@ export function describeAugment(a: RunDetail['config']['augment']): string {
     a.saturation ? `saturation ±${Math.round(a.saturation * 100)}%` : null,
     a.minBoxVisibility ? `boxes <${Math.round(a.minBoxVisibility * 100)}% visible ignored` : null,
     a.multiScale ? `multi-scale ±${Math.round(a.multiScale * 100)}%` : null,
+    a.copyPaste ? `copy-paste p ${a.copyPaste}` : null,
   ].filter((p): p is string => p !== null);
   return parts.length ? parts.join(', ') : 'none';
 }

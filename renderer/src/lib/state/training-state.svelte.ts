@@ -178,6 +178,8 @@ export class TrainingState {
       this.available = [];
       this.redrawResult = null;
       this.redrawError = null;
+      // A refused start spoke of the former dataset or task (e.g. copy-paste without masks).
+      this.error = null;
     }
     const seq = ++this.#planSeq;
     if (this.classProblem) {
@@ -293,7 +295,7 @@ export class TrainingState {
       ...(this.runNotes ? { notes: this.runNotes } : {}),
       ...(typeof this.learningRate === 'number' && !Number.isNaN(this.learningRate) ? { learningRate: this.learningRate } : {}),
       ...(typeof this.patience === 'number' && Number.isInteger(this.patience) ? { earlyStoppingPatience: this.patience } : {}),
-      ...(Object.values(this.augment).some((x) => x !== undefined && x !== null) ? { augment: chosenAugment(this.augment) } : {}),
+      ...(Object.keys(chosenAugment(this.augment, this.task)).length > 0 ? { augment: chosenAugment(this.augment, this.task) } : {}),
       ...(this.planned ? { recipe: 'planned' as const } : {}),
       // Label smoothing, mixup and CutMix are classification's; the fields are hidden for other tasks.
       ...(this.task === 'classification' ? this.#regularisation() : {}),
@@ -330,7 +332,12 @@ export class TrainingState {
   }
 }
 
+/** Fields of the Training screen's detection row: not sent for other tasks (the row is hidden there). */
+const DETECTION_ONLY: readonly (keyof AugmentConfig)[] = ['multiScale', 'copyPaste'];
+
 /** The augmentation fields a person set (an emptied number field is no choice). */
-function chosenAugment(a: Partial<AugmentConfig>): Partial<AugmentConfig> {
-  return Object.fromEntries(Object.entries(a).filter(([, x]) => x !== undefined && x !== null && !(typeof x === 'number' && Number.isNaN(x)))) as Partial<AugmentConfig>;
+function chosenAugment(a: Partial<AugmentConfig>, task: TaskKind): Partial<AugmentConfig> {
+  return Object.fromEntries(
+    Object.entries(a).filter(([k, x]) => x !== undefined && x !== null && !(typeof x === 'number' && Number.isNaN(x)) && (task === 'detection' || !DETECTION_ONLY.includes(k as keyof AugmentConfig))),
+  ) as Partial<AugmentConfig>;
 }

@@ -157,7 +157,7 @@ test('fovea train run options: name, notes, learning rate, patience and augmenta
   assert.throws(() => parseRunStartOptions({ patience: 'soon' }), /--patience: Early stopping patience is a whole number/);
   assert.throws(() => parseRunStartOptions({ patience: '-3' }), /--patience: Early stopping patience is 0/);
   // 'none' turns the detection crops, shifts and colour jitter off too.
-  assert.deepEqual(parseAugment('none'), { flipHorizontal: false, flipVertical: false, rotateDegrees: 0, scale: 0, intensity: 0, translate: 0, saturation: 0, minBoxVisibility: 0, multiScale: 0 });
+  assert.deepEqual(parseAugment('none'), { flipHorizontal: false, flipVertical: false, rotateDegrees: 0, scale: 0, intensity: 0, translate: 0, saturation: 0, minBoxVisibility: 0, multiScale: 0, copyPaste: 0 });
   assert.deepEqual(parseAugment('translate=0.1,saturation=0.3,min-visible=0.5'), { translate: 0.1, saturation: 0.3, minBoxVisibility: 0.5 });
   assert.throws(() => parseAugment('translate=0.8'), /Translation is 0 to 0.5/);
   assert.throws(() => parseRunStartOptions({ 'learning-rate': 'fast' }), /--learning-rate/);
