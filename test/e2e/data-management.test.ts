@@ -1,3 +1,4 @@
+// test-run: serial
 /**
  * Data management in the real UI against the real core (issue 19): rename and delete datasets on
  * the Library home (the confirmation says what happens to training runs, and a running run refuses

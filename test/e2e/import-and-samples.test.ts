@@ -1,3 +1,4 @@
+// test-run: serial
 /**
  * The import screen and the sample library, in headless Chromium against
  * the real core: files go into SQLite and the blob store, progress and the

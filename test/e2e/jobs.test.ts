@@ -1,3 +1,4 @@
+// test-run: serial
 /**
  * Jobs you can trust (issue 19 items 1 and 2), in headless Chromium against the real core and the
  * real ML engine:

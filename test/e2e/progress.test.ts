@@ -1,3 +1,4 @@
+// test-run: serial
 /**
  * Progress you can watch (issue 19 item 10) and the jobs panel, in headless Chromium against the
  * real core and the real ML engine:
