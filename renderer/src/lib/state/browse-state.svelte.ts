@@ -58,13 +58,18 @@ export class BrowseState {
   async selectDataset(id: number): Promise<void> {
     this.datasetId = id;
     this.filter = { ...EMPTY_FILTER };
+    // The grid forgets the old rows now (reload's first, synchronous step), not after the classes
+    // arrive: a key pressed meanwhile must not act on a row that is about to be replaced.
+    const items = this.reload();
     const res = await request('classes.list', { datasetId: id });
-    this.classes = res.ok ? res.value : [];
-    await this.reload();
+    if (this.datasetId === id) this.classes = res.ok ? res.value : [];
+    await items;
   }
 
   setFilter(change: Partial<BrowseFilter>): void {
-    this.filter = { ...this.filter, ...change };
+    const next = { ...this.filter, ...change };
+    if ((Object.keys(next) as (keyof BrowseFilter)[]).every((k) => next[k] === this.filter[k])) return;
+    this.filter = next;
     void this.reload();
   }
 
@@ -103,6 +108,8 @@ export class BrowseState {
     this.#inflight.clear();
     this.selected = 0;
     this.loading = true;
+    // Show placeholders until the new first page comes: what the grid shows is what Space and Enter act on.
+    this.pagesVersion++;
     const res = await request('items.list', this.#query(0, true));
     if (gen !== this.#generation) return;
     this.loading = false;
