@@ -55,6 +55,12 @@ export interface RecipePlan {
   /** DICOM series: single slices or neighbour slices as channels. */
   slices: PlanDecision<{ recommended: '2d' | '2.5d' | 'not-a-series'; applied: '2d' | '2.5d' | 'not-a-series' }>;
   epochs: PlanDecision<number>;
+  /**
+   * Classification under a time budget of at least SHORT_BUDGET_SECONDS: what the time early
+   * stopping would leave unused buys (mixup, a longer patience). Absent or null otherwise, and in
+   * plans stored before it existed.
+   */
+  regularization?: PlanDecision<{ mixup: number; earlyStoppingPatience: number }> | null;
   /** Set when the run has a time budget (see time-budget.ts). */
   timeBudget: PlanDecision<{ seconds: number; secondsPerStep: number | null; stepsPerEpoch: number }> | null;
 }
@@ -77,6 +83,7 @@ export function planDecisions(plan: RecipePlan): { label: string; reason: string
     ['class weights', plan.classWeights],
     ['slices', plan.slices],
     ['epochs', plan.epochs],
+    ['regularisation', plan.regularization ?? null],
     ['time budget', plan.timeBudget],
   ];
   return rows.flatMap(([label, d]) => (d ? [{ label, reason: d.reason }] : []));

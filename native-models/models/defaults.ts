@@ -55,6 +55,13 @@
  *   of 2 seeds) accuracy at 0.5 rose (baseline 0.874; label smoothing 0.1: 0.889; mixup 0.2:
  *   0.907; CutMix 1: 0.884) but macro AUC did not (0.964; 0.959; 0.960; 0.951): the models rank
  *   no better, their threshold moved. Not a gain to make a default of; a choice per run.
+ *   Except under a time budget of 3 minutes or more (the recipe plan, BUDGET_MIXUP and
+ *   BUDGET_PATIENCE in electron/core/training/recipe-plan.ts), where early stopping after 5 still
+ *   epochs used 48-84 s of a 15-minute budget: there mixup 0.2 and a patience of 15. PneumoniaMNIST,
+ *   planned 32 px, 15-minute budget, 468 test images, interleaved seed by seed (`npm run bench --
+ *   targets --sets pneumonia --seeds 1 --first-seed S`, with and without `--override
+ *   '{"mixup":0,"earlyStoppingPatience":5}'`): seeds 1/2/3 accuracy 0.897/0.891/0.887 (35-63 epochs,
+ *   152-278 s) against 0.897/0.883/0.848 (14-22 epochs): never lower, median 0.891 vs 0.883.
  */
 import type { AugmentConfig, TaskKind, TrainConfig } from '../../electron/contract/ml';
 

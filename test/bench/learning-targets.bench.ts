@@ -5,7 +5,11 @@
  * by Fovea's own evaluation of the best checkpoint (evaluateRun: each image at its own size, sliding
  * windows for patch models) on images held out from training.
  *
- *   npm run bench -- targets [--minutes 15] [--seeds 3] [--sets drive,camvid,pennfudan,pneumonia]
+ *   npm run bench -- targets [--minutes 15] [--seeds 3] [--first-seed 1] [--sets drive,camvid,pennfudan,pneumonia]
+ *                            [--override '{"mixup":0,"earlyStoppingPatience":5}']
+ *
+ * --override puts training fields on top of the plan, as the Training screen's fields do (to compare
+ * a plan decision with what it replaced, seed by seed).
  *
  * - DRIVE: vessel Dice inside the field of view (the field-of-view masks imported as DontCare), the
  *   5 test images pooled (target >= 0.75);
@@ -92,18 +96,20 @@ async function library(name: SetName): Promise<Library> {
 export async function runLearningTargetsBench(): Promise<void> {
   const minutes = Number(option('minutes') ?? 15);
   const seeds = Number(option('seeds') ?? 3);
+  const firstSeed = Number(option('first-seed') ?? 1);
+  const override = JSON.parse(option('override') ?? '{}') as Record<string, unknown>;
   const sets = (option('sets')?.split(',') ?? ALL) as SetName[];
-  if (!(minutes > 0) || !Number.isInteger(seeds) || seeds < 1 || sets.some((s) => !ALL.includes(s))) {
-    throw new Error(`usage: npm run bench -- targets [--minutes M] [--seeds N] [--sets ${ALL.join(',')}]`);
+  if (!(minutes > 0) || !Number.isInteger(seeds) || seeds < 1 || !Number.isInteger(firstSeed) || sets.some((s) => !ALL.includes(s))) {
+    throw new Error(`usage: npm run bench -- targets [--minutes M] [--seeds N] [--first-seed K] [--sets ${ALL.join(',')}] [--override JSON]`);
   }
   for (const name of sets) {
     const lib = await library(name);
     const goal = GOALS[name];
     const scores: number[] = [];
     try {
-      for (let seed = 1; seed <= seeds; seed++) {
+      for (let seed = firstSeed; seed < firstSeed + seeds; seed++) {
         const t0 = performance.now();
-        const { runId, outcome } = await lib.core.training.train(lib.datasetId, lib.task, { backend: 'wasm', seed, timeBudgetSeconds: Math.round(minutes * 60), recipe: 'planned' });
+        const { runId, outcome } = await lib.core.training.train(lib.datasetId, lib.task, { backend: 'wasm', seed, timeBudgetSeconds: Math.round(minutes * 60), recipe: 'planned', ...override });
         const seconds = (performance.now() - t0) / 1000;
         if (outcome.status !== 'done' && outcome.status !== 'stopped-early') throw new Error(`${name} seed ${seed}: run ${runId} ended ${outcome.status}: ${outcome.error?.message ?? ''}`);
         const config = lib.core.runs.get(runId).config;
@@ -116,7 +122,7 @@ export async function runLearningTargetsBench(): Promise<void> {
           metric: `${name} seed ${seed}: ${goal.metric}`,
           value: score,
           unit: '',
-          note: `${input}, batch ${config.batchSize}, ${outcome.epochsCompleted} epochs (best ${outcome.bestEpoch}), ${seconds.toFixed(0)} s of a ${minutes}-minute budget, ${evaluation.n} held-out images`,
+          note: `${Object.keys(override).length ? `override ${JSON.stringify(override)}, ` : ''}${input}, batch ${config.batchSize}, mixup ${config.mixup ?? 0}, patience ${config.earlyStoppingPatience}, ${outcome.epochsCompleted} epochs (best ${outcome.bestEpoch}), ${seconds.toFixed(0)} s of a ${minutes}-minute budget, ${evaluation.n} held-out images`,
         });
       }
     } finally {

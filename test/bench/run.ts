@@ -32,7 +32,7 @@ const benches: Record<string, () => Promise<void>> = {
 };
 
 // Options that take a value (the training bench's); their values are not bench names.
-const VALUE_OPTIONS = new Set(['--rounds', '--backend', '--torch-device', '--epochs', '--seeds', '--minutes', '--sets']);
+const VALUE_OPTIONS = new Set(['--rounds', '--backend', '--torch-device', '--epochs', '--seeds', '--first-seed', '--minutes', '--sets', '--override']);
 const args = process.argv.slice(2);
 const wanted = args.filter((a, i) => !a.startsWith('-') && !VALUE_OPTIONS.has(args[i - 1] ?? ''));
 // 'targets' (issue 13's learning targets: 15 minutes a run, 3 seeds, 4 sets = 3 hours) runs only when named.

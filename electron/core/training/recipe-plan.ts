@@ -82,6 +82,8 @@ export interface PlanOptions {
   memoryBudgetBytes?: number;
   /** Train for at most this long (TrainConfig.timeBudgetSeconds). */
   timeBudgetSeconds?: number | null;
+  /** The user chose the early-stopping patience (defaults.earlyStoppingPatience holds it): the plan keeps it. */
+  patienceChosen?: boolean;
 }
 
 /** Epochs of a budgeted run: the budget, not this, ends it. */
@@ -89,6 +91,15 @@ export const BUDGET_EPOCHS = 1000;
 /** Under this budget on a CPU, inputs are at most SHORT_BUDGET_SIDE so that several epochs fit. */
 export const SHORT_BUDGET_SECONDS = 180;
 export const SHORT_BUDGET_SIDE = 64;
+
+/**
+ * Classification under a budget of at least SHORT_BUDGET_SECONDS: mixup's alpha and the early-stopping
+ * patience the plan uses, so that the budget rather than a plateau of a few epochs ends the run.
+ * Measured on PneumoniaMNIST, 3 seeds, 15 minutes: accuracy never lower than the plan without them,
+ * median 0.891 against 0.883 (figures in native-models/models/defaults.ts).
+ */
+export const BUDGET_MIXUP = 0.2;
+export const BUDGET_PATIENCE = 15;
 
 const median = (xs: readonly number[]): number => {
   if (xs.length === 0) return 0;
@@ -254,6 +265,8 @@ export function planRecipe(facts: DatasetFacts, options: PlanOptions): RecipePla
     value: { batchSize, bytesPerSample: perSample, memoryBudgetBytes: memory },
     reason: `${(perSample / 2 ** 20).toFixed(0)} MiB of activations per ${side} px sample; ${batchSize} fit the ${(memory / 2 ** 20).toFixed(0)} MiB budget (capped at ${batchCap}).`,
   };
+  const regularization = regularizationDecision(facts, options, budgetSeconds);
+  const patience = regularization?.value.earlyStoppingPatience ?? defaults.earlyStoppingPatience;
   return {
     format: 'fovea-recipe-plan',
     version: 1,
@@ -277,7 +290,8 @@ export function planRecipe(facts: DatasetFacts, options: PlanOptions): RecipePla
     epochs:
       budgetSeconds === null
         ? { value: defaults.epochs, reason: `The ${facts.task} default (${defaults.epochs}), ${earlyStopping(defaults.earlyStoppingPatience)}.` }
-        : { value: BUDGET_EPOCHS, reason: `As many as fit in ${fmt(budgetSeconds / 60)} minutes: the trainer measures its steps on the backend in use and starts an epoch only if it fits (${earlyStopping(defaults.earlyStoppingPatience)}).` },
+        : { value: BUDGET_EPOCHS, reason: `As many as fit in ${fmt(budgetSeconds / 60)} minutes: the trainer measures its steps on the backend in use and starts an epoch only if it fits (${earlyStopping(patience)}).` },
+    regularization,
     timeBudget:
       budgetSeconds === null
         ? null
@@ -285,6 +299,22 @@ export function planRecipe(facts: DatasetFacts, options: PlanOptions): RecipePla
             value: { seconds: budgetSeconds, secondsPerStep: null, stepsPerEpoch: Math.ceil((facts.images.length * sampling.value.patchesPerImage) / batchSize) },
             reason: `Training stops before ${fmt(budgetSeconds / 60)} minutes with the best checkpoint; steps per epoch counts every labelled image (the train split has fewer). Seconds per step are measured while training.`,
           },
+  };
+}
+
+function regularizationDecision(facts: DatasetFacts, options: PlanOptions, budgetSeconds: number | null): RecipePlan['regularization'] {
+  if (facts.task !== 'classification' || budgetSeconds === null || budgetSeconds < SHORT_BUDGET_SECONDS) return null;
+  const given = options.defaults.earlyStoppingPatience;
+  const keep = options.patienceChosen === true || given === 0 || given >= BUDGET_PATIENCE;
+  const earlyStoppingPatience = keep ? given : BUDGET_PATIENCE;
+  return {
+    value: { mixup: BUDGET_MIXUP, earlyStoppingPatience },
+    reason:
+      `A ${fmt(budgetSeconds / 60)}-minute budget leaves time for a regularised model to converge: mixup (alpha ${BUDGET_MIXUP}) ` +
+      (keep
+        ? `with the early-stopping patience ${given === 0 ? 'off, as set' : `of ${given} epochs${options.patienceChosen ? ', as set' : ''}`}.`
+        : `and early stopping after ${BUDGET_PATIENCE} epochs without improvement instead of ${given}, so that the budget rather than a short plateau ends the run.`) +
+      ' Fields set on the Training screen or the command line win.',
   };
 }
 
@@ -302,6 +332,7 @@ export function applyPlan(defaults: TrainConfig, plan: RecipePlan): TrainConfig 
     classWeights: null,
     patch: s.mode === 'patches' ? { foregroundProbability: s.foregroundProbability, patchesPerImage: s.patchesPerImage } : null,
     plan,
+    ...(plan.regularization ? { mixup: plan.regularization.value.mixup, earlyStoppingPatience: plan.regularization.value.earlyStoppingPatience } : {}),
     // 2.5-D: three slices as the input's channels.
     ...(plan.slices.value.applied === '2.5d' ? { channels: 3 as const, slices: '2.5d' as const } : {}),
   };

@@ -229,7 +229,7 @@ export class TrainingService {
     );
     // The plan's reasons name the patience the run will use (the user's, else the task's).
     const patience = request.earlyStoppingPatience ?? defaults.earlyStoppingPatience;
-    const plan = planRecipe(facts, { defaults: { ...defaults, earlyStoppingPatience: patience }, accelerator: request.accelerator === true, timeBudgetSeconds: request.timeBudgetSeconds ?? null });
+    const plan = planRecipe(facts, { defaults: { ...defaults, earlyStoppingPatience: patience }, accelerator: request.accelerator === true, timeBudgetSeconds: request.timeBudgetSeconds ?? null, patienceChosen: request.earlyStoppingPatience !== undefined });
     const { classNames: _c, recipe: _r, accelerator: _a, augment, name: _n, notes: _t, warmStartRunId: _w, warmStartModelPath: _m, warmStartModelName: _mn, ...overrides } = request;
     const planned = applyPlan(defaults, plan);
     return { plan, config: { ...planned, ...definedOnly(overrides), augment: withAugment(planned.augment, augment), multiLabel: collected.multiLabel } };

@@ -4,7 +4,8 @@
  * - 'training.start' with label smoothing, mixup and CutMix trains and stores them in the run's
  *   config (and the audit); out-of-range values and non-classification runs are VALIDATION errors
  *   with the contract's message; `fovea train --label-smoothing/--mixup/--cutmix` parse with the same rules;
- * - the plan already picks a classifier's input size from the images' sizes (left as it is);
+ * - the plan already picks a classifier's input size from the images' sizes (left as it is); under a
+ *   time budget of 3 minutes or more it adds mixup 0.2 and a patience of 15, unless the user set them;
  * - test-time augmentation: flips are flips, the TTA prediction of an image equals the mean of the
  *   model's predictions of it and of its left-right flip (and up-down where the run trained with
  *   vertical flips); 'evaluation.run' with tta records it in the stored evaluation and the report
@@ -29,7 +30,8 @@ import { buildReportModel } from '../../../../electron/core/report/report-model'
 import { createRandom } from '../../../../electron/core/samples/seeded-random';
 import { loadSample } from '../../../../electron/core/training/sample-loader';
 import { collectSamples } from '../../../../electron/core/training/training-samples';
-import { planRecipe } from '../../../../electron/core/training/recipe-plan';
+import { BUDGET_MIXUP, BUDGET_PATIENCE, planRecipe, SHORT_BUDGET_SECONDS } from '../../../../electron/core/training/recipe-plan';
+import { planDecisions } from '../../../../electron/contract/recipe';
 import { tempCore } from '../../../helpers/temp-library';
 
 async function writeImages(dir: string, n: number): Promise<string> {
@@ -154,6 +156,23 @@ test('classification recipe: smoothing, mixup and CutMix stored with the run; TT
   );
   assert.equal(plan.sampling.value.inputSize, 32, 'the 32 px floor for 12 px images');
   assert.match(plan.resolution.reason, /median 12 px on their shorter side/);
+  assert.equal(plan.regularization, null, 'no budget: nothing added');
+
+  // --- Under a time budget the plan spends what early stopping would leave: mixup and a longer patience.
+  const budgeted = await core.training.plan(ds.id, 'classification', { timeBudgetSeconds: 600 });
+  assert.deepEqual(budgeted.plan.regularization?.value, { mixup: BUDGET_MIXUP, earlyStoppingPatience: BUDGET_PATIENCE });
+  assert.deepEqual([budgeted.config.mixup, budgeted.config.earlyStoppingPatience], [BUDGET_MIXUP, BUDGET_PATIENCE]);
+  assert.match(budgeted.plan.epochs.reason, new RegExp(`early stopping after ${BUDGET_PATIENCE} epochs`));
+  assert.ok(planDecisions(budgeted.plan).some((d) => d.label === 'regularisation' && /mixup \(alpha 0\.2\)/.test(d.reason)), 'shown with the plan');
+  // The user's fields win, and the reason does not claim otherwise.
+  const chosen = await core.training.plan(ds.id, 'classification', { timeBudgetSeconds: 600, earlyStoppingPatience: 3, mixup: 0 });
+  assert.deepEqual([chosen.config.mixup, chosen.config.earlyStoppingPatience], [0, 3]);
+  assert.match(chosen.plan.regularization?.reason ?? '', /patience of 3 epochs, as set/);
+  assert.match(chosen.plan.epochs.reason, /early stopping after 3 epochs/);
+  // A short budget (under SHORT_BUDGET_SECONDS) and other tasks: nothing added.
+  assert.equal((await core.training.plan(ds.id, 'classification', { timeBudgetSeconds: SHORT_BUDGET_SECONDS - 1 })).plan.regularization, null);
+  const detectionFacts = { task: 'detection' as const, classNames: ['a'], channels: 1 as const, images: [{ width: 64, height: 64 }], modality: 'photo', objectSizes: [], classFractions: [1], foregroundHu: null, slices: null };
+  assert.equal(planRecipe(detectionFacts, { defaults: core.ml.defaultConfig('detection', ['a'], 1), timeBudgetSeconds: 900 }).regularization, null);
 
   // --- TTA equals the mean of the model's predictions of the image and its flips (this run flips vertically too).
   const views = ttaViews(run.config);
