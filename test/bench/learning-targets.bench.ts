@@ -13,8 +13,8 @@
  *
  * - DRIVE: vessel Dice inside the field of view (the field-of-view masks imported as DontCare), the
  *   5 test images pooled (target >= 0.75);
- * - CamVid: mean Dice over its 11 classes, void ignored, on its 101 validation images (>= 0.55);
- * - Penn-Fudan: AP@0.5 of one class, pedestrian (its PedMasks as instances), on 34 held-out images (>= 0.70);
+ * - CamVid: mean Dice over its 11 classes, void ignored, on the 26 images of the test data's val folder, held out (>= 0.55);
+ * - Penn-Fudan: AP@0.5 of one class, pedestrian (its PedMasks as instances), on 24 held-out images (>= 0.70);
  * - PneumoniaMNIST: accuracy on its test split as test/helpers/pneumoniamnist.ts writes it (>= 0.90).
  * Splits: test/helpers/learning.ts (the first three) and PneumoniaMNIST's own. Each figure is
  * printed per seed, then the median and the range, with the plan's size, batch, epochs and time.
