@@ -56,6 +56,9 @@ const NATIVE_UNPACK = [
   // Model packs' ONNX files: real files, so any runtime can map them (ONNX Runtime cannot read
   // inside an asar; Fovea hands it the verified bytes, but IT's tools and checksums see real files).
   'resources/models/**/*.onnx',
+  // The ImageNet encoder's weights: read by the training worker thread with plain fs (real files,
+  // whatever a worker's asar support).
+  'resources/models/imagenet-mobilenetv2/**/*',
 ];
 
 /**

@@ -56,6 +56,9 @@ export interface AugmentConfig {
   copyPaste?: number;
 }
 
+/** The last learning rate of a cosine schedule (TrainConfig.lrSchedule), as a fraction of the first. */
+export const LR_COSINE_FLOOR = 0.01;
+
 export interface TrainConfig {
   task: TaskKind;
   /** Square model input side in pixels (images are letterboxed to it). */
@@ -69,6 +72,12 @@ export interface TrainConfig {
   epochs: number;
   batchSize: number;
   learningRate: number;
+  /**
+   * 'cosine': the rate falls from learningRate to LR_COSINE_FLOOR of it along a half cosine over the
+   * time budget (or the epochs without one); see native-models/train/lr-schedule.ts. Absent or
+   * 'constant': fixed.
+   */
+  lrSchedule?: 'constant' | 'cosine';
   seed: number;
   backend: BackendPreference;
   /** Stop when the validation monitor has not improved for this many epochs (0: never). */
@@ -99,6 +108,12 @@ export interface TrainConfig {
    * 3 channels (see slice-neighbours.ts). Absent or '2d': one slice at a time.
    */
   slices?: SliceMode;
+  /**
+   * Segmentation and detection: 'imagenet-mobilenetv2' builds the U-Net or the detector on the
+   * frozen ImageNet MobileNetV2 encoder that ships with Fovea (native-models/models/imagenet-encoder.ts;
+   * input size a multiple of 32). Absent or null: the network trained from scratch.
+   */
+  encoder?: 'imagenet-mobilenetv2' | null;
   /** The run started from an earlier run's weights (warm start): what was loaded. Absent or null: from scratch. */
   warmStart?: WarmStartInfo | null;
   /**
@@ -211,6 +226,8 @@ export interface EpochResult {
   /** Whether this epoch's weights became the best checkpoint. */
   best: boolean;
   seconds: number;
+  /** The learning rate of the epoch's last training step, for runs with a schedule (TrainConfig.lrSchedule). */
+  learningRate?: number;
 }
 
 export interface TrainOutcome {

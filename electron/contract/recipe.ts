@@ -56,11 +56,23 @@ export interface RecipePlan {
   slices: PlanDecision<{ recommended: '2d' | '2.5d' | 'not-a-series'; applied: '2d' | '2.5d' | 'not-a-series' }>;
   epochs: PlanDecision<number>;
   /**
-   * Classification under a time budget of at least SHORT_BUDGET_SECONDS: what the time early
-   * stopping would leave unused buys (mixup, a longer patience). Absent or null otherwise, and in
-   * plans stored before it existed.
+   * Classification under a time budget of at least SHORT_BUDGET_SECONDS: mixup, with the longer
+   * patience of `schedule`. Absent or null otherwise, and in plans stored before it existed (plans
+   * stored before `schedule` carry that patience here too).
    */
-  regularization?: PlanDecision<{ mixup: number; earlyStoppingPatience: number }> | null;
+  regularization?: PlanDecision<{ mixup: number }> | null;
+  /**
+   * A run with a time budget: the learning-rate schedule (constant unless the user chose the cosine);
+   * segmentation and detection without early stopping unless the user set a patience (the budget
+   * ends the run), classification (budget of 3 minutes or more) with a patience of 15. Absent or
+   * null otherwise, and in plans stored before it existed.
+   */
+  schedule?: PlanDecision<{ lrSchedule: 'constant' | 'cosine'; earlyStoppingPatience: number }> | null;
+  /**
+   * Segmentation and detection: the pretrained encoder the network is built on (null: none, trained
+   * from scratch). Absent in plans stored before it existed.
+   */
+  encoder?: PlanDecision<TrainConfig['encoder']> | null;
   /** Set when the run has a time budget (see time-budget.ts). */
   timeBudget: PlanDecision<{ seconds: number; secondsPerStep: number | null; stepsPerEpoch: number }> | null;
 }
@@ -84,6 +96,8 @@ export function planDecisions(plan: RecipePlan): { label: string; reason: string
     ['slices', plan.slices],
     ['epochs', plan.epochs],
     ['regularisation', plan.regularization ?? null],
+    ['schedule', plan.schedule ?? null],
+    ['encoder', plan.encoder ?? null],
     ['time budget', plan.timeBudget],
   ];
   return rows.flatMap(([label, d]) => (d ? [{ label, reason: d.reason }] : []));

@@ -84,6 +84,17 @@ export function runRecipeProblem(learningRate: number | null | undefined, augmen
 }
 
 /** Fields 'training.start' takes besides the data and size choices (spread into its schema in api.ts). */
+export const LrScheduleSchema = v.picklist(['constant', 'cosine'], 'The learning-rate schedule is constant or cosine.');
+
+export const EncoderSchema = v.picklist(['imagenet-mobilenetv2'], 'The pretrained encoder is imagenet-mobilenetv2 (or none).');
+
+/** What is wrong with a pretrained encoder for this task (null: fine). */
+export function encoderProblem(task: string, encoder: string | null | undefined): string | null {
+  if (encoder == null) return null;
+  if (task !== 'segmentation' && task !== 'detection') return `The pretrained encoder is for segmentation and detection runs (this is a ${task} run).`;
+  return null;
+}
+
 export const trainingStartRunFields = {
   /** The run's name (shown in every list instead of "run 3"). */
   name: v.optional(RunNameSchema),
@@ -92,6 +103,10 @@ export const trainingStartRunFields = {
   augment: v.optional(AugmentSchema),
   /** Epochs without a better validation score before the run stops (0: it runs every epoch); default: the task's. */
   earlyStoppingPatience: v.optional(EarlyStoppingPatienceSchema),
+  /** The learning-rate schedule (TrainConfig.lrSchedule); default: cosine with a time budget, else constant. */
+  lrSchedule: v.optional(LrScheduleSchema),
+  /** Segmentation and detection: the pretrained encoder (TrainConfig.encoder), null for none; default: the plan's choice (none without a plan). */
+  encoder: v.optional(v.nullable(EncoderSchema)),
   /**
    * Warm start: begin from this finished run's best weights (same task). Same classes: every layer
    * is loaded; other classes: all but the head, which is new. Refused (VALIDATION, naming the first

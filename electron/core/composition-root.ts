@@ -266,12 +266,12 @@ export class Core implements CoreParts {
       'runs.list': ({ datasetId }) => this.runs.list(datasetId).map(toRunSummary),
       'runs.get': ({ runId }) => this.runDetail(runId),
       'training.plan': ({ datasetId, task, classNames }) => this.trainingPlan(datasetId, task, classNames),
-      'training.start': async ({ datasetId, task, classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, earlyStoppingPatience, recipe, timeBudgetSeconds, warmStartRunId, warmStartModel, labelSmoothing, mixup, cutmix }) => {
+      'training.start': async ({ datasetId, task, classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, lrSchedule, encoder, augment, earlyStoppingPatience, recipe, timeBudgetSeconds, warmStartRunId, warmStartModel, labelSmoothing, mixup, cutmix }) => {
         // A bad class choice, regularisation or a warm start that does not fit is the request's answer (VALIDATION), not a failed job.
         collectForClasses(this.db, datasetId, task, classNames);
-        checkRegularisation(task, { labelSmoothing, mixup, cutmix });
+        checkRegularisation(task, { labelSmoothing, mixup, cutmix, encoder });
         checkCopyPaste(this.db, datasetId, task, { augment, classNames });
-        const request = { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, augment, earlyStoppingPatience, recipe, timeBudgetSeconds, warmStartRunId, warmStartModelName: warmStartModel, labelSmoothing, mixup, cutmix };
+        const request = { classNames, epochs, batchSize, inputSize, backend, unlabeledPixels, name, notes, learningRate, lrSchedule, encoder, augment, earlyStoppingPatience, recipe, timeBudgetSeconds, warmStartRunId, warmStartModelName: warmStartModel, labelSmoothing, mixup, cutmix };
         await this.training.checkWarmStartRequest(datasetId, task, request);
         return this.startTrainingJob(datasetId, (cb) => this.training.train(datasetId, task, request, cb));
       },

@@ -27,6 +27,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv, convBnRelu, seedSequence } from './blocks';
+import { mobilenetV2Encoder } from './imagenet-encoder';
 
 type Sym = tf.SymbolicTensor;
 
@@ -66,6 +67,11 @@ export function createDetector(opts: DetectorOptions): tf.LayersModel {
   const c2 = convBnRelu(convBnRelu(c1, { filters: 2 * f, strides: 2, name: 'c2a' }, s), { filters: 2 * f, name: 'c2b' }, s);
   const c3 = convBnRelu(convBnRelu(c2, { filters: 4 * f, strides: 2, name: 'c3a' }, s), { filters: 4 * f, name: 'c3b' }, s);
   const c4 = convBnRelu(convBnRelu(c3, { filters: 8 * f, strides: 2, name: 'c4a' }, s), { filters: 8 * f, name: 'c4b' }, s);
+  return tf.model({ inputs: input, outputs: topDownHeads(c2, c3, c4, f, opts.numClasses, s), name: 'fovea_detector' });
+}
+
+/** The FPN-like top-down path from c4 (S/16) over c3 (S/8) to c2 (S/4), the shared head and its three outputs. */
+function topDownHeads(c2: Sym, c3: Sym, c4: Sym, f: number, numClasses: number, s: () => number): Sym[] {
   const topDown = (coarse: Sym, lateral: Sym, filters: number, name: string): Sym => {
     const up = tf.layers.upSampling2d({ size: [2, 2], name: `${name}_up` }).apply(conv(coarse, { filters, name: `${name}_reduce` }, s)) as Sym;
     const sum = tf.layers.add({ name: `${name}_add` }).apply([up, conv(lateral, { filters, name: `${name}_lateral` }, s)]) as Sym;
@@ -74,10 +80,27 @@ export function createDetector(opts: DetectorOptions): tf.LayersModel {
   const p3 = topDown(c4, c3, 4 * f, 'p3');
   const p2 = topDown(p3, c2, 2 * f, 'p2');
   const head = convBnRelu(p2, { filters: 2 * f, name: 'head' }, s);
-  const heatmap = conv(head, { filters: opts.numClasses, activation: 'sigmoid', biasValue: -2.19, name: 'heatmap' }, s);
+  const heatmap = conv(head, { filters: numClasses, activation: 'sigmoid', biasValue: -2.19, name: 'heatmap' }, s);
   const size = conv(head, { filters: 2, name: 'size' }, s);
   const offset = conv(head, { filters: 2, name: 'offset' }, s);
-  return tf.model({ inputs: input, outputs: [heatmap, size, offset], name: 'fovea_detector' });
+  return [heatmap, size, offset];
+}
+
+/**
+ * The same detector on the frozen ImageNet MobileNetV2 encoder (imagenet-encoder.ts): its features
+ * at S/4 (24 channels), S/8 (32) and S/16 (96) take the places of c2, c3 and c4 (a trainable
+ * conv-BN-ReLU block of 8f on c4 first); the top-down path and the heads are as above and train.
+ * S must be a multiple of 32.
+ */
+export function createEncoderDetector(opts: DetectorOptions & { channels: 1 | 3 }): tf.LayersModel {
+  if (opts.inputSize % 32 !== 0) throw new Error(`a detector on the ImageNet encoder needs an input size divisible by 32 (got ${opts.inputSize})`);
+  if (!(opts.numClasses >= 1)) throw new Error('detection needs at least one class');
+  const f = opts.baseFilters ?? 16;
+  const s = seedSequence(opts.seed);
+  const input = tf.input({ shape: [opts.inputSize, opts.inputSize, opts.channels], name: 'image' });
+  const e = mobilenetV2Encoder(input, opts.channels);
+  const c4 = convBnRelu(e.sixteenth, { filters: 8 * f, name: 'c4b' }, s);
+  return tf.model({ inputs: input, outputs: topDownHeads(e.quarter, e.eighth, c4, f, opts.numClasses, s), name: 'fovea_detector_imagenet' });
 }
 
 /** Training targets of a batch, as plain arrays (built on the CPU: cheap, exact). */

@@ -9,8 +9,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Batch, Prediction, TrainConfig } from '../../electron/contract/ml';
 import { classificationLoss, classificationStats, createClassifier, smoothLabels } from './classifier';
-import { Ap50Accumulator, createDetector, decodeDetections, detectionLoss, encodeDetectionTargets, type DetectorOutputs } from './detector';
-import { createUnet, diceIou, segmentationLoss, segmentationStats, segmentationTargets } from './unet';
+import { Ap50Accumulator, createDetector, createEncoderDetector, decodeDetections, detectionLoss, encodeDetectionTargets, type DetectorOutputs } from './detector';
+import { IMAGENET_ENCODER } from './imagenet-encoder';
+import { createEncoderUnet, createUnet, diceIou, segmentationLoss, segmentationStats, segmentationTargets } from './unet';
 
 /** Builds the model for a config (fresh weights from config.seed). */
 export function createModel(config: TrainConfig): tf.LayersModel {
@@ -19,9 +20,13 @@ export function createModel(config: TrainConfig): tf.LayersModel {
     case 'classification':
       return createClassifier({ inputSize: config.inputSize, channels: config.channels, numClasses, multiLabel: isMultiLabel(config), seed: config.seed });
     case 'detection':
-      return createDetector({ inputSize: config.inputSize, channels: config.channels, numClasses, seed: config.seed });
+      return config.encoder === IMAGENET_ENCODER
+        ? createEncoderDetector({ inputSize: config.inputSize, channels: config.channels, numClasses, seed: config.seed })
+        : createDetector({ inputSize: config.inputSize, channels: config.channels, numClasses, seed: config.seed });
     case 'segmentation':
-      return createUnet({ inputSize: config.inputSize, channels: config.channels, numClasses, seed: config.seed });
+      return config.encoder === IMAGENET_ENCODER
+        ? createEncoderUnet({ inputSize: config.inputSize, channels: config.channels, numClasses, seed: config.seed })
+        : createUnet({ inputSize: config.inputSize, channels: config.channels, numClasses, seed: config.seed });
   }
 }
 
@@ -85,10 +90,12 @@ export function validateConfig(config: TrainConfig): string | null {
     case 'detection':
       if (k < 1) return 'detection needs at least one class';
       if (config.inputSize % 16 !== 0 || config.inputSize < 32) return `detection input size must be a multiple of 16, at least 32 (got ${config.inputSize})`;
+      if (config.encoder === IMAGENET_ENCODER && config.inputSize % 32 !== 0) return `with the ImageNet encoder the input size must be a multiple of 32 (got ${config.inputSize})`;
       return null;
     case 'segmentation':
       if (k < 2) return 'segmentation needs at least 2 classes (index 0 is background)';
       if (config.inputSize % 8 !== 0) return `segmentation input size must be a multiple of 8 (got ${config.inputSize})`;
+      if (config.encoder === IMAGENET_ENCODER && config.inputSize % 32 !== 0) return `with the ImageNet encoder the input size must be a multiple of 32 (got ${config.inputSize})`;
       return null;
   }
 }

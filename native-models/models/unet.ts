@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv, convBnRelu, seedSequence } from './blocks';
+import { mobilenetV2Encoder } from './imagenet-encoder';
 
 type Sym = tf.SymbolicTensor;
 
@@ -41,8 +42,7 @@ export function createUnet(opts: UnetOptions): tf.LayersModel {
   if (!(opts.numClasses >= 2)) throw new Error('segmentation needs at least 2 classes (index 0 is background)');
   const nextSeed = seedSequence(opts.seed);
   const input = tf.input({ shape: [opts.inputSize, opts.inputSize, opts.channels], name: 'image' });
-  const double = (x: Sym, filters: number, name: string): Sym =>
-    convBnRelu(convBnRelu(x, { filters, name: `${name}a` }, nextSeed), { filters, name: `${name}b` }, nextSeed);
+  const double = (x: Sym, filters: number, name: string): Sym => doubleConv(x, filters, name, nextSeed);
 
   const skips: Sym[] = [];
   let x: Sym = input;
@@ -63,6 +63,44 @@ export function createUnet(opts: UnetOptions): tf.LayersModel {
   }
   const out = conv(x, { filters: opts.numClasses, kernelSize: 1, activation: 'softmax', name: 'probabilities' }, nextSeed);
   return tf.model({ inputs: input, outputs: out, name: 'fovea_unet' });
+}
+
+/** 2 x conv3x3-BN-ReLU, named `${name}a` and `${name}b`. */
+function doubleConv(x: Sym, filters: number, name: string, nextSeed: () => number): Sym {
+  return convBnRelu(convBnRelu(x, { filters, name: `${name}a` }, nextSeed), { filters, name: `${name}b` }, nextSeed);
+}
+
+/**
+ * U-Net on the frozen ImageNet MobileNetV2 encoder (imagenet-encoder.ts): the encoder's features
+ * at 1/16 (96 channels) through a trainable conv block (128), then decoder levels at 1/8, 1/4,
+ * 1/2 and 1/1 (64, 48, 32, 16 filters: conv2dTranspose 2x2/2, concat with the encoder's features
+ * there, or with the image at full resolution, 2 x conv3x3-BN-ReLU), 1x1 conv -> softmax.
+ * Only the decoder trains. S must be a multiple of 32.
+ */
+export function createEncoderUnet(opts: Omit<UnetOptions, 'depth' | 'baseFilters'> & { channels: 1 | 3 }): tf.LayersModel {
+  if (opts.inputSize % 32 !== 0) throw new Error(`a U-Net on the ImageNet encoder needs an input size divisible by 32 (got ${opts.inputSize})`);
+  if (!(opts.numClasses >= 2)) throw new Error('segmentation needs at least 2 classes (index 0 is background)');
+  const nextSeed = seedSequence(opts.seed);
+  const input = tf.input({ shape: [opts.inputSize, opts.inputSize, opts.channels], name: 'image' });
+  const double = (x: Sym, filters: number, name: string): Sym => doubleConv(x, filters, name, nextSeed);
+  const f = mobilenetV2Encoder(input, opts.channels);
+  let x = double(f.sixteenth, 128, 'bottleneck');
+  x = tf.layers.dropout({ rate: 0.2, name: 'bottleneck_dropout' }).apply(x) as Sym;
+  const levels: [Sym, number, string][] = [
+    [f.eighth, 64, '3'],
+    [f.quarter, 48, '2'],
+    [f.half, 32, '1'],
+    [input, 16, '0'],
+  ];
+  for (const [skip, filters, l] of levels) {
+    x = tf.layers
+      .conv2dTranspose({ filters, kernelSize: 2, strides: 2, padding: 'same', kernelInitializer: tf.initializers.heNormal({ seed: nextSeed() }), name: `up${l}` })
+      .apply(x) as Sym;
+    x = tf.layers.concatenate({ axis: -1, name: `concat${l}` }).apply([x, skip]) as Sym;
+    x = double(x, filters, `dec${l}`);
+  }
+  const out = conv(x, { filters: opts.numClasses, kernelSize: 1, activation: 'softmax', name: 'probabilities' }, nextSeed);
+  return tf.model({ inputs: input, outputs: out, name: 'fovea_unet_imagenet' });
 }
 
 /**

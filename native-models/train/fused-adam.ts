@@ -28,6 +28,11 @@ interface AdamInternals {
 }
 
 export class FusedAdamOptimizer extends tf.AdamOptimizer {
+  /** The step size of the next applyGradients (a schedule sets it before each step; see lr-schedule.ts). */
+  setLearningRate(learningRate: number): void {
+    this.learningRate = learningRate;
+  }
+
   /** Whether the next applyGradients takes the fused path. */
   fused(): boolean {
     return tf.getBackend() === 'wasm' && wasmTrainingKernelsRegistered() && tf.getKernel(FUSED_ADAM, 'wasm') != null;
@@ -67,6 +72,6 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
 }
 
 /** Adam as tf.train.adam(learningRate) builds it (beta1 0.9, beta2 0.999, the backend's epsilon), fused on wasm. */
-export function adam(learningRate: number): tf.AdamOptimizer {
+export function adam(learningRate: number): FusedAdamOptimizer {
   return new FusedAdamOptimizer(learningRate, 0.9, 0.999);
 }

@@ -42,7 +42,8 @@ import { chooseBackend, threadPreflight } from './backend';
 import { isOutOfMemory, outOfMemoryMessage } from './errors';
 import { mixBatch } from './batch-mix';
 import { DataParallel, ReplicaFailure, type DataParallelOptions } from './data-parallel';
-import { adam } from './fused-adam';
+import { adam, type FusedAdamOptimizer } from './fused-adam';
+import { scheduledLearningRate, scheduleProgress } from './lr-schedule';
 import { TrainingBudget } from './time-budget';
 import { calibrateFoldedBatchNorms } from './onnx-warm-start';
 import { applyWarmStart, WarmStartMismatch } from './warm-start';
@@ -369,7 +370,7 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
   }
 
   let model: tf.LayersModel | null = null;
-  let optimizer: tf.Optimizer | null = null;
+  let optimizer: FusedAdamOptimizer | null = null;
   // Data-parallel training (data-parallel.ts; threads.ts says when): replicas of the model in worker threads.
   let dp: DataParallel | null = null;
   try {
@@ -441,6 +442,7 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
       let lossCount = 0;
       let epochImages = 0;
       let epochTrainSeconds = 0;
+      let epochLearningRate = config.learningRate;
       let next = fetchBatch(provider, 'train', epoch, 0);
       for (let i = 0; i < nTrain; i++) {
         if (cb.isCancelled()) return outcome('cancelled');
@@ -458,6 +460,9 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
           firstStep = false;
           cb.onPhase?.('first-step');
         }
+        // The learning-rate schedule (lr-schedule.ts): the rate of this step.
+        epochLearningRate = scheduledLearningRate(config.lrSchedule, config.learningRate, scheduleProgress({ budgetSeconds: budget ? budget.seconds : null, elapsedSeconds: budget ? budget.elapsed() : 0, epoch, batch: i, batchesPerEpoch: nTrain, epochs: config.epochs }));
+        optimizer.setLearningRate(epochLearningRate);
         // Mixup / CutMix (classification, when asked for): deterministic per (seed, epoch, batch).
         const mixed = mixBatch(batch, config, epoch, i).batch;
         const r = dp ? await dp.step(model, optimizer, hooks, varList, mixed, config, { epoch, index: i }) : await trainStep(model, optimizer, hooks, varList, mixed, config);
@@ -520,7 +525,7 @@ export async function runTraining(config: TrainConfig, provider: TrainerProvider
       } else {
         run.epochsSinceBest++;
       }
-      const result: EpochResult = { epoch, trainLoss, trainMetrics, valLoss, valMetrics, best, seconds: (performance.now() - epochT0) / 1000 };
+      const result: EpochResult = { epoch, trainLoss, trainMetrics, valLoss, valMetrics, best, seconds: (performance.now() - epochT0) / 1000, ...(config.lrSchedule === 'cosine' ? { learningRate: epochLearningRate } : {}) };
       budget?.epochDone();
       run.history.push(result);
       run.stoppedEarly = config.earlyStoppingPatience > 0 && run.epochsSinceBest >= config.earlyStoppingPatience && epoch < config.epochs;

@@ -122,7 +122,7 @@ export async function runLearningTargetsBench(): Promise<void> {
           metric: `${name} seed ${seed}: ${goal.metric}`,
           value: score,
           unit: '',
-          note: `${Object.keys(override).length ? `override ${JSON.stringify(override)}, ` : ''}${input}, batch ${config.batchSize}, mixup ${config.mixup ?? 0}, patience ${config.earlyStoppingPatience}, ${outcome.epochsCompleted} epochs (best ${outcome.bestEpoch}), ${seconds.toFixed(0)} s of a ${minutes}-minute budget, ${evaluation.n} held-out images`,
+          note: `${Object.keys(override).length ? `override ${JSON.stringify(override)}, ` : ''}${input}, batch ${config.batchSize}, ${config.encoder ? `encoder ${config.encoder}, ` : ''}lr ${config.lrSchedule ?? 'constant'}, mixup ${config.mixup ?? 0}, patience ${config.earlyStoppingPatience}, ${outcome.epochsCompleted} epochs (best ${outcome.bestEpoch}), ${seconds.toFixed(0)} s of a ${minutes}-minute budget, ${evaluation.n} held-out images`,
         });
       }
     } finally {

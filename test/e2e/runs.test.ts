@@ -74,6 +74,9 @@ test('name two runs, rename one, compare them, move the decision threshold', { t
   await page.getByTestId('train-name').fill('flips');
   await page.getByTestId('train-aug-flip-v').check();
   await page.getByTestId('train-aug-rotate').fill('0');
+  // Without a time budget the schedule defaults to constant; a cosine is chosen here.
+  assert.equal(await page.getByTestId('train-lr-schedule').locator('option').first().textContent(), 'constant (default)');
+  await page.getByTestId('train-lr-schedule').selectOption('cosine');
   await page.getByTestId('train-start').click();
   await waitDone(page, 'flips');
   const second = app.core.runs.list(ct.id)[0];
@@ -82,6 +85,9 @@ test('name two runs, rename one, compare them, move the decision threshold', { t
   assert.deepEqual(second.config.augment, { ...defaults.augment, flipVertical: true, rotateDegrees: 0 });
   assert.equal(second.config.learningRate, defaults.learningRate);
   assert.match((await page.getByTestId('run-augment').textContent()) ?? '', /flip ↕/);
+  assert.equal(second.config.lrSchedule, 'cosine');
+  assert.equal(first.config.lrSchedule, undefined, 'run 1 kept the constant default');
+  assert.equal(await page.getByTestId('run-lr-schedule').textContent(), 'on a cosine');
 
   // --- Rename run 1 from its detail; the history shows the new name.
   await page.getByTestId(`run-link-${first.id}`).click();

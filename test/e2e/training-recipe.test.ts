@@ -4,7 +4,8 @@
  * (its decisions and reasons, as planDecisions lists them), the user's input size shows in the
  * settings the run will use, a bad time budget is refused before any request, "best model in
  * 0.25 minutes" starts a planned run whose live progress shows the budget left (m:ss) and which
- * stops on its budget, and the run detail shows the plan stored with the run.
+ * stops on its budget, and the run detail shows the plan stored with the run. That run is built on
+ * the pretrained ImageNet encoder, chosen on the screen, and runs until its budget is spent.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -94,6 +95,10 @@ test('the planned recipe and "best model in N minutes" on the Training screen, a
   await config.filter({ hasText: 'epochs until 0:15 is spent' }).waitFor();
   await screenshot(page, 'training-recipe-plan');
 
+  // The pretrained encoder, chosen here (the plan leaves it off for greyscale DICOM), and so is its reason.
+  assert.equal(await page.getByTestId('train-encoder').locator('option').first().textContent(), "the plan's choice");
+  await page.getByTestId('train-encoder').selectOption({ label: 'ImageNet MobileNetV2 (frozen)' });
+
   // Start: the live progress shows the budget left, m:ss of 0:15.
   await page.getByTestId('train-start').click();
   const left = page.getByTestId('train-budget-left');
@@ -111,6 +116,11 @@ test('the planned recipe and "best model in N minutes" on the Training screen, a
   const stored = run.config.plan;
   assert.ok(stored, 'the run stores its plan');
   assert.equal(stored.timeBudget?.value.seconds, 15);
+  assert.equal(run.config.encoder, 'imagenet-mobilenetv2');
+  assert.equal(run.config.inputSize % 32, 0);
+  assert.match(stored.encoder?.reason ?? '', /as set/);
+  assert.deepEqual([run.config.lrSchedule, run.config.earlyStoppingPatience], ['constant', 0], 'a budget: the budget ends the run');
+  await page.getByTestId('run-encoder').filter({ hasText: 'on the frozen ImageNet MobileNetV2 encoder' }).waitFor();
   // Stopped on its budget (or, on a fast machine, by early stopping first): the screen says which.
   if (run.status === 'done') await page.getByTestId('run-budget-stopped').filter({ hasText: 'stopped on its time budget' }).waitFor();
   assert.match((await page.getByTestId('run-budget').textContent()) ?? '', /^Time budget 0:15/);

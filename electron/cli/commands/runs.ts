@@ -8,7 +8,7 @@
  */
 import * as v from 'valibot';
 import type { AugmentConfig } from '../../contract/ml';
-import { AugmentSchema, CutmixAlphaSchema, EarlyStoppingPatienceSchema, formatRunDuration, LabelSmoothingSchema, MixupAlphaSchema, LearningRateSchema, RunNameSchema, RunNotesSchema, runDisplayName } from '../../contract/runs';
+import { AugmentSchema, CutmixAlphaSchema, EarlyStoppingPatienceSchema, EncoderSchema, formatRunDuration, LabelSmoothingSchema, LrScheduleSchema, MixupAlphaSchema, LearningRateSchema, RunNameSchema, RunNotesSchema, runDisplayName } from '../../contract/runs';
 import type { Core } from '../../core/composition-root';
 import { compareRuns } from '../../core/training/run-compare';
 import { updateRunLabel } from '../../core/training/training-service';
@@ -20,6 +20,8 @@ export const runStartOptions = {
   notes: { type: 'string' },
   'learning-rate': { type: 'string' },
   patience: { type: 'string' },
+  'lr-schedule': { type: 'string' },
+  encoder: { type: 'string' },
   augment: { type: 'string' },
   'from-run': { type: 'string' },
   'label-smoothing': { type: 'string' },
@@ -57,7 +59,7 @@ export function parseAugment(value: unknown): Partial<AugmentConfig> | undefined
 }
 
 /** The run fields of `fovea train` (name, notes, learning rate, augmentation, classification regularisation, `--from-run RUN`: a warm start), checked. */
-export function parseRunStartOptions(values: Record<string, unknown>): { name?: string; notes?: string; learningRate?: number; earlyStoppingPatience?: number; augment?: Partial<AugmentConfig>; labelSmoothing?: number; mixup?: number; cutmix?: number; warmStartRunId?: number } {
+export function parseRunStartOptions(values: Record<string, unknown>): { name?: string; notes?: string; learningRate?: number; lrSchedule?: 'constant' | 'cosine'; encoder?: 'imagenet-mobilenetv2' | null; earlyStoppingPatience?: number; augment?: Partial<AugmentConfig>; labelSmoothing?: number; mixup?: number; cutmix?: number; warmStartRunId?: number } {
   const lr = values['learning-rate'];
   const fromRun = values['from-run'];
   const patience = values['patience'];
@@ -70,6 +72,8 @@ export function parseRunStartOptions(values: Record<string, unknown>): { name?: 
     ...(values['name'] !== undefined ? { name: check(RunNameSchema, values['name'], '--name') } : {}),
     ...(values['notes'] !== undefined ? { notes: check(RunNotesSchema, values['notes'], '--notes') } : {}),
     ...(lr !== undefined ? { learningRate: check(LearningRateSchema, Number(lr), '--learning-rate') } : {}),
+    ...(values['encoder'] !== undefined ? { encoder: values['encoder'] === 'none' ? null : check(EncoderSchema, values['encoder'], '--encoder') } : {}),
+    ...(values['lr-schedule'] !== undefined ? { lrSchedule: check(LrScheduleSchema, values['lr-schedule'], '--lr-schedule') } : {}),
     ...(patience !== undefined ? { earlyStoppingPatience: check(EarlyStoppingPatienceSchema, Number(patience), '--patience') } : {}),
     ...(augment ? { augment } : {}),
     ...(fromRun !== undefined ? { warmStartRunId: runId(String(fromRun), '--from-run takes the id of a finished run (see `fovea runs`)') } : {}),

@@ -33,7 +33,7 @@ import { describeWarmStart, formatRunDuration, runDisplayName, runDurationSecond
 import { parseRunStartOptions, runRunsLabelCommand, runStartOptions } from './runs';
 
 export const trainHelp =
-  'fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N] [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--threads N] [--data-parallel] [--planned] [--time-budget MINUTES] [--plan-only] [--resume RUN] [--from-run RUN | --from-model TFJS_DIR|FILE.onnx|MODEL_NAME] [--name NAME] [--notes TEXT] [--learning-rate LR] [--patience EPOCHS (0: never stop early)] [--augment none|flip-h,flip-v,rotate=DEG,scale=S,intensity=I,translate=T,saturation=S,min-visible=V,multi-scale=M,copy-paste=P] [--copy-paste P (detection, objects with masks)] [--label-smoothing E] [--mixup ALPHA] [--cutmix ALPHA] [--json]';
+  'fovea train --dataset NAME --task classify|detect|segment [--classes A,B,...] [--epochs N] [--batch N] [--size N] [--backend auto|webgpu|tensorflow|wasm|cpu] [--unlabeled-pixels background|ignore] [--threads N] [--data-parallel] [--planned] [--time-budget MINUTES] [--plan-only] [--resume RUN] [--from-run RUN | --from-model TFJS_DIR|FILE.onnx|MODEL_NAME] [--name NAME] [--notes TEXT] [--learning-rate LR] [--lr-schedule constant|cosine] [--encoder imagenet-mobilenetv2|none (segmentation)] [--patience EPOCHS (0: never stop early)] [--augment none|flip-h,flip-v,rotate=DEG,scale=S,intensity=I,translate=T,saturation=S,min-visible=V,multi-scale=M,copy-paste=P] [--copy-paste P (detection, objects with masks)] [--label-smoothing E] [--mixup ALPHA] [--cutmix ALPHA] [--json]';
 export const trainOptions = {
   dataset: { type: 'string' },
   task: { type: 'string' },

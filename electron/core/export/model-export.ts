@@ -79,6 +79,8 @@ export interface ModelCard {
     parameters: number;
     checkpoint: 'best' | 'last';
     onnx: ModelExportArtifacts['onnx'];
+    /** A pretrained encoder the model was built on (TrainConfig.encoder): where its weights come from and their licence. */
+    encoder?: { name: NonNullable<TrainConfig['encoder']>; provenance: string; license: string };
   };
   /** valueRange null: unbounded (z-scores). channelOrder 'slices': 2.5-D, see preprocessing.slices. */
   input: ModelTensorSpec & { channels: 1 | 3; channelOrder: 'grey' | 'RGB' | 'slices'; valueRange: [number, number] | null };
@@ -107,7 +109,7 @@ export interface ModelCard {
       patients: { train: number; val: number; test: number } | null;
       patientGrouped: boolean | null;
     } | null;
-    settings: Pick<TrainConfig, 'inputSize' | 'channels' | 'epochs' | 'batchSize' | 'learningRate' | 'seed' | 'earlyStoppingPatience' | 'augment' | 'classWeights' | 'labelSmoothing' | 'mixup' | 'cutmix'>;
+    settings: Pick<TrainConfig, 'inputSize' | 'channels' | 'epochs' | 'batchSize' | 'learningRate' | 'seed' | 'earlyStoppingPatience' | 'augment' | 'classWeights' | 'labelSmoothing' | 'mixup' | 'cutmix' | 'lrSchedule'>;
   };
   metrics: {
     bestValidation: Record<string, number> | null;
@@ -121,6 +123,16 @@ const ARCHITECTURES: Record<TrainConfig['task'], string> = {
   classification: 'Fovea compact CNN classifier (conv-BN-ReLU blocks, global average pooling, dense)',
   detection: 'Fovea CenterNet-style anchor-free detector (stride-4 heatmap, log-size and offset heads, FPN-like top-down path)',
   segmentation: 'Fovea U-Net with batch norm (transposed-conv decoder, skip connections)',
+};
+
+/** What the card says of a run's pretrained encoder (TrainConfig.encoder): its origin and licence. */
+export const ENCODER_CARDS: Record<NonNullable<TrainConfig['encoder']>, { architecture: string; provenance: string; license: string }> = {
+  'imagenet-mobilenetv2': {
+    architecture: 'Frozen ImageNet MobileNetV2 encoder (alpha 1.0, blocks 0-10, batch norms folded) under a trained Fovea U-Net decoder (segmentation) or CenterNet-style top-down path and heads (detection)',
+    provenance:
+      "Encoder weights: keras.applications MobileNetV2's ImageNet weights as kept frozen (layers Conv1 .. block_10_project_BN) in nsfwjs 4.3.0's mobilenet_v2 model (uint8-quantized by the TF.js converter), shipped inside Fovea (resources/models/imagenet-mobilenetv2); not trained on this dataset.",
+    license: 'nsfwjs: MIT, Copyright (c) 2019 Infinite Red, Inc.; Keras applications weights: Apache License 2.0.',
+  },
 };
 
 /** The card's words for a normalisation (also train.py's, through plan.json). */
@@ -275,7 +287,7 @@ export function buildModelCard(run: RunRecord, snapshot: Partial<RunSnapshot> | 
     task: c.task,
     classes: [...c.classNames],
     multiLabel,
-    model: { format: art.format, architecture: ARCHITECTURES[c.task], files: fileNames, parameters: art.parameters, checkpoint, onnx: art.onnx },
+    model: { format: art.format, architecture: c.encoder ? ENCODER_CARDS[c.encoder].architecture : ARCHITECTURES[c.task], files: fileNames, parameters: art.parameters, checkpoint, onnx: art.onnx, ...(c.encoder ? { encoder: { name: c.encoder, provenance: ENCODER_CARDS[c.encoder].provenance, license: ENCODER_CARDS[c.encoder].license } } : {}) },
     input: { ...input, ...cardInputWords(c) },
     preprocessing: cardPreprocessing(c),
     outputs: art.outputs.map((o) => ({ ...o, meaning: outputMeaning(c.task, o.name, multiLabel) })),
@@ -305,6 +317,7 @@ export function buildModelCard(run: RunRecord, snapshot: Partial<RunSnapshot> | 
         ...(c.labelSmoothing ? { labelSmoothing: c.labelSmoothing } : {}),
         ...(c.mixup ? { mixup: c.mixup } : {}),
         ...(c.cutmix ? { cutmix: c.cutmix } : {}),
+        ...(c.lrSchedule ? { lrSchedule: c.lrSchedule } : {}),
       },
     },
     metrics: { bestValidation: run.metrics ? { ...run.metrics } : null, evaluations },

@@ -31,7 +31,7 @@
  *   channels: slice-neighbours.ts); classification and detection train 2D
  *   slices and the plan says so.
  */
-import type { TaskKind, TrainConfig } from '../../contract/ml';
+import { LR_COSINE_FLOOR, type TaskKind, type TrainConfig } from '../../contract/ml';
 import type { ObjectSizeSummary, PlanDecision, RecipePlan } from '../../contract/recipe';
 
 /** Pixels a segmented structure keeps across at the model's input. */
@@ -84,6 +84,10 @@ export interface PlanOptions {
   timeBudgetSeconds?: number | null;
   /** The user chose the early-stopping patience (defaults.earlyStoppingPatience holds it): the plan keeps it. */
   patienceChosen?: boolean;
+  /** The learning-rate schedule the user chose (TrainConfig.lrSchedule): the plan keeps it. */
+  lrSchedule?: 'constant' | 'cosine';
+  /** The pretrained encoder the user chose (null: none); undefined: the plan decides. */
+  encoder?: TrainConfig['encoder'];
 }
 
 /** Epochs of a budgeted run: the budget, not this, ends it. */
@@ -93,12 +97,13 @@ export const SHORT_BUDGET_SECONDS = 180;
 export const SHORT_BUDGET_SIDE = 64;
 
 /**
- * Classification under a budget of at least SHORT_BUDGET_SECONDS: mixup's alpha and the early-stopping
- * patience the plan uses, so that the budget rather than a plateau of a few epochs ends the run.
+ * Classification under a budget of at least SHORT_BUDGET_SECONDS: mixup's alpha and (scheduleDecision)
+ * the early-stopping patience, so that the budget rather than a plateau of a few epochs ends the run.
  * Measured on PneumoniaMNIST, 3 seeds, 15 minutes: accuracy never lower than the plan without them,
  * median 0.891 against 0.883 (figures in native-models/models/defaults.ts).
  */
 export const BUDGET_MIXUP = 0.2;
+/** Classification under such a budget: the early-stopping patience (was 5), measured with BUDGET_MIXUP. */
 export const BUDGET_PATIENCE = 15;
 
 const median = (xs: readonly number[]): number => {
@@ -257,6 +262,12 @@ export function planRecipe(facts: DatasetFacts, options: PlanOptions): RecipePla
       reason: `${sampling.reason} A budget under ${SHORT_BUDGET_SECONDS / 60} minutes on a CPU: ${SHORT_BUDGET_SIDE} px instead of ${s.inputSize} px, so that several epochs fit.`,
     };
   }
+  const encoder = encoderDecision(facts, options);
+  if (encoder?.value && sampling.value.inputSize % 32 !== 0) {
+    const s = sampling.value;
+    const side32 = Math.max(64, floorTo(s.inputSize, 32));
+    sampling = { value: { ...s, inputSize: side32 }, reason: `${sampling.reason} ${side32} px rather than ${s.inputSize}: the pretrained encoder needs a multiple of 32.` };
+  }
   const side = sampling.value.inputSize;
   const batchCap = facts.task === 'classification' ? 64 : 16;
   const batchSize = Math.max(2, batchFor(side, batchCap));
@@ -265,8 +276,9 @@ export function planRecipe(facts: DatasetFacts, options: PlanOptions): RecipePla
     value: { batchSize, bytesPerSample: perSample, memoryBudgetBytes: memory },
     reason: `${(perSample / 2 ** 20).toFixed(0)} MiB of activations per ${side} px sample; ${batchSize} fit the ${(memory / 2 ** 20).toFixed(0)} MiB budget (capped at ${batchCap}).`,
   };
-  const regularization = regularizationDecision(facts, options, budgetSeconds);
-  const patience = regularization?.value.earlyStoppingPatience ?? defaults.earlyStoppingPatience;
+  const regularization = regularizationDecision(facts, budgetSeconds);
+  const schedule = scheduleDecision(facts, options, budgetSeconds);
+  const patience = schedule?.value.earlyStoppingPatience ?? defaults.earlyStoppingPatience;
   return {
     format: 'fovea-recipe-plan',
     version: 1,
@@ -292,6 +304,8 @@ export function planRecipe(facts: DatasetFacts, options: PlanOptions): RecipePla
         ? { value: defaults.epochs, reason: `The ${facts.task} default (${defaults.epochs}), ${earlyStopping(defaults.earlyStoppingPatience)}.` }
         : { value: BUDGET_EPOCHS, reason: `As many as fit in ${fmt(budgetSeconds / 60)} minutes: the trainer measures its steps on the backend in use and starts an epoch only if it fits (${earlyStopping(patience)}).` },
     regularization,
+    schedule,
+    encoder,
     timeBudget:
       budgetSeconds === null
         ? null
@@ -302,20 +316,68 @@ export function planRecipe(facts: DatasetFacts, options: PlanOptions): RecipePla
   };
 }
 
-function regularizationDecision(facts: DatasetFacts, options: PlanOptions, budgetSeconds: number | null): RecipePlan['regularization'] {
+function regularizationDecision(facts: DatasetFacts, budgetSeconds: number | null): RecipePlan['regularization'] {
   if (facts.task !== 'classification' || budgetSeconds === null || budgetSeconds < SHORT_BUDGET_SECONDS) return null;
-  const given = options.defaults.earlyStoppingPatience;
-  const keep = options.patienceChosen === true || given === 0 || given >= BUDGET_PATIENCE;
-  const earlyStoppingPatience = keep ? given : BUDGET_PATIENCE;
   return {
-    value: { mixup: BUDGET_MIXUP, earlyStoppingPatience },
-    reason:
-      `A ${fmt(budgetSeconds / 60)}-minute budget leaves time for a regularised model to converge: mixup (alpha ${BUDGET_MIXUP}) ` +
-      (keep
-        ? `with the early-stopping patience ${given === 0 ? 'off, as set' : `of ${given} epochs${options.patienceChosen ? ', as set' : ''}`}.`
-        : `and early stopping after ${BUDGET_PATIENCE} epochs without improvement instead of ${given}, so that the budget rather than a short plateau ends the run.`) +
-      ' Fields set on the Training screen or the command line win.',
+    value: { mixup: BUDGET_MIXUP },
+    reason: `A ${fmt(budgetSeconds / 60)}-minute budget leaves time for a regularised model to converge: mixup (alpha ${BUDGET_MIXUP}). Fields set on the Training screen or the command line win.`,
   };
+}
+
+/**
+ * Segmentation and detection of colour photographs train on the frozen ImageNet encoder that ships
+ * with Fovea (native-models/models/imagenet-encoder.ts); other images (DICOM, greyscale) train from
+ * scratch. Measured at the 15-minute budget (figures in native-models/models/defaults.ts).
+ */
+function encoderDecision(facts: DatasetFacts, options: PlanOptions): RecipePlan['encoder'] {
+  if (facts.task !== 'segmentation' && facts.task !== 'detection') return null;
+  if (options.encoder !== undefined) {
+    return options.encoder
+      ? { value: options.encoder, reason: 'The frozen ImageNet MobileNetV2 encoder that ships with Fovea, as set: only the decoder trains.' }
+      : { value: null, reason: 'Trained from scratch, as set (no pretrained encoder).' };
+  }
+  if (facts.modality === 'photo' && facts.channels === 3) {
+    return {
+      value: 'imagenet-mobilenetv2',
+      reason:
+        'Colour photographs: the network is built on the frozen ImageNet MobileNetV2 encoder that ships with Fovea (its features learned from ImageNet photographs), and only the ' +
+        `${facts.task === 'segmentation' ? 'U-Net decoder' : "detector's top-down path and heads"} train, which also makes each step cheaper.`,
+    };
+  }
+  return { value: null, reason: `Trained from scratch: the pretrained encoder learned from colour photographs, and these are ${facts.modality} images.` };
+}
+
+function scheduleDecision(facts: DatasetFacts, options: PlanOptions, budgetSeconds: number | null): RecipePlan['schedule'] {
+  if (budgetSeconds === null) return null;
+  const given = options.defaults.earlyStoppingPatience;
+  const chosen = options.patienceChosen === true;
+  if (facts.task === 'classification') {
+    // Measured in session 8: a constant rate, patience 15 and mixup.
+    if (budgetSeconds < SHORT_BUDGET_SECONDS && !options.lrSchedule) return null;
+    const keep = chosen || given === 0 || given >= BUDGET_PATIENCE || budgetSeconds < SHORT_BUDGET_SECONDS;
+    const lrSchedule = options.lrSchedule ?? 'constant';
+    return {
+      value: { lrSchedule, earlyStoppingPatience: keep ? given : BUDGET_PATIENCE },
+      reason:
+        (lrSchedule === 'cosine'
+          ? `The learning rate falls from ${options.defaults.learningRate} to ${LR_COSINE_FLOOR * 100}% of it along a half cosine over the ${fmt(budgetSeconds / 60)} minutes, as set.`
+          : `The learning rate stays at ${options.defaults.learningRate}${options.lrSchedule ? ' (constant, as set)' : ''}.`) +
+        (keep
+          ? ` Early stopping ${given === 0 ? 'off' : `after ${given} epochs without improvement`}${chosen ? ', as set' : ''}.`
+          : ` Early stopping after ${BUDGET_PATIENCE} epochs without improvement instead of ${given}, so that the budget rather than a short plateau ends the run.`),
+    };
+  }
+  // A cosine over the budget scored lower on CamVid on the encoder (0.533 vs 0.583 constant, 10 epochs each):
+  // with the few epochs a CPU budget buys, it lowers the rate before the model has learnt. Constant unless chosen.
+  const lrSchedule = options.lrSchedule ?? 'constant';
+  const rate =
+    lrSchedule === 'cosine'
+      ? `The learning rate falls from ${options.defaults.learningRate} to ${LR_COSINE_FLOOR * 100}% of it along a half cosine over the ${fmt(budgetSeconds / 60)} minutes, as set.`
+      : `The learning rate stays at ${options.defaults.learningRate}${options.lrSchedule ? ' (constant, as set)' : ' (a cosine over the budget scored lower with the few epochs a CPU budget buys)'}.`;
+  const stop = chosen
+    ? ` Early stopping ${given === 0 ? 'off' : `after ${given} epochs without improvement`}, as set.`
+    : ' The budget, not a plateau, ends the run: early stopping is off (the best checkpoint is kept either way).';
+  return { value: { lrSchedule, earlyStoppingPatience: chosen ? given : 0 }, reason: rate + stop };
 }
 
 /** The config a plan gives (the defaults with the plan's decisions; user overrides go on top). */
@@ -332,7 +394,9 @@ export function applyPlan(defaults: TrainConfig, plan: RecipePlan): TrainConfig 
     classWeights: null,
     patch: s.mode === 'patches' ? { foregroundProbability: s.foregroundProbability, patchesPerImage: s.patchesPerImage } : null,
     plan,
-    ...(plan.regularization ? { mixup: plan.regularization.value.mixup, earlyStoppingPatience: plan.regularization.value.earlyStoppingPatience } : {}),
+    ...(plan.regularization ? { mixup: plan.regularization.value.mixup } : {}),
+    ...(plan.schedule ? { lrSchedule: plan.schedule.value.lrSchedule, earlyStoppingPatience: plan.schedule.value.earlyStoppingPatience } : {}),
+    ...(plan.encoder?.value ? { encoder: plan.encoder.value } : {}),
     // 2.5-D: three slices as the input's channels.
     ...(plan.slices.value.applied === '2.5d' ? { channels: 3 as const, slices: '2.5d' as const } : {}),
   };

@@ -15,7 +15,7 @@ import * as v from 'valibot';
 import { MANIFEST_FILE, ModelManifestSchema } from '../../contract/assist';
 import { isFoveaCard } from '../assist/model-layouts';
 import type { VerifiedModel } from '../assist/model-registry';
-import { COPY_PASTE_NEEDS_MASKS, copyPasteProblem, regularisationProblem } from '../../contract/runs';
+import { COPY_PASTE_NEEDS_MASKS, copyPasteProblem, encoderProblem, regularisationProblem } from '../../contract/runs';
 import type { AuditLog } from '../store/audit-log';
 import type { BlobStore } from '../store/blob-store';
 import type { Db } from '../store/library-db';
@@ -33,7 +33,7 @@ import { collectSamples, type CollectedSamples, type SampleSnapshot } from './tr
 export const RUNS_DIR = 'runs';
 
 /** What a user may set; everything else comes from the task's defaults. */
-export type TrainOverrides = Partial<Pick<TrainConfig, 'epochs' | 'batchSize' | 'inputSize' | 'backend' | 'learningRate' | 'seed' | 'earlyStoppingPatience' | 'unlabeledPixels' | 'timeBudgetSeconds' | 'labelSmoothing' | 'mixup' | 'cutmix'>>;
+export type TrainOverrides = Partial<Pick<TrainConfig, 'epochs' | 'batchSize' | 'inputSize' | 'backend' | 'learningRate' | 'lrSchedule' | 'encoder' | 'seed' | 'earlyStoppingPatience' | 'unlabeledPixels' | 'timeBudgetSeconds' | 'labelSmoothing' | 'mixup' | 'cutmix'>>;
 
 /** What to train on: the overrides, and optionally a subset of the dataset's classes. */
 export type TrainRequest = TrainOverrides & {
@@ -91,8 +91,8 @@ interface WarmSource {
  * Label smoothing, mixup and CutMix are for classification, in their ranges (contract/runs.ts):
  * VALIDATION with the contract's message otherwise, before anything starts.
  */
-export function checkRegularisation(task: TaskKind, request: Pick<TrainOverrides, 'labelSmoothing' | 'mixup' | 'cutmix'>): void {
-  const problem = regularisationProblem(task, { labelSmoothing: request.labelSmoothing, mixup: request.mixup, cutmix: request.cutmix });
+export function checkRegularisation(task: TaskKind, request: Pick<TrainOverrides, 'labelSmoothing' | 'mixup' | 'cutmix' | 'encoder'>): void {
+  const problem = regularisationProblem(task, { labelSmoothing: request.labelSmoothing, mixup: request.mixup, cutmix: request.cutmix }) ?? encoderProblem(task, request.encoder);
   if (problem) throw new FoveaException('VALIDATION', problem);
 }
 
@@ -229,7 +229,7 @@ export class TrainingService {
     );
     // The plan's reasons name the patience the run will use (the user's, else the task's).
     const patience = request.earlyStoppingPatience ?? defaults.earlyStoppingPatience;
-    const plan = planRecipe(facts, { defaults: { ...defaults, earlyStoppingPatience: patience }, accelerator: request.accelerator === true, timeBudgetSeconds: request.timeBudgetSeconds ?? null, patienceChosen: request.earlyStoppingPatience !== undefined });
+    const plan = planRecipe(facts, { defaults: { ...defaults, earlyStoppingPatience: patience }, accelerator: request.accelerator === true, timeBudgetSeconds: request.timeBudgetSeconds ?? null, patienceChosen: request.earlyStoppingPatience !== undefined, ...(request.lrSchedule ? { lrSchedule: request.lrSchedule } : {}), ...(request.encoder !== undefined ? { encoder: request.encoder } : {}) });
     const { classNames: _c, recipe: _r, accelerator: _a, augment, name: _n, notes: _t, warmStartRunId: _w, warmStartModelPath: _m, warmStartModelName: _mn, ...overrides } = request;
     const planned = applyPlan(defaults, plan);
     return { plan, config: { ...planned, ...definedOnly(overrides), augment: withAugment(planned.augment, augment), multiLabel: collected.multiLabel } };
@@ -262,6 +262,9 @@ export class TrainingService {
     const config: TrainConfig = planned
       ? (await this.plan(datasetId, task, { ...request, ...(overrides.inputSize !== undefined ? { inputSize: overrides.inputSize } : {}) })).config
       : { ...defaults, ...definedOnly(overrides), augment: withAugment(defaults.augment, augment), multiLabel: collected.multiLabel };
+    if (config.encoder && config.inputSize % 32 !== 0) {
+      throw new FoveaException('VALIDATION', `With the pretrained encoder the input (or patch) size must be a multiple of 32 (got ${config.inputSize}).`, { inputSize: config.inputSize });
+    }
     // Before anything is created: a source that does not fit is the request's VALIDATION error.
     if (source) config.warmStart = await this.#checkWarmStart(source, config);
     const split = splits.ensureSplits(datasetId, { seed: config.seed, stratifyBy: labelStratifier(db, datasetId) });

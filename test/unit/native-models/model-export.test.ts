@@ -182,6 +182,23 @@ test('U-Net (CamVid road scenes): per-pixel probabilities within 1e-4', async ()
   model.dispose();
 });
 
+test('U-Net and detector on the ImageNet encoder (depthwise convs, ReLU6, residual adds): ONNX == TF.js within 1e-4', async () => {
+  const x = await realBatch(['train/camvid/val/0016E5_07959.png', 'train/camvid/val/0016E5_07967.png'], 64, 3, { kind: 'unit' });
+  for (const task of ['segmentation', 'detection'] as const) {
+    const config: TrainConfig = { ...defaultTrainConfig(task, task === 'segmentation' ? ['background', 'road', 'car'] : ['car'], 3), inputSize: 64, encoder: 'imagenet-mobilenetv2' };
+    const model = createModel(config);
+    // The frozen encoder keeps its shipped weights; the trainable layers get trained-looking ones.
+    const frozen = new Map(model.weights.filter((w) => w.originalName.startsWith('mnv2_')).map((w) => [w.originalName, w.read().clone()]));
+    perturb(model, task === 'segmentation' ? 41 : 23);
+    model.weights.filter((w) => frozen.has(w.originalName)).forEach((w) => w.write(frozen.get(w.originalName) as tf.Tensor));
+    const d = await compare(`${task}-imagenet`, model, config, x);
+    console.log(`${task} on the encoder: max |onnx - tfjs| = ${d.toExponential(2)}`);
+    tf.dispose([...frozen.values()]);
+    model.dispose();
+  }
+  x.dispose();
+});
+
 test('other layers (odd sizes, pooling, padding, flatten order, concat, bilinear upsampling, dense) convert exactly', async () => {
   const input = tf.input({ shape: [15, 15, 3], name: 'image' });
   const a = tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'c1' }).apply(input) as tf.SymbolicTensor; // 8x8

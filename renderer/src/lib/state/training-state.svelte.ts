@@ -32,6 +32,10 @@ export class TrainingState {
   learningRate = $state<number | null>(null);
   /** Epochs without improvement before the run stops (0: never; null: the task's). */
   patience = $state<number | null>(null);
+  /** The learning-rate schedule (null: the plan's, a cosine under a time budget, else constant). */
+  lrSchedule = $state<'constant' | 'cosine' | null>(null);
+  /** Segmentation's and detection's pretrained encoder: undefined the plan's (none without a plan), null none. */
+  encoder = $state<'imagenet-mobilenetv2' | null | undefined>(undefined);
   augment = $state<Partial<AugmentConfig>>({});
   /** Classification regularisation (null: off): label smoothing epsilon, mixup and CutMix alphas. */
   labelSmoothing = $state<number | null>(null);
@@ -295,6 +299,8 @@ export class TrainingState {
       ...(this.runNotes ? { notes: this.runNotes } : {}),
       ...(typeof this.learningRate === 'number' && !Number.isNaN(this.learningRate) ? { learningRate: this.learningRate } : {}),
       ...(typeof this.patience === 'number' && Number.isInteger(this.patience) ? { earlyStoppingPatience: this.patience } : {}),
+      ...(this.lrSchedule ? { lrSchedule: this.lrSchedule } : {}),
+      ...((this.task === 'segmentation' || this.task === 'detection') && this.encoder !== undefined ? { encoder: this.encoder } : {}),
       ...(Object.keys(chosenAugment(this.augment, this.task)).length > 0 ? { augment: chosenAugment(this.augment, this.task) } : {}),
       ...(this.planned ? { recipe: 'planned' as const } : {}),
       // Label smoothing, mixup and CutMix are classification's; the fields are hidden for other tasks.

@@ -30,7 +30,7 @@ import { buildReportModel } from '../../../../electron/core/report/report-model'
 import { createRandom } from '../../../../electron/core/samples/seeded-random';
 import { loadSample } from '../../../../electron/core/training/sample-loader';
 import { collectSamples } from '../../../../electron/core/training/training-samples';
-import { BUDGET_MIXUP, BUDGET_PATIENCE, planRecipe, SHORT_BUDGET_SECONDS } from '../../../../electron/core/training/recipe-plan';
+import { applyPlan, BUDGET_MIXUP, BUDGET_PATIENCE, planRecipe, SHORT_BUDGET_SECONDS } from '../../../../electron/core/training/recipe-plan';
 import { planDecisions } from '../../../../electron/contract/recipe';
 import { tempCore } from '../../../helpers/temp-library';
 
@@ -112,6 +112,8 @@ test('classification recipe: smoothing, mixup and CutMix stored with the run; TT
   }
   await assert.rejects(core.training.train(ds.id, 'segmentation', { mixup: 0.2 }), (e: Error & { code?: string }) => e.code === 'VALIDATION' && /classification runs only/.test(e.message));
   assert.deepEqual(parseRunStartOptions({ 'label-smoothing': '0.1', mixup: '0.2', cutmix: '1' }), { labelSmoothing: 0.1, mixup: 0.2, cutmix: 1 });
+  assert.deepEqual(parseRunStartOptions({ 'lr-schedule': 'cosine' }), { lrSchedule: 'cosine' });
+  assert.throws(() => parseRunStartOptions({ 'lr-schedule': 'step' }), (e: Error) => e instanceof UsageError && /--lr-schedule: The learning-rate schedule is constant or cosine/.test(e.message));
   assert.throws(() => parseRunStartOptions({ mixup: 'lots' }), (e: Error) => e instanceof UsageError && /--mixup: Mixup alpha/.test(e.message));
 
   // --- A real run through the request: its config keeps the three settings.
@@ -158,21 +160,32 @@ test('classification recipe: smoothing, mixup and CutMix stored with the run; TT
   assert.match(plan.resolution.reason, /median 12 px on their shorter side/);
   assert.equal(plan.regularization, null, 'no budget: nothing added');
 
-  // --- Under a time budget the plan spends what early stopping would leave: mixup and a longer patience.
+  assert.equal(plan.schedule, null, 'no budget: a constant learning rate');
+  assert.equal(applyPlan(core.ml.defaultConfig('classification', collected.classNames, 1), plan).lrSchedule, undefined);
+
+  // --- Under a time budget the plan spends what early stopping would leave: mixup and a longer patience (a constant rate).
   const budgeted = await core.training.plan(ds.id, 'classification', { timeBudgetSeconds: 600 });
-  assert.deepEqual(budgeted.plan.regularization?.value, { mixup: BUDGET_MIXUP, earlyStoppingPatience: BUDGET_PATIENCE });
-  assert.deepEqual([budgeted.config.mixup, budgeted.config.earlyStoppingPatience], [BUDGET_MIXUP, BUDGET_PATIENCE]);
+  assert.deepEqual(budgeted.plan.regularization?.value, { mixup: BUDGET_MIXUP });
+  assert.deepEqual(budgeted.plan.schedule?.value, { lrSchedule: 'constant', earlyStoppingPatience: BUDGET_PATIENCE });
+  assert.deepEqual([budgeted.config.mixup, budgeted.config.earlyStoppingPatience, budgeted.config.lrSchedule], [BUDGET_MIXUP, BUDGET_PATIENCE, 'constant']);
   assert.match(budgeted.plan.epochs.reason, new RegExp(`early stopping after ${BUDGET_PATIENCE} epochs`));
-  assert.ok(planDecisions(budgeted.plan).some((d) => d.label === 'regularisation' && /mixup \(alpha 0\.2\)/.test(d.reason)), 'shown with the plan');
+  const shown = planDecisions(budgeted.plan);
+  assert.ok(shown.some((d) => d.label === 'regularisation' && /mixup \(alpha 0\.2\)/.test(d.reason)), 'shown with the plan');
+  assert.ok(shown.some((d) => d.label === 'schedule' && /stays at/.test(d.reason) && /after 15 epochs without improvement instead of 5/.test(d.reason)), 'the schedule shown with its reason');
   // The user's fields win, and the reason does not claim otherwise.
-  const chosen = await core.training.plan(ds.id, 'classification', { timeBudgetSeconds: 600, earlyStoppingPatience: 3, mixup: 0 });
-  assert.deepEqual([chosen.config.mixup, chosen.config.earlyStoppingPatience], [0, 3]);
-  assert.match(chosen.plan.regularization?.reason ?? '', /patience of 3 epochs, as set/);
+  const chosen = await core.training.plan(ds.id, 'classification', { timeBudgetSeconds: 600, earlyStoppingPatience: 3, mixup: 0, lrSchedule: 'cosine' });
+  assert.deepEqual([chosen.config.mixup, chosen.config.earlyStoppingPatience, chosen.config.lrSchedule], [0, 3, 'cosine']);
+  assert.match(chosen.plan.schedule?.reason ?? '', /half cosine over the 10 minutes, as set\. Early stopping after 3 epochs without improvement, as set\./);
   assert.match(chosen.plan.epochs.reason, /early stopping after 3 epochs/);
   // A short budget (under SHORT_BUDGET_SECONDS) and other tasks: nothing added.
-  assert.equal((await core.training.plan(ds.id, 'classification', { timeBudgetSeconds: SHORT_BUDGET_SECONDS - 1 })).plan.regularization, null);
+  const short = (await core.training.plan(ds.id, 'classification', { timeBudgetSeconds: SHORT_BUDGET_SECONDS - 1 })).plan;
+  assert.deepEqual([short.regularization, short.schedule], [null, null]);
   const detectionFacts = { task: 'detection' as const, classNames: ['a'], channels: 1 as const, images: [{ width: 64, height: 64 }], modality: 'photo', objectSizes: [], classFractions: [1], foregroundHu: null, slices: null };
-  assert.equal(planRecipe(detectionFacts, { defaults: core.ml.defaultConfig('detection', ['a'], 1), timeBudgetSeconds: 900 }).regularization, null);
+  const detectionPlan = planRecipe(detectionFacts, { defaults: core.ml.defaultConfig('detection', ['a'], 1), timeBudgetSeconds: 900 });
+  assert.equal(detectionPlan.regularization, null);
+  // Detection and segmentation under a budget: the budget (not a plateau) ends the run; the rate stays constant.
+  assert.deepEqual(detectionPlan.schedule?.value, { lrSchedule: 'constant', earlyStoppingPatience: 0 });
+  assert.match(detectionPlan.schedule?.reason ?? '', /early stopping is off/);
 
   // --- TTA equals the mean of the model's predictions of the image and its flips (this run flips vertically too).
   const views = ttaViews(run.config);

@@ -56,6 +56,13 @@ test('DRIVE: thin vessels -> native-resolution patches, foreground-biased, vesse
   assert.equal(JSON.stringify(again.plan), JSON.stringify(plan), 'deterministic');
   // Overrides win over the plan.
   assert.equal((await lib.core.training.plan(lib.datasetId, 'segmentation', { batchSize: 3 })).config.batchSize, 3);
+  // Colour photographs: the U-Net on the frozen ImageNet encoder, at a multiple of 32; the user may say no.
+  assert.equal(plan.encoder?.value, 'imagenet-mobilenetv2');
+  assert.equal(config.encoder, 'imagenet-mobilenetv2');
+  assert.equal(config.inputSize % 32, 0);
+  const scratch = await lib.core.training.plan(lib.datasetId, 'segmentation', { encoder: null });
+  assert.equal(scratch.config.encoder, null);
+  assert.match(scratch.plan.encoder?.reason ?? '', /from scratch, as set/);
 });
 
 test('CamVid: poles a couple of pixels thick -> patches; rare classes raise the foreground bias', async (t) => {
@@ -79,12 +86,14 @@ test('Penn-Fudan: whole images at a size that keeps the small pedestrians 16+ px
   const { plan, config } = await lib.core.training.plan(lib.datasetId, 'detection');
   assert.equal(plan.sampling.value.mode, 'whole-image');
   const side = plan.sampling.value.inputSize;
-  assert.ok(side % 16 === 0 && side >= 256, String(side));
+  assert.ok(side % 32 === 0 && side >= 256, String(side));
   const p10 = Math.min(...plan.data.objectSizes.map((o) => o.p10));
   assert.ok(p10 > 30 && p10 < 80, String(p10));
   assert.ok(p10 * (side / Math.max(...plan.data.medianSize)) >= 16);
   assert.equal(plan.classWeights.value, null);
   assert.equal(config.patch, null);
+  assert.equal(config.encoder, 'imagenet-mobilenetv2', 'photographs: the detector on the ImageNet encoder');
+  assert.equal(side % 32, 0);
   const again = await lib.core.training.plan(lib.datasetId, 'detection');
   assert.equal(JSON.stringify(again.plan), JSON.stringify(plan));
   // The epochs reason names the patience the run will use: the task's, or the user's (0: none).
@@ -133,4 +142,8 @@ print(json.dumps([float(np.percentile(v, 0.5)), float(np.percentile(v, 99.5)), i
   assert.match(plan.slices.reason, /2\.5 mm apart/);
   const config = applyPlan(core.ml.defaultConfig('segmentation', ['background', 'organ'], 1), plan);
   assert.equal(config.normalization.kind, 'window');
+  // Greyscale DICOM trains from scratch: the pretrained encoder learned from colour photographs.
+  assert.equal(plan.encoder?.value, null);
+  assert.match(plan.encoder?.reason ?? '', /from scratch.*CT images/);
+  assert.equal(config.encoder, undefined);
 });
