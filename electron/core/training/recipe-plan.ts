@@ -266,7 +266,12 @@ export function planRecipe(facts: DatasetFacts, options: PlanOptions): RecipePla
   if (encoder?.value && sampling.value.inputSize % 32 !== 0) {
     const s = sampling.value;
     const side32 = Math.max(64, floorTo(s.inputSize, 32));
-    sampling = { value: { ...s, inputSize: side32 }, reason: `${sampling.reason} ${side32} px rather than ${s.inputSize}: the pretrained encoder needs a multiple of 32.` };
+    // A smaller patch covers less of an image: recount the patches per image for the new side.
+    const perImage = s.mode === 'patches' ? Math.max(1, Math.round(median(widths.map((w, i) => (w * (heights[i] as number)) / (side32 * side32))))) : 1;
+    sampling = {
+      value: { ...s, inputSize: side32, patchesPerImage: perImage },
+      reason: `${sampling.reason} ${side32} px rather than ${s.inputSize}${s.mode === 'patches' && perImage !== s.patchesPerImage ? ` (${perImage} patches per image)` : ''}: the pretrained encoder needs a multiple of 32.`,
+    };
   }
   const side = sampling.value.inputSize;
   const batchCap = facts.task === 'classification' ? 64 : 16;
@@ -347,6 +352,13 @@ function encoderDecision(facts: DatasetFacts, options: PlanOptions): RecipePlan[
   return { value: null, reason: `Trained from scratch: the pretrained encoder learned from colour photographs, and these are ${facts.modality} images.` };
 }
 
+/** The schedule decision's first sentence: the rate, constant or along the cosine; `why` follows a constant rate the user did not choose. */
+function rateSentence(options: PlanOptions, budgetSeconds: number, why: string): string {
+  return options.lrSchedule === 'cosine'
+    ? `The learning rate falls from ${options.defaults.learningRate} to ${LR_COSINE_FLOOR * 100}% of it along a half cosine over the ${fmt(budgetSeconds / 60)} minutes, as set.`
+    : `The learning rate stays at ${options.defaults.learningRate}${options.lrSchedule ? ' (constant, as set)' : why}.`;
+}
+
 function scheduleDecision(facts: DatasetFacts, options: PlanOptions, budgetSeconds: number | null): RecipePlan['schedule'] {
   if (budgetSeconds === null) return null;
   const given = options.defaults.earlyStoppingPatience;
@@ -359,9 +371,7 @@ function scheduleDecision(facts: DatasetFacts, options: PlanOptions, budgetSecon
     return {
       value: { lrSchedule, earlyStoppingPatience: keep ? given : BUDGET_PATIENCE },
       reason:
-        (lrSchedule === 'cosine'
-          ? `The learning rate falls from ${options.defaults.learningRate} to ${LR_COSINE_FLOOR * 100}% of it along a half cosine over the ${fmt(budgetSeconds / 60)} minutes, as set.`
-          : `The learning rate stays at ${options.defaults.learningRate}${options.lrSchedule ? ' (constant, as set)' : ''}.`) +
+        rateSentence(options, budgetSeconds, '') +
         (keep
           ? ` Early stopping ${given === 0 ? 'off' : `after ${given} epochs without improvement`}${chosen ? ', as set' : ''}.`
           : ` Early stopping after ${BUDGET_PATIENCE} epochs without improvement instead of ${given}, so that the budget rather than a short plateau ends the run.`),
@@ -370,10 +380,7 @@ function scheduleDecision(facts: DatasetFacts, options: PlanOptions, budgetSecon
   // A cosine over the budget scored lower on CamVid on the encoder (0.533 vs 0.583 constant, 10 epochs each):
   // with the few epochs a CPU budget buys, it lowers the rate before the model has learnt. Constant unless chosen.
   const lrSchedule = options.lrSchedule ?? 'constant';
-  const rate =
-    lrSchedule === 'cosine'
-      ? `The learning rate falls from ${options.defaults.learningRate} to ${LR_COSINE_FLOOR * 100}% of it along a half cosine over the ${fmt(budgetSeconds / 60)} minutes, as set.`
-      : `The learning rate stays at ${options.defaults.learningRate}${options.lrSchedule ? ' (constant, as set)' : ' (a cosine over the budget scored lower with the few epochs a CPU budget buys)'}.`;
+  const rate = rateSentence(options, budgetSeconds, ' (a cosine over the budget scored lower with the few epochs a CPU budget buys)');
   const stop = chosen
     ? ` Early stopping ${given === 0 ? 'off' : `after ${given} epochs without improvement`}, as set.`
     : ' The budget, not a plateau, ends the run: early stopping is off (the best checkpoint is kept either way).';

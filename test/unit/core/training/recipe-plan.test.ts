@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { encodeMask } from '../../../../electron/core/labels/rle';
 import { maskAreaPerimeter } from '../../../../electron/core/training/recipe-facts';
-import { applyPlan } from '../../../../electron/core/training/recipe-plan';
+import { applyPlan, planRecipe } from '../../../../electron/core/training/recipe-plan';
+import { defaultTrainConfig } from '../../../../native-models/models/defaults';
 import { buildLearningLibrary } from '../../../helpers/learning';
 import { SHARED_TESTDATA } from '../../../helpers/paths';
 import { PYTHON, requireTool } from '../../../helpers/reference-tools';
@@ -63,6 +64,29 @@ test('DRIVE: thin vessels -> native-resolution patches, foreground-biased, vesse
   const scratch = await lib.core.training.plan(lib.datasetId, 'segmentation', { encoder: null });
   assert.equal(scratch.config.encoder, null);
   assert.match(scratch.plan.encoder?.reason ?? '', /from scratch, as set/);
+});
+
+test('a patch rounded down to a multiple of 32 for the encoder keeps about one cover of an image per epoch', () => {
+  // 600 x 112 photographs with a thin class: patches at native resolution, 112 px (the shorter side) before the encoder's rounding.
+  const plan = planRecipe(
+    {
+      task: 'segmentation',
+      classNames: ['background', 'line'],
+      channels: 3,
+      images: Array.from({ length: 10 }, () => ({ width: 600, height: 112 })),
+      modality: 'photo',
+      objectSizes: [{ className: 'line', objects: 10, median: 1.5, p10: 1 }],
+      classFractions: [0.95, 0.05],
+      foregroundHu: null,
+      slices: null,
+    },
+    { defaults: defaultTrainConfig('segmentation', ['background', 'line'], 3), timeBudgetSeconds: 900 },
+  );
+  assert.equal(plan.encoder?.value, 'imagenet-mobilenetv2');
+  assert.equal(plan.sampling.value.mode, 'patches');
+  assert.equal(plan.sampling.value.inputSize, 96);
+  assert.equal(plan.sampling.value.patchesPerImage, Math.round((600 * 112) / (96 * 96)), '7 patches of 96 px, not the 5 of 112 px');
+  assert.match(plan.sampling.reason, /96 px rather than 112 \(7 patches per image\): the pretrained encoder needs a multiple of 32/);
 });
 
 test('CamVid: poles a couple of pixels thick -> patches; rare classes raise the foreground bias', async (t) => {
