@@ -75,7 +75,7 @@ test('name two runs, rename one, compare them, move the decision threshold', { t
   await page.getByTestId('train-aug-flip-v').check();
   await page.getByTestId('train-aug-rotate').fill('0');
   // Without a time budget the schedule defaults to constant; a cosine is chosen here.
-  assert.equal(await page.getByTestId('train-lr-schedule').locator('option').first().textContent(), 'constant (default)');
+  assert.equal(await page.getByTestId('train-lr-schedule').locator('option').first().textContent(), 'default (a planned classifier: cosine; else constant)');
   await page.getByTestId('train-lr-schedule').selectOption('cosine');
   await page.getByTestId('train-start').click();
   await waitDone(page, 'flips');

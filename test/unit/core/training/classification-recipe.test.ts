@@ -30,7 +30,7 @@ import { buildReportModel } from '../../../../electron/core/report/report-model'
 import { createRandom } from '../../../../electron/core/samples/seeded-random';
 import { loadSample } from '../../../../electron/core/training/sample-loader';
 import { collectSamples } from '../../../../electron/core/training/training-samples';
-import { applyPlan, BUDGET_MIXUP, BUDGET_PATIENCE, planRecipe, SHORT_BUDGET_SECONDS } from '../../../../electron/core/training/recipe-plan';
+import { applyPlan, BUDGET_MIXUP, planRecipe, SHORT_BUDGET_SECONDS } from '../../../../electron/core/training/recipe-plan';
 import { planDecisions } from '../../../../electron/contract/recipe';
 import { tempCore } from '../../../helpers/temp-library';
 
@@ -163,15 +163,18 @@ test('classification recipe: smoothing, mixup and CutMix stored with the run; TT
   assert.equal(plan.schedule, null, 'no budget: a constant learning rate');
   assert.equal(applyPlan(core.ml.defaultConfig('classification', collected.classNames, 1), plan).lrSchedule, undefined);
 
-  // --- Under a time budget the plan spends what early stopping would leave: mixup and a longer patience (a constant rate).
+  // --- Under a time budget the plan spends the budget: mixup, and the rate annealed along a cosine to its end (no early stopping).
   const budgeted = await core.training.plan(ds.id, 'classification', { timeBudgetSeconds: 600 });
   assert.deepEqual(budgeted.plan.regularization?.value, { mixup: BUDGET_MIXUP });
-  assert.deepEqual(budgeted.plan.schedule?.value, { lrSchedule: 'constant', earlyStoppingPatience: BUDGET_PATIENCE });
-  assert.deepEqual([budgeted.config.mixup, budgeted.config.earlyStoppingPatience, budgeted.config.lrSchedule], [BUDGET_MIXUP, BUDGET_PATIENCE, 'constant']);
-  assert.match(budgeted.plan.epochs.reason, new RegExp(`early stopping after ${BUDGET_PATIENCE} epochs`));
+  assert.deepEqual(budgeted.plan.schedule?.value, { lrSchedule: 'cosine', earlyStoppingPatience: 0 });
+  assert.deepEqual([budgeted.config.mixup, budgeted.config.earlyStoppingPatience, budgeted.config.lrSchedule], [BUDGET_MIXUP, 0, 'cosine']);
+  assert.match(budgeted.plan.epochs.reason, /without early stopping \(patience 0\)/);
   const shown = planDecisions(budgeted.plan);
   assert.ok(shown.some((d) => d.label === 'regularisation' && /mixup \(alpha 0\.2\)/.test(d.reason)), 'shown with the plan');
-  assert.ok(shown.some((d) => d.label === 'schedule' && /stays at/.test(d.reason) && /after 15 epochs without improvement instead of 5/.test(d.reason)), 'the schedule shown with its reason');
+  assert.ok(
+    shown.some((d) => d.label === 'schedule' && /half cosine over the 10 minutes \(trained to the end of the budget/.test(d.reason) && /early stopping is off/.test(d.reason)),
+    'the schedule shown with its reason',
+  );
   // The user's fields win, and the reason does not claim otherwise.
   const chosen = await core.training.plan(ds.id, 'classification', { timeBudgetSeconds: 600, earlyStoppingPatience: 3, mixup: 0, lrSchedule: 'cosine' });
   assert.deepEqual([chosen.config.mixup, chosen.config.earlyStoppingPatience, chosen.config.lrSchedule], [0, 3, 'cosine']);
