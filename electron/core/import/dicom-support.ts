@@ -4,21 +4,18 @@
  * after decoding its first frame with the same decoder that serves display
  * and training, so that a file which cannot be shown is refused at import.
  */
-import sharp from 'sharp';
 import { FoveaException } from '../../contract/result';
 import { classifyDicom } from '../dicom/classify-dicom';
 import { decodeFrame, decodeFrameSync, type DecodedFrame } from '../dicom/decode-frame';
 import { readDicomDir } from '../dicom/dicomdir';
-import { toDisplay, type DisplayImage } from '../dicom/display';
+import { toDisplay } from '../dicom/display';
 import { readImageInfo } from '../dicom/image-info';
 import { parseDicom, sniffEncoding } from '../dicom/parse-dicom';
 import { checkDeclaredSize } from '../dicom/size-limits';
 import { THUMB_SIZE } from './plain-image';
+import { thumbnailJpeg } from './thumbnail';
 import type { DicomSupport } from './import-engine';
 import { isPart10, type PreparedDicom } from './prepare-file';
-
-/** JPEG quality of thumbnails (libjpeg's scale). */
-const THUMB_QUALITY = 85;
 
 function looksLikeDicom(bytes: Uint8Array): boolean {
   if (isPart10(bytes)) return true;
@@ -27,12 +24,14 @@ function looksLikeDicom(bytes: Uint8Array): boolean {
 }
 
 /**
- * The frame, subsampled by an integer step so that it is still at least the thumbnail
- * size: the display pipeline (LUTs, palette, YBR) then runs on a quarter or less of the
- * pixels of a 512x512 slice. Subsampling before a per-pixel LUT equals subsampling after it.
+ * The frame, subsampled by an integer step so that its longer side is still at least the
+ * thumbnail size (the thumbnail fits inside THUMB_SIZE x THUMB_SIZE): the display pipeline
+ * (LUTs, palette, YBR) and the area averaging to the thumbnail then run on a quarter of the
+ * pixels of a 512x512 slice or a 640x480 ultrasound. Subsampling before a per-pixel LUT
+ * equals subsampling after it.
  */
 function thumbnailSource(frame: DecodedFrame): DecodedFrame {
-  const step = Math.floor(Math.min(frame.rows, frame.columns) / THUMB_SIZE);
+  const step = Math.floor(Math.max(frame.rows, frame.columns) / THUMB_SIZE);
   if (step < 2) return frame;
   const rows = Math.floor(frame.rows / step);
   const columns = Math.floor(frame.columns / step);
@@ -48,14 +47,6 @@ function thumbnailSource(frame: DecodedFrame): DecodedFrame {
     }
   }
   return { ...frame, rows, columns, data: out };
-}
-
-/** The thumbnail as a JPEG (quality 85) at most THUMB_SIZE on its longer side (sharp: libvips and libjpeg-turbo). */
-async function thumbnailJpeg(display: DisplayImage): Promise<Buffer> {
-  return sharp(display.data, { raw: { width: display.width, height: display.height, channels: display.channels } })
-    .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true })
-    .jpeg({ quality: THUMB_QUALITY })
-    .toBuffer();
 }
 
 async function prepare(bytes: Uint8Array): Promise<PreparedDicom> {
@@ -76,7 +67,7 @@ async function prepare(bytes: Uint8Array): Promise<PreparedDicom> {
   // Every frame is decoded once at import: a file with a broken frame is refused now,
   // with a reason, rather than failing later in the viewer or in training.
   for (let f = 1; f < info.numberOfFrames; f++) decodeFrameSync(parsed, f, { info });
-  const thumbnail = await thumbnailJpeg(toDisplay(thumbnailSource(frame), info));
+  const thumbnail = thumbnailJpeg(toDisplay(thumbnailSource(frame), info));
   const studyUid = info.studyInstanceUid ?? `no-study-uid:${info.seriesInstanceUid ?? info.sopInstanceUid ?? 'unknown'}`;
   return {
     kind: 'image',

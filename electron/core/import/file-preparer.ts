@@ -25,7 +25,7 @@ export interface FilePreparer {
 
 /**
  * Workers by default: one per core but one, which the deciding thread keeps (duplicate look-ups, row commits).
- * Measured on 2 cores (`npm run bench -- import`, 1,000 files, 3 rounds): 1 worker 233 files/s, 2 workers 217.
+ * Measured on 2 cores (`npm run bench -- import`, 1,000 files, 5 rounds): 1 worker 261 files/s, 2 workers 240.
  */
 export function defaultImportWorkers(): number {
   return Math.max(1, availableParallelism() - 1);

@@ -25,6 +25,9 @@ function send(message: FromImportWorker): void {
 }
 
 async function prepare(id: number, path: string, size: number): Promise<void> {
+  // Decoding runs to its end without yielding; the messages already here (a 'finish' that starts
+  // a blob write the engine's commit waits for) are handled first.
+  await new Promise<void>((resolve) => setImmediate(resolve));
   try {
     const { bytes, sha256 } = readAndHash(path, size);
     // Most files are new: only a possible match waits for the engine's answer (a round trip).

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { ImportOutcome } from '../../contract/domain';
 import { FoveaException } from '../../contract/result';
-import { commitBlobFilesAsync, discardBlobFiles, sha256, stageBlobFile } from '../store/blob-store';
+import { sha256, writeBlobFilesAsync } from '../store/blob-store';
 import type { DicomHierarchy, NewItem } from '../store/item-store';
 import { readPlainImage, sniffPlainImage } from './plain-image';
 
@@ -130,20 +130,20 @@ export async function prepareBytes(bytes: Uint8Array, sourceSha256: string, dico
 
 /**
  * Writes a prepared file's blob and thumbnail under the library's blob
- * folder, then fsyncs both (off the thread) before renaming them into place.
+ * folder, then fsyncs both before renaming them into place, all off the thread.
  */
 export async function writePreparedBlobs(blobRoot: string, file: PreparedFile, knownDirs?: Set<string>): Promise<WrittenFile> {
   const b = file.blobs;
   if (b === undefined) throw new Error('a skipped file has no blobs to write');
   const thumbSha = sha256(b.thumbnail);
-  const staged = [stageBlobFile(blobRoot, b.blob, b.blobSha256, knownDirs)];
-  try {
-    staged.push(stageBlobFile(blobRoot, b.thumbnail, thumbSha, knownDirs));
-  } catch (e) {
-    discardBlobFiles(staged);
-    throw e;
-  }
-  await commitBlobFilesAsync(staged);
+  await writeBlobFilesAsync(
+    blobRoot,
+    [
+      { bytes: b.blob, hash: b.blobSha256 },
+      { bytes: b.thumbnail, hash: thumbSha },
+    ],
+    knownDirs,
+  );
   return {
     blob: { sha256: b.blobSha256, size: b.blob.length, mediaType: b.blobType },
     thumbnail: { sha256: thumbSha, size: b.thumbnail.length, mediaType: 'image/jpeg' },

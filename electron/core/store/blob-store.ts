@@ -7,8 +7,8 @@
  * never a row pointing at a missing or partial file.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { close, closeSync, existsSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rename, renameSync, rmSync, writeSync } from 'node:fs';
-import { promisify } from 'node:util';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdir, open, rename as renameAsync, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Db } from './library-db';
@@ -70,33 +70,41 @@ export function commitBlobFiles(staged: readonly (StagedBlobFile | null)[]): voi
   for (const s of staged) if (s !== null) renameSync(s.tmp, s.target);
 }
 
-const fsyncAsync = promisify(fsync);
-const closeAsync = promisify(close);
-const renameAsync = promisify(rename);
-
 /**
- * commitBlobFiles without blocking the thread: the fsyncs run on libuv's
- * thread pool, so an import worker decodes its next file meanwhile (the sync
- * was a quarter of a worker's time). Same order: every file synced, then
- * renamed into place.
+ * Writes blob files (those not there yet) without blocking the thread:
+ * folder, temp file, write, fsync, close and rename all run on libuv's
+ * thread pool, so an import worker decodes its next file meanwhile. Every
+ * file is written, then every file synced, then each renamed into place, as
+ * commitBlobFiles does. Measured in the import worker: the synchronous
+ * open() of a temp file averaged 0.8 ms (it waits on the file system's
+ * journal while other files sync), mkdir 1 ms; together they were a sixth of
+ * the worker's time.
  */
-export async function commitBlobFilesAsync(staged: readonly (StagedBlobFile | null)[]): Promise<void> {
-  const files = staged.filter((s): s is StagedBlobFile => s !== null);
+export async function writeBlobFilesAsync(root: string, blobs: readonly { bytes: Uint8Array; hash: string }[], knownDirs?: Set<string>): Promise<void> {
+  const staged: { handle: FileHandle; tmp: string; target: string }[] = [];
   try {
-    await Promise.all(files.map((s) => fsyncAsync(s.fd)));
-  } finally {
-    await Promise.all(files.map((s) => closeAsync(s.fd)));
+    for (const { bytes, hash } of blobs) {
+      if (!SHA256_RE.test(hash)) throw new Error(`not a sha256: ${hash.slice(0, 80)}`);
+      const dir = join(root, hash.slice(0, 2));
+      const target = join(dir, hash);
+      if (existsSync(target) || staged.some((s) => s.target === target)) continue;
+      if (knownDirs?.has(dir) !== true) {
+        await mkdir(dir, { recursive: true });
+        knownDirs?.add(dir);
+      }
+      const tmp = join(dir, `.tmp-${hash.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
+      const handle = await open(tmp, 'w');
+      staged.push({ handle, tmp, target });
+      await handle.writeFile(bytes);
+    }
+    await Promise.all(staged.map((s) => s.handle.sync()));
+  } catch (e) {
+    await Promise.all(staged.map((s) => s.handle.close().catch(() => undefined)));
+    await Promise.all(staged.map((s) => rm(s.tmp, { force: true })));
+    throw e;
   }
-  for (const s of files) await renameAsync(s.tmp, s.target);
-}
-
-/** Drops staged blobs that will not be committed (their temp files go). */
-export function discardBlobFiles(staged: readonly (StagedBlobFile | null)[]): void {
-  for (const s of staged) {
-    if (s === null) continue;
-    closeSync(s.fd);
-    rmSync(s.tmp, { force: true });
-  }
+  await Promise.all(staged.map((s) => s.handle.close()));
+  for (const s of staged) await renameAsync(s.tmp, s.target);
 }
 
 /** Writes (if it is not there yet) and fsyncs one blob file; returns its hash. */
