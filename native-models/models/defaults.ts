@@ -83,7 +83,7 @@
  *       0.756 from scratch in session 7 (constant rate, 17 epochs).
  *   Over 3 seeds on the encoder with the plan's constant rate (session 10, seeds 1-3, an idle-priority
  *   job beside most runs, so epochs a little fewer than alone): DRIVE 0.802 / 0.804 / 0.798 (47-51
- *   epochs); CamVid 0.583 (session 9) / 0.604 (13 epochs), seed 3 not run; Penn-Fudan 0.851 / 0.649 /
+ *   epochs); CamVid 0.583 (session 9) / 0.604 (13 epochs) / 0.578 (15 epochs, alone); Penn-Fudan 0.851 / 0.649 /
  *   0.555 (74-120 epochs): the seeds spread far more than the schedule's effect, median 0.649.
  *   Greyscale and DICOM images train from scratch (the encoder learned from photographs; not
  *   measured on them). `--encoder none` or the Training screen's choice overrides the plan.
