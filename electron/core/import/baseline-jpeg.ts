@@ -6,12 +6,12 @@
  * Why not sharp, which Fovea uses for plain images: a thumbnail through
  * sharp costs about 1 ms of CPU even for a 64x64 image (libvips sets up a
  * pipeline and hands it between threads; raw in, raw out alone measured
- * 0.6 ms), against 2.7 ms for pydicom to read and decode a whole file. In
- * the import of 1,000 DICOM files, thumbnails through sharp took 1.5 to 2.3 s
- * of the 5.4 to 6.3 s of user CPU. jpeg-js builds its tables on every call
- * (65 ms for 64x64) and mozjpeg compiled to wasm took 1.8 ms for 64x64 and
- * 8 ms for 256x256. This file encodes a 256x256 grey thumbnail in well under
- * a millisecond, in the import worker's own thread.
+ * 0.6 ms), against 2.65 ms for pydicom to read and decode a whole file.
+ * jpeg-js builds its tables on every call (65 ms for 64x64) and mozjpeg
+ * compiled to wasm (@jsquash/jpeg) took 1.8 ms for 64x64 and 8 ms for
+ * 256x256. Measured here, CPU per thumbnail of the import benchmark's files:
+ * a 64x64 MR about 0.1 ms (sharp 0.75), a 256x256 CT 1.1 ms (sharp 1.6), in
+ * the import worker's own thread.
  *
  * Checked against libjpeg-turbo's decoder (Pillow) and sharp's in
  * test/unit/core/import/baseline-jpeg.test.ts.
@@ -36,7 +36,7 @@ const CHROMA_QUANT = [
 ];
 
 /** ZIGZAG[k]: the natural index of the k-th coefficient in zig-zag order. */
-export const ZIGZAG = Uint8Array.from([
+const ZIGZAG = Uint8Array.from([
   0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30,
   37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ]);
@@ -47,8 +47,8 @@ export interface HuffmanSpec {
   symbols: readonly number[];
 }
 
-export const DC_LUMA: HuffmanSpec = { counts: [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0], symbols: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] };
-export const DC_CHROMA: HuffmanSpec = { counts: [0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0], symbols: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] };
+const DC_LUMA: HuffmanSpec = { counts: [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0], symbols: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] };
+const DC_CHROMA: HuffmanSpec = { counts: [0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0], symbols: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] };
 export const AC_LUMA: HuffmanSpec = {
   counts: [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d],
   symbols: [
@@ -78,7 +78,7 @@ interface HuffmanCodes {
   length: Uint8Array;
 }
 
-export function huffmanCodes(spec: HuffmanSpec): HuffmanCodes {
+function huffmanCodes(spec: HuffmanSpec): HuffmanCodes {
   const code = new Uint16Array(256);
   const length = new Uint8Array(256);
   let next = 0;
@@ -98,7 +98,7 @@ export function huffmanCodes(spec: HuffmanSpec): HuffmanCodes {
 const AAN = [1.0, 1.387039845, 1.306562965, 1.175875602, 1.0, 0.785694958, 0.5411961, 0.275899379];
 
 /** IJG quality scaling of a base table (quality 1..100), clamped to 1..255. */
-export function scaledQuant(base: readonly number[], quality: number): Uint8Array {
+function scaledQuant(base: readonly number[], quality: number): Uint8Array {
   const q = Math.min(100, Math.max(1, Math.round(quality)));
   const scale = q < 50 ? Math.floor(5000 / q) : 200 - q * 2;
   return Uint8Array.from(base, (v) => Math.min(255, Math.max(1, Math.floor((v * scale + 50) / 100))));

@@ -7,7 +7,7 @@ import { encodeJpeg, type RawImage } from './baseline-jpeg';
 import { THUMB_SIZE } from './plain-image';
 
 /** JPEG quality of thumbnails (IJG's scale). */
-export const THUMB_QUALITY = 85;
+const THUMB_QUALITY = 85;
 
 /** For each output sample along one axis: the first input index and the weights of the inputs it covers (summing to 1). */
 function areaWeights(inSize: number, outSize: number): { start: Int32Array; offsets: Int32Array; weights: Float64Array } {
