@@ -85,6 +85,9 @@
  *   job beside most runs, so epochs a little fewer than alone): DRIVE 0.802 / 0.804 / 0.798 (47-51
  *   epochs); CamVid 0.583 (session 9) / 0.604 (13 epochs) / 0.578 (15 epochs, alone); Penn-Fudan 0.851 / 0.649 /
  *   0.555 (74-120 epochs): the seeds spread far more than the schedule's effect, median 0.649.
+ *   Session 11, alone, with the best epoch chosen by validation AP@0.5 (trainer.ts, monitorFor):
+ *   Penn-Fudan 0.851 / 0.732 / 0.685 (105-112 epochs), median 0.732; the same runs' loss-best
+ *   epochs 0.721 / 0.705 / 0.555.
  *   Greyscale and DICOM images train from scratch (the encoder learned from photographs; not
  *   measured on them). `--encoder none` or the Training screen's choice overrides the plan.
  * - The learning rate is constant by default; `--lr-schedule cosine` lowers it along a half cosine

@@ -14,7 +14,7 @@ import type { EpochResult, TrainConfig } from '../../../electron/contract/ml';
 import { initWasmBackend } from '../../../native-models/backends/wasm-setup';
 import { createMlEngine } from '../../../native-models/engine';
 import { loadCheckpointModel, readCheckpointState } from '../../../native-models/train/checkpoint-io';
-import type { CheckpointState } from '../../../native-models/train/trainer';
+import { isBetterEpoch, monitorFor, type CheckpointState } from '../../../native-models/train/trainer';
 import { boxes, discs, makeBatch, rng, squares, SyntheticProvider, testConfig, type Generator } from './synthetic';
 
 const root = mkdtempSync(join(tmpdir(), 'fovea-train-'));
@@ -98,6 +98,13 @@ test('detection: the detector finds synthetic squares (val AP50, and predict() o
   const outcome = await engine.train(config, provider, { checkpointDir });
   assert.equal(outcome.status, 'done', JSON.stringify(outcome));
   assert.ok((outcome.bestValMetrics?.['ap50'] ?? 0) > 0.7, JSON.stringify(outcome.bestValMetrics));
+  // The best checkpoint is the epoch with the highest validation AP@0.5 (ties: the lower validation loss).
+  const state = readCheckpointState<CheckpointState>(join(checkpointDir, 'best'));
+  assert.equal(state?.monitor, 'valAp50');
+  const history = state?.run.history ?? [];
+  const topAp = Math.max(...history.map((h) => h.valMetrics['ap50'] ?? 0));
+  const tied = history.filter((h) => (h.valMetrics['ap50'] ?? 0) === topAp);
+  assert.equal(outcome.bestEpoch, tied.reduce((a, b) => (b.valLoss < a.valLoss ? b : a)).epoch, JSON.stringify(history.map((h) => [h.epoch, h.valMetrics['ap50'], h.valLoss])));
   const sample = boxes(rng(77), 48, 1);
   const [pred] = await engine.predict(join(checkpointDir, 'best'), config, makeBatch('detection', [sample], 48, 1, 1));
   assert.ok(pred?.task === 'detection');
@@ -155,6 +162,23 @@ test('resume: 1 epoch + cancel + resume to 3 ends like an uninterrupted 3-epoch 
   wa.forEach((w, i) => w.forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - (wb[i]?.[j] ?? NaN))))));
   t.diagnostic(`largest weight difference, resumed vs uninterrupted: ${maxDiff}`);
   assert.ok(maxDiff < 1e-4, `max weight difference ${maxDiff}`);
+});
+
+test('the monitor: validation AP@0.5 for detection with validation batches (ties: the lower loss); else the validation loss', () => {
+  assert.equal(monitorFor('detection', 3), 'valAp50');
+  assert.equal(monitorFor('detection', 0), 'valLoss');
+  assert.equal(monitorFor('segmentation', 3), 'valLoss');
+  assert.equal(monitorFor('classification', 3), 'valLoss');
+  const epoch = (n: number, valLoss: number, ap50: number): EpochResult => ({ epoch: n, trainLoss: 1, trainMetrics: {}, valLoss, valMetrics: { ap50 }, best: false, seconds: 1 });
+  const history = [epoch(1, 2.0, 0.5)];
+  const run = { bestEpoch: 1, bestMonitor: 0.5, history };
+  assert.equal(isBetterEpoch('valAp50', epoch(2, 3.0, 0.6), run), true, 'higher AP wins though the loss rose');
+  assert.equal(isBetterEpoch('valAp50', epoch(2, 1.0, 0.4), run), false, 'lower AP loses though the loss fell');
+  assert.equal(isBetterEpoch('valAp50', epoch(2, 1.9, 0.5), run), true, 'same AP, lower loss');
+  assert.equal(isBetterEpoch('valAp50', epoch(2, 2.1, 0.5), run), false, 'same AP, higher loss');
+  assert.equal(isBetterEpoch('valLoss', epoch(2, 1.9, 0), { bestEpoch: 1, bestMonitor: 2.0, history }), true);
+  assert.equal(isBetterEpoch('valLoss', epoch(2, 2.0, 1), { bestEpoch: 1, bestMonitor: 2.0, history }), false);
+  assert.equal(isBetterEpoch('valAp50', epoch(1, 9, 0), { bestEpoch: null, bestMonitor: null, history: [] }), true, 'the first epoch is the best so far');
 });
 
 test('early stopping: stops when the monitor has not improved for `patience` epochs', async () => {
